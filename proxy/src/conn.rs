@@ -1,0 +1,105 @@
+//! One client connection: peek the first byte (with a timeout, so a silent client cannot hold a task),
+//! terminate TLS when it is a handshake (`0x16`), then serve HTTP/1.1 or HTTP/2 (prior knowledge or ALPN)
+//! until the client leaves or shutdown asks the connection to finish its in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use skyport_core::context::Scheme;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::gateway::Shared;
+
+/// The TLS record type of a handshake: the first byte of every ClientHello.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// What the dispatcher knows about the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The listener address the client connected to.
+    pub local: SocketAddr,
+    /// Plaintext or TLS.
+    pub scheme: Scheme,
+}
+
+/// Tells a TLS ClientHello from plaintext by its first byte.
+pub fn is_tls_handshake(first: u8) -> bool {
+    first == TLS_HANDSHAKE
+}
+
+pub(crate) async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut first = [0u8; 1];
+    let peeked = tokio::select! {
+        r = timeout(shared.handshake_timeout, stream.peek(&mut first)) => r,
+        _ = shared.shutdown.wait() => return,
+    };
+    match peeked {
+        Ok(Ok(n)) if n > 0 => {}
+        Ok(Ok(_)) | Ok(Err(_)) => return,
+        Err(_) => {
+            tracing::debug!(%peer, "connection sent nothing before the timeout; closing");
+            return;
+        }
+    }
+    if is_tls_handshake(first[0]) {
+        let Some(acceptor) = shared.tls.clone() else {
+            tracing::debug!(%peer, "TLS handshake on a listener without TLS; closing");
+            return;
+        };
+        match timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let info = ConnInfo {
+                    peer,
+                    local,
+                    scheme: Scheme::Https,
+                };
+                serve(tls, info, shared).await;
+            }
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        }
+    } else {
+        let info = ConnInfo {
+            peer,
+            local,
+            scheme: Scheme::Http,
+        };
+        serve(stream, info, shared).await;
+    }
+}
+
+async fn serve<S>(io: S, info: ConnInfo, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc_shared = shared.clone();
+    let service =
+        service_fn(move |request| crate::dispatch::handle(svc_shared.clone(), info, request));
+    let conn = shared
+        .http
+        .serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(peer = %info.peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = shared.shutdown.wait() => {
+            hyper_util::server::conn::auto::UpgradeableConnection::graceful_shutdown(conn.as_mut());
+            let _ = conn.await;
+        }
+    }
+}

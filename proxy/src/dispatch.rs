@@ -1,0 +1,237 @@
+//! One request, start to finish: internal endpoints, routing, the `RequestContext`, the service call (with
+//! panics contained), the common response headers (request ids, `x-localstack`, `Server`), and the one
+//! INFO line per request: `service.Operation => status (ms)`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use hyper::body::Incoming;
+use skyport_core::{
+    AwsError, Body, RequestContext, body, error::ErrorRender, ids, protocol::Params,
+};
+
+use crate::conn::ConnInfo;
+use crate::errors;
+use crate::gateway::Shared;
+use crate::router::{self, Route};
+
+static SERVER: HeaderValue =
+    HeaderValue::from_static(concat!("Skyport/", env!("CARGO_PKG_VERSION")));
+
+/// The boxed, `Send` future of one request (boxing pins down the `Send` bound for hyper's executor).
+pub(crate) type Handling = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+pub(crate) fn handle(shared: Arc<Shared>, conn: ConnInfo, request: Request<Incoming>) -> Handling {
+    Box::pin(handle_request(shared, conn, request))
+}
+
+async fn handle_request(
+    shared: Arc<Shared>,
+    conn: ConnInfo,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let (parts, incoming) = request.into_parts();
+    let request_body = body::wrap(incoming);
+
+    let internal = {
+        let path = parts.uri.path();
+        path.starts_with("/_localstack/") || path.starts_with("/_skyport/")
+    };
+    if internal {
+        let mut response =
+            crate::internal::handle(&shared.health, &shared.shutdown, &parts, request_body).await;
+        common_headers(&shared, &mut response);
+        tracing::debug!(
+            method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(),
+            "internal endpoint"
+        );
+        return Ok(response);
+    }
+
+    let mut route = router::classify(&parts, &shared.router);
+    let mut request_body = request_body;
+    let mut body_error = None;
+    if route.needs_form_action {
+        match body::collect_limited(request_body, shared.max_form_body).await {
+            Ok(bytes) => {
+                let params = Params::parse(&bytes);
+                route.resolve_action(params.get("Action"));
+                request_body = body::full(bytes);
+            }
+            Err(e) => {
+                body_error = Some(errors::body(&e));
+                request_body = body::empty();
+            }
+        }
+    }
+
+    let service_id = route.service.map(|s| s.id);
+    let is_s3 = service_id == Some("s3");
+    let (request_id, host_id) = if is_s3 {
+        (ids::s3_request_id(), Some(ids::s3_host_id()))
+    } else {
+        (ids::uuid(), None)
+    };
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| conn.local.to_string());
+    let mut ctx = RequestContext {
+        service: service_id.unwrap_or("unknown"),
+        operation: route.operation.clone(),
+        protocol: route.protocol,
+        account: route.account(&shared.router),
+        region: route.region(),
+        access_key: route.credential.as_ref().map(|c| c.access_key.clone()),
+        request_id,
+        host,
+        scheme: conn.scheme,
+        bucket: route.host.bucket.clone(),
+        client: Some(conn.peer),
+        received_at: SystemTime::now(),
+        started,
+    };
+    let method = parts.method.clone();
+
+    let result = match body_error {
+        Some(e) => Err(e),
+        None => {
+            call(
+                &shared,
+                &route,
+                &mut ctx,
+                Request::from_parts(parts, request_body),
+            )
+            .await
+        }
+    };
+    let service_info = route
+        .service
+        .and_then(|def| shared.services.get(def.id))
+        .map(|s| s.info());
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status.is_server_error() {
+                tracing::warn!(service = ctx.service, error = %error, "request failed");
+            }
+            error.to_response(
+                route.protocol,
+                &ErrorRender {
+                    request_id: &ctx.request_id,
+                    host_id: host_id.as_deref(),
+                    service: service_info,
+                    method: Some(&method),
+                },
+            )
+        }
+    };
+
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
+        if is_s3 {
+            headers
+                .entry(HeaderName::from_static("x-amz-request-id"))
+                .or_insert(id);
+            if let Some(host_id) = host_id
+                .as_deref()
+                .and_then(|h| HeaderValue::from_str(h).ok())
+            {
+                headers
+                    .entry(HeaderName::from_static("x-amz-id-2"))
+                    .or_insert(host_id);
+            }
+        } else {
+            headers
+                .entry(HeaderName::from_static("x-amzn-requestid"))
+                .or_insert(id);
+        }
+    }
+    common_headers(&shared, &mut response);
+
+    let elapsed = started.elapsed();
+    tracing::info!(
+        target: "skyport::request",
+        "{}.{} => {} ({:.2} ms)",
+        ctx.service,
+        ctx.operation.as_deref().unwrap_or("-"),
+        response.status().as_u16(),
+        elapsed.as_secs_f64() * 1000.0
+    );
+    Ok(response)
+}
+
+async fn call(
+    shared: &Shared,
+    route: &Route,
+    ctx: &mut RequestContext,
+    request: Request<Body>,
+) -> Result<Response<Body>, AwsError> {
+    if let Some(reason) = &route.auth_problem {
+        return Err(errors::malformed_authorization(route, reason));
+    }
+    let Some(def) = route.service else {
+        return Err(match &route.unknown_target {
+            Some(target) => errors::unknown_target(target),
+            None => errors::unrecognised(),
+        });
+    };
+    if shared.disabled.contains(def.id) {
+        return Err(errors::not_implemented(def.id, route.protocol, true));
+    }
+    let Some(service) = shared.services.get(def.id) else {
+        return Err(errors::not_implemented(def.id, route.protocol, false));
+    };
+    let name = def.id;
+    match unwind::CatchUnwind(service.call(ctx, request)).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::error!(service = name, operation = ?ctx.operation, "service panicked");
+            Err(errors::panicked(name))
+        }
+    }
+}
+
+fn common_headers(shared: &Shared, response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    headers.insert(http::header::SERVER, SERVER.clone());
+    if shared.localstack_header {
+        headers.insert(
+            HeaderName::from_static("x-localstack"),
+            HeaderValue::from_static("true"),
+        );
+    }
+}
+
+mod unwind {
+    //! A minimal `catch_unwind` for futures, so a panicking service answers 500 instead of dropping the
+    //! connection.
+    use std::future::Future;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Polls `F`, turning a panic into `Err(())`.
+    pub struct CatchUnwind<F>(pub F);
+
+    impl<F: Future + Unpin> Future for CatchUnwind<F> {
+        type Output = Result<F::Output, ()>;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let inner = &mut self.0;
+            match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+                Ok(Poll::Pending) => Poll::Pending,
+                Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+                Err(_) => Poll::Ready(Err(())),
+            }
+        }
+    }
+}

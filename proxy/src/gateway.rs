@@ -1,0 +1,267 @@
+//! The gateway: binds the listeners, runs the accept loops, and shuts down gracefully (stop accepting,
+//! let in-flight requests finish within a deadline).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use skyport_core::Service;
+use tokio::sync::mpsc;
+
+use crate::internal::Health;
+use crate::listener::{self, BindError};
+use crate::router::RouterConfig;
+use crate::shutdown::Shutdown;
+
+/// How the gateway is set up.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Addresses to listen on (`GATEWAY_LISTEN`).
+    pub listen: Vec<SocketAddr>,
+    /// Router settings.
+    pub router: RouterConfig,
+    /// TLS for connections whose first byte is a TLS handshake; `None` closes such connections.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// How long a new connection may stay silent, and how long a TLS handshake may take.
+    pub handshake_timeout: Duration,
+    /// How long a client may take to send a request head (HTTP/1).
+    pub header_read_timeout: Duration,
+    /// The largest form body the router reads to find a query `Action`.
+    pub max_form_body: usize,
+    /// Send `x-localstack: true` on every response (`LOCALSTACK_RESPONSE_HEADER_ENABLED`).
+    pub localstack_header: bool,
+    /// Running in a container (reported by `/_localstack/info`).
+    pub is_docker: bool,
+}
+
+impl GatewayOptions {
+    /// Options with Skyport's defaults for everything but the listen addresses and router.
+    pub fn new(listen: Vec<SocketAddr>, router: RouterConfig) -> GatewayOptions {
+        GatewayOptions {
+            listen,
+            router,
+            tls: None,
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
+            max_form_body: 16 << 20,
+            localstack_header: true,
+            is_docker: false,
+        }
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No listen address could be bound.
+    #[error("no gateway address could be bound: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NothingBound(Vec<BindError>),
+}
+
+/// State shared by all connections.
+pub(crate) struct Shared {
+    pub router: RouterConfig,
+    pub services: HashMap<&'static str, Arc<dyn Service>>,
+    pub disabled: HashSet<String>,
+    pub health: Arc<Health>,
+    pub shutdown: Shutdown,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub http: auto::Builder<TokioExecutor>,
+    pub handshake_timeout: Duration,
+    pub max_form_body: usize,
+    pub localstack_header: bool,
+}
+
+/// A gateway being assembled.
+pub struct Gateway {
+    options: GatewayOptions,
+    services: HashMap<&'static str, Arc<dyn Service>>,
+    disabled: HashSet<String>,
+    documents: BTreeMap<String, (&'static str, bytes::Bytes)>,
+}
+
+impl Gateway {
+    /// A gateway with no services yet.
+    pub fn new(options: GatewayOptions) -> Gateway {
+        Gateway {
+            options,
+            services: HashMap::new(),
+            disabled: HashSet::new(),
+            documents: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a service implementation.
+    pub fn register(&mut self, service: Arc<dyn Service>) {
+        self.services.insert(service.info().name, service);
+    }
+
+    /// Marks a service as disabled (`SERVICES` excludes it): requests get a "disabled" error.
+    pub fn disable(&mut self, id: &str) {
+        self.disabled.insert(id.to_owned());
+    }
+
+    /// Serves a static document at an internal path (e.g. `/_skyport/certs/ca.pem`).
+    pub fn add_document(&mut self, path: &str, content_type: &'static str, bytes: bytes::Bytes) {
+        self.documents
+            .insert(path.to_owned(), (content_type, bytes));
+    }
+
+    /// Binds every listen address and starts serving. Addresses that cannot be bound are reported in
+    /// [`RunningGateway::bind_errors`]; starting fails only when none can be bound.
+    pub async fn start(self) -> Result<RunningGateway, StartError> {
+        let mut services_health = BTreeMap::new();
+        for name in self.services.keys() {
+            let state = if self.disabled.contains(*name) {
+                "disabled"
+            } else {
+                "running"
+            };
+            services_health.insert((*name).to_owned(), state.to_owned());
+        }
+        let mut health = Health::new(services_health, self.options.is_docker);
+        health.documents = self.documents;
+        let health = Arc::new(health);
+
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.options.header_read_timeout)
+            .keep_alive(true)
+            .preserve_header_case(true)
+            .max_buf_size(1 << 20);
+        http.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(256)
+            .max_header_list_size(1 << 20)
+            .keep_alive_interval(Some(Duration::from_secs(30)));
+
+        let shutdown = Shutdown::new();
+        let shared = Arc::new(Shared {
+            router: self.options.router.clone(),
+            services: self.services,
+            disabled: self.disabled,
+            health: health.clone(),
+            shutdown: shutdown.clone(),
+            tls: self
+                .options
+                .tls
+                .clone()
+                .map(tokio_rustls::TlsAcceptor::from),
+            http,
+            handshake_timeout: self.options.handshake_timeout,
+            max_form_body: self.options.max_form_body,
+            localstack_header: self.options.localstack_header,
+        });
+
+        let mut bound = Vec::new();
+        let mut errors = Vec::new();
+        for addr in &self.options.listen {
+            match listener::bind(*addr) {
+                Ok(l) => bound.push(l),
+                Err(e) => errors.push(e),
+            }
+        }
+        if bound.is_empty() {
+            return Err(StartError::NothingBound(errors));
+        }
+
+        let (conn_tx, conn_rx) = mpsc::channel::<()>(1);
+        let mut addrs = Vec::new();
+        let mut accept_tasks = Vec::new();
+        for l in bound {
+            let local = match l.local_addr() {
+                Ok(a) => a,
+                Err(_) => continue,
+            };
+            addrs.push(local);
+            let shared = shared.clone();
+            let conn_tx = conn_tx.clone();
+            accept_tasks.push(tokio::spawn(accept_loop(l, local, shared, conn_tx)));
+        }
+        drop(conn_tx);
+        Ok(RunningGateway {
+            addrs,
+            bind_errors: errors,
+            shutdown,
+            health,
+            conn_rx,
+            accept_tasks,
+            shared,
+        })
+    }
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    conn_tx: mpsc::Sender<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shared.shutdown.wait() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let shared = shared.clone();
+                let guard = conn_tx.clone();
+                tokio::spawn(async move {
+                    crate::conn::handle(stream, peer, local, shared).await;
+                    drop(guard);
+                });
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// A gateway that is serving.
+pub struct RunningGateway {
+    /// The addresses actually bound (ports resolved when `:0` was asked for).
+    pub addrs: Vec<SocketAddr>,
+    /// Addresses that could not be bound.
+    pub bind_errors: Vec<BindError>,
+    shutdown: Shutdown,
+    health: Arc<Health>,
+    conn_rx: mpsc::Receiver<()>,
+    accept_tasks: Vec<tokio::task::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl RunningGateway {
+    /// The shutdown signal (trigger it to stop the gateway; the health endpoint's `kill` does too).
+    pub fn shutdown_signal(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// The health state (mark ready once startup completes).
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// Stops accepting, asks every connection to finish its in-flight requests, and waits up to `grace`
+    /// for them. Returns the number of connections still open when the deadline passed.
+    pub async fn shutdown(mut self, grace: Duration) -> bool {
+        self.health.set_shutting_down();
+        self.shutdown.trigger();
+        for task in self.accept_tasks.drain(..) {
+            let _ = task.await;
+        }
+        let drained = tokio::time::timeout(grace, self.conn_rx.recv())
+            .await
+            .is_ok();
+        for service in self.shared.services.values() {
+            service.shutdown().await;
+        }
+        drained
+    }
+}

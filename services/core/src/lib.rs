@@ -1,0 +1,38 @@
+//! skyport-core: what every Skyport service shares.
+//!
+//! - [`context::RequestContext`]: who is asking (account, region, access key), how they reached us (the host
+//!   and scheme they used, so returned URLs work from where the client is), and the request id.
+//! - [`error::AwsError`]: one error type for all services that renders itself in the wire shape of each AWS
+//!   protocol (query XML, REST-XML, awsJson 1.0/1.1, REST-JSON).
+//! - [`protocol`]: the protocol enum and the small codecs (form/query decoding, an XML writer, JSON helpers).
+//! - [`service::Service`]: the interface the proxy's router dispatches to.
+//! - [`store::Store`]: the embedded ACID state store (redb) and [`store::StateLayout`], the state directory.
+//! - [`arn`], [`host`], [`ids`], [`timefmt`], [`body`]: helpers for ARNs, AWS hostnames, request ids,
+//!   timestamps and HTTP bodies.
+#![forbid(unsafe_code)]
+
+pub mod access_key;
+pub mod arn;
+pub mod body;
+pub mod context;
+pub mod error;
+pub mod host;
+pub mod ids;
+pub mod protocol;
+pub mod service;
+pub mod store;
+pub mod timefmt;
+pub mod xml;
+
+pub use body::Body;
+pub use context::RequestContext;
+pub use error::AwsError;
+pub use protocol::Protocol;
+pub use service::{Service, ServiceInfo};
+
+/// The account used when a request does not name one (LocalStack's default, so existing tests keep working).
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+/// The region used when neither the credential scope nor the host names one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Skyport's version, as reported by the health endpoints and the `Server` header.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,36 @@
+//! The interface between the proxy's router and a service implementation.
+
+use http::{Request, Response};
+
+use crate::{AwsError, Body, Protocol, RequestContext};
+
+/// Static facts about a service that the router and the error renderer need.
+#[derive(Debug)]
+pub struct ServiceInfo {
+    /// The service id (`sts`, `s3`, `sqs`), also the SigV4 signing name unless stated otherwise.
+    pub name: &'static str,
+    /// The protocols this service speaks; the first is the default.
+    pub protocols: &'static [Protocol],
+    /// The XML namespace of query-protocol responses, e.g. `https://sts.amazonaws.com/doc/2011-06-15/`.
+    pub xml_namespace: &'static str,
+    /// The prefix of `__type` in awsJson errors, e.g. `com.amazonaws.sqs#`.
+    pub json_error_prefix: &'static str,
+}
+
+/// An AWS service implementation.
+#[async_trait::async_trait]
+pub trait Service: Send + Sync + 'static {
+    /// Static facts about the service.
+    fn info(&self) -> &'static ServiceInfo;
+
+    /// Handles one request. `ctx.protocol` says which wire protocol the request uses; errors returned here
+    /// are rendered in that protocol's shape by the caller.
+    async fn call(
+        &self,
+        ctx: &mut RequestContext,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, AwsError>;
+
+    /// Called once on graceful shutdown, after the listeners stopped.
+    async fn shutdown(&self) {}
+}

@@ -1,0 +1,418 @@
+//! The state store every service uses, and the state directory layout.
+//!
+//! The store is [redb]: an embedded, pure-Rust, ACID key-value store with MVCC (readers never block the
+//! writer) and crash-safe commits. We chose it over SQLite (rusqlite) because it needs no C toolchain (the
+//! release binary is static and ships `FROM scratch`), opens in microseconds (startup is a feature), and
+//! gives ordered range scans, which is all S3 listings and SQS queues need. Each service gets its own
+//! database file, so services never contend for one writer lock.
+//!
+//! With `PERSISTENCE=1` databases live under `<state-dir>/state/<service>/` and every write transaction is
+//! committed durably (fsync) before the call returns, so a write acknowledged to a client survives
+//! `kill -9`. Without persistence the databases are in memory and bulk data goes to a scratch directory
+//! under `<state-dir>/tmp/` that is removed on exit (and swept at the next start after a crash).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, backends::InMemoryBackend};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error (I/O, corruption, full disk).
+    #[error("state store: {0}")]
+    Db(#[from] redb::Error),
+    /// A stored value could not be (de)serialized.
+    #[error("state store value: {0}")]
+    Codec(#[from] serde_json::Error),
+    /// A filesystem operation on the state directory failed.
+    #[error("state directory {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A blocking task was cancelled.
+    #[error("state store task failed: {0}")]
+    Join(String),
+}
+
+impl StoreError {
+    fn io(path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+macro_rules! db_err {
+    ($e:expr) => {
+        $e.map_err(|e| StoreError::Db(e.into()))
+    };
+}
+
+/// Where Skyport keeps its files: `certs/`, `state/<service>/` and scratch space.
+#[derive(Debug, Clone)]
+pub struct StateLayout {
+    root: PathBuf,
+    persistence: bool,
+    scratch: Arc<ScratchDir>,
+}
+
+#[derive(Debug)]
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl StateLayout {
+    /// Prepares the layout under `root`, creating directories and sweeping scratch directories left by
+    /// processes that no longer run.
+    pub fn new(root: &Path, persistence: bool) -> Result<StateLayout, StoreError> {
+        create_private_dir(root)?;
+        let tmp = root.join("tmp");
+        create_private_dir(&tmp)?;
+        sweep_stale_scratch(&tmp);
+        let scratch = tmp.join(format!("run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        create_private_dir(&scratch)?;
+        Ok(StateLayout {
+            root: root.to_owned(),
+            persistence,
+            scratch: Arc::new(ScratchDir(scratch)),
+        })
+    }
+
+    /// The state directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// True when state survives restarts.
+    pub fn persistent(&self) -> bool {
+        self.persistence
+    }
+
+    /// Where the local CA lives (kept whatever `PERSISTENCE` says, so trust survives restarts).
+    pub fn certs_dir(&self) -> PathBuf {
+        self.root.join("certs")
+    }
+
+    /// The data directory of `service`: `state/<service>` with persistence, else in the scratch directory.
+    pub fn service_dir(&self, service: &str) -> Result<PathBuf, StoreError> {
+        let dir = if self.persistence {
+            self.root.join("state").join(service)
+        } else {
+            self.scratch.0.join(service)
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        Ok(dir)
+    }
+
+    /// A scratch directory removed on exit.
+    pub fn scratch_dir(&self) -> &Path {
+        &self.scratch.0
+    }
+
+    /// Opens the metadata store of `service`.
+    pub fn open_store(&self, service: &str) -> Result<Store, StoreError> {
+        if self.persistence {
+            let path = self.service_dir(service)?.join("meta.redb");
+            Store::open_file(&path)
+        } else {
+            Store::in_memory()
+        }
+    }
+}
+
+fn create_private_dir(path: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(path).map_err(|e| StoreError::io(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+fn sweep_stale_scratch(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("run-")) else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            tracing::debug!(dir = %entry.path().display(), "removing scratch directory of a stopped process");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// An embedded ACID key-value store with named tables of string keys and byte values.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    durable: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("durable", &self.durable)
+            .finish()
+    }
+}
+
+fn table(name: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
+    TableDefinition::new(name)
+}
+
+impl Store {
+    /// Opens (or creates) a durable store in `path`.
+    pub fn open_file(path: &Path) -> Result<Store, StoreError> {
+        let db = db_err!(Database::create(path))?;
+        Ok(Store {
+            db: Arc::new(db),
+            durable: true,
+        })
+    }
+
+    /// A store in memory, gone on exit.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let db = db_err!(Database::builder().create_with_backend(InMemoryBackend::new()))?;
+        Ok(Store {
+            db: Arc::new(db),
+            durable: false,
+        })
+    }
+
+    /// True when commits are fsynced to disk.
+    pub fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Runs `f` in one write transaction and commits it (durably, for a file store) before returning.
+    /// Blocking: call from `spawn_blocking` or use [`Store::write_async`].
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = db_err!(self.db.begin_write())?;
+        let result = {
+            let mut writer = Writer { tx: &tx };
+            f(&mut writer)?
+        };
+        db_err!(tx.commit())?;
+        Ok(result)
+    }
+
+    /// [`Store::write`] off the async runtime when it has to wait for the disk.
+    pub async fn write_async<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        if !self.durable {
+            return self.write(f);
+        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write(f))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Runs `f` against a consistent snapshot.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = db_err!(self.db.begin_read())?;
+        f(&Reader { tx })
+    }
+
+    /// Reads one value.
+    pub fn get(&self, table_name: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|r| r.get(table_name, key))
+    }
+
+    /// Reads one JSON value.
+    pub fn get_json<T: DeserializeOwned>(
+        &self,
+        table_name: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.get(table_name, key)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Access to one write transaction.
+pub struct Writer<'a> {
+    tx: &'a redb::WriteTransaction,
+}
+
+impl Writer<'_> {
+    /// Inserts or replaces a value.
+    pub fn put(&mut self, table_name: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut t = db_err!(self.tx.open_table(table(table_name)))?;
+        db_err!(t.insert(key, value))?;
+        Ok(())
+    }
+
+    /// Inserts or replaces a JSON value.
+    pub fn put_json<T: Serialize>(
+        &mut self,
+        table_name: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value)?;
+        self.put(table_name, key, &bytes)
+    }
+
+    /// Reads a value inside the transaction.
+    pub fn get(&self, table_name: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = db_err!(self.tx.open_table(table(table_name)))?;
+        let value = db_err!(t.get(key))?.map(|v| v.value().to_vec());
+        Ok(value)
+    }
+
+    /// Removes a value; true when it existed.
+    pub fn delete(&mut self, table_name: &str, key: &str) -> Result<bool, StoreError> {
+        let mut t = db_err!(self.tx.open_table(table(table_name)))?;
+        let existed = db_err!(t.remove(key))?.is_some();
+        Ok(existed)
+    }
+}
+
+/// Access to a read snapshot.
+pub struct Reader {
+    tx: redb::ReadTransaction,
+}
+
+impl Reader {
+    /// Reads a value.
+    pub fn get(&self, table_name: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = match self.tx.open_table(table(table_name)) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(StoreError::Db(e.into())),
+        };
+        let value = db_err!(t.get(key))?.map(|v| v.value().to_vec());
+        Ok(value)
+    }
+
+    /// Up to `limit` entries whose keys start with `prefix`, in key order, after `start_after` if given.
+    pub fn scan_prefix(
+        &self,
+        table_name: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let t = match self.tx.open_table(table(table_name)) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::Db(e.into())),
+        };
+        let start = match start_after {
+            Some(after) if after >= prefix => after,
+            _ => prefix,
+        };
+        let mut out = Vec::new();
+        for entry in db_err!(t.range::<&str>(start..))? {
+            let (k, v) = db_err!(entry)?;
+            let key = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if start_after == Some(key) {
+                continue;
+            }
+            out.push((key.to_owned(), v.value().to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_memory_round_trip_and_scan() {
+        let store = Store::in_memory().unwrap();
+        assert_eq!(store.get("t", "a").unwrap(), None);
+        store
+            .write(|w| {
+                for k in ["a/1", "a/2", "a/3", "b/1"] {
+                    w.put("t", k, k.as_bytes())?;
+                }
+                w.put_json("j", "x", &serde_json::json!({"n": 1}))
+            })
+            .unwrap();
+        let keys = |after, limit| {
+            store
+                .read(|r| r.scan_prefix("t", "a/", after, limit))
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(None, 10), ["a/1", "a/2", "a/3"]);
+        assert_eq!(keys(Some("a/1"), 1), ["a/2"]);
+        assert_eq!(
+            store
+                .get_json::<serde_json::Value>("j", "x")
+                .unwrap()
+                .unwrap()["n"],
+            1
+        );
+        assert!(store.write(|w| w.delete("t", "a/1")).unwrap());
+        assert_eq!(store.get("t", "a/1").unwrap(), None);
+    }
+
+    #[test]
+    fn persistent_store_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = StateLayout::new(dir.path(), true).unwrap();
+        {
+            let store = layout.open_store("sts").unwrap();
+            store.write(|w| w.put("t", "k", b"v")).unwrap();
+        }
+        let store = layout.open_store("sts").unwrap();
+        assert_eq!(store.get("t", "k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(dir.path().join("state/sts/meta.redb").exists());
+    }
+
+    #[test]
+    fn scratch_is_removed_and_stale_scratch_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join("tmp/run-999999999");
+        std::fs::create_dir_all(&stale).unwrap();
+        let layout = StateLayout::new(dir.path(), false).unwrap();
+        assert!(!stale.exists());
+        let scratch = layout.scratch_dir().to_owned();
+        assert!(scratch.exists());
+        drop(layout);
+        assert!(!scratch.exists());
+    }
+}

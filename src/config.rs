@@ -1,0 +1,873 @@
+//! The one `Config`: parsed in one place from environment variables (LocalStack's names where they exist,
+//! `SKYPORT_*` for Skyport's own) layered under command-line flags, validated before anything binds.
+//! Parsing reads from an [`EnvSource`], so tests use a map instead of the process environment.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where configuration values come from.
+pub trait EnvSource {
+    /// The value of `key`, if set (empty values count as unset, as in LocalStack).
+    fn var(&self, key: &str) -> Option<String>;
+    /// Every key that is set (for typo detection).
+    fn keys(&self) -> Vec<String>;
+}
+
+impl EnvSource for HashMap<String, String> {
+    fn var(&self, key: &str) -> Option<String> {
+        self.get(key).filter(|v| !v.trim().is_empty()).cloned()
+    }
+    fn keys(&self) -> Vec<String> {
+        HashMap::keys(self).cloned().collect()
+    }
+}
+
+impl EnvSource for BTreeMap<String, String> {
+    fn var(&self, key: &str) -> Option<String> {
+        self.get(key).filter(|v| !v.trim().is_empty()).cloned()
+    }
+    fn keys(&self) -> Vec<String> {
+        BTreeMap::keys(self).cloned().collect()
+    }
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+    }
+    fn keys(&self) -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect()
+    }
+}
+
+/// Flags layered over another source: a flag wins over the variable of the same name.
+pub struct Layered<'a> {
+    /// Values from command-line flags, keyed by the variable they override.
+    pub flags: &'a BTreeMap<String, String>,
+    /// The environment below them.
+    pub env: &'a dyn EnvSource,
+}
+
+impl EnvSource for Layered<'_> {
+    fn var(&self, key: &str) -> Option<String> {
+        self.flags.var(key).or_else(|| self.env.var(key))
+    }
+    fn keys(&self) -> Vec<String> {
+        let mut keys = self.env.keys();
+        keys.extend(self.flags.keys().cloned());
+        keys
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {var}={value:?}: {expected}")]
+pub struct ConfigError {
+    /// The variable (or flag's variable).
+    pub var: &'static str,
+    /// The rejected value.
+    pub value: String,
+    /// What is accepted.
+    pub expected: String,
+}
+
+fn invalid(var: &'static str, value: &str, expected: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.to_owned(),
+        expected: expected.into(),
+    }
+}
+
+/// `host:port` as written into URLs Skyport returns (`LOCALSTACK_HOST`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostAndPort {
+    /// The host name or address.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for HostAndPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// How SQS queue URLs are built (`SQS_ENDPOINT_STRATEGY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqsEndpointStrategy {
+    /// `sqs.<region>.<host>/<account>/<name>`.
+    Standard,
+    /// `<region>.queue.<host>/<account>/<name>`.
+    Domain,
+    /// `<host>/queue/<region>/<account>/<name>`.
+    Path,
+    /// `<host>/<account>/<name>`.
+    Off,
+    /// From the request's own Host.
+    Dynamic,
+}
+
+/// The embedded DNS server's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSettings {
+    /// The address to listen on; `None` when `DNS_ADDRESS=0` turns the DNS off.
+    pub address: Option<IpAddr>,
+    /// The port (`DNS_PORT`).
+    pub port: u16,
+    /// Explicit upstream resolvers (`DNS_SERVER`); empty means `/etc/resolv.conf`.
+    pub upstreams: Vec<SocketAddr>,
+    /// A fixed answer address (`DNS_RESOLVE_IP`); `None` means per-client.
+    pub resolve_ip: Option<IpAddr>,
+    /// Regexes of names always resolved upstream (`DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM`).
+    pub upstream_patterns: Vec<String>,
+    /// Answer for the AWS domains too (`SKYPORT_DNS_AWS_NAMES`, default on).
+    pub aws_names: bool,
+}
+
+/// Skyport's effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Running inside a container.
+    pub in_container: bool,
+    /// Gateway listen addresses (`GATEWAY_LISTEN`).
+    pub gateway_listen: Vec<SocketAddr>,
+    /// The host and port written into returned URLs (`LOCALSTACK_HOST`).
+    pub localstack_host: HostAndPort,
+    /// Debug logging (`DEBUG`).
+    pub debug: bool,
+    /// Log level override (`LS_LOG`: trace, debug, info, warn, error).
+    pub log_level: Option<String>,
+    /// Keep state across restarts (`PERSISTENCE`).
+    pub persistence: bool,
+    /// The state directory (`--state-dir`, `SKYPORT_STATE_DIR`).
+    pub state_dir: PathBuf,
+    /// Only these services (`SERVICES`); `None` means all.
+    pub services: Option<BTreeSet<String>>,
+    /// How long in-flight requests may take to finish on shutdown (`SKYPORT_SHUTDOWN_TIMEOUT`, seconds).
+    pub shutdown_timeout: Duration,
+    /// Send `x-localstack: true` (`LOCALSTACK_RESPONSE_HEADER_ENABLED`).
+    pub response_header: bool,
+    /// Derive accounts from real `AKIA`/`ASIA` keys (`PARITY_AWS_ACCESS_KEY_ID`).
+    pub parity_access_keys: bool,
+    /// DNS settings.
+    pub dns: DnsSettings,
+    /// The external service port range, inclusive (`EXTERNAL_SERVICE_PORTS_START`/`_END`).
+    pub external_ports: (u16, u16),
+    /// A user certificate (`CUSTOM_SSL_CERT_PATH`).
+    pub custom_ssl_cert_path: Option<PathBuf>,
+    /// SQS queue URL style (`SQS_ENDPOINT_STRATEGY`).
+    pub sqs_endpoint_strategy: SqsEndpointStrategy,
+    /// Non-fatal findings, each with its fix.
+    pub warnings: Vec<String>,
+}
+
+/// Every variable Skyport reads or knowingly accepts, with a one-line description (for `config validate`
+/// and typo detection). Variables marked "accepted" are parsed for compatibility but change nothing yet.
+pub const KNOWN_VARS: &[(&str, &str)] = &[
+    ("GATEWAY_LISTEN", "gateway listen addresses"),
+    ("LOCALSTACK_HOST", "host:port used in returned URLs"),
+    ("DEBUG", "debug logging"),
+    ("LS_LOG", "log level"),
+    ("PERSISTENCE", "keep state across restarts"),
+    ("SERVICES", "enabled services"),
+    ("SKYPORT_STATE_DIR", "state directory"),
+    (
+        "SKYPORT_SHUTDOWN_TIMEOUT",
+        "graceful shutdown deadline, seconds",
+    ),
+    ("SKYPORT_DNS_AWS_NAMES", "answer AWS names from the DNS"),
+    (
+        "LOCALSTACK_RESPONSE_HEADER_ENABLED",
+        "x-localstack response header",
+    ),
+    (
+        "PARITY_AWS_ACCESS_KEY_ID",
+        "derive accounts from real access keys",
+    ),
+    ("DNS_ADDRESS", "DNS listen address, 0 turns it off"),
+    ("DNS_PORT", "DNS port"),
+    ("DNS_SERVER", "upstream DNS servers"),
+    ("DNS_RESOLVE_IP", "fixed DNS answer address"),
+    (
+        "DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM",
+        "names always resolved upstream",
+    ),
+    (
+        "DNS_LOCAL_NAME_PATTERNS",
+        "deprecated alias of DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM",
+    ),
+    (
+        "EXTERNAL_SERVICE_PORTS_START",
+        "first external service port",
+    ),
+    ("EXTERNAL_SERVICE_PORTS_END", "last external service port"),
+    ("CUSTOM_SSL_CERT_PATH", "user TLS certificate"),
+    ("SQS_ENDPOINT_STRATEGY", "SQS queue URL style"),
+    ("OVERRIDE_IN_DOCKER", "force container mode on or off"),
+    (
+        "LOCALSTACK_AUTH_TOKEN",
+        "accepted and ignored (Skyport needs no token)",
+    ),
+    ("LOCALSTACK_API_KEY", "accepted and ignored"),
+    (
+        "SKIP_SSL_CERT_DOWNLOAD",
+        "accepted and ignored (Skyport never downloads certificates)",
+    ),
+    ("USE_SSL", "accepted"),
+    ("LAMBDA_DOCKER_NETWORK", "accepted"),
+    ("LAMBDA_DOCKER_DNS", "accepted"),
+    ("LAMBDA_KEEPALIVE_MS", "accepted"),
+    ("LAMBDA_DOCKER_FLAGS", "accepted"),
+    ("LAMBDA_REMOVE_CONTAINERS", "accepted"),
+    ("LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", "accepted"),
+    ("MAIN_CONTAINER_NAME", "accepted"),
+    ("MAIN_DOCKER_NETWORK", "accepted"),
+    ("HOSTNAME_FROM_LAMBDA", "accepted"),
+    ("DISABLE_CORS_CHECKS", "accepted"),
+    ("DISABLE_CORS_HEADERS", "accepted"),
+    ("EXTRA_CORS_ALLOWED_ORIGINS", "accepted"),
+    (
+        "EAGER_SERVICE_LOADING",
+        "accepted (Skyport always starts services eagerly)",
+    ),
+    (
+        "SNAPSHOT_SAVE_STRATEGY",
+        "accepted (Skyport commits every write)",
+    ),
+    ("SNAPSHOT_LOAD_STRATEGY", "accepted"),
+];
+
+/// The services this build implements.
+pub const IMPLEMENTED_SERVICES: &[&str] = &["sts"];
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(var, value, "1/true/yes/on or 0/false/no/off")),
+    }
+}
+
+fn bool_var(env: &dyn EnvSource, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    env.var(var).map_or(Ok(default), |v| parse_bool(var, &v))
+}
+
+fn default_hosts(in_container: bool) -> [IpAddr; 2] {
+    if in_container {
+        [
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        ]
+    } else {
+        [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]
+    }
+}
+
+const LISTEN_FORMS: &str = "a comma-separated list of host:port, :port, host, [ipv6]:port or [ipv6] \
+                            (host is an IP address or localhost), e.g. 127.0.0.1:4566,[::1]:4566";
+
+/// Parses `GATEWAY_LISTEN`.
+pub fn parse_gateway_listen(
+    value: &str,
+    in_container: bool,
+) -> Result<Vec<SocketAddr>, ConfigError> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    let err = || invalid("GATEWAY_LISTEN", value, LISTEN_FORMS);
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (host, port) = split_host_port(item).ok_or_else(err)?;
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| err())?,
+            None => 4566,
+        };
+        let hosts: Vec<IpAddr> = match host {
+            "" => default_hosts(in_container).to_vec(),
+            "localhost" => vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
+            h => vec![h.parse::<IpAddr>().map_err(|_| err())?],
+        };
+        for h in hosts {
+            let addr = SocketAddr::new(h, port);
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(err());
+    }
+    Ok(out)
+}
+
+/// Splits `host:port`, `[v6]:port`, `[v6]`, `host`, `:port`.
+fn split_host_port(item: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(rest) = item.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after {
+            "" => Some((host, None)),
+            p => Some((host, Some(p.strip_prefix(':')?))),
+        };
+    }
+    match item.matches(':').count() {
+        0 => Some((item, None)),
+        1 => item.split_once(':').map(|(h, p)| (h, Some(p))),
+        // A bare IPv6 address without brackets.
+        _ => Some((item, None)),
+    }
+}
+
+/// Parses `LOCALSTACK_HOST` (`host[:port]`).
+pub fn parse_host_and_port(value: &str, default_port: u16) -> Result<HostAndPort, ConfigError> {
+    let err = || {
+        invalid(
+            "LOCALSTACK_HOST",
+            value,
+            "host[:port], e.g. localhost.localstack.cloud:4566",
+        )
+    };
+    let (host, port) = split_host_port(value.trim()).ok_or_else(err)?;
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(err());
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| err())?,
+        None => default_port,
+    };
+    Ok(HostAndPort {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+fn parse_port(var: &'static str, value: &str) -> Result<u16, ConfigError> {
+    value
+        .trim()
+        .parse::<u16>()
+        .map_err(|_| invalid(var, value, "a port number from 0 to 65535"))
+}
+
+fn parse_dns_servers(value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let addr = if let Ok(ip) = item.parse::<IpAddr>() {
+            SocketAddr::new(ip, 53)
+        } else {
+            item.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "DNS_SERVER",
+                    value,
+                    "IP addresses with optional ports, e.g. 10.0.0.2 or 127.0.0.1:5353",
+                )
+            })?
+        };
+        out.push(addr);
+    }
+    Ok(out)
+}
+
+/// Splits `DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM` like LocalStack: on commas, semicolons and white space,
+/// with surrounding quotes removed; each must be a valid regex.
+pub fn parse_name_patterns(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value
+        .split([',', ';', ' ', '\t', '\n'])
+        .filter(|s| !s.is_empty())
+    {
+        let item = item.trim_matches(['"', '\'']);
+        if item.is_empty() {
+            continue;
+        }
+        regex::Regex::new(item)
+            .map_err(|e| invalid(var, item, format!("a valid regular expression ({e})")))?;
+        out.push(item.to_owned());
+    }
+    Ok(out)
+}
+
+fn default_state_dir(env: &dyn EnvSource, in_container: bool) -> PathBuf {
+    if in_container {
+        return PathBuf::from("/var/lib/localstack");
+    }
+    if let Some(data) = env.var("XDG_DATA_HOME") {
+        return PathBuf::from(data).join("skyport");
+    }
+    match env.var("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/skyport"),
+        None => PathBuf::from(".skyport"),
+    }
+}
+
+impl Config {
+    /// Parses the configuration. `detected_container` is what the environment looks like
+    /// (`/.dockerenv`); `OVERRIDE_IN_DOCKER` overrides it.
+    pub fn load(env: &dyn EnvSource, detected_container: bool) -> Result<Config, ConfigError> {
+        let in_container = bool_var(env, "OVERRIDE_IN_DOCKER", detected_container)?;
+        let gateway_listen = match env.var("GATEWAY_LISTEN") {
+            Some(v) => parse_gateway_listen(&v, in_container)?,
+            None => parse_gateway_listen(":4566", in_container)?,
+        };
+        let edge_port = gateway_listen.first().map(|a| a.port()).unwrap_or(4566);
+        let localstack_host = match env.var("LOCALSTACK_HOST") {
+            Some(v) => parse_host_and_port(&v, edge_port)?,
+            None => HostAndPort {
+                host: "localhost.localstack.cloud".to_owned(),
+                port: edge_port,
+            },
+        };
+        let log_level = match env.var("LS_LOG") {
+            Some(v) => {
+                let v = v.to_ascii_lowercase();
+                let level = match v.as_str() {
+                    "trace-internal" | "trace" => "trace",
+                    "debug" | "info" | "warn" | "error" => v.as_str(),
+                    "warning" => "warn",
+                    _ => return Err(invalid("LS_LOG", &v, "trace, debug, info, warn or error")),
+                };
+                Some(level.to_owned())
+            }
+            None => None,
+        };
+        let services = env.var("SERVICES").map(|v| {
+            v.split([',', ' '])
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect::<BTreeSet<_>>()
+        });
+        let shutdown_timeout = match env.var("SKYPORT_SHUTDOWN_TIMEOUT") {
+            Some(v) => Duration::from_secs_f64(
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
+                    .ok_or_else(|| {
+                        invalid("SKYPORT_SHUTDOWN_TIMEOUT", &v, "seconds, from 0 to 3600")
+                    })?,
+            ),
+            None => Duration::from_secs(10),
+        };
+
+        let dns_address = match env.var("DNS_ADDRESS") {
+            Some(v) if matches!(v.trim(), "0" | "false" | "False") => None,
+            Some(v) => Some(v.trim().parse::<IpAddr>().map_err(|_| {
+                invalid(
+                    "DNS_ADDRESS",
+                    &v,
+                    "an IP address, or 0 to turn the DNS server off",
+                )
+            })?),
+            None => Some(if in_container {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }),
+        };
+        let resolve_ip = match env.var("DNS_RESOLVE_IP") {
+            Some(v) => {
+                let ip = v
+                    .trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| invalid("DNS_RESOLVE_IP", &v, "an IP address"))?;
+                // LocalStack's default 127.0.0.1 means "choose per client".
+                (ip != IpAddr::V4(Ipv4Addr::LOCALHOST)).then_some(ip)
+            }
+            None => None,
+        };
+        let mut upstream_patterns = Vec::new();
+        if let Some(v) = env.var("DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM") {
+            upstream_patterns.extend(parse_name_patterns(
+                "DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM",
+                &v,
+            )?);
+        }
+        if let Some(v) = env.var("DNS_LOCAL_NAME_PATTERNS") {
+            upstream_patterns.extend(parse_name_patterns("DNS_LOCAL_NAME_PATTERNS", &v)?);
+        }
+        let dns = DnsSettings {
+            address: dns_address,
+            port: env
+                .var("DNS_PORT")
+                .map_or(Ok(53), |v| parse_port("DNS_PORT", &v))?,
+            upstreams: env
+                .var("DNS_SERVER")
+                .map_or(Ok(Vec::new()), |v| parse_dns_servers(&v))?,
+            resolve_ip,
+            upstream_patterns,
+            aws_names: bool_var(env, "SKYPORT_DNS_AWS_NAMES", true)?,
+        };
+
+        let start = env
+            .var("EXTERNAL_SERVICE_PORTS_START")
+            .map_or(Ok(4510), |v| parse_port("EXTERNAL_SERVICE_PORTS_START", &v))?;
+        let end = env
+            .var("EXTERNAL_SERVICE_PORTS_END")
+            .map_or(Ok(start.saturating_add(49)), |v| {
+                parse_port("EXTERNAL_SERVICE_PORTS_END", &v)
+            })?;
+        if end < start {
+            return Err(invalid(
+                "EXTERNAL_SERVICE_PORTS_END",
+                &end.to_string(),
+                format!("a port not below EXTERNAL_SERVICE_PORTS_START ({start})"),
+            ));
+        }
+        let sqs_endpoint_strategy = match env.var("SQS_ENDPOINT_STRATEGY").as_deref().map(str::trim)
+        {
+            None | Some("standard") => SqsEndpointStrategy::Standard,
+            Some("domain") => SqsEndpointStrategy::Domain,
+            Some("path") => SqsEndpointStrategy::Path,
+            Some("off") => SqsEndpointStrategy::Off,
+            Some("dynamic") => SqsEndpointStrategy::Dynamic,
+            Some(other) => {
+                return Err(invalid(
+                    "SQS_ENDPOINT_STRATEGY",
+                    other,
+                    "standard, domain, path, off or dynamic",
+                ));
+            }
+        };
+
+        let mut config = Config {
+            in_container,
+            gateway_listen,
+            localstack_host,
+            debug: bool_var(env, "DEBUG", false)?,
+            log_level,
+            persistence: bool_var(env, "PERSISTENCE", false)?,
+            state_dir: env
+                .var("SKYPORT_STATE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| default_state_dir(env, in_container)),
+            services,
+            shutdown_timeout,
+            response_header: bool_var(env, "LOCALSTACK_RESPONSE_HEADER_ENABLED", true)?,
+            parity_access_keys: bool_var(env, "PARITY_AWS_ACCESS_KEY_ID", false)?,
+            dns,
+            external_ports: (start, end),
+            custom_ssl_cert_path: env.var("CUSTOM_SSL_CERT_PATH").map(PathBuf::from),
+            sqs_endpoint_strategy,
+            warnings: Vec::new(),
+        };
+        config.warnings = config.find_warnings(env);
+        Ok(config)
+    }
+
+    /// The gateway port clients use by default (the first listen address's).
+    pub fn edge_port(&self) -> u16 {
+        self.gateway_listen
+            .first()
+            .map(|a| a.port())
+            .unwrap_or(4566)
+    }
+
+    /// True when `service` is enabled by `SERVICES`.
+    pub fn service_enabled(&self, service: &str) -> bool {
+        self.services.as_ref().is_none_or(|s| s.contains(service))
+    }
+
+    fn find_warnings(&self, env: &dyn EnvSource) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let known: Vec<&str> = KNOWN_VARS.iter().map(|(k, _)| *k).collect();
+        let mut keys = env.keys();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(close) = known.iter().find(|k| looks_like_typo(&key, k)) {
+                warnings.push(format!(
+                    "{key} is not a setting Skyport knows; did you mean {close}? (it has no effect as written)"
+                ));
+            }
+        }
+        if !self.in_container {
+            for addr in &self.gateway_listen {
+                if addr.ip().is_unspecified() {
+                    warnings.push(format!(
+                        "GATEWAY_LISTEN binds {addr} on a host: Skyport accepts unauthenticated requests from \
+                         your whole network. Use 127.0.0.1:{port},[::1]:{port} unless that is intended.",
+                        port = addr.port()
+                    ));
+                }
+            }
+        }
+        if let Some(services) = &self.services {
+            for s in services {
+                if !IMPLEMENTED_SERVICES.contains(&s.as_str()) {
+                    warnings.push(format!(
+                        "SERVICES names '{s}', which this Skyport build does not implement yet; requests for it \
+                         get a NotImplemented error."
+                    ));
+                }
+            }
+        }
+        if env.var("LOCALSTACK_AUTH_TOKEN").is_some() || env.var("LOCALSTACK_API_KEY").is_some() {
+            warnings.push(
+                "LOCALSTACK_AUTH_TOKEN/LOCALSTACK_API_KEY is set: Skyport needs no token and ignores it.".to_owned(),
+            );
+        }
+        warnings
+    }
+
+    /// The effective configuration as `NAME = value` lines, for `config validate`.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let list = |addrs: &[SocketAddr]| {
+            addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        vec![
+            ("in container".into(), self.in_container.to_string()),
+            ("GATEWAY_LISTEN".into(), list(&self.gateway_listen)),
+            ("LOCALSTACK_HOST".into(), self.localstack_host.to_string()),
+            (
+                "SKYPORT_STATE_DIR".into(),
+                self.state_dir.display().to_string(),
+            ),
+            ("PERSISTENCE".into(), u8::from(self.persistence).to_string()),
+            (
+                "SERVICES".into(),
+                self.services.as_ref().map_or("all".to_owned(), |s| {
+                    s.iter().cloned().collect::<Vec<_>>().join(",")
+                }),
+            ),
+            ("DEBUG".into(), u8::from(self.debug).to_string()),
+            (
+                "DNS_ADDRESS".into(),
+                self.dns.address.map_or("off".to_owned(), |a| a.to_string()),
+            ),
+            ("DNS_PORT".into(), self.dns.port.to_string()),
+            (
+                "DNS_SERVER".into(),
+                if self.dns.upstreams.is_empty() {
+                    "from /etc/resolv.conf".to_owned()
+                } else {
+                    list(&self.dns.upstreams)
+                },
+            ),
+            (
+                "DNS_RESOLVE_IP".into(),
+                self.dns
+                    .resolve_ip
+                    .map_or("per client".to_owned(), |a| a.to_string()),
+            ),
+            (
+                "EXTERNAL_SERVICE_PORTS".into(),
+                format!("{}-{}", self.external_ports.0, self.external_ports.1),
+            ),
+            (
+                "CUSTOM_SSL_CERT_PATH".into(),
+                self.custom_ssl_cert_path
+                    .as_ref()
+                    .map_or("none".to_owned(), |p| p.display().to_string()),
+            ),
+            (
+                "SQS_ENDPOINT_STRATEGY".into(),
+                format!("{:?}", self.sqs_endpoint_strategy).to_ascii_lowercase(),
+            ),
+            (
+                "SKYPORT_SHUTDOWN_TIMEOUT".into(),
+                format!("{}s", self.shutdown_timeout.as_secs_f64()),
+            ),
+        ]
+    }
+}
+
+/// True when `key` is probably a misspelling of `known`: same family prefix or a small edit distance.
+fn looks_like_typo(key: &str, known: &str) -> bool {
+    if key.len() < 4 {
+        return false;
+    }
+    let distance = levenshtein(&key.to_ascii_uppercase(), known);
+    distance > 0 && distance <= 2.max(known.len() / 8)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn defaults_native_and_container() {
+        let c = Config::load(&env(&[("HOME", "/home/u")]), false).unwrap();
+        assert_eq!(c.gateway_listen, addrs(&["127.0.0.1:4566", "[::1]:4566"]));
+        assert_eq!(
+            c.localstack_host.to_string(),
+            "localhost.localstack.cloud:4566"
+        );
+        assert_eq!(c.state_dir, PathBuf::from("/home/u/.local/share/skyport"));
+        assert_eq!(c.dns.address, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(c.external_ports, (4510, 4559));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = Config::load(&env(&[]), true).unwrap();
+        assert_eq!(c.gateway_listen, addrs(&["0.0.0.0:4566", "[::]:4566"]));
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/localstack"));
+        let c = Config::load(&env(&[("OVERRIDE_IN_DOCKER", "0")]), true).unwrap();
+        assert!(!c.in_container);
+    }
+
+    #[test]
+    fn gateway_listen_forms() {
+        let p = |v| parse_gateway_listen(v, false).unwrap();
+        assert_eq!(p("0.0.0.0:4566"), addrs(&["0.0.0.0:4566"]));
+        assert_eq!(p(":4567"), addrs(&["127.0.0.1:4567", "[::1]:4567"]));
+        assert_eq!(p("127.0.0.1"), addrs(&["127.0.0.1:4566"]));
+        assert_eq!(p("[::]:4566"), addrs(&["[::]:4566"]));
+        assert_eq!(p("[::1]"), addrs(&["[::1]:4566"]));
+        assert_eq!(
+            p("localhost:80, 127.0.0.1:80"),
+            addrs(&["127.0.0.1:80", "[::1]:80"])
+        );
+        assert_eq!(p(":4566,:443").len(), 4);
+        for bad in ["nope:1", "1.2.3.4:99999", "[::1", ",", "host name"] {
+            let e = parse_gateway_listen(bad, false).unwrap_err();
+            assert_eq!(e.var, "GATEWAY_LISTEN");
+            assert!(e.to_string().contains("host:port"), "{e}");
+        }
+    }
+
+    #[test]
+    fn localstack_host_follows_the_edge_port() {
+        let c = Config::load(&env(&[("GATEWAY_LISTEN", "127.0.0.1:5000")]), false).unwrap();
+        assert_eq!(
+            c.localstack_host.to_string(),
+            "localhost.localstack.cloud:5000"
+        );
+        let c = Config::load(&env(&[("LOCALSTACK_HOST", "my.host")]), false).unwrap();
+        assert_eq!(c.localstack_host.to_string(), "my.host:4566");
+        assert!(Config::load(&env(&[("LOCALSTACK_HOST", "a b")]), false).is_err());
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (k, v) in [
+            ("DEBUG", "maybe"),
+            ("DNS_PORT", "x"),
+            ("DNS_ADDRESS", "localhost"),
+            ("SQS_ENDPOINT_STRATEGY", "weird"),
+            ("EXTERNAL_SERVICE_PORTS_END", "10"),
+            ("DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM", "(unclosed"),
+            ("LS_LOG", "loud"),
+            ("SKYPORT_SHUTDOWN_TIMEOUT", "-1"),
+        ] {
+            let e = Config::load(&env(&[(k, v)]), false).unwrap_err();
+            assert_eq!(e.var, k, "{e}");
+        }
+    }
+
+    #[test]
+    fn dns_settings() {
+        let c = Config::load(
+            &env(&[
+                ("DNS_ADDRESS", "0"),
+                ("DNS_SERVER", "10.0.0.2, 127.0.0.1:5353"),
+                ("DNS_RESOLVE_IP", "127.0.0.1"),
+                (
+                    "DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM",
+                    "'.*cognito.*' ,  ^api\\.example\\.com;x",
+                ),
+                ("SKYPORT_DNS_AWS_NAMES", "0"),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.dns.address, None);
+        assert_eq!(c.dns.upstreams, addrs(&["10.0.0.2:53", "127.0.0.1:5353"]));
+        assert_eq!(c.dns.resolve_ip, None);
+        assert_eq!(
+            c.dns.upstream_patterns,
+            vec![".*cognito.*", "^api\\.example\\.com", "x"]
+        );
+        assert!(!c.dns.aws_names);
+    }
+
+    #[test]
+    fn flags_override_env_and_typos_warn() {
+        let base = env(&[
+            ("GATEWAY_LISTEN", "127.0.0.1:1"),
+            ("PERSISTANCE", "1"),
+            ("DEBGU", "1"),
+            ("PATH", "/bin"),
+        ]);
+        let mut flags = BTreeMap::new();
+        flags.insert("GATEWAY_LISTEN".to_owned(), "127.0.0.1:2".to_owned());
+        let c = Config::load(
+            &Layered {
+                flags: &flags,
+                env: &base,
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.gateway_listen, addrs(&["127.0.0.1:2"]));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("did you mean PERSISTENCE")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            c.warnings.iter().any(|w| w.contains("did you mean DEBUG")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(!c.warnings.iter().any(|w| w.contains("PATH")));
+        let c = Config::load(
+            &env(&[("GATEWAY_LISTEN", "0.0.0.0:4566"), ("SERVICES", "sts,s4")]),
+            false,
+        )
+        .unwrap();
+        assert!(c.warnings.iter().any(|w| w.contains("whole network")));
+        assert!(c.warnings.iter().any(|w| w.contains("'s4'")));
+        assert!(c.service_enabled("sts") && !c.service_enabled("sqs"));
+    }
+}

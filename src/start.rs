@@ -1,0 +1,186 @@
+//! `skyport start`: load the configuration, set up logging and the state directory, build the services,
+//! start the gateway, print `Ready.` once every listener accepts, and shut down gracefully on SIGINT,
+//! SIGTERM or a health-endpoint `kill`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use skyport_core::{host::HostDomains, store::StateLayout};
+use skyport_proxy::{Gateway, GatewayOptions, router::RouterConfig};
+
+use crate::cli::StartArgs;
+use crate::config::{Config, IMPLEMENTED_SERVICES};
+
+/// Findings about the machine (not the settings): privileged ports without privileges, addresses that
+/// are not on this host.
+pub fn environment_warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|uid| uid == "0"))
+        })
+        .unwrap_or(false);
+    for addr in &config.gateway_listen {
+        if addr.port() != 0 && addr.port() < 1024 && !root {
+            warnings.push(format!(
+                "GATEWAY_LISTEN includes {addr}: ports below 1024 need root or CAP_NET_BIND_SERVICE \
+                 (`sudo setcap cap_net_bind_service=+ep $(which skyport)`), or run Skyport in its container"
+            ));
+        }
+        if !addr.ip().is_unspecified() && std::net::UdpSocket::bind((addr.ip(), 0)).is_err() {
+            warnings.push(format!(
+                "GATEWAY_LISTEN includes {addr}, but {} is not an address of this host",
+                addr.ip()
+            ));
+        }
+    }
+    if let Some(ip) = config.dns.address {
+        if config.dns.port < 1024 && !root && !config.in_container {
+            warnings.push(format!(
+                "the DNS server wants {ip}:{}, which needs root or CAP_NET_BIND_SERVICE; set DNS_PORT (e.g. 5353) \
+                 or DNS_ADDRESS=0 to turn the DNS off",
+                config.dns.port
+            ));
+        }
+    }
+    warnings
+}
+
+pub fn run(args: &StartArgs) -> ExitCode {
+    let started = Instant::now();
+    let config = match args.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skyport: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _log_guard = crate::logging::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve(config, started));
+    // Give in-flight blocking commits a moment, then stop.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
+async fn serve(config: Config, started: Instant) -> ExitCode {
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let layout = match StateLayout::new(&config.state_dir, config.persistence) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot prepare the state directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let domains = HostDomains::new(&[config.localstack_host.host.as_str()]);
+    let mut options = GatewayOptions::new(
+        config.gateway_listen.clone(),
+        RouterConfig {
+            domains,
+            parity_access_keys: config.parity_access_keys,
+        },
+    );
+    options.localstack_header = config.response_header;
+    options.is_docker = config.in_container;
+    let mut gateway = Gateway::new(options);
+
+    let sts_store = match layout.open_store("sts") {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot open the STS state store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    gateway.register(Arc::new(skyport_sts::Sts::new(sts_store)));
+    for service in IMPLEMENTED_SERVICES {
+        if !config.service_enabled(service) {
+            gateway.disable(service);
+        }
+    }
+
+    let running = match gateway.start().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for e in &running.bind_errors {
+        tracing::warn!("{e}; continuing without it");
+    }
+    for addr in &running.addrs {
+        tracing::info!("Listening on {addr} (HTTP/1.1 and HTTP/2)");
+    }
+    tracing::info!(
+        state_dir = %config.state_dir.display(),
+        persistence = config.persistence,
+        "Skyport {} started in {:.1} ms",
+        skyport_core::VERSION,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    running.health().set_ready();
+    println!("Ready.");
+
+    let shutdown = running.shutdown_signal();
+    tokio::select! {
+        _ = signal() => tracing::info!("shutdown signal received; finishing in-flight requests"),
+        _ = shutdown.wait() => tracing::info!("shutdown requested; finishing in-flight requests"),
+    }
+    let grace = config.shutdown_timeout;
+    let drained = tokio::select! {
+        d = running.shutdown(grace) => d,
+        _ = signal() => {
+            tracing::warn!("second signal: exiting without waiting for in-flight requests");
+            return ExitCode::from(130);
+        }
+    };
+    if drained {
+        tracing::info!("Skyport stopped");
+    } else {
+        tracing::warn!(
+            "stopped with requests still in flight after {:.1}s",
+            grace.as_secs_f64()
+        );
+    }
+    drop(layout);
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,171 @@
+//! STS through the official `aws-sdk-sts` Rust crate against the real binary.
+
+mod common;
+
+use aws_credential_types::Credentials;
+use aws_sdk_sts::config::{BehaviorVersion, Region};
+use common::{Options, Skyport};
+
+async fn client(
+    endpoint: &str,
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> aws_sdk_sts::Client {
+    let creds = Credentials::new(key, secret, token.map(str::to_owned), None, "test");
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn get_caller_identity_uses_the_account_of_the_access_key() {
+    let skyport = Skyport::start();
+    let sts = client(&skyport.endpoint(), "123456789012", "x", None).await;
+    let me = sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.account(), Some("123456789012"));
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:root"));
+
+    let sts = client(&skyport.endpoint(), "test", "test", None).await;
+    let me = sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.account(), Some("000000000000"));
+
+    // IPv6 listener too.
+    if let Some(v6) = skyport.v6_endpoint() {
+        let sts = client(&v6, "111111111111", "x", None).await;
+        assert_eq!(
+            sts.get_caller_identity().send().await.unwrap().account(),
+            Some("111111111111")
+        );
+    }
+    assert!(skyport.log().contains("sts.GetCallerIdentity => 200"));
+}
+
+#[tokio::test]
+async fn assumed_role_credentials_act_in_the_role_account() {
+    let skyport = Skyport::start();
+    let sts = client(&skyport.endpoint(), "test", "test", None).await;
+    let out = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::222233334444:role/deployer")
+        .role_session_name("ci-run")
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let user = out.assumed_role_user().unwrap();
+    assert_eq!(
+        user.arn(),
+        "arn:aws:sts::222233334444:assumed-role/deployer/ci-run"
+    );
+    assert!(
+        user.assumed_role_id().starts_with("AROA") && user.assumed_role_id().ends_with(":ci-run")
+    );
+    let c = out.credentials().unwrap();
+    let role = client(
+        &skyport.endpoint(),
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token()),
+    )
+    .await;
+    let me = role.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.account(), Some("222233334444"));
+    assert_eq!(
+        me.arn(),
+        Some("arn:aws:sts::222233334444:assumed-role/deployer/ci-run")
+    );
+
+    let info = sts
+        .get_access_key_info()
+        .access_key_id(c.access_key_id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.account(), Some("222233334444"));
+
+    // GetSessionToken with session credentials is refused, as in AWS.
+    let err = role.get_session_token().send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("AccessDenied"));
+
+    let session = sts
+        .get_session_token()
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        session
+            .credentials()
+            .unwrap()
+            .access_key_id()
+            .starts_with("LSIA")
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_reach_the_sdk_with_aws_codes() {
+    let skyport = Skyport::start();
+    let sts = client(&skyport.endpoint(), "test", "test", None).await;
+    let err = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::222233334444:role/deployer")
+        .role_session_name("x")
+        .send()
+        .await
+        .unwrap_err();
+    let err = err.into_service_error();
+    assert_eq!(err.meta().code(), Some("ValidationError"));
+    assert!(err.meta().message().unwrap().contains("roleSessionName"));
+
+    let err = sts
+        .assume_role_with_web_identity()
+        .role_arn("arn:aws:iam::222233334444:role/web")
+        .role_session_name("web")
+        .web_identity_token("not-a-jwt")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.into_service_error()
+            .is_invalid_identity_token_exception()
+    );
+}
+
+#[tokio::test]
+async fn assumed_roles_survive_a_restart_with_persistence() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options::default()
+        .env("PERSISTENCE", "1")
+        .state_dir(dir.path());
+    let (key, secret, token) = {
+        let skyport = Skyport::start_with(options.clone());
+        let sts = client(&skyport.endpoint(), "test", "test", None).await;
+        let out = sts
+            .assume_role()
+            .role_arn("arn:aws:iam::555566667777:role/app")
+            .role_session_name("s1")
+            .send()
+            .await
+            .unwrap();
+        let c = out.credentials().unwrap().clone();
+        (
+            c.access_key_id().to_owned(),
+            c.secret_access_key().to_owned(),
+            c.session_token().to_owned(),
+        )
+        // Dropped here: killed with SIGKILL, no graceful shutdown.
+    };
+    let skyport = Skyport::start_with(options);
+    let role = client(&skyport.endpoint(), &key, &secret, Some(&token)).await;
+    let me = role.get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        me.arn(),
+        Some("arn:aws:sts::555566667777:assumed-role/app/s1")
+    );
+    assert!(dir.path().join("state/sts/meta.redb").exists());
+}
