@@ -1,0 +1,1 @@
+//! skyport-s3 (work in progress).

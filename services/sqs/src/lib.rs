@@ -1,0 +1,1 @@
+//! skyport-sqs (work in progress).
