@@ -1,5 +1,5 @@
 //! Command-line parsing (clap) and the subcommands: `start`, `status`, `wait`, `config validate`, `aws`,
-//! and the `--health-check` probe used by container health checks.
+//! `certs`, `dns resolve`, and the `--health-check` probe used by container health checks.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -50,6 +50,19 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The local CA: print it, export a trust bundle, add it to or remove it from the system trust store.
+    Certs(crate::certs_cmd::CertsArgs),
+    /// The embedded DNS server.
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// Show what a client at an address would get for a name, and why (sends no query).
+    Resolve(crate::dns_cmd::ResolveArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +107,9 @@ pub struct StartArgs {
     /// Graceful shutdown deadline in seconds (SKYPORT_SHUTDOWN_TIMEOUT).
     #[arg(long, value_name = "SECONDS")]
     pub shutdown_timeout: Option<String>,
+    /// Seconds a new connection may stay silent or take for its TLS handshake (SKYPORT_HANDSHAKE_TIMEOUT).
+    #[arg(long, value_name = "SECONDS")]
+    pub handshake_timeout: Option<String>,
 }
 
 impl StartArgs {
@@ -113,6 +129,7 @@ impl StartArgs {
         set("DNS_SERVER", &self.dns_server);
         set("CUSTOM_SSL_CERT_PATH", &self.custom_ssl_cert_path);
         set("SKYPORT_SHUTDOWN_TIMEOUT", &self.shutdown_timeout);
+        set("SKYPORT_HANDSHAKE_TIMEOUT", &self.handshake_timeout);
         if self.persistence {
             flags.insert("PERSISTENCE".into(), "1".into());
         }
@@ -168,6 +185,10 @@ pub fn run(cli: Cli) -> ExitCode {
             command: ConfigCommand::Validate(args),
         }) => validate(&args),
         Some(Command::Aws { endpoint, args }) => crate::aws_cli::run(endpoint.as_deref(), &args),
+        Some(Command::Certs(args)) => crate::certs_cmd::run(&args),
+        Some(Command::Dns {
+            command: DnsCommand::Resolve(args),
+        }) => crate::dns_cmd::resolve(&args),
     }
 }
 

@@ -136,6 +136,9 @@ pub struct DnsSettings {
     pub upstream_patterns: Vec<String>,
     /// Answer for the AWS domains too (`SKYPORT_DNS_AWS_NAMES`, default on).
     pub aws_names: bool,
+    /// More listen addresses (`SKYPORT_DNS_EXTRA_LISTEN`, `IP` or `IP:PORT`; the port defaults to
+    /// `DNS_PORT`), e.g. Docker bridge or other network addresses of the host.
+    pub extra_listen: Vec<SocketAddr>,
 }
 
 /// Skyport's effective configuration.
@@ -159,6 +162,9 @@ pub struct Config {
     pub services: Option<BTreeSet<String>>,
     /// How long in-flight requests may take to finish on shutdown (`SKYPORT_SHUTDOWN_TIMEOUT`, seconds).
     pub shutdown_timeout: Duration,
+    /// How long a new connection may stay silent, and a TLS handshake may take
+    /// (`SKYPORT_HANDSHAKE_TIMEOUT`, seconds).
+    pub handshake_timeout: Duration,
     /// Send `x-localstack: true` (`LOCALSTACK_RESPONSE_HEADER_ENABLED`).
     pub response_header: bool,
     /// Derive accounts from real `AKIA`/`ASIA` keys (`PARITY_AWS_ACCESS_KEY_ID`).
@@ -171,6 +177,8 @@ pub struct Config {
     pub custom_ssl_cert_path: Option<PathBuf>,
     /// SQS queue URL style (`SQS_ENDPOINT_STRATEGY`).
     pub sqs_endpoint_strategy: SqsEndpointStrategy,
+    /// S3 strict SigV4 checking (`SKYPORT_VERIFY_SIGV4`): the accepted keys (id → secret), or `None`.
+    pub s3_sigv4_keys: Option<Vec<(String, String)>>,
     /// Non-fatal findings, each with its fix.
     pub warnings: Vec<String>,
 }
@@ -178,6 +186,14 @@ pub struct Config {
 /// Every variable Skyport reads or knowingly accepts, with a one-line description (for `config validate`
 /// and typo detection). Variables marked "accepted" are parsed for compatibility but change nothing yet.
 pub const KNOWN_VARS: &[(&str, &str)] = &[
+    (
+        "SKYPORT_VERIFY_SIGV4",
+        "S3 checks SigV4 signatures against SKYPORT_SIGV4_KEYS",
+    ),
+    (
+        "SKYPORT_SIGV4_KEYS",
+        "access keys for SKYPORT_VERIFY_SIGV4: id:secret, comma-separated (default test:test)",
+    ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
     ("DEBUG", "debug logging"),
@@ -191,6 +207,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ),
     ("SKYPORT_DNS_AWS_NAMES", "answer AWS names from the DNS"),
     (
+        "SKYPORT_HANDSHAKE_TIMEOUT",
+        "first-byte and TLS handshake deadline, seconds",
+    ),
+    (
         "LOCALSTACK_RESPONSE_HEADER_ENABLED",
         "x-localstack response header",
     ),
@@ -202,6 +222,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("DNS_PORT", "DNS port"),
     ("DNS_SERVER", "upstream DNS servers"),
     ("DNS_RESOLVE_IP", "fixed DNS answer address"),
+    (
+        "SKYPORT_DNS_EXTRA_LISTEN",
+        "more DNS listen addresses, IP or IP:port, comma-separated",
+    ),
     (
         "DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM",
         "names always resolved upstream",
@@ -252,7 +276,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 ];
 
 /// The services this build implements.
-pub const IMPLEMENTED_SERVICES: &[&str] = &["sts"];
+pub const IMPLEMENTED_SERVICES: &[&str] = &["sts", "s3", "sqs"];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -364,6 +388,36 @@ fn parse_port(var: &'static str, value: &str) -> Result<u16, ConfigError> {
         .map_err(|_| invalid(var, value, "a port number from 0 to 65535"))
 }
 
+/// Parses `SKYPORT_DNS_EXTRA_LISTEN`: `IP`, `IP:PORT`, `[IPv6]:PORT`, comma or space separated; a
+/// missing port is `default_port` (`DNS_PORT`).
+fn parse_dns_extra_listen(value: &str, default_port: u16) -> Result<Vec<SocketAddr>, ConfigError> {
+    let err = || {
+        invalid(
+            "SKYPORT_DNS_EXTRA_LISTEN",
+            value,
+            "IP addresses with optional ports, e.g. 172.17.0.1 or 198.18.0.53:53",
+        )
+    };
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for item in value
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (host, port) = split_host_port(item).ok_or_else(err)?;
+        let ip = host.parse::<IpAddr>().map_err(|_| err())?;
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| err())?,
+            None => default_port,
+        };
+        let addr = SocketAddr::new(ip, port);
+        if !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    Ok(out)
+}
+
 fn parse_dns_servers(value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
     let mut out = Vec::new();
     for item in value
@@ -467,6 +521,22 @@ impl Config {
             ),
             None => Duration::from_secs(10),
         };
+        let handshake_timeout = match env.var("SKYPORT_HANDSHAKE_TIMEOUT") {
+            Some(v) => Duration::from_secs_f64(
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.05 && *s <= 3600.0)
+                    .ok_or_else(|| {
+                        invalid(
+                            "SKYPORT_HANDSHAKE_TIMEOUT",
+                            &v,
+                            "seconds, from 0.05 to 3600",
+                        )
+                    })?,
+            ),
+            None => Duration::from_secs(10),
+        };
 
         let dns_address = match env.var("DNS_ADDRESS") {
             Some(v) if matches!(v.trim(), "0" | "false" | "False") => None,
@@ -504,7 +574,7 @@ impl Config {
         if let Some(v) = env.var("DNS_LOCAL_NAME_PATTERNS") {
             upstream_patterns.extend(parse_name_patterns("DNS_LOCAL_NAME_PATTERNS", &v)?);
         }
-        let dns = DnsSettings {
+        let mut dns = DnsSettings {
             address: dns_address,
             port: env
                 .var("DNS_PORT")
@@ -515,7 +585,11 @@ impl Config {
             resolve_ip,
             upstream_patterns,
             aws_names: bool_var(env, "SKYPORT_DNS_AWS_NAMES", true)?,
+            extra_listen: Vec::new(),
         };
+        if let Some(v) = env.var("SKYPORT_DNS_EXTRA_LISTEN") {
+            dns.extra_listen = parse_dns_extra_listen(&v, dns.port)?;
+        }
 
         let start = env
             .var("EXTERNAL_SERVICE_PORTS_START")
@@ -548,6 +622,29 @@ impl Config {
             }
         };
 
+        let s3_sigv4_keys = if bool_var(env, "SKYPORT_VERIFY_SIGV4", false)? {
+            let raw = env
+                .var("SKYPORT_SIGV4_KEYS")
+                .unwrap_or_else(|| "test:test".to_owned());
+            let mut keys = Vec::new();
+            for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match pair.split_once(':') {
+                    Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                        keys.push((id.to_owned(), secret.to_owned()));
+                    }
+                    _ => {
+                        return Err(invalid(
+                            "SKYPORT_SIGV4_KEYS",
+                            "(not shown: it holds secrets)",
+                            "access-key-id:secret pairs, comma-separated",
+                        ));
+                    }
+                }
+            }
+            Some(keys)
+        } else {
+            None
+        };
         let mut config = Config {
             in_container,
             gateway_listen,
@@ -561,12 +658,14 @@ impl Config {
                 .unwrap_or_else(|| default_state_dir(env, in_container)),
             services,
             shutdown_timeout,
+            handshake_timeout,
             response_header: bool_var(env, "LOCALSTACK_RESPONSE_HEADER_ENABLED", true)?,
             parity_access_keys: bool_var(env, "PARITY_AWS_ACCESS_KEY_ID", false)?,
             dns,
             external_ports: (start, end),
             custom_ssl_cert_path: env.var("CUSTOM_SSL_CERT_PATH").map(PathBuf::from),
             sqs_endpoint_strategy,
+            s3_sigv4_keys,
             warnings: Vec::new(),
         };
         config.warnings = config.find_warnings(env);
@@ -693,6 +792,10 @@ impl Config {
                 "SKYPORT_SHUTDOWN_TIMEOUT".into(),
                 format!("{}s", self.shutdown_timeout.as_secs_f64()),
             ),
+            (
+                "SKYPORT_HANDSHAKE_TIMEOUT".into(),
+                format!("{}s", self.handshake_timeout.as_secs_f64()),
+            ),
         ]
     }
 }
@@ -797,6 +900,7 @@ mod tests {
             ("DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM", "(unclosed"),
             ("LS_LOG", "loud"),
             ("SKYPORT_SHUTDOWN_TIMEOUT", "-1"),
+            ("SKYPORT_HANDSHAKE_TIMEOUT", "0"),
         ] {
             let e = Config::load(&env(&[(k, v)]), false).unwrap_err();
             assert_eq!(e.var, k, "{e}");
@@ -827,6 +931,36 @@ mod tests {
             vec![".*cognito.*", "^api\\.example\\.com", "x"]
         );
         assert!(!c.dns.aws_names);
+    }
+
+    #[test]
+    fn dns_extra_listen() {
+        let c = Config::load(
+            &env(&[
+                ("DNS_PORT", "5353"),
+                (
+                    "SKYPORT_DNS_EXTRA_LISTEN",
+                    "172.17.0.1, 198.18.0.53:53 [fd00::1]:54,172.17.0.1",
+                ),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            c.dns.extra_listen,
+            addrs(&["172.17.0.1:5353", "198.18.0.53:53", "[fd00::1]:54"])
+        );
+        assert!(
+            Config::load(&env(&[]), false)
+                .unwrap()
+                .dns
+                .extra_listen
+                .is_empty()
+        );
+        for bad in ["host.example", "1.2.3.4:99999", "[::1"] {
+            let e = Config::load(&env(&[("SKYPORT_DNS_EXTRA_LISTEN", bad)]), false).unwrap_err();
+            assert_eq!(e.var, "SKYPORT_DNS_EXTRA_LISTEN");
+        }
     }
 
     #[test]

@@ -3,11 +3,15 @@
 #![forbid(unsafe_code)]
 
 mod aws_cli;
+mod certs_cmd;
 mod cli;
 mod config;
+mod dns;
+mod dns_cmd;
 mod logging;
 mod probe;
 mod start;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,7 @@ use skyport_core::{host::HostDomains, store::StateLayout};
 use skyport_proxy::{Gateway, GatewayOptions, router::RouterConfig};
 
 use crate::cli::StartArgs;
-use crate::config::{Config, IMPLEMENTED_SERVICES};
+use crate::config::{Config, IMPLEMENTED_SERVICES, SqsEndpointStrategy};
 
 /// Findings about the machine (not the settings): privileged ports without privileges, addresses that
 /// are not on this host.
@@ -98,7 +98,22 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
     );
     options.localstack_header = config.response_header;
     options.is_docker = config.in_container;
+    options.handshake_timeout = config.handshake_timeout;
+    let tls = match crate::tls::build(&config, &layout.certs_dir()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("skyport: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    options.tls = Some(Arc::clone(&tls.server_config));
     let mut gateway = Gateway::new(options);
+    gateway.add_document(
+        crate::tls::CA_DOCUMENT_PATH,
+        crate::tls::CA_CONTENT_TYPE,
+        bytes::Bytes::from(tls.ca.cert_pem().to_owned()),
+    );
 
     let sts_store = match layout.open_store("sts") {
         Ok(s) => s,
@@ -108,11 +123,49 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
         }
     };
     gateway.register(Arc::new(skyport_sts::Sts::new(sts_store)));
+    let sqs_urls = skyport_sqs::UrlConfig {
+        strategy: match config.sqs_endpoint_strategy {
+            SqsEndpointStrategy::Standard => skyport_sqs::EndpointStrategy::Standard,
+            SqsEndpointStrategy::Domain => skyport_sqs::EndpointStrategy::Domain,
+            SqsEndpointStrategy::Path => skyport_sqs::EndpointStrategy::Path,
+            SqsEndpointStrategy::Off => skyport_sqs::EndpointStrategy::Off,
+            SqsEndpointStrategy::Dynamic => skyport_sqs::EndpointStrategy::Dynamic,
+        },
+        domains: HostDomains::new(&[config.localstack_host.host.as_str()]),
+        fallback_host: config.localstack_host.host.clone(),
+    };
+    // Also the `QueueSink` other services enqueue into (S3 event notifications).
+    let sqs = match skyport_sqs::Sqs::new(&layout, sqs_urls) {
+        Ok(sqs) => Arc::new(sqs),
+        Err(e) => {
+            tracing::error!("cannot open the SQS state: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    gateway.register(sqs.clone());
+    let s3_domains = HostDomains::new(&[config.localstack_host.host.as_str()]);
+    match skyport_s3::S3::new(&layout, s3_domains) {
+        Ok(s3) => {
+            let mut s3 = s3.with_queue_sink(sqs.clone());
+            if let Some(keys) = &config.s3_sigv4_keys {
+                s3 = s3.with_sigv4_keys(keys.iter().cloned());
+            }
+            gateway.register(Arc::new(s3));
+        }
+        Err(e) => {
+            tracing::error!("cannot open the S3 state: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     for service in IMPLEMENTED_SERVICES {
         if !config.service_enabled(service) {
             gateway.disable(service);
         }
     }
+
+    // The DNS server first, so names resolve by the time the gateway reports ready; kept until the
+    // gateway has drained.
+    let dns = crate::dns::start(&config).await;
 
     let running = match gateway.start().await {
         Ok(r) => r,
@@ -121,11 +174,27 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut denied = Vec::new();
     for e in &running.bind_errors {
-        tracing::warn!("{e}; continuing without it");
+        match e {
+            skyport_proxy::listener::BindError::PermissionDenied { addr } => denied.push(*addr),
+            _ => tracing::warn!("{e}; continuing without it"),
+        }
+    }
+    if !denied.is_empty() {
+        // One warning for all privileged addresses (e.g. 127.0.0.1:443 and [::1]:443), with the fix.
+        let list: Vec<String> = denied.iter().map(ToString::to_string).collect();
+        let serving: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();
+        tracing::warn!(
+            "cannot bind {}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE: run \
+             `sudo setcap cap_net_bind_service=+ep $(which skyport)`, or run Skyport in its container); \
+             continuing on {}",
+            list.join(", "),
+            serving.join(", ")
+        );
     }
     for addr in &running.addrs {
-        tracing::info!("Listening on {addr} (HTTP/1.1 and HTTP/2)");
+        tracing::info!("Listening on {addr} (HTTP and HTTPS, HTTP/1.1 and HTTP/2)");
     }
     tracing::info!(
         state_dir = %config.state_dir.display(),
@@ -150,6 +219,9 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
             return ExitCode::from(130);
         }
     };
+    if let Some(dns) = dns {
+        dns.shutdown().await;
+    }
     if drained {
         tracing::info!("Skyport stopped");
     } else {

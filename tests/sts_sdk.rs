@@ -42,7 +42,14 @@ async fn get_caller_identity_uses_the_account_of_the_access_key() {
             Some("111111111111")
         );
     }
-    assert!(skyport.log().contains("sts.GetCallerIdentity => 200"));
+    assert!(
+        skyport.wait_for_log(
+            "sts.GetCallerIdentity => 200",
+            std::time::Duration::from_secs(5)
+        ),
+        "{}",
+        skyport.log()
+    );
 }
 
 #[tokio::test]

@@ -138,6 +138,18 @@ impl Forwarder {
         }
     }
 
+    /// A cached answer for `query`, rebuilt for this client, without waiting (the receive task
+    /// answers cache hits inline, like local names).
+    pub(crate) fn cached(&self, query: &Message) -> Option<Message> {
+        if self.upstreams.is_empty() {
+            return None;
+        }
+        let key = CacheKey::of(query)?;
+        let hit = self.cache.get(&key)?;
+        tracing::trace!(name = %key.name, qtype = %key.qtype, "dns: cache hit");
+        Some(adapt(hit, query))
+    }
+
     /// Answers `query` (whose wire form is `raw`) from the cache or the upstreams.
     pub(crate) async fn forward(
         &self,

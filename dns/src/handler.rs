@@ -1,7 +1,7 @@
 //! The request path, independent of sockets: bytes in, bytes (or nothing) out. Parses and validates
 //! the query (FORMERR, NOTIMP, BADVERS, REFUSED), applies the ACL, answers Skyport's names
-//! synchronously and hands everything else to the forwarder; sizes UDP responses to the client's
-//! EDNS buffer (truncating with TC).
+//! (and cache hits of forwarded names) synchronously and hands everything else to the forwarder;
+//! sizes UDP responses to the client's EDNS buffer (truncating with TC).
 
 use std::net::SocketAddr;
 
@@ -188,6 +188,9 @@ impl Shared {
             Decision::Forward { skip_pattern } => {
                 if let Some(p) = skip_pattern {
                     tracing::trace!(name = %qname, pattern = %p, "dns: skip pattern, forwarding");
+                }
+                if let Some(hit) = self.forwarder.cached(&query) {
+                    return Step::Reply(encode(&hit, limit));
                 }
                 Step::Forward(Box::new(ForwardJob {
                     query,

@@ -114,7 +114,7 @@ impl DnsServer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(bound);
-        tracing::info!(addr = %bound, "dns: listening (udp+tcp)");
+        tracing::debug!(addr = %bound, "dns: listening (udp+tcp)");
         Ok(bound)
     }
 

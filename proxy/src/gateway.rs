@@ -131,7 +131,8 @@ impl Gateway {
             .timer(TokioTimer::new())
             .header_read_timeout(self.options.header_read_timeout)
             .keep_alive(true)
-            .preserve_header_case(true)
+            // A client that half-closes after its request (`nc -N`, some scripts) still gets the response.
+            .half_close(true)
             .max_buf_size(1 << 20);
         http.http2()
             .timer(TokioTimer::new())

@@ -322,7 +322,12 @@ fn s3_fallback(parts: &Parts, path: &str, query: &str, headers: &HeaderMap) -> b
         || (non_root
             && matches!(
                 parts.method,
-                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::POST
+                Method::GET
+                    | Method::HEAD
+                    | Method::PUT
+                    | Method::DELETE
+                    | Method::POST
+                    | Method::OPTIONS
             ))
 }
 

@@ -15,6 +15,8 @@ pub struct Skyport {
     child: Child,
     /// Bound gateway addresses, in `GATEWAY_LISTEN` order.
     pub addrs: Vec<SocketAddr>,
+    /// Bound DNS addresses (UDP and TCP each), from the `DNS listening on` lines; empty when off.
+    pub dns_addrs: Vec<SocketAddr>,
     /// The state directory.
     pub state_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -46,6 +48,10 @@ impl Options {
         self.listen = Some(listen.to_owned());
         self
     }
+    /// Turns the DNS server on: `DNS_ADDRESS=127.0.0.1`, `DNS_PORT=0` (a free port; see `dns_addrs`).
+    pub fn dns(self) -> Self {
+        self.env("DNS_ADDRESS", "127.0.0.1").env("DNS_PORT", "0")
+    }
 }
 
 pub fn binary() -> &'static str {
@@ -57,6 +63,7 @@ pub fn command() -> Command {
     let mut cmd = Command::new(binary());
     for (key, _) in std::env::vars() {
         if key.starts_with("DNS_")
+            || key.starts_with("SKYPORT_DNS_")
             || key == "GATEWAY_LISTEN"
             || key == "LOCALSTACK_HOST"
             || key == "PERSISTENCE"
@@ -110,6 +117,7 @@ impl Skyport {
         }
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut addrs = Vec::new();
+        let mut dns_addrs = Vec::new();
         let (mut ready, mut started) = (false, false);
         while !(ready && started) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -130,10 +138,15 @@ impl Skyport {
                 let addr = rest.split_whitespace().next().unwrap_or("");
                 addrs.push(addr.parse().expect("listen address"));
             }
+            if let Some(rest) = line.split("DNS listening on ").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or("");
+                dns_addrs.push(addr.parse().expect("DNS listen address"));
+            }
         }
         Skyport {
             child,
             addrs,
+            dns_addrs,
             state_dir,
             _temp: temp,
             output,
@@ -188,6 +201,26 @@ impl Skyport {
                 "skyport did not exit in {timeout:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until a log line containing `needle` appears (log lines are flushed in batches every ~20 ms).
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self
+                .output
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod access_key;
 pub mod arn;
 pub mod body;
+pub mod bus;
 pub mod context;
 pub mod error;
 pub mod host;

@@ -1,1 +1,335 @@
-//! skyport-s3 (work in progress).
+//! skyport-s3: Amazon S3 on Skyport's gateway.
+//!
+//! # Wire format: our own REST-XML codec on `skyport-core`
+//! s3s (the Rust S3 protocol crate) was evaluated. It brings its own HTTP service abstraction, error
+//! type and routing, and its own body type; under Skyport that would mean a second router beside the
+//! proxy's, a second error renderer beside `AwsError` (request ids, `HostId`, HEAD bodies handled in one
+//! place), and adapting our streaming [`skyport_core::Body`] both ways. S3's wire format is small and
+//! stable, so the codec is written here on `skyport-core`: [`wire`] parses requests (addressing, query,
+//! headers, XML bodies) and builds responses; [`error::S3Error`] is the one error type, turned into an
+//! [`AwsError`] in exactly one function; the operations (`bucket`, `object`, `multipart`, `list`) hold the
+//! logic over [`blob::BlobStore`] (object bodies on disk) and the redb state store (metadata, [`model`]).
+//! [`notify`] delivers event notifications to SQS through `skyport_core::bus::QueueSink`, `post` handles
+//! browser form uploads, and [`sigv4`] is the opt-in strict signature check.
+//!
+//! # Addressing
+//! Virtual-host style (`<bucket>.s3.<region>.amazonaws.com`, `<bucket>.s3.localhost.localstack.cloud`, and
+//! botocore's `<bucket>.localhost.localstack.cloud` without an `s3` label), path style on any host
+//! (`localhost:4566`, IPs, `s3.amazonaws.com`). Signatures are not checked (any credentials work).
+//!
+//! # Durability
+//! An object body is streamed to a temporary file while its MD5 and checksums are computed, fsynced,
+//! renamed into place, and its metadata is committed to the store, all before the 200. With
+//! persistence a crash leaves an object either absent or complete.
+#![forbid(unsafe_code)]
+
+pub mod blob;
+mod bucket;
+pub mod checksum;
+pub mod chunked;
+pub mod error;
+mod list;
+pub mod model;
+mod multipart;
+pub mod notify;
+mod object;
+mod post;
+pub mod sigv4;
+pub mod wire;
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use skyport_core::bus::QueueSink;
+use skyport_core::host::HostDomains;
+use skyport_core::store::{StateLayout, Store, StoreError};
+use skyport_core::{AwsError, Body, Protocol, RequestContext, Service, ServiceInfo};
+
+use crate::blob::BlobStore;
+use crate::error::{S3Error, S3Result};
+use crate::model::BucketRecord;
+use crate::wire::S3Request;
+
+static INFO: ServiceInfo = ServiceInfo {
+    name: "s3",
+    protocols: &[Protocol::RestXml],
+    xml_namespace: wire::NS,
+    json_error_prefix: "",
+};
+
+/// The canonical owner shown in listings and ACLs.
+pub const OWNER_ID: &str = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
+/// The owner's display name.
+pub const OWNER_NAME: &str = "webfile";
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum S3InitError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("object data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The S3 service.
+pub struct S3 {
+    store: Store,
+    blobs: BlobStore,
+    domains: HostDomains,
+    queue_sink: Option<Arc<dyn QueueSink>>,
+    verifier: Option<sigv4::SigV4Verifier>,
+}
+
+impl S3 {
+    /// Opens the S3 state (metadata store and object directory) in `layout`.
+    pub fn new(layout: &StateLayout, domains: HostDomains) -> Result<S3, S3InitError> {
+        let dir = layout.service_dir("s3")?;
+        let store = layout.open_store("s3")?;
+        let blobs = BlobStore::open(&dir, layout.persistent())?;
+        Ok(S3 {
+            store,
+            blobs,
+            domains,
+            queue_sink: None,
+            verifier: None,
+        })
+    }
+
+    /// Turns on strict SigV4 checking with these access keys (id → secret).
+    pub fn with_sigv4_keys(mut self, keys: impl IntoIterator<Item = (String, String)>) -> S3 {
+        self.verifier = Some(sigv4::SigV4Verifier::new(keys));
+        self
+    }
+
+    /// Delivers event notifications to SQS queues through `sink`.
+    pub fn with_queue_sink(mut self, sink: Arc<dyn QueueSink>) -> S3 {
+        self.queue_sink = Some(sink);
+        self
+    }
+
+    /// The bucket, or `NoSuchBucket`.
+    fn bucket(&self, name: &str) -> S3Result<BucketRecord> {
+        self.store
+            .get_json::<BucketRecord>(model::BUCKETS, name)?
+            .ok_or_else(|| S3Error::NoSuchBucket {
+                bucket: name.to_owned(),
+            })
+    }
+
+    async fn route(
+        &self,
+        ctx: &mut RequestContext,
+        req: S3Request,
+        body: Body,
+    ) -> S3Result<Response<Body>> {
+        let m = req.method.clone();
+        let Some(bucket) = req.bucket.clone() else {
+            return match m {
+                Method::GET => {
+                    ctx.set_operation("ListBuckets");
+                    self.list_buckets(ctx, &req)
+                }
+                _ => Err(S3Error::MethodNotAllowed {
+                    method: m.to_string(),
+                    resource: "SERVICE",
+                }),
+            };
+        };
+        if m == Method::OPTIONS {
+            ctx.set_operation("PreflightRequest");
+            return self.preflight(&req, &bucket);
+        }
+        match req.key.clone() {
+            None => self.bucket_op(ctx, &req, &bucket, body).await,
+            Some(key) => {
+                if key.len() > 1024 {
+                    return Err(S3Error::KeyTooLong { size: key.len() });
+                }
+                let response = self.object_op(ctx, &req, &bucket, &key, body).await?;
+                if self.queue_sink.is_some()
+                    && self
+                        .bucket(&bucket)
+                        .is_ok_and(|b| b.config.contains_key("notification"))
+                {
+                    let events =
+                        self.events_of(ctx, &bucket, &key, req.has("versionId"), &response);
+                    self.notify(ctx, &bucket, &events).await;
+                }
+                Ok(response)
+            }
+        }
+    }
+
+    /// The notification events of a successful single-object operation.
+    fn events_of(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        by_version: bool,
+        response: &Response<Body>,
+    ) -> Vec<notify::ObjectEvent> {
+        let header = |n: &str| {
+            response
+                .headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let name = match ctx.operation.as_deref() {
+            Some("PutObject") => "ObjectCreated:Put",
+            Some("CopyObject") => "ObjectCreated:Copy",
+            Some("CompleteMultipartUpload") => "ObjectCreated:CompleteMultipartUpload",
+            Some("DeleteObject") => {
+                let marker = header("x-amz-delete-marker").is_some_and(|m| m == "true");
+                let created = marker && !by_version && ctx_versioned(self, bucket);
+                return vec![notify::ObjectEvent {
+                    name: if created {
+                        "ObjectRemoved:DeleteMarkerCreated"
+                    } else {
+                        "ObjectRemoved:Delete"
+                    },
+                    key: key.to_owned(),
+                    size: None,
+                    etag: None,
+                    version_id: header("x-amz-version-id"),
+                }];
+            }
+            _ => return Vec::new(),
+        };
+        let Ok(Some(rec)) = self.object(bucket, key) else {
+            return Vec::new();
+        };
+        let Some(v) = rec.versions.first() else {
+            return Vec::new();
+        };
+        vec![notify::ObjectEvent {
+            name,
+            key: key.to_owned(),
+            size: Some(v.size),
+            etag: Some(v.etag.clone()),
+            version_id: Some(v.version_id.clone()),
+        }]
+    }
+
+    async fn object_op(
+        &self,
+        ctx: &mut RequestContext,
+        req: &S3Request,
+        bucket: &str,
+        key: &str,
+        body: Body,
+    ) -> S3Result<Response<Body>> {
+        let upload = req.q("uploadId").map(str::to_owned);
+        match req.method {
+            Method::PUT => {
+                if req.has("tagging") {
+                    ctx.set_operation("PutObjectTagging");
+                    self.put_object_tagging(req, bucket, key, body).await
+                } else if req.has("acl") {
+                    ctx.set_operation("PutObjectAcl");
+                    self.put_object_acl(req, bucket, key, body).await
+                } else if let Some(upload) = upload {
+                    if req.h("x-amz-copy-source").is_some() {
+                        ctx.set_operation("UploadPartCopy");
+                        self.upload_part_copy(req, bucket, key, &upload).await
+                    } else {
+                        ctx.set_operation("UploadPart");
+                        self.upload_part(req, bucket, key, &upload, body).await
+                    }
+                } else if req.h("x-amz-copy-source").is_some() {
+                    ctx.set_operation("CopyObject");
+                    self.copy_object(req, bucket, key).await
+                } else {
+                    ctx.set_operation("PutObject");
+                    self.put_object(req, bucket, key, body).await
+                }
+            }
+            Method::GET | Method::HEAD => {
+                let head = req.method == Method::HEAD;
+                if let Some(upload) = upload {
+                    ctx.set_operation("ListParts");
+                    self.list_parts(req, bucket, key, &upload)
+                } else if req.has("tagging") {
+                    ctx.set_operation("GetObjectTagging");
+                    self.get_object_tagging(req, bucket, key)
+                } else if req.has("acl") {
+                    ctx.set_operation("GetObjectAcl");
+                    self.get_object_acl(req, bucket, key)
+                } else {
+                    ctx.set_operation(if head { "HeadObject" } else { "GetObject" });
+                    self.get_object(req, bucket, key, head)
+                }
+            }
+            Method::DELETE => {
+                if let Some(upload) = upload {
+                    ctx.set_operation("AbortMultipartUpload");
+                    self.abort_upload(bucket, key, &upload).await
+                } else if req.has("tagging") {
+                    ctx.set_operation("DeleteObjectTagging");
+                    self.delete_object_tagging(req, bucket, key).await
+                } else {
+                    ctx.set_operation("DeleteObject");
+                    self.delete_object(req, bucket, key).await
+                }
+            }
+            Method::POST => {
+                if req.has("uploads") {
+                    ctx.set_operation("CreateMultipartUpload");
+                    self.create_upload(req, bucket, key).await
+                } else if let Some(upload) = upload {
+                    ctx.set_operation("CompleteMultipartUpload");
+                    self.complete_upload(ctx, req, bucket, key, &upload, body)
+                        .await
+                } else {
+                    Err(S3Error::NotImplemented {
+                        message: "This POST operation on objects is not implemented yet".into(),
+                    })
+                }
+            }
+            _ => Err(S3Error::MethodNotAllowed {
+                method: req.method.to_string(),
+                resource: "OBJECT",
+            }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for S3 {
+    fn info(&self) -> &'static ServiceInfo {
+        &INFO
+    }
+
+    async fn call(
+        &self,
+        ctx: &mut RequestContext,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, AwsError> {
+        let (parts, body) = request.into_parts();
+        let chunk_signer = match &self.verifier {
+            Some(v) => v.verify(ctx, &parts)?,
+            None => None,
+        };
+        let mut req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
+        req.chunk_signer = chunk_signer;
+        match self.route(ctx, req, body).await {
+            Ok(r) => Ok(r),
+            Err(S3Error::NotModified {
+                etag,
+                last_modified,
+            }) => {
+                let mut r = wire::empty(StatusCode::NOT_MODIFIED);
+                wire::set(r.headers_mut(), "etag", &etag);
+                wire::set(r.headers_mut(), "last-modified", &last_modified);
+                Ok(r)
+            }
+            Err(e) => Err(e.into_aws()),
+        }
+    }
+}
+
+/// Whether deletes in `bucket` create delete markers (versioning on or suspended).
+fn ctx_versioned(s3: &S3, bucket: &str) -> bool {
+    s3.bucket(bucket).is_ok_and(|b| b.versioning.is_some())
+}

@@ -1,0 +1,328 @@
+//! The one S3 error type and its mapping to [`AwsError`] (status, code, message and the REST-XML extra
+//! fields real S3 sends: `BucketName`, `Key`, `Resource`, `Condition`, ...). HEAD errors carry no body; the
+//! proxy's renderer drops it for HEAD requests.
+
+use http::StatusCode;
+use skyport_core::AwsError;
+use skyport_core::store::StoreError;
+
+/// Everything an S3 operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("The specified bucket does not exist")]
+    NoSuchBucket { bucket: String },
+    #[error("The specified key does not exist.")]
+    NoSuchKey {
+        key: String,
+        delete_marker: Option<String>,
+    },
+    #[error("The specified version does not exist.")]
+    NoSuchVersion { key: String, version: String },
+    #[error(
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )]
+    NoSuchUpload { upload_id: String },
+    #[error("Your previous request to create the named bucket succeeded and you already own it.")]
+    BucketAlreadyOwnedByYou { bucket: String },
+    #[error(
+        "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+    )]
+    BucketAlreadyExists { bucket: String },
+    #[error("Policies must be valid JSON and the first byte must be '{{'")]
+    MalformedPolicy,
+    #[error(
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
+    )]
+    CorsForbidden,
+    #[error("The storage class you specified is not valid")]
+    InvalidStorageClass,
+    #[error("{0}")]
+    BadTags(String),
+    #[error("The requested partnumber is not satisfiable")]
+    InvalidPartNumber,
+    #[error("The body of your POST request is not well-formed multipart/form-data.")]
+    MalformedPostRequest,
+    #[error("{0}")]
+    PolicyDenied(String),
+    #[error("Your proposed upload is smaller than the minimum allowed size")]
+    EntityTooSmallPost { size: u64, min: u64 },
+    #[error(
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+    )]
+    ChunkSignature,
+    #[error("The bucket you tried to delete is not empty")]
+    BucketNotEmpty { bucket: String },
+    #[error("The specified bucket is not valid.")]
+    InvalidBucketName { bucket: String },
+    #[error("The specified location-constraint is not valid")]
+    InvalidLocationConstraint { constraint: String },
+    #[error(
+        "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to."
+    )]
+    IllegalLocationConstraint { constraint: String },
+    #[error("The requested range is not satisfiable")]
+    InvalidRange { range: String, size: u64 },
+    #[error("At least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed { condition: &'static str },
+    /// 304: not an error body, just the status and the validators.
+    #[error("Not Modified")]
+    NotModified { etag: String, last_modified: String },
+    #[error(
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+    )]
+    InvalidPart {
+        upload_id: String,
+        part: u32,
+        etag: String,
+    },
+    #[error("The list of parts was not in ascending order. Parts must be ordered by part number.")]
+    InvalidPartOrder { upload_id: String },
+    #[error("Your proposed upload is smaller than the minimum allowed size")]
+    EntityTooSmall { size: u64, part: u32, etag: String },
+    #[error("Your proposed upload exceeds the maximum allowed size")]
+    EntityTooLarge { size: u64 },
+    #[error("The Content-MD5 you specified did not match what we received.")]
+    BadDigest {
+        expected: String,
+        calculated: String,
+    },
+    #[error("The Content-MD5 you specified was invalid.")]
+    InvalidDigest { content_md5: String },
+    #[error("The {algorithm} you specified did not match the calculated checksum.")]
+    ChecksumMismatch { algorithm: &'static str },
+    #[error("{message}")]
+    InvalidRequest { message: String },
+    #[error("{message}")]
+    InvalidArgument {
+        message: String,
+        name: String,
+        value: String,
+    },
+    #[error(
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )]
+    MalformedXml,
+    #[error("The specified method is not allowed against this resource.")]
+    MethodNotAllowed {
+        method: String,
+        resource: &'static str,
+    },
+    #[error("{message}")]
+    NotImplemented { message: String },
+    #[error("The {what} does not exist")]
+    NoSuchConfiguration {
+        code: &'static str,
+        what: &'static str,
+        bucket: String,
+    },
+    #[error("The TagSet does not exist")]
+    NoSuchTagSet { bucket: String },
+    #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
+    IncompleteBody,
+    #[error("Your key is too long")]
+    KeyTooLong { size: usize },
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch { client: String, computed: String },
+    #[error("You must provide the Content-Length HTTP header.")]
+    MissingContentLength,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> S3Error {
+        S3Error::Internal(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for S3Error {
+    fn from(e: std::io::Error) -> S3Error {
+        S3Error::Internal(format!("storage I/O: {e}"))
+    }
+}
+
+impl S3Error {
+    /// Shortcut for `InvalidArgument` with its `ArgumentName`/`ArgumentValue` fields.
+    pub fn argument(message: impl Into<String>, name: &str, value: &str) -> S3Error {
+        S3Error::InvalidArgument {
+            message: message.into(),
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+
+    /// Shortcut for `InvalidRequest`.
+    pub fn request(message: impl Into<String>) -> S3Error {
+        S3Error::InvalidRequest {
+            message: message.into(),
+        }
+    }
+
+    /// The wire error, the one place S3 errors become AWS errors.
+    pub fn into_aws(self) -> AwsError {
+        let message = self.to_string();
+        let e =
+            |status: StatusCode, code: &'static str| AwsError::new(status, code, message.clone());
+        match self {
+            S3Error::NoSuchBucket { bucket } => {
+                e(StatusCode::NOT_FOUND, "NoSuchBucket").with_field("BucketName", bucket)
+            }
+            S3Error::NoSuchKey { key, delete_marker } => {
+                let mut err = e(StatusCode::NOT_FOUND, "NoSuchKey").with_field("Key", key);
+                if let Some(version) = delete_marker {
+                    err = err
+                        .with_header(hname("x-amz-delete-marker"), hval("true"))
+                        .with_header(hname("x-amz-version-id"), hval(&version));
+                }
+                err
+            }
+            S3Error::NoSuchVersion { key, version } => e(StatusCode::NOT_FOUND, "NoSuchVersion")
+                .with_field("Key", key)
+                .with_field("VersionId", version),
+            S3Error::NoSuchUpload { upload_id } => {
+                e(StatusCode::NOT_FOUND, "NoSuchUpload").with_field("UploadId", upload_id)
+            }
+            S3Error::BucketAlreadyOwnedByYou { bucket } => {
+                e(StatusCode::CONFLICT, "BucketAlreadyOwnedByYou").with_field("BucketName", bucket)
+            }
+            S3Error::BucketAlreadyExists { bucket } => {
+                e(StatusCode::CONFLICT, "BucketAlreadyExists").with_field("BucketName", bucket)
+            }
+            S3Error::MalformedPolicy => e(StatusCode::BAD_REQUEST, "MalformedPolicy"),
+            S3Error::CorsForbidden => e(StatusCode::FORBIDDEN, "AccessForbidden")
+                .with_field("Method", "OPTIONS")
+                .with_field("ResourceType", "OBJECT"),
+            S3Error::InvalidStorageClass => e(StatusCode::BAD_REQUEST, "InvalidStorageClass"),
+            S3Error::BadTags(_) => e(StatusCode::BAD_REQUEST, "InvalidTag"),
+            S3Error::InvalidPartNumber => e(StatusCode::RANGE_NOT_SATISFIABLE, "InvalidPartNumber"),
+            S3Error::MalformedPostRequest => e(StatusCode::BAD_REQUEST, "MalformedPOSTRequest"),
+            S3Error::PolicyDenied(_) => e(StatusCode::FORBIDDEN, "AccessDenied"),
+            S3Error::EntityTooSmallPost { size, min } => {
+                e(StatusCode::BAD_REQUEST, "EntityTooSmall")
+                    .with_field("ProposedSize", size.to_string())
+                    .with_field("MinSizeAllowed", min.to_string())
+            }
+            S3Error::ChunkSignature => e(StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
+            S3Error::BucketNotEmpty { bucket } => {
+                e(StatusCode::CONFLICT, "BucketNotEmpty").with_field("BucketName", bucket)
+            }
+            S3Error::InvalidBucketName { bucket } => {
+                e(StatusCode::BAD_REQUEST, "InvalidBucketName").with_field("BucketName", bucket)
+            }
+            S3Error::InvalidLocationConstraint { constraint } => {
+                e(StatusCode::BAD_REQUEST, "InvalidLocationConstraint")
+                    .with_field("LocationConstraint", constraint)
+            }
+            S3Error::IllegalLocationConstraint { constraint } => AwsError::new(
+                StatusCode::BAD_REQUEST,
+                "IllegalLocationConstraintException",
+                if constraint.is_empty() {
+                    message
+                } else {
+                    format!(
+                        "The {constraint} location constraint is incompatible for the region specific endpoint this request was sent to."
+                    )
+                },
+            ),
+            S3Error::InvalidRange { range, size } => {
+                e(StatusCode::RANGE_NOT_SATISFIABLE, "InvalidRange")
+                    .with_field("RangeRequested", range)
+                    .with_field("ActualObjectSize", size.to_string())
+                    .with_header(hname("content-range"), hval(&format!("bytes */{size}")))
+            }
+            S3Error::PreconditionFailed { condition } => {
+                e(StatusCode::PRECONDITION_FAILED, "PreconditionFailed")
+                    .with_field("Condition", condition)
+            }
+            S3Error::NotModified {
+                etag,
+                last_modified,
+            } => AwsError::new(StatusCode::NOT_MODIFIED, "NotModified", "Not Modified")
+                .with_header(http::header::ETAG, hval(&etag))
+                .with_header(http::header::LAST_MODIFIED, hval(&last_modified)),
+            S3Error::InvalidPart {
+                upload_id,
+                part,
+                etag,
+            } => e(StatusCode::BAD_REQUEST, "InvalidPart")
+                .with_field("UploadId", upload_id)
+                .with_field("PartNumber", part.to_string())
+                .with_field("ETag", etag),
+            S3Error::InvalidPartOrder { upload_id } => {
+                e(StatusCode::BAD_REQUEST, "InvalidPartOrder").with_field("UploadId", upload_id)
+            }
+            S3Error::EntityTooSmall { size, part, etag } => {
+                e(StatusCode::BAD_REQUEST, "EntityTooSmall")
+                    .with_field("ProposedSize", size.to_string())
+                    .with_field("MinSizeAllowed", "5242880")
+                    .with_field("PartNumber", part.to_string())
+                    .with_field("ETag", etag)
+            }
+            S3Error::EntityTooLarge { size } => e(StatusCode::BAD_REQUEST, "EntityTooLarge")
+                .with_field("ProposedSize", size.to_string())
+                .with_field("MaxSizeAllowed", "5368709120"),
+            S3Error::BadDigest {
+                expected,
+                calculated,
+            } => e(StatusCode::BAD_REQUEST, "BadDigest")
+                .with_field("ExpectedDigest", expected)
+                .with_field("CalculatedDigest", calculated),
+            S3Error::InvalidDigest { content_md5 } => {
+                e(StatusCode::BAD_REQUEST, "InvalidDigest").with_field("Content-MD5", content_md5)
+            }
+            S3Error::ChecksumMismatch { .. } => e(StatusCode::BAD_REQUEST, "BadDigest"),
+            S3Error::InvalidRequest { .. } => e(StatusCode::BAD_REQUEST, "InvalidRequest"),
+            S3Error::InvalidArgument { name, value, .. } => {
+                e(StatusCode::BAD_REQUEST, "InvalidArgument")
+                    .with_field("ArgumentName", name)
+                    .with_field("ArgumentValue", value)
+            }
+            S3Error::MalformedXml => e(StatusCode::BAD_REQUEST, "MalformedXML"),
+            S3Error::MethodNotAllowed { method, resource } => {
+                e(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
+                    .with_field("Method", method)
+                    .with_field("ResourceType", resource)
+            }
+            S3Error::NotImplemented { .. } => e(StatusCode::NOT_IMPLEMENTED, "NotImplemented"),
+            S3Error::NoSuchConfiguration { code, bucket, .. } => {
+                e(StatusCode::NOT_FOUND, code).with_field("BucketName", bucket)
+            }
+            S3Error::NoSuchTagSet { bucket } => {
+                e(StatusCode::NOT_FOUND, "NoSuchTagSet").with_field("BucketName", bucket)
+            }
+            S3Error::IncompleteBody => e(StatusCode::BAD_REQUEST, "IncompleteBody"),
+            S3Error::KeyTooLong { size } => e(StatusCode::BAD_REQUEST, "KeyTooLongError")
+                .with_field("MaxSizeAllowed", "1024")
+                .with_field("Size", size.to_string()),
+            S3Error::ContentSha256Mismatch { client, computed } => {
+                e(StatusCode::BAD_REQUEST, "XAmzContentSHA256Mismatch")
+                    .with_field("ClientComputedContentSHA256", client)
+                    .with_field("S3ComputedContentSHA256", computed)
+            }
+            S3Error::MissingContentLength => AwsError::new(
+                StatusCode::LENGTH_REQUIRED,
+                "MissingContentLength",
+                "You must provide the Content-Length HTTP header.",
+            ),
+            S3Error::Internal(m) => {
+                tracing::warn!("s3 internal error: {m}");
+                AwsError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
+            }
+        }
+    }
+}
+
+fn hname(name: &'static str) -> http::HeaderName {
+    http::HeaderName::from_static(name)
+}
+
+fn hval(value: &str) -> http::HeaderValue {
+    http::HeaderValue::from_str(value).unwrap_or(http::HeaderValue::from_static(""))
+}
+
+/// Result alias for S3 operations.
+pub type S3Result<T> = Result<T, S3Error>;

@@ -1,0 +1,149 @@
+//! The metadata records kept in the state store (redb, JSON values):
+//! - `buckets`: `<bucket>` → [`BucketRecord`]
+//! - `objects`: `<bucket>/<key>` → [`ObjectRecord`] (all versions, newest first); bucket names cannot hold
+//!   `/`, so a bucket's keys are one contiguous range in UTF-8 byte order, the order S3 lists in.
+//! - `uploads`: `<bucket>/<upload id>` → [`Upload`]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checksum::Algorithm;
+
+pub const BUCKETS: &str = "buckets";
+pub const OBJECTS: &str = "objects";
+pub const UPLOADS: &str = "uploads";
+
+/// A bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub name: String,
+    pub region: String,
+    pub account: String,
+    pub created_ms: u64,
+    /// `Enabled` / `Suspended`, or `None` when never set.
+    #[serde(default)]
+    pub versioning: Option<String>,
+    #[serde(default)]
+    pub mfa_delete: Option<String>,
+    /// Stored sub-resource documents (`tagging`, `policy`, `cors`, ...), as the client sent them.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// A contiguous piece of an object's data in one blob file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Segment {
+    pub blob: String,
+    pub size: u64,
+}
+
+/// A stored checksum.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredChecksum {
+    pub algorithm: Algorithm,
+    pub value: String,
+    /// `FULL_OBJECT` or `COMPOSITE`.
+    pub kind: String,
+}
+
+/// One version of an object (or a delete marker).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Version {
+    pub version_id: String,
+    #[serde(default)]
+    pub delete_marker: bool,
+    pub last_modified_ms: u64,
+    /// Unquoted.
+    pub etag: String,
+    pub size: u64,
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+    /// Stored content headers (lowercase name, value): content-type, content-encoding, ...
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// User metadata, names without `x-amz-meta-`, lowercase.
+    #[serde(default)]
+    pub metadata: Vec<(String, String)>,
+    #[serde(default)]
+    pub storage_class: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(default)]
+    pub checksum: Option<StoredChecksum>,
+    /// Part sizes of a multipart object.
+    #[serde(default)]
+    pub parts: Vec<u64>,
+    /// Server-side encryption headers to echo.
+    #[serde(default)]
+    pub sse: Vec<(String, String)>,
+    #[serde(default)]
+    pub acl: Option<String>,
+}
+
+impl Version {
+    /// `"<etag>"`.
+    pub fn quoted_etag(&self) -> String {
+        format!("\"{}\"", self.etag)
+    }
+
+    /// Blob ids this version owns.
+    pub fn blobs(&self) -> impl Iterator<Item = String> + '_ {
+        self.segments.iter().map(|s| s.blob.clone())
+    }
+}
+
+/// An object: its versions, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub versions: Vec<Version>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Part {
+    pub etag: String,
+    pub size: u64,
+    pub blob: String,
+    pub last_modified_ms: u64,
+    #[serde(default)]
+    pub checksums: Vec<(Algorithm, String)>,
+}
+
+/// An in-progress multipart upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated_ms: u64,
+    /// The object version template (headers, metadata, tags, storage class, sse).
+    pub template: Version,
+    pub checksum_algorithm: Option<Algorithm>,
+    /// `FULL_OBJECT` or `COMPOSITE` when an algorithm is set.
+    pub checksum_type: Option<String>,
+    pub parts: BTreeMap<u32, Part>,
+}
+
+/// `<bucket>/<key>`.
+pub fn object_key(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{key}")
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A `SystemTime` from stored milliseconds.
+pub fn time_of(ms: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)
+}
+
+/// A new version id (sortable by creation: time prefix, random suffix).
+pub fn new_version_id() -> String {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
+    skyport_core::ids::random_string(alphabet, 32)
+}

@@ -1,0 +1,236 @@
+//! Event notifications to SQS through [`skyport_core::bus::QueueSink`]: the bucket's
+//! `NotificationConfiguration` (queue configurations with event patterns such as `s3:ObjectCreated:*`
+//! and prefix/suffix key filters), the `s3:TestEvent` sent to each queue when a configuration is put
+//! (an unknown queue fails the put, as in AWS), and the event records in AWS's JSON shape. Topic and
+//! Lambda configurations are stored and returned but not delivered yet.
+
+use skyport_core::RequestContext;
+use skyport_core::bus::{BusAttributes, BusError};
+
+use crate::error::{S3Error, S3Result};
+use crate::wire::{self, XmlNode};
+use crate::{OWNER_ID, S3};
+
+/// One queue destination.
+#[derive(Debug, Clone)]
+pub struct QueueTarget {
+    pub id: String,
+    pub arn: String,
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
+
+/// The queue configurations of a `NotificationConfiguration` document.
+pub fn queue_targets(root: &XmlNode) -> Vec<QueueTarget> {
+    root.all("QueueConfiguration")
+        .map(|q| {
+            let mut prefix = None;
+            let mut suffix = None;
+            if let Some(key) = q.child("Filter").and_then(|f| f.child("S3Key")) {
+                for rule in key.all("FilterRule") {
+                    let name = rule.text_of("Name").unwrap_or("").to_ascii_lowercase();
+                    let value = rule.text_of("Value").unwrap_or("").to_owned();
+                    match name.as_str() {
+                        "prefix" => prefix = Some(value),
+                        "suffix" => suffix = Some(value),
+                        _ => {}
+                    }
+                }
+            }
+            QueueTarget {
+                id: q
+                    .text_of("Id")
+                    .map(str::to_owned)
+                    .unwrap_or_else(skyport_core::ids::uuid),
+                arn: q.text_of("Queue").unwrap_or("").to_owned(),
+                events: q.all("Event").map(|e| e.text.clone()).collect(),
+                prefix,
+                suffix,
+            }
+        })
+        .collect()
+}
+
+/// Whether `pattern` (`s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`) covers `event`
+/// (`ObjectCreated:Put`).
+fn event_matches(pattern: &str, event: &str) -> bool {
+    let pattern = pattern.strip_prefix("s3:").unwrap_or(pattern);
+    match pattern.strip_suffix('*') {
+        Some(head) => event.starts_with(head),
+        None => pattern == event,
+    }
+}
+
+/// What happened to an object.
+#[derive(Debug, Clone)]
+pub struct ObjectEvent {
+    /// `ObjectCreated:Put`, `ObjectRemoved:Delete`, ...
+    pub name: &'static str,
+    pub key: String,
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// Form-style encoding of keys in event records (as S3: space becomes `+`).
+fn event_key(key: &str) -> String {
+    form_urlencoded::byte_serialize(key.as_bytes())
+        .collect::<String>()
+        .replace("%2F", "/")
+}
+
+impl S3 {
+    /// Sends the test event to every queue of a new configuration; fails like AWS when a queue is
+    /// unknown.
+    pub(crate) async fn validate_notification(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        doc: &str,
+    ) -> S3Result<()> {
+        let root = wire::parse_xml(doc.as_bytes())?;
+        let targets = queue_targets(&root);
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let Some(sink) = &self.queue_sink else {
+            return Err(S3Error::argument(
+                "Unable to validate the following destination configurations",
+                &targets[0].arn,
+                "SQS is not enabled",
+            ));
+        };
+        for t in &targets {
+            if t.events.is_empty() {
+                return Err(S3Error::MalformedXml);
+            }
+            let body = serde_json::json!({
+                "Service": "Amazon S3",
+                "Event": "s3:TestEvent",
+                "Time": skyport_core::timefmt::iso8601_millis(std::time::SystemTime::now()),
+                "Bucket": bucket,
+                "RequestId": ctx.request_id,
+                "HostId": skyport_core::ids::s3_host_id(),
+            })
+            .to_string();
+            if let Err(e) = sink.send_to_queue(&t.arn, body, BusAttributes::new()).await {
+                let value = match e {
+                    BusError::NoSuchQueue(_) => "The destination queue does not exist",
+                    _ => {
+                        "Permissions on the destination queue do not allow S3 to publish notifications from this bucket"
+                    }
+                };
+                return Err(S3Error::argument(
+                    "Unable to validate the following destination configurations",
+                    &t.arn,
+                    value,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers events to the bucket's matching queues (errors are logged: the object operation has
+    /// already succeeded).
+    pub(crate) async fn notify(&self, ctx: &RequestContext, bucket: &str, events: &[ObjectEvent]) {
+        let Some(sink) = &self.queue_sink else {
+            return;
+        };
+        if events.is_empty() {
+            return;
+        }
+        let Ok(b) = self.bucket(bucket) else {
+            return;
+        };
+        let Some(doc) = b.config.get("notification") else {
+            return;
+        };
+        let Ok(root) = wire::parse_xml(doc.as_bytes()) else {
+            return;
+        };
+        let targets = queue_targets(&root);
+        for ev in events {
+            for t in &targets {
+                if !t.events.iter().any(|p| event_matches(p, ev.name)) {
+                    continue;
+                }
+                if t.prefix.as_deref().is_some_and(|p| !ev.key.starts_with(p))
+                    || t.suffix.as_deref().is_some_and(|s| !ev.key.ends_with(s))
+                {
+                    continue;
+                }
+                let mut object = serde_json::json!({
+                    "key": event_key(&ev.key),
+                    "sequencer": format!("{:016X}", crate::model::now_ms().saturating_mul(1000) + u64::from(fastrand::u16(..))),
+                });
+                if let Some(size) = ev.size {
+                    object["size"] = size.into();
+                }
+                if let Some(etag) = &ev.etag {
+                    object["eTag"] = etag.clone().into();
+                }
+                if let Some(v) = ev.version_id.as_deref().filter(|v| *v != "null") {
+                    object["versionId"] = v.into();
+                }
+                let record = serde_json::json!({
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": b.region,
+                    "eventTime": skyport_core::timefmt::iso8601_millis(std::time::SystemTime::now()),
+                    "eventName": ev.name,
+                    "userIdentity": {"principalId": format!("AWS:{}", ctx.access_key.as_deref().unwrap_or(&ctx.account))},
+                    "requestParameters": {"sourceIPAddress": ctx.client.map(|c| c.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into())},
+                    "responseElements": {
+                        "x-amz-request-id": ctx.request_id,
+                        "x-amz-id-2": skyport_core::ids::s3_host_id(),
+                    },
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "configurationId": t.id,
+                        "bucket": {
+                            "name": bucket,
+                            "ownerIdentity": {"principalId": OWNER_ID},
+                            "arn": format!("arn:{}:s3:::{bucket}", ctx.partition()),
+                        },
+                        "object": object,
+                    },
+                });
+                let body = serde_json::json!({ "Records": [record] }).to_string();
+                if let Err(e) = sink.send_to_queue(&t.arn, body, BusAttributes::new()).await {
+                    tracing::warn!(bucket, queue = %t.arn, "S3 event notification not delivered: {e}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_and_keys() {
+        assert!(event_matches("s3:ObjectCreated:*", "ObjectCreated:Put"));
+        assert!(event_matches(
+            "s3:ObjectRemoved:Delete",
+            "ObjectRemoved:Delete"
+        ));
+        assert!(!event_matches(
+            "s3:ObjectRemoved:Delete",
+            "ObjectRemoved:DeleteMarkerCreated"
+        ));
+        assert!(!event_matches("s3:ObjectCreated:*", "ObjectRemoved:Delete"));
+        assert_eq!(event_key("a b/c+d"), "a+b/c%2Bd");
+        let root = wire::parse_xml(
+            b"<NotificationConfiguration><QueueConfiguration><Id>x</Id><Queue>arn:aws:sqs:us-east-1:000000000000:q</Queue>\
+              <Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>prefix</Name><Value>in/</Value></FilterRule>\
+              <FilterRule><Name>Suffix</Name><Value>.jpg</Value></FilterRule></S3Key></Filter></QueueConfiguration></NotificationConfiguration>",
+        )
+        .unwrap();
+        let t = queue_targets(&root);
+        assert_eq!(t[0].prefix.as_deref(), Some("in/"));
+        assert_eq!(t[0].suffix.as_deref(), Some(".jpg"));
+        assert_eq!(t[0].events, ["s3:ObjectCreated:*"]);
+    }
+}

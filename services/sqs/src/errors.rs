@@ -1,0 +1,87 @@
+//! SQS errors in AWS terms. SQS is awsQueryCompatible: the JSON protocol's `__type` is the model's shape
+//! name (`QueueDoesNotExist`), and the code the query protocol uses (`AWS.SimpleQueueService.NonExistentQueue`)
+//! travels in `x-amzn-query-error`; the query protocol puts that code in `<Code>`.
+
+use http::StatusCode;
+use skyport_core::AwsError;
+
+/// A 400 error with its JSON shape name and its query code.
+pub fn err(
+    json_type: &'static str,
+    query_code: &'static str,
+    message: impl Into<String>,
+) -> AwsError {
+    AwsError::new(StatusCode::BAD_REQUEST, json_type, message).with_query_code(query_code)
+}
+
+/// `QueueDoesNotExist` / `AWS.SimpleQueueService.NonExistentQueue`.
+pub fn no_queue() -> AwsError {
+    err(
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "The specified queue does not exist.",
+    )
+}
+
+/// `InvalidParameterValue`.
+pub fn invalid(message: impl Into<String>) -> AwsError {
+    err(
+        "InvalidParameterValueException",
+        "InvalidParameterValue",
+        message,
+    )
+}
+
+/// `InvalidParameterValue` in AWS's "Value X for parameter Y is invalid. Reason: Z." form.
+pub fn invalid_value(value: impl std::fmt::Display, parameter: &str, reason: &str) -> AwsError {
+    invalid(format!(
+        "Value {value} for parameter {parameter} is invalid. Reason: {reason}"
+    ))
+}
+
+/// `MissingParameter`.
+pub fn missing(parameter: &str) -> AwsError {
+    err(
+        "MissingRequiredParameterException",
+        "MissingParameter",
+        format!("The request must contain the parameter {parameter}."),
+    )
+}
+
+/// `InvalidAttributeName`.
+pub fn invalid_attribute_name(name: &str) -> AwsError {
+    err(
+        "InvalidAttributeName",
+        "InvalidAttributeName",
+        format!("Unknown Attribute {name}."),
+    )
+}
+
+/// `InvalidAttributeValue`.
+pub fn invalid_attribute_value(message: impl Into<String>) -> AwsError {
+    err("InvalidAttributeValue", "InvalidAttributeValue", message)
+}
+
+/// `ReceiptHandleIsInvalid`.
+pub fn bad_receipt(handle: &str) -> AwsError {
+    err(
+        "ReceiptHandleIsInvalid",
+        "ReceiptHandleIsInvalid",
+        format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+    )
+}
+
+/// A malformed request body (awsJson `SerializationException`, query `MalformedQueryString`).
+pub fn malformed(message: impl Into<String>) -> AwsError {
+    AwsError::bad_request("SerializationException", message)
+}
+
+/// An internal failure (the state store failed).
+pub fn internal(message: impl std::fmt::Display) -> AwsError {
+    AwsError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalFailure",
+        format!("SQS could not update its state: {message}"),
+    )
+    .with_query_code("InternalFailure")
+}

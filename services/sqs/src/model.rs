@@ -1,0 +1,449 @@
+//! The data SQS keeps: messages with their attributes, and queue settings with their AWS defaults and
+//! limits. Validation of names and values lives here, with AWS's messages.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use skyport_core::AwsError;
+
+use crate::errors::{invalid, invalid_attribute_value};
+
+/// The largest message (body plus attributes), also the largest batch: 1 MiB since August 2025.
+pub const MAX_MESSAGE_SIZE: usize = 1_048_576;
+/// The most message attributes one message may carry.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+/// How long FIFO deduplication ids are remembered.
+pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// A message (user) or system attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAttribute {
+    /// `String`, `Number` or `Binary`, optionally with a `.suffix`.
+    pub data_type: String,
+    /// The value of String and Number attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_value: Option<String>,
+    /// The value of Binary attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary_value: Option<Vec<u8>>,
+}
+
+impl MessageAttribute {
+    /// The bytes this attribute counts towards the message size (name, type and value).
+    pub fn size(&self, name: &str) -> usize {
+        name.len()
+            + self.data_type.len()
+            + self.string_value.as_ref().map_or(0, String::len)
+            + self.binary_value.as_ref().map_or(0, Vec::len)
+    }
+}
+
+/// One stored message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    /// The queue-local sequence (send order).
+    pub seq: u64,
+    /// The message id (a UUID).
+    pub id: String,
+    /// The body.
+    pub body: String,
+    /// Message (user) attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, MessageAttribute>,
+    /// System attributes sent with the message (`AWSTraceHeader`).
+    #[serde(default)]
+    pub system_attributes: BTreeMap<String, MessageAttribute>,
+    /// `MD5OfMessageBody`.
+    pub md5_body: String,
+    /// `MD5OfMessageAttributes` of all attributes.
+    #[serde(default)]
+    pub md5_attributes: Option<String>,
+    /// `MD5OfMessageSystemAttributes`.
+    #[serde(default)]
+    pub md5_system: Option<String>,
+    /// `SentTimestamp` (epoch milliseconds).
+    pub sent_at: u64,
+    /// `SenderId`.
+    pub sender_id: String,
+    /// `MessageGroupId`.
+    #[serde(default)]
+    pub group_id: Option<String>,
+    /// `MessageDeduplicationId`.
+    #[serde(default)]
+    pub dedup_id: Option<String>,
+    /// `SequenceNumber` (FIFO).
+    #[serde(default)]
+    pub sequence_number: Option<String>,
+    /// `DeadLetterQueueSourceArn`, set when the message was redriven into a dead-letter queue.
+    #[serde(default)]
+    pub dlq_source_arn: Option<String>,
+    /// `ApproximateReceiveCount`.
+    #[serde(default)]
+    pub receive_count: u32,
+    /// `ApproximateFirstReceiveTimestamp` (epoch milliseconds).
+    #[serde(default)]
+    pub first_receive: Option<u64>,
+    /// When the message becomes (again) visible (epoch milliseconds).
+    #[serde(default)]
+    pub visible_at: u64,
+    /// When the current delivery was received (epoch milliseconds).
+    #[serde(default)]
+    pub received_at: Option<u64>,
+}
+
+/// The part of a message that changes on receive, stored apart from the message so receives write little.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `ApproximateReceiveCount`.
+    pub receive_count: u32,
+    /// `ApproximateFirstReceiveTimestamp`.
+    pub first_receive: Option<u64>,
+    /// When the message becomes visible again.
+    pub visible_at: u64,
+    /// When the current delivery was received.
+    #[serde(default)]
+    pub received_at: Option<u64>,
+}
+
+impl Message {
+    /// The delivery state.
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            receive_count: self.receive_count,
+            first_receive: self.first_receive,
+            visible_at: self.visible_at,
+            received_at: self.received_at,
+        }
+    }
+}
+
+/// True for characters SQS accepts in bodies and attribute values:
+/// `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`.
+pub fn valid_body_char(c: char) -> bool {
+    matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Validates a queue name (with `.fifo` for FIFO queues).
+pub fn validate_queue_name(name: &str, fifo: bool) -> Result<(), AwsError> {
+    let base = if fifo {
+        name.strip_suffix(".fifo")
+    } else {
+        Some(name)
+    };
+    let ok = base.is_some_and(|b| {
+        !b.is_empty()
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    }) && name.len() <= 80;
+    if ok {
+        return Ok(());
+    }
+    Err(invalid(if fifo {
+        "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end \
+         with .fifo suffix and be 1 to 80 in length."
+    } else {
+        "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+    }))
+}
+
+/// The settable queue attributes and their defaults.
+pub const SETTABLE: &[&str] = &[
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "Policy",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+];
+
+/// Read-only attributes `GetQueueAttributes` reports.
+pub const READ_ONLY: &[&str] = &[
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "QueueArn",
+];
+
+const FIFO_ONLY: &[&str] = &[
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+];
+
+/// The default attributes of a new queue.
+pub fn default_attributes(fifo: bool) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (k, v) in [
+        ("DelaySeconds", "0"),
+        ("MaximumMessageSize", "1048576"),
+        ("MessageRetentionPeriod", "345600"),
+        ("ReceiveMessageWaitTimeSeconds", "0"),
+        ("VisibilityTimeout", "30"),
+        ("SqsManagedSseEnabled", "true"),
+    ] {
+        m.insert(k.to_owned(), v.to_owned());
+    }
+    if fifo {
+        for (k, v) in [
+            ("FifoQueue", "true"),
+            ("ContentBasedDeduplication", "false"),
+            ("DeduplicationScope", "queue"),
+            ("FifoThroughputLimit", "perQueue"),
+        ] {
+            m.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    m
+}
+
+fn int_in(name: &str, value: &str, min: i64, max: i64) -> Result<(), AwsError> {
+    match value.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(()),
+        _ => Err(invalid_attribute_value(format!(
+            "Invalid value for the parameter {name}."
+        ))),
+    }
+}
+
+fn json_object(
+    name: &str,
+    value: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, AwsError> {
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(invalid_attribute_value(format!(
+            "Invalid value for the parameter {name}. Reason: Invalid JSON."
+        ))),
+    }
+}
+
+/// Validates one attribute for `CreateQueue`/`SetQueueAttributes`, returning the value to store.
+pub fn validate_attribute(
+    name: &str,
+    value: &str,
+    fifo: bool,
+    creating: bool,
+) -> Result<String, AwsError> {
+    match name {
+        "DelaySeconds" => int_in(name, value, 0, 900)?,
+        "MaximumMessageSize" => int_in(name, value, 1024, MAX_MESSAGE_SIZE as i64)?,
+        "MessageRetentionPeriod" => int_in(name, value, 60, 1_209_600)?,
+        "ReceiveMessageWaitTimeSeconds" => int_in(name, value, 0, 20)?,
+        "VisibilityTimeout" => int_in(name, value, 0, 43_200)?,
+        "KmsDataKeyReusePeriodSeconds" => int_in(name, value, 60, 86_400)?,
+        "Policy" => {
+            if !value.is_empty() {
+                json_object(name, value)?;
+            }
+        }
+        "RedrivePolicy" => {
+            if !value.is_empty() {
+                let m = json_object(name, value)?;
+                let target = m.get("deadLetterTargetArn").and_then(|v| v.as_str());
+                let count = m.get("maxReceiveCount").and_then(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                });
+                match (target, count) {
+                    (Some(arn), Some(c)) if (1..=1000).contains(&c) => {
+                        // Stored and returned the way AWS does: the count as a number.
+                        return Ok(serde_json::json!({
+                            "deadLetterTargetArn": arn,
+                            "maxReceiveCount": c,
+                        })
+                        .to_string());
+                    }
+                    _ => {
+                        return Err(invalid_attribute_value(format!(
+                            "Value {value} for parameter RedrivePolicy is invalid. Reason: Redrive policy \
+                             does not contain mandatory attribute: deadLetterTargetArn or maxReceiveCount \
+                             (1 to 1000)."
+                        )));
+                    }
+                }
+            }
+        }
+        "RedriveAllowPolicy" => {
+            if !value.is_empty() {
+                let m = json_object(name, value)?;
+                let permission = m.get("redrivePermission").and_then(|v| v.as_str());
+                if !matches!(permission, Some("allowAll" | "denyAll" | "byQueue")) {
+                    return Err(invalid_attribute_value(format!(
+                        "Value {value} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS \
+                         can't create the redrive allow policy, as it's in an unsupported format."
+                    )));
+                }
+            }
+        }
+        "KmsMasterKeyId" => {}
+        "SqsManagedSseEnabled" | "ContentBasedDeduplication" => {
+            if !matches!(value, "true" | "false") {
+                return Err(invalid_attribute_value(format!(
+                    "Invalid value for the parameter {name}."
+                )));
+            }
+        }
+        "FifoQueue" => {
+            if !creating {
+                return Err(invalid_attribute_name(name));
+            }
+            if !matches!(value, "true" | "false") {
+                return Err(invalid_attribute_value(format!(
+                    "Invalid value for the parameter {name}."
+                )));
+            }
+        }
+        "DeduplicationScope" => {
+            if !matches!(value, "queue" | "messageGroup") {
+                return Err(invalid_attribute_value(format!(
+                    "Invalid value for the parameter {name}."
+                )));
+            }
+        }
+        "FifoThroughputLimit" => {
+            if !matches!(value, "perQueue" | "perMessageGroupId") {
+                return Err(invalid_attribute_value(format!(
+                    "Invalid value for the parameter {name}."
+                )));
+            }
+        }
+        _ => return Err(invalid_attribute_name(name)),
+    }
+    if !fifo && FIFO_ONLY.contains(&name) && !(name == "FifoQueue" && value == "false") {
+        return Err(invalid_attribute_name(name));
+    }
+    Ok(value.trim().to_owned())
+}
+
+fn invalid_attribute_name(name: &str) -> AwsError {
+    crate::errors::invalid_attribute_name(name)
+}
+
+/// Validates one message attribute, with AWS's messages.
+pub fn validate_message_attribute(name: &str, attr: &MessageAttribute) -> Result<(), AwsError> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.')
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !name.to_ascii_lowercase().starts_with("aws.")
+        && !name.to_ascii_lowercase().starts_with("amazon.");
+    if !name_ok {
+        return Err(invalid(format!(
+            "Message (user) attribute name '{name}' is invalid. The attribute name can contain only \
+             alphanumeric characters, hyphens, underscores and periods, must not start or end with a period, \
+             must not contain two consecutive periods and must not start with AWS. or Amazon."
+        )));
+    }
+    let base = attr.data_type.split('.').next().unwrap_or("");
+    if attr.data_type.is_empty() {
+        return Err(invalid(format!(
+            "The message attribute '{name}' must contain non-empty message attribute type."
+        )));
+    }
+    if !matches!(base, "String" | "Number" | "Binary") || attr.data_type.len() > 256 {
+        return Err(invalid(format!(
+            "The type of message (user) attribute '{name}' is invalid. You must use only the following \
+             supported type prefixes: Binary, Number, String."
+        )));
+    }
+    match base {
+        "Binary" => {
+            if attr.binary_value.as_ref().is_none_or(Vec::is_empty) {
+                return Err(invalid(format!(
+                    "Message (user) attribute '{name}' must contain a non-empty value of type 'Binary'."
+                )));
+            }
+        }
+        _ => {
+            let Some(value) = attr.string_value.as_deref().filter(|v| !v.is_empty()) else {
+                return Err(invalid(format!(
+                    "Message (user) attribute '{name}' must contain a non-empty value of type '{base}'."
+                )));
+            };
+            if !value.chars().all(valid_body_char) {
+                return Err(invalid(format!(
+                    "Message (user) attribute '{name}' contains invalid characters."
+                )));
+            }
+            if base == "Number" && !is_number(value) {
+                return Err(invalid(format!(
+                    "Can't cast the value of message (user) attribute '{name}' to a number."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_number(value: &str) -> bool {
+    let v = value.trim();
+    !v.is_empty() && v.len() <= 40 && v.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// The read-only and settable attribute names a standard or FIFO queue reports for `All`.
+pub fn all_names(fifo: bool) -> impl Iterator<Item = &'static str> {
+    READ_ONLY.iter().copied().chain(
+        SETTABLE
+            .iter()
+            .copied()
+            .filter(move |n| fifo || !FIFO_ONLY.contains(n)),
+    )
+}
+
+/// True when `name` is an attribute name `GetQueueAttributes` knows.
+pub fn known_attribute(name: &str) -> bool {
+    name == "All" || READ_ONLY.contains(&name) || SETTABLE.contains(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names() {
+        assert!(validate_queue_name("a-b_c", false).is_ok());
+        assert!(validate_queue_name("a.fifo", false).is_err());
+        assert!(validate_queue_name("a.fifo", true).is_ok());
+        assert!(validate_queue_name(".fifo", true).is_err());
+        assert!(validate_queue_name(&"x".repeat(81), false).is_err());
+    }
+
+    #[test]
+    fn attribute_values() {
+        assert!(validate_attribute("DelaySeconds", "900", false, true).is_ok());
+        assert!(validate_attribute("DelaySeconds", "901", false, true).is_err());
+        assert!(validate_attribute("Nope", "1", false, true).is_err());
+        assert!(validate_attribute("ContentBasedDeduplication", "true", false, true).is_err());
+        assert!(
+            validate_attribute(
+                "RedrivePolicy",
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:d","maxReceiveCount":"3"}"#,
+                false,
+                true
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn body_chars() {
+        assert!(valid_body_char('a') && valid_body_char('\n') && valid_body_char('😀'));
+        assert!(!valid_body_char('\u{0}') && !valid_body_char('\u{FFFF}'));
+    }
+}

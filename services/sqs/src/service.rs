@@ -1,0 +1,1642 @@
+//! The SQS operations, on JSON-shaped inputs and outputs (see [`crate::wire`]).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use base64::Engine;
+use http::{Request, Response};
+use serde_json::{Map, Value, json};
+use skyport_core::{
+    AwsError, Body, Protocol, RequestContext, Service, ServiceInfo, body,
+    bus::{BusAttributes, BusError, QueueSink},
+    store::{StateLayout, StoreError},
+};
+
+use crate::errors::{err, internal, invalid, invalid_value, malformed, missing, no_queue};
+use crate::model::{
+    MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE, Message, MessageAttribute, all_names,
+    known_attribute, valid_body_char, validate_attribute, validate_message_attribute,
+    validate_queue_name,
+};
+use crate::persist::{self, Persister};
+use crate::queue::{NewMessage, Pending, Queue, QueueRecord, Received, now_ms, queue_key};
+use crate::urls::{UrlConfig, parse_queue_url};
+use crate::wire::{self, NAMESPACE};
+
+static INFO: ServiceInfo = ServiceInfo {
+    name: "sqs",
+    protocols: &[Protocol::Json10, Protocol::Query],
+    xml_namespace: NAMESPACE,
+    json_error_prefix: "com.amazonaws.sqs#",
+};
+
+/// The largest request body read (a 1 MiB batch, form-encoded, fits).
+const MAX_REQUEST: usize = 8 << 20;
+
+/// Why SQS could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SqsError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The commit thread could not start.
+    #[error("cannot start the SQS commit thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// A message move task.
+#[derive(Debug)]
+struct MoveTask {
+    handle: String,
+    source_arn: String,
+    destination_arn: Option<String>,
+    max_per_second: Option<u64>,
+    started: u64,
+    to_move: u64,
+    moved: AtomicU64,
+    cancel: AtomicBool,
+    status: Mutex<&'static str>,
+    failure: Mutex<Option<String>>,
+}
+
+impl MoveTask {
+    fn status(&self) -> &'static str {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn set_status(&self, status: &'static str) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    queues: RwLock<BTreeMap<String, Arc<Queue>>>,
+    persist: Option<Persister>,
+    urls: UrlConfig,
+    tasks: Mutex<Vec<Arc<MoveTask>>>,
+}
+
+/// The SQS service.
+#[derive(Debug, Clone)]
+pub struct Sqs {
+    inner: Arc<Inner>,
+}
+
+type Out = Result<Value, AwsError>;
+
+impl Sqs {
+    /// SQS with its state in `layout` (durable with persistence, in memory otherwise) and queue URLs built
+    /// per `urls`.
+    pub fn new(layout: &StateLayout, urls: UrlConfig) -> Result<Sqs, SqsError> {
+        let mut queues = BTreeMap::new();
+        let persist = if layout.persistent() {
+            let store = layout.open_store("sqs")?;
+            let loaded = persist::load(&store)?;
+            let persist = Persister::start(store)?;
+            let mut messages = loaded.messages;
+            for (key, bytes) in loaded.queues {
+                let Ok(record) = serde_json::from_slice::<QueueRecord>(&bytes) else {
+                    tracing::warn!(key, "skipping an unreadable stored SQS queue");
+                    continue;
+                };
+                let queue = Queue::new(record, Some(persist.clone()));
+                queue.restore(messages.remove(&key).unwrap_or_default());
+                queues.insert(key, Arc::new(queue));
+            }
+            tracing::debug!(queues = queues.len(), "SQS state loaded");
+            Some(persist)
+        } else {
+            None
+        };
+        let inner = Arc::new(Inner {
+            queues: RwLock::new(queues),
+            persist,
+            urls,
+            tasks: Mutex::new(Vec::new()),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(expire_messages(Arc::downgrade(&inner)));
+        }
+        Ok(Sqs { inner })
+    }
+
+    fn queues(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Queue>>> {
+        self.inner.queues.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [_, _, "sqs", region, account, name] = parts.as_slice() else {
+            return None;
+        };
+        self.queues()
+            .get(&queue_key(account, region, name))
+            .cloned()
+    }
+
+    fn url(&self, ctx: &RequestContext, q: &Queue) -> String {
+        self.inner
+            .urls
+            .queue_url(ctx, &q.region, &q.account, &q.name)
+    }
+
+    /// The queue a request names (QueueUrl in the input, else the request path).
+    fn queue(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        path: &str,
+    ) -> Result<Arc<Queue>, AwsError> {
+        let url = match str_field(input, "QueueUrl")? {
+            Some(u) if !u.is_empty() => u.to_owned(),
+            _ if parse_queue_url(path).is_some() => path.to_owned(),
+            _ => return Err(missing("QueueUrl")),
+        };
+        let r = parse_queue_url(&url).ok_or_else(no_queue)?;
+        let region = r.region.unwrap_or_else(|| ctx.region.clone());
+        self.queues()
+            .get(&queue_key(&r.account, &region, &r.name))
+            .cloned()
+            .ok_or_else(no_queue)
+    }
+
+    async fn dispatch(&self, ctx: &RequestContext, op: &str, input: &Value, path: &str) -> Out {
+        match op {
+            "CreateQueue" => self.create_queue(ctx, input).await,
+            "GetQueueUrl" => self.get_queue_url(ctx, input),
+            "ListQueues" => self.list_queues(ctx, input),
+            "DeleteQueue" => {
+                let q = self.queue(ctx, input, path)?;
+                let removed = self
+                    .inner
+                    .queues
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&q.key);
+                if let Some(q) = removed {
+                    wait(q.destroy()).await?;
+                }
+                Ok(json!({}))
+            }
+            "GetQueueAttributes" => {
+                let q = self.queue(ctx, input, path)?;
+                self.get_queue_attributes(&q, input)
+            }
+            "SetQueueAttributes" => {
+                let q = self.queue(ctx, input, path)?;
+                self.set_queue_attributes(&q, input).await
+            }
+            "SendMessage" => {
+                let q = self.queue(ctx, input, path)?;
+                self.send_message(ctx, &q, input).await
+            }
+            "SendMessageBatch" => {
+                let q = self.queue(ctx, input, path)?;
+                self.send_message_batch(ctx, &q, input).await
+            }
+            "ReceiveMessage" => {
+                let q = self.queue(ctx, input, path)?;
+                self.receive_message(&q, input).await
+            }
+            "DeleteMessage" => {
+                let q = self.queue(ctx, input, path)?;
+                let handle = required_str(input, "ReceiptHandle")?;
+                wait(q.delete(handle)?).await?;
+                Ok(json!({}))
+            }
+            "DeleteMessageBatch" => {
+                let q = self.queue(ctx, input, path)?;
+                self.delete_message_batch(&q, input).await
+            }
+            "ChangeMessageVisibility" => {
+                let q = self.queue(ctx, input, path)?;
+                let handle = required_str(input, "ReceiptHandle")?;
+                let timeout = visibility_timeout(input, true)?.unwrap_or(0);
+                wait(q.change_visibility(handle, timeout)?).await?;
+                Ok(json!({}))
+            }
+            "ChangeMessageVisibilityBatch" => {
+                let q = self.queue(ctx, input, path)?;
+                self.change_visibility_batch(&q, input).await
+            }
+            "PurgeQueue" => {
+                let q = self.queue(ctx, input, path)?;
+                wait(q.purge()?).await?;
+                Ok(json!({}))
+            }
+            "TagQueue" => {
+                let q = self.queue(ctx, input, path)?;
+                let tags = string_map(input, "Tags")?.unwrap_or_default();
+                validate_tags(&tags)?;
+                wait(q.update(|r| r.tags.extend(tags))).await?;
+                Ok(json!({}))
+            }
+            "UntagQueue" => {
+                let q = self.queue(ctx, input, path)?;
+                let keys = string_list(input, "TagKeys")?.unwrap_or_default();
+                wait(q.update(|r| {
+                    for k in &keys {
+                        r.tags.remove(k);
+                    }
+                }))
+                .await?;
+                Ok(json!({}))
+            }
+            "ListQueueTags" => {
+                let q = self.queue(ctx, input, path)?;
+                let tags = q.record().tags;
+                if tags.is_empty() {
+                    return Ok(json!({}));
+                }
+                Ok(json!({ "Tags": tags }))
+            }
+            "AddPermission" => {
+                let q = self.queue(ctx, input, path)?;
+                self.add_permission(&q, input).await
+            }
+            "RemovePermission" => {
+                let q = self.queue(ctx, input, path)?;
+                self.remove_permission(&q, input).await
+            }
+            "ListDeadLetterSourceQueues" => {
+                let q = self.queue(ctx, input, path)?;
+                self.list_dead_letter_source_queues(ctx, &q, input)
+            }
+            "StartMessageMoveTask" => self.start_move_task(input),
+            "ListMessageMoveTasks" => self.list_move_tasks(input),
+            "CancelMessageMoveTask" => self.cancel_move_task(input),
+            other => Err(AwsError::bad_request(
+                "InvalidAction",
+                format!("The action {other} is not valid for this endpoint."),
+            )
+            .with_query_code("InvalidAction")),
+        }
+    }
+
+    async fn create_queue(&self, ctx: &RequestContext, input: &Value) -> Out {
+        let name = required_str(input, "QueueName")?.to_owned();
+        let attributes = string_map(input, "Attributes")?.unwrap_or_default();
+        let tags = string_map(input, "tags")?.unwrap_or_default();
+        let fifo = attributes.get("FifoQueue").is_some_and(|v| v == "true");
+        validate_queue_name(&name, fifo)?;
+        if name.ends_with(".fifo") && !fifo {
+            return Err(invalid(
+                "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
+            ));
+        }
+        let mut clean = BTreeMap::new();
+        for (k, v) in &attributes {
+            let value = validate_attribute(k, v, fifo, true)?;
+            clean.insert(k.clone(), value);
+        }
+        let source_arn = format!(
+            "arn:{}:sqs:{}:{}:{name}",
+            ctx.partition(),
+            ctx.region,
+            ctx.account
+        );
+        self.check_redrive(&clean, fifo, &source_arn)?;
+        validate_tags(&tags)?;
+        let key = queue_key(&ctx.account, &ctx.region, &name);
+        let (queue, pending) = {
+            let mut queues = self.inner.queues.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(existing) = queues.get(&key) {
+                let record = existing.record();
+                for (k, v) in &clean {
+                    let current = record.attributes.get(k).map(String::as_str).unwrap_or("");
+                    if current != v && !(k == "FifoQueue" && v == "false" && !existing.fifo) {
+                        return Err(err(
+                            "QueueNameExists",
+                            "QueueAlreadyExists",
+                            format!(
+                                "A queue already exists with the same name and a different value for attribute {k}"
+                            ),
+                        ));
+                    }
+                }
+                return Ok(json!({ "QueueUrl": self.url(ctx, existing) }));
+            }
+            let mut record = Queue::new_record(&ctx.account, &ctx.region, &name, fifo);
+            apply_attributes(&mut record.attributes, clean);
+            record.tags = tags;
+            let queue = Arc::new(Queue::new(record, self.inner.persist.clone()));
+            let pending = {
+                let state = queue.lock();
+                queue.save(&state)
+            };
+            queues.insert(key, queue.clone());
+            (queue, pending)
+        };
+        wait(pending).await?;
+        Ok(json!({ "QueueUrl": self.url(ctx, &queue) }))
+    }
+
+    fn check_redrive(
+        &self,
+        attributes: &BTreeMap<String, String>,
+        fifo: bool,
+        source_arn: &str,
+    ) -> Result<(), AwsError> {
+        let Some(policy) = attributes.get("RedrivePolicy").filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        let target = serde_json::from_str::<Value>(policy)
+            .ok()
+            .and_then(|v| v.get("deadLetterTargetArn")?.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        match self.queue_by_arn(&target) {
+            Some(dlq) if dlq.fifo == fifo => {
+                // The dead-letter queue's RedriveAllowPolicy decides which sources may use it.
+                let allow = dlq
+                    .record()
+                    .attributes
+                    .get("RedriveAllowPolicy")
+                    .and_then(|p| serde_json::from_str::<Value>(p).ok());
+                let allowed = match allow
+                    .as_ref()
+                    .and_then(|a| a.get("redrivePermission"))
+                    .and_then(Value::as_str)
+                {
+                    Some("denyAll") => false,
+                    Some("byQueue") => allow
+                        .as_ref()
+                        .and_then(|a| a.get("sourceQueueArns"))
+                        .and_then(Value::as_array)
+                        .is_some_and(|arns| arns.iter().any(|a| a.as_str() == Some(source_arn))),
+                    _ => true,
+                };
+                if allowed {
+                    Ok(())
+                } else {
+                    Err(invalid_value(
+                        policy,
+                        "RedrivePolicy",
+                        &format!(
+                            "Queue {target} does not allow {source_arn} to use it as a dead-letter queue."
+                        ),
+                    ))
+                }
+            }
+            Some(_) => Err(invalid_value(
+                policy,
+                "RedrivePolicy",
+                "Dead-letter queue must be same type of queue as the source.",
+            )),
+            None => Err(invalid_value(
+                policy,
+                "RedrivePolicy",
+                "Dead letter target does not exist.",
+            )),
+        }
+    }
+
+    fn get_queue_url(&self, ctx: &RequestContext, input: &Value) -> Out {
+        let name = required_str(input, "QueueName")?;
+        let account = str_field(input, "QueueOwnerAWSAccountId")?
+            .filter(|a| !a.is_empty())
+            .unwrap_or(&ctx.account);
+        let queue = self
+            .queues()
+            .get(&queue_key(account, &ctx.region, name))
+            .cloned()
+            .ok_or_else(no_queue)?;
+        Ok(json!({ "QueueUrl": self.url(ctx, &queue) }))
+    }
+
+    fn list_queues(&self, ctx: &RequestContext, input: &Value) -> Out {
+        let prefix = str_field(input, "QueueNamePrefix")?.unwrap_or("");
+        let max = max_results(input, 1000)?;
+        let after = next_token(input)?;
+        let scope = format!("{}/{}/", ctx.account, ctx.region);
+        let queues: Vec<Arc<Queue>> = self
+            .queues()
+            .range(scope.clone()..)
+            .take_while(|(k, _)| k.starts_with(&scope))
+            .filter(|(_, q)| q.name.starts_with(prefix))
+            .filter(|(k, _)| after.as_deref().is_none_or(|a| k.as_str() > a))
+            .map(|(_, q)| q.clone())
+            .collect();
+        paginate(queues, max, |q| self.url(ctx, q), "QueueUrls")
+    }
+
+    fn get_queue_attributes(&self, q: &Queue, input: &Value) -> Out {
+        let names = string_list(input, "AttributeNames")?.unwrap_or_default();
+        for n in &names {
+            if !known_attribute(n) {
+                return Err(crate::errors::invalid_attribute_name(n));
+            }
+        }
+        let wanted: Vec<&str> = if names.iter().any(|n| n == "All") {
+            all_names(q.fifo).collect()
+        } else {
+            names.iter().map(String::as_str).collect()
+        };
+        if wanted.is_empty() {
+            return Ok(json!({}));
+        }
+        let record = q.record();
+        let (visible, inflight, delayed) = q.counts();
+        let mut out = Map::new();
+        for name in wanted {
+            let value = match name {
+                "ApproximateNumberOfMessages" => Some(visible.to_string()),
+                "ApproximateNumberOfMessagesNotVisible" => Some(inflight.to_string()),
+                "ApproximateNumberOfMessagesDelayed" => Some(delayed.to_string()),
+                "CreatedTimestamp" => Some(record.created.to_string()),
+                "LastModifiedTimestamp" => Some(record.last_modified.to_string()),
+                "QueueArn" => Some(q.arn.clone()),
+                other => record.attributes.get(other).cloned(),
+            };
+            if let Some(v) = value {
+                out.insert(name.to_owned(), Value::String(v));
+            }
+        }
+        Ok(json!({ "Attributes": out }))
+    }
+
+    async fn set_queue_attributes(&self, q: &Queue, input: &Value) -> Out {
+        let attributes = string_map(input, "Attributes")?.ok_or_else(|| missing("Attributes"))?;
+        let mut clean = BTreeMap::new();
+        for (k, v) in &attributes {
+            clean.insert(k.clone(), validate_attribute(k, v, q.fifo, false)?);
+        }
+        self.check_redrive(&clean, q.fifo, &q.arn)?;
+        wait(q.update(|r| apply_attributes(&mut r.attributes, clean))).await?;
+        Ok(json!({}))
+    }
+
+    fn parse_new_message(
+        &self,
+        ctx: &RequestContext,
+        entry: &Value,
+    ) -> Result<NewMessage, AwsError> {
+        let body = match str_field(entry, "MessageBody")? {
+            Some(b) if !b.is_empty() => b.to_owned(),
+            _ => return Err(missing("MessageBody")),
+        };
+        if !body.chars().all(valid_body_char) {
+            return Err(err(
+                "InvalidMessageContents",
+                "InvalidMessageContents",
+                "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | \
+                 #xE000 to #xFFFD | #x10000 to #x10FFFF",
+            ));
+        }
+        let delay = match int_field(entry, "DelaySeconds")? {
+            None => None,
+            Some(d) if (0..=900).contains(&d) => Some(d as u64),
+            Some(d) => {
+                return Err(invalid_value(
+                    d,
+                    "DelaySeconds",
+                    "DelaySeconds must be >= 0 and <= 900.",
+                ));
+            }
+        };
+        let attributes = message_attributes(entry, "MessageAttributes")?;
+        if attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+            return Err(invalid(format!(
+                "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
+                attributes.len()
+            )));
+        }
+        for (name, attr) in &attributes {
+            validate_message_attribute(name, attr)?;
+        }
+        let system_attributes = message_attributes(entry, "MessageSystemAttributes")?;
+        for (name, attr) in &system_attributes {
+            if name != "AWSTraceHeader" {
+                return Err(invalid(format!(
+                    "Message system attribute name '{name}' is invalid."
+                )));
+            }
+            if attr.data_type != "String" || attr.string_value.as_deref().is_none_or(str::is_empty)
+            {
+                return Err(invalid(
+                    "Message system attribute 'AWSTraceHeader' must contain a non-empty value of type 'String'.",
+                ));
+            }
+        }
+        let size = body.len() + attributes.iter().map(|(n, a)| a.size(n)).sum::<usize>();
+        if size > MAX_MESSAGE_SIZE {
+            return Err(invalid(format!(
+                "One or more parameters are invalid. Reason: Message must be shorter than {MAX_MESSAGE_SIZE} bytes."
+            )));
+        }
+        let group_id = str_field(entry, "MessageGroupId")?.map(str::to_owned);
+        let dedup_id = str_field(entry, "MessageDeduplicationId")?.map(str::to_owned);
+        for (name, value) in [
+            ("MessageGroupId", &group_id),
+            ("MessageDeduplicationId", &dedup_id),
+        ] {
+            if let Some(v) = value
+                && (v.is_empty() || v.len() > 128 || !v.bytes().all(|c| c.is_ascii_graphic()))
+            {
+                return Err(invalid_value(
+                    v,
+                    name,
+                    &format!(
+                        "{name} can only include alphanumeric and punctuation characters. 1 to 128 in length."
+                    ),
+                ));
+            }
+        }
+        Ok(NewMessage {
+            body,
+            attributes,
+            system_attributes,
+            delay,
+            group_id,
+            dedup_id,
+            sender_id: ctx.account.clone(),
+        })
+    }
+
+    async fn send_message(&self, ctx: &RequestContext, q: &Queue, input: &Value) -> Out {
+        let new = self.parse_new_message(ctx, input)?;
+        let (mut results, pending) = q.send(vec![new]);
+        wait(pending).await?;
+        let sent = results
+            .pop()
+            .ok_or_else(|| internal("no result for the message"))??;
+        let mut out = Map::new();
+        out.insert("MessageId".into(), sent.message_id.into());
+        out.insert("MD5OfMessageBody".into(), sent.md5_body.into());
+        if let Some(m) = sent.md5_attributes {
+            out.insert("MD5OfMessageAttributes".into(), m.into());
+        }
+        if let Some(m) = sent.md5_system {
+            out.insert("MD5OfMessageSystemAttributes".into(), m.into());
+        }
+        if let Some(s) = sent.sequence_number {
+            out.insert("SequenceNumber".into(), s.into());
+        }
+        Ok(Value::Object(out))
+    }
+
+    async fn send_message_batch(&self, ctx: &RequestContext, q: &Queue, input: &Value) -> Out {
+        let entries = batch_entries(input, "SendMessageBatchRequestEntry")?;
+        let total: usize = entries
+            .iter()
+            .map(|e| {
+                e.get("MessageBody")
+                    .and_then(Value::as_str)
+                    .map_or(0, str::len)
+                    + message_attributes(e, "MessageAttributes")
+                        .map(|a| a.iter().map(|(n, a)| a.size(n)).sum::<usize>())
+                        .unwrap_or(0)
+            })
+            .sum();
+        if total > MAX_MESSAGE_SIZE {
+            return Err(err(
+                "BatchRequestTooLong",
+                "AWS.SimpleQueueService.BatchRequestTooLong",
+                format!(
+                    "Batch requests cannot be longer than {MAX_MESSAGE_SIZE} bytes. You have sent {total} bytes."
+                ),
+            ));
+        }
+        let mut failed = Vec::new();
+        let mut ids = Vec::new();
+        let mut batch = Vec::new();
+        for entry in &entries {
+            let id = entry_id(entry);
+            match self.parse_new_message(ctx, entry) {
+                Ok(m) => {
+                    ids.push(id);
+                    batch.push(m);
+                }
+                Err(e) => failed.push(failure(&id, &e)),
+            }
+        }
+        let (results, pending) = q.send(batch);
+        wait(pending).await?;
+        let mut successful = Vec::new();
+        for (id, result) in ids.into_iter().zip(results) {
+            match result {
+                Ok(sent) => {
+                    let mut m = Map::new();
+                    m.insert("Id".into(), id.into());
+                    m.insert("MessageId".into(), sent.message_id.into());
+                    m.insert("MD5OfMessageBody".into(), sent.md5_body.into());
+                    if let Some(v) = sent.md5_attributes {
+                        m.insert("MD5OfMessageAttributes".into(), v.into());
+                    }
+                    if let Some(v) = sent.md5_system {
+                        m.insert("MD5OfMessageSystemAttributes".into(), v.into());
+                    }
+                    if let Some(v) = sent.sequence_number {
+                        m.insert("SequenceNumber".into(), v.into());
+                    }
+                    successful.push(Value::Object(m));
+                }
+                Err(e) => failed.push(failure(&id, &e)),
+            }
+        }
+        Ok(json!({ "Successful": successful, "Failed": failed }))
+    }
+
+    async fn receive_message(&self, q: &Arc<Queue>, input: &Value) -> Out {
+        let max = match int_field(input, "MaxNumberOfMessages")? {
+            None => 1,
+            Some(n) if (1..=10).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(invalid_value(
+                    n,
+                    "MaxNumberOfMessages",
+                    "Must be between 1 and 10, if provided.",
+                ));
+            }
+        };
+        let visibility = visibility_timeout(input, false)?;
+        let settings = q.settings();
+        let wait_secs = match int_field(input, "WaitTimeSeconds")? {
+            None => settings.wait,
+            Some(n) if (0..=20).contains(&n) => n as u64,
+            Some(n) => {
+                return Err(invalid_value(
+                    n,
+                    "WaitTimeSeconds",
+                    "Must be >= 0 and <= 20, if provided.",
+                ));
+            }
+        };
+        let mut system_names = string_list(input, "AttributeNames")?.unwrap_or_default();
+        system_names.extend(string_list(input, "MessageSystemAttributeNames")?.unwrap_or_default());
+        let attribute_names = string_list(input, "MessageAttributeNames")?.unwrap_or_default();
+        let attempt = str_field(input, "ReceiveRequestAttemptId")?.map(str::to_owned);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs);
+        let received = loop {
+            let notified = q.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let dlq = q
+                .settings()
+                .redrive
+                .and_then(|(arn, _)| self.queue_by_arn(&arn));
+            let outcome = q.receive(max, visibility, attempt.as_deref(), dlq.is_some());
+            if let Some(dlq) = dlq
+                && !outcome.to_dlq.is_empty()
+            {
+                wait(dlq.accept_moved(outcome.to_dlq, Some(&q.arn), outcome.dlq_ops)).await?;
+            }
+            wait(outcome.pending).await?;
+            let now = tokio::time::Instant::now();
+            if !outcome.received.is_empty() || now >= deadline || q.deleted.load(Ordering::SeqCst) {
+                break outcome.received;
+            }
+            let mut until = deadline;
+            if let Some(t) = outcome.next_visible {
+                let in_ms = t.saturating_sub(now_ms());
+                until = until.min(now + Duration::from_millis(in_ms));
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        };
+        if received.is_empty() {
+            return Ok(json!({}));
+        }
+        let messages: Vec<Value> = received
+            .iter()
+            .map(|r| render_message(r, q.fifo, &system_names, &attribute_names))
+            .collect();
+        Ok(json!({ "Messages": messages }))
+    }
+
+    async fn delete_message_batch(&self, q: &Queue, input: &Value) -> Out {
+        let entries = batch_entries(input, "DeleteMessageBatchRequestEntry")?;
+        let mut successful = Vec::new();
+        let mut failed = Vec::new();
+        let mut pendings = Vec::new();
+        for entry in &entries {
+            let id = entry_id(entry);
+            let result = required_str(entry, "ReceiptHandle").and_then(|h| q.delete(h));
+            match result {
+                Ok(p) => {
+                    pendings.push(p);
+                    successful.push(json!({ "Id": id }));
+                }
+                Err(e) => failed.push(failure(&id, &e)),
+            }
+        }
+        for p in pendings {
+            wait(p).await?;
+        }
+        Ok(json!({ "Successful": successful, "Failed": failed }))
+    }
+
+    async fn change_visibility_batch(&self, q: &Queue, input: &Value) -> Out {
+        let entries = batch_entries(input, "ChangeMessageVisibilityBatchRequestEntry")?;
+        let mut successful = Vec::new();
+        let mut failed = Vec::new();
+        let mut pendings = Vec::new();
+        for entry in &entries {
+            let id = entry_id(entry);
+            let result = required_str(entry, "ReceiptHandle").and_then(|h| {
+                let timeout = visibility_timeout(entry, true)?.unwrap_or(0);
+                q.change_visibility(h, timeout)
+            });
+            match result {
+                Ok(p) => {
+                    pendings.push(p);
+                    successful.push(json!({ "Id": id }));
+                }
+                Err(e) => failed.push(failure(&id, &e)),
+            }
+        }
+        for p in pendings {
+            wait(p).await?;
+        }
+        Ok(json!({ "Successful": successful, "Failed": failed }))
+    }
+
+    async fn add_permission(&self, q: &Queue, input: &Value) -> Out {
+        let label = required_str(input, "Label")?.to_owned();
+        let accounts = string_list(input, "AWSAccountIds")?.unwrap_or_default();
+        let actions = string_list(input, "Actions")?.unwrap_or_default();
+        if accounts.is_empty() {
+            return Err(missing("AWSAccountIds"));
+        }
+        if actions.is_empty() {
+            return Err(missing("Actions"));
+        }
+        if label.is_empty()
+            || label.len() > 80
+            || !label
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
+            return Err(invalid_value(
+                &label,
+                "Label",
+                "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
+            ));
+        }
+        let mut policy = policy_document(&q.record(), &q.arn);
+        let mut statements = take_statements(&mut policy);
+        if statements
+            .iter()
+            .any(|s| s.get("Sid").and_then(Value::as_str) == Some(label.as_str()))
+        {
+            return Err(invalid_value(&label, "Label", "Already exists."));
+        }
+        let principals: Vec<String> = accounts
+            .iter()
+            .map(|a| format!("arn:aws:iam::{a}:root"))
+            .collect();
+        let actions: Vec<String> = actions.iter().map(|a| format!("SQS:{a}")).collect();
+        statements.push(json!({
+            "Sid": label,
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": actions,
+            "Resource": q.arn,
+        }));
+        put_statements(&mut policy, statements);
+        let text = policy.to_string();
+        wait(q.update(|r| {
+            r.attributes.insert("Policy".into(), text);
+        }))
+        .await?;
+        Ok(json!({}))
+    }
+
+    async fn remove_permission(&self, q: &Queue, input: &Value) -> Out {
+        let label = required_str(input, "Label")?.to_owned();
+        let mut policy = policy_document(&q.record(), &q.arn);
+        let mut statements = take_statements(&mut policy);
+        let before = statements.len();
+        statements.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(label.as_str()));
+        if statements.len() == before {
+            return Err(invalid_value(&label, "Label", "can't find label."));
+        }
+        let empty = statements.is_empty();
+        put_statements(&mut policy, statements);
+        let text = policy.to_string();
+        wait(q.update(|r| {
+            if empty {
+                r.attributes.remove("Policy");
+            } else {
+                r.attributes.insert("Policy".into(), text);
+            }
+        }))
+        .await?;
+        Ok(json!({}))
+    }
+
+    fn list_dead_letter_source_queues(
+        &self,
+        ctx: &RequestContext,
+        q: &Queue,
+        input: &Value,
+    ) -> Out {
+        let max = max_results(input, 1000)?;
+        let after = next_token(input)?;
+        let sources: Vec<Arc<Queue>> = self
+            .queues()
+            .iter()
+            .filter(|(k, _)| after.as_deref().is_none_or(|a| k.as_str() > a))
+            .filter(|(_, s)| s.settings().redrive.is_some_and(|(arn, _)| arn == q.arn))
+            .map(|(_, s)| s.clone())
+            .collect();
+        paginate(sources, max, |s| self.url(ctx, s), "queueUrls")
+    }
+
+    fn start_move_task(&self, input: &Value) -> Out {
+        let source_arn = required_str(input, "SourceArn")?.to_owned();
+        let destination_arn = str_field(input, "DestinationArn")?.map(str::to_owned);
+        let max_per_second = match int_field(input, "MaxNumberOfMessagesPerSecond")? {
+            None => None,
+            Some(n) if (1..=500).contains(&n) => Some(n as u64),
+            Some(n) => {
+                return Err(invalid_value(
+                    n,
+                    "MaxNumberOfMessagesPerSecond",
+                    "Must be between 1 and 500, if provided.",
+                ));
+            }
+        };
+        let not_found = |what: &str| {
+            err(
+                "ResourceNotFoundException",
+                "ResourceNotFoundException",
+                format!("The resource that you specified for the {what} parameter doesn't exist."),
+            )
+        };
+        let source = self
+            .queue_by_arn(&source_arn)
+            .ok_or_else(|| not_found("SourceArn"))?;
+        let is_dlq = self.queues().values().any(|s| {
+            s.settings()
+                .redrive
+                .is_some_and(|(arn, _)| arn == source.arn)
+        });
+        if !is_dlq {
+            return Err(invalid(
+                "Source queue must be configured as a Dead Letter Queue.",
+            ));
+        }
+        if let Some(d) = &destination_arn
+            && self.queue_by_arn(d).is_none()
+        {
+            return Err(not_found("DestinationArn"));
+        }
+        let mut tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if tasks
+            .iter()
+            .any(|t| t.source_arn == source_arn && t.status() == "RUNNING")
+        {
+            return Err(invalid(
+                "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
+            ));
+        }
+        let handle = base64::engine::general_purpose::STANDARD.encode(
+            json!({"taskId": skyport_core::ids::uuid(), "sourceArn": source_arn}).to_string(),
+        );
+        let task = Arc::new(MoveTask {
+            handle: handle.clone(),
+            source_arn,
+            destination_arn,
+            max_per_second,
+            started: now_ms(),
+            to_move: source.counts().0,
+            moved: AtomicU64::new(0),
+            cancel: AtomicBool::new(false),
+            status: Mutex::new("RUNNING"),
+            failure: Mutex::new(None),
+        });
+        tasks.push(task.clone());
+        drop(tasks);
+        let sqs = self.clone();
+        tokio::spawn(async move { sqs.run_move_task(source, task).await });
+        Ok(json!({ "TaskHandle": handle }))
+    }
+
+    async fn run_move_task(&self, source: Arc<Queue>, task: Arc<MoveTask>) {
+        let chunk = task.max_per_second.unwrap_or(100).min(100) as usize;
+        loop {
+            if task.cancel.load(Ordering::SeqCst) {
+                task.set_status("CANCELLED");
+                return;
+            }
+            if task.moved.load(Ordering::SeqCst) >= task.to_move {
+                break;
+            }
+            let (messages, ops) = source.take_visible(chunk);
+            if messages.is_empty() {
+                break;
+            }
+            let mut by_target: BTreeMap<String, Vec<Message>> = BTreeMap::new();
+            let fallback = self
+                .queues()
+                .values()
+                .find(|s| {
+                    s.settings()
+                        .redrive
+                        .is_some_and(|(arn, _)| arn == source.arn)
+                })
+                .map(|s| s.arn.clone());
+            for mut m in messages {
+                let target = task
+                    .destination_arn
+                    .clone()
+                    .or_else(|| m.dlq_source_arn.clone())
+                    .or_else(|| fallback.clone())
+                    .unwrap_or_else(|| source.arn.clone());
+                m.dlq_source_arn = None;
+                m.receive_count = 0;
+                m.first_receive = None;
+                m.received_at = None;
+                by_target.entry(target).or_default().push(m);
+            }
+            let mut ops = Some(ops);
+            let n: usize = by_target.values().map(Vec::len).sum();
+            for (target, messages) in by_target {
+                let queue = self.queue_by_arn(&target).unwrap_or_else(|| source.clone());
+                let pending = queue.accept_moved(messages, None, ops.take().unwrap_or_default());
+                if let Err(e) = wait(pending).await {
+                    *task.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.message);
+                    task.set_status("FAILED");
+                    return;
+                }
+            }
+            task.moved.fetch_add(n as u64, Ordering::SeqCst);
+            if task.max_per_second.is_some() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+        task.set_status("COMPLETED");
+    }
+
+    fn list_move_tasks(&self, input: &Value) -> Out {
+        let source_arn = required_str(input, "SourceArn")?;
+        let max = match int_field(input, "MaxResults")? {
+            None => 1,
+            Some(n) if (1..=10).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(invalid_value(
+                    n,
+                    "MaxResults",
+                    "Must be between 1 and 10, if provided.",
+                ));
+            }
+        };
+        if self.queue_by_arn(source_arn).is_none() {
+            return Err(err(
+                "ResourceNotFoundException",
+                "ResourceNotFoundException",
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            ));
+        }
+        let tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let results: Vec<Value> = tasks
+            .iter()
+            .rev()
+            .filter(|t| t.source_arn == source_arn)
+            .take(max)
+            .map(|t| {
+                let status = t.status();
+                let mut m = Map::new();
+                if status == "RUNNING" {
+                    m.insert("TaskHandle".into(), t.handle.clone().into());
+                }
+                m.insert("Status".into(), status.into());
+                m.insert("SourceArn".into(), t.source_arn.clone().into());
+                if let Some(d) = &t.destination_arn {
+                    m.insert("DestinationArn".into(), d.clone().into());
+                }
+                if let Some(r) = t.max_per_second {
+                    m.insert("MaxNumberOfMessagesPerSecond".into(), r.into());
+                }
+                m.insert(
+                    "ApproximateNumberOfMessagesMoved".into(),
+                    t.moved.load(Ordering::SeqCst).into(),
+                );
+                m.insert("ApproximateNumberOfMessagesToMove".into(), t.to_move.into());
+                if let Some(f) = t.failure.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                    m.insert("FailureReason".into(), f.into());
+                }
+                m.insert("StartedTimestamp".into(), t.started.into());
+                Value::Object(m)
+            })
+            .collect();
+        Ok(json!({ "Results": results }))
+    }
+
+    fn cancel_move_task(&self, input: &Value) -> Out {
+        let handle = required_str(input, "TaskHandle")?;
+        let tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let task = tasks
+            .iter()
+            .find(|t| t.handle == handle && t.status() == "RUNNING")
+            .ok_or_else(|| {
+                err(
+                    "ResourceNotFoundException",
+                    "ResourceNotFoundException",
+                    "Task does not exist.",
+                )
+            })?;
+        task.cancel.store(true, Ordering::SeqCst);
+        task.set_status("CANCELLING");
+        Ok(json!({ "ApproximateNumberOfMessagesMoved": task.moved.load(Ordering::SeqCst) }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Sqs {
+    fn info(&self) -> &'static ServiceInfo {
+        &INFO
+    }
+
+    async fn call(
+        &self,
+        ctx: &mut RequestContext,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, AwsError> {
+        let (parts, request_body) = request.into_parts();
+        let bytes = body::collect_limited(request_body, MAX_REQUEST)
+            .await
+            .map_err(|e| match e {
+                body::BodyError::TooLarge { .. } => {
+                    invalid(format!("The request is larger than {MAX_REQUEST} bytes."))
+                }
+                body::BodyError::Read(e) => {
+                    malformed(format!("Could not read the request body: {e}"))
+                }
+            })?;
+        let (op, input) = wire::decode(ctx, &parts, &bytes)?;
+        ctx.set_operation(op.clone());
+        let output = self.dispatch(ctx, &op, &input, parts.uri.path()).await?;
+        Ok(wire::encode(ctx, &op, output))
+    }
+
+    async fn shutdown(&self) {
+        for task in self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            task.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl QueueSink for Sqs {
+    async fn send_to_queue(
+        &self,
+        queue_arn: &str,
+        body: String,
+        attributes: BusAttributes,
+    ) -> Result<(), BusError> {
+        let queue = self
+            .queue_by_arn(queue_arn)
+            .ok_or_else(|| BusError::NoSuchQueue(queue_arn.to_owned()))?;
+        let attributes: BTreeMap<String, MessageAttribute> = attributes
+            .into_iter()
+            .map(|(k, a)| {
+                (
+                    k,
+                    MessageAttribute {
+                        data_type: a.data_type,
+                        string_value: a.string_value,
+                        binary_value: a.binary_value,
+                    },
+                )
+            })
+            .collect();
+        if body.is_empty() || !body.chars().all(valid_body_char) {
+            return Err(BusError::Rejected(
+                "the body is empty or has invalid characters".into(),
+            ));
+        }
+        for (name, attr) in &attributes {
+            validate_message_attribute(name, attr).map_err(|e| BusError::Rejected(e.message))?;
+        }
+        let new = NewMessage {
+            body,
+            attributes,
+            sender_id: queue.account.clone(),
+            ..NewMessage::default()
+        };
+        let (mut results, pending) = queue.send(vec![new]);
+        wait(pending)
+            .await
+            .map_err(|e| BusError::Internal(e.message))?;
+        match results.pop() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(BusError::Rejected(e.message)),
+            None => Err(BusError::Internal("no result".into())),
+        }
+    }
+
+    async fn queue_exists(&self, queue_arn: &str) -> bool {
+        self.queue_by_arn(queue_arn).is_some()
+    }
+}
+
+/// Drops messages past their queue's retention period once a minute, for as long as SQS exists.
+async fn expire_messages(inner: std::sync::Weak<Inner>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let queues: Vec<Arc<Queue>> = inner
+            .queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        drop(inner);
+        for queue in queues {
+            if let Err(e) = wait(queue.expire()).await {
+                tracing::warn!(queue = %queue.arn, "dropping expired messages failed: {e}");
+            }
+        }
+    }
+}
+
+async fn wait(pending: Pending) -> Result<(), AwsError> {
+    match pending {
+        Some(p) => persist::wait(p).await.map_err(internal),
+        None => Ok(()),
+    }
+}
+
+fn apply_attributes(target: &mut BTreeMap<String, String>, values: BTreeMap<String, String>) {
+    for (k, v) in values {
+        let clearable = matches!(
+            k.as_str(),
+            "Policy" | "RedrivePolicy" | "RedriveAllowPolicy" | "KmsMasterKeyId"
+        );
+        if clearable && v.is_empty() {
+            target.remove(&k);
+            if k == "KmsMasterKeyId" {
+                target.remove("KmsDataKeyReusePeriodSeconds");
+            }
+            continue;
+        }
+        if k == "KmsMasterKeyId" {
+            target.insert("SqsManagedSseEnabled".into(), "false".into());
+            target
+                .entry("KmsDataKeyReusePeriodSeconds".into())
+                .or_insert_with(|| "300".into());
+        }
+        if k == "SqsManagedSseEnabled" && v == "true" {
+            target.remove("KmsMasterKeyId");
+            target.remove("KmsDataKeyReusePeriodSeconds");
+        }
+        target.insert(k, v);
+    }
+}
+
+fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    if tags.len() > 50 {
+        return Err(invalid(
+            "Too many tags added for queue. A queue can have at most 50 tags.",
+        ));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.len() > 128 || v.len() > 256 {
+            return Err(invalid(format!(
+                "Tag key or value is invalid: {k}. Keys are 1 to 128 characters, values up to 256."
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn policy_document(record: &QueueRecord, arn: &str) -> Value {
+    record
+        .attributes
+        .get("Policy")
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({"Version": "2012-10-17", "Id": format!("{arn}/SQSDefaultPolicy"), "Statement": []}))
+}
+
+fn take_statements(policy: &mut Value) -> Vec<Value> {
+    match policy.get_mut("Statement").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        None | Some(Value::Null) => Vec::new(),
+        Some(single) => vec![single],
+    }
+}
+
+fn put_statements(policy: &mut Value, statements: Vec<Value>) {
+    if let Some(object) = policy.as_object_mut() {
+        object.insert("Statement".into(), Value::Array(statements));
+    }
+}
+
+fn render_message(
+    r: &Received,
+    fifo: bool,
+    system_names: &[String],
+    attribute_names: &[String],
+) -> Value {
+    let m = &r.message;
+    let all = system_names.iter().any(|n| n == "All");
+    let want = |n: &str| all || system_names.iter().any(|s| s == n);
+    let mut attrs = Map::new();
+    let mut put = |k: &str, v: String| {
+        if want(k) {
+            attrs.insert(k.to_owned(), Value::String(v));
+        }
+    };
+    put("SenderId", m.sender_id.clone());
+    put("SentTimestamp", m.sent_at.to_string());
+    put("ApproximateReceiveCount", m.receive_count.to_string());
+    put(
+        "ApproximateFirstReceiveTimestamp",
+        m.first_receive.unwrap_or(m.sent_at).to_string(),
+    );
+    if let Some(g) = &m.group_id {
+        put("MessageGroupId", g.clone());
+    }
+    if fifo {
+        if let Some(d) = &m.dedup_id {
+            put("MessageDeduplicationId", d.clone());
+        }
+        if let Some(s) = &m.sequence_number {
+            put("SequenceNumber", s.clone());
+        }
+    }
+    if let Some(t) = m
+        .system_attributes
+        .get("AWSTraceHeader")
+        .and_then(|a| a.string_value.clone())
+    {
+        put("AWSTraceHeader", t);
+    }
+    if let Some(a) = &m.dlq_source_arn {
+        put("DeadLetterQueueSourceArn", a.clone());
+    }
+    let selected: BTreeMap<&String, &MessageAttribute> = m
+        .attributes
+        .iter()
+        .filter(|(name, _)| {
+            attribute_names.iter().any(|w| {
+                w == "All"
+                    || w == ".*"
+                    || w == *name
+                    || w.strip_suffix(".*")
+                        .is_some_and(|p| name.starts_with(&format!("{p}.")))
+            })
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("MessageId".into(), m.id.clone().into());
+    out.insert("ReceiptHandle".into(), r.receipt.clone().into());
+    out.insert("MD5OfBody".into(), m.md5_body.clone().into());
+    out.insert("Body".into(), m.body.clone().into());
+    if !attrs.is_empty() {
+        out.insert("Attributes".into(), Value::Object(attrs));
+    }
+    if !selected.is_empty() {
+        if let Some(md5) = crate::digest::attributes_md5(selected.iter().map(|(k, v)| (*k, *v))) {
+            out.insert("MD5OfMessageAttributes".into(), md5.into());
+        }
+        let mut rendered = Map::new();
+        for (name, a) in selected {
+            let mut v = Map::new();
+            v.insert("DataType".into(), a.data_type.clone().into());
+            if let Some(s) = &a.string_value {
+                v.insert("StringValue".into(), s.clone().into());
+            }
+            if let Some(b) = &a.binary_value {
+                v.insert(
+                    "BinaryValue".into(),
+                    base64::engine::general_purpose::STANDARD.encode(b).into(),
+                );
+            }
+            rendered.insert(name.clone(), Value::Object(v));
+        }
+        out.insert("MessageAttributes".into(), Value::Object(rendered));
+    }
+    Value::Object(out)
+}
+
+fn failure(id: &str, e: &AwsError) -> Value {
+    let code = e.query_code().unwrap_or(&e.code);
+    let code = code.strip_prefix("AWS.SimpleQueueService.").unwrap_or(code);
+    json!({ "Id": id, "SenderFault": true, "Code": code, "Message": e.message })
+}
+
+fn entry_id(entry: &Value) -> String {
+    entry
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The entries of a batch request, with the batch-level validation.
+fn batch_entries(input: &Value, entry_name: &str) -> Result<Vec<Value>, AwsError> {
+    let entries = match input.get("Entries") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => return Err(malformed("Entries must be a list.")),
+    };
+    if entries.is_empty() {
+        return Err(err(
+            "EmptyBatchRequest",
+            "AWS.SimpleQueueService.EmptyBatchRequest",
+            format!("There should be at least one {entry_name} in the request."),
+        ));
+    }
+    if entries.len() > 10 {
+        return Err(err(
+            "TooManyEntriesInBatchRequest",
+            "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+            format!(
+                "Maximum number of entries per request are 10. You have sent {}.",
+                entries.len()
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for e in &entries {
+        if !e.is_object() {
+            return Err(malformed("Each batch entry must be an object."));
+        }
+        let id = match e.get("Id") {
+            Some(Value::String(s)) => s.as_str(),
+            None | Some(Value::Null) => return Err(missing(&format!("{entry_name}.Id"))),
+            Some(_) => return Err(malformed("Id must be a string.")),
+        };
+        if id.is_empty()
+            || id.len() > 80
+            || !id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
+            return Err(err(
+                "InvalidBatchEntryId",
+                "AWS.SimpleQueueService.InvalidBatchEntryId",
+                "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be \
+                 at most 80 letters long.",
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(err(
+                "BatchEntryIdsNotDistinct",
+                "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+                format!("Id {id} repeated."),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+fn paginate(
+    items: Vec<Arc<Queue>>,
+    max: Option<usize>,
+    url: impl Fn(&Queue) -> String,
+    member: &str,
+) -> Out {
+    let limit = max.unwrap_or(1000);
+    let more = items.len() > limit;
+    let page: Vec<&Arc<Queue>> = items.iter().take(limit).collect();
+    let mut out = Map::new();
+    if !page.is_empty() {
+        out.insert(
+            member.to_owned(),
+            Value::Array(page.iter().map(|q| Value::String(url(q))).collect()),
+        );
+    }
+    if more
+        && max.is_some()
+        && let Some(last) = page.last()
+    {
+        out.insert(
+            "NextToken".into(),
+            base64::engine::general_purpose::STANDARD
+                .encode(&last.key)
+                .into(),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+fn max_results(input: &Value, limit: i64) -> Result<Option<usize>, AwsError> {
+    match int_field(input, "MaxResults")? {
+        None => Ok(None),
+        Some(n) if (1..=limit).contains(&n) => Ok(Some(n as usize)),
+        Some(n) => Err(invalid_value(
+            n,
+            "MaxResults",
+            &format!("MaxResults must be an integer between 1 and {limit}."),
+        )),
+    }
+}
+
+fn next_token(input: &Value) -> Result<Option<String>, AwsError> {
+    let Some(token) = str_field(input, "NextToken")?.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| invalid("Invalid NextToken value."))
+}
+
+fn visibility_timeout(input: &Value, required: bool) -> Result<Option<u64>, AwsError> {
+    match int_field(input, "VisibilityTimeout")? {
+        None if required => Err(missing("VisibilityTimeout")),
+        None => Ok(None),
+        Some(n) if (0..=43_200).contains(&n) => Ok(Some(n as u64)),
+        Some(n) => Err(invalid_value(
+            n,
+            "VisibilityTimeout",
+            "Must be between 0 and 43200, if provided.",
+        )),
+    }
+}
+
+fn str_field<'a>(input: &'a Value, name: &str) -> Result<Option<&'a str>, AwsError> {
+    match input.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(malformed(format!("{name} must be a string."))),
+    }
+}
+
+fn required_str<'a>(input: &'a Value, name: &str) -> Result<&'a str, AwsError> {
+    match str_field(input, name)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(missing(name)),
+    }
+}
+
+fn int_field(input: &Value, name: &str) -> Result<Option<i64>, AwsError> {
+    match input.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| malformed(format!("{name} must be an integer."))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| invalid_value(s, name, "Must be an integer.")),
+        Some(_) => Err(malformed(format!("{name} must be an integer."))),
+    }
+}
+
+fn string_map(input: &Value, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    match input.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(malformed(format!("{name} values must be strings."))),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(malformed(format!("{name} must be a map."))),
+    }
+}
+
+fn string_list(input: &Value, name: &str) -> Result<Option<Vec<String>>, AwsError> {
+    match input.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(malformed(format!("{name} members must be strings."))),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(malformed(format!("{name} must be a list."))),
+    }
+}
+
+fn message_attributes(
+    input: &Value,
+    name: &str,
+) -> Result<BTreeMap<String, MessageAttribute>, AwsError> {
+    let map = match input.get(name) {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(malformed(format!("{name} must be a map."))),
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in map {
+        let Value::Object(fields) = v else {
+            return Err(malformed(format!("{name} values must be structures.")));
+        };
+        let text = |f: &str| -> Result<Option<String>, AwsError> {
+            match fields.get(f) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(malformed(format!("{f} must be a string."))),
+            }
+        };
+        let data_type = text("DataType")?.unwrap_or_default();
+        let string_value = text("StringValue")?;
+        let binary_value = match text("BinaryValue")? {
+            Some(b64) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| malformed(format!("BinaryValue of {k} is not valid base64.")))?,
+            ),
+            None => None,
+        };
+        if data_type.is_empty() {
+            return Err(invalid(format!(
+                "The message attribute '{k}' must contain non-empty message attribute type."
+            )));
+        }
+        out.insert(
+            k.clone(),
+            MessageAttribute {
+                data_type,
+                string_value,
+                binary_value,
+            },
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skyport_core::bus::BusAttribute;
+
+    async fn call_json(sqs: &Sqs, op: &str, input: Value) -> Result<Value, AwsError> {
+        let mut ctx = RequestContext::new("sqs", Protocol::Json10);
+        let request = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("x-amz-target", format!("AmazonSQS.{op}"))
+            .body(body::full(input.to_string()))
+            .map_err(internal)?;
+        let response = sqs.call(&mut ctx, request).await?;
+        let bytes = body::collect_limited(response.into_body(), 1 << 20)
+            .await
+            .map_err(internal)?;
+        serde_json::from_slice(&bytes).map_err(internal)
+    }
+
+    #[tokio::test]
+    async fn queue_sink_enqueues_by_arn() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = StateLayout::new(dir.path(), false).unwrap();
+        let sqs = Sqs::new(&layout, UrlConfig::default()).unwrap();
+        let url = call_json(&sqs, "CreateQueue", json!({"QueueName": "events"}))
+            .await
+            .unwrap()["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let arn = "arn:aws:sqs:us-east-1:000000000000:events";
+        assert!(sqs.queue_exists(arn).await);
+        assert!(
+            !sqs.queue_exists("arn:aws:sqs:us-east-1:000000000000:nope")
+                .await
+        );
+        let mut attributes = BusAttributes::new();
+        attributes.insert("source".into(), BusAttribute::string("s3"));
+        sqs.send_to_queue(arn, "{\"Records\":[]}".into(), attributes)
+            .await
+            .unwrap();
+        assert_eq!(
+            sqs.send_to_queue(
+                "arn:aws:sqs:us-east-1:000000000000:nope",
+                "x".into(),
+                BusAttributes::new()
+            )
+            .await,
+            Err(BusError::NoSuchQueue(
+                "arn:aws:sqs:us-east-1:000000000000:nope".into()
+            ))
+        );
+        let got = call_json(
+            &sqs,
+            "ReceiveMessage",
+            json!({"QueueUrl": url, "MessageAttributeNames": ["All"]}),
+        )
+        .await
+        .unwrap();
+        let m = &got["Messages"][0];
+        assert_eq!(m["Body"], "{\"Records\":[]}");
+        assert_eq!(m["MessageAttributes"]["source"]["StringValue"], "s3");
+    }
+}

@@ -1,0 +1,217 @@
+//! The gateway through real clients: curl over HTTP/1.1 and h2c (prior knowledge), IPv4 and IPv6, the
+//! internal endpoints in LocalStack's shapes, and AWS-shaped answers for services Skyport does not serve.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Skyport, require, run};
+
+fn curl(args: &[&str]) -> (String, String) {
+    let (status, out, err) = run(Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args));
+    assert!(status.success(), "curl {args:?} failed: {err}");
+    (out, err)
+}
+
+#[test]
+fn health_info_and_init_have_localstack_shapes() {
+    if !require("curl") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let ep = skyport.endpoint();
+    let (body, _) = curl(&[&format!("{ep}/_localstack/health")]);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["services"]["sts"], "running");
+    assert_eq!(health["edition"], "community");
+    assert!(health["version"].is_string());
+    let (skyport_health, _) = curl(&[&format!("{ep}/_skyport/health")]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&skyport_health).unwrap()["services"],
+        health["services"]
+    );
+
+    let (head, _) = curl(&["-I", &format!("{ep}/_localstack/health")]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("x-localstack: true"));
+
+    let (info, _) = curl(&[&format!("{ep}/_localstack/info")]);
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    for key in [
+        "version",
+        "edition",
+        "session_id",
+        "machine_id",
+        "system",
+        "is_docker",
+        "server_time_utc",
+        "uptime",
+    ] {
+        assert!(info.get(key).is_some(), "missing {key} in {info}");
+    }
+    let (init, _) = curl(&[&format!("{ep}/_localstack/init")]);
+    let init: serde_json::Value = serde_json::from_str(&init).unwrap();
+    assert_eq!(init["completed"]["READY"], true);
+    let (ready, _) = curl(&[&format!("{ep}/_localstack/init/ready")]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ready).unwrap()["completed"],
+        true
+    );
+    let (missing, _) = curl(&["-w", "%{http_code}", &format!("{ep}/_localstack/init/nope")]);
+    assert!(missing.ends_with("404"), "{missing}");
+
+    // PUT merges keys (a:b nests), as LocalStack does.
+    let (put, _) = curl(&[
+        "-X",
+        "PUT",
+        "-d",
+        r#"{"features:x":"on"}"#,
+        &format!("{ep}/_localstack/health"),
+    ]);
+    assert!(put.contains("OK"));
+    let (body, _) = curl(&[&format!("{ep}/_localstack/health")]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["features"]["x"],
+        "on"
+    );
+
+    let (unknown, _) = curl(&["-w", " %{http_code}", &format!("{ep}/_localstack/nope")]);
+    assert!(unknown.ends_with(" 404"), "{unknown}");
+}
+
+#[test]
+fn http1_and_h2c_on_ipv4_and_ipv6() {
+    if !require("curl") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let mut endpoints = vec![skyport.endpoint()];
+    endpoints.extend(skyport.v6_endpoint());
+    for ep in endpoints {
+        for (flag, version) in [("--http1.1", "1.1"), ("--http2-prior-knowledge", "2")] {
+            let (out, _) = curl(&[
+                flag,
+                "-g",
+                "-w",
+                "\n%{http_version} %{http_code}",
+                "-H",
+                "Authorization: AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0",
+                "-d",
+                "Action=GetCallerIdentity&Version=2011-06-15",
+                &format!("{ep}/"),
+            ]);
+            assert!(
+                out.ends_with(&format!("{version} 200")),
+                "{ep} {flag}: {out}"
+            );
+            assert!(out.contains("<Account>123456789012</Account>"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    if !require("curl") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let url = format!("{}/_localstack/health", skyport.endpoint());
+    let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 20).collect();
+    let (status, _, err) = run(Command::new("curl")
+        .args(["-sv", "-o", "/dev/null"])
+        .args(&urls));
+    assert!(status.success(), "{err}");
+    let reused = err.matches("Re-using existing connection").count()
+        + err.matches("Reusing existing").count();
+    assert!(reused >= 19, "connection was not kept alive:\n{err}");
+}
+
+#[test]
+fn unimplemented_services_get_errors_in_their_protocol() {
+    if !require("curl") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let ep = skyport.endpoint();
+    // awsJson: UnknownOperationException with x-amzn-ErrorType.
+    let (out, _) = curl(&[
+        "-i",
+        "-H",
+        "X-Amz-Target: DynamoDB_20120810.ListTables",
+        "-H",
+        "Content-Type: application/x-amz-json-1.0",
+        "-d",
+        "{}",
+        &format!("{ep}/"),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(
+        out.contains("x-amzn-errortype: UnknownOperationException"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#""__type":"UnknownOperationException""#),
+        "{out}"
+    );
+    assert!(out.contains("x-amzn-requestid: "));
+    // An X-Amz-Target no service uses.
+    let (out, _) = curl(&[
+        "-i",
+        "-H",
+        "X-Amz-Target: Nope_2099.Do",
+        "-H",
+        "Content-Type: application/x-amz-json-1.1",
+        "-d",
+        "{}",
+        &format!("{ep}/"),
+    ]);
+    assert!(
+        out.starts_with("HTTP/1.1 400") && out.contains("UnknownOperationException"),
+        "{out}"
+    );
+    // REST-JSON (Lambda's path).
+    let (out, _) = curl(&["-i", &format!("{ep}/2015-03-31/functions/")]);
+    assert!(out.starts_with("HTTP/1.1 501"), "{out}");
+    assert!(
+        out.contains("x-amzn-errortype: NotImplementedException"),
+        "{out}"
+    );
+    // Query (SNS by its Action).
+    let (out, _) = curl(&[
+        "-i",
+        "-d",
+        "Action=ListTopics&Version=2010-03-31",
+        &format!("{ep}/"),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 501"), "{out}");
+    assert!(
+        out.contains("<ErrorResponse><Error><Type>Receiver</Type><Code>NotImplemented</Code>"),
+        "{out}"
+    );
+    // Nothing recognisable: an AWS-shaped 404, never a bare page.
+    let (out, _) = curl(&["-i", &format!("{ep}/")]);
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("<Code>UnrecognizedService</Code>"), "{out}");
+}
+
+#[test]
+fn services_excluded_by_services_setting_are_disabled() {
+    if !require("curl") {
+        return;
+    }
+    let skyport = Skyport::start_with(common::Options::default().env("SERVICES", "s3"));
+    let (body, _) = curl(&[&format!("{}/_localstack/health", skyport.endpoint())]);
+    assert!(body.contains(r#""sts":"disabled""#), "{body}");
+    let (out, _) = curl(&[
+        "-i",
+        "-d",
+        "Action=GetCallerIdentity",
+        &format!("{}/", skyport.endpoint()),
+    ]);
+    assert!(
+        out.starts_with("HTTP/1.1 501") && out.contains("disabled by the SERVICES setting"),
+        "{out}"
+    );
+}
