@@ -287,7 +287,8 @@ def versions(moto):
             return "?"
     moto_py = os.path.join(os.path.dirname(moto), "python3") if ".bench" in moto else sys.executable
     return {"skyport": out([SKYPORT, "--version"]), "rustc": out(["rustc", "--version"]),
-            "moto": out([moto_py, "-c", "import moto; print(moto.__version__)"]), "wrk": out(["wrk", "-v"]) or "wrk"}
+            "moto": out([moto_py, "-c", "import moto; print(moto.__version__)"]),
+            "wrk": " ".join(out(["wrk", "-v"]).split()[:2]).replace("debian/", "") or "wrk"}
 
 
 def ratio(a, b):
@@ -354,6 +355,10 @@ All figures come from one command, run on one machine, with every peer measured 
 
 Raw numbers: `bench/results.json`.
 """
+    extra = os.path.join(ROOT, "bench", "other-figures.md")
+    if os.path.exists(extra):
+        with open(extra) as f:
+            text += "\n" + f.read()
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
         f.write(text)
 

@@ -775,6 +775,14 @@ impl Config {
                     .map_or("per client".to_owned(), |a| a.to_string()),
             ),
             (
+                "SKYPORT_DNS_EXTRA_LISTEN".into(),
+                if self.dns.extra_listen.is_empty() {
+                    "none".to_owned()
+                } else {
+                    list(&self.dns.extra_listen)
+                },
+            ),
+            (
                 "EXTERNAL_SERVICE_PORTS".into(),
                 format!("{}-{}", self.external_ports.0, self.external_ports.1),
             ),

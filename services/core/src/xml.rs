@@ -80,20 +80,29 @@ impl XmlWriter {
 /// Appends `text` to `out` with the five XML special characters escaped (and control characters other than
 /// tab, newline and carriage return written as character references, as AWS does).
 pub fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 && c != '\t' && c != '\n' => {
-                let _ = write!(out, "&#{};", c as u32);
-            }
-            c => out.push(c),
+    // Copy runs of ordinary characters in one go; only the rare special ones are replaced one by one.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let replacement = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\r' => "&#13;",
+            b if b < 0x20 && b != b'\t' && b != b'\n' => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        if replacement.is_empty() {
+            let _ = write!(out, "&#{b};");
+        } else {
+            out.push_str(replacement);
         }
+        start = i + 1;
     }
+    out.push_str(&text[start..]);
 }
 
 /// `text` with XML special characters escaped.

@@ -75,9 +75,9 @@ impl BlobStore {
         let tmp = dir.join("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
-        for shard in 0..=255u8 {
-            std::fs::create_dir_all(dir.join("objects").join(skyport_core::ids::hex(&[shard])))?;
-        }
+        // Shard directories (`objects/<xx>/`) are made on first use: creating all 256 here would cost
+        // tens of milliseconds of every start.
+        std::fs::create_dir_all(dir.join("objects"))?;
         Ok(BlobStore {
             dir: dir.to_owned(),
             durable,
@@ -181,7 +181,18 @@ impl BlobStore {
         let durable = self.durable;
         let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let parent = target.parent().unwrap_or(Path::new("."));
-            if let Err(e) = std::fs::rename(&temp, &target) {
+            let mut renamed = std::fs::rename(&temp, &target);
+            if matches!(&renamed, Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+                && temp.exists()
+            {
+                // First object in this shard: make the shard directory (durably) and try again.
+                std::fs::create_dir_all(parent)?;
+                if durable && let Some(objects) = parent.parent() {
+                    std::fs::File::open(objects)?.sync_all()?;
+                }
+                renamed = std::fs::rename(&temp, &target);
+            }
+            if let Err(e) = renamed {
                 let _ = std::fs::remove_file(&temp);
                 return Err(e);
             }
