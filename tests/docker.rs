@@ -1,0 +1,763 @@
+//! Skyport in Docker (issue 7), against the Docker Engine on this machine: the offline image built by
+//! `compose/build-local.sh` is small, turns healthy through its own probe and serves HTTP and HTTPS from
+//! the host; it runs unprivileged with `--user skyport`; and LocalStack's own compose file with only the
+//! `image:` line changed comes up and serves STS, S3 and SQS.
+//!
+//! Needs Docker: without it (`docker info` fails) the tests skip with a message, unless
+//! `SKYPORT_REQUIRE_DOCKER=1` (CI), where they fail. Every container, network and volume a test creates
+//! has a unique name and is removed by a drop guard, also when the test fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::primitives::ByteStream;
+use common::run;
+
+/// The tag `compose/build-local.sh` builds.
+const IMAGE: &str = "skyport/skyport:local";
+/// The issue's size bound for the uncompressed image.
+const MAX_IMAGE_BYTES: u64 = 20_000_000;
+
+/// True when Docker is usable; otherwise skips (prints why) or, with `SKYPORT_REQUIRE_DOCKER=1`, fails.
+fn docker_available() -> bool {
+    let ok = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
+            panic!("Docker is required (SKYPORT_REQUIRE_DOCKER=1) but `docker info` fails");
+        }
+        eprintln!("skipping: Docker is not available (`docker info` fails)");
+    }
+    ok
+}
+
+/// Builds the image once per test binary (the script is idempotent; a warm re-run takes seconds).
+fn image() -> &'static str {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/build-local.sh");
+        let started = Instant::now();
+        let (status, stdout, stderr) = run(Command::new(&script).env_remove("SKYPORT_LOCAL_TAG"));
+        if !status.success() {
+            return Err(format!("{} failed:\n{stdout}\n{stderr}", script.display()));
+        }
+        println!(
+            "{} in {:.1}s",
+            stdout.trim(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    });
+    if let Err(e) = built {
+        panic!("{e}");
+    }
+    IMAGE
+}
+
+/// Runs `docker args…`; panics with stderr unless it succeeds; returns trimmed stdout.
+fn docker(args: &[&str]) -> String {
+    let (status, stdout, stderr) = run(Command::new("docker").args(args));
+    assert!(status.success(), "docker {args:?} failed: {stderr}{stdout}");
+    stdout.trim().to_owned()
+}
+
+/// A unique name for this test run's Docker objects.
+fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "skyport-test-{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A container removed (with its anonymous volumes) on drop.
+struct Container {
+    id: String,
+}
+
+impl Container {
+    fn run(args: &[&str]) -> Container {
+        let mut all = vec!["run", "-d"];
+        all.extend_from_slice(args);
+        Container { id: docker(&all) }
+    }
+
+    /// The host address Docker published `port/tcp` on.
+    fn host_port(&self, port: u16) -> u16 {
+        host_port(&self.id, port)
+    }
+
+    fn logs(&self) -> String {
+        let (_, stdout, stderr) = run(Command::new("docker").args(["logs", &self.id]));
+        format!("{stdout}{stderr}")
+    }
+
+    /// Waits for `healthy`; returns how long it took from the call.
+    fn wait_healthy(&self, timeout: Duration) -> Duration {
+        wait_healthy(&self.id, timeout, || self.logs())
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v", &self.id])
+            .output();
+    }
+}
+
+/// The host port Docker published the container's `port/tcp` on (`docker port` prints e.g.
+/// `127.0.0.1:49153`).
+fn host_port(container: &str, port: u16) -> u16 {
+    let out = docker(&["port", container, &format!("{port}/tcp")]);
+    out.lines()
+        .find_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no published port for {port}/tcp in {out:?}"))
+}
+
+/// Polls the container's health status until `healthy`.
+fn wait_healthy(container: &str, timeout: Duration, logs: impl Fn() -> String) -> Duration {
+    let started = Instant::now();
+    loop {
+        let status = docker(&[
+            "inspect",
+            "-f",
+            "{{if .State.Health}}{{.State.Health.Status}}{{end}} {{.State.Status}}",
+            container,
+        ]);
+        if status.starts_with("healthy") {
+            return started.elapsed();
+        }
+        assert!(
+            !status.ends_with("exited") && !status.ends_with("dead"),
+            "container {container} stopped ({status}); logs:\n{}",
+            logs()
+        );
+        assert!(
+            started.elapsed() < timeout,
+            "container {container} not healthy after {timeout:?} ({status}); logs:\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `curl -sS` with extra arguments; returns (HTTP status, body).
+fn curl(args: &[&str]) -> (u16, String) {
+    let (status, stdout, stderr) = run(Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args));
+    assert!(status.success(), "curl {args:?} failed: {stderr}");
+    let (body, code) = stdout.rsplit_once('\n').unwrap_or(("", stdout.as_str()));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+#[test]
+fn image_is_small_turns_healthy_and_serves_http_and_https() {
+    if !docker_available() || !common::require("curl") {
+        return;
+    }
+    let image = image();
+    let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", image])
+        .parse()
+        .expect("image size");
+    println!(
+        "{image}: {size} bytes uncompressed ({:.1} MB)",
+        size as f64 / 1e6
+    );
+    assert!(size < MAX_IMAGE_BYTES, "image is {size} bytes");
+    // The image's own metadata: the volume, the ports, the health check and the entrypoint.
+    let config = docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Volumes}} {{json .Config.ExposedPorts}} {{json .Config.Healthcheck.Test}} \
+         {{json .Config.Entrypoint}} {{json .Config.Env}}",
+        image,
+    ]);
+    for expected in [
+        "\"/var/lib/localstack\"",
+        "\"4566/tcp\"",
+        "\"443/tcp\"",
+        "\"53/udp\"",
+        "\"53/tcp\"",
+        "\"4510/tcp\"",
+        "\"4559/tcp\"",
+        "[\"CMD\",\"/skyport\",\"--health-check\"]",
+        "[\"/skyport\",\"start\"]",
+        "GATEWAY_LISTEN=:4566,:443",
+    ] {
+        assert!(config.contains(expected), "{expected} missing in {config}");
+    }
+
+    let started = Instant::now();
+    let name = unique("image");
+    let c = Container::run(&[
+        "--name",
+        &name,
+        "--health-interval",
+        "100ms",
+        "--health-start-period",
+        "30s",
+        "-p",
+        "127.0.0.1::4566",
+        "-p",
+        "127.0.0.1::443",
+        image,
+    ]);
+    c.wait_healthy(Duration::from_secs(30));
+    println!(
+        "docker run to healthy: {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let http = c.host_port(4566);
+    let https = c.host_port(443);
+
+    // Plain HTTP on 4566: health, and the container defaults (Docker creates /.dockerenv even in a
+    // scratch image, so Skyport knows it runs in a container).
+    let (code, body) = curl(&[&format!("http://127.0.0.1:{http}/_localstack/health")]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"sts\""), "{body}");
+    let (code, info) = curl(&[&format!("http://127.0.0.1:{http}/_localstack/info")]);
+    assert_eq!(code, 200, "{info}");
+    assert!(info.contains("\"is_docker\":true"), "{info}");
+    let logs = c.logs();
+    assert!(logs.contains("Ready."), "{logs}");
+    assert!(logs.contains("/var/lib/localstack"), "{logs}");
+
+    // HTTPS with verification, trusting the CA the container publishes, on 443 and on 4566.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = dir.path().join("ca.pem");
+    let (code, pem) = curl(&[&format!("http://127.0.0.1:{http}/_skyport/certs/ca.pem")]);
+    assert_eq!(code, 200);
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    std::fs::write(&ca, &pem).expect("write ca.pem");
+    let ca = ca.to_string_lossy();
+    for port in [https, http] {
+        let (code, body) = curl(&[
+            "--cacert",
+            &ca,
+            "--resolve",
+            &format!("s3.amazonaws.com:{port}:127.0.0.1"),
+            &format!("https://s3.amazonaws.com:{port}/_localstack/health"),
+        ]);
+        assert_eq!(code, 200, "port {port}: {body}");
+        assert!(body.contains("\"s3\""), "{body}");
+    }
+}
+
+#[test]
+fn runs_unprivileged_as_skyport_with_a_named_volume() {
+    if !docker_available() || !common::require("curl") {
+        return;
+    }
+    let image = image();
+    let volume = unique("vol");
+    struct Volume(String);
+    impl Drop for Volume {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &self.0])
+                .output();
+        }
+    }
+    // Declared before the container, so it is dropped (removed) after the container.
+    let _volume = Volume(volume.clone());
+    docker(&["volume", "create", &volume]);
+    let c = Container::run(&[
+        "--name",
+        &unique("user"),
+        "--user",
+        "skyport",
+        "--health-interval",
+        "100ms",
+        "-v",
+        &format!("{volume}:/var/lib/localstack"),
+        "-p",
+        "127.0.0.1::443",
+        image,
+    ]);
+    c.wait_healthy(Duration::from_secs(30));
+    // The process runs as uid 1000, and still owns port 443 (Docker >= 20.10 sets
+    // net.ipv4.ip_unprivileged_port_start=0 in the container's network namespace).
+    let top = docker(&["top", &c.id, "-o", "pid,uid,args"]);
+    let line = top
+        .lines()
+        .find(|l| l.contains("skyport start"))
+        .unwrap_or_else(|| panic!("no skyport process in {top}"));
+    assert_eq!(line.split_whitespace().nth(1), Some("1000"), "{top}");
+    let https = c.host_port(443);
+    let (code, body) = curl(&[
+        "-k",
+        &format!("https://127.0.0.1:{https}/_localstack/health"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let logs = c.logs();
+    assert!(!logs.contains("permission denied"), "{logs}");
+}
+
+/// LocalStack's compose file as published (see ../shared/reference/seed-localstack-docker.txt), with
+/// only the `image:` line changed.
+const SEED_COMPOSE: &str = r#"version: "3.8"
+
+services:
+  localstack:
+    container_name: "${LOCALSTACK_DOCKER_NAME:-localstack-main}"
+    image: skyport/skyport:local
+    ports:
+      - "127.0.0.1:4566:4566"            # LocalStack Gateway
+      - "127.0.0.1:4510-4559:4510-4559"  # external services port range
+    environment:
+      - LOCALSTACK_AUTH_TOKEN=${LOCALSTACK_AUTH_TOKEN}
+      - DEBUG=${DEBUG:-0}
+    volumes:
+      - "${LOCALSTACK_VOLUME_DIR:-./volume}:/var/lib/localstack"
+      - "/var/run/docker.sock:/var/run/docker.sock"
+"#;
+
+/// True when nothing listens on 127.0.0.1:`port` (so Docker can publish it).
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// `docker compose` (the v2 plugin) when it works, else `docker-compose` (v1; this machine has only it).
+fn compose_command() -> Option<Vec<&'static str>> {
+    let works = |cmd: &[&str]| {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works(&["docker", "compose"]) {
+        Some(vec!["docker", "compose"])
+    } else if works(&["docker-compose"]) {
+        Some(vec!["docker-compose"])
+    } else {
+        None
+    }
+}
+
+/// A compose project taken down with `down -v` on drop.
+struct ComposeProject {
+    cmd: Vec<&'static str>,
+    dir: PathBuf,
+    project: String,
+    env: Vec<(String, String)>,
+}
+
+impl ComposeProject {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.cmd[0]);
+        cmd.args(&self.cmd[1..])
+            .args(["-p", &self.project])
+            .args(args)
+            .current_dir(&self.dir)
+            // The compose files read these from the caller's environment: only the test's own count.
+            .env_remove("LOCALSTACK_VOLUME_DIR")
+            .env_remove("LOCALSTACK_AUTH_TOKEN")
+            .env_remove("DEBUG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
+    }
+}
+
+impl Drop for ComposeProject {
+    fn drop(&mut self) {
+        let _ = self
+            .command(&["down", "-v", "--remove-orphans", "--timeout", "5"])
+            .output();
+    }
+}
+
+fn sdk_credentials() -> Credentials {
+    Credentials::new("test", "test", None, None, "test")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_compose_file_with_the_image_swapped_serves_sts_s3_and_sqs() {
+    if !docker_available() || !common::require("curl") {
+        return;
+    }
+    let Some(compose) = compose_command() else {
+        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
+            panic!("neither `docker compose` nor `docker-compose` works");
+        }
+        eprintln!("skipping: neither `docker compose` nor `docker-compose` works");
+        return;
+    };
+    let image = image();
+    assert_eq!(image, "skyport/skyport:local");
+
+    // The file as published. Only when a published host port is taken on this machine (another Skyport
+    // or LocalStack on 4566, or a test run in parallel) does the test let Docker pick the host port for
+    // 4566 ("127.0.0.1::4566") and drop the range line; the test reads the ports back with
+    // `docker port` either way.
+    let mut file = SEED_COMPOSE.to_owned();
+    if !port_free(4566) {
+        file = file.replace("\"127.0.0.1:4566:4566\"", "\"127.0.0.1::4566\"");
+    }
+    if !(4510..=4559).all(port_free) {
+        file = file.replace(
+            "      - \"127.0.0.1:4510-4559:4510-4559\"  # external services port range\n",
+            "",
+        );
+    }
+    println!(
+        "seed compose file {}",
+        if file == SEED_COMPOSE {
+            "used verbatim (image swapped)"
+        } else {
+            "with Docker-chosen host ports (4566 or the range is taken here)"
+        }
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("docker-compose.yml"), &file).expect("write compose file");
+    let container = unique("seed");
+    let project = ComposeProject {
+        cmd: compose,
+        dir: dir.path().to_owned(),
+        project: container.clone(),
+        env: vec![("LOCALSTACK_DOCKER_NAME".into(), container.clone())],
+    };
+    let (status, stdout, stderr) = run(&mut project.command(&["up", "-d"]));
+    assert!(status.success(), "compose up failed: {stdout}{stderr}");
+    let logs = || {
+        let (_, o, e) = run(Command::new("docker").args(["logs", &container]));
+        format!("{o}{e}")
+    };
+    let took = wait_healthy(&container, Duration::from_secs(60), logs);
+    println!(
+        "compose up to healthy: {:.0} ms after up returned",
+        took.as_secs_f64() * 1000.0
+    );
+    let port = host_port(&container, 4566);
+    // The token is accepted and ignored (with a warning); the bind-mounted volume holds the CA.
+    let log = logs();
+    assert!(log.contains("Ready."), "{log}");
+    assert!(
+        dir.path().join("volume/certs/ca.pem").exists(),
+        "no CA in the bind-mounted volume; logs:\n{log}"
+    );
+
+    // STS, S3 and SQS through the official SDKs from the host.
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(sdk_credentials())
+        .endpoint_url(&endpoint)
+        .load()
+        .await;
+    let identity = aws_sdk_sts::Client::new(&shared)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
+    assert_eq!(identity.account(), Some("000000000000"));
+
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("seed-bucket")
+        .send()
+        .await
+        .expect("CreateBucket");
+    s3.put_object()
+        .bucket("seed-bucket")
+        .key("hello.txt")
+        .body(ByteStream::from_static(b"hello from the seed compose file"))
+        .send()
+        .await
+        .expect("PutObject");
+    let got = s3
+        .get_object()
+        .bucket("seed-bucket")
+        .key("hello.txt")
+        .send()
+        .await
+        .expect("GetObject")
+        .body
+        .collect()
+        .await
+        .expect("object body")
+        .into_bytes();
+    assert_eq!(&got[..], b"hello from the seed compose file");
+
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let url = sqs
+        .create_queue()
+        .queue_name("seed-queue")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("queue url");
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("hello queue")
+        .send()
+        .await
+        .expect("SendMessage");
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let bodies: Vec<_> = received
+        .messages()
+        .iter()
+        .filter_map(|m| m.body())
+        .collect();
+    assert_eq!(bodies, ["hello queue"]);
+
+    // The same object through LocalStack's documented name, virtual-host style
+    // (http://<bucket>.s3.localhost.localstack.cloud:4566), resolved with --resolve (never the system
+    // resolver), signed by curl.
+    let host = "seed-bucket.s3.localhost.localstack.cloud";
+    let (code, body) = curl(&[
+        "--resolve",
+        &format!("{host}:{port}:127.0.0.1"),
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        "test:test",
+        &format!("http://{host}:{port}/hello.txt"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body, "hello from the seed compose file");
+
+    // `down -v` removes the container and the project's network.
+    let (status, stdout, stderr) = run(&mut project.command(&["down", "-v", "--timeout", "5"]));
+    assert!(status.success(), "compose down failed: {stdout}{stderr}");
+    let left = docker(&["ps", "-a", "-q", "--filter", &format!("name=^{container}$")]);
+    assert!(left.is_empty(), "container left after down: {left}");
+    let networks = docker(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={container}"),
+    ]);
+    assert!(networks.is_empty(), "network left after down: {networks}");
+}
+
+/// Builds the app-stack example's client image offline (the host's python3 and boto3 on an empty
+/// base); returns its tag, or `None` (skip) when python3 with boto3 is missing.
+fn client_image(example: &Path) -> Option<String> {
+    let has_boto3 = Command::new("python3")
+        .args(["-c", "import boto3"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_boto3 {
+        if std::env::var("SKYPORT_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+            panic!("python3 with boto3 is required for this test (installed by .ci/run)");
+        }
+        eprintln!("skipping: python3 with boto3 is not installed");
+        return None;
+    }
+    let (status, stdout, stderr) = run(&mut Command::new(example.join("build-client-image.sh")));
+    assert!(status.success(), "build-client-image.sh failed: {stderr}");
+    Some(stdout.trim().to_owned())
+}
+
+#[test]
+fn app_stack_reaches_skyport_by_real_aws_names_from_two_networks() {
+    if !docker_available() {
+        return;
+    }
+    let Some(compose) = compose_command() else {
+        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
+            panic!("neither `docker compose` nor `docker-compose` works");
+        }
+        eprintln!("skipping: neither `docker compose` nor `docker-compose` works");
+        return;
+    };
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/examples/app-stack");
+    let Some(app_image) = client_image(&example) else {
+        return;
+    };
+    let image = image();
+
+    // Two private /24s per run (derived from the pid, so parallel runs do not collide), Skyport at .2
+    // on each.
+    let n = (std::process::id() % 100) * 2 + 10;
+    let (app_subnet, app_ip) = (format!("10.213.{n}.0/24"), format!("10.213.{n}.2"));
+    let (other_subnet, other_ip) = (
+        format!("10.213.{}.0/24", n + 1),
+        format!("10.213.{}.2", n + 1),
+    );
+    let project = ComposeProject {
+        cmd: compose,
+        dir: example.clone(),
+        project: unique("app"),
+        env: vec![
+            ("SKYPORT_IMAGE".into(), image.into()),
+            ("APP_IMAGE".into(), app_image),
+            ("APP_SUBNET".into(), app_subnet),
+            ("APP_SKYPORT_IP".into(), app_ip.clone()),
+            ("OTHER_SUBNET".into(), other_subnet),
+            ("OTHER_SKYPORT_IP".into(), other_ip.clone()),
+        ],
+    };
+    let (status, stdout, stderr) = run(&mut project.command(&["up", "-d", "skyport"]));
+    assert!(status.success(), "compose up failed: {stdout}{stderr}");
+    let skyport = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", project.project),
+        "--filter",
+        "label=com.docker.compose.service=skyport",
+    ]);
+    let logs = || {
+        let (_, o, e) = run(Command::new("docker").args(["logs", &skyport]));
+        format!("{o}{e}")
+    };
+    wait_healthy(&skyport, Duration::from_secs(60), logs);
+
+    // Each app container runs unmodified boto3 code (no endpoint anywhere) and prints what it saw.
+    // The hosts the SDK used: the global S3 names for `app`, the regional ones for `app-other`
+    // (AWS_S3_US_EAST_1_REGIONAL_ENDPOINT=regional), virtual-hosted buckets, and SQS's regional name.
+    for (service, ip, s3_endpoint, hosts) in [
+        (
+            "app",
+            &app_ip,
+            "https://s3.amazonaws.com",
+            "hosts: app-stack-bucket.s3.amazonaws.com s3.amazonaws.com sqs.us-east-1.amazonaws.com\n",
+        ),
+        (
+            "app-other",
+            &other_ip,
+            "https://s3.us-east-1.amazonaws.com",
+            "hosts: app-stack-other-bucket.s3.us-east-1.amazonaws.com s3.us-east-1.amazonaws.com \
+             sqs.us-east-1.amazonaws.com\n",
+        ),
+    ] {
+        let (status, stdout, stderr) = run(&mut project.command(&["run", "--rm", "-T", service]));
+        assert!(
+            status.success() && stdout.contains("APP-STACK OK"),
+            "{service} failed: {stdout}{stderr}\nSkyport:\n{}",
+            logs()
+        );
+        // Skyport's DNS gave each container Skyport's address on that container's own network.
+        assert!(
+            stdout.contains(&format!("s3.amazonaws.com -> {ip}\n")),
+            "{service}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("s3 endpoint: {s3_endpoint} ")),
+            "{service}: {stdout}"
+        );
+        assert!(
+            stdout.contains("sqs endpoint: https://sqs.us-east-1.amazonaws.com"),
+            "{service}: {stdout}"
+        );
+        assert!(stdout.contains(hosts), "{service}: {stdout}");
+        println!("{service}: {}", stdout.trim().replace('\n', " | "));
+    }
+    let log = logs();
+    for op in [
+        "s3.CreateBucket => 200",
+        "s3.ListBuckets => 200",
+        "sqs.ReceiveMessage => 200",
+    ] {
+        assert!(log.contains(op), "{op} missing in\n{log}");
+    }
+}
+
+#[test]
+fn drop_in_compose_file_serves_https_on_443_with_the_ca_in_the_volume() {
+    if !docker_available() || !common::require("curl") {
+        return;
+    }
+    let Some(compose) = compose_command() else {
+        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
+            panic!("neither `docker compose` nor `docker-compose` works");
+        }
+        eprintln!("skipping: neither `docker compose` nor `docker-compose` works");
+        return;
+    };
+    let image = image();
+    let original = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/docker-compose.yml"),
+    )
+    .expect("compose/docker-compose.yml");
+    for line in [
+        "\"127.0.0.1:4566:4566\"",
+        "\"127.0.0.1:4510-4559:4510-4559\"",
+        "\"127.0.0.1:443:443\"",
+        "${LOCALSTACK_DOCKER_NAME:-localstack-main}",
+        "${SKYPORT_IMAGE:-skyport/skyport:latest}",
+        "DEBUG=${DEBUG:-0}",
+        "\"${LOCALSTACK_VOLUME_DIR:-./volume}:/var/lib/localstack\"",
+        "\"/var/run/docker.sock:/var/run/docker.sock\"",
+    ] {
+        assert!(original.contains(line), "{line} missing");
+    }
+    // The file as shipped, except that Docker picks the host ports (the fixed ones may be taken on
+    // this machine, e.g. by the seed test running in parallel) and the range is left out.
+    let file = original
+        .replace("\"127.0.0.1:4566:4566\"", "\"127.0.0.1::4566\"")
+        .replace("\"127.0.0.1:443:443\"", "\"127.0.0.1::443\"")
+        .replace(
+            "      - \"127.0.0.1:4510-4559:4510-4559\"",
+            "      # - range",
+        );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("docker-compose.yml"), &file).expect("write compose file");
+    let container = unique("dropin");
+    let volume = dir.path().join("state");
+    let project = ComposeProject {
+        cmd: compose,
+        dir: dir.path().to_owned(),
+        project: container.clone(),
+        env: vec![
+            ("LOCALSTACK_DOCKER_NAME".into(), container.clone()),
+            ("SKYPORT_IMAGE".into(), image.into()),
+            (
+                "LOCALSTACK_VOLUME_DIR".into(),
+                volume.to_string_lossy().into_owned(),
+            ),
+            ("LOCALSTACK_AUTH_TOKEN".into(), "ls-ignored-token".into()),
+        ],
+    };
+    let (status, stdout, stderr) = run(&mut project.command(&["up", "-d"]));
+    assert!(status.success(), "compose up failed: {stdout}{stderr}");
+    let logs = || {
+        let (_, o, e) = run(Command::new("docker").args(["logs", &container]));
+        format!("{o}{e}")
+    };
+    wait_healthy(&container, Duration::from_secs(60), logs);
+    let log = logs();
+    assert!(
+        log.contains("LOCALSTACK_AUTH_TOKEN") && log.contains("ignores it"),
+        "no warning about the ignored token:\n{log}"
+    );
+    // The CA written into LOCALSTACK_VOLUME_DIR verifies HTTPS on the published 443.
+    let ca = volume.join("certs/ca.pem");
+    assert!(ca.exists(), "no CA in {}:\n{log}", volume.display());
+    let port = host_port(&container, 443);
+    let (code, body) = curl(&[
+        "--cacert",
+        &ca.to_string_lossy(),
+        "--resolve",
+        &format!("sqs.us-east-1.amazonaws.com:{port}:127.0.0.1"),
+        &format!("https://sqs.us-east-1.amazonaws.com:{port}/_localstack/health"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"sqs\""), "{body}");
+}
