@@ -64,7 +64,7 @@ async fn handle_request(
                 request_body = body::full(bytes);
             }
             Err(e) => {
-                body_error = Some(errors::body(&e));
+                body_error = Some(AwsError::from(e));
                 request_body = body::empty();
             }
         }

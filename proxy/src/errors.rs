@@ -1,10 +1,11 @@
 //! The one module that turns the gateway's own failures into AWS-shaped errors: a request no service
 //! claims, a service Skyport does not implement (or `SERVICES` disabled), an unknown `X-Amz-Target`, a
-//! malformed `Authorization` header, an unreadable or oversized body, and a service that panicked.
+//! malformed `Authorization` header, and a service that panicked (an unreadable or oversized body maps
+//! through `AwsError::from(BodyError)` in core).
 //! Service errors are rendered by `AwsError` itself in the protocol of the request.
 
 use http::StatusCode;
-use skyport_core::{AwsError, Protocol, body::BodyError};
+use skyport_core::{AwsError, Protocol};
 
 use crate::router::Route;
 
@@ -60,21 +61,6 @@ pub fn malformed_authorization(route: &Route, reason: &str) -> AwsError {
         )
     } else {
         AwsError::bad_request("IncompleteSignature", reason.to_owned())
-    }
-}
-
-/// The body could not be read.
-pub fn body(error: &BodyError) -> AwsError {
-    match error {
-        BodyError::TooLarge { limit } => AwsError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("The request body is larger than the {limit} bytes this endpoint accepts."),
-        ),
-        BodyError::Read(e) => AwsError::bad_request(
-            "IncompleteBody",
-            format!("The request body could not be read: {e}"),
-        ),
     }
 }
 

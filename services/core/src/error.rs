@@ -256,6 +256,25 @@ impl AwsError {
     }
 }
 
+impl From<crate::body::BodyError> for AwsError {
+    /// The generic answer to a request body that could not be read whole: 413 `RequestEntityTooLarge`
+    /// past the endpoint's limit, 400 `IncompleteBody` when the client broke off. Services with their own
+    /// codes for these cases (SQS, S3) map `BodyError` themselves.
+    fn from(error: crate::body::BodyError) -> AwsError {
+        match error {
+            crate::body::BodyError::TooLarge { limit } => AwsError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!("The request body is larger than the {limit} bytes this endpoint accepts."),
+            ),
+            crate::body::BodyError::Read(e) => AwsError::bad_request(
+                "IncompleteBody",
+                format!("The request body could not be read: {e}"),
+            ),
+        }
+    }
+}
+
 /// What the renderer needs besides the error.
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorRender<'a> {

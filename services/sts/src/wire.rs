@@ -60,19 +60,7 @@ impl Service for Sts {
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
         let (parts, request_body) = request.into_parts();
-        let form = body::collect_limited(request_body, 1 << 20)
-            .await
-            .map_err(|e| match e {
-                body::BodyError::TooLarge { .. } => AwsError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "RequestEntityTooLarge",
-                    "Request body is too large for STS.",
-                ),
-                body::BodyError::Read(e) => AwsError::bad_request(
-                    "IncompleteBody",
-                    format!("Could not read the request body: {e}"),
-                ),
-            })?;
+        let form = body::collect_limited(request_body, 1 << 20).await?;
         let params = Params::from_query_and_form(parts.uri.query(), &form);
         let Some(action) = params.get("Action").map(str::to_owned) else {
             return Err(AwsError::bad_request("MissingAction", "Missing Action"));
