@@ -110,6 +110,9 @@ pub struct StartArgs {
     /// Seconds a new connection may stay silent or take for its TLS handshake (SKYPORT_HANDSHAKE_TIMEOUT).
     #[arg(long, value_name = "SECONDS")]
     pub handshake_timeout: Option<String>,
+    /// Seconds an HTTP/1 request head may take once it has begun (SKYPORT_HEADER_TIMEOUT).
+    #[arg(long, value_name = "SECONDS")]
+    pub header_timeout: Option<String>,
 }
 
 impl StartArgs {
@@ -130,6 +133,7 @@ impl StartArgs {
         set("CUSTOM_SSL_CERT_PATH", &self.custom_ssl_cert_path);
         set("SKYPORT_SHUTDOWN_TIMEOUT", &self.shutdown_timeout);
         set("SKYPORT_HANDSHAKE_TIMEOUT", &self.handshake_timeout);
+        set("SKYPORT_HEADER_TIMEOUT", &self.header_timeout);
         if self.persistence {
             flags.insert("PERSISTENCE".into(), "1".into());
         }

@@ -165,6 +165,9 @@ pub struct Config {
     /// How long a new connection may stay silent, and a TLS handshake may take
     /// (`SKYPORT_HANDSHAKE_TIMEOUT`, seconds).
     pub handshake_timeout: Duration,
+    /// How long an HTTP/1 request head may take to arrive once it has begun (`SKYPORT_HEADER_TIMEOUT`,
+    /// seconds).
+    pub header_timeout: Duration,
     /// Send `x-localstack: true` (`LOCALSTACK_RESPONSE_HEADER_ENABLED`).
     pub response_header: bool,
     /// Derive accounts from real `AKIA`/`ASIA` keys (`PARITY_AWS_ACCESS_KEY_ID`).
@@ -175,6 +178,10 @@ pub struct Config {
     pub external_ports: (u16, u16),
     /// A user certificate (`CUSTOM_SSL_CERT_PATH`).
     pub custom_ssl_cert_path: Option<PathBuf>,
+    /// Refuse to re-create a queue within 60 s of deleting it (`SQS_DELAY_RECENTLY_DELETED`).
+    pub sqs_delay_recently_deleted: bool,
+    /// One `PurgeQueue` per queue every 60 s (`SQS_DELAY_PURGE_RETRY`).
+    pub sqs_delay_purge_retry: bool,
     /// SQS queue URL style (`SQS_ENDPOINT_STRATEGY`).
     pub sqs_endpoint_strategy: SqsEndpointStrategy,
     /// S3 strict SigV4 checking (`SKYPORT_VERIFY_SIGV4`): the accepted keys (id → secret), or `None`.
@@ -211,6 +218,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
         "first-byte and TLS handshake deadline, seconds",
     ),
     (
+        "SKYPORT_HEADER_TIMEOUT",
+        "HTTP/1 request-head deadline, seconds",
+    ),
+    (
         "LOCALSTACK_RESPONSE_HEADER_ENABLED",
         "x-localstack response header",
     ),
@@ -241,6 +252,11 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("EXTERNAL_SERVICE_PORTS_END", "last external service port"),
     ("CUSTOM_SSL_CERT_PATH", "user TLS certificate"),
     ("SQS_ENDPOINT_STRATEGY", "SQS queue URL style"),
+    (
+        "SQS_DELAY_RECENTLY_DELETED",
+        "QueueDeletedRecently for 60 s after DeleteQueue",
+    ),
+    ("SQS_DELAY_PURGE_RETRY", "one PurgeQueue per 60 s"),
     ("OVERRIDE_IN_DOCKER", "force container mode on or off"),
     (
         "LOCALSTACK_AUTH_TOKEN",
@@ -509,34 +525,9 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect::<BTreeSet<_>>()
         });
-        let shutdown_timeout = match env.var("SKYPORT_SHUTDOWN_TIMEOUT") {
-            Some(v) => Duration::from_secs_f64(
-                v.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
-                    .ok_or_else(|| {
-                        invalid("SKYPORT_SHUTDOWN_TIMEOUT", &v, "seconds, from 0 to 3600")
-                    })?,
-            ),
-            None => Duration::from_secs(10),
-        };
-        let handshake_timeout = match env.var("SKYPORT_HANDSHAKE_TIMEOUT") {
-            Some(v) => Duration::from_secs_f64(
-                v.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s >= 0.05 && *s <= 3600.0)
-                    .ok_or_else(|| {
-                        invalid(
-                            "SKYPORT_HANDSHAKE_TIMEOUT",
-                            &v,
-                            "seconds, from 0.05 to 3600",
-                        )
-                    })?,
-            ),
-            None => Duration::from_secs(10),
-        };
+        let shutdown_timeout = seconds_var(env, "SKYPORT_SHUTDOWN_TIMEOUT", 0.0, 10.0)?;
+        let handshake_timeout = seconds_var(env, "SKYPORT_HANDSHAKE_TIMEOUT", 0.05, 10.0)?;
+        let header_timeout = seconds_var(env, "SKYPORT_HEADER_TIMEOUT", 0.05, 30.0)?;
 
         let dns_address = match env.var("DNS_ADDRESS") {
             Some(v) if matches!(v.trim(), "0" | "false" | "False") => None,
@@ -659,8 +650,11 @@ impl Config {
             services,
             shutdown_timeout,
             handshake_timeout,
+            header_timeout,
             response_header: bool_var(env, "LOCALSTACK_RESPONSE_HEADER_ENABLED", true)?,
             parity_access_keys: bool_var(env, "PARITY_AWS_ACCESS_KEY_ID", false)?,
+            sqs_delay_recently_deleted: bool_var(env, "SQS_DELAY_RECENTLY_DELETED", false)?,
+            sqs_delay_purge_retry: bool_var(env, "SQS_DELAY_PURGE_RETRY", false)?,
             dns,
             external_ports: (start, end),
             custom_ssl_cert_path: env.var("CUSTOM_SSL_CERT_PATH").map(PathBuf::from),
@@ -804,8 +798,30 @@ impl Config {
                 "SKYPORT_HANDSHAKE_TIMEOUT".into(),
                 format!("{}s", self.handshake_timeout.as_secs_f64()),
             ),
+            (
+                "SKYPORT_HEADER_TIMEOUT".into(),
+                format!("{}s", self.header_timeout.as_secs_f64()),
+            ),
         ]
     }
+}
+
+/// A duration in seconds (fractions allowed) from `min` to one hour; `default` when unset.
+fn seconds_var(
+    env: &dyn EnvSource,
+    name: &'static str,
+    min: f64,
+    default: f64,
+) -> Result<Duration, ConfigError> {
+    let Some(v) = env.var(name) else {
+        return Ok(Duration::from_secs_f64(default));
+    };
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= min && *s <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| invalid(name, &v, format!("seconds, from {min} to 3600")))
 }
 
 /// True when `key` is probably a misspelling of `known`: same family prefix or a small edit distance.

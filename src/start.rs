@@ -99,6 +99,7 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
     options.localstack_header = config.response_header;
     options.is_docker = config.in_container;
     options.handshake_timeout = config.handshake_timeout;
+    options.header_read_timeout = config.header_timeout;
     let tls = match crate::tls::build(&config, &layout.certs_dir()) {
         Ok(t) => t,
         Err(e) => {
@@ -135,7 +136,12 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
         fallback_host: config.localstack_host.host.clone(),
     };
     // Also the `QueueSink` other services enqueue into (S3 event notifications).
-    let sqs = match skyport_sqs::Sqs::new(&layout, sqs_urls) {
+    let sqs_options = skyport_sqs::SqsOptions {
+        urls: sqs_urls,
+        delay_recently_deleted: config.sqs_delay_recently_deleted,
+        delay_purge_retry: config.sqs_delay_purge_retry,
+    };
+    let sqs = match skyport_sqs::Sqs::new(&layout, sqs_options) {
         Ok(sqs) => Arc::new(sqs),
         Err(e) => {
             tracing::error!("cannot open the SQS state: {e}");

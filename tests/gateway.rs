@@ -128,6 +128,101 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     assert!(reused >= 19, "connection was not kept alive:\n{err}");
 }
 
+/// Reads one HTTP/1.1 response (head and a `content-length` body) from a raw socket.
+fn read_response(sock: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut buf).expect("read a response");
+        assert!(n > 0, "connection closed mid-response: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_stuck_request_head_is_closed_but_idle_keep_alive_and_slow_bodies_are_not() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let skyport = Skyport::start_with(
+        common::Options::default()
+            .listen("127.0.0.1:0")
+            .env("SKYPORT_HEADER_TIMEOUT", "1"),
+    );
+    let addr = format!("127.0.0.1:{}", skyport.port());
+    let sts =
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n";
+    let form = "Action=GetCallerIdentity&Version=2011-06-15";
+
+    // A head that trickles in a byte at a time and never ends is cut off after one to two timeouts.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let mut closed = None;
+    for byte in sts.bytes().cycle().take(200) {
+        if slow.write_all(&[byte]).is_err() {
+            closed = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 64];
+        match slow.read(&mut buf) {
+            Ok(0) => {
+                closed = Some(started.elapsed());
+                break;
+            }
+            Ok(_) => panic!("a response to an incomplete head"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                closed = Some(started.elapsed());
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let closed = closed.expect("the trickling client was never disconnected");
+    assert!(
+        closed >= Duration::from_millis(900) && closed < Duration::from_secs(4),
+        "closed after {closed:?}"
+    );
+
+    // A keep-alive connection idle for three timeouts still serves its next request.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let request = format!("{sts}Content-Length: {}\r\n\r\n{form}", form.len());
+    idle.write_all(request.as_bytes()).unwrap();
+    assert!(read_response(&mut idle).starts_with("HTTP/1.1 200"));
+    std::thread::sleep(Duration::from_secs(3));
+    idle.write_all(request.as_bytes()).unwrap();
+    assert!(read_response(&mut idle).starts_with("HTTP/1.1 200"));
+
+    // A request whose body arrives slowly (the head is complete) is served.
+    idle.write_all(format!("{sts}Content-Length: {}\r\n\r\n", form.len()).as_bytes())
+        .unwrap();
+    for chunk in form.as_bytes().chunks(8) {
+        std::thread::sleep(Duration::from_millis(500));
+        idle.write_all(chunk).unwrap();
+    }
+    let response = read_response(&mut idle);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("GetCallerIdentityResponse"), "{response}");
+}
+
 #[test]
 fn unimplemented_services_get_errors_in_their_protocol() {
     if !require("curl") {

@@ -17,7 +17,7 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
-use common::Skyport;
+use common::{Options, Skyport};
 
 fn client(endpoint: &str) -> Client {
     let config = aws_sdk_sqs::Config::builder()
@@ -328,7 +328,8 @@ async fn queue_lifecycle_attributes_tags_and_permissions() {
 
 #[tokio::test]
 async fn messages_visibility_receipts_and_batches() {
-    let skyport = Skyport::start();
+    // With AWS's one-purge-per-minute rule on (off by default, as in LocalStack).
+    let skyport = Skyport::start_with(Options::default().env("SQS_DELAY_PURGE_RETRY", "1"));
     let sqs = client(&skyport.endpoint());
     let url = sqs
         .create_queue()

@@ -83,7 +83,12 @@ fn query_protocol_shapes_and_error_codes() {
     if !require("curl") {
         return;
     }
-    let skyport = Skyport::start();
+    // AWS's 60-second rules, off by default as in LocalStack.
+    let skyport = Skyport::start_with(
+        Options::default()
+            .env("SQS_DELAY_PURGE_RETRY", "1")
+            .env("SQS_DELAY_RECENTLY_DELETED", "1"),
+    );
     let e = skyport.endpoint();
     let port = skyport.addrs[0].port();
 
@@ -337,6 +342,16 @@ fn query_protocol_shapes_and_error_codes() {
     );
     let r = query(&e, &["Action=DeleteQueue", &format!("QueueUrl={url}")]);
     assert_eq!(r.status, 200);
+    let r = query(&e, &["Action=CreateQueue", "QueueName=xml-q"]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body
+            .contains("<Code>AWS.SimpleQueueService.QueueDeletedRecently</Code>")
+            && r.body
+                .contains("You must wait 60 seconds after deleting a queue"),
+        "{}",
+        r.body
+    );
     let r = curl(&[
         "--data-urlencode",
         "Action=SendMessage",
@@ -766,4 +781,57 @@ fn queue_url_strategies_and_every_url_form_on_input() {
             );
         }
     }
+}
+
+#[test]
+fn by_default_queues_can_be_recreated_and_purged_at_once_like_localstack() {
+    if !require("curl") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let e = skyport.endpoint();
+    for _ in 0..2 {
+        let r = json(&e, "CreateQueue", r#"{"QueueName":"again"}"#);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let url = between(&r.body, "\"QueueUrl\":\"", "\"").to_owned();
+        for _ in 0..2 {
+            let r = json(&e, "PurgeQueue", &format!(r#"{{"QueueUrl":"{url}"}}"#));
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let r = json(&e, "DeleteQueue", &format!(r#"{{"QueueUrl":"{url}"}}"#));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+#[test]
+fn long_polls_end_at_once_on_shutdown() {
+    if !require("curl") {
+        return;
+    }
+    let mut skyport = Skyport::start();
+    let e = skyport.endpoint();
+    let r = json(&e, "CreateQueue", r#"{"QueueName":"waiting"}"#);
+    let url = between(&r.body, "\"QueueUrl\":\"", "\"").to_owned();
+    let poll = {
+        let e = e.clone();
+        std::thread::spawn(move || {
+            let body = format!(r#"{{"QueueUrl":"{url}","WaitTimeSeconds":20}}"#);
+            json(&e, "ReceiveMessage", &body)
+        })
+    };
+    // Let the poll start waiting, then ask Skyport to stop.
+    assert!(skyport.wait_for_log("sqs.CreateQueue", std::time::Duration::from_secs(5)));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let asked = std::time::Instant::now();
+    skyport.signal("TERM");
+    let status = skyport.wait_exit(std::time::Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(3),
+        "shutdown took {:?}",
+        asked.elapsed()
+    );
+    let reply = poll.join().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body.trim(), "{}");
 }

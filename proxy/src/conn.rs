@@ -13,9 +13,12 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::gateway::Shared;
+use crate::watchdog::{self, Activity, CountingIo};
 
 /// The TLS record type of a handshake: the first byte of every ClientHello.
 const TLS_HANDSHAKE: u8 = 0x16;
+/// How an HTTP/2 prior-knowledge connection starts (`PRI * HTTP/2.0`).
+const H2_PREFACE_START: &[u8] = b"PRI";
 
 /// What the dispatcher knows about the connection a request came on.
 #[derive(Debug, Clone, Copy)]
@@ -40,19 +43,19 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
-    let mut first = [0u8; 1];
+    let mut first = [0u8; 3];
     let peeked = tokio::select! {
         r = timeout(shared.handshake_timeout, stream.peek(&mut first)) => r,
         _ = shared.shutdown.wait() => return,
     };
-    match peeked {
-        Ok(Ok(n)) if n > 0 => {}
+    let first = match peeked {
+        Ok(Ok(n)) if n > 0 => &first[..n],
         Ok(Ok(_)) | Ok(Err(_)) => return,
         Err(_) => {
             tracing::debug!(%peer, "connection sent nothing before the timeout; closing");
             return;
         }
-    }
+    };
     if is_tls_handshake(first[0]) {
         let Some(acceptor) = shared.tls.clone() else {
             tracing::debug!(%peer, "TLS handshake on a listener without TLS; closing");
@@ -65,7 +68,8 @@ pub(crate) async fn handle(
                     local,
                     scheme: Scheme::Https,
                 };
-                serve(tls, info, shared).await;
+                let http1 = tls.get_ref().1.alpn_protocol() != Some(b"h2");
+                serve(tls, info, http1, shared).await;
             }
             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -76,26 +80,49 @@ pub(crate) async fn handle(
             local,
             scheme: Scheme::Http,
         };
-        serve(stream, info, shared).await;
+        let http1 = first != H2_PREFACE_START;
+        serve(stream, info, http1, shared).await;
     }
 }
 
-async fn serve<S>(io: S, info: ConnInfo, shared: Arc<Shared>)
+/// Serves HTTP on an established connection. `http1` connections get the stuck-head watchdog (HTTP/2 has
+/// its own flow control and keep-alive pings, which would look like a pending head).
+async fn serve<S>(io: S, info: ConnInfo, http1: bool, shared: Arc<Shared>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = Arc::new(Activity::default());
     let svc_shared = shared.clone();
-    let service =
-        service_fn(move |request| crate::dispatch::handle(svc_shared.clone(), info, request));
+    let svc_activity = activity.clone();
+    let service = service_fn(move |request| {
+        let in_flight = svc_activity.request();
+        let handling = crate::dispatch::handle(svc_shared.clone(), info, request);
+        async move {
+            let response = handling.await;
+            drop(in_flight);
+            response
+        }
+    });
+    let io = CountingIo::new(io, activity.clone());
     let conn = shared
         .http
         .serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
+    let stuck = async {
+        if http1 {
+            watchdog::stuck_head(activity, shared.header_read_timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!(peer = %info.peer, error = %e, "connection ended with an error");
             }
+        }
+        _ = stuck => {
+            tracing::debug!(peer = %info.peer, "request head incomplete after the header read timeout; closing");
         }
         _ = shared.shutdown.wait() => {
             hyper_util::server::conn::auto::UpgradeableConnection::graceful_shutdown(conn.as_mut());

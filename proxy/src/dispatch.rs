@@ -10,9 +10,7 @@ use std::time::{Instant, SystemTime};
 
 use http::{HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
-use skyport_core::{
-    AwsError, Body, RequestContext, body, error::ErrorRender, ids, protocol::Params,
-};
+use skyport_core::{AwsError, Body, RequestContext, body, error::ErrorRender, ids};
 
 use crate::conn::ConnInfo;
 use crate::errors;
@@ -59,8 +57,10 @@ async fn handle_request(
     if route.needs_form_action {
         match body::collect_limited(request_body, shared.max_form_body).await {
             Ok(bytes) => {
-                let params = Params::parse(&bytes);
-                route.resolve_action(params.get("Action"));
+                // Only `Action` is needed here; the service decodes the whole form itself.
+                let action =
+                    form_urlencoded::parse(&bytes).find_map(|(k, v)| (k == "Action").then_some(v));
+                route.resolve_action(action.as_deref());
                 request_body = body::full(bytes);
             }
             Err(e) => {

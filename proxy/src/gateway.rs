@@ -71,6 +71,7 @@ pub(crate) struct Shared {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub http: auto::Builder<TokioExecutor>,
     pub handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
     pub max_form_body: usize,
     pub localstack_header: bool,
 }
@@ -129,7 +130,9 @@ impl Gateway {
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(self.options.header_read_timeout)
+            // Stuck request heads are caught by the per-connection watchdog (`watchdog.rs`) instead of a
+            // timer armed for every request.
+            .header_read_timeout(None)
             .keep_alive(true)
             // A client that half-closes after its request (`nc -N`, some scripts) still gets the response.
             .half_close(true)
@@ -154,6 +157,7 @@ impl Gateway {
                 .map(tokio_rustls::TlsAcceptor::from),
             http,
             handshake_timeout: self.options.handshake_timeout,
+            header_read_timeout: self.options.header_read_timeout,
             max_form_body: self.options.max_form_body,
             localstack_header: self.options.localstack_header,
         });
@@ -254,6 +258,9 @@ impl RunningGateway {
     pub async fn shutdown(mut self, grace: Duration) -> bool {
         self.health.set_shutting_down();
         self.shutdown.trigger();
+        for service in self.shared.services.values() {
+            service.stopping();
+        }
         for task in self.accept_tasks.drain(..) {
             let _ = task.await;
         }

@@ -17,5 +17,6 @@ pub mod internal;
 pub mod listener;
 pub mod router;
 pub mod shutdown;
+mod watchdog;
 
 pub use gateway::{Gateway, GatewayOptions, RunningGateway};

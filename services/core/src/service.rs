@@ -31,6 +31,10 @@ pub trait Service: Send + Sync + 'static {
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError>;
 
-    /// Called once on graceful shutdown, after the listeners stopped.
+    /// Called as soon as graceful shutdown begins, before in-flight requests are drained: end long waits
+    /// (long polls) early so they do not hold the shutdown up.
+    fn stopping(&self) {}
+
+    /// Called once on graceful shutdown, after the listeners stopped and in-flight requests drained.
     async fn shutdown(&self) {}
 }

@@ -23,5 +23,5 @@ mod service;
 mod urls;
 mod wire;
 
-pub use service::{Sqs, SqsError};
+pub use service::{Sqs, SqsError, SqsOptions};
 pub use urls::{EndpointStrategy, UrlConfig};

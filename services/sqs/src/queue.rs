@@ -777,11 +777,12 @@ impl Queue {
         Ok(pending)
     }
 
-    /// Removes every message (`PurgeQueue`), at most once every 60 seconds.
-    pub fn purge(&self) -> Result<Pending, AwsError> {
+    /// Deletes every message (`PurgeQueue`); with `one_per_minute`, AWS's limit of one purge per queue every
+    /// 60 seconds applies.
+    pub fn purge(&self, one_per_minute: bool) -> Result<Pending, AwsError> {
         let now = now_ms();
         let mut state = self.lock();
-        if state.last_purge.is_some_and(|t| now < t + 60_000) {
+        if one_per_minute && state.last_purge.is_some_and(|t| now < t + 60_000) {
             return Err(err(
                 "PurgeQueueInProgress",
                 "AWS.SimpleQueueService.PurgeQueueInProgress",

@@ -70,12 +70,32 @@ impl MoveTask {
     }
 }
 
+/// How long AWS keeps a deleted queue's name from being reused (`QueueDeletedRecently`).
+const RECENTLY_DELETED_MS: u64 = 60_000;
+
+/// SQS settings.
+#[derive(Debug, Clone, Default)]
+pub struct SqsOptions {
+    /// How queue URLs are built.
+    pub urls: UrlConfig,
+    /// Refuse to re-create a queue within 60 s of deleting it, as AWS does (`SQS_DELAY_RECENTLY_DELETED`;
+    /// off by default, like LocalStack, because test fixtures re-create queues all the time).
+    pub delay_recently_deleted: bool,
+    /// Allow one `PurgeQueue` per queue every 60 s, as AWS does (`SQS_DELAY_PURGE_RETRY`; off by default,
+    /// like LocalStack).
+    pub delay_purge_retry: bool,
+}
+
 #[derive(Debug)]
 struct Inner {
     queues: RwLock<BTreeMap<String, Arc<Queue>>>,
     persist: Option<Persister>,
-    urls: UrlConfig,
+    options: SqsOptions,
     tasks: Mutex<Vec<Arc<MoveTask>>>,
+    /// Queue keys deleted recently, with the time of deletion (ms).
+    deleted: Mutex<BTreeMap<String, u64>>,
+    /// Set when shutdown begins: long polls return at once.
+    stopping: AtomicBool,
 }
 
 /// The SQS service.
@@ -87,9 +107,8 @@ pub struct Sqs {
 type Out = Result<Value, AwsError>;
 
 impl Sqs {
-    /// SQS with its state in `layout` (durable with persistence, in memory otherwise) and queue URLs built
-    /// per `urls`.
-    pub fn new(layout: &StateLayout, urls: UrlConfig) -> Result<Sqs, SqsError> {
+    /// SQS with its state in `layout` (durable with persistence, in memory otherwise), set up per `options`.
+    pub fn new(layout: &StateLayout, options: SqsOptions) -> Result<Sqs, SqsError> {
         let mut queues = BTreeMap::new();
         let persist = if layout.persistent() {
             let store = layout.open_store("sqs")?;
@@ -113,8 +132,10 @@ impl Sqs {
         let inner = Arc::new(Inner {
             queues: RwLock::new(queues),
             persist,
-            urls,
+            options,
             tasks: Mutex::new(Vec::new()),
+            deleted: Mutex::new(BTreeMap::new()),
+            stopping: AtomicBool::new(false),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(expire_messages(Arc::downgrade(&inner)));
@@ -138,6 +159,7 @@ impl Sqs {
 
     fn url(&self, ctx: &RequestContext, q: &Queue) -> String {
         self.inner
+            .options
             .urls
             .queue_url(ctx, &q.region, &q.account, &q.name)
     }
@@ -176,6 +198,13 @@ impl Sqs {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&q.key);
                 if let Some(q) = removed {
+                    if self.inner.options.delay_recently_deleted {
+                        let mut deleted =
+                            self.inner.deleted.lock().unwrap_or_else(|e| e.into_inner());
+                        let now = now_ms();
+                        deleted.retain(|_, at| now < *at + RECENTLY_DELETED_MS);
+                        deleted.insert(q.key.clone(), now);
+                    }
                     wait(q.destroy()).await?;
                 }
                 Ok(json!({}))
@@ -223,7 +252,7 @@ impl Sqs {
             }
             "PurgeQueue" => {
                 let q = self.queue(ctx, input, path)?;
-                wait(q.purge()?).await?;
+                wait(q.purge(self.inner.options.delay_purge_retry)?).await?;
                 Ok(json!({}))
             }
             "TagQueue" => {
@@ -317,6 +346,21 @@ impl Sqs {
                     }
                 }
                 return Ok(json!({ "QueueUrl": self.url(ctx, existing) }));
+            }
+            if self.inner.options.delay_recently_deleted
+                && self
+                    .inner
+                    .deleted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&key)
+                    .is_some_and(|at| now_ms() < at + RECENTLY_DELETED_MS)
+            {
+                return Err(err(
+                    "QueueDeletedRecently",
+                    "AWS.SimpleQueueService.QueueDeletedRecently",
+                    "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+                ));
             }
             let mut record = Queue::new_record(&ctx.account, &ctx.region, &name, fifo);
             apply_attributes(&mut record.attributes, clean);
@@ -684,7 +728,11 @@ impl Sqs {
             }
             wait(outcome.pending).await?;
             let now = tokio::time::Instant::now();
-            if !outcome.received.is_empty() || now >= deadline || q.deleted.load(Ordering::SeqCst) {
+            if !outcome.received.is_empty()
+                || now >= deadline
+                || q.deleted.load(Ordering::SeqCst)
+                || self.inner.stopping.load(Ordering::SeqCst)
+            {
                 break outcome.received;
             }
             let mut until = deadline;
@@ -1074,6 +1122,13 @@ impl Service for Sqs {
         ctx.set_operation(op.clone());
         let output = self.dispatch(ctx, &op, &input, parts.uri.path()).await?;
         Ok(wire::encode(ctx, &op, output))
+    }
+
+    fn stopping(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        for queue in self.queues().values() {
+            queue.notify.notify_waiters();
+        }
     }
 
     async fn shutdown(&self) {
@@ -1599,7 +1654,7 @@ mod tests {
     async fn queue_sink_enqueues_by_arn() {
         let dir = tempfile::tempdir().unwrap();
         let layout = StateLayout::new(dir.path(), false).unwrap();
-        let sqs = Sqs::new(&layout, UrlConfig::default()).unwrap();
+        let sqs = Sqs::new(&layout, SqsOptions::default()).unwrap();
         let url = call_json(&sqs, "CreateQueue", json!({"QueueName": "events"}))
             .await
             .unwrap()["QueueUrl"]
