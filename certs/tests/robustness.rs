@@ -179,7 +179,8 @@ fn mint_two_hundred_distinct_names() {
     );
 }
 
-/// ClientHellos captured from real clients (see tests/data/client_hellos/capture.py).
+/// ClientHellos captured from real clients: curl, openssl, boto3 and the official Rust SDK (see
+/// tests/data/client_hellos/capture.py).
 const CAPTURED: &[(&str, Option<&str>)] = &[
     (
         "curl-h2-s3-us-east-1.bin",
@@ -195,6 +196,12 @@ const CAPTURED: &[(&str, Option<&str>)] = &[
         Some("sqs.ap-south-2.localhost.localstack.cloud"),
     ),
     ("openssl-s_client-tls12-example.bin", Some("example.com")),
+    ("boto3-s3-us-west-2.bin", Some("s3.us-west-2.amazonaws.com")),
+    // 1.5 KB: rustls offers a post-quantum (X25519MLKEM768) key share.
+    (
+        "rust-sdk-s3-eu-west-1.bin",
+        Some("s3.eu-west-1.amazonaws.com"),
+    ),
 ];
 
 fn captured(file: &str) -> Vec<u8> {
