@@ -38,32 +38,6 @@ const STS_ACTIONS: &[&str] = &[
     "GetWebIdentityToken",
 ];
 
-const SQS_ACTIONS: &[&str] = &[
-    "AddPermission",
-    "CancelMessageMoveTask",
-    "ChangeMessageVisibility",
-    "ChangeMessageVisibilityBatch",
-    "CreateQueue",
-    "DeleteMessage",
-    "DeleteMessageBatch",
-    "DeleteQueue",
-    "GetQueueAttributes",
-    "GetQueueUrl",
-    "ListDeadLetterSourceQueues",
-    "ListMessageMoveTasks",
-    "ListQueueTags",
-    "ListQueues",
-    "PurgeQueue",
-    "ReceiveMessage",
-    "RemovePermission",
-    "SendMessage",
-    "SendMessageBatch",
-    "SetQueueAttributes",
-    "StartMessageMoveTask",
-    "TagQueue",
-    "UntagQueue",
-];
-
 const SNS_ACTIONS: &[&str] = &[
     "CreateTopic",
     "DeleteTopic",
@@ -114,7 +88,7 @@ pub static SERVICES: &[ServiceDef] = &[
         endpoint_prefixes: &["sqs"],
         target_prefixes: &["AmazonSQS"],
         protocols: &[Json10, Query],
-        actions: SQS_ACTIONS,
+        actions: skyport_core::operations::SQS,
     },
     ServiceDef {
         id: "sts",

@@ -10,6 +10,7 @@ use http::{Response, StatusCode, request::Parts};
 use serde_json::{Map, Value};
 use skyport_core::{
     AwsError, Body, Protocol, RequestContext,
+    operations::SQS as OPERATIONS,
     protocol::{Params, json_response, xml_response},
     xml::XmlWriter,
 };
@@ -18,33 +19,6 @@ use crate::errors::malformed;
 
 /// The query protocol's XML namespace.
 pub const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
-
-/// Every operation, as named in `X-Amz-Target` and `Action`.
-pub const OPERATIONS: &[&str] = &[
-    "AddPermission",
-    "CancelMessageMoveTask",
-    "ChangeMessageVisibility",
-    "ChangeMessageVisibilityBatch",
-    "CreateQueue",
-    "DeleteMessage",
-    "DeleteMessageBatch",
-    "DeleteQueue",
-    "GetQueueAttributes",
-    "GetQueueUrl",
-    "ListDeadLetterSourceQueues",
-    "ListMessageMoveTasks",
-    "ListQueueTags",
-    "ListQueues",
-    "PurgeQueue",
-    "ReceiveMessage",
-    "RemovePermission",
-    "SendMessage",
-    "SendMessageBatch",
-    "SetQueueAttributes",
-    "StartMessageMoveTask",
-    "TagQueue",
-    "UntagQueue",
-];
 
 /// Operations whose query response has no `<{Op}Result>`.
 const NO_RESULT: &[&str] = &[
