@@ -1,10 +1,9 @@
 //! Shared helpers for the DNS integration tests: start the server on loopback, run the real `dig`,
-//! a fake upstream resolver on 127.0.0.1 that counts queries, and a network-namespace fixture
-//! (`NetnsPair`) with veth links that cleans up after itself (reusable by later end-to-end tests).
+//! a fake upstream resolver on 127.0.0.1 that counts queries; `dig` parsing and network namespaces come
+//! from `skyport-testkit`.
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,101 +29,15 @@ pub async fn start_server(tweak: impl FnOnce(&mut DnsConfig)) -> (DnsServer, u16
     (server, port)
 }
 
-/// What `dig` printed, picked apart.
-#[derive(Debug, Clone)]
-pub struct Dig {
-    pub status: String,
-    pub flags: Vec<String>,
-    pub answers: Vec<String>,
-    pub authority: Vec<String>,
-    pub additional: Vec<String>,
-    pub raw: String,
-}
-
-impl Dig {
-    pub fn has_flag(&self, f: &str) -> bool {
-        self.flags.iter().any(|x| x == f)
-    }
-}
-
-/// Collapses whitespace so records compare as "name ttl class type rdata".
-fn norm(line: &str) -> String {
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+// Each test file uses its own subset.
+#[allow(unused_imports)]
+pub use skyport_testkit::dig::{Dig, dig_in};
+#[allow(unused_imports)]
+pub use skyport_testkit::netns::{NetnsGuard, is_root, root_required};
 
 /// Runs the real `dig` against `server` (`+tries=1 +time=2`) with extra arguments.
 pub fn dig(server: IpAddr, port: u16, args: &[&str]) -> Dig {
     dig_in(None, server, port, args)
-}
-
-/// Like [`dig`], optionally inside a network namespace.
-pub fn dig_in(netns: Option<&str>, server: IpAddr, port: u16, args: &[&str]) -> Dig {
-    let mut cmd = match netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, "dig"]);
-            c
-        }
-        None => Command::new("dig"),
-    };
-    cmd.arg(format!("@{server}"))
-        .arg("-p")
-        .arg(port.to_string())
-        .args(["+tries=1", "+time=2"])
-        .args(args);
-    let out = cmd
-        .output()
-        .expect("run dig (install it: apt-get install bind9-dnsutils)");
-    let raw = String::from_utf8_lossy(&out.stdout).into_owned();
-    parse_dig(raw)
-}
-
-fn parse_dig(raw: String) -> Dig {
-    let mut d = Dig {
-        status: String::new(),
-        flags: Vec::new(),
-        answers: Vec::new(),
-        authority: Vec::new(),
-        additional: Vec::new(),
-        raw: raw.clone(),
-    };
-    let mut section = "";
-    for line in raw.lines() {
-        if let Some(rest) = line.split("status: ").nth(1) {
-            d.status = rest.split(',').next().unwrap_or("").trim().to_string();
-        }
-        if let Some(rest) = line.strip_prefix(";; flags: ") {
-            let flags = rest.split(';').next().unwrap_or("");
-            d.flags = flags.split_whitespace().map(str::to_string).collect();
-        }
-        if line.starts_with(";; ANSWER SECTION") {
-            section = "answer";
-            continue;
-        }
-        if line.starts_with(";; AUTHORITY SECTION") {
-            section = "authority";
-            continue;
-        }
-        if line.starts_with(";; ADDITIONAL SECTION") {
-            section = "additional";
-            continue;
-        }
-        if line.trim().is_empty() {
-            section = "";
-            continue;
-        }
-        if line.starts_with(';') {
-            continue;
-        }
-        let rec = norm(line);
-        match section {
-            "answer" => d.answers.push(rec),
-            "authority" => d.authority.push(rec),
-            "additional" => d.additional.push(rec),
-            _ => {}
-        }
-    }
-    d
 }
 
 /// How the fake upstream behaves.
@@ -348,124 +261,4 @@ pub async fn udp_exchange(server: SocketAddr, packet: &[u8]) -> Option<Message> 
         .ok()?
         .ok()?;
     Message::from_vec(&buf[..n]).ok()
-}
-
-/// Whether this process runs as root (needed for network namespaces and port 53).
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// True when root-only tests must run (fail instead of skip): `SKYPORT_REQUIRE_ROOT_TESTS=1`.
-pub fn root_required() -> bool {
-    std::env::var("SKYPORT_REQUIRE_ROOT_TESTS").is_ok_and(|v| v == "1")
-}
-
-fn run(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// One network namespace linked to the host by a veth pair: host side `host_ip/24`, namespace side
-/// `ns_ip/24`, with `/etc/netns/<name>/resolv.conf` pointing at `nameserver`.
-pub struct Netns {
-    pub name: String,
-    pub host_if: String,
-    pub host_ip: IpAddr,
-    pub ns_ip: IpAddr,
-}
-
-/// A set of namespaces removed (with their veths and `/etc/netns` dirs) on drop, even after a panic.
-pub struct NetnsGuard {
-    pub namespaces: Vec<Netns>,
-}
-
-impl NetnsGuard {
-    /// Creates one namespace per `198.18.<subnet>.0/24` (host .1, namespace .2); names are unique to
-    /// this process. `resolv.conf` in each points at the host side address.
-    pub fn create(tag: &str, subnets: &[u8]) -> Result<NetnsGuard, String> {
-        let pid = std::process::id() % 100_000;
-        let mut guard = NetnsGuard {
-            namespaces: Vec::new(),
-        };
-        for &s in subnets {
-            let name = format!("skyport-{tag}-{pid}-{s}");
-            let host_if = format!("sph{pid}x{s}");
-            let ns_if = format!("spn{pid}x{s}");
-            let host_ip: IpAddr = format!("198.18.{s}.1").parse().unwrap();
-            let ns_ip: IpAddr = format!("198.18.{s}.2").parse().unwrap();
-            run(&["ip", "netns", "add", &name])?;
-            guard.namespaces.push(Netns {
-                name: name.clone(),
-                host_if: host_if.clone(),
-                host_ip,
-                ns_ip,
-            });
-            run(&[
-                "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
-            ])?;
-            run(&["ip", "link", "set", &ns_if, "netns", &name])?;
-            run(&[
-                "ip",
-                "addr",
-                "add",
-                &format!("{host_ip}/24"),
-                "dev",
-                &host_if,
-            ])?;
-            run(&["ip", "link", "set", &host_if, "up"])?;
-            run(&[
-                "ip",
-                "netns",
-                "exec",
-                &name,
-                "ip",
-                "addr",
-                "add",
-                &format!("{ns_ip}/24"),
-                "dev",
-                &ns_if,
-            ])?;
-            run(&[
-                "ip", "netns", "exec", &name, "ip", "link", "set", &ns_if, "up",
-            ])?;
-            run(&[
-                "ip", "netns", "exec", &name, "ip", "link", "set", "lo", "up",
-            ])?;
-            let dir = format!("/etc/netns/{name}");
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            std::fs::write(
-                format!("{dir}/resolv.conf"),
-                format!("nameserver {host_ip}\noptions timeout:2 attempts:1\n"),
-            )
-            .map_err(|e| e.to_string())?;
-            // An /etc/hosts of its own so nothing on the host's hosts file interferes.
-            std::fs::write(format!("{dir}/hosts"), "127.0.0.1 localhost\n")
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(guard)
-    }
-}
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        for ns in &self.namespaces {
-            let _ = run(&["ip", "link", "del", &ns.host_if]);
-            let _ = run(&["ip", "netns", "del", &ns.name]);
-            let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", ns.name));
-        }
-    }
 }
