@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Skyport's benchmark harness: one command that measures Skyport next to its peers in the same run.
 
-    python3 bench/run.py            # quick mode (3-4 minutes; skips the peers' 1 GiB transfers)
+    python3 bench/run.py            # quick mode (about 5 minutes; skips the peers' 1 GiB transfers)
     python3 bench/run.py --full     # longer runs, more repetitions (about 15 minutes)
     python3 bench/run.py --no-write # print only; do not rewrite docs/benchmarks.md and bench/results.json
 
@@ -581,7 +581,7 @@ def big_object(peer, timeout):
     url = f"http://127.0.0.1:{peer.port}/bench/big-1g"
     hdrs = ["-H", f"Authorization: {authorization('s3')}", "-H", f"X-Amz-Date: {AMZ_DATE}",
             "-H", "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD", "-H", "Expect:"]
-    out = {}
+    out = {"rss_before_mib": rss_kib(peer.pid) / 1024}
     try:
         for what, argv in (("put", ["-T", src]), ("get", ["-o", "/dev/null"])):
             cpu0 = cpu_seconds(peer.pid)
@@ -857,7 +857,16 @@ def main():
                     help="comma-separated parts to run (development aid; the docs are written only for all parts)")
     ap.add_argument("--ops", default="", help="comma-separated operation keys to run (development aid)")
     ap.add_argument("--peers", default=",".join(PEERS), help="comma-separated emulators for the startup/ops/big parts")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite docs/benchmarks.md from bench/results.json (after editing the renderer)")
     args = ap.parse_args()
+    if args.render:
+        with open(os.path.join(ROOT, "bench", "results.json")) as f:
+            results = json.load(f)
+        table = render(results)
+        print(table)
+        write_docs(results, table)
+        return
     parts, peers = set(args.only.split(",")), [p for p in args.peers.split(",") if p in PEERS]
     if args.full:
         cfg = {"start_reps": 30, "peer_start_reps": 3, "sky_reps": 5, "peer_reps": 3, "sky_secs": 3, "peer_secs": 4,
@@ -880,7 +889,8 @@ def main():
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "mode": "full" if args.full else "quick", "machine": machine(),
                "versions": versions(moto, localstack), "config": cfg,
-               "command": "python3 bench/run.py" + (" --full" if args.full else "")}
+               "command": "python3 bench/run.py" + (" --full" if args.full else ""),
+               "load_average_at_start": os.getloadavg()[0]}
     conns_list = (1, 64)
 
     results["startup"], results["ops"], results["big"] = {}, {}, {}
@@ -941,6 +951,7 @@ def main():
         log("DNS: dnsperf against Skyport and dnsmasq")
         results["dns"] = dns_bench(cfg["dns_secs"], cfg["dns_reps"])
     results["elapsed_s"] = round(time.time() - t_start)
+    results["load_average_at_end"] = os.getloadavg()[0]
 
     table = render(results)
     print(table)
@@ -976,7 +987,7 @@ def versions(moto, localstack):
          "nginx": out(["nginx", "-v"]).replace("nginx version: ", ""),
          "dnsmasq": " ".join(out(["dnsmasq", "--version"]).split()[:3]),
          "dnsperf": "dnsperf " + out(["dpkg-query", "-W", "-f=${Version}", "dnsperf"]),
-         "openssl": out(["openssl", "version"])}
+         "openssl": " ".join(out(["openssl", "version"]).split()[:2])}
     if moto:
         moto_py = os.path.join(os.path.dirname(moto), "python3") if ".bench" in moto else sys.executable
         v["moto"] = out([moto_py, "-c", "import moto; print(moto.__version__)"])
@@ -999,7 +1010,8 @@ def cell_ops(r):
     if "error" in r:
         return r["error"] if r["error"].startswith("none completed") else "failed"
     bad = " ⚠" if r.get("non2xx") or r.get("socket_errors") else ""
-    return f"{r['rps']:,.0f}{' (noisy)' if r['noisy'] else ''}{bad}"
+    rps = f"{r['rps']:,.0f}" if r["rps"] >= 10 else f"{r['rps']:.1f}"
+    return f"{rps}{' (noisy)' if r['noisy'] else ''}{bad}"
 
 
 def cell_lat(r):
@@ -1075,7 +1087,7 @@ def render(r):
     big = r.get("big", {})
     if big:
         out += ["### 1 GiB object (curl, one stream)", "",
-                "| Server | PUT MB/s | GET MB/s | Server peak RSS (MiB) |", "|---|---|---|---|"]
+                "| Server | PUT MB/s | GET MB/s | Server peak RSS (MiB; RSS before, with the earlier runs' data) |", "|---|---|---|---|"]
         for p in PEERS:
             b = big.get(p)
             if not b:
@@ -1087,7 +1099,8 @@ def render(r):
             cells = [f"{b[w]['mb_s']:,.0f}" if "mb_s" in b.get(w, {}) else ("failed" if w in b else "-")
                      for w in ("put", "get")]
             peak = max((b[w].get("peak_rss_mib", 0) for w in ("put", "get") if w in b), default=0)
-            out.append(f"| {PEER_NAMES[p]} | {cells[0]} | {cells[1]} | {peak:,.0f} |")
+            before = f" ({b['rss_before_mib']:,.0f} before)" if "rss_before_mib" in b else ""
+            out.append(f"| {PEER_NAMES[p]} | {cells[0]} | {cells[1]} | {peak:,.0f}{before} |")
         out.append("")
     tls = r.get("tls", {})
     if tls:
@@ -1134,6 +1147,12 @@ def write_docs(r, table):
     v = r["versions"]
     c = r["config"]
     ls = v.get("localstack", "?")
+    if "load_average_at_start" in r:
+        load = (f"1-minute load average {r['load_average_at_start']:.1f} at the start and "
+                f"{r['load_average_at_end']:.1f} at the end\n  (above about 1, other work shared the cores and "
+                "every figure is noisy: compare ratios and CPU per operation\n  rather than absolute rates)")
+    else:
+        load = "load average not recorded"
     text = f"""# Benchmarks
 
 All figures come from one command, run on one machine, with every peer measured in the same run:
@@ -1143,7 +1162,7 @@ All figures come from one command, run on one machine, with every peer measured 
 ```
 
 - Date: {r['date']} ({r['mode']} mode, {r['elapsed_s']} s)
-- Machine: {r['machine']}
+- Machine: {r['machine']}; {load}
 - Versions: {v['skyport']}, {v['rustc']}; moto {v.get('moto', '?')}; LocalStack (localstack-core, host
   runtime without Docker) {ls}; {v['wrk']}; {v['nginx']}; {v['dnsmasq']}; {v['dnsperf']}; {v['openssl']}
 - Load: `wrk -t1` (one client thread; its CPU use is `client_cpu_pct` in `bench/results.json`), unsigned
