@@ -913,18 +913,19 @@ def main():
                 if parts & {"ops", "big"}:
                     prepare(peer)
                     results["startup"].setdefault(name, {})["first_request_ms"] = peer.first_request_ms
-                if "ops" in parts:
-                    sky = name == "skyport"
-                    results["ops"][name] = run_ops(peer, conns_list, cfg["sky_secs"] if sky else cfg["peer_secs"],
-                                                   cfg["sky_reps"] if sky else cfg["peer_reps"],
-                                                   [o for o in args.ops.split(",") if o])
-                    results["ops"][name]["idle_rss_after_mib"] = rss_kib(peer.pid) / 1024
+                # The 1 GiB transfer first: the SQS runs leave a backlog that would inflate its RSS figures.
                 if "big" in parts:
                     if name != "skyport" and not cfg["big_peers"]:
                         results["big"][name] = {"skipped": "quick mode"}
                     else:
                         results["big"][name] = big_object(
                             peer, cfg["big_timeout"] if name == "skyport" else cfg["big_timeout_peers"])
+                if "ops" in parts:
+                    sky = name == "skyport"
+                    results["ops"][name] = run_ops(peer, conns_list, cfg["sky_secs"] if sky else cfg["peer_secs"],
+                                                   cfg["sky_reps"] if sky else cfg["peer_reps"],
+                                                   [o for o in args.ops.split(",") if o])
+                    results["ops"][name]["idle_rss_after_mib"] = rss_kib(peer.pid) / 1024
             except Exception as exc:
                 err = failure(exc)["error"]
                 log(f"  {name} failed: {err}")
