@@ -7,6 +7,7 @@
 //! - [`protocol`]: the protocol enum and the small codecs (form/query decoding, an XML writer, JSON helpers).
 //! - [`service::Service`]: the interface the proxy's router dispatches to.
 //! - [`store::Store`]: the embedded ACID state store (redb) and [`store::StateLayout`], the state directory.
+//! - [`ports`]: the external service port range (4510-4559): leases and the backends they route to.
 //! - [`arn`], [`host`], [`ids`], [`timefmt`], [`body`]: helpers for ARNs, AWS hostnames, request ids,
 //!   timestamps and HTTP bodies.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod context;
 pub mod error;
 pub mod host;
 pub mod ids;
+pub mod ports;
 pub mod protocol;
 pub mod service;
 pub mod store;
