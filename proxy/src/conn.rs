@@ -26,6 +26,8 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// Plaintext or TLS.
     pub scheme: Scheme,
+    /// The service requests the router cannot place go to (a port-range route to one service).
+    pub pinned: Option<&'static str>,
 }
 
 /// Tells a TLS ClientHello from plaintext by its first byte.
@@ -37,6 +39,7 @@ pub(crate) async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
+    pinned: Option<&'static str>,
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -64,6 +67,7 @@ pub(crate) async fn handle(
                     peer,
                     local,
                     scheme: Scheme::Https,
+                    pinned,
                 };
                 serve(tls, info, shared).await;
             }
@@ -75,6 +79,7 @@ pub(crate) async fn handle(
             peer,
             local,
             scheme: Scheme::Http,
+            pinned,
         };
         serve(stream, info, shared).await;
     }

@@ -606,7 +606,9 @@ mod tests {
             ("backend".into(), 9000)
         );
         assert_eq!(parse_target("[::1]:80").unwrap(), ("::1".into(), 80));
-        for bad in ["", "x", ":80", "h:0", "h:99999", "::1:80", "[::1:80", "a b:1"] {
+        for bad in [
+            "", "x", ":80", "h:0", "h:99999", "::1:80", "[::1:80", "a b:1",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
     }
