@@ -324,10 +324,10 @@ impl PortRegistry {
     /// Reserves a port (the preferred one, or the lowest free one), listens on it, and returns the lease.
     pub fn reserve(&self, request: PortRequest) -> Result<PortLease, PortError> {
         let range = self.inner.range;
-        if let Some(port) = request.preferred {
-            if !range.contains(port) {
-                return Err(PortError::OutOfRange { port, range });
-            }
+        if let Some(port) = request.preferred
+            && !range.contains(port)
+        {
+            return Err(PortError::OutOfRange { port, range });
         }
         let mut next = request.preferred.unwrap_or(range.first);
         loop {
