@@ -900,7 +900,16 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
     stream.write_all(b"ping").unwrap();
     let mut four = [0u8; 4];
     stream.read_exact(&mut four).unwrap();
-    docker(&["exec", &backend.id, "/bin/busybox", "pkill", "-x", "cat"]);
+    // The per-connection `cat` (command line exactly `/bin/busybox cat`, unlike the `nc` server's).
+    docker(&[
+        "exec",
+        &backend.id,
+        "/bin/busybox",
+        "pkill",
+        "-x",
+        "-f",
+        "/bin/busybox cat",
+    ]);
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest);
     assert!(rest.is_empty(), "EOF after the backend closed");
