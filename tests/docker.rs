@@ -43,9 +43,6 @@ fn docker_available() -> bool {
 /// Builds the image once per test binary (the script is idempotent; a warm re-run takes seconds).
 fn image() -> &'static str {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    if std::env::var("TMP_SKIP_BUILD").is_ok() {
-        return IMAGE;
-    }
     let built = BUILT.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/build-local.sh");
         let started = Instant::now();
