@@ -174,8 +174,15 @@ pub struct Config {
     pub parity_access_keys: bool,
     /// DNS settings.
     pub dns: DnsSettings,
-    /// The external service port range, inclusive (`EXTERNAL_SERVICE_PORTS_START`/`_END`).
+    /// The external service port range as first and last port, inclusive (`EXTERNAL_SERVICE_PORTS_START`,
+    /// and `EXTERNAL_SERVICE_PORTS_END`, which is excluded as in LocalStack's docs).
     pub external_ports: (u16, u16),
+    /// How long a TCP route in the port range may take to connect to its backend
+    /// (`SKYPORT_PORTS_CONNECT_TIMEOUT`, seconds).
+    pub ports_connect_timeout: Duration,
+    /// How long a TCP route may carry no bytes before it is closed (`SKYPORT_PORTS_IDLE_TIMEOUT`, seconds;
+    /// `None` when 0).
+    pub ports_idle_timeout: Option<Duration>,
     /// A user certificate (`CUSTOM_SSL_CERT_PATH`).
     pub custom_ssl_cert_path: Option<PathBuf>,
     /// Refuse to re-create a queue within 60 s of deleting it (`SQS_DELAY_RECENTLY_DELETED`).
@@ -249,7 +256,18 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
         "EXTERNAL_SERVICE_PORTS_START",
         "first external service port",
     ),
-    ("EXTERNAL_SERVICE_PORTS_END", "last external service port"),
+    (
+        "EXTERNAL_SERVICE_PORTS_END",
+        "end of the external service port range (excluded)",
+    ),
+    (
+        "SKYPORT_PORTS_CONNECT_TIMEOUT",
+        "port-range TCP route connect deadline, seconds",
+    ),
+    (
+        "SKYPORT_PORTS_IDLE_TIMEOUT",
+        "port-range TCP route idle deadline, seconds (0: none)",
+    ),
     ("CUSTOM_SSL_CERT_PATH", "user TLS certificate"),
     ("SQS_ENDPOINT_STRATEGY", "SQS queue URL style"),
     (
@@ -585,18 +603,53 @@ impl Config {
         let start = env
             .var("EXTERNAL_SERVICE_PORTS_START")
             .map_or(Ok(4510), |v| parse_port("EXTERNAL_SERVICE_PORTS_START", &v))?;
+        // END is excluded (LocalStack's documented meaning: 4510..4560 is 4510-4559).
         let end = env
             .var("EXTERNAL_SERVICE_PORTS_END")
-            .map_or(Ok(start.saturating_add(49)), |v| {
+            .map_or(Ok(start.saturating_add(50)), |v| {
                 parse_port("EXTERNAL_SERVICE_PORTS_END", &v)
             })?;
-        if end < start {
+        if end <= start {
             return Err(invalid(
                 "EXTERNAL_SERVICE_PORTS_END",
                 &end.to_string(),
-                format!("a port not below EXTERNAL_SERVICE_PORTS_START ({start})"),
+                format!("a port above EXTERNAL_SERVICE_PORTS_START ({start}); the end is excluded"),
             ));
         }
+        let ports_connect_timeout = match env.var("SKYPORT_PORTS_CONNECT_TIMEOUT") {
+            Some(v) => Duration::from_secs_f64(
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.01 && *s <= 3600.0)
+                    .ok_or_else(|| {
+                        invalid(
+                            "SKYPORT_PORTS_CONNECT_TIMEOUT",
+                            &v,
+                            "seconds, from 0.01 to 3600",
+                        )
+                    })?,
+            ),
+            None => Duration::from_secs(5),
+        };
+        let ports_idle_timeout = match env.var("SKYPORT_PORTS_IDLE_TIMEOUT") {
+            Some(v) => {
+                let seconds = v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 604_800.0)
+                    .ok_or_else(|| {
+                        invalid(
+                            "SKYPORT_PORTS_IDLE_TIMEOUT",
+                            &v,
+                            "seconds, from 0 (no timeout) to 604800",
+                        )
+                    })?;
+                (seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
+            }
+            None => Some(Duration::from_secs(3600)),
+        };
         let sqs_endpoint_strategy = match env.var("SQS_ENDPOINT_STRATEGY").as_deref().map(str::trim)
         {
             None | Some("standard") => SqsEndpointStrategy::Standard,
@@ -656,7 +709,9 @@ impl Config {
             sqs_delay_recently_deleted: bool_var(env, "SQS_DELAY_RECENTLY_DELETED", false)?,
             sqs_delay_purge_retry: bool_var(env, "SQS_DELAY_PURGE_RETRY", false)?,
             dns,
-            external_ports: (start, end),
+            external_ports: (start, end - 1),
+            ports_connect_timeout,
+            ports_idle_timeout,
             custom_ssl_cert_path: env.var("CUSTOM_SSL_CERT_PATH").map(PathBuf::from),
             sqs_endpoint_strategy,
             s3_sigv4_keys,
@@ -781,6 +836,15 @@ impl Config {
                 format!("{}-{}", self.external_ports.0, self.external_ports.1),
             ),
             (
+                "SKYPORT_PORTS_CONNECT_TIMEOUT".into(),
+                format!("{}s", self.ports_connect_timeout.as_secs_f64()),
+            ),
+            (
+                "SKYPORT_PORTS_IDLE_TIMEOUT".into(),
+                self.ports_idle_timeout
+                    .map_or("none".to_owned(), |d| format!("{}s", d.as_secs_f64())),
+            ),
+            (
                 "CUSTOM_SSL_CERT_PATH".into(),
                 self.custom_ssl_cert_path
                     .as_ref()
@@ -873,6 +937,18 @@ mod tests {
         assert_eq!(c.state_dir, PathBuf::from("/home/u/.local/share/skyport"));
         assert_eq!(c.dns.address, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(c.external_ports, (4510, 4559));
+        assert_eq!(c.ports_idle_timeout, Some(Duration::from_secs(3600)));
+        let c = Config::load(
+            &env(&[
+                ("EXTERNAL_SERVICE_PORTS_START", "5000"),
+                ("EXTERNAL_SERVICE_PORTS_END", "5010"),
+                ("SKYPORT_PORTS_IDLE_TIMEOUT", "0"),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.external_ports, (5000, 5009));
+        assert_eq!(c.ports_idle_timeout, None);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         let c = Config::load(&env(&[]), true).unwrap();
         assert_eq!(c.gateway_listen, addrs(&["0.0.0.0:4566", "[::]:4566"]));
@@ -921,6 +997,9 @@ mod tests {
             ("DNS_ADDRESS", "localhost"),
             ("SQS_ENDPOINT_STRATEGY", "weird"),
             ("EXTERNAL_SERVICE_PORTS_END", "10"),
+            ("EXTERNAL_SERVICE_PORTS_END", "4510"),
+            ("SKYPORT_PORTS_CONNECT_TIMEOUT", "0"),
+            ("SKYPORT_PORTS_IDLE_TIMEOUT", "-1"),
             ("DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM", "(unclosed"),
             ("LS_LOG", "loud"),
             ("SKYPORT_SHUTDOWN_TIMEOUT", "-1"),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use skyport_core::ports::{PortRange, PortRegistry};
 use skyport_core::{host::HostDomains, store::StateLayout};
 use skyport_proxy::{Gateway, GatewayOptions, router::RouterConfig};
 
@@ -100,6 +101,13 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
     options.is_docker = config.in_container;
     options.handshake_timeout = config.handshake_timeout;
     options.header_read_timeout = config.header_timeout;
+    let (first, last) = config.external_ports;
+    // Services that need a port of their own (Lambda, RDS, ...) get a clone of this registry.
+    options.ports = PortRange::new(first, last).map(PortRegistry::new);
+    options.forward = skyport_proxy::forward::ForwardOptions {
+        connect_timeout: config.ports_connect_timeout,
+        idle_timeout: config.ports_idle_timeout,
+    };
     let tls = match crate::tls::build(&config, &layout.certs_dir()) {
         Ok(t) => t,
         Err(e) => {
@@ -209,6 +217,9 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
         skyport_core::VERSION,
         started.elapsed().as_secs_f64() * 1000.0
     );
+    if let Some(range) = PortRange::new(first, last) {
+        tracing::debug!("external service ports {range}: bound on demand, on the gateway's hosts");
+    }
     running.health().set_ready();
     println!("Ready.");
 

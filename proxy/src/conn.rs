@@ -29,6 +29,8 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// Plaintext or TLS.
     pub scheme: Scheme,
+    /// The service requests the router cannot place go to (a port-range route to one service).
+    pub pinned: Option<&'static str>,
 }
 
 /// Tells a TLS ClientHello from plaintext by its first byte.
@@ -40,6 +42,7 @@ pub(crate) async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
+    pinned: Option<&'static str>,
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -67,6 +70,7 @@ pub(crate) async fn handle(
                     peer,
                     local,
                     scheme: Scheme::Https,
+                    pinned,
                 };
                 let http1 = tls.get_ref().1.alpn_protocol() != Some(b"h2");
                 serve(tls, info, http1, shared).await;
@@ -79,6 +83,7 @@ pub(crate) async fn handle(
             peer,
             local,
             scheme: Scheme::Http,
+            pinned,
         };
         let http1 = first != H2_PREFACE_START;
         serve(stream, info, http1, shared).await;

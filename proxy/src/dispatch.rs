@@ -41,8 +41,12 @@ async fn handle_request(
         path.starts_with("/_localstack/") || path.starts_with("/_skyport/")
     };
     if internal {
-        let mut response =
-            crate::internal::handle(&shared.health, &shared.shutdown, &parts, request_body).await;
+        let path = parts.uri.path();
+        let mut response = if path == "/_skyport/ports" || path.starts_with("/_skyport/ports/") {
+            crate::ports::handle(&shared, &parts, request_body).await
+        } else {
+            crate::internal::handle(&shared.health, &shared.shutdown, &parts, request_body).await
+        };
         common_headers(&shared, &mut response);
         tracing::debug!(
             method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(),
@@ -70,6 +74,9 @@ async fn handle_request(
         }
     }
 
+    if let Some(pinned) = conn.pinned {
+        route.pin(pinned);
+    }
     let service_id = route.service.map(|s| s.id);
     let is_s3 = service_id == Some("s3");
     let (request_id, host_id) = if is_s3 {

@@ -9,8 +9,10 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use skyport_core::Service;
+use skyport_core::ports::PortRegistry;
 use tokio::sync::mpsc;
 
+use crate::forward::ForwardOptions;
 use crate::internal::Health;
 use crate::listener::{self, BindError};
 use crate::router::RouterConfig;
@@ -35,6 +37,10 @@ pub struct GatewayOptions {
     pub localstack_header: bool,
     /// Running in a container (reported by `/_localstack/info`).
     pub is_docker: bool,
+    /// The external service port range to serve (on the same hosts as the listen addresses), if any.
+    pub ports: Option<PortRegistry>,
+    /// Connect and idle timeouts of TCP routes in the port range.
+    pub forward: ForwardOptions,
 }
 
 impl GatewayOptions {
@@ -49,6 +55,8 @@ impl GatewayOptions {
             max_form_body: 16 << 20,
             localstack_header: true,
             is_docker: false,
+            ports: None,
+            forward: ForwardOptions::default(),
         }
     }
 }
@@ -74,6 +82,7 @@ pub(crate) struct Shared {
     pub header_read_timeout: Duration,
     pub max_form_body: usize,
     pub localstack_header: bool,
+    pub ports: Option<crate::ports::Ports>,
 }
 
 /// A gateway being assembled.
@@ -160,6 +169,11 @@ impl Gateway {
             header_read_timeout: self.options.header_read_timeout,
             max_form_body: self.options.max_form_body,
             localstack_header: self.options.localstack_header,
+            ports: self
+                .options
+                .ports
+                .clone()
+                .map(|registry| crate::ports::Ports::new(registry, self.options.forward)),
         });
 
         let mut bound = Vec::new();
@@ -188,6 +202,10 @@ impl Gateway {
             accept_tasks.push(tokio::spawn(accept_loop(l, local, shared, conn_tx)));
         }
         drop(conn_tx);
+        if let Some(ports) = &shared.ports {
+            let binder = crate::ports::Binder::new(&addrs, &shared);
+            ports.registry.serve_with(Arc::new(binder));
+        }
         Ok(RunningGateway {
             addrs,
             bind_errors: errors,
@@ -216,7 +234,7 @@ async fn accept_loop(
                 let shared = shared.clone();
                 let guard = conn_tx.clone();
                 tokio::spawn(async move {
-                    crate::conn::handle(stream, peer, local, shared).await;
+                    crate::conn::handle(stream, peer, local, None, shared).await;
                     drop(guard);
                 });
             }

@@ -6,15 +6,21 @@
 //! decides which AWS service and protocol it is for (using the [`catalog`] of known services), builds the
 //! `RequestContext` and calls the service. Every failure that is the gateway's own (no such service, a
 //! malformed `Authorization`, an unreadable body) is turned into an AWS-shaped response in [`errors`].
+//!
+//! The external service port range (4510-4559) is served by [`ports`]: each port a service leases from
+//! `skyport_core::ports` is bound on the gateway's hosts and routed to the gateway's HTTP serving or, as
+//! raw TCP, to a backend address through [`forward`].
 #![forbid(unsafe_code)]
 
 pub mod catalog;
 pub mod conn;
 pub mod dispatch;
 pub mod errors;
+pub mod forward;
 pub mod gateway;
 pub mod internal;
 pub mod listener;
+pub mod ports;
 pub mod router;
 pub mod shutdown;
 mod watchdog;

@@ -103,6 +103,23 @@ impl Route {
             .unwrap_or_else(|| skyport_core::DEFAULT_REGION.to_owned())
     }
 
+    /// Sends a request the router could not place to the service `id` (a port-range route pinned to one
+    /// service); a request it did place keeps its service.
+    pub fn pin(&mut self, id: &str) {
+        if self.service.is_some() {
+            return;
+        }
+        if let Some(def) = catalog::by_id(id) {
+            self.service = Some(def);
+            self.unknown_target = None;
+            if !def.protocols.contains(&self.protocol)
+                && let Some(protocol) = def.protocols.first()
+            {
+                self.protocol = *protocol;
+            }
+        }
+    }
+
     /// Completes a route that needed the form body's `Action`.
     pub fn resolve_action(&mut self, action: Option<&str>) {
         self.needs_form_action = false;
