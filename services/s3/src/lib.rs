@@ -152,7 +152,12 @@ impl S3 {
                     return Err(S3Error::KeyTooLong { size: key.len() });
                 }
                 let response = self.object_op(ctx, &req, &bucket, &key, body).await?;
-                if self.queue_sink.is_some()
+                let notifies = matches!(
+                    ctx.operation.as_deref(),
+                    Some("PutObject" | "CopyObject" | "CompleteMultipartUpload" | "DeleteObject")
+                );
+                if notifies
+                    && self.queue_sink.is_some()
                     && self
                         .bucket(&bucket)
                         .is_ok_and(|b| b.config.contains_key("notification"))
