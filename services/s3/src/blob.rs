@@ -28,7 +28,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use md5::Digest;
 use skyport_core::Body;
-use skyport_core::store::{Store, StoreError};
+use skyport_core::store::{Store, StoreError, Writer};
 use tokio::sync::mpsc;
 
 use crate::checksum::{Algorithm, Hasher};
@@ -372,9 +372,18 @@ impl BlobStore {
     }
 
     /// Moves a written body into place; returns its blob id. The caller commits metadata next.
-    pub async fn commit(&self, mut written: Written) -> S3Result<String> {
+    pub async fn commit(&self, written: Written) -> S3Result<String> {
+        match self.place(written).await? {
+            (id, None) => Ok(id),
+            (_, Some(bytes)) => self.put_inline(bytes).await,
+        }
+    }
+
+    /// Like [`BlobStore::commit`], but an inline body is returned with its new id instead of being
+    /// stored: the caller stores it with [`BlobStore::stage_inline`] in its metadata transaction.
+    pub async fn place(&self, mut written: Written) -> S3Result<(String, Option<Bytes>)> {
         let temp = match std::mem::replace(&mut written.data, Data::Committed) {
-            Data::Inline(bytes) => return self.put_inline(bytes).await,
+            Data::Inline(bytes) => return Ok((format!("i{}", self.new_id()), Some(bytes))),
             Data::File(mut t) => t.0.take(),
             Data::Committed => None,
         };
@@ -409,7 +418,26 @@ impl BlobStore {
         .await
         .map_err(|e| S3Error::Internal(e.to_string()))?;
         result?;
-        Ok(id)
+        Ok((id, None))
+    }
+
+    /// Stores an inline body placed by [`BlobStore::place`] inside the caller's transaction.
+    pub fn stage_inline(w: &mut Writer<'_>, id: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        w.put(BODIES, id, bytes)
+    }
+
+    /// Removes inline bodies inside the caller's transaction; returns the other (file) ids, to
+    /// [`BlobStore::remove`] after the commit.
+    pub fn unstage_inline(w: &mut Writer<'_>, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let mut files = Vec::new();
+        for id in ids {
+            if is_inline(&id) {
+                w.delete(BODIES, &id)?;
+            } else {
+                files.push(id);
+            }
+        }
+        Ok(files)
     }
 
     /// A new blob with the same content (a hard link, or a copy where links are not possible; a new
