@@ -3,6 +3,9 @@
 //! disconnects mid-upload leaves no temporary file; `kill -9` during a large PUT with persistence leaves
 //! the object absent (never partial) and every acknowledged object intact after a restart.
 //!
+//! Small bodies stored inline in the metadata store survive `kill -9` with persistence, and object data no
+//! metadata refers to (a crash between storing a body and committing it) is swept at the next start.
+//!
 //! A 5 GiB-class multipart run is env-gated: `SKYPORT_S3_HUGE=1 cargo test --test s3_large huge -- --ignored`.
 
 mod common;
@@ -483,4 +486,192 @@ async fn bench_small_objects_and_one_gib() {
         size as f64 / get / 1e6,
         watch.peak_mib()
     );
+}
+
+/// A Skyport with `PERSISTENCE=1` in `state`.
+fn persistent(state: &std::path::Path) -> Options {
+    Options::default().env("PERSISTENCE", "1").state_dir(state)
+}
+
+/// `kill -9`, and wait until the process is gone.
+fn kill_9(mut skyport: Skyport) {
+    skyport.signal("KILL");
+    skyport.wait_exit(Duration::from_secs(10));
+}
+
+/// PUTs `data` as `bucket/key`.
+async fn put(s3: &Client, bucket: &str, key: &str, data: Vec<u8>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_objects_are_stored_inline_and_survive_kill_9() {
+    let state = tempfile::tempdir().unwrap();
+    let opts = persistent(state.path());
+    let skyport = Skyport::start_with(opts.clone());
+    let s3 = client(&skyport.endpoint());
+    s3.create_bucket().bucket("inline").send().await.unwrap();
+    // Up to 64 KiB inline; one byte more goes to a file.
+    let sizes = [0usize, 1, 1024, 65_536, 65_537];
+    for (i, size) in sizes.iter().enumerate() {
+        put(&s3, "inline", &format!("k{i}"), chunk(0, *size)).await;
+    }
+    // Overwrite, copy and delete inline objects, and range-read one.
+    put(&s3, "inline", "k1", chunk(0, 2048)).await;
+    s3.copy_object()
+        .bucket("inline")
+        .key("copy")
+        .copy_source("inline/k2")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket("inline")
+        .key("k0")
+        .send()
+        .await
+        .unwrap();
+    let ranged = s3
+        .get_object()
+        .bucket("inline")
+        .key("k3")
+        .range("bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ranged.body.collect().await.unwrap().into_bytes().to_vec(),
+        chunk(100, 100)
+    );
+    // Acknowledged, then killed without any chance to flush.
+    kill_9(skyport);
+
+    let objects = state.path().join("state").join("s3").join("objects");
+    assert_eq!(
+        files_under(&objects).len(),
+        1,
+        "only the body above 64 KiB is a file"
+    );
+    let skyport = Skyport::start_with(opts);
+    let s3 = client(&skyport.endpoint());
+    verify(&s3, "inline", "k1", 2048).await;
+    verify(&s3, "inline", "copy", 1024).await;
+    for (i, size) in sizes.iter().enumerate().skip(2) {
+        verify(&s3, "inline", &format!("k{i}"), *size as u64).await;
+    }
+    let gone = s3
+        .head_object()
+        .bucket("inline")
+        .key("k0")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(gone.raw_response().map(|r| r.status().as_u16()), Some(404));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphaned_object_data_is_swept_at_start() {
+    let state = tempfile::tempdir().unwrap();
+    let opts = persistent(state.path());
+    let skyport = Skyport::start_with(opts.clone());
+    let s3 = client(&skyport.endpoint());
+    s3.create_bucket().bucket("sweep").send().await.unwrap();
+    for (key, size) in [("file", 300_000usize), ("small", 1000)] {
+        put(&s3, "sweep", key, chunk(0, size)).await;
+    }
+    // A multipart upload in progress keeps its parts.
+    let upload = s3
+        .create_multipart_upload()
+        .bucket("sweep")
+        .key("pending")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = upload.upload_id().unwrap().to_owned();
+    let part_etag = s3
+        .upload_part()
+        .bucket("sweep")
+        .key("pending")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(ByteStream::from(chunk(0, 5 * 1024 * 1024)))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    kill_9(skyport);
+
+    // What a crash between rename and commit, or inside an upload, leaves behind.
+    let s3_dir = state.path().join("state").join("s3");
+    let kept = files_under(&s3_dir.join("objects"));
+    assert_eq!(kept.len(), 2, "the large object and the part are files");
+    let orphan = s3_dir.join("objects/ab/ab0123456789abcdef0123456789abcd");
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"torn").unwrap();
+    let temp = s3_dir.join("tmp/0123456789abcdef0123456789abcdef");
+    std::fs::write(&temp, b"partial").unwrap();
+
+    let skyport = Skyport::start_with(opts);
+    assert!(
+        skyport.wait_for_log(
+            "swept orphaned object data (1 files",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        skyport.log()
+    );
+    assert!(!orphan.exists(), "orphaned object file removed");
+    assert!(
+        !temp.exists(),
+        "temporary file of an interrupted upload removed"
+    );
+    let mut left = files_under(&s3_dir.join("objects"));
+    left.sort();
+    let mut kept = kept;
+    kept.sort();
+    assert_eq!(left, kept, "referenced object data is kept");
+    let s3 = client(&skyport.endpoint());
+    verify(&s3, "sweep", "file", 300_000).await;
+    verify(&s3, "sweep", "small", 1000).await;
+    // The part survived the sweep.
+    s3.complete_multipart_upload()
+        .bucket("sweep")
+        .key("pending")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part_etag)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    verify(&s3, "sweep", "pending", 5 * 1024 * 1024).await;
 }

@@ -1,29 +1,66 @@
-//! Object bodies on disk. A body streams into a temporary file under `<service dir>/tmp/` while MD5 and the
-//! requested checksums are computed (aws-chunked bodies are decoded on the way), is fsynced, and is renamed
-//! to `<service dir>/objects/<xx>/<id>` where `id` is a random hex id: the on-disk name never derives from
-//! the key, so no key can escape the data directory. A temporary file is removed when its write fails or
-//! is abandoned (client disconnect drops the future, and the guard's `Drop` removes the file). Reads stream
-//! a list of segments (a multipart object keeps its part files) with an optional byte range.
+//! Object bodies. A body of at most [`INLINE_MAX`] bytes is kept in memory while it arrives and stored
+//! *inline* in the metadata store (table `bodies`, raw bytes, id `i<hex>`): no file, no extra syscalls.
+//! With persistence the inline body is committed without waiting for the disk and becomes durable with the
+//! object's metadata commit, which follows it and is fsynced before the 200 (redb persists every earlier
+//! commit with a durable one), so a PUT costs one fsync and a crash leaves the object absent or complete.
+//!
+//! A larger body streams into a temporary file under `<service dir>/tmp/`: the request task passes the
+//! received `Bytes` (no copy) through a short channel to a blocking writer thread that computes MD5 and the
+//! requested checksums in one pass over each buffer and writes ~1 MiB batches with vectored writes. With
+//! persistence the file is fsynced, renamed to `<service dir>/objects/<xx>/<id>` and the directory fsynced
+//! before the metadata commit; without it, nothing is fsynced. The on-disk name is a random hex id, never
+//! derived from the key, so no key can escape the data directory. A temporary file is removed when its
+//! write fails or is abandoned (client disconnect drops the future, and the guard's `Drop` removes it).
+//!
+//! Reads stream a list of segments (a multipart object keeps its part blobs) with an optional byte range:
+//! inline bodies are answered from memory, files by a blocking reader thread that reads 1 MiB chunks ahead
+//! of the socket through a bounded channel, so memory stays flat whatever the size.
+//!
+//! Blob ids end with a tag of the run that made them. [`BlobStore::sweep`] removes blobs no metadata refers
+//! to (a crash between rename and commit, parts of an upload lost in a crash); it never touches ids of the
+//! current run, whose metadata may still be on its way.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::io::{IoSlice, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use md5::Digest;
 use skyport_core::Body;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use skyport_core::store::{Store, StoreError, Writer};
+use tokio::sync::mpsc;
 
 use crate::checksum::{Algorithm, Hasher};
 use crate::chunked::ChunkDecoder;
 use crate::error::{S3Error, S3Result};
 use crate::model::Segment;
 
+/// The store table of inline bodies: blob id → raw bytes.
+pub const BODIES: &str = "bodies";
+
+/// Largest body stored inline in the metadata store.
+pub const INLINE_MAX: usize = 64 * 1024;
+
+/// Bytes gathered before one (vectored) write to a file.
+const WRITE_BATCH: usize = 1 << 20;
+/// Most buffers in one vectored write (below every platform's `IOV_MAX`).
+const WRITE_IOVECS: usize = 256;
+/// Bytes per read from a file.
+const READ_CHUNK: usize = 1 << 20;
+/// Buffers in flight between a request task and its writer or reader thread.
+const PIPE_DEPTH: usize = 4;
+/// Bytes digested in one go (MD5 and checksums share each cache-resident slice).
+const DIGEST_SLICE: usize = 64 * 1024;
+
 /// Where bodies live.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     dir: PathBuf,
     durable: bool,
+    store: Store,
+    /// Suffix of every id made by this run (8 hex digits).
+    run_tag: String,
 }
 
 /// How to read an incoming body.
@@ -43,15 +80,22 @@ pub struct WriteOptions {
     pub signer: Option<crate::chunked::ChunkSigner>,
 }
 
-/// A body safely on disk in a temporary file, with its digests.
+/// A received body (in memory, or safely in a temporary file), with its digests.
 #[derive(Debug)]
 pub struct Written {
-    temp: TempFile,
+    data: Data,
     pub size: u64,
     pub md5_hex: String,
     pub checksums: Vec<(Algorithm, String)>,
     pub trailers: Vec<(String, String)>,
     pub sha256_hex: Option<String>,
+}
+
+#[derive(Debug)]
+enum Data {
+    Inline(Bytes),
+    File(TempFile),
+    Committed,
 }
 
 /// Removes the file on drop unless it was committed.
@@ -66,21 +110,128 @@ impl Drop for TempFile {
     }
 }
 
-const WRITE_BUFFER: usize = 1 << 20;
-const READ_CHUNK: usize = 256 * 1024;
+/// MD5, the requested checksums and the optional SHA-256, fed in one pass.
+struct Digests {
+    md5: md5::Md5,
+    hashers: Vec<(Algorithm, Hasher)>,
+    sha256: Option<sha2::Sha256>,
+}
+
+impl Digests {
+    fn new(opts: &WriteOptions) -> Digests {
+        Digests {
+            md5: md5::Md5::new(),
+            hashers: opts
+                .algorithms
+                .iter()
+                .map(|a| (*a, Hasher::new(*a)))
+                .collect(),
+            sha256: opts.sha256_hex.then(sha2::Sha256::new),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        for slice in data.chunks(DIGEST_SLICE) {
+            self.md5.update(slice);
+            for (_, h) in self.hashers.iter_mut() {
+                h.update(slice);
+            }
+            if let Some(s) = self.sha256.as_mut() {
+                s.update(slice);
+            }
+        }
+    }
+}
+
+/// The writer thread of a body that goes to a file.
+struct Spill {
+    tx: mpsc::Sender<Bytes>,
+    thread: tokio::task::JoinHandle<std::io::Result<(std::fs::File, Digests)>>,
+}
+
+impl Spill {
+    /// Passes `data` to the writer; on failure returns the writer's error.
+    async fn send(&mut self, data: Bytes) -> S3Result<()> {
+        if self.tx.send(data).await.is_ok() {
+            return Ok(());
+        }
+        // The writer stopped early: its result says why.
+        let (tx, _) = mpsc::channel(1);
+        self.tx = tx;
+        match (&mut self.thread).await {
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(_)) => Err(S3Error::Internal("object writer stopped early".into())),
+            Err(e) => Err(S3Error::Internal(e.to_string())),
+        }
+    }
+
+    /// Ends the stream and returns the file and digests.
+    async fn finish(self) -> S3Result<(std::fs::File, Digests)> {
+        drop(self.tx);
+        self.thread
+            .await
+            .map_err(|e| S3Error::Internal(e.to_string()))?
+            .map_err(S3Error::from)
+    }
+}
+
+/// Writes every buffer of `bufs` (then empties it).
+fn write_batch(file: &mut std::fs::File, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let n = file.write_vectored(rest)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    drop(slices);
+    bufs.clear();
+    Ok(())
+}
+
+/// The writer thread: digests and writes what arrives until the channel closes.
+fn writer_loop(
+    mut file: std::fs::File,
+    mut digests: Digests,
+    mut rx: mpsc::Receiver<Bytes>,
+) -> std::io::Result<(std::fs::File, Digests)> {
+    let mut batch: Vec<Bytes> = Vec::with_capacity(WRITE_IOVECS);
+    let mut batched = 0;
+    while let Some(data) = rx.blocking_recv() {
+        digests.update(&data);
+        batched += data.len();
+        batch.push(data);
+        if batched >= WRITE_BATCH || batch.len() >= WRITE_IOVECS {
+            write_batch(&mut file, &mut batch)?;
+            batched = 0;
+        }
+    }
+    write_batch(&mut file, &mut batch)?;
+    Ok((file, digests))
+}
+
+fn is_inline(id: &str) -> bool {
+    id.starts_with('i')
+}
 
 impl BlobStore {
-    /// A store in `dir`; stale temporary files from an earlier run are removed.
-    pub fn open(dir: &Path, durable: bool) -> std::io::Result<BlobStore> {
+    /// A store in `dir` (inline bodies in `store`); stale temporary files from an earlier run are removed.
+    pub fn open(dir: &Path, durable: bool, store: Store) -> std::io::Result<BlobStore> {
         let tmp = dir.join("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
         // Shard directories (`objects/<xx>/`) are made on first use: creating all 256 here would cost
         // tens of milliseconds of every start.
         std::fs::create_dir_all(dir.join("objects"))?;
+        let mut tag = [0u8; 4];
+        fastrand::fill(&mut tag);
         Ok(BlobStore {
             dir: dir.to_owned(),
             durable,
+            store,
+            run_tag: skyport_core::ids::hex(&tag),
         })
     }
 
@@ -89,28 +240,39 @@ impl BlobStore {
         self.dir.join("objects").join(shard).join(id)
     }
 
-    fn new_id() -> String {
-        let mut bytes = [0u8; 16];
+    /// A new file id: 24 random hex digits and the run tag.
+    fn new_id(&self) -> String {
+        let mut bytes = [0u8; 12];
         fastrand::fill(&mut bytes);
-        skyport_core::ids::hex(&bytes)
+        let mut id = skyport_core::ids::hex(&bytes);
+        id.push_str(&self.run_tag);
+        id
     }
 
-    /// Streams `body` into a temporary file.
-    pub async fn write(&self, mut body: Body, opts: WriteOptions) -> S3Result<Written> {
-        let path = self.dir.join("tmp").join(Self::new_id());
-        let file = tokio::fs::File::create(&path).await?;
+    /// True when `id` was made by this run.
+    fn is_current(&self, id: &str) -> bool {
+        id.ends_with(&self.run_tag)
+    }
+
+    fn spill(&self, digests: Digests) -> S3Result<(Spill, TempFile)> {
+        let path = self.dir.join("tmp").join(self.new_id());
+        let file = std::fs::File::create(&path)?;
         let temp = TempFile(Some(path));
-        let capacity = opts
-            .expected_len
-            .map_or(WRITE_BUFFER, |n| (n as usize).clamp(8 * 1024, WRITE_BUFFER));
-        let mut out = tokio::io::BufWriter::with_capacity(capacity, file);
-        let mut md5 = md5::Md5::new();
-        let mut hashers: Vec<(Algorithm, Hasher)> = opts
-            .algorithms
-            .iter()
-            .map(|a| (*a, Hasher::new(*a)))
-            .collect();
-        let mut sha256 = opts.sha256_hex.then(sha2::Sha256::new);
+        let (tx, rx) = mpsc::channel(PIPE_DEPTH);
+        let thread = tokio::task::spawn_blocking(move || writer_loop(file, digests, rx));
+        Ok((Spill { tx, thread }, temp))
+    }
+
+    /// Receives `body`: in memory when small, else streamed into a temporary file.
+    pub async fn write(&self, mut body: Body, opts: WriteOptions) -> S3Result<Written> {
+        let mut digests = Some(Digests::new(&opts));
+        let mut spill: Option<(Spill, TempFile)> = None;
+        if opts.expected_len.is_some_and(|n| n > INLINE_MAX as u64)
+            && let Some(d) = digests.take()
+        {
+            spill = Some(self.spill(d)?);
+        }
+        let mut memory = BytesMut::new();
         let mut decoder = opts.aws_chunked.then(|| match opts.signer.clone() {
             Some(s) => ChunkDecoder::signed(s),
             None => ChunkDecoder::new(),
@@ -130,19 +292,23 @@ impl BlobStore {
                 Some(d) => d.push(data, &mut pieces).map_err(chunk_error)?,
                 None => pieces.push(data),
             }
-            for piece in &pieces {
+            for piece in pieces.drain(..) {
                 size += piece.len() as u64;
                 if size > opts.max_len {
                     return Err(S3Error::EntityTooLarge { size });
                 }
-                md5.update(piece);
-                for (_, h) in hashers.iter_mut() {
-                    h.update(piece);
+                if let Some((s, _)) = spill.as_mut() {
+                    s.send(piece).await?;
+                    continue;
                 }
-                if let Some(s) = sha256.as_mut() {
-                    s.update(piece);
+                memory.extend_from_slice(&piece);
+                if memory.len() > INLINE_MAX
+                    && let Some(d) = digests.take()
+                {
+                    let (mut s, temp) = self.spill(d)?;
+                    s.send(memory.split().freeze()).await?;
+                    spill = Some((s, temp));
                 }
-                out.write_all(piece).await?;
             }
         }
         let trailers = match decoder {
@@ -155,28 +321,76 @@ impl BlobStore {
         if opts.expected_len.is_some_and(|n| n != size) {
             return Err(S3Error::IncompleteBody);
         }
-        out.flush().await?;
-        let file = out.into_inner();
-        if self.durable {
-            file.sync_all().await?;
-        }
-        drop(file);
+        let (data, digests) = match (spill, digests) {
+            (Some((s, temp)), _) => {
+                let (file, digests) = s.finish().await?;
+                if self.durable {
+                    tokio::task::spawn_blocking(move || file.sync_all())
+                        .await
+                        .map_err(|e| S3Error::Internal(e.to_string()))??;
+                }
+                (Data::File(temp), digests)
+            }
+            (None, Some(mut d)) => {
+                let bytes = memory.freeze();
+                d.update(&bytes);
+                (Data::Inline(bytes), d)
+            }
+            (None, None) => return Err(S3Error::Internal("object digests lost".into())),
+        };
         Ok(Written {
-            temp,
+            data,
             size,
-            md5_hex: skyport_core::ids::hex(&md5.finalize()),
-            checksums: hashers.into_iter().map(|(a, h)| (a, h.finish())).collect(),
+            md5_hex: skyport_core::ids::hex(&digests.md5.finalize()),
+            checksums: digests
+                .hashers
+                .into_iter()
+                .map(|(a, h)| (a, h.finish()))
+                .collect(),
             trailers,
-            sha256_hex: sha256.map(|s| skyport_core::ids::hex(&s.finalize())),
+            sha256_hex: digests
+                .sha256
+                .map(|s| skyport_core::ids::hex(&s.finalize())),
         })
     }
 
-    /// Moves a written body into place; returns its blob id.
-    pub async fn commit(&self, mut written: Written) -> S3Result<String> {
-        let Some(temp) = written.temp.0.take() else {
+    /// Stores an inline body under a new id (durable with the next durable commit).
+    async fn put_inline(&self, bytes: Bytes) -> S3Result<String> {
+        let id = format!("i{}", self.new_id());
+        let store = self.store.clone();
+        let key = id.clone();
+        let put = move || store.write_deferred(|w| w.put(BODIES, &key, &bytes));
+        if self.durable {
+            // The writer lock may be held by a commit waiting for the disk: wait off the runtime.
+            tokio::task::spawn_blocking(put)
+                .await
+                .map_err(|e| S3Error::Internal(e.to_string()))??;
+        } else {
+            put()?;
+        }
+        Ok(id)
+    }
+
+    /// Moves a written body into place; returns its blob id. The caller commits metadata next.
+    pub async fn commit(&self, written: Written) -> S3Result<String> {
+        match self.place(written).await? {
+            (id, None) => Ok(id),
+            (_, Some(bytes)) => self.put_inline(bytes).await,
+        }
+    }
+
+    /// Like [`BlobStore::commit`], but an inline body is returned with its new id instead of being
+    /// stored: the caller stores it with [`BlobStore::stage_inline`] in its metadata transaction.
+    pub async fn place(&self, mut written: Written) -> S3Result<(String, Option<Bytes>)> {
+        let temp = match std::mem::replace(&mut written.data, Data::Committed) {
+            Data::Inline(bytes) => return Ok((format!("i{}", self.new_id()), Some(bytes))),
+            Data::File(mut t) => t.0.take(),
+            Data::Committed => None,
+        };
+        let Some(temp) = temp else {
             return Err(S3Error::Internal("body committed twice".into()));
         };
-        let id = Self::new_id();
+        let id = self.new_id();
         let target = self.path(&id);
         let durable = self.durable;
         let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -204,12 +418,39 @@ impl BlobStore {
         .await
         .map_err(|e| S3Error::Internal(e.to_string()))?;
         result?;
-        Ok(id)
+        Ok((id, None))
     }
 
-    /// A new blob with the same content (a hard link; a copy where links are not possible).
+    /// Stores an inline body placed by [`BlobStore::place`] inside the caller's transaction.
+    pub fn stage_inline(w: &mut Writer<'_>, id: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        w.put(BODIES, id, bytes)
+    }
+
+    /// Removes inline bodies inside the caller's transaction; returns the other (file) ids, to
+    /// [`BlobStore::remove`] after the commit.
+    pub fn unstage_inline(w: &mut Writer<'_>, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let mut files = Vec::new();
+        for id in ids {
+            if is_inline(&id) {
+                w.delete(BODIES, &id)?;
+            } else {
+                files.push(id);
+            }
+        }
+        Ok(files)
+    }
+
+    /// A new blob with the same content (a hard link, or a copy where links are not possible; a new
+    /// inline entry for an inline body).
     pub async fn duplicate(&self, id: &str) -> S3Result<String> {
-        let new = Self::new_id();
+        if is_inline(id) {
+            let bytes = self
+                .store
+                .get(BODIES, id)?
+                .ok_or_else(|| S3Error::Internal(format!("object data {id} is missing")))?;
+            return self.put_inline(Bytes::from(bytes)).await;
+        }
+        let new = self.new_id();
         let from = self.path(id);
         let to = self.path(&new);
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -226,15 +467,41 @@ impl BlobStore {
         Ok(new)
     }
 
-    /// Removes blobs (errors are logged: a leftover file is garbage, not corruption).
+    /// Removes blobs (errors are logged: a leftover blob is garbage, not corruption, and the next
+    /// start's sweep removes it).
     pub fn remove(&self, ids: impl IntoIterator<Item = String>) {
+        let mut inline = Vec::new();
         for id in ids {
+            if is_inline(&id) {
+                inline.push(id);
+                continue;
+            }
             let path = self.path(&id);
             if let Err(e) = std::fs::remove_file(&path)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
                 tracing::warn!(path = %path.display(), "cannot remove object data: {e}");
             }
+        }
+        if inline.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let delete = move || {
+            let result = store.write_deferred(|w| {
+                for id in &inline {
+                    w.delete(BODIES, id)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                tracing::warn!("cannot remove inline object data: {e}");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            // The writer lock may be held by a commit waiting for the disk: wait off the runtime.
+            Ok(rt) if self.durable => drop(rt.spawn_blocking(delete)),
+            _ => delete(),
         }
     }
 
@@ -252,27 +519,150 @@ impl BlobStore {
                 continue;
             }
             let take = (seg.size - skip).min(want);
-            queue.push_back((self.path(&seg.blob), skip, take));
+            queue.push_back((seg.blob.clone(), skip, take));
             want -= take;
             skip = 0;
         }
-        let state = ReadState {
-            queue,
-            current: None,
-        };
-        let stream = futures_util::stream::unfold(state, |mut st| async move {
-            match st.next_chunk().await {
-                Ok(Some(bytes)) => Some((Ok(http_body::Frame::data(bytes)), st)),
-                Ok(None) => None,
-                Err(e) => {
-                    st.queue.clear();
-                    st.current = None;
-                    Some((Err(Box::new(e) as skyport_core::body::BoxError), st))
+        if queue.iter().all(|(id, _, _)| is_inline(id)) {
+            // Small objects: answer from memory, no thread.
+            let mut out = BytesMut::new();
+            for (id, skip, take) in &queue {
+                match self.inline_slice(id, *skip, *take) {
+                    Ok(b) => out.extend_from_slice(&b),
+                    Err(e) => return error_body(e),
+                }
+            }
+            return skyport_core::body::full(out.freeze());
+        }
+        let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(PIPE_DEPTH);
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            for (id, skip, take) in queue {
+                if let Err(e) = this.send_blob(&id, skip, take, &tx) {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+                if tx.is_closed() {
+                    return;
                 }
             }
         });
+        let stream = futures_util::stream::poll_fn(move |cx| {
+            rx.poll_recv(cx).map(|item| {
+                item.map(|r| {
+                    r.map(http_body::Frame::data)
+                        .map_err(|e| Box::new(e) as skyport_core::body::BoxError)
+                })
+            })
+        });
         skyport_core::body::wrap(http_body_util::StreamBody::new(stream))
     }
+
+    /// `take` bytes from `skip` of an inline body.
+    fn inline_slice(&self, id: &str, skip: u64, take: u64) -> std::io::Result<Bytes> {
+        let bytes = self
+            .store
+            .get(BODIES, id)
+            .map_err(std::io::Error::other)?
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "object data"))?;
+        let bytes = Bytes::from(bytes);
+        let end = skip.saturating_add(take);
+        if end > bytes.len() as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "object data is shorter than recorded",
+            ));
+        }
+        Ok(bytes.slice(skip as usize..end as usize))
+    }
+
+    /// Reader thread: sends `take` bytes from `skip` of one blob in [`READ_CHUNK`] pieces.
+    fn send_blob(
+        &self,
+        id: &str,
+        skip: u64,
+        take: u64,
+        tx: &mpsc::Sender<std::io::Result<Bytes>>,
+    ) -> std::io::Result<()> {
+        if is_inline(id) {
+            let _ = tx.blocking_send(Ok(self.inline_slice(id, skip, take)?));
+            return Ok(());
+        }
+        let mut file = std::fs::File::open(self.path(id))?;
+        if skip > 0 {
+            file.seek(std::io::SeekFrom::Start(skip))?;
+        }
+        let mut remaining = take;
+        while remaining > 0 {
+            let n = remaining.min(READ_CHUNK as u64) as usize;
+            let mut buf = vec![0u8; n];
+            file.read_exact(&mut buf).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    std::io::Error::new(e.kind(), "object data is shorter than recorded")
+                } else {
+                    e
+                }
+            })?;
+            remaining -= n as u64;
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                // The client went away.
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes blobs that no metadata refers to: files under `objects/` and inline bodies whose ids are
+    /// not in `referenced` and were not made by this run. Returns (files, inline bodies) removed.
+    pub fn sweep(&self, referenced: &HashSet<String>) -> Result<(usize, usize), StoreError> {
+        let mut files = 0;
+        let objects = self.dir.join("objects");
+        for shard in std::fs::read_dir(&objects).into_iter().flatten().flatten() {
+            for entry in std::fs::read_dir(shard.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = entry.file_name();
+                let Some(id) = name.to_str() else { continue };
+                if self.is_current(id) || referenced.contains(id) {
+                    continue;
+                }
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => files += 1,
+                    Err(e) => {
+                        tracing::warn!(path = %entry.path().display(), "cannot remove orphaned object data: {e}")
+                    }
+                }
+            }
+        }
+        let mut orphans = Vec::new();
+        self.store.read(|r| {
+            r.visit(BODIES, |id, _| {
+                if !self.is_current(id) && !referenced.contains(id) {
+                    orphans.push(id.to_owned());
+                }
+                Ok(())
+            })
+        })?;
+        if !orphans.is_empty() {
+            self.store.write(|w| {
+                for id in &orphans {
+                    w.delete(BODIES, id)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok((files, orphans.len()))
+    }
+}
+
+/// A body that fails at once with `e`.
+fn error_body(e: std::io::Error) -> Body {
+    let stream = futures_util::stream::once(async move {
+        Err::<http_body::Frame<Bytes>, _>(Box::new(e) as skyport_core::body::BoxError)
+    });
+    skyport_core::body::wrap(http_body_util::StreamBody::new(stream))
 }
 
 fn chunk_error(e: crate::chunked::ChunkError) -> S3Error {
@@ -282,42 +672,84 @@ fn chunk_error(e: crate::chunked::ChunkError) -> S3Error {
     }
 }
 
-struct ReadState {
-    queue: VecDeque<(PathBuf, u64, u64)>,
-    current: Option<(tokio::fs::File, u64)>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl ReadState {
-    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
-        loop {
-            if let Some((file, remaining)) = self.current.as_mut() {
-                if *remaining > 0 {
-                    let n = (*remaining).min(READ_CHUNK as u64) as usize;
-                    let mut buf = BytesMut::zeroed(n);
-                    let mut filled = 0;
-                    while filled < n {
-                        let got = file.read(&mut buf[filled..]).await?;
-                        if got == 0 {
-                            return Err(std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "object data is shorter than recorded",
-                            ));
-                        }
-                        filled += got;
-                    }
-                    *remaining -= n as u64;
-                    return Ok(Some(buf.freeze()));
-                }
-                self.current = None;
-            }
-            let Some((path, offset, len)) = self.queue.pop_front() else {
-                return Ok(None);
-            };
-            let mut file = tokio::fs::File::open(&path).await?;
-            if offset > 0 {
-                file.seek(std::io::SeekFrom::Start(offset)).await?;
-            }
-            self.current = Some((file, len));
+    fn opts(len: usize) -> WriteOptions {
+        WriteOptions {
+            expected_len: Some(len as u64),
+            algorithms: vec![Algorithm::Crc32],
+            max_len: u64::MAX,
+            ..WriteOptions::default()
         }
+    }
+
+    /// Stores `data`; returns its id, MD5 and CRC32.
+    async fn put(blobs: &BlobStore, data: &[u8]) -> (String, String, String) {
+        let body = skyport_core::body::full(Bytes::copy_from_slice(data));
+        let written = blobs.write(body, opts(data.len())).await.unwrap();
+        let (md5, crc) = (written.md5_hex.clone(), written.checksums[0].1.clone());
+        (blobs.commit(written).await.unwrap(), md5, crc)
+    }
+
+    async fn read_all(blobs: &BlobStore, id: &str, size: u64, offset: u64, len: u64) -> Vec<u8> {
+        let seg = [Segment {
+            blob: id.to_owned(),
+            size,
+        }];
+        let body = blobs.read(&seg, offset, len);
+        body.collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn small_bodies_inline_large_ones_in_files_and_sweep_spares_this_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::in_memory().unwrap();
+        let earlier = BlobStore::open(dir.path(), false, store.clone()).unwrap();
+        let small: Vec<u8> = (0..INLINE_MAX).map(|i| i as u8).collect();
+        let large: Vec<u8> = (0..3 * READ_CHUNK + 5).map(|i| (i / 7) as u8).collect();
+        let (small_id, md5, crc) = put(&earlier, &small).await;
+        assert!(is_inline(&small_id));
+        assert_eq!(md5, crate::checksum::md5_hex(&small));
+        assert_eq!(crc, Algorithm::Crc32.digest(&small));
+        let (large_id, md5, crc) = put(&earlier, &large).await;
+        assert!(!is_inline(&large_id));
+        assert_eq!(md5, crate::checksum::md5_hex(&large));
+        assert_eq!(crc, Algorithm::Crc32.digest(&large));
+        let (orphan_small, ..) = put(&earlier, b"orphan").await;
+        let (orphan_large, ..) = put(&earlier, &large).await;
+
+        // A later run: its own ids are spared, unreferenced ids of earlier runs removed.
+        let now = BlobStore::open(dir.path(), false, store.clone()).unwrap();
+        let (mine_small, ..) = put(&now, b"mine").await;
+        let (mine_large, ..) = put(&now, &large).await;
+        let referenced: HashSet<String> = [small_id.clone(), large_id.clone()].into();
+        assert_eq!(now.sweep(&referenced).unwrap(), (1, 1));
+        assert!(store.get(BODIES, &orphan_small).unwrap().is_none());
+        assert!(!now.path(&orphan_large).exists());
+        assert!(now.path(&mine_large).exists());
+        assert_eq!(read_all(&now, &mine_small, 4, 0, 4).await, b"mine");
+
+        // Reads, whole and ranged, across chunk boundaries.
+        let n = large.len() as u64;
+        assert_eq!(read_all(&now, &large_id, n, 0, n).await, large);
+        let (a, len) = (READ_CHUNK as u64 - 3, READ_CHUNK as u64 + 6);
+        assert_eq!(
+            read_all(&now, &large_id, n, a, len).await,
+            &large[a as usize..(a + len) as usize]
+        );
+        assert_eq!(
+            read_all(&now, &small_id, INLINE_MAX as u64, 10, 20).await,
+            &small[10..30]
+        );
+        let copy = now.duplicate(&small_id).await.unwrap();
+        now.remove([small_id.clone(), large_id.clone()]);
+        assert!(store.get(BODIES, &small_id).unwrap().is_none());
+        assert!(!now.path(&large_id).exists());
+        assert_eq!(
+            read_all(&now, &copy, INLINE_MAX as u64, 0, INLINE_MAX as u64).await,
+            small
+        );
     }
 }

@@ -98,6 +98,11 @@ pub struct ChunkDecoder {
 /// Longest chunk header or trailer line accepted.
 const MAX_LINE: usize = 8 * 1024;
 
+/// Where the first CRLF starts.
+fn find_crlf(data: &[u8]) -> Option<usize> {
+    data.windows(2).position(|w| w == b"\r\n")
+}
+
 impl Default for ChunkDecoder {
     fn default() -> Self {
         ChunkDecoder::new()
@@ -161,28 +166,53 @@ impl ChunkDecoder {
                 }
                 State::Done => return Ok(()),
                 _ => {
-                    // Line-oriented states: accumulate up to CRLF.
-                    if input.is_empty() && !self.buf.windows(2).any(|w| w == b"\r\n") {
+                    // Line-oriented states. A line is cut from `input` without copying; only a line
+                    // split across frames is gathered in `buf`.
+                    if self.buf.is_empty() {
+                        let Some(pos) = find_crlf(&input) else {
+                            if input.is_empty() {
+                                return Ok(());
+                            }
+                            if self.state == State::DataEnd && input[0] != b'\r' {
+                                return Err(ChunkError::BadTerminator);
+                            }
+                            if input.len() > MAX_LINE {
+                                return Err(ChunkError::BadHeader);
+                            }
+                            self.buf.extend_from_slice(&input);
+                            return Ok(());
+                        };
+                        if self.state == State::DataEnd && pos != 0 {
+                            return Err(ChunkError::BadTerminator);
+                        }
+                        let line = input.split_to(pos);
+                        input.advance(2);
+                        self.line(&line)?;
+                        continue;
+                    }
+                    // The rest of a line begun in an earlier frame (`buf` holds no CRLF).
+                    if input.is_empty() {
                         return Ok(());
                     }
-                    self.buf.extend_from_slice(&input);
+                    let old = self.buf.len();
+                    let room = (MAX_LINE + 2).saturating_sub(old).min(input.len());
+                    self.buf.extend_from_slice(&input[..room]);
                     if self.state == State::DataEnd
                         && self.buf.len() >= 2
                         && &self.buf[..2] != b"\r\n"
                     {
                         return Err(ChunkError::BadTerminator);
                     }
-                    let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") else {
-                        if self.buf.len() > MAX_LINE {
+                    let Some(pos) = find_crlf(&self.buf) else {
+                        if room < input.len() || self.buf.len() > MAX_LINE {
                             return Err(ChunkError::BadHeader);
                         }
                         return Ok(());
                     };
                     let line = self.buf.split_to(pos);
-                    self.buf.advance(2);
+                    self.buf.clear();
+                    input.advance(pos + 2 - old);
                     self.line(&line)?;
-                    // Whatever follows the line is input again.
-                    input = self.buf.split().freeze();
                 }
             }
         }

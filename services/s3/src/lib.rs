@@ -18,9 +18,10 @@
 //! (`localhost:4566`, IPs, `s3.amazonaws.com`). Signatures are not checked (any credentials work).
 //!
 //! # Durability
-//! An object body is streamed to a temporary file while its MD5 and checksums are computed, fsynced,
-//! renamed into place, and its metadata is committed to the store, all before the 200. With
-//! persistence a crash leaves an object either absent or complete.
+//! A small body (up to [`blob::INLINE_MAX`]) is stored inline in the metadata store; a larger one is
+//! streamed to a temporary file while its MD5 and checksums are computed, fsynced, and renamed into place.
+//! Then its metadata is committed to the store, all before the 200. With persistence a crash leaves an
+//! object either absent or complete; object data no metadata refers to is swept at the next start.
 #![forbid(unsafe_code)]
 
 pub mod blob;
@@ -85,7 +86,12 @@ impl S3 {
     pub fn new(layout: &StateLayout, domains: HostDomains) -> Result<S3, S3InitError> {
         let dir = layout.service_dir("s3")?;
         let store = layout.open_store("s3")?;
-        let blobs = BlobStore::open(&dir, layout.persistent())?;
+        let blobs = BlobStore::open(&dir, layout.persistent(), store.clone())?;
+        if layout.persistent() {
+            // Off the start path: a sweep reads every object record.
+            let (store, blobs) = (store.clone(), blobs.clone());
+            std::thread::spawn(move || sweep_orphans(&store, &blobs));
+        }
         Ok(S3 {
             store,
             blobs,
@@ -146,7 +152,12 @@ impl S3 {
                     return Err(S3Error::KeyTooLong { size: key.len() });
                 }
                 let response = self.object_op(ctx, &req, &bucket, &key, body).await?;
-                if self.queue_sink.is_some()
+                let notifies = matches!(
+                    ctx.operation.as_deref(),
+                    Some("PutObject" | "CopyObject" | "CompleteMultipartUpload" | "DeleteObject")
+                );
+                if notifies
+                    && self.queue_sink.is_some()
                     && self
                         .bucket(&bucket)
                         .is_ok_and(|b| b.config.contains_key("notification"))
@@ -326,6 +337,35 @@ impl Service for S3 {
             }
             Err(e) => Err(e.into_aws()),
         }
+    }
+}
+
+/// Removes object data no metadata refers to (left by a crash between storing a body and committing its
+/// metadata) and logs what it removed.
+fn sweep_orphans(store: &Store, blobs: &BlobStore) {
+    let result = store
+        .read(|r| {
+            let mut referenced = std::collections::HashSet::new();
+            r.visit(model::OBJECTS, |_, raw| {
+                let rec: model::BlobRefs = serde_json::from_slice(raw)?;
+                referenced.extend(rec.into_ids());
+                Ok(())
+            })?;
+            r.visit(model::UPLOADS, |_, raw| {
+                let up: model::UploadBlobRefs = serde_json::from_slice(raw)?;
+                referenced.extend(up.into_ids());
+                Ok(())
+            })?;
+            Ok(referenced)
+        })
+        .and_then(|referenced| blobs.sweep(&referenced));
+    match result {
+        Ok((files, inline)) => tracing::info!(
+            files,
+            inline,
+            "s3: swept orphaned object data ({files} files, {inline} inline bodies)"
+        ),
+        Err(e) => tracing::warn!("s3: sweeping orphaned object data failed: {e}"),
     }
 }
 

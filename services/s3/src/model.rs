@@ -3,6 +3,7 @@
 //! - `objects`: `<bucket>/<key>` → [`ObjectRecord`] (all versions, newest first); bucket names cannot hold
 //!   `/`, so a bucket's keys are one contiguous range in UTF-8 byte order, the order S3 lists in.
 //! - `uploads`: `<bucket>/<upload id>` → [`Upload`]
+//! - `bodies`: `<blob id>` → raw bytes of a small object body stored inline (see [`crate::blob`])
 
 use std::collections::BTreeMap;
 
@@ -122,6 +123,45 @@ pub struct Upload {
     /// `FULL_OBJECT` or `COMPOSITE` when an algorithm is set.
     pub checksum_type: Option<String>,
     pub parts: BTreeMap<u32, Part>,
+}
+
+/// The blob ids of an [`ObjectRecord`], read without the rest of the record (the orphan sweep).
+#[derive(Debug, Deserialize)]
+pub struct BlobRefs {
+    versions: Vec<SegmentRefs>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SegmentRefs {
+    #[serde(default)]
+    segments: Vec<BlobRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BlobRef {
+    blob: String,
+}
+
+impl BlobRefs {
+    /// Every blob id.
+    pub fn into_ids(self) -> impl Iterator<Item = String> {
+        self.versions
+            .into_iter()
+            .flat_map(|v| v.segments.into_iter().map(|s| s.blob))
+    }
+}
+
+/// The part blob ids of an [`Upload`].
+#[derive(Debug, Deserialize)]
+pub struct UploadBlobRefs {
+    parts: BTreeMap<u32, BlobRef>,
+}
+
+impl UploadBlobRefs {
+    /// Every blob id.
+    pub fn into_ids(self) -> impl Iterator<Item = String> {
+        self.parts.into_values().map(|p| p.blob)
+    }
 }
 
 /// `<bucket>/<key>`.

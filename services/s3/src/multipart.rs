@@ -424,7 +424,7 @@ impl S3 {
                 upload_id: upload_id.to_owned(),
             });
         }
-        let v = self.commit_version(&b, key, v, None).await?;
+        let v = self.commit_version(&b, key, v, None, None).await?;
         self.blobs.remove(unused);
         let mut w = XmlWriter::with_declaration();
         let location = format!(

@@ -2,12 +2,13 @@
 //! writes), get/head (ranges, conditionals, `response-*` overrides, checksum mode, versions), delete
 //! (delete markers), DeleteObjects, copy, tagging and ACL.
 
+use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 use skyport_core::xml::XmlWriter;
 use skyport_core::{Body, timefmt};
 
 use crate::S3;
-use crate::blob::{WriteOptions, Written};
+use crate::blob::{BlobStore, WriteOptions, Written};
 use crate::bucket::read_doc;
 use crate::checksum::{self, ALL, Algorithm};
 use crate::error::{S3Error, S3Result};
@@ -519,6 +520,7 @@ impl S3 {
         key: &str,
         mut version: Version,
         check: Option<WriteCheck>,
+        inline: Option<(String, Bytes)>,
     ) -> S3Result<Version> {
         let enabled = bucket.versioning.as_deref() == Some("Enabled");
         version.version_id = if enabled {
@@ -558,6 +560,11 @@ impl S3 {
                 }
                 rec.versions.insert(0, stored);
                 w.put_json(model::OBJECTS, &okey, &rec)?;
+                // One transaction for the new inline body, the metadata and the replaced inline bodies.
+                if let Some((id, bytes)) = &inline {
+                    BlobStore::stage_inline(w, id, bytes)?;
+                }
+                let removed = BlobStore::unstage_inline(w, removed)?;
                 Ok(Ok(removed))
             })
             .await?;
@@ -638,7 +645,8 @@ impl S3 {
             value,
             kind: "FULL_OBJECT".into(),
         });
-        let blob = self.blobs.commit(written).await?;
+        let (blob, inline) = self.blobs.place(written).await?;
+        let inline = inline.map(|bytes| (blob.clone(), bytes));
         template.segments = vec![Segment {
             blob,
             size: template.size,
@@ -666,7 +674,9 @@ impl S3 {
             } else {
                 None
             };
-        let v = self.commit_version(&b, key, template, check).await?;
+        let v = self
+            .commit_version(&b, key, template, check, inline)
+            .await?;
         let mut r = wire::empty(StatusCode::OK);
         let h = r.headers_mut();
         wire::set(h, "etag", &v.quoted_etag());
@@ -1085,7 +1095,7 @@ impl S3 {
             });
         }
         v.last_modified_ms = model::now_ms();
-        let v = self.commit_version(&b, key, v, None).await?;
+        let v = self.commit_version(&b, key, v, None, None).await?;
         let mut w = XmlWriter::with_declaration();
         w.start_ns("CopyObjectResult", NS)
             .leaf("ETag", &v.quoted_etag())

@@ -375,7 +375,7 @@ impl S3 {
             size: template.size,
         }];
         template.last_modified_ms = crate::model::now_ms();
-        let v = self.commit_version(&b, &key, template, None).await?;
+        let v = self.commit_version(&b, &key, template, None, None).await?;
         let location = format!(
             "{}/{}/{}",
             ctx.endpoint_url(),
