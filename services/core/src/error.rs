@@ -10,6 +10,56 @@ use crate::protocol::Protocol;
 use crate::service::ServiceInfo;
 use crate::xml::XmlWriter;
 
+/// A failed storage operation, reduced to what decides the wire error (cheap to clone, so one failed
+/// group commit can answer every request in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageFailure {
+    /// The disk or quota is full: the operation may succeed once space returns.
+    pub disk_full: bool,
+    /// What failed, for the log.
+    pub detail: String,
+}
+
+impl From<&crate::store::StoreError> for StorageFailure {
+    fn from(e: &crate::store::StoreError) -> StorageFailure {
+        StorageFailure {
+            disk_full: e.disk_full(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<&std::io::Error> for StorageFailure {
+    fn from(e: &std::io::Error) -> StorageFailure {
+        StorageFailure {
+            disk_full: crate::store::io_disk_full(e.kind()),
+            detail: format!("storage I/O: {e}"),
+        }
+    }
+}
+
+/// The error codes a service uses for storage failures (S3 has its own).
+#[derive(Debug, Clone, Copy)]
+pub struct StorageCodes {
+    /// For a full disk (HTTP 503).
+    pub unavailable: &'static str,
+    /// For anything else (HTTP 500).
+    pub internal: &'static str,
+}
+
+impl StorageCodes {
+    /// The codes common to the JSON and query protocol services.
+    pub const COMMON: StorageCodes = StorageCodes {
+        unavailable: "ServiceUnavailable",
+        internal: "InternalFailure",
+    };
+    /// S3's codes.
+    pub const S3: StorageCodes = StorageCodes {
+        unavailable: "SlowDown",
+        internal: "InternalError",
+    };
+}
+
 /// Whether the client or the server is at fault (the query protocol's `<Type>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -91,6 +141,27 @@ impl AwsError {
             "InternalFailure",
             message,
         )
+    }
+
+    /// The one mapping from a storage failure (the state store or files in the state directory) to the
+    /// wire. A full disk is a 503 the client may retry once space returns; anything else is a 500. The
+    /// storage engine's own text is logged, never sent: the client gets the service's usual message.
+    pub fn storage(failure: &StorageFailure, codes: StorageCodes) -> AwsError {
+        if failure.disk_full {
+            tracing::error!("state directory full: {}", failure.detail);
+            AwsError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes.unavailable,
+                "Please reduce your request rate. (The emulator's state directory is full.)",
+            )
+        } else {
+            tracing::error!("storage failure: {}", failure.detail);
+            AwsError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                codes.internal,
+                "We encountered an internal error. Please try again.",
+            )
+        }
     }
 
     /// The `ValidationError` the query protocol uses for constraint violations.

@@ -13,8 +13,8 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, backends::InMemoryBackend};
 use serde::{Serialize, de::DeserializeOwned};
@@ -42,12 +42,39 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the disk (or the user's quota) is full: the write may succeed once space returns.
+    pub fn disk_full(&self) -> bool {
+        let kind = match self {
+            StoreError::Db(redb::Error::Io(e)) | StoreError::Io { source: e, .. } => e.kind(),
+            // redb refuses to go on after an I/O error until the store reopens it: also transient.
+            StoreError::Db(redb::Error::PreviousIo) => return true,
+            _ => return false,
+        };
+        io_disk_full(kind)
+    }
+
+    /// True when redb needs the database closed and reopened before it works again.
+    fn needs_reopen(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(redb::Error::Io(_) | redb::Error::PreviousIo)
+        )
+    }
+
     fn io(path: &Path, source: io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_owned(),
             source,
         }
     }
+}
+
+/// True for the I/O error kinds of a full disk or an exhausted quota.
+pub fn io_disk_full(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge
+    )
 }
 
 macro_rules! db_err {
@@ -163,9 +190,13 @@ fn sweep_stale_scratch(tmp: &Path) {
 }
 
 /// An embedded ACID key-value store with named tables of string keys and byte values.
+///
+/// After an I/O error (a full disk, typically) redb refuses every later operation until the database is
+/// reopened; a file store therefore closes and reopens its database on the next operation, so the store
+/// works again as soon as the disk has room.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    inner: Arc<Inner>,
     durable: bool,
     /// Commits so far (an in-memory store makes every [`MEMORY_DURABLE_EVERY`]th one durable).
     commits: Arc<AtomicU64>,
@@ -176,10 +207,18 @@ pub struct Store {
 /// the non-durable ones freed, so memory stays bounded.
 const MEMORY_DURABLE_EVERY: u64 = 16;
 
+struct Inner {
+    /// The open database; `None` while a reopen after an I/O error has not yet succeeded.
+    db: RwLock<Option<Arc<Database>>>,
+    /// The file to reopen (`None` in memory).
+    path: Option<PathBuf>,
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("durable", &self.durable)
+            .field("path", &self.inner.path)
             .finish()
     }
 }
@@ -189,24 +228,82 @@ fn table(name: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
 }
 
 impl Store {
+    fn new(db: Database, path: Option<PathBuf>) -> Store {
+        Store {
+            durable: path.is_some(),
+            inner: Arc::new(Inner {
+                db: RwLock::new(Some(Arc::new(db))),
+                path,
+            }),
+            commits: Arc::default(),
+        }
+    }
+
     /// Opens (or creates) a durable store in `path`.
     pub fn open_file(path: &Path) -> Result<Store, StoreError> {
         let db = db_err!(Database::create(path))?;
-        Ok(Store {
-            db: Arc::new(db),
-            durable: true,
-            commits: Arc::default(),
-        })
+        Ok(Store::new(db, Some(path.to_owned())))
     }
 
     /// A store in memory, gone on exit.
     pub fn in_memory() -> Result<Store, StoreError> {
         let db = db_err!(Database::builder().create_with_backend(InMemoryBackend::new()))?;
-        Ok(Store {
-            db: Arc::new(db),
-            durable: false,
-            commits: Arc::default(),
-        })
+        Ok(Store::new(db, None))
+    }
+
+    /// The open database, reopening the file first if an earlier I/O error closed it.
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        if let Some(db) = self
+            .inner
+            .db
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Ok(db.clone());
+        }
+        let mut slot = self.inner.db.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = slot.as_ref() {
+            return Ok(db.clone());
+        }
+        let Some(path) = &self.inner.path else {
+            return Err(StoreError::Db(redb::Error::PreviousIo));
+        };
+        // Opening repairs what the failed commit left behind.
+        let db = Arc::new(db_err!(Database::create(path))?);
+        tracing::info!(path = %path.display(), "state store reopened after an I/O error");
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+
+    /// After an I/O error, closes `failed` (once every other user has let go of it) so that the next
+    /// operation reopens the file.
+    fn after_error(&self, failed: Arc<Database>, error: &StoreError) {
+        if self.inner.path.is_none() || !error.needs_reopen() {
+            return;
+        }
+        let mut slot = self.inner.db.write().unwrap_or_else(|e| e.into_inner());
+        if !slot.as_ref().is_some_and(|db| Arc::ptr_eq(db, &failed)) {
+            return; // another caller already closed it
+        }
+        tracing::warn!("state store I/O error ({error}); the database will be reopened");
+        *slot = None;
+        drop(slot);
+        // Other threads hold the Arc only to begin a transaction: wait briefly for them.
+        let mut failed = failed;
+        for _ in 0..1000 {
+            match Arc::try_unwrap(failed) {
+                Ok(db) => {
+                    if let Err(e) = db.close() {
+                        tracing::debug!("closing the failed state store: {e}");
+                    }
+                    return;
+                }
+                Err(shared) => failed = shared,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        tracing::warn!("the failed state store is still in use; it closes when its last user ends");
     }
 
     /// True when commits are fsynced to disk.
@@ -220,21 +317,12 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut tx = db_err!(self.db.begin_write())?;
-        if !self.durable
+        let no_durability = !self.durable
             && !self
                 .commits
                 .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(MEMORY_DURABLE_EVERY)
-        {
-            db_err!(tx.set_durability(redb::Durability::None))?;
-        }
-        let result = {
-            let mut writer = Writer { tx: &tx };
-            f(&mut writer)?
-        };
-        db_err!(tx.commit())?;
-        Ok(result)
+                .is_multiple_of(MEMORY_DURABLE_EVERY);
+        self.commit(no_durability, f)
     }
 
     /// Like [`Store::write`], but a file store does not wait for the disk: the change becomes durable
@@ -249,14 +337,33 @@ impl Store {
             // Nothing waits for a disk here: the in-memory policy of `write` applies.
             return self.write(f);
         }
-        let mut tx = db_err!(self.db.begin_write())?;
-        db_err!(tx.set_durability(redb::Durability::None))?;
-        let result = {
-            let mut writer = Writer { tx: &tx };
-            f(&mut writer)?
-        };
-        db_err!(tx.commit())?;
-        Ok(result)
+        self.commit(true, f)
+    }
+
+    /// One write transaction, committed without waiting for the disk when `no_durability`; an I/O error
+    /// closes the database so the next operation reopens it.
+    fn commit<T>(
+        &self,
+        no_durability: bool,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = self.db()?;
+        let outcome = (|| {
+            let mut tx = db_err!(db.begin_write())?;
+            if no_durability {
+                db_err!(tx.set_durability(redb::Durability::None))?;
+            }
+            let result = {
+                let mut writer = Writer { tx: &tx };
+                f(&mut writer)?
+            };
+            db_err!(tx.commit())?;
+            Ok(result)
+        })();
+        if let Err(e) = &outcome {
+            self.after_error(db, e);
+        }
+        outcome
     }
 
     /// [`Store::write`] off the async runtime when it has to wait for the disk.
@@ -279,8 +386,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Reader) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let tx = db_err!(self.db.begin_read())?;
-        f(&Reader { tx })
+        let db = self.db()?;
+        let outcome = db_err!(db.begin_read()).and_then(|tx| f(&Reader { tx }));
+        if let Err(e) = &outcome {
+            self.after_error(db, e);
+        }
+        outcome
     }
 
     /// Reads one value.

@@ -4,6 +4,7 @@
 
 use http::StatusCode;
 use skyport_core::AwsError;
+use skyport_core::error::{StorageCodes, StorageFailure};
 use skyport_core::store::StoreError;
 
 /// Everything an S3 operation can fail with.
@@ -127,17 +128,19 @@ pub enum S3Error {
     MissingContentLength,
     #[error("{0}")]
     Internal(String),
+    #[error("{}", .0.detail)]
+    Storage(StorageFailure),
 }
 
 impl From<StoreError> for S3Error {
     fn from(e: StoreError) -> S3Error {
-        S3Error::Internal(e.to_string())
+        S3Error::Storage((&e).into())
     }
 }
 
 impl From<std::io::Error> for S3Error {
     fn from(e: std::io::Error) -> S3Error {
-        S3Error::Internal(format!("storage I/O: {e}"))
+        S3Error::Storage((&e).into())
     }
 }
 
@@ -304,6 +307,7 @@ impl S3Error {
                 "MissingContentLength",
                 "You must provide the Content-Length HTTP header.",
             ),
+            S3Error::Storage(failure) => AwsError::storage(&failure, StorageCodes::S3),
             S3Error::Internal(m) => {
                 tracing::warn!("s3 internal error: {m}");
                 AwsError::new(

@@ -76,7 +76,14 @@ pub fn malformed(message: impl Into<String>) -> AwsError {
     AwsError::bad_request("SerializationException", message)
 }
 
-/// An internal failure (the state store failed).
+/// A failed commit of the state store, through core's storage mapping, with the query protocol's code.
+pub fn storage(failure: &skyport_core::error::StorageFailure) -> AwsError {
+    let e = AwsError::storage(failure, skyport_core::error::StorageCodes::COMMON);
+    let code = e.code.clone();
+    e.with_query_code(code)
+}
+
+/// An internal failure.
 pub fn internal(message: impl std::fmt::Display) -> AwsError {
     AwsError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc;
 
+use skyport_core::error::StorageFailure;
 use skyport_core::store::{Store, StoreError};
 use tokio::sync::oneshot;
 
@@ -54,7 +55,7 @@ pub fn put_delivery(queue_key: &str, message: &Message) -> Op {
     )
 }
 
-type Ack = oneshot::Sender<Result<(), String>>;
+type Ack = oneshot::Sender<Result<(), StorageFailure>>;
 
 /// The handle requests use to commit changes.
 #[derive(Debug, Clone)]
@@ -74,23 +75,31 @@ impl Persister {
 
     /// Queues `ops` for the next commit without waiting for it (call under the queue lock to keep the
     /// order of changes); the returned receiver completes after the commit.
-    pub fn submit(&self, ops: Vec<Op>) -> oneshot::Receiver<Result<(), String>> {
+    pub fn submit(&self, ops: Vec<Op>) -> oneshot::Receiver<Result<(), StorageFailure>> {
         let (ack, done) = oneshot::channel();
         if ops.is_empty() {
             let _ = ack.send(Ok(()));
             return done;
         }
         if let Err(mpsc::SendError((_, Some(ack)))) = self.tx.send((ops, Some(ack))) {
-            let _ = ack.send(Err("the commit thread stopped".to_owned()));
+            let _ = ack.send(Err(commit_thread_stopped()));
         }
         done
     }
 }
 
 /// Waits for a submitted commit.
-pub async fn wait(done: oneshot::Receiver<Result<(), String>>) -> Result<(), String> {
-    done.await
-        .map_err(|_| "the commit thread stopped".to_owned())?
+pub async fn wait(
+    done: oneshot::Receiver<Result<(), StorageFailure>>,
+) -> Result<(), StorageFailure> {
+    done.await.map_err(|_| commit_thread_stopped())?
+}
+
+fn commit_thread_stopped() -> StorageFailure {
+    StorageFailure {
+        disk_full: false,
+        detail: "the SQS commit thread stopped".to_owned(),
+    }
 }
 
 fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Option<Ack>)>) {
@@ -130,9 +139,9 @@ fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Option<Ack>)>) {
                 }
                 Ok(())
             })
-            .map_err(|e| e.to_string());
+            .map_err(|e| StorageFailure::from(&e));
         if let Err(e) = &result {
-            tracing::error!("SQS commit failed: {e}");
+            tracing::error!("SQS commit failed: {}", e.detail);
         }
         for ack in acks {
             let _ = ack.send(result.clone());

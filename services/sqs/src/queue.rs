@@ -26,7 +26,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// A commit to wait for before answering (none without persistence).
-pub type Pending = Option<oneshot::Receiver<Result<(), String>>>;
+pub type Pending = Option<oneshot::Receiver<Result<(), skyport_core::error::StorageFailure>>>;
 
 /// A queue's stored settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]

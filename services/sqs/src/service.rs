@@ -14,7 +14,7 @@ use skyport_core::{
     store::{StateLayout, StoreError},
 };
 
-use crate::errors::{err, internal, invalid, invalid_value, malformed, missing, no_queue};
+use crate::errors::{err, internal, invalid, invalid_value, malformed, missing, no_queue, storage};
 use crate::model::{
     MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE, Message, MessageAttribute, all_names,
     known_attribute, valid_body_char, validate_attribute, validate_message_attribute,
@@ -726,7 +726,12 @@ impl Sqs {
             {
                 wait(dlq.accept_moved(outcome.to_dlq, Some(&q.arn), outcome.dlq_ops)).await?;
             }
-            wait(outcome.pending).await?;
+            if let Err(e) = wait(outcome.pending).await {
+                // The messages are delivered and in flight in memory; only a crash before their
+                // visibility timeout would show them again early, which at-least-once delivery allows.
+                // So a full disk does not stop consumers.
+                tracing::warn!(queue = %q.arn, "recording a receive failed: {}", e.message);
+            }
             let now = tokio::time::Instant::now();
             if !outcome.received.is_empty()
                 || now >= deadline
@@ -1223,7 +1228,7 @@ async fn expire_messages(inner: std::sync::Weak<Inner>) {
 
 async fn wait(pending: Pending) -> Result<(), AwsError> {
     match pending {
-        Some(p) => persist::wait(p).await.map_err(internal),
+        Some(p) => persist::wait(p).await.map_err(|e| storage(&e)),
         None => Ok(()),
     }
 }

@@ -8,6 +8,7 @@ use skyport_core::{
     AwsError, Body, Protocol, RequestContext, Service, ServiceInfo, access_key,
     arn::{Arn, is_account_id},
     body,
+    error::StorageCodes,
     protocol::{Params, xml_response},
     store::{Store, StoreError},
     timefmt,
@@ -41,11 +42,7 @@ impl Sts {
 }
 
 fn store_error(e: StoreError) -> AwsError {
-    AwsError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalFailure",
-        format!("STS could not update its state: {e}"),
-    )
+    AwsError::storage(&(&e).into(), StorageCodes::COMMON)
 }
 
 #[async_trait::async_trait]
