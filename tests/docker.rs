@@ -896,7 +896,7 @@ async fn cli_start_docker_status_logs_stop() {
     let (status, out, err) = run(common::command().args(["logs", "--name", &name]));
     assert!(status.success(), "{err}");
     assert!(out.contains("Ready."), "{out}");
-    let (status, out, err) = run(&mut start_docker_command(&name, volume.path(), IMAGE).arg("-d"));
+    let (status, out, err) = run(start_docker_command(&name, volume.path(), IMAGE).arg("-d"));
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(
         err.contains(&format!("a container named {name} is already running")),
