@@ -1,5 +1,6 @@
-//! Command-line parsing (clap) and the subcommands: `start`, `status`, `wait`, `config validate`, `aws`,
-//! `certs`, `dns resolve`, and the `--health-check` probe used by container health checks.
+//! Command-line parsing (clap) and the subcommands: `start` (in this process, or `--docker` in a
+//! container), `stop`, `logs`, `status`, `wait`, `config validate`, `aws`, `certs`, `dns resolve`, and the
+//! `--health-check` probe used by container health checks.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -23,10 +24,40 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run Skyport in the foreground.
-    Start(StartArgs),
-    /// Show the health of a running Skyport; exits 1 when it is not ready.
-    Status(ClientArgs),
+    /// Run Skyport in the foreground, or in a Docker container with --docker.
+    Start {
+        #[command(flatten)]
+        settings: StartArgs,
+        #[command(flatten)]
+        docker: crate::docker_cmd::DockerArgs,
+    },
+    /// Stop the Skyport container (and remove it when `start --docker` created it).
+    Stop {
+        /// The container (LOCALSTACK_DOCKER_NAME; default localstack-main).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Print the Skyport container's log.
+    Logs {
+        /// Keep printing new lines until Ctrl-C.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<String>,
+        /// The container (LOCALSTACK_DOCKER_NAME; default localstack-main).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Show the health of a running Skyport (and the state of its container); exits 1 when it is not ready.
+    Status {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The container to look for when no --endpoint is given (LOCALSTACK_DOCKER_NAME; default
+        /// localstack-main).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
     /// Wait until a running Skyport is ready.
     Wait {
         #[command(flatten)]
@@ -67,8 +98,14 @@ pub enum DnsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print the effective configuration and warn about misconfigurations.
-    Validate(StartArgs),
+    /// Print the effective configuration and warn about misconfigurations (with --docker: as
+    /// `skyport start --docker` would run it).
+    Validate {
+        #[command(flatten)]
+        settings: StartArgs,
+        #[command(flatten)]
+        docker: crate::docker_cmd::DockerArgs,
+    },
 }
 
 /// Flags mirroring the environment variables; a flag wins over its variable.
@@ -116,7 +153,7 @@ pub struct StartArgs {
 }
 
 impl StartArgs {
-    fn overrides(&self) -> BTreeMap<String, String> {
+    pub(crate) fn overrides(&self) -> BTreeMap<String, String> {
         let mut flags = BTreeMap::new();
         let mut set = |key: &str, value: &Option<String>| {
             if let Some(v) = value {
@@ -179,15 +216,26 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("skyport: a command is required (try `skyport start` or `skyport --help`)");
             ExitCode::from(2)
         }
-        Some(Command::Start(args)) => crate::start::run(&args),
-        Some(Command::Status(client)) => crate::probe::status(client.endpoint.as_deref()),
+        Some(Command::Start { settings, docker }) if docker.docker => {
+            crate::docker_cmd::start(&settings, &docker)
+        }
+        Some(Command::Start { settings, docker }) => {
+            crate::start::run(&settings, docker.compose_file.as_deref())
+        }
+        Some(Command::Stop { name }) => crate::docker_cmd::stop(name.as_deref()),
+        Some(Command::Logs { follow, tail, name }) => {
+            crate::docker_cmd::logs(name.as_deref(), follow, tail.as_deref())
+        }
+        Some(Command::Status { client, name }) => {
+            status(client.endpoint.as_deref(), name.as_deref())
+        }
         Some(Command::Wait { client, timeout }) => {
             let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
             crate::probe::wait(client.endpoint.as_deref(), timeout)
         }
         Some(Command::Config {
-            command: ConfigCommand::Validate(args),
-        }) => validate(&args),
+            command: ConfigCommand::Validate { settings, docker },
+        }) => validate(&settings, &docker),
         Some(Command::Aws { endpoint, args }) => crate::aws_cli::run(endpoint.as_deref(), &args),
         Some(Command::Certs(args)) => crate::certs_cmd::run(&args),
         Some(Command::Dns {
@@ -196,7 +244,65 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn validate(args: &StartArgs) -> ExitCode {
+/// `skyport status`: an explicit `--endpoint` is probed as it is; otherwise the Skyport container (when
+/// Docker knows one by that name) and its published gateway, else the native default endpoint.
+fn status(endpoint: Option<&str>, name: Option<&str>) -> ExitCode {
+    if endpoint.is_some() {
+        return crate::probe::status(endpoint);
+    }
+    match crate::docker_cmd::container_status(name) {
+        Some((line, Some(endpoint))) => {
+            println!("{line}");
+            crate::probe::status(Some(&endpoint))
+        }
+        Some((line, None)) => {
+            println!("{line}");
+            ExitCode::FAILURE
+        }
+        None => crate::probe::status(None),
+    }
+}
+
+fn print_warnings(warnings: &[String]) {
+    if warnings.is_empty() {
+        println!("No problems found.");
+    } else {
+        println!("Warnings:");
+        for w in warnings {
+            println!("  - {w}");
+        }
+    }
+}
+
+fn validate(args: &StartArgs, docker: &crate::docker_cmd::DockerArgs) -> ExitCode {
+    let compose_file = crate::pitfalls::compose_file(docker.compose_file.as_deref());
+    if docker.docker {
+        let plan = match crate::docker_cmd::plan(args, docker) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("skyport: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        println!(
+            "Effective configuration in the container {} ({}):",
+            plan.name, plan.image
+        );
+        for (name, value) in plan.config.describe() {
+            println!("  {name:<26} {value}");
+        }
+        let mut warnings = plan.warnings.clone();
+        warnings.extend(crate::pitfalls::check(
+            &plan.config,
+            &crate::pitfalls::Context {
+                compose_file,
+                docker_mode: true,
+                check_ports: false,
+            },
+        ));
+        print_warnings(&warnings);
+        return ExitCode::SUCCESS;
+    }
     match args.load() {
         Ok(config) => {
             println!("Effective configuration:");
@@ -205,14 +311,15 @@ fn validate(args: &StartArgs) -> ExitCode {
             }
             let mut warnings = config.warnings.clone();
             warnings.extend(crate::start::environment_warnings(&config));
-            if warnings.is_empty() {
-                println!("No problems found.");
-            } else {
-                println!("Warnings:");
-                for w in &warnings {
-                    println!("  - {w}");
-                }
-            }
+            warnings.extend(crate::pitfalls::check(
+                &config,
+                &crate::pitfalls::Context {
+                    compose_file,
+                    docker_mode: false,
+                    check_ports: true,
+                },
+            ));
+            print_warnings(&warnings);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -210,6 +210,26 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
+    (
+        "SKYPORT_IMAGE",
+        "image for `skyport start --docker` (and the compose file)",
+    ),
+    (
+        "LOCALSTACK_DOCKER_NAME",
+        "container name for `skyport start --docker`, stop, logs, status",
+    ),
+    (
+        "LOCALSTACK_VOLUME_DIR",
+        "host directory mounted at /var/lib/localstack by `start --docker`",
+    ),
+    (
+        "SKYPORT_DOCKER_GATEWAY_PORT",
+        "host port `start --docker` publishes 4566 on (0: Docker picks)",
+    ),
+    (
+        "SKYPORT_DOCKER_HTTPS_PORT",
+        "host port `start --docker` publishes 443 on (0: Docker picks, off: none)",
+    ),
     ("DEBUG", "debug logging"),
     ("LS_LOG", "log level"),
     ("PERSISTENCE", "keep state across restarts"),
@@ -771,10 +791,61 @@ impl Config {
                 }
             }
         }
+        warnings.extend(self.container_warnings());
         if env.var("LOCALSTACK_AUTH_TOKEN").is_some() || env.var("LOCALSTACK_API_KEY").is_some() {
             warnings.push(
                 "LOCALSTACK_AUTH_TOKEN/LOCALSTACK_API_KEY is set: Skyport needs no token and ignores it.".to_owned(),
             );
+        }
+        warnings
+    }
+
+    /// Settings that hand containers a loopback address, which inside a container is the container itself.
+    fn container_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(ip) = self.dns.resolve_ip.filter(IpAddr::is_loopback) {
+            if self.in_container || !self.dns.extra_listen.is_empty() {
+                warnings.push(format!(
+                    "DNS_RESOLVE_IP={ip} makes the DNS answer AWS names with a loopback address, but containers \
+                     use this DNS server and to them {ip} is the container itself. Unset DNS_RESOLVE_IP (Skyport \
+                     then answers each client with its own address on the client's network)."
+                ));
+            }
+        }
+        if self.in_container {
+            let docker_dns = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11));
+            for up in &self.dns.upstreams {
+                if up.ip().is_loopback() && up.ip() != docker_dns {
+                    warnings.push(format!(
+                        "DNS_SERVER includes {up}, a loopback address: inside the container nothing answers \
+                         there (a host's 127.0.0.53 stays on the host). Unset DNS_SERVER to use the container's \
+                         /etc/resolv.conf (Docker's 127.0.0.11 on user-defined networks) or name a reachable resolver."
+                    ));
+                }
+            }
+            let host = self.localstack_host.host.trim_matches(['[', ']']);
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                warnings.push(format!(
+                    "LOCALSTACK_HOST={} puts a loopback host into the URLs Skyport returns (SQS queue URLs, \
+                     S3 locations); other containers that follow them reach themselves, not Skyport. Keep the \
+                     default localhost.localstack.cloud:{} (Skyport's DNS answers it per network) or use this \
+                     container's name on its Docker network.",
+                    self.localstack_host, self.localstack_host.port
+                ));
+            }
+            if self.gateway_listen.iter().all(|a| a.ip().is_loopback()) {
+                warnings.push(format!(
+                    "GATEWAY_LISTEN={} binds only loopback inside the container, so published ports and other \
+                     containers cannot reach Skyport. Use GATEWAY_LISTEN=:4566,:443 (the image's default).",
+                    self.gateway_listen
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+            }
         }
         warnings
     }

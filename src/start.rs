@@ -51,7 +51,7 @@ pub fn environment_warnings(config: &Config) -> Vec<String> {
     warnings
 }
 
-pub fn run(args: &StartArgs) -> ExitCode {
+pub fn run(args: &StartArgs, compose_file: Option<&std::path::Path>) -> ExitCode {
     let started = Instant::now();
     let config = match args.load() {
         Ok(c) => c,
@@ -71,13 +71,18 @@ pub fn run(args: &StartArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(config, started));
+    let compose_file = crate::pitfalls::compose_file(compose_file);
+    let code = runtime.block_on(serve(config, started, compose_file));
     // Give in-flight blocking commits a moment, then stop.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     code
 }
 
-async fn serve(config: Config, started: Instant) -> ExitCode {
+async fn serve(
+    config: Config,
+    started: Instant,
+    compose_file: Option<std::path::PathBuf>,
+) -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -222,6 +227,19 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
     }
     running.health().set_ready();
     println!("Ready.");
+    // The machine checks (Docker socket, LOCALSTACK_HOST, compose file, state volume) after Ready., so
+    // they cost the start nothing; the ports are ours by now, so they are not checked.
+    let checked = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let ctx = crate::pitfalls::Context {
+            compose_file,
+            docker_mode: false,
+            check_ports: false,
+        };
+        for warning in crate::pitfalls::check(&checked, &ctx) {
+            tracing::warn!("{warning}");
+        }
+    });
 
     let shutdown = running.shutdown_signal();
     tokio::select! {
@@ -252,7 +270,7 @@ async fn serve(config: Config, started: Instant) -> ExitCode {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn signal() {
+pub(crate) async fn signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -130,3 +130,117 @@ fn aws_wrapper_explains_a_missing_cli() {
     assert_eq!(status.code(), Some(127));
     assert!(err.contains("not installed"), "{err}");
 }
+
+#[test]
+fn config_validate_warns_about_docker_pitfalls_with_the_fix() {
+    // Ports held by this test: the gateway (TCP) and the DNS (UDP) ones.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_tcp = taken.local_addr().unwrap().port();
+    let taken_udp_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let taken_udp = taken_udp_socket.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &compose,
+        "services:\n  localstack:\n    ports:\n      - \"4566:4566\"\n      - \"127.0.0.1:443:443\"\n",
+    )
+    .unwrap();
+    let (status, out, err) = run(command()
+        .args(["config", "validate", "--compose-file"])
+        .arg(&compose)
+        .env("OVERRIDE_IN_DOCKER", "0")
+        .env("SERVICES", "lambda,s3")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("GATEWAY_LISTEN", format!("127.0.0.1:{taken_tcp}"))
+        .env("DNS_ADDRESS", "127.0.0.1")
+        .env("DNS_PORT", taken_udp.to_string())
+        // TEST-NET-1: an IP literal, so nothing is resolved; not an address of this host.
+        .env("LOCALSTACK_HOST", "192.0.2.10:4566"));
+    assert!(status.success(), "{out}{err}");
+    for expected in [
+        "SERVICES enables lambda",
+        "the Docker socket /nonexistent/docker.sock is not reachable: start Docker",
+        &format!("GATEWAY_LISTEN includes 127.0.0.1:{taken_tcp}, which is already in use"),
+        &format!("the DNS server wants 127.0.0.1:{taken_udp}, which is already in use"),
+        "Set DNS_PORT",
+        "LOCALSTACK_HOST=192.0.2.10:4566 leads to 192.0.2.10, which is not this host",
+        "publishes port 4566:4566 on every interface",
+        "Prefix it with 127.0.0.1:",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+    }
+    assert!(!out.contains("443:443"), "{out}");
+
+    // A name from /etc/hosts (`localhost`) and Skyport's own names are fine; so is a socket that answers.
+    let (status, out, _) = run(command()
+        .args(["config", "validate", "--compose-file", "/dev/null"])
+        .env("OVERRIDE_IN_DOCKER", "0")
+        .env("GATEWAY_LISTEN", "127.0.0.1:0")
+        .env("DNS_ADDRESS", "0")
+        .env("LOCALSTACK_HOST", "localhost:4566"));
+    assert!(status.success());
+    assert!(out.contains("No problems found."), "{out}");
+
+    // As `start --docker` would run it: a taken host port for 443 is skipped with a warning; a taken
+    // gateway port is an error; the container's view of the settings is checked.
+    let (status, out, err) = run(command()
+        .args([
+            "config",
+            "validate",
+            "--docker",
+            "--no-port-range",
+            "--gateway-port",
+            "0",
+        ])
+        .args([
+            "--https-port",
+            &taken_tcp.to_string(),
+            "--compose-file",
+            "/dev/null",
+        ])
+        .env("DNS_RESOLVE_IP", "127.0.0.2")
+        .env("SKYPORT_STATE_DIR", dir.path()));
+    assert!(status.success(), "{out}{err}");
+    for expected in [
+        "Effective configuration in the container localstack-main",
+        &format!(
+            "host port 127.0.0.1:{taken_tcp} is already in use, so the container's 443 is not published"
+        ),
+        "DNS_RESOLVE_IP=127.0.0.2 makes the DNS answer AWS names with a loopback address",
+        "SKYPORT_STATE_DIR names a path on this host and is not passed into the container",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+    }
+    let (status, _, err) = run(command().args([
+        "config",
+        "validate",
+        "--docker",
+        "--gateway-port",
+        &taken_tcp.to_string(),
+    ]));
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        err.contains(&format!(
+            "host port 127.0.0.1:{taken_tcp} is already in use"
+        )),
+        "{err}"
+    );
+    drop((taken, taken_udp_socket));
+}
+
+#[test]
+fn start_logs_docker_pitfalls_after_ready() {
+    let skyport = Skyport::start_with(
+        common::Options::default()
+            .env("SERVICES", "lambda,sts")
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+    );
+    assert!(
+        skyport.wait_for_log(
+            "the Docker socket /nonexistent/docker.sock is not reachable",
+            Duration::from_secs(10)
+        ),
+        "{:?}",
+        skyport.output.lock().unwrap()
+    );
+}

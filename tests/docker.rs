@@ -971,3 +971,285 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// `skyport start --docker` with the test's own container name and Docker-chosen host ports (4566 and
+/// 443 may be taken on this machine), the state volume in a temp directory, and `--no-pull` unless the
+/// image names a registry on loopback.
+fn start_docker_command(name: &str, volume: &Path, image: &str) -> Command {
+    let mut cmd = common::command();
+    cmd.args([
+        "start",
+        "--docker",
+        "--image",
+        image,
+        "--name",
+        name,
+        "--gateway-port",
+        "0",
+        "--https-port",
+        "0",
+        "--no-port-range",
+    ])
+    .env("LOCALSTACK_VOLUME_DIR", volume)
+    .env_remove("SKYPORT_IMAGE")
+    .env_remove("LOCALSTACK_DOCKER_NAME")
+    .env_remove("SERVICES")
+    .env_remove("DEBUG");
+    // Never a pull from a registry on the internet: only from one on loopback.
+    if !image.starts_with("127.0.0.1:") {
+        cmd.arg("--no-pull");
+    }
+    cmd
+}
+
+/// Removes the named container on drop (the CLI should have; this is for failing tests).
+struct NamedContainer(String);
+
+impl Drop for NamedContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v", &self.0])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_start_docker_status_logs_stop() {
+    if !docker_available() {
+        return;
+    }
+    image();
+    let name = unique("cli");
+    let _guard = NamedContainer(name.clone());
+    let volume = tempfile::tempdir().expect("temp dir");
+
+    let started = Instant::now();
+    let (status, out, err) = run(start_docker_command(&name, volume.path(), IMAGE)
+        .args(["-d", "--services", "sts,s3"])
+        .env("DEBUG", "1"));
+    assert!(status.success(), "start --docker failed:\n{out}\n{err}");
+    println!(
+        "skyport start --docker -d returned after {:.0} ms:\n{out}",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    assert!(
+        out.contains(&format!("Skyport is ready in container {name}")),
+        "{out}"
+    );
+    assert!(!out.contains("WARNING"), "{out}");
+    // The container as the compose file would make it: ports on 127.0.0.1, the volume, the socket, the
+    // settings of this shell, and the CLI's label.
+    let inspect = docker(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.PortBindings}} {{json .HostConfig.Binds}} {{json .Config.Env}} \
+         {{json .Config.Labels}}",
+        &name,
+    ]);
+    for expected in [
+        "\"4566/tcp\":[{\"HostIp\":\"127.0.0.1\"",
+        "\"443/tcp\":[{\"HostIp\":\"127.0.0.1\"",
+        &format!("\"{}:/var/lib/localstack\"", volume.path().display()),
+        ":/var/run/docker.sock\"",
+        "\"SERVICES=sts,s3\"",
+        "\"DEBUG=1\"",
+        &format!("\"MAIN_CONTAINER_NAME={name}\""),
+        "\"dev.skyport.cli\"",
+    ] {
+        assert!(
+            inspect.contains(expected),
+            "{expected} missing in {inspect}"
+        );
+    }
+    assert!(!inspect.contains("0.0.0.0"), "{inspect}");
+    assert!(
+        volume.path().join("certs/ca.pem").exists(),
+        "no CA in the volume directory"
+    );
+
+    // status: the container's state and the health the running Skyport serves; Docker's own health
+    // check turns healthy within a few of its 2 s intervals.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let (status, out, err) = run(common::command().args(["status", "--name", &name]));
+        assert!(status.success(), "status failed:\n{out}\n{err}");
+        assert!(
+            out.contains(&format!("Container {name} ({IMAGE}): running")),
+            "{out}"
+        );
+        assert!(out.contains(": ready") && out.contains("sts"), "{out}");
+        assert!(out.contains("sqs") && out.contains("disabled"), "{out}");
+        if out.contains("health: healthy") || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(out.contains("health: healthy"), "{out}");
+    println!("skyport status:\n{out}");
+
+    // An AWS call through the published gateway.
+    let port = host_port(&name, 4566);
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(sdk_credentials())
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .load()
+        .await;
+    let identity = aws_sdk_sts::Client::new(&shared)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
+    assert_eq!(identity.account(), Some("000000000000"));
+
+    // logs, and a second start under the same name is refused.
+    let (status, out, err) = run(common::command().args(["logs", "--name", &name]));
+    assert!(status.success(), "{err}");
+    assert!(out.contains("Ready."), "{out}");
+    let (status, out, err) = run(start_docker_command(&name, volume.path(), IMAGE).arg("-d"));
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(
+        err.contains(&format!("a container named {name} is already running")),
+        "{err}"
+    );
+
+    // stop removes the container; status then reports nothing running there.
+    let (status, out, err) = run(common::command().args(["stop", "--name", &name]));
+    assert!(status.success(), "{out}{err}");
+    assert!(
+        out.contains(&format!("Stopped and removed {name}")),
+        "{out}"
+    );
+    let left = docker(&["ps", "-a", "-q", "--filter", &format!("name=^{name}$")]);
+    assert!(left.is_empty(), "container left after stop: {left}");
+    let (status, _, err) = run(common::command().args(["stop", "--name", &name]));
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains(&format!("no container named {name}")), "{err}");
+}
+
+#[test]
+fn cli_start_docker_foreground_follows_logs_and_stops_on_ctrl_c() {
+    if !docker_available() {
+        return;
+    }
+    image();
+    let name = unique("fg");
+    let _guard = NamedContainer(name.clone());
+    let volume = tempfile::tempdir().expect("temp dir");
+    let mut child = start_docker_command(&name, volume.path(), IMAGE)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn skyport start --docker");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("Skyport is ready")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no ready line; output so far:\n{}", seen.join("\n"));
+            }
+        }
+    }
+    // The container's own log was followed (its `Ready.` line came before the CLI's summary).
+    assert!(seen.iter().any(|l| l.trim() == "Ready."), "{seen:?}");
+    let (status, _, _) = run(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("Stopped and removed {name}")),
+        "{err}"
+    );
+    let left = docker(&["ps", "-a", "-q", "--filter", &format!("name=^{name}$")]);
+    assert!(left.is_empty(), "container left after Ctrl-C: {left}");
+}
+
+#[test]
+fn cli_start_docker_explains_a_missing_image() {
+    if !docker_available() {
+        return;
+    }
+    let volume = tempfile::tempdir().expect("temp dir");
+    // Not present and not pulled (--no-pull), and not present with a pull from a registry on loopback
+    // that does not exist (the daemon's connection is refused; nothing leaves the machine).
+    for (image, why) in [
+        (
+            "skyport-test/no-such-image:none",
+            "--no-pull forbids pulling it",
+        ),
+        (
+            "127.0.0.1:1/skyport-test/no-such-image:none",
+            "pulling it failed",
+        ),
+    ] {
+        let name = unique("noimage");
+        let _guard = NamedContainer(name.clone());
+        let (status, out, err) = run(start_docker_command(&name, volume.path(), image).arg("-d"));
+        assert_eq!(status.code(), Some(1), "{out}{err}");
+        assert!(
+            err.contains(&format!("the image {image} is not present locally")) && err.contains(why),
+            "{err}"
+        );
+        assert!(err.contains("compose/build-local.sh"), "{err}");
+        let left = docker(&["ps", "-a", "-q", "--filter", &format!("name=^{name}$")]);
+        assert!(left.is_empty(), "a container was created: {left}");
+    }
+}
+
+#[test]
+fn config_validate_in_the_container_warns_about_socket_volume_and_loopback() {
+    if !docker_available() {
+        return;
+    }
+    let image = image();
+    // The image's own binary, run as `skyport config validate` in a container without the socket or a
+    // volume, with settings that hand other containers loopback addresses.
+    let (status, out, err) = run(Command::new("docker").args([
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/skyport",
+        "-e",
+        "SERVICES=lambda,s3",
+        "-e",
+        "PERSISTENCE=1",
+        "-e",
+        "LOCALSTACK_HOST=localhost:4566",
+        "-e",
+        "DNS_RESOLVE_IP=::1",
+        "-e",
+        "DNS_SERVER=127.0.0.53",
+        "-e",
+        "GATEWAY_LISTEN=127.0.0.1:4566",
+        image,
+        "config",
+        "validate",
+    ]));
+    assert!(status.success(), "{out}{err}");
+    for expected in [
+        "Docker socket /var/run/docker.sock is not reachable in this container",
+        "-v /var/run/docker.sock:/var/run/docker.sock",
+        "the state directory /var/lib/localstack is not a volume",
+        "LOCALSTACK_HOST=localhost:4566 puts a loopback host",
+        "DNS_RESOLVE_IP=::1 makes the DNS answer AWS names with a loopback address",
+        "DNS_SERVER includes 127.0.0.53:53, a loopback address",
+        "binds only loopback inside the container",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+    }
+}

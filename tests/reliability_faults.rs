@@ -252,34 +252,35 @@ async fn verify(skyport: &Skyport, queue: &str, ledger: &Arc<Mutex<Ledger>>) {
             );
         }
     }
-    let l = ledger.lock().unwrap();
-    let lost: Vec<_> = l
-        .sent
-        .iter()
-        .filter(|b| !l.consuming.contains(*b) && !received.contains_key(*b))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged messages lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(5)]
-    );
-    // A delete acknowledged for the only delivery of a message is final. (A message delivered twice may
-    // legitimately survive a delete made with the older receipt handle, as in AWS.)
-    let back: Vec<_> = received
-        .keys()
-        .filter(|b| l.consumed.get(*b) == Some(&1) && l.receives.get(*b) == Some(&1))
-        .collect();
-    assert!(back.is_empty(), "deleted messages came back: {back:?}");
-    eprintln!(
-        "verified {} objects, {} deleted objects, {} messages sent, {} consumed, {} recovered",
-        objects.len(),
-        deleted.len(),
-        l.sent.len(),
-        l.consumed.len(),
-        received.len()
-    );
-    drop(l);
+    {
+        let l = ledger.lock().unwrap();
+        let lost: Vec<_> = l
+            .sent
+            .iter()
+            .filter(|b| !l.consuming.contains(*b) && !received.contains_key(*b))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{} acknowledged messages lost, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        );
+        // A delete acknowledged for the only delivery of a message is final. (A message delivered twice may
+        // legitimately survive a delete made with the older receipt handle, as in AWS.)
+        let back: Vec<_> = received
+            .keys()
+            .filter(|b| l.consumed.get(*b) == Some(&1) && l.receives.get(*b) == Some(&1))
+            .collect();
+        assert!(back.is_empty(), "deleted messages came back: {back:?}");
+        eprintln!(
+            "verified {} objects, {} deleted objects, {} messages sent, {} consumed, {} recovered",
+            objects.len(),
+            deleted.len(),
+            l.sent.len(),
+            l.consumed.len(),
+            received.len()
+        );
+    }
     // Consume what was recovered, so later rounds check only newer messages as must-arrive.
     for (body, handle) in received {
         sqs.delete_message()
