@@ -343,10 +343,12 @@ fn extra_listeners_answer_too() {
     }
 }
 
+/// The DNS server's own warnings (not the configuration check's: on a machine that is itself a container,
+/// the tests' loopback `DNS_SERVER` is rightly reported as unreachable from a container).
 fn dns_warnings(sp: &Skyport) -> Vec<String> {
     sp.log()
         .lines()
-        .filter(|l| l.contains("WARN") && l.contains("DNS"))
+        .filter(|l| l.contains("WARN") && l.contains("DNS") && !l.contains("DNS_SERVER includes"))
         .map(str::to_owned)
         .collect()
 }

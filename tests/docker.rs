@@ -1217,8 +1217,9 @@ fn config_validate_in_the_container_warns_about_socket_volume_and_loopback() {
         return;
     }
     let image = image();
-    // The image's own binary, run as `skyport config validate` in a container without the socket or a
-    // volume, with settings that hand other containers loopback addresses.
+    // The image's own binary, run as `skyport config validate` in a container without the socket, with
+    // settings that hand other containers loopback addresses, and persistence into a directory that is no
+    // mount (the image's /var/lib/localstack is always one: it declares `VOLUME`).
     let (status, out, err) = run(Command::new("docker").args([
         "run",
         "--rm",
@@ -1228,6 +1229,8 @@ fn config_validate_in_the_container_warns_about_socket_volume_and_loopback() {
         "SERVICES=lambda,s3",
         "-e",
         "PERSISTENCE=1",
+        "-e",
+        "SKYPORT_STATE_DIR=/state",
         "-e",
         "LOCALSTACK_HOST=localhost:4566",
         "-e",
@@ -1244,7 +1247,7 @@ fn config_validate_in_the_container_warns_about_socket_volume_and_loopback() {
     for expected in [
         "Docker socket /var/run/docker.sock is not reachable in this container",
         "-v /var/run/docker.sock:/var/run/docker.sock",
-        "the state directory /var/lib/localstack is not a volume",
+        "the state directory /state is not a volume",
         "LOCALSTACK_HOST=localhost:4566 puts a loopback host",
         "DNS_RESOLVE_IP=::1 makes the DNS answer AWS names with a loopback address",
         "DNS_SERVER includes 127.0.0.53:53, a loopback address",
