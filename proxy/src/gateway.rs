@@ -224,27 +224,16 @@ async fn accept_loop(
     shared: Arc<Shared>,
     conn_tx: mpsc::Sender<()>,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shared.shutdown.wait() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let shared = shared.clone();
-                let guard = conn_tx.clone();
-                tokio::spawn(async move {
-                    crate::conn::handle(stream, peer, local, None, shared).await;
-                    drop(guard);
-                });
-            }
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(%local, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    let shutdown = shared.shutdown.clone();
+    listener::accept_until_shutdown(listener, local, &shutdown, |stream, peer| {
+        let shared = shared.clone();
+        let guard = conn_tx.clone();
+        tokio::spawn(async move {
+            crate::conn::handle(stream, peer, local, None, shared).await;
+            drop(guard);
+        });
+    })
+    .await;
 }
 
 /// A gateway that is serving.

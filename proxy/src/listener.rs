@@ -5,7 +5,9 @@ use std::io;
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::shutdown::Shutdown;
 
 /// Why an address could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,29 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
     socket.bind(&addr.into()).map_err(classify)?;
     socket.listen(1024).map_err(classify)?;
     TcpListener::from_std(socket.into()).map_err(classify)
+}
+
+/// Accepts connections until `shutdown`, handing each to `on_accept` (which spawns its task). Accept errors
+/// (EMFILE and friends) are logged and backed off instead of spun on.
+pub(crate) async fn accept_until_shutdown(
+    listener: TcpListener,
+    local: SocketAddr,
+    shutdown: &Shutdown,
+    mut on_accept: impl FnMut(TcpStream, SocketAddr),
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.wait() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => on_accept(stream, peer),
+            Err(e) => {
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

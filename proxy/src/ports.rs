@@ -11,7 +11,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode, request::Parts};
@@ -119,26 +118,16 @@ async fn accept_loop(listener: TcpListener, port: Arc<PortState>, shared: Arc<Sh
     let Ok(local) = listener.local_addr() else {
         return;
     };
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shared.shutdown.wait() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let port = port.clone();
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let _counted = port.allocation.connection_opened();
-                    serve(stream, peer, local, &port, shared).await;
-                });
-            }
-            Err(e) => {
-                tracing::warn!(%local, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    let shutdown = shared.shutdown.clone();
+    listener::accept_until_shutdown(listener, local, &shutdown, |stream, peer| {
+        let port = port.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _counted = port.allocation.connection_opened();
+            serve(stream, peer, local, &port, shared).await;
+        });
+    })
+    .await;
 }
 
 async fn serve(
