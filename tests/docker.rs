@@ -348,6 +348,18 @@ fn compose_command() -> Option<Vec<&'static str>> {
     }
 }
 
+/// [`compose_command`], or `None` after saying the test is skipped (a failure when Docker is required).
+fn compose_or_skip() -> Option<Vec<&'static str>> {
+    let found = compose_command();
+    if found.is_none() {
+        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
+            panic!("neither `docker compose` nor `docker-compose` works");
+        }
+        eprintln!("skipping: neither `docker compose` nor `docker-compose` works");
+    }
+    found
+}
+
 /// A compose project taken down with `down -v` on drop.
 struct ComposeProject {
     cmd: Vec<&'static str>,
@@ -389,11 +401,7 @@ async fn seed_compose_file_with_the_image_swapped_serves_sts_s3_and_sqs() {
     if !docker_available() || !common::require("curl") {
         return;
     }
-    let Some(compose) = compose_command() else {
-        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
-            panic!("neither `docker compose` nor `docker-compose` works");
-        }
-        eprintln!("skipping: neither `docker compose` nor `docker-compose` works");
+    let Some(compose) = compose_or_skip() else {
         return;
     };
     let image = image();
@@ -580,11 +588,7 @@ fn app_stack_reaches_skyport_by_real_aws_names_from_two_networks() {
     if !docker_available() {
         return;
     }
-    let Some(compose) = compose_command() else {
-        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
-            panic!("neither `docker compose` nor `docker-compose` works");
-        }
-        eprintln!("skipping: neither `docker compose` nor `docker-compose` works");
+    let Some(compose) = compose_or_skip() else {
         return;
     };
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/examples/app-stack");
@@ -685,11 +689,7 @@ fn drop_in_compose_file_serves_https_on_443_with_the_ca_in_the_volume() {
     if !docker_available() || !common::require("curl") {
         return;
     }
-    let Some(compose) = compose_command() else {
-        if std::env::var("SKYPORT_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
-            panic!("neither `docker compose` nor `docker-compose` works");
-        }
-        eprintln!("skipping: neither `docker compose` nor `docker-compose` works");
+    let Some(compose) = compose_or_skip() else {
         return;
     };
     let image = image();
