@@ -30,8 +30,9 @@ struct Counts {
     sts: AtomicU64,
 }
 
-/// Runs the mix for `duration`, then checks everything; returns the peak RSS seen (KiB).
-async fn mixed_load(skyport: &Skyport, duration: Duration, persistence: &str) -> u64 {
+/// Runs the mix for `duration`, then checks everything; returns the peak RSS seen and the bytes of the
+/// objects stored (both KiB).
+async fn mixed_load(skyport: &Skyport, duration: Duration, persistence: &str) -> (u64, u64) {
     let endpoint = skyport.endpoint();
     let s3 = rel::s3(&endpoint);
     let sqs = rel::sqs(&endpoint);
@@ -183,7 +184,11 @@ async fn mixed_load(skyport: &Skyport, duration: Duration, persistence: &str) ->
     for c in checkers {
         c.await.unwrap();
     }
-    peak.load(Ordering::Relaxed)
+    let stored: usize = written
+        .iter()
+        .map(|key| rel::content(key, OBJECT_MAX).len())
+        .sum();
+    (peak.load(Ordering::Relaxed), stored as u64 / 1024)
 }
 
 async fn get_and_check(s3: &aws_sdk_s3::Client, key: &str) {
@@ -284,17 +289,26 @@ async fn run(duration: Duration, persistences: &[&str], slack_mib: u64) {
         rel::sqs(&endpoint).list_queues().send().await.unwrap();
         rel::s3(&endpoint).list_buckets().send().await.unwrap();
         let idle = rel::rss_kib(skyport.pid());
-        let peak = mixed_load(&skyport, duration, persistence).await;
+        let (peak, stored) = mixed_load(&skyport, duration, persistence).await;
         // Nothing is kept per request or per connection: what stays is the metadata of the objects
-        // written and the allocator's retained pages.
-        assert_rss_settles(skyport.pid(), idle, idle + slack_mib * 1024, peak.max(idle)).await;
+        // written, the allocator's retained pages and, without persistence, the object bodies
+        // themselves (memory is where they are stored), with little overhead; with persistence, the
+        // store's page cache instead.
+        let bodies = if persistence == "0" {
+            stored * 9 / 8
+        } else {
+            skyport_core::store::FILE_CACHE_BYTES as u64 / 1024
+        };
+        eprintln!("PERSISTENCE={persistence}: {stored} KiB of object bodies stored");
+        let bound = idle + slack_mib * 1024 + bodies;
+        assert_rss_settles(skyport.pid(), idle, bound, peak.max(idle)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_clients_mixing_s3_sqs_sts() {
     let secs = if rel::long() { 60 } else { 5 };
-    run(Duration::from_secs(secs), &["0", "1"], 64).await;
+    run(Duration::from_secs(secs), &["0", "1"], 80).await;
 }
 
 /// The 10-minute soak (`SKYPORT_LONG_TESTS=1`).

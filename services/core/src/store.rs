@@ -223,6 +223,16 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Page cache of a file store. redb's default (1 GiB) would let the cache of hot pages, inline object
+/// bodies among them, grow the process to a gigabyte; the OS page cache keeps re-reads cheap anyway.
+pub const FILE_CACHE_BYTES: usize = 32 << 20;
+
+fn open_database(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder()
+        .set_cache_size(FILE_CACHE_BYTES)
+        .create(path)
+}
+
 fn table(name: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
     TableDefinition::new(name)
 }
@@ -241,7 +251,7 @@ impl Store {
 
     /// Opens (or creates) a durable store in `path`.
     pub fn open_file(path: &Path) -> Result<Store, StoreError> {
-        let db = db_err!(Database::create(path))?;
+        let db = db_err!(open_database(path))?;
         Ok(Store::new(db, Some(path.to_owned())))
     }
 
@@ -270,7 +280,7 @@ impl Store {
             return Err(StoreError::Db(redb::Error::PreviousIo));
         };
         // Opening repairs what the failed commit left behind.
-        let db = Arc::new(db_err!(Database::create(path))?);
+        let db = Arc::new(db_err!(open_database(path))?);
         tracing::info!(path = %path.display(), "state store reopened after an I/O error");
         *slot = Some(db.clone());
         Ok(db)

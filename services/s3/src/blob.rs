@@ -1,6 +1,7 @@
 //! Object bodies. A body of at most [`INLINE_MAX`] bytes is kept in memory while it arrives and stored
-//! *inline* in the metadata store (table `bodies`, raw bytes, id `i<hex>`): no file, no extra syscalls.
-//! With persistence the inline body is committed without waiting for the disk and becomes durable with the
+//! *inline* (id `i<hex>`): no file, no extra syscalls. Without persistence an inline body stays in a map of
+//! reference-counted buffers, so memory holds exactly the bytes and a GET sends them without a copy. With
+//! persistence it is stored in the metadata store (table `bodies`, raw bytes), and the inline body is committed without waiting for the disk and becomes durable with the
 //! object's metadata commit, which follows it and is fsynced before the 200 (redb persists every earlier
 //! commit with a durable one), so a PUT costs one fsync and a crash leaves the object absent or complete.
 //!
@@ -20,9 +21,10 @@
 //! to (a crash between rename and commit, parts of an upload lost in a crash); it never touches ids of the
 //! current run, whose metadata may still be on its way.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IoSlice, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -48,8 +50,11 @@ const WRITE_BATCH: usize = 1 << 20;
 const WRITE_IOVECS: usize = 256;
 /// Bytes per read from a file.
 const READ_CHUNK: usize = 1 << 20;
-/// Buffers in flight between a request task and its writer or reader thread.
+/// Buffers (groups of buffers, for a writer) in flight between a request task and its writer or reader
+/// thread.
 const PIPE_DEPTH: usize = 4;
+/// Bytes a request task gathers before handing them to its writer thread.
+const HANDOFF_BYTES: usize = 256 * 1024;
 /// Bytes digested in one go (MD5 and checksums share each cache-resident slice).
 const DIGEST_SLICE: usize = 64 * 1024;
 
@@ -59,6 +64,8 @@ pub struct BlobStore {
     dir: PathBuf,
     durable: bool,
     store: Store,
+    /// Inline bodies without persistence (with persistence they live in `store`).
+    memory: Arc<RwLock<HashMap<String, Bytes>>>,
     /// Suffix of every id made by this run (8 hex digits).
     run_tag: String,
 }
@@ -143,16 +150,34 @@ impl Digests {
     }
 }
 
-/// The writer thread of a body that goes to a file.
+/// The writer thread of a body that goes to a file. Received buffers are handed over in groups of about
+/// [`HANDOFF_BYTES`] (the `Bytes` handles move, the data is not copied), so the thread wakes a few times
+/// per megabyte instead of once per network read.
 struct Spill {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Vec<Bytes>>,
     thread: tokio::task::JoinHandle<std::io::Result<(std::fs::File, Digests)>>,
+    pending: Vec<Bytes>,
+    pending_len: usize,
 }
 
 impl Spill {
     /// Passes `data` to the writer; on failure returns the writer's error.
     async fn send(&mut self, data: Bytes) -> S3Result<()> {
-        if self.tx.send(data).await.is_ok() {
+        self.pending_len += data.len();
+        self.pending.push(data);
+        if self.pending_len < HANDOFF_BYTES && self.pending.len() < WRITE_IOVECS {
+            return Ok(());
+        }
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> S3Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let group = std::mem::replace(&mut self.pending, Vec::with_capacity(WRITE_IOVECS));
+        self.pending_len = 0;
+        if self.tx.send(group).await.is_ok() {
             return Ok(());
         }
         // The writer stopped early: its result says why.
@@ -166,7 +191,8 @@ impl Spill {
     }
 
     /// Ends the stream and returns the file and digests.
-    async fn finish(self) -> S3Result<(std::fs::File, Digests)> {
+    async fn finish(mut self) -> S3Result<(std::fs::File, Digests)> {
+        self.flush().await?;
         drop(self.tx);
         self.thread
             .await
@@ -195,17 +221,19 @@ fn write_batch(file: &mut std::fs::File, bufs: &mut Vec<Bytes>) -> std::io::Resu
 fn writer_loop(
     mut file: std::fs::File,
     mut digests: Digests,
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::Receiver<Vec<Bytes>>,
 ) -> std::io::Result<(std::fs::File, Digests)> {
     let mut batch: Vec<Bytes> = Vec::with_capacity(WRITE_IOVECS);
     let mut batched = 0;
-    while let Some(data) = rx.blocking_recv() {
-        digests.update(&data);
-        batched += data.len();
-        batch.push(data);
-        if batched >= WRITE_BATCH || batch.len() >= WRITE_IOVECS {
-            write_batch(&mut file, &mut batch)?;
-            batched = 0;
+    while let Some(group) = rx.blocking_recv() {
+        for data in group {
+            digests.update(&data);
+            batched += data.len();
+            batch.push(data);
+            if batched >= WRITE_BATCH || batch.len() >= WRITE_IOVECS {
+                write_batch(&mut file, &mut batch)?;
+                batched = 0;
+            }
         }
     }
     write_batch(&mut file, &mut batch)?;
@@ -231,6 +259,7 @@ impl BlobStore {
             dir: dir.to_owned(),
             durable,
             store,
+            memory: Arc::default(),
             run_tag: skyport_core::ids::hex(&tag),
         })
     }
@@ -260,7 +289,13 @@ impl BlobStore {
         let temp = TempFile(Some(path));
         let (tx, rx) = mpsc::channel(PIPE_DEPTH);
         let thread = tokio::task::spawn_blocking(move || writer_loop(file, digests, rx));
-        Ok((Spill { tx, thread }, temp))
+        let spill = Spill {
+            tx,
+            thread,
+            pending: Vec::with_capacity(WRITE_IOVECS),
+            pending_len: 0,
+        };
+        Ok((spill, temp))
     }
 
     /// Receives `body`: in memory when small, else streamed into a temporary file.
@@ -357,6 +392,10 @@ impl BlobStore {
     /// Stores an inline body under a new id (durable with the next durable commit).
     async fn put_inline(&self, bytes: Bytes) -> S3Result<String> {
         let id = format!("i{}", self.new_id());
+        if !self.durable {
+            self.memory_map().insert(id.clone(), bytes);
+            return Ok(id);
+        }
         let store = self.store.clone();
         let key = id.clone();
         let put = move || store.write_deferred(|w| w.put(BODIES, &key, &bytes));
@@ -379,10 +418,15 @@ impl BlobStore {
         }
     }
 
-    /// Like [`BlobStore::commit`], but an inline body is returned with its new id instead of being
-    /// stored: the caller stores it with [`BlobStore::stage_inline`] in its metadata transaction.
+    /// Like [`BlobStore::commit`], but with persistence an inline body is returned with its new id instead
+    /// of being stored: the caller stores it with [`BlobStore::stage_inline`] in its metadata transaction.
+    /// (Without persistence it goes into memory at once; the caller [`BlobStore::remove`]s it if its
+    /// metadata commit fails.)
     pub async fn place(&self, mut written: Written) -> S3Result<(String, Option<Bytes>)> {
         let temp = match std::mem::replace(&mut written.data, Data::Committed) {
+            Data::Inline(bytes) if !self.durable => {
+                return Ok((self.put_inline(bytes).await?, None));
+            }
             Data::Inline(bytes) => return Ok((format!("i{}", self.new_id()), Some(bytes))),
             Data::File(mut t) => t.0.take(),
             Data::Committed => None,
@@ -426,9 +470,16 @@ impl BlobStore {
         w.put(BODIES, id, bytes)
     }
 
-    /// Removes inline bodies inside the caller's transaction; returns the other (file) ids, to
-    /// [`BlobStore::remove`] after the commit.
-    pub fn unstage_inline(w: &mut Writer<'_>, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+    /// Removes stored inline bodies inside the caller's transaction; returns the other ids (files, and
+    /// inline bodies in memory), to [`BlobStore::remove`] after the commit.
+    pub fn unstage_inline(
+        &self,
+        w: &mut Writer<'_>,
+        ids: Vec<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        if !self.durable {
+            return Ok(ids);
+        }
         let mut files = Vec::new();
         for id in ids {
             if is_inline(&id) {
@@ -445,10 +496,9 @@ impl BlobStore {
     pub async fn duplicate(&self, id: &str) -> S3Result<String> {
         if is_inline(id) {
             let bytes = self
-                .store
-                .get(BODIES, id)?
+                .inline_body(id)?
                 .ok_or_else(|| S3Error::Internal(format!("object data {id} is missing")))?;
-            return self.put_inline(Bytes::from(bytes)).await;
+            return self.put_inline(bytes).await;
         }
         let new = self.new_id();
         let from = self.path(id);
@@ -484,6 +534,13 @@ impl BlobStore {
             }
         }
         if inline.is_empty() {
+            return;
+        }
+        if !self.durable {
+            let mut memory = self.memory_map();
+            for id in &inline {
+                memory.remove(id);
+            }
             return;
         }
         let store = self.store.clone();
@@ -523,8 +580,17 @@ impl BlobStore {
             want -= take;
             skip = 0;
         }
+        if let [(id, skip, take)] = queue.make_contiguous()
+            && is_inline(id)
+        {
+            // A small object: its bytes as they are, no copy, no thread.
+            return match self.inline_slice(id, *skip, *take) {
+                Ok(b) => skyport_core::body::full(b),
+                Err(e) => error_body(e),
+            };
+        }
         if queue.iter().all(|(id, _, _)| is_inline(id)) {
-            // Small objects: answer from memory, no thread.
+            // Small parts: answer from memory, no thread.
             let mut out = BytesMut::new();
             for (id, skip, take) in &queue {
                 match self.inline_slice(id, *skip, *take) {
@@ -561,11 +627,9 @@ impl BlobStore {
     /// `take` bytes from `skip` of an inline body.
     fn inline_slice(&self, id: &str, skip: u64, take: u64) -> std::io::Result<Bytes> {
         let bytes = self
-            .store
-            .get(BODIES, id)
+            .inline_body(id)
             .map_err(std::io::Error::other)?
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "object data"))?;
-        let bytes = Bytes::from(bytes);
         let end = skip.saturating_add(take);
         if end > bytes.len() as u64 {
             return Err(std::io::Error::new(
@@ -574,6 +638,19 @@ impl BlobStore {
             ));
         }
         Ok(bytes.slice(skip as usize..end as usize))
+    }
+
+    /// An inline body (a shared buffer in memory, else read from the store).
+    fn inline_body(&self, id: &str) -> Result<Option<Bytes>, StoreError> {
+        if !self.durable {
+            let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
+            return Ok(memory.get(id).cloned());
+        }
+        Ok(self.store.get(BODIES, id)?.map(Bytes::from))
+    }
+
+    fn memory_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Bytes>> {
+        self.memory.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Reader thread: sends `take` bytes from `skip` of one blob in [`READ_CHUNK`] pieces.
@@ -705,8 +782,8 @@ mod tests {
     #[tokio::test]
     async fn small_bodies_inline_large_ones_in_files_and_sweep_spares_this_run() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::in_memory().unwrap();
-        let earlier = BlobStore::open(dir.path(), false, store.clone()).unwrap();
+        let store = Store::open_file(&dir.path().join("meta.redb")).unwrap();
+        let earlier = BlobStore::open(dir.path(), true, store.clone()).unwrap();
         let small: Vec<u8> = (0..INLINE_MAX).map(|i| i as u8).collect();
         let large: Vec<u8> = (0..3 * READ_CHUNK + 5).map(|i| (i / 7) as u8).collect();
         let (small_id, md5, crc) = put(&earlier, &small).await;
@@ -721,7 +798,7 @@ mod tests {
         let (orphan_large, ..) = put(&earlier, &large).await;
 
         // A later run: its own ids are spared, unreferenced ids of earlier runs removed.
-        let now = BlobStore::open(dir.path(), false, store.clone()).unwrap();
+        let now = BlobStore::open(dir.path(), true, store.clone()).unwrap();
         let (mine_small, ..) = put(&now, b"mine").await;
         let (mine_large, ..) = put(&now, &large).await;
         let referenced: HashSet<String> = [small_id.clone(), large_id.clone()].into();
@@ -745,11 +822,51 @@ mod tests {
         );
         let copy = now.duplicate(&small_id).await.unwrap();
         now.remove([small_id.clone(), large_id.clone()]);
+        // With persistence inline bodies are deleted off the runtime: wait for it.
+        for _ in 0..100 {
+            if store.get(BODIES, &small_id).unwrap().is_none() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert!(store.get(BODIES, &small_id).unwrap().is_none());
         assert!(!now.path(&large_id).exists());
         assert_eq!(
             read_all(&now, &copy, INLINE_MAX as u64, 0, INLINE_MAX as u64).await,
             small
         );
+    }
+
+    #[tokio::test]
+    async fn without_persistence_inline_bodies_are_shared_buffers_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::in_memory().unwrap();
+        let blobs = BlobStore::open(dir.path(), false, store.clone()).unwrap();
+        let small: Vec<u8> = (0..1000).map(|i| i as u8).collect();
+        let (id, ..) = put(&blobs, &small).await;
+        assert!(is_inline(&id));
+        // Not in the metadata store: in the map, and a read hands out the same buffer.
+        assert!(store.get(BODIES, &id).unwrap().is_none());
+        let kept = blobs.inline_body(&id).unwrap().unwrap();
+        let read = blobs
+            .read(
+                &[Segment {
+                    blob: id.clone(),
+                    size: 1000,
+                }],
+                0,
+                1000,
+            )
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(read, small);
+        assert_eq!(read.as_ptr(), kept.as_ptr());
+        assert_eq!(read_all(&blobs, &id, 1000, 10, 5).await, &small[10..15]);
+        let copy = blobs.duplicate(&id).await.unwrap();
+        blobs.remove([id.clone()]);
+        assert!(blobs.inline_body(&id).unwrap().is_none());
+        assert_eq!(read_all(&blobs, &copy, 1000, 0, 1000).await, small);
     }
 }

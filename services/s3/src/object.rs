@@ -531,6 +531,7 @@ impl S3 {
         let okey = model::object_key(&bucket.name, key);
         let bname = bucket.name.clone();
         let stored = version.clone();
+        let blobs = self.blobs.clone();
         let outcome = self
             .store
             .write_async(move |w| {
@@ -564,7 +565,7 @@ impl S3 {
                 if let Some((id, bytes)) = &inline {
                     BlobStore::stage_inline(w, id, bytes)?;
                 }
-                let removed = BlobStore::unstage_inline(w, removed)?;
+                let removed = blobs.unstage_inline(w, removed)?;
                 Ok(Ok(removed))
             })
             .await?;
