@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use skyport_core::store::StateLayout;
 use skyport_core::{Protocol, RequestContext, Service, body};
-use skyport_sqs::{Sqs, UrlConfig};
+use skyport_sqs::{Sqs, SqsOptions};
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
@@ -21,7 +21,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = StateLayout::new(dir.path(), false).expect("layout");
-        let sqs = Sqs::new(&layout, UrlConfig::default()).expect("sqs");
+        let sqs = Sqs::new(&layout, SqsOptions::default()).expect("sqs");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
