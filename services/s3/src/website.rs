@@ -18,6 +18,14 @@ use crate::wire::{self, S3Request, XmlNode};
 
 /// Whether `host` is an S3 website endpoint.
 pub(crate) fn is_website_host(host: &str, domains: &HostDomains) -> bool {
+    // Cheap test first: this runs on every S3 request.
+    if !host
+        .as_bytes()
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"s3-website"))
+    {
+        return false;
+    }
     skyport_core::host::analyze(host, domains)
         .endpoint_prefix
         .as_deref()
