@@ -726,6 +726,18 @@ fn curl_static_website_endpoints() {
             out.ends_with("\r\n\r\n<h1>custom 404</h1>"),
             "{host}: {out}"
         );
+        assert_eq!(
+            header(&out, "x-amz-error-code").as_deref(),
+            Some("NoSuchKey")
+        );
+        assert_eq!(
+            header(&out, "x-amz-error-message").as_deref(),
+            Some("The specified key does not exist.")
+        );
+        assert_eq!(
+            header(&out, "x-amz-error-detail-key").as_deref(),
+            Some("nope.html")
+        );
         // Routing rules: a prefix rule before lookup, an error-code rule after it.
         let out = get(host, "/old/page.html", &[]);
         assert!(out.starts_with("HTTP/1.1 302"), "{host}: {out}");
@@ -770,6 +782,14 @@ fn curl_static_website_endpoints() {
     );
     assert!(out.contains("\r\n\r\n<html>\n<head><title>404 Not Found</title></head>\n<body>\n<h1>404 Not Found</h1>\n<ul>\n<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: nope</li>\n<li>RequestId: "), "{out}");
     assert!(out.ends_with("</ul>\n<hr/>\n</body>\n</html>\n"), "{out}");
+    assert_eq!(
+        header(&out, "x-amz-error-code").as_deref(),
+        Some("NoSuchKey")
+    );
+    assert_eq!(
+        header(&out, "x-amz-error-detail-key").as_deref(),
+        Some("nope")
+    );
     let out = get(
         "lost-error-site.s3-website-us-east-1.amazonaws.com",
         "/nope",

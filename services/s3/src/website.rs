@@ -107,6 +107,16 @@ fn parse_config(doc: &str) -> WebsiteConfig {
     }
 }
 
+/// The error as website responses also carry it in headers: `x-amz-error-code`, `x-amz-error-message`
+/// and `x-amz-error-detail-<field>` (e.g. `x-amz-error-detail-Key`), with or without an error document.
+fn error_headers(h: &mut http::HeaderMap, error: &AwsError) {
+    wire::set(h, "x-amz-error-code", &error.code);
+    wire::set(h, "x-amz-error-message", &error.message);
+    for (name, value) in error.fields() {
+        wire::set(h, &format!("x-amz-error-detail-{name}"), value);
+    }
+}
+
 /// S3's website error page.
 fn html_error(
     ctx: &RequestContext,
@@ -158,6 +168,7 @@ fn html_error(
     wire::set(h, "content-type", "text/html; charset=utf-8");
     wire::set(h, "content-length", &len.to_string());
     wire::set(h, "x-amz-id-2", &host_id);
+    error_headers(h, error);
     for (name, value) in error.headers() {
         if *name != http::header::CONTENT_RANGE {
             h.insert(name.clone(), value.clone());
@@ -292,6 +303,7 @@ impl S3 {
         match self.website_object(&plain, &bucket, error_key, head) {
             Ok(mut r) => {
                 *r.status_mut() = error.status;
+                error_headers(r.headers_mut(), &error);
                 r
             }
             Err(doc_error) => {
