@@ -1,6 +1,7 @@
 //! S3 through other real clients: boto3 (path and both virtual-host styles, multipart transfers),
 //! `skyport aws s3 ...` / `skyport aws s3api ...` (the AWS CLI), and curl for virtual-host requests,
-//! exact error XML, HEAD errors without bodies and CORS preflight.
+//! exact error XML, HEAD errors without bodies, CORS preflight and multi-range GETs; boto3 Object Lock; curl
+//! on the static website endpoints (`s3-website` hosts, HTML error pages, redirects).
 
 mod common;
 

@@ -10,7 +10,9 @@
 //! [`AwsError`] in exactly one function; the operations (`bucket`, `object`, `multipart`, `list`) hold the
 //! logic over [`blob::BlobStore`] (object bodies on disk) and the redb state store (metadata, [`model`]).
 //! [`notify`] delivers event notifications to SQS through `skyport_core::bus::QueueSink`, `post` handles
-//! browser form uploads, and [`sigv4`] is the opt-in strict signature check.
+//! browser form uploads, and [`sigv4`] is the opt-in strict signature check. `lock` is Object Lock
+//! (retention, legal holds, the delete guard), [`lifecycle`] executes lifecycle rules in a background
+//! thread, and `website` serves the `s3-website` endpoints (HTML errors, index documents, redirects).
 //!
 //! # Addressing
 //! Virtual-host style (`<bucket>.s3.<region>.amazonaws.com`, `<bucket>.s3.localhost.localstack.cloud`, and
