@@ -193,6 +193,10 @@ pub struct Config {
     pub sqs_endpoint_strategy: SqsEndpointStrategy,
     /// S3 strict SigV4 checking (`SKYPORT_VERIFY_SIGV4`): the accepted keys (id → secret), or `None`.
     pub s3_sigv4_keys: Option<Vec<(String, String)>>,
+    /// The length of an S3 lifecycle "day" (`SKYPORT_S3_LIFECYCLE_DAY_SECONDS`, seconds; 86,400 as in AWS).
+    pub s3_lifecycle_day: Duration,
+    /// How often S3 lifecycle rules run (`SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS`, seconds).
+    pub s3_lifecycle_interval: Duration,
     /// Non-fatal findings, each with its fix.
     pub warnings: Vec<String>,
 }
@@ -207,6 +211,14 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     (
         "SKYPORT_SIGV4_KEYS",
         "access keys for SKYPORT_VERIFY_SIGV4: id:secret, comma-separated (default test:test)",
+    ),
+    (
+        "SKYPORT_S3_LIFECYCLE_DAY_SECONDS",
+        "length of an S3 lifecycle day, seconds (default 86400; small values for tests)",
+    ),
+    (
+        "SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS",
+        "how often S3 lifecycle rules run, seconds (default 60)",
     ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
@@ -735,6 +747,18 @@ impl Config {
             custom_ssl_cert_path: env.var("CUSTOM_SSL_CERT_PATH").map(PathBuf::from),
             sqs_endpoint_strategy,
             s3_sigv4_keys,
+            s3_lifecycle_day: seconds_in(
+                env,
+                "SKYPORT_S3_LIFECYCLE_DAY_SECONDS",
+                (0.01, 31_536_000.0),
+                86_400.0,
+            )?,
+            s3_lifecycle_interval: seconds_in(
+                env,
+                "SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS",
+                (0.01, 86_400.0),
+                60.0,
+            )?,
             warnings: Vec::new(),
         };
         config.warnings = config.find_warnings(env);
@@ -926,6 +950,14 @@ impl Config {
                 format!("{:?}", self.sqs_endpoint_strategy).to_ascii_lowercase(),
             ),
             (
+                "SKYPORT_S3_LIFECYCLE_DAY_SECONDS".into(),
+                format!("{}s", self.s3_lifecycle_day.as_secs_f64()),
+            ),
+            (
+                "SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS".into(),
+                format!("{}s", self.s3_lifecycle_interval.as_secs_f64()),
+            ),
+            (
                 "SKYPORT_SHUTDOWN_TIMEOUT".into(),
                 format!("{}s", self.shutdown_timeout.as_secs_f64()),
             ),
@@ -948,15 +980,25 @@ fn seconds_var(
     min: f64,
     default: f64,
 ) -> Result<Duration, ConfigError> {
+    seconds_in(env, name, (min, 3600.0), default)
+}
+
+/// A duration in (fractional) seconds within `min..=max`, or `default` seconds when unset.
+fn seconds_in(
+    env: &dyn EnvSource,
+    name: &'static str,
+    (min, max): (f64, f64),
+    default: f64,
+) -> Result<Duration, ConfigError> {
     let Some(v) = env.var(name) else {
         return Ok(Duration::from_secs_f64(default));
     };
     v.trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= min && *s <= 3600.0)
+        .filter(|s| s.is_finite() && *s >= min && *s <= max)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| invalid(name, &v, format!("seconds, from {min} to 3600")))
+        .ok_or_else(|| invalid(name, &v, format!("seconds, from {min} to {max}")))
 }
 
 /// True when `key` is probably a misspelling of `known`: same family prefix or a small edit distance.
@@ -1070,6 +1112,8 @@ mod tests {
             ("EXTERNAL_SERVICE_PORTS_END", "10"),
             ("EXTERNAL_SERVICE_PORTS_END", "4510"),
             ("SKYPORT_PORTS_CONNECT_TIMEOUT", "0"),
+            ("SKYPORT_S3_LIFECYCLE_DAY_SECONDS", "0"),
+            ("SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS", "soon"),
             ("SKYPORT_PORTS_IDLE_TIMEOUT", "-1"),
             ("DNS_NAME_PATTERNS_TO_RESOLVE_UPSTREAM", "(unclosed"),
             ("LS_LOG", "loud"),

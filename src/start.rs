@@ -165,7 +165,12 @@ async fn serve(
     let s3_domains = HostDomains::new(&[config.localstack_host.host.as_str()]);
     match skyport_s3::S3::new(&layout, s3_domains) {
         Ok(s3) => {
-            let mut s3 = s3.with_queue_sink(sqs.clone());
+            let mut s3 = s3.with_queue_sink(sqs.clone()).start_lifecycle(
+                skyport_s3::lifecycle::LifecycleOptions {
+                    day: config.s3_lifecycle_day,
+                    interval: config.s3_lifecycle_interval,
+                },
+            );
             if let Some(keys) = &config.s3_sigv4_keys {
                 s3 = s3.with_sigv4_keys(keys.iter().cloned());
             }

@@ -1,6 +1,7 @@
 //! S3 through other real clients: boto3 (path and both virtual-host styles, multipart transfers),
 //! `skyport aws s3 ...` / `skyport aws s3api ...` (the AWS CLI), and curl for virtual-host requests,
-//! exact error XML, HEAD errors without bodies and CORS preflight.
+//! exact error XML, HEAD errors without bodies, CORS preflight and multi-range GETs; boto3 Object Lock; curl
+//! on the static website endpoints (`s3-website` hosts, HTML error pages, redirects).
 
 mod common;
 
@@ -308,6 +309,36 @@ fn curl_virtual_hosts_error_xml_and_cors_preflight() {
             && out.contains("<ActualObjectSize>1</ActualObjectSize>"),
         "{out}"
     );
+    // Several ranges in one GET: S3 ignores the header and answers 200 with the whole object,
+    // `Accept-Ranges: bytes` and no `Content-Range` (not multipart/byteranges).
+    let out = curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        "0123456789abcdefghijklmnopqrstuvwxyz",
+        &format!("{base}/vh-bucket/ranges.txt"),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    for ranges in ["bytes=0-9,20-29", "bytes=0-1, 4-5", "bytes=0-9,100-200"] {
+        let out = curl(&[
+            "-H",
+            &format!("Range: {ranges}"),
+            &format!("{base}/vh-bucket/ranges.txt"),
+        ]);
+        let lower = out.to_ascii_lowercase();
+        assert!(out.starts_with("HTTP/1.1 200"), "{ranges}: {out}");
+        assert!(
+            lower.contains("accept-ranges: bytes\r\n"),
+            "{ranges}: {out}"
+        );
+        assert!(lower.contains("content-length: 36\r\n"), "{ranges}: {out}");
+        assert!(!lower.contains("content-range"), "{ranges}: {out}");
+        assert!(!lower.contains("multipart/byteranges"), "{ranges}: {out}");
+        assert!(
+            out.ends_with("\r\n\r\n0123456789abcdefghijklmnopqrstuvwxyz"),
+            "{ranges}: {out}"
+        );
+    }
     let out = curl(&["-X", "POST", &format!("{base}/vh-bucket/some/key.txt")]);
     assert!(
         out.starts_with("HTTP/1.1 501") || out.starts_with("HTTP/1.1 405"),
@@ -583,6 +614,291 @@ fn boto3_presigned_post_form_uploads() {
         .arg("-c")
         .arg(POST_FORM)
         .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}
+
+#[test]
+fn curl_static_website_endpoints() {
+    if !require("curl") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let port = skyport.port();
+    let base = format!("http://127.0.0.1:{port}");
+    let put = |path: &str, extra: &[&str], body: &str| {
+        let url = format!("{base}/{path}");
+        let mut args = vec!["-X", "PUT"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--data-binary", body, &url]);
+        let out = curl(&args);
+        assert!(out.starts_with("HTTP/1.1 200"), "{path}: {out}");
+    };
+    let html = ["-H", "Content-Type: text/html"];
+    for b in [
+        "site",
+        "bare-site",
+        "lost-error-site",
+        "moved-site",
+        "no-website",
+    ] {
+        put(b, &[], "");
+    }
+    put("site/index.html", &html, "<h1>home</h1>");
+    put("site/docs/index.html", &html, "<h1>docs</h1>");
+    put("site/404.html", &html, "<h1>custom 404</h1>");
+    put(
+        "site/a.txt",
+        &["-H", "Content-Type: text/plain"],
+        "plain text",
+    );
+    put(
+        "site/moved",
+        &["-H", "x-amz-website-redirect-location: /a.txt"],
+        "",
+    );
+    put(
+        "site?website",
+        &[],
+        "<WebsiteConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+         <IndexDocument><Suffix>index.html</Suffix></IndexDocument>\
+         <ErrorDocument><Key>404.html</Key></ErrorDocument>\
+         <RoutingRules>\
+         <RoutingRule><Condition><KeyPrefixEquals>old/</KeyPrefixEquals></Condition>\
+         <Redirect><ReplaceKeyPrefixWith>new/</ReplaceKeyPrefixWith><HttpRedirectCode>302</HttpRedirectCode></Redirect></RoutingRule>\
+         <RoutingRule><Condition><KeyPrefixEquals>gone/</KeyPrefixEquals><HttpErrorCodeReturnedEquals>404</HttpErrorCodeReturnedEquals></Condition>\
+         <Redirect><HostName>archive.example.com</HostName></Redirect></RoutingRule>\
+         </RoutingRules></WebsiteConfiguration>",
+    );
+    put(
+        "bare-site?website",
+        &[],
+        "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>",
+    );
+    put(
+        "lost-error-site?website",
+        &[],
+        "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument><ErrorDocument><Key>err.html</Key></ErrorDocument></WebsiteConfiguration>",
+    );
+    put(
+        "moved-site?website",
+        &[],
+        "<WebsiteConfiguration><RedirectAllRequestsTo><HostName>www.example.com</HostName><Protocol>https</Protocol></RedirectAllRequestsTo></WebsiteConfiguration>",
+    );
+
+    let get = |host: &str, path: &str, extra: &[&str]| {
+        let url = format!("http://{host}:{port}{path}");
+        let resolve = format!("{host}:{port}:127.0.0.1");
+        let mut args = vec!["--resolve", resolve.as_str()];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        curl(&args)
+    };
+    let header = |out: &str, name: &str| -> Option<String> {
+        let head = out.split("\r\n\r\n").next().unwrap_or("");
+        head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    // The three host forms: AWS's dash and dot regional forms and LocalStack's.
+    for host in [
+        "site.s3-website-us-east-1.amazonaws.com",
+        "site.s3-website.us-east-1.amazonaws.com",
+        "site.s3-website.localhost.localstack.cloud",
+    ] {
+        // The index document, at the root and in a folder.
+        let out = get(host, "/", &[]);
+        assert!(out.starts_with("HTTP/1.1 200"), "{host}: {out}");
+        assert!(out.ends_with("\r\n\r\n<h1>home</h1>"), "{host}: {out}");
+        assert_eq!(header(&out, "content-type").as_deref(), Some("text/html"));
+        let out = get(host, "/docs/", &[]);
+        assert!(out.ends_with("\r\n\r\n<h1>docs</h1>"), "{host}: {out}");
+        // A folder without its slash: 302 to the slash.
+        let out = get(host, "/docs", &[]);
+        assert!(out.starts_with("HTTP/1.1 302"), "{host}: {out}");
+        assert_eq!(header(&out, "location").as_deref(), Some("/docs/"));
+        let out = get(host, "/a.txt", &[]);
+        assert!(out.ends_with("\r\n\r\nplain text"), "{host}: {out}");
+        // A missing key: the custom error document, with the 404.
+        let out = get(host, "/nope.html", &[]);
+        assert!(out.starts_with("HTTP/1.1 404"), "{host}: {out}");
+        assert!(
+            out.ends_with("\r\n\r\n<h1>custom 404</h1>"),
+            "{host}: {out}"
+        );
+        assert_eq!(
+            header(&out, "x-amz-error-code").as_deref(),
+            Some("NoSuchKey")
+        );
+        assert_eq!(
+            header(&out, "x-amz-error-message").as_deref(),
+            Some("The specified key does not exist.")
+        );
+        assert_eq!(
+            header(&out, "x-amz-error-detail-key").as_deref(),
+            Some("nope.html")
+        );
+        // Routing rules: a prefix rule before lookup, an error-code rule after it.
+        let out = get(host, "/old/page.html", &[]);
+        assert!(out.starts_with("HTTP/1.1 302"), "{host}: {out}");
+        assert_eq!(
+            header(&out, "location"),
+            Some(format!("http://{host}:{port}/new/page.html"))
+        );
+        let out = get(host, "/gone/page.html", &[]);
+        assert!(out.starts_with("HTTP/1.1 301"), "{host}: {out}");
+        assert_eq!(
+            header(&out, "location").as_deref(),
+            Some("http://archive.example.com/gone/page.html")
+        );
+        // An object's own redirect.
+        let out = get(host, "/moved", &[]);
+        assert!(out.starts_with("HTTP/1.1 301"), "{host}: {out}");
+        assert_eq!(header(&out, "location").as_deref(), Some("/a.txt"));
+        // HEAD has no body; other methods get an HTML 405.
+        let out = get(host, "/", &["-I"]);
+        assert!(
+            out.starts_with("HTTP/1.1 200") && out.ends_with("\r\n\r\n"),
+            "{host}: {out}"
+        );
+        let out = get(host, "/a.txt", &["-X", "PUT", "--data-binary", "x"]);
+        assert!(out.starts_with("HTTP/1.1 405"), "{host}: {out}");
+        assert!(
+            out.contains("<li>Code: MethodNotAllowed</li>") && !out.contains("<?xml"),
+            "{host}: {out}"
+        );
+    }
+
+    // S3's HTML error pages.
+    let out = get(
+        "bare-site.s3-website.localhost.localstack.cloud",
+        "/nope",
+        &[],
+    );
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert_eq!(
+        header(&out, "content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(out.contains("\r\n\r\n<html>\n<head><title>404 Not Found</title></head>\n<body>\n<h1>404 Not Found</h1>\n<ul>\n<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: nope</li>\n<li>RequestId: "), "{out}");
+    assert!(out.ends_with("</ul>\n<hr/>\n</body>\n</html>\n"), "{out}");
+    assert_eq!(
+        header(&out, "x-amz-error-code").as_deref(),
+        Some("NoSuchKey")
+    );
+    assert_eq!(
+        header(&out, "x-amz-error-detail-key").as_deref(),
+        Some("nope")
+    );
+    let out = get(
+        "lost-error-site.s3-website-us-east-1.amazonaws.com",
+        "/nope",
+        &[],
+    );
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n<ul>\n<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: err.html</li>\n</ul>\n"), "{out}");
+    let out = get("no-website.s3-website.localhost.localstack.cloud", "/", &[]);
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("<li>Code: NoSuchWebsiteConfiguration</li>\n<li>Message: The specified bucket does not have a website configuration</li>\n<li>BucketName: no-website</li>"), "{out}");
+    let out = get(
+        "missing-bkt.s3-website.localhost.localstack.cloud",
+        "/",
+        &[],
+    );
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("<li>Code: NoSuchBucket</li>\n<li>Message: The specified bucket does not exist</li>\n<li>BucketName: missing-bkt</li>"), "{out}");
+    // RedirectAllRequestsTo keeps the path.
+    let out = get(
+        "moved-site.s3-website.localhost.localstack.cloud",
+        "/p/q.html",
+        &[],
+    );
+    assert!(out.starts_with("HTTP/1.1 301"), "{out}");
+    assert_eq!(
+        header(&out, "location").as_deref(),
+        Some("https://www.example.com/p/q.html")
+    );
+    // The REST endpoint still answers XML for the same bucket.
+    let out = curl(&[&format!("{base}/bare-site/nope")]);
+    assert!(out.contains("<Code>NoSuchKey</Code>"), "{out}");
+}
+
+const BOTO3_OBJECT_LOCK: &str = r#"
+import sys, datetime
+import boto3, botocore
+
+s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:%s" % sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+
+def code(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return (e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"], e.response["Error"]["Message"])
+    raise SystemExit("expected an error from %s" % call)
+
+s3.create_bucket(Bucket="py-plain")
+assert code(s3.get_object_lock_configuration, Bucket="py-plain") == (
+    404, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
+s3.put_object(Bucket="py-plain", Key="k", Body=b"x")
+assert code(s3.get_object_retention, Bucket="py-plain", Key="k") == (
+    400, "InvalidRequest", "Bucket is missing Object Lock Configuration")
+
+s3.create_bucket(Bucket="py-lock", ObjectLockEnabledForBucket=True)
+assert s3.get_bucket_versioning(Bucket="py-lock")["Status"] == "Enabled"
+s3.put_object_lock_configuration(Bucket="py-lock", ObjectLockConfiguration={
+    "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 1}}})
+cfg = s3.get_object_lock_configuration(Bucket="py-lock")["ObjectLockConfiguration"]
+assert cfg == {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 1}}}, cfg
+
+v = s3.put_object(Bucket="py-lock", Key="doc", Body=b"v1")["VersionId"]
+head = s3.head_object(Bucket="py-lock", Key="doc")
+assert head["ObjectLockMode"] == "GOVERNANCE", head
+assert head["ObjectLockRetainUntilDate"] > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=364)
+r = s3.get_object_retention(Bucket="py-lock", Key="doc", VersionId=v)["Retention"]
+assert r["Mode"] == "GOVERNANCE", r
+assert code(s3.get_object_legal_hold, Bucket="py-lock", Key="doc") == (
+    404, "NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock configuration")
+
+# Protected: refused with AWS's message; without a version id a delete marker is made.
+assert code(s3.delete_object, Bucket="py-lock", Key="doc", VersionId=v) == (
+    403, "AccessDenied", "Access Denied because object protected by object lock.")
+marker = s3.delete_object(Bucket="py-lock", Key="doc")
+assert marker["DeleteMarker"] is True, marker
+s3.put_object_legal_hold(Bucket="py-lock", Key="doc", VersionId=v, LegalHold={"Status": "ON"})
+assert s3.get_object_legal_hold(Bucket="py-lock", Key="doc", VersionId=v)["LegalHold"]["Status"] == "ON"
+assert code(s3.delete_object, Bucket="py-lock", Key="doc", VersionId=v, BypassGovernanceRetention=True)[1] == "AccessDenied"
+s3.put_object_legal_hold(Bucket="py-lock", Key="doc", VersionId=v, LegalHold={"Status": "OFF"})
+s3.delete_object(Bucket="py-lock", Key="doc", VersionId=v, BypassGovernanceRetention=True)
+versions = s3.list_object_versions(Bucket="py-lock", Prefix="doc")
+assert "Versions" not in versions and len(versions["DeleteMarkers"]) == 1, versions
+
+# Explicit COMPLIANCE retention on PUT, past dates refused.
+until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+v2 = s3.put_object(Bucket="py-lock", Key="c", Body=b"c", ObjectLockMode="COMPLIANCE",
+                   ObjectLockRetainUntilDate=until)["VersionId"]
+assert s3.get_object(Bucket="py-lock", Key="c")["ObjectLockMode"] == "COMPLIANCE"
+assert code(s3.delete_object, Bucket="py-lock", Key="c", VersionId=v2, BypassGovernanceRetention=True)[1] == "AccessDenied"
+past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+assert code(s3.put_object_retention, Bucket="py-lock", Key="c",
+            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": past}) == (
+    400, "InvalidArgument", "The retain until date must be in the future!")
+assert code(s3.put_bucket_versioning, Bucket="py-lock", VersioningConfiguration={"Status": "Suspended"}) == (
+    409, "InvalidBucketState", "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
+print("ok")
+"#;
+
+#[test]
+fn boto3_object_lock() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(BOTO3_OBJECT_LOCK)
+        .arg(skyport.port().to_string()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
 }

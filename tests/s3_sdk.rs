@@ -319,6 +319,24 @@ async fn objects_metadata_ranges_conditionals_checksums() {
         ),
         (416, "InvalidRange".to_owned())
     );
+    // Several ranges: S3 serves none of them, it answers 200 with the whole object and no
+    // Content-Range (also when one of the ranges lies past the end).
+    for ranges in ["bytes=0-4,6-10", "bytes=0-1,100-200"] {
+        let whole = s3
+            .get_object()
+            .bucket("objs")
+            .key("dir/hello.txt")
+            .range(ranges)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(whole.content_range(), None, "{ranges}");
+        assert_eq!(whole.content_length(), Some(11), "{ranges}");
+        assert_eq!(whole.accept_ranges(), Some("bytes"), "{ranges}");
+        assert_eq!(whole.checksum_crc32(), Some("DUoRhQ=="), "{ranges}");
+        assert_eq!(body_of(whole).await, b"hello world", "{ranges}");
+    }
 
     // Conditionals.
     let etag = "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"";
@@ -1351,4 +1369,813 @@ async fn virtual_host_style_on_localstack_names_without_an_s3_label() {
             .unwrap();
         s3.delete_bucket().bucket("vhost-a").send().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn object_lock_configuration_retention_legal_hold_and_protected_deletes() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold,
+        ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    let skyport = Skyport::start();
+    let s3 = client(&skyport.endpoint());
+    let in_secs = |s: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        DateTime::from_secs(now + s)
+    };
+
+    // A bucket without Object Lock: no configuration, lock operations refused.
+    s3.create_bucket().bucket("plain").send().await.unwrap();
+    s3.put_object()
+        .bucket("plain")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fail(
+            s3.get_object_lock_configuration()
+                .bucket("plain")
+                .send()
+                .await
+        ),
+        (404, "ObjectLockConfigurationNotFoundError".to_owned())
+    );
+    assert_eq!(
+        fail(
+            s3.get_object_retention()
+                .bucket("plain")
+                .key("k")
+                .send()
+                .await
+        ),
+        (400, "InvalidRequest".to_owned())
+    );
+    assert_eq!(
+        fail(
+            s3.put_object_legal_hold()
+                .bucket("plain")
+                .key("k")
+                .legal_hold(
+                    ObjectLockLegalHold::builder()
+                        .status(ObjectLockLegalHoldStatus::On)
+                        .build()
+                )
+                .send()
+                .await
+        ),
+        (400, "InvalidRequest".to_owned())
+    );
+    assert_eq!(
+        fail(
+            s3.put_object()
+                .bucket("plain")
+                .key("k2")
+                .object_lock_mode(ObjectLockMode::Governance)
+                .object_lock_retain_until_date(in_secs(3600))
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        ),
+        (400, "InvalidRequest".to_owned())
+    );
+    let enable = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .build();
+    // Enabling Object Lock later needs versioning enabled first.
+    assert_eq!(
+        fail(
+            s3.put_object_lock_configuration()
+                .bucket("plain")
+                .object_lock_configuration(enable.clone())
+                .send()
+                .await
+        ),
+        (409, "InvalidBucketState".to_owned())
+    );
+    s3.put_bucket_versioning()
+        .bucket("plain")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_object_lock_configuration()
+        .bucket("plain")
+        .object_lock_configuration(enable)
+        .send()
+        .await
+        .unwrap();
+    let cfg = s3
+        .get_object_lock_configuration()
+        .bucket("plain")
+        .send()
+        .await
+        .unwrap();
+    let cfg = cfg.object_lock_configuration().unwrap();
+    assert_eq!(cfg.object_lock_enabled(), Some(&ObjectLockEnabled::Enabled));
+    assert!(cfg.rule().is_none());
+
+    // Created with Object Lock: versioning is on and cannot be suspended.
+    s3.create_bucket()
+        .bucket("vault")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket("vault")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+    assert_eq!(
+        fail(
+            s3.put_bucket_versioning()
+                .bucket("vault")
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Suspended)
+                        .build(),
+                )
+                .send()
+                .await
+        ),
+        (409, "InvalidBucketState".to_owned())
+    );
+    let put = s3
+        .put_object()
+        .bucket("vault")
+        .key("free")
+        .body(ByteStream::from_static(b"free"))
+        .send()
+        .await
+        .unwrap();
+    let free_version = put.version_id().unwrap().to_owned();
+    assert_eq!(
+        fail(
+            s3.get_object_retention()
+                .bucket("vault")
+                .key("free")
+                .send()
+                .await
+        ),
+        (404, "NoSuchObjectLockConfiguration".to_owned())
+    );
+    assert_eq!(
+        fail(
+            s3.get_object_legal_hold()
+                .bucket("vault")
+                .key("free")
+                .send()
+                .await
+        ),
+        (404, "NoSuchObjectLockConfiguration".to_owned())
+    );
+
+    // Retention set on PUT: reported on HEAD/GET and by GetObjectRetention.
+    let until = in_secs(3600);
+    let put = s3
+        .put_object()
+        .bucket("vault")
+        .key("gov")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(until)
+        .body(ByteStream::from_static(b"governed"))
+        .send()
+        .await
+        .unwrap();
+    let gov_version = put.version_id().unwrap().to_owned();
+    let head = s3
+        .head_object()
+        .bucket("vault")
+        .key("gov")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Governance));
+    assert_eq!(
+        head.object_lock_retain_until_date().map(|d| d.secs()),
+        Some(until.secs())
+    );
+    assert!(head.object_lock_legal_hold_status().is_none());
+    let r = s3
+        .get_object_retention()
+        .bucket("vault")
+        .key("gov")
+        .send()
+        .await
+        .unwrap();
+    let r = r.retention().unwrap();
+    assert_eq!(r.mode(), Some(&ObjectLockRetentionMode::Governance));
+    assert_eq!(r.retain_until_date().map(|d| d.secs()), Some(until.secs()));
+    // A past date is refused; only one of mode and date is refused.
+    assert_eq!(
+        fail(
+            s3.put_object_retention()
+                .bucket("vault")
+                .key("free")
+                .retention(
+                    ObjectLockRetention::builder()
+                        .mode(ObjectLockRetentionMode::Governance)
+                        .retain_until_date(in_secs(-60))
+                        .build()
+                )
+                .send()
+                .await
+        ),
+        (400, "InvalidArgument".to_owned())
+    );
+    assert_eq!(
+        fail(
+            s3.put_object()
+                .bucket("vault")
+                .key("half")
+                .object_lock_mode(ObjectLockMode::Governance)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        ),
+        (400, "InvalidArgument".to_owned())
+    );
+
+    // Deleting the locked version is refused; without a version id a delete marker hides it.
+    assert_eq!(
+        fail(
+            s3.delete_object()
+                .bucket("vault")
+                .key("gov")
+                .version_id(&gov_version)
+                .send()
+                .await
+        ),
+        (403, "AccessDenied".to_owned())
+    );
+    let del = s3
+        .delete_object()
+        .bucket("vault")
+        .key("gov")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.delete_marker(), Some(true));
+    let marker = del.version_id().unwrap().to_owned();
+    // The delete marker itself carries no protection.
+    s3.delete_object()
+        .bucket("vault")
+        .key("gov")
+        .version_id(&marker)
+        .send()
+        .await
+        .unwrap();
+    // Shortening GOVERNANCE retention needs the bypass header.
+    let shorter = ObjectLockRetention::builder()
+        .mode(ObjectLockRetentionMode::Governance)
+        .retain_until_date(in_secs(1800))
+        .build();
+    assert_eq!(
+        fail(
+            s3.put_object_retention()
+                .bucket("vault")
+                .key("gov")
+                .retention(shorter.clone())
+                .send()
+                .await
+        ),
+        (403, "AccessDenied".to_owned())
+    );
+    s3.put_object_retention()
+        .bucket("vault")
+        .key("gov")
+        .retention(shorter)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap();
+    // DeleteObjects reports the refusal per key.
+    let batch = s3
+        .delete_objects()
+        .bucket("vault")
+        .delete(
+            Delete::builder()
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("gov")
+                        .version_id(&gov_version)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.errors().len(), 1);
+    assert_eq!(batch.errors()[0].code(), Some("AccessDenied"));
+    assert_eq!(
+        batch.errors()[0].message(),
+        Some("Access Denied because object protected by object lock.")
+    );
+    // GOVERNANCE gives way to the bypass header.
+    s3.delete_object()
+        .bucket("vault")
+        .key("gov")
+        .version_id(&gov_version)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap();
+
+    // COMPLIANCE gives way to nobody, and cannot be shortened or weakened.
+    s3.put_object_retention()
+        .bucket("vault")
+        .key("free")
+        .retention(
+            ObjectLockRetention::builder()
+                .mode(ObjectLockRetentionMode::Compliance)
+                .retain_until_date(in_secs(3600))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fail(
+            s3.put_object_retention()
+                .bucket("vault")
+                .key("free")
+                .bypass_governance_retention(true)
+                .retention(
+                    ObjectLockRetention::builder()
+                        .mode(ObjectLockRetentionMode::Governance)
+                        .retain_until_date(in_secs(7200))
+                        .build()
+                )
+                .send()
+                .await
+        ),
+        (403, "AccessDenied".to_owned())
+    );
+    assert_eq!(
+        fail(
+            s3.delete_object()
+                .bucket("vault")
+                .key("free")
+                .version_id(&free_version)
+                .bypass_governance_retention(true)
+                .send()
+                .await
+        ),
+        (403, "AccessDenied".to_owned())
+    );
+
+    // Legal hold: ON blocks even a bypassing delete; OFF releases it.
+    let put = s3
+        .put_object()
+        .bucket("vault")
+        .key("held")
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .body(ByteStream::from_static(b"held"))
+        .send()
+        .await
+        .unwrap();
+    let held_version = put.version_id().unwrap().to_owned();
+    let got = s3
+        .get_object()
+        .bucket("vault")
+        .key("held")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.object_lock_legal_hold_status(),
+        Some(&ObjectLockLegalHoldStatus::On)
+    );
+    assert_eq!(
+        fail(
+            s3.delete_object()
+                .bucket("vault")
+                .key("held")
+                .version_id(&held_version)
+                .bypass_governance_retention(true)
+                .send()
+                .await
+        ),
+        (403, "AccessDenied".to_owned())
+    );
+    s3.put_object_legal_hold()
+        .bucket("vault")
+        .key("held")
+        .version_id(&held_version)
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::Off)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let hold = s3
+        .get_object_legal_hold()
+        .bucket("vault")
+        .key("held")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hold.legal_hold().and_then(|h| h.status()),
+        Some(&ObjectLockLegalHoldStatus::Off)
+    );
+    s3.delete_object()
+        .bucket("vault")
+        .key("held")
+        .version_id(&held_version)
+        .send()
+        .await
+        .unwrap();
+
+    // Default retention applies to new versions without their own.
+    s3.put_object_lock_configuration()
+        .bucket("vault")
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(
+                            DefaultRetention::builder()
+                                .mode(ObjectLockRetentionMode::Compliance)
+                                .days(2)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let cfg = s3
+        .get_object_lock_configuration()
+        .bucket("vault")
+        .send()
+        .await
+        .unwrap();
+    let rule = cfg
+        .object_lock_configuration()
+        .and_then(|c| c.rule())
+        .and_then(|r| r.default_retention())
+        .unwrap();
+    assert_eq!(rule.mode(), Some(&ObjectLockRetentionMode::Compliance));
+    assert_eq!(rule.days(), Some(2));
+    assert_eq!(rule.years(), None);
+    s3.put_object()
+        .bucket("vault")
+        .key("defaulted")
+        .body(ByteStream::from_static(b"d"))
+        .send()
+        .await
+        .unwrap();
+    let head = s3
+        .head_object()
+        .bucket("vault")
+        .key("defaulted")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    let until = head.object_lock_retain_until_date().unwrap().secs();
+    let expected = in_secs(2 * 86_400).secs();
+    assert!((expected - until).abs() < 60, "{until} vs {expected}");
+    // Days and Years together are malformed.
+    assert_eq!(
+        fail(
+            s3.put_object_lock_configuration()
+                .bucket("vault")
+                .object_lock_configuration(
+                    ObjectLockConfiguration::builder()
+                        .object_lock_enabled(ObjectLockEnabled::Enabled)
+                        .rule(
+                            ObjectLockRule::builder()
+                                .default_retention(
+                                    DefaultRetention::builder()
+                                        .mode(ObjectLockRetentionMode::Governance)
+                                        .days(1)
+                                        .years(1)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+        ),
+        (400, "MalformedXML".to_owned())
+    );
+}
+
+/// Polls `check` every 250 ms for up to `secs` seconds.
+async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn lifecycle_rules_expire_objects_versions_markers_and_uploads() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator, LifecycleRuleFilter,
+        NoncurrentVersionExpiration,
+    };
+    // A lifecycle "day" of 2 s, rules checked every 0.25 s.
+    let skyport = Skyport::start_with(
+        Options::default()
+            .env("SKYPORT_S3_LIFECYCLE_DAY_SECONDS", "2")
+            .env("SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS", "0.25"),
+    );
+    let s3 = client(&skyport.endpoint());
+    let rule = |id: &str, filter: LifecycleRuleFilter| {
+        LifecycleRule::builder()
+            .id(id)
+            .status(ExpirationStatus::Enabled)
+            .filter(filter)
+    };
+    let prefix = |p: &str| LifecycleRuleFilter::builder().prefix(p).build();
+    let days = |n: i32| LifecycleExpiration::builder().days(n).build();
+
+    // Unversioned: Days with a prefix, Days with prefix + tag, a past Date, aborting uploads.
+    s3.create_bucket().bucket("life").send().await.unwrap();
+    let tag_filter = LifecycleRuleFilter::builder()
+        .and(
+            LifecycleRuleAndOperator::builder()
+                .prefix("tag/")
+                .tags(Tag::builder().key("k").value("v").build().unwrap())
+                .build(),
+        )
+        .build();
+    let config = BucketLifecycleConfiguration::builder()
+        .rules(
+            rule("tmp files", prefix("tmp/"))
+                .expiration(days(1))
+                .build()
+                .unwrap(),
+        )
+        .rules(
+            rule("tagged", tag_filter)
+                .expiration(days(1))
+                .build()
+                .unwrap(),
+        )
+        .rules(
+            rule("old", prefix("old/"))
+                .expiration(
+                    LifecycleExpiration::builder()
+                        .date(DateTime::from_secs(1_577_836_800))
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .rules(
+            rule("uploads", prefix("mp/"))
+                .abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(1)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("life")
+        .lifecycle_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    let put = |key: &'static str, tagging: Option<&'static str>| {
+        let s3 = s3.clone();
+        async move {
+            let mut p = s3
+                .put_object()
+                .bucket("life")
+                .key(key)
+                .body(ByteStream::from_static(b"data"));
+            if let Some(t) = tagging {
+                p = p.tagging(t);
+            }
+            p.send().await.unwrap()
+        }
+    };
+    let out = put("tmp/a", None).await;
+    // PUT/GET/HEAD report the rule that expires the object (`x-amz-expiration`).
+    let expiration = out.expiration().unwrap_or_default().to_owned();
+    assert!(
+        expiration.starts_with("expiry-date=\"")
+            && expiration.ends_with(" GMT\", rule-id=\"tmp%20files\""),
+        "{expiration}"
+    );
+    assert!(put("keep/b", None).await.expiration().is_none());
+    put("tag/yes", Some("k=v")).await;
+    assert!(put("tag/no", Some("k=other")).await.expiration().is_none());
+    let got = s3
+        .get_object()
+        .bucket("life")
+        .key("tag/yes")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        got.expiration()
+            .is_some_and(|e| e.contains("rule-id=\"tagged\"")),
+        "{:?}",
+        got.expiration()
+    );
+    let head = s3
+        .head_object()
+        .bucket("life")
+        .key("tmp/a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.expiration(), Some(expiration.as_str()));
+    s3.create_multipart_upload()
+        .bucket("life")
+        .key("mp/big")
+        .send()
+        .await
+        .unwrap();
+    s3.create_multipart_upload()
+        .bucket("life")
+        .key("other/big")
+        .send()
+        .await
+        .unwrap();
+    put("old/c", None).await;
+
+    let keys = || {
+        let s3 = s3.clone();
+        async move {
+            let out = s3.list_objects_v2().bucket("life").send().await.unwrap();
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        eventually(15, || async { keys().await == ["keep/b", "tag/no"] }).await,
+        "{:?}\n{}",
+        keys().await,
+        skyport.log()
+    );
+    let upload_keys = || {
+        let s3 = s3.clone();
+        async move {
+            let out = s3
+                .list_multipart_uploads()
+                .bucket("life")
+                .send()
+                .await
+                .unwrap();
+            out.uploads()
+                .iter()
+                .filter_map(|u| u.key().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        eventually(10, || async { upload_keys().await == ["other/big"] }).await,
+        "{:?}",
+        upload_keys().await
+    );
+
+    // Versioned: the current version expires into a delete marker; noncurrent versions expire
+    // NoncurrentDays after they became noncurrent; a delete marker left alone is removed
+    // (ExpiredObjectDeleteMarker).
+    s3.create_bucket().bucket("life-v").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("life-v")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let config = BucketLifecycleConfiguration::builder()
+        .rules(
+            rule("all", prefix("v/"))
+                .expiration(days(1))
+                .noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(1)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .rules(
+            rule("markers", prefix("v/"))
+                .expiration(
+                    LifecycleExpiration::builder()
+                        .expired_object_delete_marker(true)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .rules(
+            rule("current only", prefix("w/"))
+                .expiration(days(1))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("life-v")
+        .lifecycle_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    for body in [&b"one"[..], b"two"] {
+        s3.put_object()
+            .bucket("life-v")
+            .key("v/x")
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let w = s3
+        .put_object()
+        .bucket("life-v")
+        .key("w/y")
+        .body(ByteStream::from_static(b"w"))
+        .send()
+        .await
+        .unwrap();
+    let w_version = w.version_id().unwrap().to_owned();
+    let versions = |prefix: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            let out = s3
+                .list_object_versions()
+                .bucket("life-v")
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            (out.versions().len(), out.delete_markers().len())
+        }
+    };
+    assert_eq!(versions("v/").await, (2, 0));
+    // w/y: only the current-version rule; it ends as a delete marker over the kept version.
+    assert!(
+        eventually(15, || async { versions("w/").await == (1, 1) }).await,
+        "{:?}",
+        versions("w/").await
+    );
+    let out = s3
+        .list_object_versions()
+        .bucket("life-v")
+        .prefix("w/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.versions()[0].version_id(), Some(w_version.as_str()));
+    assert_eq!(out.versions()[0].is_latest(), Some(false));
+    assert_eq!(out.delete_markers()[0].is_latest(), Some(true));
+    // v/x: both versions and then the delete marker are gone.
+    assert!(
+        eventually(20, || async { versions("v/").await == (0, 0) }).await,
+        "{:?}",
+        versions("v/").await
+    );
 }

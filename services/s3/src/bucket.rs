@@ -147,6 +147,14 @@ impl S3 {
             return self.subresource(ctx, req, bucket, sub, body).await;
         }
         match *m {
+            Method::PUT if req.has("object-lock") => {
+                ctx.set_operation("PutObjectLockConfiguration");
+                self.put_object_lock_configuration(bucket, body).await
+            }
+            Method::GET if req.has("object-lock") => {
+                ctx.set_operation("GetObjectLockConfiguration");
+                self.get_object_lock_configuration(bucket)
+            }
             Method::PUT if req.has("versioning") => {
                 ctx.set_operation("PutBucketVersioning");
                 self.put_versioning(bucket, body).await
@@ -274,7 +282,7 @@ impl S3 {
                 "us-east-1".to_owned()
             }
         };
-        let record = BucketRecord {
+        let mut record = BucketRecord {
             name: bucket.to_owned(),
             region: region.clone(),
             account: ctx.account.clone(),
@@ -282,7 +290,17 @@ impl S3 {
             versioning: None,
             mfa_delete: None,
             config: Default::default(),
+            object_lock: false,
+            default_retention: None,
         };
+        // Object Lock at creation also enables versioning, for good.
+        if req
+            .h("x-amz-bucket-object-lock-enabled")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        {
+            record.object_lock = true;
+            record.versioning = Some("Enabled".into());
+        }
         let acl = req.h("x-amz-acl").map(str::to_owned);
         let name = bucket.to_owned();
         let account = ctx.account.clone();
@@ -360,6 +378,11 @@ impl S3 {
             .write_async(move |w| {
                 if let Some(raw) = w.get(model::BUCKETS, &name)? {
                     let mut b: BucketRecord = serde_json::from_slice(&raw)?;
+                    if b.object_lock && status.as_deref().is_some_and(|s| s != "Enabled") {
+                        return Ok(Err(S3Error::InvalidBucketState {
+                            message: "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+                        }));
+                    }
                     if status.is_some() {
                         b.versioning = status;
                     }
@@ -368,9 +391,9 @@ impl S3 {
                     }
                     w.put_json(model::BUCKETS, &name, &b)?;
                 }
-                Ok(())
+                Ok(Ok(()))
             })
-            .await?;
+            .await??;
         Ok(wire::empty(StatusCode::OK))
     }
 

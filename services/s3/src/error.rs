@@ -126,6 +126,14 @@ pub enum S3Error {
     ContentSha256Mismatch { client: String, computed: String },
     #[error("You must provide the Content-Length HTTP header.")]
     MissingContentLength,
+    #[error("Object Lock configuration does not exist for this bucket")]
+    ObjectLockConfigurationNotFound { bucket: String },
+    #[error("The specified object does not have a ObjectLock configuration")]
+    NoSuchObjectLockConfiguration,
+    #[error("Access Denied because object protected by object lock.")]
+    ObjectLocked,
+    #[error("{message}")]
+    InvalidBucketState { message: String },
     #[error("{0}")]
     Internal(String),
     #[error("{}", .0.detail)]
@@ -276,9 +284,13 @@ impl S3Error {
             S3Error::ChecksumMismatch { .. } => e(StatusCode::BAD_REQUEST, "BadDigest"),
             S3Error::InvalidRequest { .. } => e(StatusCode::BAD_REQUEST, "InvalidRequest"),
             S3Error::InvalidArgument { name, value, .. } => {
-                e(StatusCode::BAD_REQUEST, "InvalidArgument")
-                    .with_field("ArgumentName", name)
-                    .with_field("ArgumentValue", value)
+                let err = e(StatusCode::BAD_REQUEST, "InvalidArgument");
+                if name.is_empty() {
+                    err
+                } else {
+                    err.with_field("ArgumentName", name)
+                        .with_field("ArgumentValue", value)
+                }
             }
             S3Error::MalformedXml => e(StatusCode::BAD_REQUEST, "MalformedXML"),
             S3Error::MethodNotAllowed { method, resource } => {
@@ -307,6 +319,16 @@ impl S3Error {
                 "MissingContentLength",
                 "You must provide the Content-Length HTTP header.",
             ),
+            S3Error::ObjectLockConfigurationNotFound { bucket } => e(
+                StatusCode::NOT_FOUND,
+                "ObjectLockConfigurationNotFoundError",
+            )
+            .with_field("BucketName", bucket),
+            S3Error::NoSuchObjectLockConfiguration => {
+                e(StatusCode::NOT_FOUND, "NoSuchObjectLockConfiguration")
+            }
+            S3Error::ObjectLocked => e(StatusCode::FORBIDDEN, "AccessDenied"),
+            S3Error::InvalidBucketState { .. } => e(StatusCode::CONFLICT, "InvalidBucketState"),
             S3Error::Storage(failure) => AwsError::storage(&failure, StorageCodes::S3),
             S3Error::Internal(m) => {
                 tracing::warn!("s3 internal error: {m}");

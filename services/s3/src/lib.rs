@@ -10,7 +10,9 @@
 //! [`AwsError`] in exactly one function; the operations (`bucket`, `object`, `multipart`, `list`) hold the
 //! logic over [`blob::BlobStore`] (object bodies on disk) and the redb state store (metadata, [`model`]).
 //! [`notify`] delivers event notifications to SQS through `skyport_core::bus::QueueSink`, `post` handles
-//! browser form uploads, and [`sigv4`] is the opt-in strict signature check.
+//! browser form uploads, and [`sigv4`] is the opt-in strict signature check. `lock` is Object Lock
+//! (retention, legal holds, the delete guard), [`lifecycle`] executes lifecycle rules in a background
+//! thread, and `website` serves the `s3-website` endpoints (HTML errors, index documents, redirects).
 //!
 //! # Addressing
 //! Virtual-host style (`<bucket>.s3.<region>.amazonaws.com`, `<bucket>.s3.localhost.localstack.cloud`, and
@@ -29,18 +31,21 @@ mod bucket;
 pub mod checksum;
 pub mod chunked;
 pub mod error;
+pub mod lifecycle;
 mod list;
+mod lock;
 pub mod model;
 mod multipart;
 pub mod notify;
 mod object;
 mod post;
 pub mod sigv4;
+mod website;
 pub mod wire;
 
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 use skyport_core::bus::QueueSink;
 use skyport_core::host::HostDomains;
 use skyport_core::store::{StateLayout, Store, StoreError};
@@ -79,6 +84,7 @@ pub struct S3 {
     domains: HostDomains,
     queue_sink: Option<Arc<dyn QueueSink>>,
     verifier: Option<sigv4::SigV4Verifier>,
+    lifecycle: lifecycle::LifecycleOptions,
 }
 
 impl S3 {
@@ -98,12 +104,21 @@ impl S3 {
             domains,
             queue_sink: None,
             verifier: None,
+            lifecycle: lifecycle::LifecycleOptions::default(),
         })
     }
 
     /// Turns on strict SigV4 checking with these access keys (id → secret).
     pub fn with_sigv4_keys(mut self, keys: impl IntoIterator<Item = (String, String)>) -> S3 {
         self.verifier = Some(sigv4::SigV4Verifier::new(keys));
+        self
+    }
+
+    /// Executes bucket lifecycle rules in a background thread with these settings (the length of a
+    /// lifecycle day and the check interval); without it, rules are stored and reported only.
+    pub fn start_lifecycle(mut self, options: lifecycle::LifecycleOptions) -> S3 {
+        self.lifecycle = options;
+        lifecycle::spawn(self.store.clone(), self.blobs.clone(), options);
         self
     }
 
@@ -234,7 +249,13 @@ impl S3 {
         let upload = req.q("uploadId").map(str::to_owned);
         match req.method {
             Method::PUT => {
-                if req.has("tagging") {
+                if req.has("retention") {
+                    ctx.set_operation("PutObjectRetention");
+                    self.put_object_retention(req, bucket, key, body).await
+                } else if req.has("legal-hold") {
+                    ctx.set_operation("PutObjectLegalHold");
+                    self.put_object_legal_hold(req, bucket, key, body).await
+                } else if req.has("tagging") {
                     ctx.set_operation("PutObjectTagging");
                     self.put_object_tagging(req, bucket, key, body).await
                 } else if req.has("acl") {
@@ -261,6 +282,12 @@ impl S3 {
                 if let Some(upload) = upload {
                     ctx.set_operation("ListParts");
                     self.list_parts(req, bucket, key, &upload)
+                } else if req.has("retention") && !head {
+                    ctx.set_operation("GetObjectRetention");
+                    self.get_object_retention(req, bucket, key)
+                } else if req.has("legal-hold") && !head {
+                    ctx.set_operation("GetObjectLegalHold");
+                    self.get_object_legal_hold(req, bucket, key)
                 } else if req.has("tagging") {
                     ctx.set_operation("GetObjectTagging");
                     self.get_object_tagging(req, bucket, key)
@@ -318,6 +345,11 @@ impl Service for S3 {
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
         let (parts, body) = request.into_parts();
+        // Website endpoints are anonymous: no signature to check.
+        if website::is_website_host(&ctx.host, &self.domains) {
+            let req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
+            return Ok(self.website(ctx, req).await);
+        }
         let chunk_signer = match &self.verifier {
             Some(v) => v.verify(ctx, &parts)?,
             None => None,
@@ -329,12 +361,8 @@ impl Service for S3 {
             Err(S3Error::NotModified {
                 etag,
                 last_modified,
-            }) => {
-                let mut r = wire::empty(StatusCode::NOT_MODIFIED);
-                wire::set(r.headers_mut(), "etag", &etag);
-                wire::set(r.headers_mut(), "last-modified", &last_modified);
-                Ok(r)
-            }
+            }) => Ok(wire::not_modified(&etag, &last_modified)),
+
             Err(e) => Err(e.into_aws()),
         }
     }

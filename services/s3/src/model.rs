@@ -30,6 +30,32 @@ pub struct BucketRecord {
     /// Stored sub-resource documents (`tagging`, `policy`, `cors`, ...), as the client sent them.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Object Lock is enabled (at creation, or later on a versioned bucket); it cannot be turned off.
+    #[serde(default)]
+    pub object_lock: bool,
+    /// The Object Lock default retention applied to new versions without their own.
+    #[serde(default)]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// An Object Lock default retention rule: a mode and a period in days or years.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DefaultRetention {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    #[serde(default)]
+    pub days: Option<u32>,
+    #[serde(default)]
+    pub years: Option<u32>,
+}
+
+/// An object version's Object Lock retention.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Retention {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    /// Retain-until date, milliseconds since the epoch.
+    pub until_ms: u64,
 }
 
 /// A contiguous piece of an object's data in one blob file.
@@ -80,9 +106,45 @@ pub struct Version {
     pub sse: Vec<(String, String)>,
     #[serde(default)]
     pub acl: Option<String>,
+    /// Object Lock retention of this version.
+    #[serde(default)]
+    pub retention: Option<Retention>,
+    /// Object Lock legal hold: `None` when never set, else ON (`true`) or OFF.
+    #[serde(default)]
+    pub legal_hold: Option<bool>,
 }
 
 impl Version {
+    /// An empty version (no data, no headers) with this id, made at `now_ms`.
+    pub fn new(version_id: String, now_ms: u64) -> Version {
+        Version {
+            version_id,
+            delete_marker: false,
+            last_modified_ms: now_ms,
+            etag: String::new(),
+            size: 0,
+            segments: Vec::new(),
+            headers: Vec::new(),
+            metadata: Vec::new(),
+            storage_class: None,
+            tags: Vec::new(),
+            checksum: None,
+            parts: Vec::new(),
+            sse: Vec::new(),
+            acl: None,
+            retention: None,
+            legal_hold: None,
+        }
+    }
+
+    /// A delete marker with this version id, made at `now_ms`.
+    pub fn delete_marker(version_id: String, now_ms: u64) -> Version {
+        Version {
+            delete_marker: true,
+            ..Version::new(version_id, now_ms)
+        }
+    }
+
     /// `"<etag>"`.
     pub fn quoted_etag(&self) -> String {
         format!("\"{}\"", self.etag)

@@ -47,8 +47,9 @@ impl S3 {
         bucket: &str,
         key: &str,
     ) -> S3Result<Response<Body>> {
-        self.bucket(bucket)?;
+        let b = self.bucket(bucket)?;
         let template = template_from(req)?;
+        crate::lock::check_write(&b, &template)?;
         let algorithm = match req.h("x-amz-checksum-algorithm") {
             Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
                 S3Error::request("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
@@ -448,6 +449,7 @@ impl S3 {
         if b.versioning.is_some() {
             wire::set(h, "x-amz-version-id", &v.version_id);
         }
+        self.expiration_header(&b, key, &v, h);
         for (n, val) in &v.sse {
             wire::set(h, n, val);
         }

@@ -12,6 +12,7 @@ use crate::blob::{BlobStore, WriteOptions, Written};
 use crate::bucket::read_doc;
 use crate::checksum::{self, ALL, Algorithm};
 use crate::error::{S3Error, S3Result};
+use crate::lock;
 use crate::model::{self, BucketRecord, ObjectRecord, Segment, StoredChecksum, Version};
 use crate::wire::{self, NS, S3Request};
 
@@ -205,21 +206,10 @@ impl Integrity {
 /// The version fields that come from request headers (content headers, metadata, tags, class, SSE).
 pub(crate) fn template_from(req: &S3Request) -> S3Result<Version> {
     let mut v = Version {
-        version_id: "null".into(),
-        delete_marker: false,
-        last_modified_ms: model::now_ms(),
-        etag: String::new(),
-        size: 0,
-        segments: Vec::new(),
-        headers: Vec::new(),
-        metadata: Vec::new(),
-        storage_class: None,
-        tags: Vec::new(),
-        checksum: None,
-        parts: Vec::new(),
-        sse: Vec::new(),
         acl: req.h("x-amz-acl").map(str::to_owned),
+        ..Version::new("null".into(), model::now_ms())
     };
+    (v.retention, v.legal_hold) = lock::from_headers(req)?;
     apply_content_headers(&mut v, &req.headers);
     if let Some(class) = req.h("x-amz-storage-class") {
         let valid = [
@@ -344,6 +334,7 @@ pub(crate) fn object_headers(v: &Version, h: &mut HeaderMap, versioned: bool) {
     if !v.tags.is_empty() {
         wire::set(h, "x-amz-tagging-count", &v.tags.len().to_string());
     }
+    lock::headers(v, h);
 }
 
 fn checksum_headers(v: &Version, h: &mut HeaderMap) {
@@ -522,6 +513,11 @@ impl S3 {
         check: Option<WriteCheck>,
         inline: Option<(String, Bytes)>,
     ) -> S3Result<Version> {
+        if let Err(e) = lock::check_write(bucket, &version) {
+            self.blobs.remove(version.blobs().collect::<Vec<_>>());
+            return Err(e);
+        }
+        lock::apply_default(bucket, &mut version);
         let enabled = bucket.versioning.as_deref() == Some("Enabled");
         version.version_id = if enabled {
             model::new_version_id()
@@ -596,6 +592,7 @@ impl S3 {
             return Err(S3Error::MissingContentLength);
         }
         let mut template = template_from(req)?;
+        lock::check_write(&b, &template)?;
         let integrity = Integrity::from_request(req, MAX_PUT)?;
         let if_none_match = req.h("if-none-match").map(str::to_owned);
         let if_match = req.h("if-match").map(str::to_owned);
@@ -687,8 +684,22 @@ impl S3 {
         if b.versioning.is_some() {
             wire::set(h, "x-amz-version-id", &v.version_id);
         }
+        self.expiration_header(&b, key, &v, h);
         checksum_headers(&v, h);
         Ok(r)
+    }
+
+    /// Sets `x-amz-expiration` when a lifecycle rule expires this current version.
+    pub(crate) fn expiration_header(
+        &self,
+        b: &BucketRecord,
+        key: &str,
+        v: &Version,
+        h: &mut HeaderMap,
+    ) {
+        if let Some(value) = crate::lifecycle::expiration_header(b, key, v, self.lifecycle.day) {
+            wire::set(h, "x-amz-expiration", &value);
+        }
     }
 
     pub(crate) fn get_object(
@@ -742,6 +753,9 @@ impl S3 {
         *r.status_mut() = status;
         let h = r.headers_mut();
         object_headers(&v, h, b.versioning.is_some());
+        if req.q("versionId").is_none() {
+            self.expiration_header(&b, key, &v, h);
+        }
         wire::set(h, "accept-ranges", "bytes");
         wire::set(h, "content-length", &len.to_string());
         if status == StatusCode::PARTIAL_CONTENT {
@@ -790,7 +804,12 @@ impl S3 {
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
         let (marker, version) = self
-            .delete_one(&b, key, req.q("versionId").map(str::to_owned))
+            .delete_one(
+                &b,
+                key,
+                req.q("versionId").map(str::to_owned),
+                lock::bypass(req),
+            )
             .await?;
         let mut r = wire::empty(StatusCode::NO_CONTENT);
         if marker {
@@ -808,6 +827,7 @@ impl S3 {
         b: &BucketRecord,
         key: &str,
         version_id: Option<String>,
+        bypass: bool,
     ) -> S3Result<(bool, Option<String>)> {
         if let Some(id) = &version_id
             && id != "null"
@@ -831,6 +851,11 @@ impl S3 {
                 let mut removed = Vec::new();
                 let result = match (&version_id, versioning.as_deref()) {
                     (Some(id), _) => {
+                        if let Some(v) = rec.versions.iter().find(|v| v.version_id == *id)
+                            && let Err(e) = lock::guard_delete(v, bypass)
+                        {
+                            return Ok(Err(e));
+                        }
                         let mut marker = false;
                         rec.versions.retain(|v| {
                             if v.version_id == *id {
@@ -863,25 +888,8 @@ impl S3 {
                             });
                             "null".to_owned()
                         };
-                        rec.versions.insert(
-                            0,
-                            Version {
-                                version_id: id.clone(),
-                                delete_marker: true,
-                                last_modified_ms: model::now_ms(),
-                                etag: String::new(),
-                                size: 0,
-                                segments: Vec::new(),
-                                headers: Vec::new(),
-                                metadata: Vec::new(),
-                                storage_class: None,
-                                tags: Vec::new(),
-                                checksum: None,
-                                parts: Vec::new(),
-                                sse: Vec::new(),
-                                acl: None,
-                            },
-                        );
+                        rec.versions
+                            .insert(0, Version::delete_marker(id.clone(), model::now_ms()));
                         (true, Some(id))
                     }
                 };
@@ -890,10 +898,10 @@ impl S3 {
                 } else {
                     w.put_json(model::OBJECTS, &okey, &rec)?;
                 }
-                Ok((result, removed))
+                Ok(Ok((result, removed)))
             })
             .await?;
-        let (result, removed) = outcome;
+        let (result, removed) = outcome?;
         self.blobs.remove(removed);
         Ok(result)
     }
@@ -927,12 +935,13 @@ impl S3 {
         if objects.is_empty() || objects.len() > 1000 {
             return Err(S3Error::MalformedXml);
         }
+        let bypass = lock::bypass(req);
         let mut w = XmlWriter::with_declaration();
         w.start_ns("DeleteResult", NS);
         for o in objects {
             let key = o.text_of("Key").unwrap_or("").to_owned();
             let vid = o.text_of("VersionId").map(str::to_owned);
-            match self.delete_one(&b, &key, vid.clone()).await {
+            match self.delete_one(&b, &key, vid.clone(), bypass).await {
                 Ok((marker, version)) => {
                     events.push(crate::notify::ObjectEvent {
                         name: if marker && vid.is_none() {
@@ -1049,7 +1058,11 @@ impl S3 {
             ));
         }
         let req_template = template_from(req)?;
+        lock::check_write(&b, &req_template)?;
         let mut v = src.clone();
+        // Lock settings are the request's, never the source's.
+        v.retention = req_template.retention.clone();
+        v.legal_hold = req_template.legal_hold;
         if replace_meta {
             v.headers = req_template.headers.clone();
             v.metadata = req_template.metadata.clone();
@@ -1119,6 +1132,7 @@ impl S3 {
         if b.versioning.is_some() {
             wire::set(h, "x-amz-version-id", &v.version_id);
         }
+        self.expiration_header(&b, key, &v, h);
         for (n, val) in &v.sse {
             wire::set(h, n, val);
         }
@@ -1146,12 +1160,12 @@ impl S3 {
         Ok(r)
     }
 
-    async fn update_version(
+    pub(crate) async fn update_version(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<String>,
-        f: impl FnOnce(&mut Version) + Send + 'static,
+        f: impl FnOnce(&mut Version) -> S3Result<()> + Send + 'static,
     ) -> S3Result<String> {
         self.bucket(bucket)?;
         let okey = model::object_key(bucket, key);
@@ -1179,7 +1193,9 @@ impl S3 {
                         },
                     }));
                 };
-                f(v);
+                if let Err(e) = f(v) {
+                    return Ok(Err(e));
+                }
                 let id = v.version_id.clone();
                 w.put_json(model::OBJECTS, &okey, &rec)?;
                 Ok(Ok(id))
@@ -1212,7 +1228,10 @@ impl S3 {
                 bucket,
                 key,
                 req.q("versionId").map(str::to_owned),
-                move |v| v.tags = tags,
+                move |v| {
+                    v.tags = tags;
+                    Ok(())
+                },
             )
             .await?;
         let mut r = wire::empty(StatusCode::OK);
@@ -1228,7 +1247,8 @@ impl S3 {
     ) -> S3Result<Response<Body>> {
         let id = self
             .update_version(bucket, key, req.q("versionId").map(str::to_owned), |v| {
-                v.tags.clear()
+                v.tags.clear();
+                Ok(())
             })
             .await?;
         let mut r = wire::empty(StatusCode::NO_CONTENT);
@@ -1270,7 +1290,10 @@ impl S3 {
             bucket,
             key,
             req.q("versionId").map(str::to_owned),
-            move |v| v.acl = acl,
+            move |v| {
+                v.acl = acl;
+                Ok(())
+            },
         )
         .await?;
         Ok(wire::empty(StatusCode::OK))

@@ -280,6 +280,14 @@ pub fn set(headers: &mut HeaderMap, name: &str, value: &str) {
     }
 }
 
+/// A 304 with the validators of the unchanged object.
+pub fn not_modified(etag: &str, last_modified: &str) -> Response<Body> {
+    let mut r = empty(StatusCode::NOT_MODIFIED);
+    set(r.headers_mut(), "etag", etag);
+    set(r.headers_mut(), "last-modified", last_modified);
+    r
+}
+
 /// Percent-encodes a key for `encoding-type=url` (S3 keeps unreserved characters and `/`).
 pub fn url_encode(text: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
