@@ -310,3 +310,46 @@ pub fn load(store: &Store) -> Result<Loaded, StoreError> {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stored_by_the_first_format_load() {
+        // As the first version stored a message (every field, nulls and empty maps included).
+        let old = r#"{"seq":7,"id":"c6104cbe-af31-41e0-8154-cbc7ccf896c7","body":"hello",
+            "attributes":{"a":{"data_type":"String","string_value":"x"}},"system_attributes":{},
+            "md5_body":"5d41402abc4b2a76b9719d911017c592","md5_attributes":"0123456789abcdef0123456789abcdef",
+            "md5_system":null,"sent_at":1000,"sender_id":"000000000000","group_id":"g","dedup_id":"d",
+            "sequence_number":"18000000000000000007","dlq_source_arn":null,"receive_count":2,
+            "first_receive":1500,"visible_at":9000,"received_at":1600}"#;
+        let stored: StoredMessage = serde_json::from_str(old).unwrap();
+        let m = stored.into_message(&mut HashMap::new()).unwrap();
+        assert_eq!(m.seq, 7);
+        assert_eq!(m.id.to_string(), "c6104cbe-af31-41e0-8154-cbc7ccf896c7");
+        assert_eq!(&*m.body, "hello");
+        assert_eq!(m.md5_body_hex(), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!((m.receive_count, m.first_receive), (2, 1500));
+        assert_eq!((m.visible_at, m.received_at), (9000, 1600));
+        assert_eq!(m.group_id(), Some("g"));
+        assert_eq!(m.extra().dedup_id.as_deref(), Some("d"));
+        assert_eq!(m.extra().attributes["a"].string_value.as_deref(), Some("x"));
+
+        // And the current format round-trips, leaving out what a plain message lacks.
+        let mut plain = m.clone();
+        plain.extra = None;
+        let bytes = serde_json::to_vec(&StoredMessage::from(&plain)).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            !text.contains("attributes") && !text.contains("group_id"),
+            "{text}"
+        );
+        let back = serde_json::from_slice::<StoredMessage>(&bytes)
+            .unwrap()
+            .into_message(&mut HashMap::new())
+            .unwrap();
+        assert_eq!((back.id, back.md5_body, back.seq), (m.id, m.md5_body, 7));
+        assert!(back.extra.is_none());
+    }
+}
