@@ -4,6 +4,8 @@
 //! receive+delete rates.
 
 mod common;
+#[path = "common/reliability.rs"]
+mod rel;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -545,6 +547,86 @@ async fn throughput() {
             TASKS * PER_TASK,
             latencies[latencies.len() / 2] as f64 / 1000.0,
             latencies[latencies.len() * 99 / 100] as f64 / 1000.0,
+        );
+    }
+}
+
+/// Resident memory per queued message, with and without persistence: 100,000 small messages (16-byte
+/// bodies, no attributes) sent in batches of 10 by 16 tasks, RSS measured before and after. The bound is
+/// documented in docs/sqs.md (about 0.2 KiB measured; the bound leaves room for allocator slack).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_per_queued_message_is_bounded() {
+    const MESSAGES: usize = 100_000;
+    const TASKS: usize = 16;
+    const BOUND: u64 = 400;
+    let mut measured = Vec::new();
+    for persistence in ["0", "1"] {
+        let skyport = Skyport::start_with(Options::default().env("PERSISTENCE", persistence));
+        let sqs = client(&skyport.endpoint());
+        let url = create(&sqs, "backlog", &[]).await;
+        let send = |base: usize, count: usize| {
+            let mut tasks = Vec::new();
+            for t in 0..TASKS {
+                let (sqs, url) = (sqs.clone(), url.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut n = base + t * 10;
+                    while n < base + count {
+                        let entries = (0..10)
+                            .map(|i| {
+                                SendMessageBatchRequestEntry::builder()
+                                    .id(format!("e{i}"))
+                                    .message_body(format!("msg-{:012}", n + i))
+                                    .build()
+                                    .unwrap()
+                            })
+                            .collect();
+                        let out = sqs
+                            .send_message_batch()
+                            .queue_url(&url)
+                            .set_entries(Some(entries))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(out.failed().is_empty());
+                        n += TASKS * 10;
+                    }
+                }));
+            }
+            tasks
+        };
+        // Warm up (connections, threads, allocator arenas) with messages that stay queued too.
+        for t in send(0, 10_000) {
+            t.await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = rel::rss_kib(skyport.pid());
+        for t in send(10_000, MESSAGES) {
+            t.await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after = rel::rss_kib(skyport.pid());
+        let per_message = (after.saturating_sub(before) * 1024) / MESSAGES as u64;
+        eprintln!(
+            "PERSISTENCE={persistence}: RSS {before} KiB -> {after} KiB for {MESSAGES} queued messages: \
+             {per_message} bytes per message"
+        );
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            attrs.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessages],
+            (MESSAGES + 10_000).to_string()
+        );
+        measured.push((persistence, per_message));
+    }
+    for (persistence, per_message) in measured {
+        assert!(
+            per_message <= BOUND,
+            "PERSISTENCE={persistence}: {per_message} bytes per queued message (bound {BOUND})"
         );
     }
 }

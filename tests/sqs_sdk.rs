@@ -1114,3 +1114,187 @@ async fn fifo_order_groups_and_deduplication() {
         "0967115f2813a3541eaef77de9d9d5773f1c0c04314b0bbfe4ff3b3b1c55b5d5"
     );
 }
+
+/// The move tasks of a source queue, most recent first.
+async fn move_tasks(
+    sqs: &Client,
+    source_arn: &str,
+) -> Vec<aws_sdk_sqs::types::ListMessageMoveTasksResultEntry> {
+    sqs.list_message_move_tasks()
+        .source_arn(source_arn)
+        .max_results(10)
+        .send()
+        .await
+        .unwrap()
+        .results()
+        .to_vec()
+}
+
+/// With `PERSISTENCE=1`, a message move task running at `kill -9` goes on after the restart and moves
+/// every message exactly once; finished tasks are still listed; and the `PurgeQueue` 60 s rule
+/// (`SQS_DELAY_PURGE_RETRY=1`) still holds after the restart.
+#[tokio::test]
+async fn move_tasks_and_the_purge_rule_survive_kill_9() {
+    let state = tempfile::tempdir().unwrap();
+    let options = Options::default()
+        .env("PERSISTENCE", "1")
+        .env("SQS_DELAY_PURGE_RETRY", "1")
+        .state_dir(state.path());
+    let mut skyport = Skyport::start_with(options.clone());
+    let sqs = client(&skyport.endpoint());
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:orders-dlq";
+    let dlq = sqs
+        .create_queue()
+        .queue_name("orders-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let src = sqs
+        .create_queue()
+        .queue_name("orders")
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":3}}"#),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let purged = sqs
+        .create_queue()
+        .queue_name("purged")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+
+    // A first task that completes.
+    sqs.send_message()
+        .queue_url(&dlq)
+        .message_body("first")
+        .send()
+        .await
+        .unwrap();
+    sqs.start_message_move_task()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if move_tasks(&sqs, dlq_arn).await[0].status() == Some("COMPLETED") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        move_tasks(&sqs, dlq_arn).await[0].status(),
+        Some("COMPLETED")
+    );
+
+    // A second, slow task (2 messages a second) that the kill interrupts.
+    const MOVED: usize = 8;
+    for i in 0..MOVED {
+        sqs.send_message()
+            .queue_url(&dlq)
+            .message_body(format!("order-{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let handle = sqs
+        .start_message_move_task()
+        .source_arn(dlq_arn)
+        .max_number_of_messages_per_second(2)
+        .send()
+        .await
+        .unwrap()
+        .task_handle
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let t = &move_tasks(&sqs, dlq_arn).await[0];
+        if t.approximate_number_of_messages_moved >= 2 {
+            assert_eq!(t.status(), Some("RUNNING"));
+            assert!(t.approximate_number_of_messages_moved < MOVED as i64);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqs.purge_queue().queue_url(&purged).send().await.unwrap();
+    skyport.signal("KILL");
+    skyport.wait_exit(Duration::from_secs(10));
+    drop(skyport);
+
+    let skyport = Skyport::start_with(options);
+    let sqs = client(&skyport.endpoint());
+    let tasks = move_tasks(&sqs, dlq_arn).await;
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    assert_eq!(tasks[1].status(), Some("COMPLETED"));
+    assert_eq!(tasks[1].approximate_number_of_messages_moved, 1);
+    assert!(
+        matches!(tasks[0].status(), Some("RUNNING" | "COMPLETED")),
+        "{tasks:?}"
+    );
+    assert_eq!(
+        tasks[0].approximate_number_of_messages_to_move,
+        Some(MOVED as i64)
+    );
+    assert_eq!(tasks[0].max_number_of_messages_per_second, Some(2));
+    // The purge of a minute ago still counts.
+    let e = sqs
+        .purge_queue()
+        .queue_url(&purged)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AWS.SimpleQueueService.PurgeQueueInProgress");
+
+    // The task goes on to the end; every message arrives exactly once.
+    let resumed = Instant::now();
+    loop {
+        let t = &move_tasks(&sqs, dlq_arn).await[0];
+        if t.status() == Some("COMPLETED") {
+            assert_eq!(t.approximate_number_of_messages_moved, MOVED as i64);
+            assert!(t.task_handle().is_none());
+            break;
+        }
+        assert_eq!(t.status(), Some("RUNNING"));
+        assert_eq!(t.task_handle(), Some(handle.as_str()));
+        assert!(resumed.elapsed() < Duration::from_secs(15), "{t:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut bodies = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&src)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        for m in got.messages() {
+            bodies.push(m.body().unwrap().to_owned());
+            sqs.delete_message()
+                .queue_url(&src)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    bodies.sort();
+    let mut expected: Vec<String> = (0..MOVED).map(|i| format!("order-{i}")).collect();
+    expected.push("first".into());
+    expected.sort();
+    assert_eq!(bodies, expected);
+    let left = sqs.receive_message().queue_url(&dlq).send().await.unwrap();
+    assert!(left.messages().is_empty());
+}

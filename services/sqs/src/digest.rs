@@ -10,9 +10,15 @@ use md5::{Digest, Md5};
 
 use crate::model::MessageAttribute;
 
+/// MD5 of `bytes`.
+pub fn md5(bytes: &[u8]) -> [u8; 16] {
+    Md5::digest(bytes).into()
+}
+
 /// Hex MD5 of `bytes`.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    skyport_core::ids::hex(&Md5::digest(bytes))
+#[cfg(test)]
+fn md5_hex(bytes: &[u8]) -> String {
+    skyport_core::ids::hex(&md5(bytes))
 }
 
 fn put(hasher: &mut Md5, bytes: &[u8]) {

@@ -2,6 +2,7 @@
 //! limits. Validation of names and values lives here, with AWS's messages.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use skyport_core::AwsError;
@@ -38,83 +39,165 @@ impl MessageAttribute {
     }
 }
 
-/// One stored message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A message id: a UUID kept as 16 bytes (byte-aligned, so it adds no padding to a message) and written
+/// in its hyphenated form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageId([u8; 16]);
+
+impl MessageId {
+    /// A random version-4 UUID.
+    pub fn random() -> MessageId {
+        let mut bytes = fastrand::u128(..).to_be_bytes();
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        MessageId(bytes)
+    }
+
+    /// Parses the hyphenated form (`None` for anything else).
+    pub fn parse(text: &str) -> Option<MessageId> {
+        let groups: Vec<&str> = text.split('-').collect();
+        let ok = groups.len() == 5
+            && groups
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(g, n)| g.len() == n && g.bytes().all(|c| c.is_ascii_hexdigit()));
+        if !ok {
+            return None;
+        }
+        u128::from_str_radix(&groups.concat(), 16)
+            .ok()
+            .map(|v| MessageId(v.to_be_bytes()))
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = u128::from_be_bytes(self.0);
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (v >> 96) as u32,
+            (v >> 80) as u16,
+            (v >> 64) as u16,
+            (v >> 48) as u16,
+            v & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The parts of a message most messages lack (attributes, FIFO fields, the dead-letter source), kept
+/// apart so that a plain message carries one empty pointer for all of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extra {
+    /// Message (user) attributes.
+    pub attributes: BTreeMap<String, MessageAttribute>,
+    /// System attributes sent with the message (`AWSTraceHeader`).
+    pub system_attributes: BTreeMap<String, MessageAttribute>,
+    /// `MessageGroupId`.
+    pub group_id: Option<String>,
+    /// `MessageDeduplicationId`.
+    pub dedup_id: Option<String>,
+    /// `SequenceNumber` (FIFO).
+    pub sequence_number: Option<String>,
+    /// `DeadLetterQueueSourceArn`, set when the message was redriven into a dead-letter queue.
+    pub dlq_source_arn: Option<String>,
+}
+
+impl Extra {
+    fn is_empty(&self) -> bool {
+        *self == Extra::default()
+    }
+}
+
+/// One queued message, as compact as its semantics allow: a backlog of millions of small messages is
+/// mostly these structs (see docs/sqs.md for the measured bytes per message).
+#[derive(Debug, Clone)]
 pub struct Message {
     /// The queue-local sequence (send order).
     pub seq: u64,
-    /// The message id (a UUID).
-    pub id: String,
+    /// The message id.
+    pub id: MessageId,
     /// The body.
-    pub body: String,
-    /// Message (user) attributes.
-    #[serde(default)]
-    pub attributes: BTreeMap<String, MessageAttribute>,
-    /// System attributes sent with the message (`AWSTraceHeader`).
-    #[serde(default)]
-    pub system_attributes: BTreeMap<String, MessageAttribute>,
-    /// `MD5OfMessageBody`.
-    pub md5_body: String,
-    /// `MD5OfMessageAttributes` of all attributes.
-    #[serde(default)]
-    pub md5_attributes: Option<String>,
-    /// `MD5OfMessageSystemAttributes`.
-    #[serde(default)]
-    pub md5_system: Option<String>,
+    pub body: Box<str>,
+    /// `MD5OfMessageBody` (raw digest).
+    pub md5_body: [u8; 16],
+    /// `SenderId` (shared between the messages of one sender).
+    pub sender_id: Arc<str>,
     /// `SentTimestamp` (epoch milliseconds).
     pub sent_at: u64,
-    /// `SenderId`.
-    pub sender_id: String,
-    /// `MessageGroupId`.
-    #[serde(default)]
-    pub group_id: Option<String>,
-    /// `MessageDeduplicationId`.
-    #[serde(default)]
-    pub dedup_id: Option<String>,
-    /// `SequenceNumber` (FIFO).
-    #[serde(default)]
-    pub sequence_number: Option<String>,
-    /// `DeadLetterQueueSourceArn`, set when the message was redriven into a dead-letter queue.
-    #[serde(default)]
-    pub dlq_source_arn: Option<String>,
-    /// `ApproximateReceiveCount`.
-    #[serde(default)]
-    pub receive_count: u32,
-    /// `ApproximateFirstReceiveTimestamp` (epoch milliseconds).
-    #[serde(default)]
-    pub first_receive: Option<u64>,
     /// When the message becomes (again) visible (epoch milliseconds).
-    #[serde(default)]
     pub visible_at: u64,
-    /// When the current delivery was received (epoch milliseconds).
-    #[serde(default)]
-    pub received_at: Option<u64>,
+    /// `ApproximateFirstReceiveTimestamp` (epoch milliseconds; 0 before the first receive).
+    pub first_receive: u64,
+    /// When the current delivery was received (epoch milliseconds; 0 before the first receive).
+    pub received_at: u64,
+    /// `ApproximateReceiveCount`.
+    pub receive_count: u32,
+    /// Attributes and FIFO fields, when the message has any.
+    pub extra: Option<Box<Extra>>,
 }
 
-/// The part of a message that changes on receive, stored apart from the message so receives write little.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct Delivery {
-    /// `ApproximateReceiveCount`.
-    pub receive_count: u32,
-    /// `ApproximateFirstReceiveTimestamp`.
-    pub first_receive: Option<u64>,
-    /// When the message becomes visible again.
-    pub visible_at: u64,
-    /// When the current delivery was received.
-    #[serde(default)]
-    pub received_at: Option<u64>,
-}
+static NO_EXTRA: std::sync::LazyLock<Extra> = std::sync::LazyLock::new(Extra::default);
 
 impl Message {
+    /// The attributes and FIFO fields (empty ones when the message has none).
+    pub fn extra(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    /// Changes the attributes and FIFO fields, dropping the box again when they end up empty.
+    pub fn update_extra(&mut self, f: impl FnOnce(&mut Extra)) {
+        let mut extra = self.extra.take().unwrap_or_default();
+        f(&mut extra);
+        if !extra.is_empty() {
+            self.extra = Some(extra);
+        }
+    }
+
+    /// `MessageGroupId`.
+    pub fn group_id(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.group_id.as_deref())
+    }
+
+    /// `MD5OfMessageBody` in hex.
+    pub fn md5_body_hex(&self) -> String {
+        skyport_core::ids::hex(&self.md5_body)
+    }
+
     /// The delivery state.
     pub fn delivery(&self) -> Delivery {
         Delivery {
             receive_count: self.receive_count,
-            first_receive: self.first_receive,
+            first_receive: (self.first_receive != 0).then_some(self.first_receive),
             visible_at: self.visible_at,
-            received_at: self.received_at,
+            received_at: (self.received_at != 0).then_some(self.received_at),
         }
     }
+
+    /// Applies a stored delivery state.
+    pub fn set_delivery(&mut self, d: &Delivery) {
+        self.receive_count = d.receive_count;
+        self.first_receive = d.first_receive.unwrap_or(0);
+        self.visible_at = d.visible_at;
+        self.received_at = d.received_at.unwrap_or(0);
+    }
+}
+
+/// The part of a message that changes on receive, stored apart from the message so receives write little.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `ApproximateReceiveCount`.
+    #[serde(default)]
+    pub receive_count: u32,
+    /// `ApproximateFirstReceiveTimestamp`.
+    #[serde(default)]
+    pub first_receive: Option<u64>,
+    /// When the message becomes visible again.
+    #[serde(default)]
+    pub visible_at: u64,
+    /// When the current delivery was received.
+    #[serde(default)]
+    pub received_at: Option<u64>,
 }
 
 /// True for characters SQS accepts in bodies and attribute values:
@@ -438,6 +521,33 @@ mod tests {
                 true
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_plain_message_stays_small() {
+        // The struct behind every queued message (see docs/sqs.md, "Memory"): 120 bytes, one 128-byte
+        // allocation with the allocator's header.
+        assert!(std::mem::size_of::<Message>() <= 120);
+    }
+
+    #[test]
+    fn message_ids_round_trip() {
+        let id = MessageId::random();
+        let text = id.to_string();
+        assert_eq!(text.len(), 36);
+        assert_eq!(&text[14..15], "4");
+        assert_eq!(MessageId::parse(&text), Some(id));
+        assert_eq!(
+            MessageId::parse("c6104cbe-af31-41e0-8154-cbc7ccf896c7")
+                .unwrap()
+                .to_string(),
+            "c6104cbe-af31-41e0-8154-cbc7ccf896c7"
+        );
+        assert_eq!(MessageId::parse("c6104cbe-af31-41e0-8154"), None);
+        assert_eq!(
+            MessageId::parse("+6104cbe-af31-41e0-8154-cbc7ccf896c7"),
+            None
         );
     }
 

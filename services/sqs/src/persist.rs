@@ -4,20 +4,25 @@
 //! share one fsync, and a send is acknowledged only once it is on disk.
 //!
 //! Tables: `queues` (`<account>/<region>/<name>` → queue JSON), `messages` (`<queue key>/<seq:020>` →
-//! message JSON) and `deliveries` (same key → the small receive state, rewritten on every receive).
+//! message JSON), `deliveries` (same key → the small receive state, rewritten on every receive) and
+//! `move_tasks` (`<started:020>/<task id>` → message move task JSON, the ten latest per source queue).
 
-use std::collections::HashMap;
-use std::sync::mpsc;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, mpsc};
+
+use serde::{Deserialize, Serialize};
 
 use skyport_core::error::StorageFailure;
 use skyport_core::store::{Store, StoreError};
 use tokio::sync::oneshot;
 
-use crate::model::{Delivery, Message};
+use crate::model::{Delivery, Extra, Message, MessageAttribute, MessageId};
 
 const QUEUES: &str = "queues";
 const MESSAGES: &str = "messages";
 const DELIVERIES: &str = "deliveries";
+const TASKS: &str = "move_tasks";
 
 /// One change to the store.
 #[derive(Debug)]
@@ -32,6 +37,10 @@ pub enum Op {
     PutDelivery(String, Vec<u8>),
     /// Remove a message and its receive state.
     DeleteMessage(String),
+    /// Store a message move task.
+    PutTask(String, Vec<u8>),
+    /// Remove a message move task.
+    DeleteTask(String),
 }
 
 /// The key of message `seq` in queue `queue_key`.
@@ -43,8 +52,101 @@ pub fn message_key(queue_key: &str, seq: u64) -> String {
 pub fn put_message(queue_key: &str, message: &Message) -> Op {
     Op::PutMessage(
         message_key(queue_key, message.seq),
-        serde_json::to_vec(message).unwrap_or_default(),
+        serde_json::to_vec(&StoredMessage::from(message)).unwrap_or_default(),
     )
+}
+
+/// The stored (JSON) form of a message; its field names are those of the first stored format, so stores
+/// written by earlier versions load.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredMessage<'a> {
+    seq: u64,
+    id: Cow<'a, str>,
+    body: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: Cow<'a, BTreeMap<String, MessageAttribute>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    system_attributes: Cow<'a, BTreeMap<String, MessageAttribute>>,
+    md5_body: Cow<'a, str>,
+    sent_at: u64,
+    sender_id: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group_id: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dedup_id: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sequence_number: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dlq_source_arn: Option<Cow<'a, str>>,
+    #[serde(flatten)]
+    delivery: Delivery,
+}
+
+impl<'a> From<&'a Message> for StoredMessage<'a> {
+    fn from(m: &'a Message) -> StoredMessage<'a> {
+        let extra = m.extra();
+        let borrow = |v: &'a Option<String>| v.as_deref().map(Cow::Borrowed);
+        StoredMessage {
+            seq: m.seq,
+            id: Cow::Owned(m.id.to_string()),
+            body: Cow::Borrowed(&m.body),
+            attributes: Cow::Borrowed(&extra.attributes),
+            system_attributes: Cow::Borrowed(&extra.system_attributes),
+            md5_body: Cow::Owned(m.md5_body_hex()),
+            sent_at: m.sent_at,
+            sender_id: Cow::Borrowed(&m.sender_id),
+            group_id: borrow(&extra.group_id),
+            dedup_id: borrow(&extra.dedup_id),
+            sequence_number: borrow(&extra.sequence_number),
+            dlq_source_arn: borrow(&extra.dlq_source_arn),
+            delivery: m.delivery(),
+        }
+    }
+}
+
+impl StoredMessage<'_> {
+    /// The message in memory; `senders` shares one allocation per sender id.
+    fn into_message(self, senders: &mut HashMap<String, Arc<str>>) -> Option<Message> {
+        let id = MessageId::parse(&self.id)?;
+        let md5 = self.md5_body.as_bytes();
+        let mut md5_body = [0u8; 16];
+        if md5.len() != 32 {
+            return None;
+        }
+        for (i, pair) in md5.chunks(2).enumerate() {
+            let text = std::str::from_utf8(pair).ok()?;
+            md5_body[i] = u8::from_str_radix(text, 16).ok()?;
+        }
+        let sender_id = senders
+            .entry(self.sender_id.clone().into_owned())
+            .or_insert_with(|| Arc::from(&*self.sender_id))
+            .clone();
+        let mut message = Message {
+            seq: self.seq,
+            id,
+            body: self.body.into_owned().into_boxed_str(),
+            md5_body,
+            sender_id,
+            sent_at: self.sent_at,
+            visible_at: 0,
+            first_receive: 0,
+            received_at: 0,
+            receive_count: 0,
+            extra: None,
+        };
+        message.set_delivery(&self.delivery);
+        let own = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned);
+        let extra = Extra {
+            attributes: self.attributes.into_owned(),
+            system_attributes: self.system_attributes.into_owned(),
+            group_id: own(self.group_id),
+            dedup_id: own(self.dedup_id),
+            sequence_number: own(self.sequence_number),
+            dlq_source_arn: own(self.dlq_source_arn),
+        };
+        message.update_extra(|e| *e = extra);
+        Some(message)
+    }
 }
 
 /// An `Op` storing the receive state of `message`.
@@ -135,6 +237,10 @@ fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Option<Ack>)>) {
                             w.delete(MESSAGES, &k)?;
                             w.delete(DELIVERIES, &k)?;
                         }
+                        Op::PutTask(k, v) => w.put(TASKS, &k, &v)?,
+                        Op::DeleteTask(k) => {
+                            w.delete(TASKS, &k)?;
+                        }
                     }
                 }
                 Ok(())
@@ -155,37 +261,95 @@ pub struct Loaded {
     pub queues: Vec<(String, Vec<u8>)>,
     /// Messages by queue key.
     pub messages: HashMap<String, Vec<Message>>,
+    /// `(key, JSON)` of every message move task, oldest first.
+    pub tasks: Vec<(String, Vec<u8>)>,
 }
 
 /// Reads the whole store (at start).
 pub fn load(store: &Store) -> Result<Loaded, StoreError> {
     store.read(|r| {
         let queues = r.scan_prefix(QUEUES, "", None, usize::MAX)?;
+        let tasks = r.scan_prefix(TASKS, "", None, usize::MAX)?;
         let deliveries: HashMap<String, Delivery> = r
             .scan_prefix(DELIVERIES, "", None, usize::MAX)?
             .into_iter()
             .filter_map(|(k, v)| Some((k, serde_json::from_slice(&v).ok()?)))
             .collect();
         let mut messages: HashMap<String, Vec<Message>> = HashMap::new();
-        for (key, value) in r.scan_prefix(MESSAGES, "", None, usize::MAX)? {
-            let Ok(mut message) = serde_json::from_slice::<Message>(&value) else {
+        let mut senders = HashMap::new();
+        let mut unreadable = 0usize;
+        r.visit(MESSAGES, |key, value| {
+            let Some(mut message) = serde_json::from_slice::<StoredMessage>(value)
+                .ok()
+                .and_then(|m| m.into_message(&mut senders))
+            else {
+                unreadable += 1;
                 tracing::warn!(key, "skipping an unreadable stored SQS message");
-                continue;
+                return Ok(());
             };
-            if let Some(d) = deliveries.get(&key) {
-                message.receive_count = d.receive_count;
-                message.first_receive = d.first_receive;
-                message.visible_at = d.visible_at;
-                message.received_at = d.received_at;
+            if let Some(d) = deliveries.get(key) {
+                message.set_delivery(d);
             }
             let Some((queue_key, _)) = key.rsplit_once('/') else {
-                continue;
+                return Ok(());
             };
-            messages
-                .entry(queue_key.to_owned())
-                .or_default()
-                .push(message);
+            if let Some(list) = messages.get_mut(queue_key) {
+                list.push(message);
+            } else {
+                messages.insert(queue_key.to_owned(), vec![message]);
+            }
+            Ok(())
+        })?;
+        if unreadable > 0 {
+            tracing::warn!(unreadable, "some stored SQS messages could not be read");
         }
-        Ok(Loaded { queues, messages })
+        Ok(Loaded {
+            queues,
+            messages,
+            tasks,
+        })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stored_by_the_first_format_load() {
+        // As the first version stored a message (every field, nulls and empty maps included).
+        let old = r#"{"seq":7,"id":"c6104cbe-af31-41e0-8154-cbc7ccf896c7","body":"hello",
+            "attributes":{"a":{"data_type":"String","string_value":"x"}},"system_attributes":{},
+            "md5_body":"5d41402abc4b2a76b9719d911017c592","md5_attributes":"0123456789abcdef0123456789abcdef",
+            "md5_system":null,"sent_at":1000,"sender_id":"000000000000","group_id":"g","dedup_id":"d",
+            "sequence_number":"18000000000000000007","dlq_source_arn":null,"receive_count":2,
+            "first_receive":1500,"visible_at":9000,"received_at":1600}"#;
+        let stored: StoredMessage = serde_json::from_str(old).unwrap();
+        let m = stored.into_message(&mut HashMap::new()).unwrap();
+        assert_eq!(m.seq, 7);
+        assert_eq!(m.id.to_string(), "c6104cbe-af31-41e0-8154-cbc7ccf896c7");
+        assert_eq!(&*m.body, "hello");
+        assert_eq!(m.md5_body_hex(), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!((m.receive_count, m.first_receive), (2, 1500));
+        assert_eq!((m.visible_at, m.received_at), (9000, 1600));
+        assert_eq!(m.group_id(), Some("g"));
+        assert_eq!(m.extra().dedup_id.as_deref(), Some("d"));
+        assert_eq!(m.extra().attributes["a"].string_value.as_deref(), Some("x"));
+
+        // And the current format round-trips, leaving out what a plain message lacks.
+        let mut plain = m.clone();
+        plain.extra = None;
+        let bytes = serde_json::to_vec(&StoredMessage::from(&plain)).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            !text.contains("attributes") && !text.contains("group_id"),
+            "{text}"
+        );
+        let back = serde_json::from_slice::<StoredMessage>(&bytes)
+            .unwrap()
+            .into_message(&mut HashMap::new())
+            .unwrap();
+        assert_eq!((back.id, back.md5_body, back.seq), (m.id, m.md5_body, 7));
+        assert!(back.extra.is_none());
+    }
 }

@@ -5,16 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use skyport_core::AwsError;
 use tokio::sync::{Notify, oneshot};
 
-use crate::digest::{attributes_md5, md5_hex};
+use crate::digest::{attributes_md5, md5};
 use crate::errors::{bad_receipt, err, invalid, invalid_value, missing};
-use crate::model::{DEDUP_WINDOW_MS, Message, MessageAttribute, default_attributes};
+use crate::model::{DEDUP_WINDOW_MS, Message, MessageAttribute, MessageId, default_attributes};
 use crate::persist::{Op, Persister, message_key, put_delivery, put_message};
 
 /// Milliseconds since the epoch.
@@ -47,6 +47,9 @@ pub struct QueueRecord {
     pub attributes: BTreeMap<String, String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// When the last `PurgeQueue` began (epoch milliseconds), for the one-purge-per-minute rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_purge: Option<u64>,
 }
 
 /// Settings parsed from the attributes.
@@ -108,14 +111,16 @@ pub struct State {
     pub record: Option<QueueRecord>,
     /// Parsed settings.
     pub settings: Settings,
-    /// Messages by sequence.
-    pub messages: BTreeMap<u64, Message>,
+    /// Messages by sequence (boxed: a B-tree leaf then holds 16-byte entries, and half-full leaves waste
+    /// little).
+    pub messages: BTreeMap<u64, Box<Message>>,
     /// `(visible_at, seq)` of every message.
     pub index: BTreeSet<(u64, u64)>,
     next_seq: u64,
-    dedup: HashMap<String, (u64, String, Option<String>)>,
+    dedup: HashMap<String, (u64, MessageId, Option<String>)>,
     dedup_pruned: u64,
-    last_purge: Option<u64>,
+    /// The last sender id, shared by the messages it sent.
+    sender: Option<Arc<str>>,
     attempts: HashMap<String, (u64, Vec<(u64, u32)>)>,
 }
 
@@ -258,6 +263,7 @@ impl Queue {
             last_modified: now,
             attributes: default_attributes(fifo),
             tags: BTreeMap::new(),
+            last_purge: None,
         }
     }
 
@@ -315,21 +321,19 @@ impl Queue {
         let mut state = self.lock();
         for m in messages {
             state.next_seq = state.next_seq.max(m.seq + 1);
-            if let Some(dedup) = m.dedup_id.clone()
+            if let Some(dedup) = m.extra().dedup_id.as_deref()
                 && self.fifo
             {
-                let key = dedup_key(&state.settings, m.group_id.as_deref(), &dedup);
-                state.dedup.insert(
-                    key,
-                    (
-                        m.sent_at + DEDUP_WINDOW_MS,
-                        m.id.clone(),
-                        m.sequence_number.clone(),
-                    ),
+                let key = dedup_key(&state.settings, m.group_id(), dedup);
+                let entry = (
+                    m.sent_at + DEDUP_WINDOW_MS,
+                    m.id,
+                    m.extra().sequence_number.clone(),
                 );
+                state.dedup.insert(key, entry);
             }
             state.index.insert((m.visible_at, m.seq));
-            state.messages.insert(m.seq, m);
+            state.messages.insert(m.seq, Box::new(m));
         }
     }
 
@@ -367,7 +371,8 @@ impl Queue {
                 settings.max_size
             )));
         }
-        let md5_body = md5_hex(new.body.as_bytes());
+        let md5_raw = md5(new.body.as_bytes());
+        let md5_body = skyport_core::ids::hex(&md5_raw);
         let md5_attributes = attributes_md5(&new.attributes);
         let md5_system = attributes_md5(&new.system_attributes);
         let mut dedup_id = None;
@@ -402,7 +407,7 @@ impl Queue {
                 state.dedup.get(&key).filter(|(expiry, _, _)| *expiry > now)
             {
                 return Ok(Sent {
-                    message_id: message_id.clone(),
+                    message_id: message_id.to_string(),
                     md5_body,
                     md5_attributes,
                     md5_system,
@@ -428,49 +433,53 @@ impl Queue {
         };
         let seq = state.next_seq;
         state.next_seq += 1;
-        let message = Message {
-            seq,
-            id: skyport_core::ids::uuid(),
-            body: new.body,
-            attributes: new.attributes,
-            system_attributes: new.system_attributes,
-            md5_body: md5_body.clone(),
-            md5_attributes: md5_attributes.clone(),
-            md5_system: md5_system.clone(),
-            sent_at: now,
-            sender_id: new.sender_id,
-            group_id: new.group_id,
-            dedup_id: dedup_id.clone(),
-            sequence_number: sequence_number.clone(),
-            dlq_source_arn: None,
-            receive_count: 0,
-            first_receive: None,
-            visible_at: now + delay * 1000,
-            received_at: None,
+        let sender_id = match &state.sender {
+            Some(s) if **s == *new.sender_id => s.clone(),
+            _ => {
+                let s: Arc<str> = Arc::from(new.sender_id);
+                state.sender = Some(s.clone());
+                s
+            }
         };
+        let mut message = Message {
+            seq,
+            id: MessageId::random(),
+            body: new.body.into_boxed_str(),
+            md5_body: md5_raw,
+            sender_id,
+            sent_at: now,
+            visible_at: now + delay * 1000,
+            first_receive: 0,
+            received_at: 0,
+            receive_count: 0,
+            extra: None,
+        };
+        message.update_extra(|e| {
+            e.attributes = new.attributes;
+            e.system_attributes = new.system_attributes;
+            e.group_id = new.group_id;
+            e.dedup_id = dedup_id.clone();
+            e.sequence_number = sequence_number.clone();
+        });
         if let Some(id) = &dedup_id {
-            let key = dedup_key(&state.settings, message.group_id.as_deref(), id);
+            let key = dedup_key(&state.settings, message.group_id(), id);
             state.dedup.insert(
                 key,
-                (
-                    now + DEDUP_WINDOW_MS,
-                    message.id.clone(),
-                    sequence_number.clone(),
-                ),
+                (now + DEDUP_WINDOW_MS, message.id, sequence_number.clone()),
             );
         }
         if self.persist.is_some() {
             ops.push(put_message(&self.key, &message));
         }
         let sent = Sent {
-            message_id: message.id.clone(),
+            message_id: message.id.to_string(),
             md5_body,
             md5_attributes,
             md5_system,
             sequence_number,
         };
         state.index.insert((message.visible_at, seq));
-        state.messages.insert(seq, message);
+        state.messages.insert(seq, Box::new(message));
         Ok(sent)
     }
 
@@ -490,13 +499,13 @@ impl Queue {
             state.next_seq += 1;
             m.visible_at = now;
             if let Some(arn) = source_arn {
-                m.dlq_source_arn = Some(arn.to_owned());
+                m.update_extra(|e| e.dlq_source_arn = Some(arn.to_owned()));
             }
             if self.persist.is_some() {
                 ops.push(put_message(&self.key, &m));
             }
             state.index.insert((m.visible_at, m.seq));
-            state.messages.insert(m.seq, m);
+            state.messages.insert(m.seq, Box::new(m));
         }
         ops.extend(extra);
         let pending = self.submit(ops);
@@ -523,7 +532,7 @@ impl Queue {
                 if self.persist.is_some() {
                     ops.push(Op::DeleteMessage(message_key(&self.key, seq)));
                 }
-                out.push(m);
+                out.push(*m);
             }
         }
         (out, ops)
@@ -539,7 +548,8 @@ impl Queue {
     }
 
     /// Decodes a receipt handle of this queue into `(seq, receive_count, message id)`.
-    pub fn parse_receipt(&self, handle: &str) -> Result<(u64, u32, String), AwsError> {
+    /// The id is `None` when it is no message id (such a handle names no message).
+    pub fn parse_receipt(&self, handle: &str) -> Result<(u64, u32, Option<MessageId>), AwsError> {
         let bad = || bad_receipt(handle);
         let raw = base64::engine::general_purpose::STANDARD
             .decode(handle.trim())
@@ -555,7 +565,7 @@ impl Queue {
         Ok((
             seq.parse().map_err(|_| bad())?,
             count.parse().map_err(|_| bad())?,
-            (*id).to_owned(),
+            MessageId::parse(id),
         ))
     }
 
@@ -581,7 +591,7 @@ impl Queue {
                     .map(|(seq, count)| {
                         let m = state.messages.get(seq)?;
                         (m.receive_count == *count && m.visible_at > now).then(|| Received {
-                            message: m.clone(),
+                            message: Message::clone(m),
                             receipt: self.receipt(m),
                         })
                     })
@@ -632,19 +642,21 @@ impl Queue {
                     out.dlq_ops
                         .push(Op::DeleteMessage(message_key(&self.key, seq)));
                 }
-                out.to_dlq.push(message);
+                out.to_dlq.push(*message);
                 continue;
             }
             message.receive_count += 1;
-            message.first_receive.get_or_insert(now);
-            message.received_at = Some(now);
+            if message.first_receive == 0 {
+                message.first_receive = now;
+            }
+            message.received_at = now;
             message.visible_at = now + vt * 1000;
             if self.persist.is_some() {
                 ops.push(put_delivery(&self.key, &message));
             }
             out.received.push(Received {
                 receipt: self.receipt(&message),
-                message: message.clone(),
+                message: Message::clone(&message),
             });
             state.index.insert((message.visible_at, seq));
             state.messages.insert(seq, message);
@@ -673,13 +685,13 @@ impl Queue {
     fn fifo_candidates(&self, state: &State, max: usize, now: u64) -> Vec<(u64, u64)> {
         let mut blocked: HashSet<&str> = HashSet::new();
         for (_, seq) in state.index.range((now + 1, 0)..) {
-            if let Some(g) = state.messages.get(seq).and_then(|m| m.group_id.as_deref()) {
+            if let Some(g) = state.messages.get(seq).and_then(|m| m.group_id()) {
                 blocked.insert(g);
             }
         }
         let mut out = Vec::new();
         for m in state.messages.values() {
-            let group = m.group_id.as_deref().unwrap_or("");
+            let group = m.group_id().unwrap_or("");
             if blocked.contains(group) {
                 continue;
             }
@@ -703,7 +715,7 @@ impl Queue {
         let current = state
             .messages
             .get(&seq)
-            .filter(|m| m.id == id)
+            .filter(|m| Some(m.id) == id)
             .map(|m| (m.receive_count, m.visible_at));
         let Some((receive_count, visible_at)) = current else {
             return Ok(None);
@@ -733,7 +745,7 @@ impl Queue {
         let Some(message) = state
             .messages
             .get(&seq)
-            .filter(|m| m.receive_count == count && m.id == id)
+            .filter(|m| m.receive_count == count && Some(m.id) == id)
         else {
             return Err(invalid_value(
                 handle,
@@ -750,10 +762,7 @@ impl Queue {
         }
         let old = message.visible_at;
         let new_visible = now + timeout * 1000;
-        if message
-            .received_at
-            .is_some_and(|r| new_visible > r + 43_200_000)
-        {
+        if message.received_at != 0 && new_visible > message.received_at + 43_200_000 {
             return Err(invalid_value(
                 timeout,
                 "VisibilityTimeout",
@@ -782,7 +791,8 @@ impl Queue {
     pub fn purge(&self, one_per_minute: bool) -> Result<Pending, AwsError> {
         let now = now_ms();
         let mut state = self.lock();
-        if one_per_minute && state.last_purge.is_some_and(|t| now < t + 60_000) {
+        let last_purge = state.record.as_ref().and_then(|r| r.last_purge);
+        if one_per_minute && last_purge.is_some_and(|t| now < t + 60_000) {
             return Err(err(
                 "PurgeQueueInProgress",
                 "AWS.SimpleQueueService.PurgeQueueInProgress",
@@ -792,8 +802,7 @@ impl Queue {
                 ),
             ));
         }
-        state.last_purge = Some(now);
-        let ops: Vec<Op> = if self.persist.is_some() {
+        let mut ops: Vec<Op> = if self.persist.is_some() {
             state
                 .messages
                 .keys()
@@ -804,6 +813,14 @@ impl Queue {
         };
         state.messages.clear();
         state.index.clear();
+        if let Some(record) = state.record.as_mut() {
+            // Remembered with the queue, so the 60 s rule holds across a restart.
+            record.last_purge = Some(now);
+            if self.persist.is_some() {
+                let bytes = serde_json::to_vec(record).unwrap_or_default();
+                ops.push(Op::PutQueue(self.key.clone(), bytes));
+            }
+        }
         Ok(self.submit(ops))
     }
 
@@ -926,7 +943,7 @@ mod tests {
         assert_eq!(q.lock().messages.len(), 1);
         let out = q.receive(10, None, None, false);
         assert_eq!(out.received.len(), 1);
-        assert_eq!(out.received[0].message.body, "new");
+        assert_eq!(&*out.received[0].message.body, "new");
     }
 
     #[test]
@@ -966,10 +983,10 @@ mod tests {
             r[0].as_ref().unwrap().message_id
         );
         let got = q.receive(1, None, None, false).received;
-        assert_eq!(got[0].message.body, "a1");
+        assert_eq!(&*got[0].message.body, "a1");
         let got = q.receive(10, None, None, false).received;
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].message.body, "b1");
+        assert_eq!(&*got[0].message.body, "b1");
         assert!(q.receive(10, None, None, false).received.is_empty());
         let handle = {
             let state = q.lock();
@@ -978,6 +995,6 @@ mod tests {
         };
         q.delete(&handle).unwrap();
         let got = q.receive(10, None, None, false).received;
-        assert_eq!(got[0].message.body, "a2");
+        assert_eq!(&*got[0].message.body, "a2");
     }
 }

@@ -46,9 +46,13 @@ pub enum SqsError {
     Thread(#[from] std::io::Error),
 }
 
-/// A message move task.
+/// A message move task. With persistence it is stored when it starts, with every moved chunk (in the
+/// same commit as the chunk) and when it ends, so after a restart (or `kill -9`) a running task goes on
+/// where it stopped and finished ones are still listed.
 #[derive(Debug)]
 struct MoveTask {
+    /// The store key: `<started:020>/<task id>`.
+    key: String,
     handle: String,
     source_arn: String,
     destination_arn: Option<String>,
@@ -61,7 +65,73 @@ struct MoveTask {
     failure: Mutex<Option<String>>,
 }
 
+/// The stored form of a [`MoveTask`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct TaskRecord {
+    handle: String,
+    source_arn: String,
+    #[serde(default)]
+    destination_arn: Option<String>,
+    #[serde(default)]
+    max_per_second: Option<u64>,
+    started: u64,
+    to_move: u64,
+    moved: u64,
+    status: String,
+    #[serde(default)]
+    failure: Option<String>,
+}
+
+/// How many tasks per source queue `ListMessageMoveTasks` can show (and so how many are kept).
+const TASKS_KEPT: usize = 10;
+
 impl MoveTask {
+    fn from_record(key: String, r: TaskRecord) -> MoveTask {
+        let status = match r.status.as_str() {
+            "RUNNING" => "RUNNING",
+            "COMPLETED" => "COMPLETED",
+            "FAILED" => "FAILED",
+            // A cancel that had not finished when the process stopped has nothing left to stop.
+            _ => "CANCELLED",
+        };
+        MoveTask {
+            key,
+            handle: r.handle,
+            source_arn: r.source_arn,
+            destination_arn: r.destination_arn,
+            max_per_second: r.max_per_second,
+            started: r.started,
+            to_move: r.to_move,
+            moved: AtomicU64::new(r.moved),
+            cancel: AtomicBool::new(false),
+            status: Mutex::new(status),
+            failure: Mutex::new(r.failure),
+        }
+    }
+
+    /// The op storing the task as it is now.
+    fn save(&self) -> persist::Op {
+        let record = TaskRecord {
+            handle: self.handle.clone(),
+            source_arn: self.source_arn.clone(),
+            destination_arn: self.destination_arn.clone(),
+            max_per_second: self.max_per_second,
+            started: self.started,
+            to_move: self.to_move,
+            moved: self.moved.load(Ordering::SeqCst),
+            status: self.status().to_owned(),
+            failure: self
+                .failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        };
+        persist::Op::PutTask(
+            self.key.clone(),
+            serde_json::to_vec(&record).unwrap_or_default(),
+        )
+    }
+
     fn status(&self) -> &'static str {
         *self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -69,6 +139,10 @@ impl MoveTask {
         *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
     }
 }
+
+/// The page cache of the SQS store: every request is served from memory and the store is read only at
+/// start, so the cache only helps writes find their pages (see docs/sqs.md, "Memory").
+const STORE_CACHE_BYTES: usize = 4 << 20;
 
 /// How long AWS keeps a deleted queue's name from being reused (`QueueDeletedRecently`).
 const RECENTLY_DELETED_MS: u64 = 60_000;
@@ -110,8 +184,9 @@ impl Sqs {
     /// SQS with its state in `layout` (durable with persistence, in memory otherwise), set up per `options`.
     pub fn new(layout: &StateLayout, options: SqsOptions) -> Result<Sqs, SqsError> {
         let mut queues = BTreeMap::new();
+        let mut tasks = Vec::new();
         let persist = if layout.persistent() {
-            let store = layout.open_store("sqs")?;
+            let store = layout.open_store_with_cache("sqs", STORE_CACHE_BYTES)?;
             let loaded = persist::load(&store)?;
             let persist = Persister::start(store)?;
             let mut messages = loaded.messages;
@@ -124,7 +199,17 @@ impl Sqs {
                 queue.restore(messages.remove(&key).unwrap_or_default());
                 queues.insert(key, Arc::new(queue));
             }
-            tracing::debug!(queues = queues.len(), "SQS state loaded");
+            for (key, bytes) in loaded.tasks {
+                match serde_json::from_slice::<TaskRecord>(&bytes) {
+                    Ok(record) => tasks.push(Arc::new(MoveTask::from_record(key, record))),
+                    Err(_) => tracing::warn!(key, "skipping an unreadable stored SQS move task"),
+                }
+            }
+            tracing::debug!(
+                queues = queues.len(),
+                tasks = tasks.len(),
+                "SQS state loaded"
+            );
             Some(persist)
         } else {
             None
@@ -133,14 +218,52 @@ impl Sqs {
             queues: RwLock::new(queues),
             persist,
             options,
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::new(tasks),
             deleted: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
         });
+        let sqs = Sqs { inner };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(expire_messages(Arc::downgrade(&inner)));
+            runtime.spawn(expire_messages(Arc::downgrade(&sqs.inner)));
+            sqs.resume_move_tasks(&runtime);
         }
-        Ok(Sqs { inner })
+        Ok(sqs)
+    }
+
+    /// Goes on with the move tasks that were running when the process stopped (from the store).
+    fn resume_move_tasks(&self, runtime: &tokio::runtime::Handle) {
+        let running: Vec<Arc<MoveTask>> = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|t| t.status() == "RUNNING")
+            .cloned()
+            .collect();
+        for task in running {
+            let Some(source) = self.queue_by_arn(&task.source_arn) else {
+                *task.failure.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some("AWS.SimpleQueueService.NonExistentQueue".to_owned());
+                task.set_status("FAILED");
+                if let Some(p) = &self.inner.persist {
+                    drop(p.submit(vec![task.save()]));
+                }
+                continue;
+            };
+            tracing::info!(source = %task.source_arn, moved = task.moved.load(Ordering::SeqCst), "resuming a message move task");
+            let sqs = self.clone();
+            runtime.spawn(async move { sqs.run_move_task(source, task).await });
+        }
+    }
+
+    /// Stores `task` (with persistence) and waits for the commit.
+    async fn save_task(&self, task: &MoveTask, mut ops: Vec<persist::Op>) -> Result<(), AwsError> {
+        let Some(p) = &self.inner.persist else {
+            return Ok(());
+        };
+        ops.push(task.save());
+        wait(Some(p.submit(ops))).await
     }
 
     fn queues(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Queue>>> {
@@ -293,9 +416,9 @@ impl Sqs {
                 let q = self.queue(ctx, input, path)?;
                 self.list_dead_letter_source_queues(ctx, &q, input)
             }
-            "StartMessageMoveTask" => self.start_move_task(input),
+            "StartMessageMoveTask" => self.start_move_task(input).await,
             "ListMessageMoveTasks" => self.list_move_tasks(input),
-            "CancelMessageMoveTask" => self.cancel_move_task(input),
+            "CancelMessageMoveTask" => self.cancel_move_task(input).await,
             other => Err(AwsError::bad_request(
                 "InvalidAction",
                 format!("The action {other} is not valid for this endpoint."),
@@ -899,7 +1022,7 @@ impl Sqs {
         paginate(sources, max, |s| self.url(ctx, s), "queueUrls")
     }
 
-    fn start_move_task(&self, input: &Value) -> Out {
+    async fn start_move_task(&self, input: &Value) -> Out {
         let source_arn = required_str(input, "SourceArn")?.to_owned();
         let destination_arn = str_field(input, "DestinationArn")?.map(str::to_owned);
         let max_per_second = match int_field(input, "MaxNumberOfMessagesPerSecond")? {
@@ -938,43 +1061,76 @@ impl Sqs {
         {
             return Err(not_found("DestinationArn"));
         }
-        let mut tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        if tasks
-            .iter()
-            .any(|t| t.source_arn == source_arn && t.status() == "RUNNING")
-        {
-            return Err(invalid(
-                "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
-            ));
-        }
-        let handle = base64::engine::general_purpose::STANDARD.encode(
-            json!({"taskId": skyport_core::ids::uuid(), "sourceArn": source_arn}).to_string(),
-        );
-        let task = Arc::new(MoveTask {
-            handle: handle.clone(),
-            source_arn,
-            destination_arn,
-            max_per_second,
-            started: now_ms(),
-            to_move: source.counts().0,
-            moved: AtomicU64::new(0),
-            cancel: AtomicBool::new(false),
-            status: Mutex::new("RUNNING"),
-            failure: Mutex::new(None),
-        });
-        tasks.push(task.clone());
-        drop(tasks);
+        let (task, handle, ops) = {
+            let mut tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if tasks
+                .iter()
+                .any(|t| t.source_arn == source_arn && t.status() == "RUNNING")
+            {
+                return Err(invalid(
+                    "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
+                ));
+            }
+            let task_id = skyport_core::ids::uuid();
+            let handle = base64::engine::general_purpose::STANDARD
+                .encode(json!({"taskId": task_id, "sourceArn": source_arn}).to_string());
+            let started = now_ms();
+            let task = Arc::new(MoveTask {
+                key: format!("{started:020}/{task_id}"),
+                handle: handle.clone(),
+                source_arn,
+                destination_arn,
+                max_per_second,
+                started,
+                to_move: source.counts().0,
+                moved: AtomicU64::new(0),
+                cancel: AtomicBool::new(false),
+                status: Mutex::new("RUNNING"),
+                failure: Mutex::new(None),
+            });
+            tasks.push(task.clone());
+            // Only the latest tasks of a source queue can be listed: forget older ones.
+            let mut forget = Vec::new();
+            let mut seen = 0;
+            for (i, t) in tasks.iter().enumerate().rev() {
+                if t.source_arn == task.source_arn {
+                    seen += 1;
+                    if seen > TASKS_KEPT {
+                        forget.push(i);
+                    }
+                }
+            }
+            let ops: Vec<persist::Op> = forget
+                .into_iter()
+                .map(|i| persist::Op::DeleteTask(tasks.remove(i).key.clone()))
+                .collect();
+            (task, handle, ops)
+        };
+        self.save_task(&task, ops).await?;
         let sqs = self.clone();
         tokio::spawn(async move { sqs.run_move_task(source, task).await });
         Ok(json!({ "TaskHandle": handle }))
     }
 
     async fn run_move_task(&self, source: Arc<Queue>, task: Arc<MoveTask>) {
+        let Some(status) = self.move_messages(&source, &task).await else {
+            return; // shutting down: the task stays RUNNING and goes on after a restart
+        };
+        task.set_status(status);
+        if let Err(e) = self.save_task(&task, Vec::new()).await {
+            tracing::warn!(source = %task.source_arn, "storing the end of a move task failed: {}", e.message);
+        }
+    }
+
+    /// Moves the task's messages; returns the final status (`None` when Skyport is stopping).
+    async fn move_messages(&self, source: &Arc<Queue>, task: &MoveTask) -> Option<&'static str> {
         let chunk = task.max_per_second.unwrap_or(100).min(100) as usize;
         loop {
             if task.cancel.load(Ordering::SeqCst) {
-                task.set_status("CANCELLED");
-                return;
+                return Some("CANCELLED");
+            }
+            if self.inner.stopping.load(Ordering::SeqCst) {
+                return None;
             }
             if task.moved.load(Ordering::SeqCst) >= task.to_move {
                 break;
@@ -997,34 +1153,40 @@ impl Sqs {
                 let target = task
                     .destination_arn
                     .clone()
-                    .or_else(|| m.dlq_source_arn.clone())
+                    .or_else(|| m.extra().dlq_source_arn.clone())
                     .or_else(|| fallback.clone())
                     .unwrap_or_else(|| source.arn.clone());
-                m.dlq_source_arn = None;
+                m.update_extra(|e| e.dlq_source_arn = None);
                 m.receive_count = 0;
-                m.first_receive = None;
-                m.received_at = None;
+                m.first_receive = 0;
+                m.received_at = 0;
                 by_target.entry(target).or_default().push(m);
             }
             let mut ops = Some(ops);
             let n: usize = by_target.values().map(Vec::len).sum();
-            for (target, messages) in by_target {
+            let targets = by_target.len();
+            for (i, (target, messages)) in by_target.into_iter().enumerate() {
                 let queue = self.queue_by_arn(&target).unwrap_or_else(|| source.clone());
-                let pending = queue.accept_moved(messages, None, ops.take().unwrap_or_default());
-                if let Err(e) = wait(pending).await {
+                let mut extra = ops.take().unwrap_or_default();
+                if i + 1 == targets {
+                    // The moved count is stored in the commit of the chunk's last messages.
+                    task.moved.fetch_add(n as u64, Ordering::SeqCst);
+                    if self.inner.persist.is_some() {
+                        extra.push(task.save());
+                    }
+                }
+                if let Err(e) = wait(queue.accept_moved(messages, None, extra)).await {
                     *task.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.message);
-                    task.set_status("FAILED");
-                    return;
+                    return Some("FAILED");
                 }
             }
-            task.moved.fetch_add(n as u64, Ordering::SeqCst);
             if task.max_per_second.is_some() {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             } else {
                 tokio::task::yield_now().await;
             }
         }
-        task.set_status("COMPLETED");
+        Some("COMPLETED")
     }
 
     fn list_move_tasks(&self, input: &Value) -> Out {
@@ -1082,12 +1244,16 @@ impl Sqs {
         Ok(json!({ "Results": results }))
     }
 
-    fn cancel_move_task(&self, input: &Value) -> Out {
+    async fn cancel_move_task(&self, input: &Value) -> Out {
         let handle = required_str(input, "TaskHandle")?;
-        let tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        let task = tasks
+        let task = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|t| t.handle == handle && t.status() == "RUNNING")
+            .cloned()
             .ok_or_else(|| {
                 err(
                     "ResourceNotFoundException",
@@ -1097,6 +1263,7 @@ impl Sqs {
             })?;
         task.cancel.store(true, Ordering::SeqCst);
         task.set_status("CANCELLING");
+        self.save_task(&task, Vec::new()).await?;
         Ok(json!({ "ApproximateNumberOfMessagesMoved": task.moved.load(Ordering::SeqCst) }))
     }
 }
@@ -1137,15 +1304,9 @@ impl Service for Sqs {
     }
 
     async fn shutdown(&self) {
-        for task in self
-            .inner
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            task.cancel.store(true, Ordering::SeqCst);
-        }
+        // Running move tasks stop at their next chunk and stay RUNNING in the store, to go on after a
+        // restart as they would on AWS.
+        self.inner.stopping.store(true, Ordering::SeqCst);
     }
 }
 
@@ -1314,35 +1475,41 @@ fn render_message(
             attrs.insert(k.to_owned(), Value::String(v));
         }
     };
-    put("SenderId", m.sender_id.clone());
+    let extra = m.extra();
+    put("SenderId", m.sender_id.to_string());
     put("SentTimestamp", m.sent_at.to_string());
     put("ApproximateReceiveCount", m.receive_count.to_string());
+    let first_receive = if m.first_receive == 0 {
+        m.sent_at
+    } else {
+        m.first_receive
+    };
     put(
         "ApproximateFirstReceiveTimestamp",
-        m.first_receive.unwrap_or(m.sent_at).to_string(),
+        first_receive.to_string(),
     );
-    if let Some(g) = &m.group_id {
+    if let Some(g) = &extra.group_id {
         put("MessageGroupId", g.clone());
     }
     if fifo {
-        if let Some(d) = &m.dedup_id {
+        if let Some(d) = &extra.dedup_id {
             put("MessageDeduplicationId", d.clone());
         }
-        if let Some(s) = &m.sequence_number {
+        if let Some(s) = &extra.sequence_number {
             put("SequenceNumber", s.clone());
         }
     }
-    if let Some(t) = m
+    if let Some(t) = extra
         .system_attributes
         .get("AWSTraceHeader")
         .and_then(|a| a.string_value.clone())
     {
         put("AWSTraceHeader", t);
     }
-    if let Some(a) = &m.dlq_source_arn {
+    if let Some(a) = &extra.dlq_source_arn {
         put("DeadLetterQueueSourceArn", a.clone());
     }
-    let selected: BTreeMap<&String, &MessageAttribute> = m
+    let selected: BTreeMap<&String, &MessageAttribute> = extra
         .attributes
         .iter()
         .filter(|(name, _)| {
@@ -1356,10 +1523,10 @@ fn render_message(
         })
         .collect();
     let mut out = Map::new();
-    out.insert("MessageId".into(), m.id.clone().into());
+    out.insert("MessageId".into(), m.id.to_string().into());
     out.insert("ReceiptHandle".into(), r.receipt.clone().into());
-    out.insert("MD5OfBody".into(), m.md5_body.clone().into());
-    out.insert("Body".into(), m.body.clone().into());
+    out.insert("MD5OfBody".into(), m.md5_body_hex().into());
+    out.insert("Body".into(), String::from(&*m.body).into());
     if !attrs.is_empty() {
         out.insert("Attributes".into(), Value::Object(attrs));
     }
