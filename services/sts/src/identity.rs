@@ -47,6 +47,9 @@ pub struct Credentials {
     pub expiration: SystemTime,
 }
 
+/// The prefix of every access key id Skyport mints (LocalStack's, in place of AWS's `ASIA`).
+const MINTED_PREFIX: &str = "LSIA";
+
 /// The identities behind minted access keys, kept in the STS state store.
 #[derive(Debug, Clone)]
 pub struct IdentityStore {
@@ -59,8 +62,12 @@ impl IdentityStore {
         IdentityStore { store }
     }
 
-    /// The identity behind `access_key`, if Skyport minted it.
+    /// The identity behind `access_key`, if Skyport minted it (other keys are not looked up: the
+    /// store holds only keys with the minted prefix).
     pub fn lookup(&self, access_key: &str) -> Result<Option<Identity>, StoreError> {
+        if !access_key.starts_with(MINTED_PREFIX) {
+            return Ok(None);
+        }
         self.store.get_json(KEYS, access_key)
     }
 
@@ -75,7 +82,7 @@ impl IdentityStore {
             .duration_since(SystemTime::UNIX_EPOCH)
             .ok()
             .map(|d| d.as_secs());
-        let access_key_id = access_key::mint("LSIA", &identity.account);
+        let access_key_id = access_key::mint(MINTED_PREFIX, &identity.account);
         let mut secret = [0u8; 30];
         fastrand::fill(&mut secret);
         let mut token = [0u8; 160];
