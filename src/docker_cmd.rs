@@ -468,19 +468,22 @@ fn dns_publish(
     };
     if config.dns.address.is_none() || config.dns.port == 0 {
         warnings.push(format!(
-            "--host-dns asks for the DNS port, but the DNS server in the container is off (DNS_ADDRESS=0) or on              a random port (DNS_PORT=0), so 127.0.0.1:{host} is not published. Unset DNS_ADDRESS/DNS_PORT."
+            "--host-dns asks for the DNS port, but the DNS server in the container is off (DNS_ADDRESS=0) or on \
+             a random port (DNS_PORT=0), so 127.0.0.1:{host} is not published. Unset DNS_ADDRESS/DNS_PORT."
         ));
         return Ok(None);
     }
     if config.dns.address.is_some_and(|a| a.is_loopback()) {
         warnings.push(format!(
-            "DNS_ADDRESS is a loopback address, so the DNS server in the container cannot be reached through              the published 127.0.0.1:{host}. Unset DNS_ADDRESS (a container listens on 0.0.0.0)."
+            "DNS_ADDRESS is a loopback address, so the DNS server in the container cannot be reached through \
+             the published 127.0.0.1:{host}. Unset DNS_ADDRESS (a container listens on 0.0.0.0)."
         ));
     }
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], host));
     if pitfalls::udp_in_use(addr) || pitfalls::tcp_in_use(addr) {
         warnings.push(format!(
-            "host port 127.0.0.1:{host} is already in use (systemd-resolved, dnsmasq, another Skyport?), so the              container's DNS is not published. Free it, or choose another with --host-dns-port / {VAR} (e.g. 5353)."
+            "host port 127.0.0.1:{host} is already in use (systemd-resolved, dnsmasq, another Skyport?), so the \
+             container's DNS is not published. Free it, or choose another with --host-dns-port / {VAR} (e.g. 5353)."
         ));
         return Ok(None);
     }
