@@ -11,7 +11,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use skyport_core::ports::PortNames;
-use skyport_dns::{BindErrorKind, DnsConfig, DnsError, DnsServer, NetSnapshot, RecordTarget, Records};
+use skyport_dns::{
+    BindErrorKind, DnsConfig, DnsError, DnsServer, NetSnapshot, RecordTarget, Records,
+};
 
 use crate::config::Config;
 

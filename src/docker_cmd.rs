@@ -794,7 +794,9 @@ async fn remove_created(docker: &Docker, name: &str) -> String {
     {
         Ok(()) => format!("removed the container {name}"),
         Err(e) if is_not_found(&e) => format!("no container {name} was left"),
-        Err(e) => format!("removing the container {name} failed ({e}); remove it with `docker rm -f {name}`"),
+        Err(e) => format!(
+            "removing the container {name} failed ({e}); remove it with `docker rm -f {name}`"
+        ),
     }
 }
 
@@ -855,7 +857,9 @@ async fn create_until_ready(
             .await;
         return Err(api(format!("starting {name}"))(e));
     }
-    eprintln!("Started the container {name}; waiting for Skyport to log Ready. (Ctrl-C removes it)");
+    eprintln!(
+        "Started the container {name}; waiting for Skyport to log Ready. (Ctrl-C removes it)"
+    );
 
     let mut logs: LogStream = Box::pin(
         docker.logs(

@@ -1081,7 +1081,8 @@ async fn cli_start_docker_status_logs_stop() {
         for transport in ["+notcp", "+tcp"] {
             let out = docker_dig(dns_port, transport, "s3.amazonaws.com.");
             assert!(
-                out.contains("status: NOERROR") && out.contains("s3.amazonaws.com. 300 IN A 127.0.0.1"),
+                out.contains("status: NOERROR")
+                    && out.contains("s3.amazonaws.com. 300 IN A 127.0.0.1"),
                 "dig {transport}: {out}"
             );
         }

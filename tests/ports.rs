@@ -576,7 +576,9 @@ fn a_route_hostname_resolves_to_skyport_until_the_route_is_released() {
         &endpoint,
         "POST",
         "/_skyport/ports",
-        Some(&format!(r#"{{"target": "{backend}", "hostname": "no such..name"}}"#)),
+        Some(&format!(
+            r#"{{"target": "{backend}", "hostname": "no such..name"}}"#
+        )),
     );
     assert_eq!(status, 400, "{json}");
     let (_, list) = api(&endpoint, "GET", "/_skyport/ports", None);
