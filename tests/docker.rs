@@ -926,11 +926,13 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
                 // busybox `nc -ll` drops some of 100 concurrent connections (they close with nothing
                 // echoed; measured directly against the backend container too, without Skyport). Such
                 // a connection is retried; a wrong or short echo fails at once.
-                for _ in 0..5 {
+                // Under a loaded machine the burst can exhaust five immediate retries, so they back off.
+                for attempt in 1..=8u64 {
                     if !back.is_empty() {
                         break;
                     }
                     eprintln!("connection {i} came back empty (backend dropped it); retrying");
+                    std::thread::sleep(Duration::from_millis(50 * attempt));
                     back = echo(&data);
                 }
                 assert!(
