@@ -242,6 +242,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
         "SKYPORT_DOCKER_HTTPS_PORT",
         "host port `start --docker` publishes 443 on (0: Docker picks, off: none)",
     ),
+    (
+        "SKYPORT_DOCKER_DNS_PORT",
+        "host port `start --docker` publishes the DNS on, UDP and TCP (off: none)",
+    ),
     ("DEBUG", "debug logging"),
     ("LS_LOG", "log level"),
     ("PERSISTENCE", "keep state across restarts"),

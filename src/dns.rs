@@ -3,14 +3,35 @@
 //! Skyport's own addresses), starts the listeners before the gateway, and turns bind failures into
 //! one actionable warning instead of a failed start: Skyport keeps running without DNS.
 //!
+//! [`PortNamesInDns`] lets names given with external service port allocations resolve to Skyport.
+//!
 //! Each bound address is logged as `DNS listening on <addr> (UDP and TCP)`; the end-to-end harness
 //! reads these lines.
 
 use std::net::{IpAddr, SocketAddr};
 
-use skyport_dns::{BindErrorKind, DnsConfig, DnsError, DnsServer, NetSnapshot};
+use skyport_core::ports::PortNames;
+use skyport_dns::{
+    BindErrorKind, DnsConfig, DnsError, DnsServer, NetSnapshot, RecordTarget, Records,
+};
 
 use crate::config::Config;
+
+/// The DNS server's runtime registry as the port range's name registry: a name given with an
+/// allocation resolves to Skyport (its address as the client sees it) until the allocation is released.
+pub struct PortNamesInDns(pub Records);
+
+impl PortNames for PortNamesInDns {
+    fn add(&self, name: &str) -> Result<(), String> {
+        self.0
+            .add_name(name, RecordTarget::Skyport)
+            .map_err(|e| e.to_string())
+    }
+
+    fn remove(&self, name: &str) {
+        self.0.remove_name(name);
+    }
+}
 
 /// Where the system's resolvers are listed.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";

@@ -2,12 +2,14 @@
 //! only): `skyport start --docker [-d]`, `skyport stop`, `skyport logs [-f]` and the container half of
 //! `skyport status`. The container gets what the drop-in compose file gives it: the name
 //! `${LOCALSTACK_DOCKER_NAME:-localstack-main}`, ports 4566, 443 and the external range published on
-//! 127.0.0.1, the state volume, the Docker socket, and the Skyport settings of this shell.
+//! 127.0.0.1 (and the DNS port with `--host-dns`), the state volume, the Docker socket, and the Skyport
+//! settings of this shell. Ctrl-C or SIGTERM before the container is ready removes the container again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -50,6 +52,7 @@ const NOT_PASSED: &[&str] = &[
     "LOCALSTACK_VOLUME_DIR",
     "SKYPORT_DOCKER_GATEWAY_PORT",
     "SKYPORT_DOCKER_HTTPS_PORT",
+    "SKYPORT_DOCKER_DNS_PORT",
 ];
 
 /// The flags of `skyport start` (and `config validate`) for running Skyport in a container.
@@ -75,6 +78,14 @@ pub struct DockerArgs {
     /// Docker pick; off publishes none).
     #[arg(long, value_name = "PORT|off")]
     pub https_port: Option<String>,
+    /// With --docker: publish the DNS server (UDP and TCP) on 127.0.0.1:53, as LocalStack's
+    /// `localstack start --host-dns` does.
+    #[arg(long)]
+    pub host_dns: bool,
+    /// With --docker: publish the DNS server (UDP and TCP) on this port of 127.0.0.1 instead
+    /// (SKYPORT_DOCKER_DNS_PORT; implies --host-dns; off publishes none).
+    #[arg(long, value_name = "PORT|off")]
+    pub host_dns_port: Option<String>,
     /// With --docker: do not publish the external service port range.
     #[arg(long)]
     pub no_port_range: bool,
@@ -172,6 +183,9 @@ pub enum DockerCmdError {
         /// Its log.
         log: String,
     },
+    /// Ctrl-C or SIGTERM arrived before Skyport was ready.
+    #[error("interrupted before Skyport was ready; {0}")]
+    Interrupted(String),
     /// Skyport did not log `Ready.` in time.
     #[error(
         "Skyport in {name} was not ready after {secs:.0}s; see `skyport logs --name {name}` (it keeps running)"
@@ -248,6 +262,8 @@ pub struct Plan {
     pub gateway_port: u16,
     /// Host port for 443 on 127.0.0.1, if published.
     pub https_port: Option<u16>,
+    /// The DNS server's port, if published: (host port on 127.0.0.1, the container's port), UDP and TCP.
+    pub dns_port: Option<(u16, u16)>,
     /// The external service port range, if published (same ports on the host).
     pub port_range: Option<(u16, u16)>,
     /// Variables passed into the container.
@@ -392,6 +408,7 @@ pub fn plan(settings: &StartArgs, args: &DockerArgs) -> Result<Plan, DockerCmdEr
         ));
         https_port = None;
     }
+    let dns_port = dns_publish(args, &config, &mut warnings)?;
     let (start, end) = config.external_ports;
     let port_range = if args.no_port_range {
         None
@@ -412,11 +429,65 @@ pub fn plan(settings: &StartArgs, args: &DockerArgs) -> Result<Plan, DockerCmdEr
         socket,
         gateway_port,
         https_port,
+        dns_port,
         port_range,
         env,
         config,
         warnings,
     })
+}
+
+/// The DNS publish of `--host-dns` / `--host-dns-port` / `SKYPORT_DOCKER_DNS_PORT`: (host port, container
+/// port), or `None` when not asked for or not possible (then with a warning).
+fn dns_publish(
+    args: &DockerArgs,
+    config: &Config,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(u16, u16)>, DockerCmdError> {
+    const VAR: &str = "SKYPORT_DOCKER_DNS_PORT";
+    let value = args
+        .host_dns_port
+        .clone()
+        .or_else(|| ProcessEnv.var(VAR))
+        .map(|v| v.trim().to_owned());
+    let host = match value {
+        None if args.host_dns => 53,
+        None => return Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("off") => return Ok(None),
+        // 0 is refused: Docker would pick two different ports for UDP and TCP.
+        Some(v) => match v.parse::<u16>() {
+            Ok(p) if p != 0 => p,
+            _ => {
+                return Err(DockerCmdError::BadPort {
+                    var: VAR,
+                    value: v,
+                    expected: "a port number 1-65535 (the same one for UDP and TCP), or off",
+                });
+            }
+        },
+    };
+    if config.dns.address.is_none() || config.dns.port == 0 {
+        warnings.push(format!(
+            "--host-dns asks for the DNS port, but the DNS server in the container is off (DNS_ADDRESS=0) or on \
+             a random port (DNS_PORT=0), so 127.0.0.1:{host} is not published. Unset DNS_ADDRESS/DNS_PORT."
+        ));
+        return Ok(None);
+    }
+    if config.dns.address.is_some_and(|a| a.is_loopback()) {
+        warnings.push(format!(
+            "DNS_ADDRESS is a loopback address, so the DNS server in the container cannot be reached through \
+             the published 127.0.0.1:{host}. Unset DNS_ADDRESS (a container listens on 0.0.0.0)."
+        ));
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], host));
+    if pitfalls::udp_in_use(addr) || pitfalls::tcp_in_use(addr) {
+        warnings.push(format!(
+            "host port 127.0.0.1:{host} is already in use (systemd-resolved, dnsmasq, another Skyport?), so the \
+             container's DNS is not published. Free it, or choose another with --host-dns-port / {VAR} (e.g. 5353)."
+        ));
+        return Ok(None);
+    }
+    Ok(Some((host, config.dns.port)))
 }
 
 impl Plan {
@@ -436,6 +507,11 @@ impl Plan {
         ports.insert("4566/tcp".to_owned(), bind(self.gateway_port));
         if let Some(p) = self.https_port {
             ports.insert("443/tcp".to_owned(), bind(p));
+        }
+        if let Some((host, container)) = self.dns_port {
+            for proto in ["udp", "tcp"] {
+                ports.insert(format!("{container}/{proto}"), bind(host));
+            }
         }
         if let Some((start, end)) = self.port_range {
             for p in start..=end {
@@ -638,6 +714,11 @@ pub fn start(settings: &StartArgs, args: &DockerArgs) -> ExitCode {
     let timeout = Duration::from_secs_f64(args.ready_timeout.clamp(0.0, 86_400.0));
     match rt.block_on(run_container(&plan, args, timeout)) {
         Ok(code) => code,
+        Err(e @ DockerCmdError::Interrupted(_)) => {
+            eprintln!("skyport: {e}");
+            // The shell's convention for a command ended by SIGINT.
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("skyport: {e}");
             ExitCode::FAILURE
@@ -650,16 +731,87 @@ async fn run_container(
     args: &DockerArgs,
     timeout: Duration,
 ) -> Result<ExitCode, DockerCmdError> {
-    // Registered before anything is created, so a Ctrl-C from the moment the endpoints are printed
-    // stops the container instead of killing this process.
-    let signals = if args.detach {
-        None
-    } else {
-        Some(Signals::new().map_err(|e| DockerCmdError::Signals(e.to_string()))?)
-    };
+    // Registered before anything is created: a Ctrl-C or SIGTERM from here on removes what this command
+    // created instead of killing it with the container left behind.
+    let mut signals = Signals::new().map_err(|e| DockerCmdError::Signals(e.to_string()))?;
     let docker = connect(&plan.socket).await?;
     let name = plan.name.as_str();
-    if let Some(existing) = inspect(&docker, name).await? {
+    let creating = AtomicBool::new(false);
+    let started = tokio::select! {
+        r = create_until_ready(&docker, plan, args, timeout, &creating) => r?,
+        () = signals.recv() => {
+            let what = if creating.load(Ordering::SeqCst) {
+                remove_created(&docker, name).await
+            } else {
+                "nothing was created".to_owned()
+            };
+            return Err(DockerCmdError::Interrupted(what));
+        }
+    };
+    let (logs, elapsed) = started;
+    let container = inspect(&docker, name)
+        .await?
+        .ok_or_else(|| DockerCmdError::NoContainer(name.to_owned()))?;
+    let gateway = published_port(&container, 4566).unwrap_or(plan.gateway_port);
+    let endpoint = format!("http://127.0.0.1:{gateway}");
+    // The log says ready; the health endpoint through the published port proves the path from here.
+    let healthy = wait_health(&endpoint, Duration::from_secs(5)).await;
+    print_endpoints(plan, &container, gateway, elapsed, healthy);
+    if args.detach {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        follow_until_signal(&docker, name, logs, signals).await
+    }
+}
+
+/// The container's log as a stream.
+type LogStream = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
+
+/// Removes the container this command created (it is not ready, so there is nothing to drain: the
+/// removal kills it); says what happened.
+async fn remove_created(docker: &Docker, name: &str) -> String {
+    let ours = inspect(docker, name).await.ok().flatten().is_some_and(|c| {
+        c.config
+            .as_ref()
+            .and_then(|cfg| cfg.labels.as_ref())
+            .is_some_and(|l| l.contains_key(LABEL))
+    });
+    if !ours {
+        return format!("no container {name} was left");
+    }
+    match docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await
+    {
+        Ok(()) => format!("removed the container {name}"),
+        Err(e) if is_not_found(&e) => format!("no container {name} was left"),
+        Err(e) => format!(
+            "removing the container {name} failed ({e}); remove it with `docker rm -f {name}`"
+        ),
+    }
+}
+
+/// Removes a stopped container of that name, makes sure the image is there, creates and starts the
+/// container and follows its log until `Ready.`. Returns the log stream (still following) and the time
+/// from the create call. `creating` is set just before the create call.
+async fn create_until_ready(
+    docker: &Docker,
+    plan: &Plan,
+    args: &DockerArgs,
+    timeout: Duration,
+    creating: &AtomicBool,
+) -> Result<(LogStream, Duration), DockerCmdError> {
+    let name = plan.name.as_str();
+    if let Some(existing) = inspect(docker, name).await? {
         if is_running(&existing) {
             return Err(DockerCmdError::AlreadyRunning {
                 name: name.to_owned(),
@@ -681,12 +833,13 @@ async fn run_container(
             .await
             .map_err(api(format!("removing {name}")))?;
     }
-    ensure_image(&docker, &plan.image, !args.no_pull).await?;
+    ensure_image(docker, &plan.image, !args.no_pull).await?;
     std::fs::create_dir_all(&plan.volume_dir).map_err(|source| DockerCmdError::VolumeDir {
         dir: plan.volume_dir.clone(),
         source,
     })?;
     let started = Instant::now();
+    creating.store(true, Ordering::SeqCst);
     docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(name).build()),
@@ -704,15 +857,20 @@ async fn run_container(
             .await;
         return Err(api(format!("starting {name}"))(e));
     }
+    eprintln!(
+        "Started the container {name}; waiting for Skyport to log Ready. (Ctrl-C removes it)"
+    );
 
-    let mut logs = docker.logs(
-        name,
-        Some(
-            LogsOptionsBuilder::default()
-                .follow(true)
-                .stdout(true)
-                .stderr(true)
-                .build(),
+    let mut logs: LogStream = Box::pin(
+        docker.logs(
+            name,
+            Some(
+                LogsOptionsBuilder::default()
+                    .follow(true)
+                    .stdout(true)
+                    .stderr(true)
+                    .build(),
+            ),
         ),
     );
     let mut seen = String::new();
@@ -733,35 +891,21 @@ async fn run_container(
     })
     .await;
     match ready {
-        Ok(true) => {}
+        Ok(true) => Ok((logs, started.elapsed())),
         Ok(false) => {
-            let state = inspect(&docker, name)
+            let state = inspect(docker, name)
                 .await?
                 .map_or_else(|| "removed".to_owned(), |c| describe_state(&c));
-            return Err(DockerCmdError::Exited {
+            Err(DockerCmdError::Exited {
                 name: name.to_owned(),
                 state,
                 log: seen,
-            });
+            })
         }
-        Err(_) => {
-            return Err(DockerCmdError::NotReady {
-                name: name.to_owned(),
-                secs: timeout.as_secs_f64(),
-            });
-        }
-    }
-    let container = inspect(&docker, name)
-        .await?
-        .ok_or_else(|| DockerCmdError::NoContainer(name.to_owned()))?;
-    let gateway = published_port(&container, 4566).unwrap_or(plan.gateway_port);
-    let endpoint = format!("http://127.0.0.1:{gateway}");
-    // The log says ready; the health endpoint through the published port proves the path from here.
-    let healthy = wait_health(&endpoint, Duration::from_secs(5)).await;
-    print_endpoints(plan, &container, gateway, started.elapsed(), healthy);
-    match signals {
-        None => Ok(ExitCode::SUCCESS),
-        Some(signals) => follow_until_signal(&docker, name, logs, signals).await,
+        Err(_) => Err(DockerCmdError::NotReady {
+            name: name.to_owned(),
+            secs: timeout.as_secs_f64(),
+        }),
     }
 }
 
@@ -806,6 +950,11 @@ fn print_endpoints(
     );
     if let Some(p) = published_port(c, 443) {
         println!("  HTTPS      https://s3.amazonaws.com:{p} and other AWS names (127.0.0.1:{p})");
+    }
+    if let Some((host, _)) = plan.dns_port {
+        println!(
+            "  DNS        127.0.0.1:{host} (UDP and TCP; e.g. dig @127.0.0.1 -p {host} s3.amazonaws.com)"
+        );
     }
     if let Some((start, end)) = plan.port_range {
         println!("  services   127.0.0.1:{start}-{end}");
@@ -853,9 +1002,7 @@ impl Signals {
 async fn follow_until_signal(
     docker: &Docker,
     name: &str,
-    mut logs: impl futures_util::Stream<
-        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
-    > + Unpin,
+    mut logs: LogStream,
     mut signals: Signals,
 ) -> Result<ExitCode, DockerCmdError> {
     let ended = async {

@@ -32,7 +32,8 @@ pub fn tcp_in_use(addr: SocketAddr) -> bool {
     matches!(TcpListener::bind(addr), Err(e) if e.kind() == ErrorKind::AddrInUse)
 }
 
-fn udp_in_use(addr: SocketAddr) -> bool {
+/// True when binding `addr` for UDP fails because another socket holds it.
+pub fn udp_in_use(addr: SocketAddr) -> bool {
     matches!(UdpSocket::bind(addr), Err(e) if e.kind() == ErrorKind::AddrInUse)
 }
 

@@ -108,7 +108,8 @@ async fn serve(
     options.header_read_timeout = config.header_timeout;
     let (first, last) = config.external_ports;
     // Services that need a port of their own (Lambda, RDS, ...) get a clone of this registry.
-    options.ports = PortRange::new(first, last).map(PortRegistry::new);
+    let ports = PortRange::new(first, last).map(PortRegistry::new);
+    options.ports = ports.clone();
     options.forward = skyport_proxy::forward::ForwardOptions {
         connect_timeout: config.ports_connect_timeout,
         idle_timeout: config.ports_idle_timeout,
@@ -190,6 +191,10 @@ async fn serve(
     // The DNS server first, so names resolve by the time the gateway reports ready; kept until the
     // gateway has drained.
     let dns = crate::dns::start(&config).await;
+    // Host names given with a port allocation (`POST /_skyport/ports` `hostname`) go to its registry.
+    if let (Some(ports), Some(dns)) = (&ports, &dns) {
+        ports.names_with(Arc::new(crate::dns::PortNamesInDns(dns.records())));
+    }
 
     let running = match gateway.start().await {
         Ok(r) => r,

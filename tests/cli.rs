@@ -197,6 +197,8 @@ fn config_validate_warns_about_docker_pitfalls_with_the_fix() {
             &taken_tcp.to_string(),
             "--compose-file",
             "/dev/null",
+            "--host-dns-port",
+            &taken_udp.to_string(),
         ])
         .env("DNS_RESOLVE_IP", "127.0.0.2")
         .env("SKYPORT_STATE_DIR", dir.path()));
@@ -208,6 +210,10 @@ fn config_validate_warns_about_docker_pitfalls_with_the_fix() {
         ),
         "DNS_RESOLVE_IP=127.0.0.2 makes the DNS answer AWS names with a loopback address",
         "SKYPORT_STATE_DIR names a path on this host and is not passed into the container",
+        &format!(
+            "host port 127.0.0.1:{taken_udp} is already in use (systemd-resolved, dnsmasq, another Skyport?), \
+             so the container's DNS is not published"
+        ),
     ] {
         assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
     }
@@ -223,6 +229,21 @@ fn config_validate_warns_about_docker_pitfalls_with_the_fix() {
         err.contains(&format!(
             "host port 127.0.0.1:{taken_tcp} is already in use"
         )),
+        "{err}"
+    );
+    // --host-dns-port 0 is refused: Docker would pick different host ports for UDP and TCP.
+    let (status, _, err) = run(command().args([
+        "config",
+        "validate",
+        "--docker",
+        "--gateway-port",
+        "0",
+        "--host-dns-port",
+        "0",
+    ]));
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        err.contains("invalid SKYPORT_DOCKER_DNS_PORT=\"0\""),
         "{err}"
     );
     drop((taken, taken_udp_socket));

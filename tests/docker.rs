@@ -926,11 +926,13 @@ fn range_port_reaches_a_backend_container_from_the_host_and_a_sibling() {
                 // busybox `nc -ll` drops some of 100 concurrent connections (they close with nothing
                 // echoed; measured directly against the backend container too, without Skyport). Such
                 // a connection is retried; a wrong or short echo fails at once.
-                for _ in 0..5 {
+                // Under a loaded machine the burst can exhaust five immediate retries, so they back off.
+                for attempt in 1..=8u64 {
                     if !back.is_empty() {
                         break;
                     }
                     eprintln!("connection {i} came back empty (backend dropped it); retrying");
+                    std::thread::sleep(Duration::from_millis(50 * attempt));
                     back = echo(&data);
                 }
                 assert!(
@@ -1023,9 +1025,12 @@ async fn cli_start_docker_status_logs_stop() {
     let _guard = NamedContainer(name.clone());
     let volume = tempfile::tempdir().expect("temp dir");
 
+    // The DNS publish on a free high port (53 may be taken or need privileges on this machine).
+    let dns_port = free_udp_and_tcp_port();
     let started = Instant::now();
     let (status, out, err) = run(start_docker_command(&name, volume.path(), IMAGE)
         .args(["-d", "--services", "sts,s3"])
+        .args(["--host-dns-port", &dns_port.to_string()])
         .env("DEBUG", "1"));
     assert!(status.success(), "start --docker failed:\n{out}\n{err}");
     println!(
@@ -1049,6 +1054,8 @@ async fn cli_start_docker_status_logs_stop() {
     for expected in [
         "\"4566/tcp\":[{\"HostIp\":\"127.0.0.1\"",
         "\"443/tcp\":[{\"HostIp\":\"127.0.0.1\"",
+        &format!("\"53/udp\":[{{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"{dns_port}\"}}]"),
+        &format!("\"53/tcp\":[{{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"{dns_port}\"}}]"),
         &format!("\"{}:/var/lib/localstack\"", volume.path().display()),
         ":/var/run/docker.sock\"",
         "\"SERVICES=sts,s3\"",
@@ -1066,6 +1073,22 @@ async fn cli_start_docker_status_logs_stop() {
         volume.path().join("certs/ca.pem").exists(),
         "no CA in the volume directory"
     );
+    assert!(
+        out.contains(&format!("DNS        127.0.0.1:{dns_port} (UDP and TCP")),
+        "{out}"
+    );
+    // The container's DNS through the published port, over UDP and TCP: the host comes in through
+    // Docker's gateway, so the AWS name resolves to 127.0.0.1, where the gateway is published.
+    if common::require("dig") {
+        for transport in ["+notcp", "+tcp"] {
+            let out = docker_dig(dns_port, transport, "s3.amazonaws.com.");
+            assert!(
+                out.contains("status: NOERROR")
+                    && out.contains("s3.amazonaws.com. 300 IN A 127.0.0.1"),
+                "dig {transport}: {out}"
+            );
+        }
+    }
 
     // status: the container's state and the health the running Skyport serves; Docker's own health
     // check turns healthy within a few of its 2 s intervals.
@@ -1177,6 +1200,139 @@ fn cli_start_docker_foreground_follows_logs_and_stops_on_ctrl_c() {
     );
     let left = docker(&["ps", "-a", "-q", "--filter", &format!("name=^{name}$")]);
     assert!(left.is_empty(), "container left after Ctrl-C: {left}");
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 (checked by binding both).
+fn free_udp_and_tcp_port() -> u16 {
+    for _ in 0..100 {
+        let Ok(udp) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = udp.local_addr() else {
+            continue;
+        };
+        if addr.port() >= 1024 && std::net::TcpListener::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no port free for both UDP and TCP");
+}
+
+/// `dig @127.0.0.1 -p port <transport> name A`, retried briefly while docker-proxy comes up; the output.
+fn docker_dig(port: u16, transport: &str, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, out, err) = run(Command::new("dig").args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+tries=1",
+            "+time=2",
+            "+nocmd",
+            "+noall",
+            "+comments",
+            "+answer",
+            transport,
+            name,
+            "A",
+        ]));
+        let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        if out.contains("status: NOERROR") || Instant::now() > deadline {
+            return format!("{out}{err}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An image whose entrypoint never logs `Ready.` (`skyport wait` against a closed port), built offline
+/// from the local image once per test binary.
+fn never_ready_image() -> &'static str {
+    const TAG: &str = "skyport-test/never-ready:local";
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let ctx = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            format!(
+                "FROM {}\nHEALTHCHECK NONE\nENTRYPOINT [\"/skyport\", \"wait\", \"--endpoint\", \
+                 \"http://127.0.0.1:9\", \"--timeout\", \"600\"]\n",
+                image()
+            ),
+        )
+        .expect("Dockerfile");
+        docker(&["build", "-q", "-t", TAG, &ctx.path().to_string_lossy()]);
+    });
+    TAG
+}
+
+#[test]
+fn cli_start_docker_interrupted_before_ready_removes_the_container() {
+    use std::io::BufRead;
+
+    if !docker_available() {
+        return;
+    }
+    let image = never_ready_image();
+    let volume = tempfile::tempdir().expect("temp dir");
+    // Foreground with Ctrl-C (SIGINT), detached with SIGTERM: both while the CLI waits for `Ready.`.
+    for (detach, signal) in [(false, "-INT"), (true, "-TERM")] {
+        let name = unique("interrupt");
+        let _guard = NamedContainer(name.clone());
+        let mut cmd = start_docker_command(&name, volume.path(), image);
+        if detach {
+            cmd.arg("-d");
+        }
+        let started = Instant::now();
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn skyport start --docker");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        while !seen
+            .iter()
+            .any(|l: &String| l.contains("waiting for Skyport to log Ready."))
+        {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => seen.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("the CLI never started waiting:\n{}", seen.join("\n"));
+                }
+            }
+        }
+        let running = docker(&["ps", "-q", "--filter", &format!("name=^{name}$")]);
+        assert!(!running.is_empty(), "the container is not running");
+        let (status, _, _) = run(Command::new("kill").args([signal, &child.id().to_string()]));
+        assert!(status.success());
+        let status = child.wait().expect("wait");
+        seen.extend(rx.iter());
+        let err = seen.join("\n");
+        assert_eq!(status.code(), Some(130), "{err}");
+        assert!(
+            err.contains(&format!(
+                "interrupted before Skyport was ready; removed the container {name}"
+            )),
+            "{err}"
+        );
+        let left = docker(&["ps", "-a", "-q", "--filter", &format!("name=^{name}$")]);
+        assert!(left.is_empty(), "container left after {signal}: {left}");
+        println!(
+            "start --docker{} interrupted with {signal}: container removed, {:.1}s in all",
+            if detach { " -d" } else { "" },
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 #[test]

@@ -6,9 +6,11 @@
 //! Each Skyport gets its own free block of ports as its range (`EXTERNAL_SERVICE_PORTS_START`/`_END`), so
 //! tests run in parallel. The Docker test (skips without Docker unless `SKYPORT_REQUIRE_DOCKER=1`) routes a
 //! range port of a Skyport container to a backend container that publishes nothing, and reaches it from
-//! the host and from a sibling container.
+//! the host and from a sibling container. A route with a `hostname` makes that name resolve to Skyport in
+//! its DNS (checked with dig) until the route is released.
 
 mod common;
+mod dns_support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -18,6 +20,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Options, Skyport, require, run};
+use dns_support::{FAKE_A, FAKE_TTL, FakeUpstream, dig};
 use serde_json::Value;
 
 /// Finds `n` consecutive ports free on 127.0.0.1 and ::1 (checked by binding), returns the first.
@@ -493,4 +496,112 @@ fn http_route_serves_the_gateway_service_plain_and_tls() {
         "HTTP/2 over TLS (ALPN): {stdout}"
     );
     assert!(Path::new(&ca).exists());
+}
+
+#[test]
+fn a_route_hostname_resolves_to_skyport_until_the_route_is_released() {
+    if !require("curl") || !require("dig") {
+        return;
+    }
+    let (backend, _events) = echo_backend();
+    // Names Skyport does not own go to a fake upstream on loopback (nothing leaves the machine).
+    let upstream = FakeUpstream::start();
+    let first = free_block(3);
+    let skyport = Skyport::start_with(
+        Options::default()
+            .dns()
+            .env("DNS_SERVER", &upstream.addr.to_string())
+            .env("EXTERNAL_SERVICE_PORTS_START", &first.to_string())
+            .env("EXTERNAL_SERVICE_PORTS_END", &(first + 3).to_string()),
+    );
+    let endpoint = skyport.endpoint();
+    let dns_port = skyport.dns_addrs.first().expect("DNS listening").port();
+    let name = "db.backend.test.";
+
+    let (status, json) = api(
+        &endpoint,
+        "POST",
+        "/_skyport/ports",
+        Some(&format!(
+            r#"{{"target": "{backend}", "hostname": "DB.Backend.Test", "description": "named"}}"#
+        )),
+    );
+    assert_eq!(status, 201, "{json}");
+    let port = json["port"].as_u64().expect("port") as u16;
+    assert_eq!(json["hostnames"], serde_json::json!(["db.backend.test"]));
+
+    // The name resolves to Skyport (for a client on loopback: 127.0.0.1), over UDP and TCP, and
+    // authoritatively: the upstream is not asked.
+    for transport in ["+notcp", "+tcp"] {
+        let d = dig(dns_port, &[transport, name, "A"]);
+        assert_eq!(d.status, "NOERROR", "{}", d.raw);
+        assert!(d.has_flag("aa"), "{}", d.raw);
+        assert_eq!(d.answers.len(), 1, "{}", d.raw);
+        assert!(
+            d.answers[0].starts_with(name) && d.answers[0].ends_with("IN A 127.0.0.1"),
+            "{}",
+            d.raw
+        );
+    }
+    assert!(!upstream.asked("db.backend.test"));
+    // A TCP connection to the resolved address and the allocated port reaches the backend.
+    let d = dig(dns_port, &[name, "A"]);
+    let ip = d.answers[0].rsplit(' ').next().expect("address").to_owned();
+    let mut stream = TcpStream::connect((ip.as_str(), port)).expect("connect by the resolved name");
+    stream.write_all(b"by name").unwrap();
+    let mut got = [0u8; 7];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"by name");
+    drop(stream);
+
+    // The name belongs to this route: a second route cannot take it, a bad name is refused, and neither
+    // keeps a port.
+    let (status, json) = api(
+        &endpoint,
+        "POST",
+        "/_skyport/ports",
+        Some(&format!(
+            r#"{{"target": "{backend}", "hostname": "db.backend.test."}}"#
+        )),
+    );
+    assert_eq!(status, 409, "{json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("already points at port {port}")),
+        "{json}"
+    );
+    let (status, json) = api(
+        &endpoint,
+        "POST",
+        "/_skyport/ports",
+        Some(&format!(
+            r#"{{"target": "{backend}", "hostname": "no such..name"}}"#
+        )),
+    );
+    assert_eq!(status, 400, "{json}");
+    let (_, list) = api(&endpoint, "GET", "/_skyport/ports", None);
+    assert_eq!(list["ports"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(
+        list["ports"][0]["hostnames"],
+        serde_json::json!(["db.backend.test"])
+    );
+
+    // Released: the name is Skyport's no more, so it goes upstream.
+    let (status, _) = api(
+        &endpoint,
+        "DELETE",
+        &format!("/_skyport/ports/{port}"),
+        None,
+    );
+    assert_eq!(status, 204);
+    let d = dig(dns_port, &[name, "A"]);
+    assert_eq!(
+        d.answers,
+        vec![format!("{name} {FAKE_TTL} IN A {FAKE_A}")],
+        "{}",
+        d.raw
+    );
+    assert!(upstream.asked("db.backend.test"));
 }

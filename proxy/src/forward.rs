@@ -13,8 +13,11 @@ use tokio::net::TcpStream;
 
 use crate::shutdown::Shutdown;
 
-/// The buffer of each direction.
+/// The buffer each direction starts with.
 const BUFFER: usize = 64 * 1024;
+/// What a direction's buffer grows to while reads keep filling it (bulk transfers): fewer, larger
+/// read/write rounds per byte. Connections that never fill their buffer keep the small one.
+const MAX_BUFFER: usize = 512 * 1024;
 
 /// Deadlines of forwarded connections.
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +155,9 @@ where
         writer.write_all(&buffer[..n]).await?;
         total += n as u64;
         last_activity.store(elapsed_millis(started), Ordering::Relaxed);
+        if n == buffer.len() && buffer.len() < MAX_BUFFER {
+            buffer.resize((buffer.len() * 2).min(MAX_BUFFER), 0);
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //!
 //! - `GET /_skyport/ports` lists the allocations; `GET /_skyport/ports/<port>` shows one.
 //! - `POST /_skyport/ports` with `{"target": "host:port"}` (or `{"service": "sts"}`), optional `"port"` and
-//!   `"description"`, allocates a port and answers 201 with the allocation.
+//!   `"description"`, allocates a port and answers 201 with the allocation. An optional `"hostname"` is
+//!   registered in Skyport's DNS (it resolves to Skyport, so `<hostname>:<port>` reaches the backend) and
+//!   removed again when the allocation is released.
 //! - `DELETE /_skyport/ports/<port>` releases an allocation made through this endpoint (204).
 
 use std::collections::{BTreeSet, HashMap};
@@ -206,6 +208,7 @@ fn describe(allocation: &Allocation) -> Value {
         "backend": backend,
         "owner": allocation.owner,
         "description": allocation.description,
+        "hostnames": allocation.names(),
         "created": timefmt::iso8601_seconds(allocation.created),
         "active_connections": allocation.active_connections(),
         "total_connections": allocation.total_connections(),
@@ -221,6 +224,21 @@ struct CreateRequest {
     port: Option<u16>,
     #[serde(default)]
     description: String,
+    hostname: Option<String>,
+}
+
+/// The status for a port error: the caller's mistake, a conflict with what exists, or not served.
+fn status_of(e: &PortError) -> StatusCode {
+    match e {
+        PortError::OutOfRange { .. } | PortError::BadTarget { .. } | PortError::BadName { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        PortError::Taken { .. }
+        | PortError::Unavailable { .. }
+        | PortError::Exhausted { .. }
+        | PortError::NameTaken { .. } => StatusCode::CONFLICT,
+        PortError::NotServing | PortError::NoNames => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 /// Serves `/_skyport/ports[/<port>]`.
@@ -309,8 +327,8 @@ async fn create(shared: &Shared, ports: &Ports, request_body: Body) -> Response<
             return error(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "expected a JSON object {{\"target\": \"host:port\", \"port\": 4511, \"description\": \"...\"}} \
-                     (or \"service\" instead of \"target\"): {e}"
+                    "expected a JSON object {{\"target\": \"host:port\", \"port\": 4511, \"description\": \"...\", \
+                     \"hostname\": \"db.local\"}} (or \"service\" instead of \"target\"): {e}"
                 ),
             );
         }
@@ -348,20 +366,15 @@ async fn create(shared: &Shared, ports: &Ports, request_body: Body) -> Response<
         description: request.description,
     }) {
         Ok(l) => l,
-        Err(e) => {
-            let status = match &e {
-                PortError::OutOfRange { .. } | PortError::BadTarget { .. } => {
-                    StatusCode::BAD_REQUEST
-                }
-                PortError::Taken { .. }
-                | PortError::Unavailable { .. }
-                | PortError::Exhausted { .. } => StatusCode::CONFLICT,
-                PortError::NotServing => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            return error(status, e.to_string());
-        }
+        Err(e) => return error(status_of(&e), e.to_string()),
     };
     lease.set_backend(backend);
+    if let Some(name) = &request.hostname {
+        // A name that cannot be registered frees the port again (the lease is dropped).
+        if let Err(e) = lease.add_name(name) {
+            return error(status_of(&e), e.to_string());
+        }
+    }
     let value = describe(lease.allocation());
     let port = lease.port();
     if let Ok(mut leases) = ports.api_leases.lock() {

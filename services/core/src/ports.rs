@@ -11,6 +11,11 @@
 //!
 //! This crate owns no sockets: the proxy installs a [`PortBinder`] when it starts, which listens on an
 //! allocated port (on the hosts the gateway listens on) and serves it from the [`Allocation`]'s backend.
+//!
+//! An allocation can also carry host names ([`PortLease::add_name`]): the binary installs [`PortNames`]
+//! (the DNS server's runtime registry), each name then resolves to Skyport, so `<name>:<port>` reaches the
+//! allocation's backend; the names are removed when the lease is released. A name belongs to one
+//! allocation at a time.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -177,6 +182,27 @@ pub enum PortError {
         /// The range.
         range: PortRange,
     },
+    /// A host name was asked for, but no DNS registry is installed (Skyport's DNS server is off).
+    #[error(
+        "host names need Skyport's DNS server, which is off (DNS_ADDRESS=0 or no DNS port could be bound)"
+    )]
+    NoNames,
+    /// The host name is registered for another allocation.
+    #[error("the host name {name} already points at port {port}")]
+    NameTaken {
+        /// The name (lowercase, no trailing dot).
+        name: String,
+        /// The port that holds it.
+        port: u16,
+    },
+    /// The host name is not a valid DNS name.
+    #[error("invalid host name {name:?}: {reason}")]
+    BadName {
+        /// The name given.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A TCP target that is not `host:port`.
     #[error("invalid target {target:?}: {reason}")]
     BadTarget {
@@ -196,6 +222,14 @@ pub trait PortBinder: Send + Sync {
     fn open(&self, allocation: Arc<Allocation>) -> std::io::Result<PortGuard>;
 }
 
+/// Where allocation names are published (the DNS server's runtime registry, wired by the binary).
+pub trait PortNames: Send + Sync {
+    /// Makes exactly `name` resolve to Skyport; `Err` says why the name cannot be registered.
+    fn add(&self, name: &str) -> Result<(), String>;
+    /// Removes `name` again.
+    fn remove(&self, name: &str);
+}
+
 /// One allocated port, shared by the registry, the lease and the proxy's listeners.
 #[derive(Debug)]
 pub struct Allocation {
@@ -208,6 +242,7 @@ pub struct Allocation {
     /// When it was reserved.
     pub created: SystemTime,
     backend: RwLock<Option<Backend>>,
+    names: Mutex<Vec<String>>,
     active: AtomicUsize,
     total: AtomicU64,
 }
@@ -220,6 +255,7 @@ impl Allocation {
             description: request.description.clone(),
             created: SystemTime::now(),
             backend: RwLock::new(None),
+            names: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
         }
@@ -228,6 +264,11 @@ impl Allocation {
     /// The backend, once registered (connections before that are closed).
     pub fn backend(&self) -> Option<Backend> {
         self.backend.read().ok().and_then(|b| b.clone())
+    }
+
+    /// The host names that resolve to Skyport for this allocation (lowercase, no trailing dot).
+    pub fn names(&self) -> Vec<String> {
+        self.names.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     /// Connections being served right now.
@@ -272,6 +313,9 @@ enum Slot {
 struct State {
     binder: Option<Arc<dyn PortBinder>>,
     slots: BTreeMap<u16, Slot>,
+    names: Option<Arc<dyn PortNames>>,
+    /// Which allocation each registered name belongs to.
+    named: BTreeMap<String, u16>,
 }
 
 struct Inner {
@@ -319,6 +363,12 @@ impl PortRegistry {
     /// Installs the proxy's binder; reservations fail with [`PortError::NotServing`] until then.
     pub fn serve_with(&self, binder: Arc<dyn PortBinder>) {
         self.inner.lock().binder = Some(binder);
+    }
+
+    /// Installs the DNS registry that allocation names go to; [`PortLease::add_name`] fails with
+    /// [`PortError::NoNames`] until then.
+    pub fn names_with(&self, names: Arc<dyn PortNames>) {
+        self.inner.lock().names = Some(names);
     }
 
     /// Reserves a port (the preferred one, or the lowest free one), listens on it, and returns the lease.
@@ -408,6 +458,54 @@ impl PortRegistry {
         }
     }
 
+    fn add_name(&self, allocation: &Arc<Allocation>, name: &str) -> Result<String, PortError> {
+        let normalized = name.trim().trim_end_matches('.').to_ascii_lowercase();
+        let bad = |reason: &str| PortError::BadName {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if normalized.is_empty() {
+            return Err(bad("the name is empty"));
+        }
+        if normalized.contains('*') {
+            return Err(bad("wildcards are not allowed"));
+        }
+        if normalized.len() > 253 {
+            return Err(bad("longer than 253 characters"));
+        }
+        for label in normalized.split('.') {
+            if label.is_empty() || label.len() > 63 {
+                return Err(bad("every label must have 1 to 63 characters"));
+            }
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(bad("labels may hold only letters, digits, '-' and '_'"));
+            }
+        }
+        // Under the registry's lock, so a release cannot remove a name another allocation just took.
+        let mut state = self.inner.lock();
+        let names = state.names.clone().ok_or(PortError::NoNames)?;
+        match state.named.get(&normalized) {
+            Some(port) if *port == allocation.port => return Ok(normalized),
+            Some(port) => {
+                return Err(PortError::NameTaken {
+                    name: normalized,
+                    port: *port,
+                });
+            }
+            None => {}
+        }
+        names.add(&normalized).map_err(|reason| bad(&reason))?;
+        state.named.insert(normalized.clone(), allocation.port);
+        if let Ok(mut held) = allocation.names.lock() {
+            held.push(normalized.clone());
+        }
+        tracing::info!(port = allocation.port, name = %normalized, "external service port named");
+        Ok(normalized)
+    }
+
     fn release(&self, allocation: &Arc<Allocation>) {
         let removed = {
             let mut state = self.inner.lock();
@@ -416,6 +514,17 @@ impl PortRegistry {
                 Some(Slot::Open { allocation: a, .. }) if Arc::ptr_eq(a, allocation)
             );
             if ours {
+                let held = allocation
+                    .names
+                    .lock()
+                    .map(|mut n| std::mem::take(&mut *n))
+                    .unwrap_or_default();
+                for name in held {
+                    state.named.remove(&name);
+                    if let Some(names) = &state.names {
+                        names.remove(&name);
+                    }
+                }
                 state.slots.remove(&allocation.port)
             } else {
                 None
@@ -451,6 +560,12 @@ impl PortLease {
         if let Ok(mut slot) = self.allocation.backend.write() {
             *slot = Some(backend);
         }
+    }
+
+    /// Makes `name` resolve to Skyport (through the installed [`PortNames`]) until the lease is released;
+    /// returns the name as registered (lowercase, no trailing dot).
+    pub fn add_name(&self, name: &str) -> Result<String, PortError> {
+        self.registry.add_name(&self.allocation, name)
     }
 
     /// Frees the port now (the same as dropping the lease).
@@ -597,6 +712,54 @@ mod tests {
         drop(guard);
         assert_eq!(allocation.active_connections(), 0);
         assert_eq!(allocation.total_connections(), 1);
+    }
+
+    /// Names as the DNS registry would hold them.
+    #[derive(Default)]
+    struct FakeNames(Mutex<Vec<String>>);
+    impl PortNames for FakeNames {
+        fn add(&self, name: &str) -> Result<(), String> {
+            if name.contains(' ') {
+                return Err("not a DNS name".into());
+            }
+            self.0.lock().unwrap().push(name.to_owned());
+            Ok(())
+        }
+        fn remove(&self, name: &str) {
+            self.0.lock().unwrap().retain(|n| n != name);
+        }
+    }
+
+    #[test]
+    fn names_belong_to_one_allocation_and_go_with_it() {
+        let (registry, _) = registry(4510, 4511, vec![]);
+        let a = registry.reserve(ask(None)).unwrap();
+        assert_eq!(a.add_name("db.test").unwrap_err(), PortError::NoNames);
+        let names = Arc::new(FakeNames::default());
+        registry.names_with(names.clone());
+        assert_eq!(a.add_name("DB.Test.").unwrap(), "db.test");
+        assert_eq!(a.add_name("db.test").unwrap(), "db.test");
+        assert_eq!(a.allocation().names(), vec!["db.test".to_owned()]);
+        let b = registry.reserve(ask(None)).unwrap();
+        assert_eq!(
+            b.add_name("db.test").unwrap_err(),
+            PortError::NameTaken {
+                name: "db.test".into(),
+                port: 4510
+            }
+        );
+        for bad in ["a b", "a..b", "a.-b!", "x.é"] {
+            assert!(
+                matches!(b.add_name(bad), Err(PortError::BadName { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(b.add_name("*.x"), Err(PortError::BadName { .. })));
+        assert!(matches!(b.add_name(" ."), Err(PortError::BadName { .. })));
+        drop(a);
+        assert!(names.0.lock().unwrap().is_empty());
+        assert_eq!(b.add_name("db.test").unwrap(), "db.test");
+        assert_eq!(*names.0.lock().unwrap(), vec!["db.test".to_owned()]);
     }
 
     #[test]
