@@ -13,8 +13,9 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, backends::InMemoryBackend};
 use serde::{Serialize, de::DeserializeOwned};
@@ -226,6 +227,92 @@ struct Inner {
     path: Option<PathBuf>,
     /// The page cache size of a file store.
     cache_bytes: usize,
+    /// Space kept free for writes that free space (see [`Store::write_freeing`]).
+    reserve: Reserve,
+}
+
+/// A file of [`RESERVE_BYTES`] beside a file store. A copy-on-write database needs new pages even to
+/// delete, so on a full disk nothing could be deleted to make room: once a write has failed for lack of
+/// space, the next write that frees space ([`Store::write_freeing`]) first removes this file, and the
+/// reserve is made again (at most once a second) after later commits, when the disk has room.
+#[derive(Default)]
+struct Reserve {
+    /// `None` in memory.
+    path: Option<PathBuf>,
+    /// A write failed for lack of space since the reserve was last in place.
+    disk_full: AtomicBool,
+    /// The reserve file is not (completely) there.
+    missing: AtomicBool,
+    last_try: Mutex<Option<Instant>>,
+}
+
+/// Size of the space reserve of a file store.
+const RESERVE_BYTES: usize = 1 << 20;
+
+impl Reserve {
+    fn for_store(path: &Path) -> Reserve {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".reserve");
+        let reserve = Reserve {
+            path: Some(PathBuf::from(name)),
+            missing: AtomicBool::new(true),
+            ..Reserve::default()
+        };
+        reserve.make();
+        reserve
+    }
+
+    /// Writes the reserve file (real blocks, not a sparse file); on failure removes what was written.
+    fn make(&self) {
+        let Some(path) = &self.path else { return };
+        let written = std::fs::File::create(path).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(&vec![0u8; RESERVE_BYTES])?;
+            f.sync_all()
+        });
+        match written {
+            Ok(()) => {
+                self.missing.store(false, Ordering::Relaxed);
+                self.disk_full.store(false, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::debug!(path = %path.display(), "cannot make the state store's space reserve: {e}");
+                let _ = std::fs::remove_file(path);
+                self.missing.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Gives the reserved space back to the disk when a write has failed for lack of it.
+    fn release_if_full(&self) {
+        let Some(path) = &self.path else { return };
+        if !self.disk_full.load(Ordering::Relaxed) || self.missing.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {
+                tracing::warn!(
+                    "state directory full: released the reserved space so deletes can proceed"
+                )
+            }
+            Err(e) => tracing::debug!("removing the space reserve: {e}"),
+        }
+    }
+
+    /// Makes the reserve again after a successful commit (at most once a second).
+    fn restore(&self) {
+        if self.path.is_none() || !self.missing.load(Ordering::Relaxed) {
+            return;
+        }
+        {
+            let mut last = self.last_try.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        self.make();
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -255,6 +342,7 @@ impl Store {
             durable: path.is_some(),
             inner: Arc::new(Inner {
                 db: RwLock::new(Some(Arc::new(db))),
+                reserve: path.as_deref().map(Reserve::for_store).unwrap_or_default(),
                 path,
                 cache_bytes,
             }),
@@ -368,6 +456,38 @@ impl Store {
         self.commit(true, f)
     }
 
+    /// [`Store::write`] for a change that frees space (a delete): if the disk is full, the store's space
+    /// reserve is released and the transaction tried once more, so deleting works on a full disk.
+    pub fn write_freeing<T>(
+        &self,
+        f: impl Fn(&mut Writer<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.inner.reserve.release_if_full();
+        match self.write(&f) {
+            Err(e) if e.disk_full() && self.inner.reserve.path.is_some() => {
+                self.inner.reserve.disk_full.store(true, Ordering::Relaxed);
+                self.inner.reserve.release_if_full();
+                self.write(&f)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// [`Store::write_freeing`] off the async runtime when it has to wait for the disk.
+    pub async fn write_freeing_async<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Writer<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        if !self.durable {
+            return self.write(f);
+        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write_freeing(f))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
     /// One write transaction, committed without waiting for the disk when `no_durability`; an I/O error
     /// closes the database so the next operation reopens it.
     fn commit<T>(
@@ -376,7 +496,7 @@ impl Store {
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let db = self.db()?;
-        let outcome = (|| {
+        let outcome: Result<T, StoreError> = (|| {
             let mut tx = db_err!(db.begin_write())?;
             if no_durability {
                 db_err!(tx.set_durability(redb::Durability::None))?;
@@ -388,8 +508,14 @@ impl Store {
             db_err!(tx.commit())?;
             Ok(result)
         })();
-        if let Err(e) = &outcome {
-            self.after_error(db, e);
+        match &outcome {
+            Ok(_) => self.inner.reserve.restore(),
+            Err(e) => {
+                if e.disk_full() {
+                    self.inner.reserve.disk_full.store(true, Ordering::Relaxed);
+                }
+                self.after_error(db, e);
+            }
         }
         outcome
     }

@@ -353,7 +353,7 @@ impl S3 {
             return Err(S3Error::BucketNotEmpty { bucket: name });
         }
         self.store
-            .write_async(move |w| {
+            .write_freeing_async(move |w| {
                 w.delete(model::BUCKETS, &name)?;
                 Ok(())
             })

@@ -465,7 +465,7 @@ impl S3 {
         let up = self.upload(bucket, upload_id)?;
         let uk = model::object_key(bucket, upload_id);
         self.store
-            .write_async(move |w| w.delete(model::UPLOADS, &uk))
+            .write_freeing_async(move |w| w.delete(model::UPLOADS, &uk))
             .await?;
         self.blobs.remove(up.parts.into_values().map(|p| p.blob));
         Ok(wire::empty(StatusCode::NO_CONTENT))

@@ -841,9 +841,10 @@ impl S3 {
         }
         let okey = model::object_key(&b.name, key);
         let versioning = b.versioning.clone();
+        // A delete must work on a full disk: the store may use its space reserve.
         let outcome = self
             .store
-            .write_async(move |w| {
+            .write_freeing_async(move |w| {
                 let mut rec: ObjectRecord = match w.get(model::OBJECTS, &okey)? {
                     Some(raw) => serde_json::from_slice(&raw)?,
                     None => ObjectRecord::default(),

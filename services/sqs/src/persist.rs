@@ -223,29 +223,40 @@ fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Option<Ack>)>) {
             all.extend(item_ops);
             acks.extend(ack);
         }
-        let result = store
-            .write(move |w| {
-                for op in all {
-                    match op {
-                        Op::PutQueue(k, v) => w.put(QUEUES, &k, &v)?,
-                        Op::DeleteQueue(k) => {
-                            w.delete(QUEUES, &k)?;
-                        }
-                        Op::PutMessage(k, v) => w.put(MESSAGES, &k, &v)?,
-                        Op::PutDelivery(k, v) => w.put(DELIVERIES, &k, &v)?,
-                        Op::DeleteMessage(k) => {
-                            w.delete(MESSAGES, &k)?;
-                            w.delete(DELIVERIES, &k)?;
-                        }
-                        Op::PutTask(k, v) => w.put(TASKS, &k, &v)?,
-                        Op::DeleteTask(k) => {
-                            w.delete(TASKS, &k)?;
-                        }
+        let apply = |w: &mut skyport_core::store::Writer<'_>| {
+            for op in &all {
+                match op {
+                    Op::PutQueue(k, v) => w.put(QUEUES, k, v)?,
+                    Op::DeleteQueue(k) => {
+                        w.delete(QUEUES, k)?;
+                    }
+                    Op::PutMessage(k, v) => w.put(MESSAGES, k, v)?,
+                    Op::PutDelivery(k, v) => w.put(DELIVERIES, k, v)?,
+                    Op::DeleteMessage(k) => {
+                        w.delete(MESSAGES, k)?;
+                        w.delete(DELIVERIES, k)?;
+                    }
+                    Op::PutTask(k, v) => w.put(TASKS, k, v)?,
+                    Op::DeleteTask(k) => {
+                        w.delete(TASKS, k)?;
                     }
                 }
-                Ok(())
-            })
-            .map_err(|e| StorageFailure::from(&e));
+            }
+            Ok(())
+        };
+        // Deletes only: they must work on a full disk, so the store may use its space reserve.
+        let frees = all.iter().all(|op| {
+            matches!(
+                op,
+                Op::DeleteQueue(_) | Op::DeleteMessage(_) | Op::DeleteTask(_)
+            )
+        });
+        let result = if frees {
+            store.write_freeing(apply)
+        } else {
+            store.write(apply)
+        }
+        .map_err(|e| StorageFailure::from(&e));
         if let Err(e) = &result {
             tracing::error!("SQS commit failed: {}", e.detail);
         }
