@@ -5,18 +5,20 @@ use base64::Engine;
 
 /// A random version-4 UUID string, e.g. `c6104cbe-af31-41e0-8154-cbc7ccf896c7`.
 pub fn uuid() -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = fastrand::u128(..).to_be_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = hex(&bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    // One allocation, no formatting machinery: this runs for every request.
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// An S3-style request id: 16 upper-case hex characters.
@@ -58,6 +60,13 @@ mod tests {
         let id = uuid();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
+        let dashes: Vec<usize> = id.match_indices('-').map(|(i, _)| i).collect();
+        assert_eq!(dashes, [8, 13, 18, 23]);
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert!(
+            id.chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(s3_request_id().len(), 16);
         assert_eq!(s3_host_id().len(), 64);
         assert_eq!(hex(&[0xab, 0x01]), "ab01");

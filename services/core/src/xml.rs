@@ -84,6 +84,9 @@ pub fn escape_into(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if !SPECIAL[b as usize] {
+            continue;
+        }
         let replacement = match b {
             b'&' => "&amp;",
             b'<' => "&lt;",
@@ -91,8 +94,7 @@ pub fn escape_into(out: &mut String, text: &str) {
             b'"' => "&quot;",
             b'\'' => "&apos;",
             b'\r' => "&#13;",
-            b if b < 0x20 && b != b'\t' && b != b'\n' => "",
-            _ => continue,
+            _ => "",
         };
         out.push_str(&text[start..i]);
         if replacement.is_empty() {
@@ -104,6 +106,22 @@ pub fn escape_into(out: &mut String, text: &str) {
     }
     out.push_str(&text[start..]);
 }
+
+/// Bytes [`escape_into`] replaces: the five XML specials and control characters but tab and newline.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b != b'\t' as usize && b != b'\n' as usize;
+        b += 1;
+    }
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\'' as usize] = true;
+    table
+};
 
 /// `text` with XML special characters escaped.
 pub fn escape(text: &str) -> String {
@@ -129,5 +147,6 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<R xmlns=\"https://x/\"><A>a&lt;b&amp;&quot;c&apos;</A><C/></R>"
         );
         assert_eq!(escape("\u{1}\r\n"), "&#1;&#13;\n");
+        assert_eq!(escape("\ttab \u{1f}é>"), "\ttab &#31;é&gt;");
     }
 }

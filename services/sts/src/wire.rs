@@ -280,15 +280,20 @@ fn respond(
     result: impl FnOnce(&mut XmlWriter),
 ) -> Response<Body> {
     let mut w = XmlWriter::new();
-    let response_tag = format!("{operation}Response");
-    let result_tag = format!("{operation}Result");
-    w.start_ns(&response_tag, NAMESPACE).start(&result_tag);
+    // `<Op>Response` and `<Op>Result` in one buffer (this runs for every request).
+    let mut tags = String::with_capacity(2 * operation.len() + 14);
+    tags.push_str(operation);
+    tags.push_str("Response");
+    tags.push_str(operation);
+    tags.push_str("Result");
+    let (response_tag, result_tag) = tags.split_at(operation.len() + "Response".len());
+    w.start_ns(response_tag, NAMESPACE).start(result_tag);
     result(&mut w);
-    w.end(&result_tag)
+    w.end(result_tag)
         .start("ResponseMetadata")
         .leaf("RequestId", &ctx.request_id)
         .end("ResponseMetadata")
-        .end(&response_tag);
+        .end(response_tag);
     xml_response(Protocol::Query, StatusCode::OK, w.finish())
 }
 
