@@ -482,8 +482,16 @@ impl Store {
         if !self.durable {
             return self.write(f);
         }
+        self.off_runtime(move |store| store.write_freeing(f)).await
+    }
+
+    /// Runs `job` on the blocking pool (a durable commit waits for the disk).
+    async fn off_runtime<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.write_freeing(f))
+        tokio::task::spawn_blocking(move || job(store))
             .await
             .map_err(|e| StoreError::Join(e.to_string()))?
     }
@@ -529,10 +537,7 @@ impl Store {
         if !self.durable {
             return self.write(f);
         }
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.write(f))
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+        self.off_runtime(move |store| store.write(f)).await
     }
 
     /// Runs `f` against a consistent snapshot.
