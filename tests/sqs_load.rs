@@ -39,9 +39,10 @@ async fn create(sqs: &Client, name: &str, attrs: &[(QueueAttributeName, &str)]) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eight_producers_eight_consumers_lose_nothing() {
-    const PRODUCERS: usize = 8;
-    const PER_PRODUCER: usize = 2500;
+async fn sixteen_producers_sixteen_consumers_move_100k_messages_losing_nothing() {
+    const PRODUCERS: usize = 16;
+    const CONSUMERS: usize = 16;
+    const PER_PRODUCER: usize = 6250;
     let skyport = Skyport::start();
     let sqs = client(&skyport.endpoint());
     let url = create(&sqs, "load", &[]).await;
@@ -74,7 +75,7 @@ async fn eight_producers_eight_consumers_lose_nothing() {
     }
     let seen: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let mut consumers = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..CONSUMERS {
         let (sqs, url, seen) = (sqs.clone(), url.clone(), seen.clone());
         consumers.push(tokio::spawn(async move {
             loop {
@@ -136,7 +137,7 @@ async fn eight_producers_eight_consumers_lose_nothing() {
     // The visibility timeout (30 s) never expired during the run, so nothing was delivered twice.
     assert!(seen.values().all(|n| *n == 1));
     eprintln!(
-        "{} messages through 8 producers / 8 consumers in {:?}",
+        "{} messages through {PRODUCERS} producers / {CONSUMERS} consumers in {:?}",
         seen.len(),
         started.elapsed()
     );
