@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::QueueAttributeName;
 use common::{Options, Skyport};
 
 fn size(default: usize, long: usize) -> usize {
@@ -194,23 +194,9 @@ async fn many_in_flight_messages() {
                 if b >= batches {
                     return;
                 }
-                let entries = (0..10)
-                    .map(|i| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(format!("e{i}"))
-                            .message_body(format!("message {} of the in-flight test", b * 10 + i))
-                            .build()
-                            .expect("entry")
-                    })
-                    .collect();
-                let out = sqs
-                    .send_message_batch()
-                    .queue_url(&url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(out.successful().len(), 10);
+                let bodies =
+                    (0..10).map(|i| format!("message {} of the in-flight test", b * 10 + i));
+                rel::send_batch(&sqs, &url, bodies).await;
             }
         }));
     }

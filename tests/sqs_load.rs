@@ -16,7 +16,6 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{BehaviorVersion, Region};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
 };
 use common::{Options, Skyport};
 
@@ -53,23 +52,12 @@ async fn sixteen_producers_sixteen_consumers_move_100k_messages_losing_nothing()
         let (sqs, url) = (sqs.clone(), url.clone());
         producers.push(tokio::spawn(async move {
             for chunk in 0..PER_PRODUCER / 10 {
-                let entries = (0..10)
-                    .map(|i| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(format!("e{i}"))
-                            .message_body(format!("p{p}-{}", chunk * 10 + i))
-                            .build()
-                            .unwrap()
-                    })
-                    .collect();
-                let out = sqs
-                    .send_message_batch()
-                    .queue_url(&url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(out.successful().len(), 10);
+                rel::send_batch(
+                    &sqs,
+                    &url,
+                    (0..10).map(|i| format!("p{p}-{}", chunk * 10 + i)),
+                )
+                .await;
             }
         }));
     }
@@ -572,23 +560,8 @@ async fn memory_per_queued_message_is_bounded() {
                 tasks.push(tokio::spawn(async move {
                     let mut n = base + t * 10;
                     while n < base + count {
-                        let entries = (0..10)
-                            .map(|i| {
-                                SendMessageBatchRequestEntry::builder()
-                                    .id(format!("e{i}"))
-                                    .message_body(format!("msg-{:012}", n + i))
-                                    .build()
-                                    .unwrap()
-                            })
-                            .collect();
-                        let out = sqs
-                            .send_message_batch()
-                            .queue_url(&url)
-                            .set_entries(Some(entries))
-                            .send()
-                            .await
-                            .unwrap();
-                        assert!(out.failed().is_empty());
+                        let bodies = (0..10).map(|i| format!("msg-{:012}", n + i));
+                        rel::send_batch(&sqs, &url, bodies).await;
                         n += TASKS * 10;
                     }
                 }));

@@ -1,6 +1,6 @@
 //! Helpers shared by the reliability tests (`tests/reliability_*.rs`): SDK clients without retries (a
 //! retried call would hide the error the test wants to see), deterministic object contents, the resident
-//! memory of a process, the long-variant switch and a small pseudo-random generator.
+//! memory of a process, the long-variant switch, a small pseudo-random generator and an SQS batch send.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -168,4 +168,34 @@ where
         None => panic!("not an AWS-shaped error: {err:?}"),
     };
     (status, code)
+}
+
+/// Sends `bodies` (at most 10) in one `SendMessageBatch` (entry ids `e0`, `e1`, ...) and asserts that
+/// every entry succeeded.
+pub async fn send_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    bodies: impl IntoIterator<Item = String>,
+) {
+    let entries: Vec<_> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| {
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id(format!("e{i}"))
+                .message_body(body)
+                .build()
+                .expect("entry")
+        })
+        .collect();
+    let sent = entries.len();
+    let out = sqs
+        .send_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SendMessageBatch: {e:?}"));
+    assert!(out.failed().is_empty(), "{:?}", out.failed());
+    assert_eq!(out.successful().len(), sent);
 }
