@@ -253,12 +253,17 @@ impl Reserve {
     fn for_store(path: &Path) -> Reserve {
         let mut name = path.as_os_str().to_owned();
         name.push(".reserve");
+        let path = PathBuf::from(name);
+        // A reserve left by an earlier run is kept as it is: no write and fsync on every start.
+        let in_place = std::fs::metadata(&path).is_ok_and(|m| m.len() == RESERVE_BYTES as u64);
         let reserve = Reserve {
-            path: Some(PathBuf::from(name)),
-            missing: AtomicBool::new(true),
+            path: Some(path),
+            missing: AtomicBool::new(!in_place),
             ..Reserve::default()
         };
-        reserve.make();
+        if !in_place {
+            reserve.make();
+        }
         reserve
     }
 
