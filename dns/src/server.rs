@@ -24,12 +24,15 @@ use crate::config::DnsConfig;
 use crate::error::{DnsError, Result, Transport};
 use crate::forward::Forwarder;
 use crate::handler::{Shared, Step};
+use crate::memo::AnswerMemo;
 use crate::netinfo::NetView;
 use crate::registry::Records;
 
 /// Upper bound on forwarded UDP queries being worked on at once (beyond it, packets are dropped and
 /// the client retries).
 const MAX_UDP_FORWARD_TASKS: usize = 4096;
+/// Datagrams handled per wake-up of a UDP listener before it lets other tasks run.
+const UDP_BURST: usize = 64;
 /// Socket receive buffer asked for on UDP listeners (absorbs bursts, e.g. under dnsperf).
 const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
 
@@ -217,6 +220,9 @@ fn bind_pair(addr: SocketAddr) -> Result<(std::net::UdpSocket, std::net::TcpList
     }))
 }
 
+/// Receives and answers UDP queries. Each wake-up drains the socket (up to `UDP_BURST` packets)
+/// with non-blocking receives, answering repeated queries from the listener's [`AnswerMemo`] and
+/// everything else decided synchronously inline; forwarded queries get a task each.
 async fn udp_loop(
     shared: Arc<Shared>,
     socket: Arc<UdpSocket>,
@@ -225,42 +231,67 @@ async fn udp_loop(
     tasks: Arc<Semaphore>,
 ) {
     let mut buf = vec![0u8; 65_535];
+    let mut out = Vec::with_capacity(512);
+    let mut memo = AnswerMemo::new();
     loop {
-        let received = tokio::select! {
+        let ready = tokio::select! {
+            biased;
             _ = shutdown.changed() => break,
-            r = socket.recv_from(&mut buf) => r,
+            r = socket.readable() => r,
         };
-        let (n, peer) = match received {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!(error = %e, %local, "dns: udp receive error");
+        if let Err(e) = ready {
+            tracing::debug!(error = %e, %local, "dns: udp socket error");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        for _ in 0..UDP_BURST {
+            let (n, peer) = match socket.try_recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, %local, "dns: udp receive error");
+                    continue;
+                }
+            };
+            let Some(packet) = buf.get(..n) else { continue };
+            let client = peer.ip();
+            if memo.answer(client, packet, &mut out, |f| shared.still_fresh(f, client)) {
+                send_udp(&socket, &out, peer).await;
                 continue;
             }
-        };
-        let Some(packet) = buf.get(..n) else { continue };
-        match shared.process(packet, peer, local, Transport::Udp) {
-            Step::Reply(bytes) => {
-                if let Err(e) = socket.send_to(&bytes, peer).await {
-                    tracing::debug!(error = %e, %peer, "dns: udp send failed");
+            match shared.process(packet, peer, local, Transport::Udp) {
+                Step::Answer(bytes, freshness) => {
+                    send_udp(&socket, &bytes, peer).await;
+                    memo.remember(client, packet, &bytes, freshness);
+                }
+                Step::Reply(bytes) => send_udp(&socket, &bytes, peer).await,
+                Step::Drop => {}
+                Step::Forward(job) => {
+                    let Ok(permit) = Arc::clone(&tasks).try_acquire_owned() else {
+                        tracing::debug!(%peer, "dns: too many forwarded queries in progress, dropping");
+                        continue;
+                    };
+                    let shared = Arc::clone(&shared);
+                    let socket = Arc::clone(&socket);
+                    tokio::spawn(async move {
+                        let bytes = shared.forward(job).await;
+                        send_udp(&socket, &bytes, peer).await;
+                        drop(permit);
+                    });
                 }
             }
-            Step::Drop => {}
-            Step::Forward(job) => {
-                let Ok(permit) = Arc::clone(&tasks).try_acquire_owned() else {
-                    tracing::debug!(%peer, "dns: too many forwarded queries in progress, dropping");
-                    continue;
-                };
-                let shared = Arc::clone(&shared);
-                let socket = Arc::clone(&socket);
-                tokio::spawn(async move {
-                    let bytes = shared.forward(job).await;
-                    if let Err(e) = socket.send_to(&bytes, peer).await {
-                        tracing::debug!(error = %e, %peer, "dns: udp send failed");
-                    }
-                    drop(permit);
-                });
-            }
         }
+    }
+}
+
+/// Sends one datagram: directly when the socket can take it (the usual case), else waiting.
+async fn send_udp(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr) {
+    let sent = match socket.try_send_to(bytes, peer) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.send_to(bytes, peer).await,
+        other => other,
+    };
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, %peer, "dns: udp send failed");
     }
 }
 
