@@ -8,13 +8,17 @@
 //! the client's EDNS size, listeners added to a running server). The answer logic stays apart in
 //! `handler`/`answer`, as hickory-server's `RequestHandler` would keep it.
 
+use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
+use rustix::net::addr::SocketAddrArg;
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -222,7 +226,8 @@ fn bind_pair(addr: SocketAddr) -> Result<(std::net::UdpSocket, std::net::TcpList
 
 /// Receives and answers UDP queries. Each wake-up drains the socket (up to `UDP_BURST` packets)
 /// with non-blocking receives, answering repeated queries from the listener's [`AnswerMemo`] and
-/// everything else decided synchronously inline; forwarded queries get a task each.
+/// everything else decided synchronously inline, and sends those replies with one `sendmmsg`;
+/// forwarded queries get a task each.
 async fn udp_loop(
     shared: Arc<Shared>,
     socket: Arc<UdpSocket>,
@@ -233,6 +238,7 @@ async fn udp_loop(
     let mut buf = vec![0u8; 65_535];
     let mut out = Vec::with_capacity(512);
     let mut memo = AnswerMemo::new();
+    let mut outbox = Outbox::default();
     loop {
         let ready = tokio::select! {
             biased;
@@ -256,15 +262,15 @@ async fn udp_loop(
             let Some(packet) = buf.get(..n) else { continue };
             let client = peer.ip();
             if memo.answer(client, packet, &mut out, |f| shared.still_fresh(f, client)) {
-                send_udp(&socket, &out, peer).await;
+                outbox.push(&out, peer);
                 continue;
             }
             match shared.process(packet, peer, local, Transport::Udp) {
                 Step::Answer(bytes, freshness) => {
-                    send_udp(&socket, &bytes, peer).await;
+                    outbox.push(&bytes, peer);
                     memo.remember(client, packet, &bytes, freshness);
                 }
-                Step::Reply(bytes) => send_udp(&socket, &bytes, peer).await,
+                Step::Reply(bytes) => outbox.push(&bytes, peer),
                 Step::Drop => {}
                 Step::Forward(job) => {
                     let Ok(permit) = Arc::clone(&tasks).try_acquire_owned() else {
@@ -281,6 +287,74 @@ async fn udp_loop(
                 }
             }
         }
+        outbox.flush(&socket).await;
+    }
+}
+
+/// Replies gathered while draining a UDP socket, sent together with one `sendmmsg` call.
+#[derive(Debug, Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    replies: Vec<(Range<usize>, SocketAddr)>,
+}
+
+impl Outbox {
+    fn push(&mut self, reply: &[u8], peer: SocketAddr) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(reply);
+        self.replies.push((start..self.bytes.len(), peer));
+    }
+
+    /// Sends every gathered reply (waiting while the socket cannot take more), then empties.
+    async fn flush(&mut self, socket: &UdpSocket) {
+        let mut next = 0;
+        while next < self.replies.len() {
+            match self.try_send_from(socket, next) {
+                Ok(0) => next += 1,
+                Ok(sent) => next += sent,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Err(e) = socket.writable().await {
+                        tracing::debug!(error = %e, "dns: udp socket not writable, dropping replies");
+                        break;
+                    }
+                }
+                Err(e) => {
+                    // sendmmsg reports an error only for its first message: skip that one.
+                    let peer = self.replies.get(next).map(|(_, p)| *p);
+                    tracing::debug!(error = %e, ?peer, "dns: udp send failed");
+                    next += 1;
+                }
+            }
+        }
+        self.bytes.clear();
+        self.replies.clear();
+    }
+
+    /// One `sendmmsg` of the replies from index `from` on; the number sent.
+    fn try_send_from(&self, socket: &UdpSocket, from: usize) -> std::io::Result<usize> {
+        let batch = self.replies.get(from..).unwrap_or_default();
+        let addrs: Vec<SocketAddrAny> = batch.iter().map(|(_, peer)| peer.as_any()).collect();
+        let iovs: Vec<[IoSlice<'_>; 1]> = batch
+            .iter()
+            .map(|(range, _)| {
+                [IoSlice::new(
+                    self.bytes.get(range.clone()).unwrap_or_default(),
+                )]
+            })
+            .collect();
+        let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = batch
+            .iter()
+            .map(|_| SendAncillaryBuffer::default())
+            .collect();
+        let mut msgs: Vec<MMsgHdr<'_>> = addrs
+            .iter()
+            .zip(&iovs)
+            .zip(controls.iter_mut())
+            .map(|((addr, iov), control)| MMsgHdr::new_with_addr(addr, iov, control))
+            .collect();
+        socket.try_io(Interest::WRITABLE, || {
+            rustix::net::sendmmsg(socket, &mut msgs, SendFlags::empty()).map_err(Into::into)
+        })
     }
 }
 
@@ -375,5 +449,32 @@ async fn tcp_connection(
             tracing::trace!(%peer, "dns: closing tcp connection");
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn outbox_sends_each_reply_to_its_peer_in_one_flush() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut outbox = Outbox::default();
+        outbox.push(b"first", a.local_addr().unwrap());
+        outbox.push(b"second", b.local_addr().unwrap());
+        outbox.push(b"third", a.local_addr().unwrap());
+        outbox.flush(&server).await;
+        assert!(outbox.replies.is_empty() && outbox.bytes.is_empty());
+        let mut buf = [0u8; 64];
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"first");
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"third");
+        let n = b.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"second");
+        // Nothing gathered: nothing sent, no error.
+        outbox.flush(&server).await;
     }
 }
