@@ -40,6 +40,13 @@ impl CacheKey {
     }
 }
 
+/// A cache hit: the response with TTLs decremented, and until when those TTLs stay exact.
+#[derive(Debug)]
+pub(crate) struct CacheHit {
+    pub(crate) message: Message,
+    pub(crate) fresh_until: Instant,
+}
+
 #[derive(Debug)]
 struct Entry {
     message: Message,
@@ -101,19 +108,28 @@ impl Cache {
 
     /// A cached response with TTLs decremented, or `None` (expired entries are dropped).
     pub(crate) fn get(&self, key: &CacheKey) -> Option<Message> {
+        self.get_at(key, Instant::now()).map(|hit| hit.message)
+    }
+
+    /// Like [`Cache::get`], with the instant until which this exact rendering (the same TTLs)
+    /// stays the right answer: the next whole second of age, or the expiry.
+    pub(crate) fn get_fresh(&self, key: &CacheKey) -> Option<CacheHit> {
         self.get_at(key, Instant::now())
     }
 
-    fn get_at(&self, key: &CacheKey, now: Instant) -> Option<Message> {
+    fn get_at(&self, key: &CacheKey, now: Instant) -> Option<CacheHit> {
         let inner = self.inner.as_ref()?;
         let mut lru = inner.lock().unwrap_or_else(|p| p.into_inner());
         let entry = lru.get(key)?;
         let age = now.saturating_duration_since(entry.stored);
-        if age >= Duration::from_secs(u64::from(entry.ttl)) {
+        let ttl = Duration::from_secs(u64::from(entry.ttl));
+        if age >= ttl {
             lru.pop(key);
             return None;
         }
         let elapsed = u32::try_from(age.as_secs()).unwrap_or(u32::MAX);
+        let next_second = Duration::from_secs(age.as_secs().saturating_add(1));
+        let fresh_until = entry.stored + next_second.min(ttl);
         let mut message = entry.message.clone();
         drop(lru);
         for r in message
@@ -124,7 +140,10 @@ impl Cache {
         {
             r.decrement_ttl(elapsed);
         }
-        Some(message)
+        Some(CacheHit {
+            message,
+            fresh_until,
+        })
     }
 }
 
@@ -228,7 +247,10 @@ mod tests {
         );
         let now = Instant::now();
         let got = cache.get_at(&key, now + Duration::from_secs(40)).unwrap();
-        assert!(got.answers[0].ttl <= 60 && got.answers[0].ttl >= 59);
+        assert!(got.message.answers[0].ttl <= 60 && got.message.answers[0].ttl >= 59);
+        // Exact until the age reaches the next whole second (41 s at most after `now`).
+        assert!(got.fresh_until <= now + Duration::from_secs(41));
+        assert!(got.fresh_until > now + Duration::from_millis(39_999));
         assert!(cache.get_at(&key, now + Duration::from_secs(101)).is_none());
         assert!(cache.get(&key).is_none());
         let off = Cache::new(0);

@@ -140,14 +140,15 @@ impl Forwarder {
 
     /// A cached answer for `query`, rebuilt for this client, without waiting (the receive task
     /// answers cache hits inline, like local names).
-    pub(crate) fn cached(&self, query: &Message) -> Option<Message> {
+    /// Also says until when that answer (its TTLs) stays exact.
+    pub(crate) fn cached(&self, query: &Message) -> Option<(Message, std::time::Instant)> {
         if self.upstreams.is_empty() {
             return None;
         }
         let key = CacheKey::of(query)?;
-        let hit = self.cache.get(&key)?;
+        let hit = self.cache.get_fresh(&key)?;
         tracing::trace!(name = %key.name, qtype = %key.qtype, "dns: cache hit");
-        Some(adapt(hit, query))
+        Some((adapt(hit.message, query), hit.fresh_until))
     }
 
     /// Answers `query` (whose wire form is `raw`) from the cache or the upstreams.

@@ -9,6 +9,7 @@ use crate::config::DnsConfig;
 use crate::error::Transport;
 use crate::forward::Forwarder;
 use crate::handler::{Shared, Step};
+use crate::memo::AnswerMemo;
 use crate::netinfo::{InterfaceAddr, InterfaceSource, NetSnapshot, NetView};
 use crate::registry::{RecordTarget, Records};
 
@@ -42,21 +43,49 @@ fn shared() -> Option<&'static Shared> {
         .as_ref()
 }
 
-/// Feeds one packet through the request path over both transports. Returns the number of replies
-/// produced (so the work cannot be optimised away). Never panics on any input.
+/// Feeds one packet through the request path over both transports, and a UDP answer through the
+/// answer memo (remembered, then answered again with another ID: the same bytes must come back).
+/// Returns the number of replies produced (so the work cannot be optimised away). Never panics on
+/// any input.
 pub fn request(data: &[u8]) -> usize {
     let Some(shared) = shared() else { return 0 };
     let client = SocketAddr::from(([127, 0, 0, 1], 5353));
     let local = SocketAddr::from(([127, 0, 0, 1], 53));
     [Transport::Udp, Transport::Tcp]
         .into_iter()
-        .filter(|t| {
-            matches!(
-                shared.process(data, client, local, *t),
-                Step::Reply(_) | Step::Forward(_)
-            )
+        .filter(|t| match shared.process(data, client, local, *t) {
+            Step::Answer(bytes, freshness) => {
+                if *t == Transport::Udp {
+                    memo_round_trip(shared, data, client, &bytes, freshness);
+                }
+                true
+            }
+            Step::Reply(_) | Step::Forward(_) => true,
+            Step::Drop => false,
         })
         .count()
+}
+
+fn memo_round_trip(
+    shared: &Shared,
+    data: &[u8],
+    client: SocketAddr,
+    bytes: &[u8],
+    freshness: crate::memo::Freshness,
+) {
+    let mut memo = AnswerMemo::new();
+    memo.remember(client.ip(), data, bytes, freshness);
+    let mut again = data.to_vec();
+    if let Some(id) = again.get_mut(..2) {
+        id.copy_from_slice(&[0xab, 0xcd]);
+    }
+    let mut out = Vec::new();
+    if memo.answer(client.ip(), &again, &mut out, |f| {
+        shared.still_fresh(f, client.ip())
+    }) {
+        assert_eq!(out.get(..2), Some(&[0xab, 0xcd][..]));
+        assert_eq!(out.get(2..), bytes.get(2..));
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! (and cache hits of forwarded names) synchronously and hands everything else to the forwarder;
 //! sizes UDP responses to the client's EDNS buffer (truncating with TC).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
@@ -12,6 +14,7 @@ use crate::answer::{Answerer, Decision};
 use crate::config::ADVERTISED_UDP_PAYLOAD;
 use crate::error::Transport;
 use crate::forward::{Forwarded, Forwarder};
+use crate::memo::Freshness;
 use crate::netinfo::{NetView, client_allowed, specific_local};
 
 /// Size of a DNS header.
@@ -40,6 +43,9 @@ pub(crate) struct ForwardJob {
 pub(crate) enum Step {
     /// Send these bytes back.
     Reply(Vec<u8>),
+    /// Send these bytes back; the same query bytes (with any ID) from the same client on the same
+    /// listener get the same bytes while `Freshness` holds (see `memo`).
+    Answer(Vec<u8>, Freshness),
     /// Send nothing (not a query, or too broken to answer).
     Drop,
     /// Forward upstream, then reply.
@@ -128,6 +134,8 @@ impl Shared {
         if raw.len() < HEADER_LEN || is_response_bit(raw) {
             return Step::Drop;
         }
+        // Read before anything is looked up: an answer built afterwards is current for it.
+        let registry = self.answerer.records().generation();
         let client_ip = client.ip();
         let snap = self.net.snapshot_for(client_ip);
         let allowed = client_allowed(&self.answerer.config, &snap, client_ip);
@@ -183,14 +191,24 @@ impl Shared {
                 m.answers = ans.answers;
                 m.authorities = ans.authorities;
                 m.additionals = ans.additionals;
-                Step::Reply(encode(&m, limit))
+                let freshness = Freshness {
+                    snapshot: Arc::clone(&snap),
+                    registry,
+                    until: None,
+                };
+                Step::Answer(encode(&m, limit), freshness)
             }
             Decision::Forward { skip_pattern } => {
                 if let Some(p) = skip_pattern {
                     tracing::trace!(name = %qname, pattern = %p, "dns: skip pattern, forwarding");
                 }
-                if let Some(hit) = self.forwarder.cached(&query) {
-                    return Step::Reply(encode(&hit, limit));
+                if let Some((hit, fresh_until)) = self.forwarder.cached(&query) {
+                    let freshness = Freshness {
+                        snapshot: Arc::clone(&snap),
+                        registry,
+                        until: Some(fresh_until),
+                    };
+                    return Step::Answer(encode(&hit, limit), freshness);
                 }
                 Step::Forward(Box::new(ForwardJob {
                     query,
@@ -199,6 +217,13 @@ impl Shared {
                 }))
             }
         }
+    }
+
+    /// Whether an answer remembered with `freshness` is still the one `client` would get now.
+    pub(crate) fn still_fresh(&self, freshness: &Freshness, client: IpAddr) -> bool {
+        freshness.registry == self.answerer.records().generation()
+            && freshness.until.is_none_or(|t| Instant::now() < t)
+            && Arc::ptr_eq(&freshness.snapshot, &self.net.snapshot_for(client))
     }
 
     /// Finishes a forwarded query: the upstream's answer sized for the client, or SERVFAIL.
@@ -229,7 +254,7 @@ impl Shared {
         transport: Transport,
     ) -> Option<Vec<u8>> {
         match self.process(raw, client, local, transport) {
-            Step::Reply(bytes) => Some(bytes),
+            Step::Reply(bytes) | Step::Answer(bytes, _) => Some(bytes),
             Step::Drop => None,
             Step::Forward(job) => Some(self.forward(job).await),
         }

@@ -19,6 +19,7 @@ mod config;
 mod error;
 mod forward;
 mod handler;
+mod memo;
 mod names;
 mod netinfo;
 mod registry;

@@ -183,6 +183,8 @@ impl NetView {
     fn refresh(&self, state: &mut ViewState, now: Instant) {
         if let InterfaceSource::System = self.source {
             match NetSnapshot::from_system() {
+                // An unchanged view keeps its identity, so answers remembered for it stay usable.
+                Ok(s) if s == *state.snapshot => {}
                 Ok(s) => state.snapshot = Arc::new(s),
                 Err(e) => tracing::warn!(error = %e, "dns: cannot refresh interfaces"),
             }

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hickory_proto::rr::Name;
@@ -59,6 +61,36 @@ struct Inner {
 #[derive(Debug, Clone, Default)]
 pub struct Records {
     inner: Arc<RwLock<Inner>>,
+    /// Bumped after every change (while the write lock is still held), so answers remembered with
+    /// an older value are known to be stale.
+    generation: Arc<AtomicU64>,
+}
+
+/// Write access that bumps the generation when released.
+struct WriteGuard<'a> {
+    guard: RwLockWriteGuard<'a, Inner>,
+    generation: &'a AtomicU64,
+}
+
+impl Deref for WriteGuard<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        // Runs before the lock guard is dropped: a reader that saw the old value cannot have
+        // read the new table under it.
+        self.generation.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl Records {
@@ -73,10 +105,20 @@ impl Records {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn write(&self) -> WriteGuard<'_> {
+        WriteGuard {
+            guard: self
+                .inner
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            generation: &self.generation,
+        }
+    }
+
+    /// A number that changes whenever the registry does (read it before consulting the registry,
+    /// and an answer built afterwards is current for that value).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Makes exactly `name` resolve to `target` (replacing an earlier entry for it).
@@ -239,6 +281,22 @@ mod tests {
         assert!(r.remove_name("abc.lambda-url.us-east-1.on.aws"));
         r.clear();
         assert!(r.entries().is_empty());
+    }
+
+    #[test]
+    fn every_change_moves_the_generation() {
+        let r = Records::new();
+        let g0 = r.generation();
+        r.add_name("a.test", RecordTarget::Skyport).unwrap();
+        let g1 = r.generation();
+        assert_ne!(g0, g1);
+        assert!(r.lookup(&n("a.test.")).is_some());
+        assert_eq!(r.generation(), g1, "reads do not move it");
+        r.add_skip_pattern("x").unwrap();
+        let g2 = r.generation();
+        assert_ne!(g1, g2);
+        r.clone().clear();
+        assert_ne!(r.generation(), g2, "clones share it");
     }
 
     #[test]

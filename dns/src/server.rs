@@ -8,13 +8,17 @@
 //! the client's EDNS size, listeners added to a running server). The answer logic stays apart in
 //! `handler`/`answer`, as hickory-server's `RequestHandler` would keep it.
 
+use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
+use rustix::net::addr::SocketAddrArg;
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -24,12 +28,15 @@ use crate::config::DnsConfig;
 use crate::error::{DnsError, Result, Transport};
 use crate::forward::Forwarder;
 use crate::handler::{Shared, Step};
+use crate::memo::AnswerMemo;
 use crate::netinfo::NetView;
 use crate::registry::Records;
 
 /// Upper bound on forwarded UDP queries being worked on at once (beyond it, packets are dropped and
 /// the client retries).
 const MAX_UDP_FORWARD_TASKS: usize = 4096;
+/// Datagrams handled per wake-up of a UDP listener before it lets other tasks run.
+const UDP_BURST: usize = 64;
 /// Socket receive buffer asked for on UDP listeners (absorbs bursts, e.g. under dnsperf).
 const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
 
@@ -217,6 +224,10 @@ fn bind_pair(addr: SocketAddr) -> Result<(std::net::UdpSocket, std::net::TcpList
     }))
 }
 
+/// Receives and answers UDP queries. Each wake-up drains the socket (up to `UDP_BURST` packets)
+/// with non-blocking receives, answering repeated queries from the listener's [`AnswerMemo`] and
+/// everything else decided synchronously inline, and sends those replies with one `sendmmsg`;
+/// forwarded queries get a task each.
 async fn udp_loop(
     shared: Arc<Shared>,
     socket: Arc<UdpSocket>,
@@ -225,42 +236,136 @@ async fn udp_loop(
     tasks: Arc<Semaphore>,
 ) {
     let mut buf = vec![0u8; 65_535];
+    let mut out = Vec::with_capacity(512);
+    let mut memo = AnswerMemo::new();
+    let mut outbox = Outbox::default();
     loop {
-        let received = tokio::select! {
+        let ready = tokio::select! {
+            biased;
             _ = shutdown.changed() => break,
-            r = socket.recv_from(&mut buf) => r,
+            r = socket.readable() => r,
         };
-        let (n, peer) = match received {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!(error = %e, %local, "dns: udp receive error");
+        if let Err(e) = ready {
+            tracing::debug!(error = %e, %local, "dns: udp socket error");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        for _ in 0..UDP_BURST {
+            let (n, peer) = match socket.try_recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, %local, "dns: udp receive error");
+                    continue;
+                }
+            };
+            let Some(packet) = buf.get(..n) else { continue };
+            let client = peer.ip();
+            if memo.answer(client, packet, &mut out, |f| shared.still_fresh(f, client)) {
+                outbox.push(&out, peer);
                 continue;
             }
-        };
-        let Some(packet) = buf.get(..n) else { continue };
-        match shared.process(packet, peer, local, Transport::Udp) {
-            Step::Reply(bytes) => {
-                if let Err(e) = socket.send_to(&bytes, peer).await {
-                    tracing::debug!(error = %e, %peer, "dns: udp send failed");
+            match shared.process(packet, peer, local, Transport::Udp) {
+                Step::Answer(bytes, freshness) => {
+                    outbox.push(&bytes, peer);
+                    memo.remember(client, packet, &bytes, freshness);
+                }
+                Step::Reply(bytes) => outbox.push(&bytes, peer),
+                Step::Drop => {}
+                Step::Forward(job) => {
+                    let Ok(permit) = Arc::clone(&tasks).try_acquire_owned() else {
+                        tracing::debug!(%peer, "dns: too many forwarded queries in progress, dropping");
+                        continue;
+                    };
+                    let shared = Arc::clone(&shared);
+                    let socket = Arc::clone(&socket);
+                    tokio::spawn(async move {
+                        let bytes = shared.forward(job).await;
+                        send_udp(&socket, &bytes, peer).await;
+                        drop(permit);
+                    });
                 }
             }
-            Step::Drop => {}
-            Step::Forward(job) => {
-                let Ok(permit) = Arc::clone(&tasks).try_acquire_owned() else {
-                    tracing::debug!(%peer, "dns: too many forwarded queries in progress, dropping");
-                    continue;
-                };
-                let shared = Arc::clone(&shared);
-                let socket = Arc::clone(&socket);
-                tokio::spawn(async move {
-                    let bytes = shared.forward(job).await;
-                    if let Err(e) = socket.send_to(&bytes, peer).await {
-                        tracing::debug!(error = %e, %peer, "dns: udp send failed");
+        }
+        outbox.flush(&socket).await;
+    }
+}
+
+/// Replies gathered while draining a UDP socket, sent together with one `sendmmsg` call.
+#[derive(Debug, Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    replies: Vec<(Range<usize>, SocketAddr)>,
+}
+
+impl Outbox {
+    fn push(&mut self, reply: &[u8], peer: SocketAddr) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(reply);
+        self.replies.push((start..self.bytes.len(), peer));
+    }
+
+    /// Sends every gathered reply (waiting while the socket cannot take more), then empties.
+    async fn flush(&mut self, socket: &UdpSocket) {
+        let mut next = 0;
+        while next < self.replies.len() {
+            match self.try_send_from(socket, next) {
+                Ok(0) => next += 1,
+                Ok(sent) => next += sent,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Err(e) = socket.writable().await {
+                        tracing::debug!(error = %e, "dns: udp socket not writable, dropping replies");
+                        break;
                     }
-                    drop(permit);
-                });
+                }
+                Err(e) => {
+                    // sendmmsg reports an error only for its first message: skip that one.
+                    let peer = self.replies.get(next).map(|(_, p)| *p);
+                    tracing::debug!(error = %e, ?peer, "dns: udp send failed");
+                    next += 1;
+                }
             }
         }
+        self.bytes.clear();
+        self.replies.clear();
+    }
+
+    /// One `sendmmsg` of the replies from index `from` on; the number sent.
+    fn try_send_from(&self, socket: &UdpSocket, from: usize) -> std::io::Result<usize> {
+        let batch = self.replies.get(from..).unwrap_or_default();
+        let addrs: Vec<SocketAddrAny> = batch.iter().map(|(_, peer)| peer.as_any()).collect();
+        let iovs: Vec<[IoSlice<'_>; 1]> = batch
+            .iter()
+            .map(|(range, _)| {
+                [IoSlice::new(
+                    self.bytes.get(range.clone()).unwrap_or_default(),
+                )]
+            })
+            .collect();
+        let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = batch
+            .iter()
+            .map(|_| SendAncillaryBuffer::default())
+            .collect();
+        let mut msgs: Vec<MMsgHdr<'_>> = addrs
+            .iter()
+            .zip(&iovs)
+            .zip(controls.iter_mut())
+            .map(|((addr, iov), control)| MMsgHdr::new_with_addr(addr, iov, control))
+            .collect();
+        socket.try_io(Interest::WRITABLE, || {
+            rustix::net::sendmmsg(socket, &mut msgs, SendFlags::empty()).map_err(Into::into)
+        })
+    }
+}
+
+/// Sends one datagram: directly when the socket can take it (the usual case), else waiting.
+async fn send_udp(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr) {
+    let sent = match socket.try_send_to(bytes, peer) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.send_to(bytes, peer).await,
+        other => other,
+    };
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, %peer, "dns: udp send failed");
     }
 }
 
@@ -344,5 +449,32 @@ async fn tcp_connection(
             tracing::trace!(%peer, "dns: closing tcp connection");
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn outbox_sends_each_reply_to_its_peer_in_one_flush() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut outbox = Outbox::default();
+        outbox.push(b"first", a.local_addr().unwrap());
+        outbox.push(b"second", b.local_addr().unwrap());
+        outbox.push(b"third", a.local_addr().unwrap());
+        outbox.flush(&server).await;
+        assert!(outbox.replies.is_empty() && outbox.bytes.is_empty());
+        let mut buf = [0u8; 64];
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"first");
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"third");
+        let n = b.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"second");
+        // Nothing gathered: nothing sent, no error.
+        outbox.flush(&server).await;
     }
 }
