@@ -4,14 +4,25 @@
 //! Lines are appended to an in-memory buffer and written by a flusher thread every 20 ms (or at once when
 //! 64 KiB are waiting, or on exit), so a busy gateway pays a memory copy per request line instead of a
 //! system call and a thread wake-up.
+//!
+//! The lines are tracing-subscriber's default format, byte for byte; two parts of it are produced more
+//! cheaply because they run for every request: the timestamp ([`CachedSystemTime`] formats the date and
+//! time of day once a second) and a message-only event's fields ([`MessageFirst`] writes the message in
+//! one piece and escapes it only when it holds a control character).
 
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
+use tracing::field::{Field, Visit};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 
 use crate::config::Config;
 
@@ -130,9 +141,340 @@ pub fn init(config: &Config) -> LogGuard {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_timer(CachedSystemTime)
+        .fmt_fields(MessageFirst::default())
         .with_writer(BatchedStdout(shared.clone()))
         .with_ansi(std::io::stdout().is_terminal())
         .with_target(config.debug)
         .try_init();
     LogGuard { shared, thread }
+}
+
+/// tracing-subscriber's `SystemTime` timer (`2026-12-04T17:21:45.794785Z`, UTC, microseconds) with the
+/// part up to the seconds formatted once a second per thread instead of for every line.
+struct CachedSystemTime;
+
+thread_local! {
+    /// The whole seconds since the epoch and their `YYYY-MM-DDTHH:MM:SS` text.
+    static SECONDS: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+impl FormatTime for CachedSystemTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        let Ok(since_epoch) = std::time::SystemTime::now().duration_since(UNIX_EPOCH) else {
+            return tracing_subscriber::fmt::time::SystemTime.format_time(w);
+        };
+        let secs = since_epoch.as_secs();
+        let written = SECONDS.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            if cached.0 != secs {
+                cached.1 = seconds_text(secs).unwrap_or_default();
+                cached.0 = secs;
+            }
+            if cached.1.is_empty() {
+                return None;
+            }
+            Some(w.write_str(&cached.1))
+        });
+        match written {
+            Some(result) => {
+                result?;
+                let fraction = fraction_text(since_epoch.subsec_micros());
+                w.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
+            }
+            // Outside the years 0000-9999: the library's own formatting.
+            None => tracing_subscriber::fmt::time::SystemTime.format_time(w),
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` since the epoch, for the years 0000-9999.
+fn seconds_text(secs: u64) -> Option<String> {
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
+    let text = skyport_core::timefmt::iso8601_seconds(at);
+    let text = text.strip_suffix('Z')?;
+    (text.len() == 19).then(|| text.to_owned())
+}
+
+/// `.ffffffZ` for `micros` below one million.
+fn fraction_text(micros: u32) -> [u8; 8] {
+    let mut out = *b".000000Z";
+    let mut rest = micros;
+    for digit in out[1..7].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out
+}
+
+/// The fmt layer's field formatter: an event whose only field is its message (every request line) is
+/// written as tracing-subscriber's [`DefaultFields`] writes it, in one piece, its control characters
+/// escaped the same way when the writer sanitizes; anything else goes to [`DefaultFields`].
+#[derive(Default)]
+struct MessageFirst {
+    fallback: DefaultFields,
+}
+
+thread_local! {
+    /// A reused buffer for one message.
+    static MESSAGE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl<'writer> FormatFields<'writer> for MessageFirst {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut probe = MessageOnly::default();
+        fields.record(&mut probe);
+        if probe.messages != 1 || probe.other {
+            return self.fallback.format_fields(writer, fields);
+        }
+        let sanitize = writer.sanitizes_ansi_escapes();
+        let reused = MESSAGE.with(|cell| {
+            let Ok(mut buffer) = cell.try_borrow_mut() else {
+                return None;
+            };
+            buffer.clear();
+            let mut collect = CollectMessage {
+                out: &mut buffer,
+                result: Ok(()),
+            };
+            fields.record(&mut collect);
+            Some(
+                collect
+                    .result
+                    .and_then(|()| write_message(&mut writer, &buffer, sanitize)),
+            )
+        });
+        match reused {
+            Some(result) => result,
+            None => {
+                let mut buffer = String::new();
+                let mut collect = CollectMessage {
+                    out: &mut buffer,
+                    result: Ok(()),
+                };
+                fields.record(&mut collect);
+                collect.result?;
+                write_message(&mut writer, &buffer, sanitize)
+            }
+        }
+    }
+}
+
+/// Counts `message` fields recorded as `Debug` or `str` values, and notes any other field or kind.
+#[derive(Default)]
+struct MessageOnly {
+    messages: usize,
+    other: bool,
+}
+
+impl Visit for MessageOnly {
+    fn record_debug(&mut self, field: &Field, _: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.messages += 1;
+        } else {
+            self.other = true;
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, _: &str) {
+        if field.name() == "message" {
+            self.messages += 1;
+        } else {
+            self.other = true;
+        }
+    }
+
+    fn record_f64(&mut self, _: &Field, _: f64) {
+        self.other = true;
+    }
+
+    fn record_i64(&mut self, _: &Field, _: i64) {
+        self.other = true;
+    }
+
+    fn record_u64(&mut self, _: &Field, _: u64) {
+        self.other = true;
+    }
+
+    fn record_i128(&mut self, _: &Field, _: i128) {
+        self.other = true;
+    }
+
+    fn record_u128(&mut self, _: &Field, _: u128) {
+        self.other = true;
+    }
+
+    fn record_bool(&mut self, _: &Field, _: bool) {
+        self.other = true;
+    }
+
+    fn record_bytes(&mut self, _: &Field, _: &[u8]) {
+        self.other = true;
+    }
+
+    fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
+        self.other = true;
+    }
+}
+
+/// Writes the message as `DefaultFields` does: `{:?}` of the value (the text of a format string).
+struct CollectMessage<'a> {
+    out: &'a mut String,
+    result: fmt::Result,
+}
+
+impl Visit for CollectMessage<'_> {
+    fn record_debug(&mut self, _: &Field, value: &dyn fmt::Debug) {
+        if self.result.is_ok() {
+            self.result = write!(self.out, "{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, _: &Field, value: &str) {
+        self.out.push_str(value);
+    }
+}
+
+/// Writes `message`, escaping terminal control characters the way tracing-subscriber's sanitizer does
+/// when `sanitize` is on.
+fn write_message(writer: &mut Writer<'_>, message: &str, sanitize: bool) -> fmt::Result {
+    if !sanitize || !message.chars().any(needs_escape) {
+        return writer.write_str(message);
+    }
+    for ch in message.chars() {
+        match ch {
+            '\x1b' => writer.write_str("\\x1b")?,
+            '\x07' => writer.write_str("\\x07")?,
+            '\x08' => writer.write_str("\\x08")?,
+            '\x0c' => writer.write_str("\\x0c")?,
+            '\x7f' => writer.write_str("\\x7f")?,
+            ch if ('\u{80}'..='\u{9f}').contains(&ch) => write!(writer, "\\u{{{:x}}}", ch as u32)?,
+            ch => writer.write_char(ch)?,
+        }
+    }
+    Ok(())
+}
+
+fn needs_escape(ch: char) -> bool {
+    matches!(
+        ch,
+        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut out) = self.0.lock() {
+                out.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    fn events() {
+        let (service, op, micros) = ("sts", "GetCallerIdentity", 1234u128);
+        tracing::info!(target: "skyport::request", "{}.{} => {} ({}.{:02} ms)", service, op, 200, micros / 1000, micros % 1000 / 10);
+        tracing::info!(target: "skyport::request", "{}.{} => 400", service, "Evil\x1b[31m\u{85}\x07\x7f");
+        tracing::warn!("plain text");
+        tracing::info!(count = 3, "with a field");
+        tracing::info!(message = "message as a str");
+        let error = std::io::Error::other("boom");
+        tracing::warn!(
+            error = &error as &(dyn std::error::Error + 'static),
+            "failed"
+        );
+        tracing::info!(message = 7);
+        let span = tracing::info_span!("outer", id = 9);
+        let _entered = span.enter();
+        tracing::info!("inside a span");
+        tracing::debug!(target: "skyport::request", "{} in a span", "line");
+    }
+
+    /// Lines without their timestamp, and the timestamps.
+    fn run(ours: bool, ansi: bool) -> (Vec<String>, Vec<String>) {
+        let capture = Capture::default();
+        let builder = tracing_subscriber::fmt()
+            .with_writer(capture.clone())
+            .with_ansi(ansi)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_span_events(FmtSpan::NONE);
+        if ours {
+            let subscriber = builder
+                .with_timer(CachedSystemTime)
+                .fmt_fields(MessageFirst::default())
+                .finish();
+            tracing::subscriber::with_default(subscriber, events);
+        } else {
+            tracing::subscriber::with_default(builder.finish(), events);
+        }
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let mut lines = Vec::new();
+        let mut stamps = Vec::new();
+        for line in text.lines() {
+            let start = line.find("20").unwrap();
+            stamps.push(line[start..start + 27].to_owned());
+            lines.push(format!("{}{}", &line[..start], &line[start + 27..]));
+        }
+        (lines, stamps)
+    }
+
+    #[test]
+    fn lines_match_the_default_format() {
+        for ansi in [false, true] {
+            let (ours, our_stamps) = run(true, ansi);
+            let (default, default_stamps) = run(false, ansi);
+            assert_eq!(ours, default, "ansi {ansi}");
+            assert_eq!(ours.len(), 9);
+            assert!(
+                ours[1].contains("\\x1b[31m\\u{85}\\x07\\x7f"),
+                "{}",
+                ours[1]
+            );
+            for (a, b) in our_stamps.iter().zip(&default_stamps) {
+                // Same shape; the same second unless the runs straddled one.
+                assert_eq!(a.len(), b.len());
+                assert_eq!(&a[..10], &b[..10]);
+                assert_eq!(&a[19..20], ".");
+                assert!(a.ends_with('Z') && a[20..26].bytes().all(|c| c.is_ascii_digit()));
+            }
+        }
+    }
+
+    #[test]
+    fn seconds_and_fractions() {
+        assert_eq!(seconds_text(0).as_deref(), Some("1970-01-01T00:00:00"));
+        assert_eq!(
+            seconds_text(951_782_400).as_deref(),
+            Some("2000-02-29T00:00:00")
+        );
+        assert_eq!(
+            seconds_text(1_573_306_481).as_deref(),
+            Some("2019-11-09T13:34:41")
+        );
+        assert_eq!(&fraction_text(0), b".000000Z");
+        assert_eq!(&fraction_text(794_785), b".794785Z");
+        assert_eq!(&fraction_text(999_999), b".999999Z");
+    }
 }

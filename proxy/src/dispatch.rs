@@ -91,13 +91,16 @@ async fn handle_request(
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .unwrap_or_else(|| conn.local.to_string());
+    let account = route.account(&shared.router);
+    let region = route.region();
+    // The route keeps what `call` and the error rendering read; the operation and key move to the context.
     let mut ctx = RequestContext {
         service: service_id.unwrap_or("unknown"),
-        operation: route.operation.clone(),
+        operation: route.operation.take(),
         protocol: route.protocol,
-        account: route.account(&shared.router),
-        region: route.region(),
-        access_key: route.credential.as_ref().map(|c| c.access_key.clone()),
+        account,
+        region,
+        access_key: route.credential.take().map(|c| c.access_key),
         request_id,
         host,
         scheme: conn.scheme,

@@ -7,7 +7,7 @@
 //! query-protocol `Action` → S3 fallbacks. Region comes from the credential scope, else the host, else
 //! `us-east-1`; the account from the access key (see `skyport_core::access_key`), else `000000000000`.
 
-use http::{HeaderMap, Method, request::Parts};
+use http::{HeaderMap, HeaderName, Method, header, request::Parts};
 use skyport_core::{
     Protocol,
     access_key::account_for_key,
@@ -16,6 +16,8 @@ use skyport_core::{
 };
 
 use crate::catalog::{self, ServiceDef};
+
+static X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
 
 /// What the router needs to know about the deployment.
 #[derive(Debug, Clone)]
@@ -97,10 +99,11 @@ impl Route {
     pub fn region(&self) -> String {
         self.credential
             .as_ref()
-            .and_then(|c| c.region.clone())
+            .and_then(|c| c.region.as_deref())
             .filter(|r| is_region(r))
-            .or_else(|| self.host.region.clone())
-            .unwrap_or_else(|| skyport_core::DEFAULT_REGION.to_owned())
+            .or(self.host.region.as_deref())
+            .unwrap_or(skyport_core::DEFAULT_REGION)
+            .to_owned()
     }
 
     /// Sends a request the router could not place to the service `id` (a port-range route pinned to one
@@ -145,13 +148,13 @@ pub fn classify(parts: &Parts, config: &RouterConfig) -> Route {
     let headers = &parts.headers;
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
-    let host_header = header_str(headers, "host")
+    let host_header = header_str(headers, &header::HOST)
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
     let host = analyze(host_header, &config.domains);
     let (credential, auth_problem) = credential(headers, query);
-    let target = header_str(headers, "x-amz-target").map(str::trim);
-    let content_type = header_str(headers, "content-type").unwrap_or("");
+    let target = header_str(headers, &X_AMZ_TARGET).map(str::trim);
+    let content_type = header_str(headers, &header::CONTENT_TYPE).unwrap_or("");
     let is_json = content_type.starts_with("application/x-amz-json");
 
     let mut route = Route {
@@ -319,7 +322,7 @@ fn is_api_date(segment: &str) -> bool {
 
 fn is_form_post(parts: &Parts) -> bool {
     parts.method == Method::POST
-        && header_str(&parts.headers, "content-type")
+        && header_str(&parts.headers, &header::CONTENT_TYPE)
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
 }
 
@@ -332,7 +335,7 @@ fn s3_fallback(parts: &Parts, path: &str, query: &str, headers: &HeaderMap) -> b
     ]
     .iter()
     .any(|p| query.split('&').any(|kv| kv.starts_with(p)));
-    let sigv2 = header_str(headers, "authorization").is_some_and(|a| a.starts_with("AWS "));
+    let sigv2 = header_str(headers, &header::AUTHORIZATION).is_some_and(|a| a.starts_with("AWS "));
     let non_root = path.len() > 1;
     presigned
         || sigv2
@@ -348,7 +351,8 @@ fn s3_fallback(parts: &Parts, path: &str, query: &str, headers: &HeaderMap) -> b
             ))
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+// Typed header names: a `&str` name is parsed and validated on every lookup.
+fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -362,7 +366,7 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
 /// Extracts the credential from the `Authorization` header or presign query parameters. Returns the
 /// reason when an `Authorization` header claims SigV4 but cannot be parsed.
 fn credential(headers: &HeaderMap, query: &str) -> (Option<Credential>, Option<String>) {
-    if let Some(auth) = headers.get("authorization") {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let Ok(auth) = auth.to_str() else {
             return (
                 None,
@@ -421,11 +425,16 @@ fn credential(headers: &HeaderMap, query: &str) -> (Option<Credential>, Option<S
 }
 
 fn parse_scope(scope: &str) -> Option<Credential> {
-    let parts: Vec<&str> = scope.split('/').collect();
-    let (key, region, service) = match parts.as_slice() {
-        [key, _date, region, service, "aws4_request"] => (*key, Some(*region), *service),
-        // SigV4a scopes carry no region.
-        [key, _date, service, "aws4_request"] => (*key, None, *service),
+    // `<key>/<date>/<region>/<service>/aws4_request`, or SigV4a's `<key>/<date>/<service>/aws4_request`
+    // (no region); split without collecting, as this runs for every signed request.
+    let mut parts = scope.split('/');
+    let key = parts.next()?;
+    let _date = parts.next()?;
+    let third = parts.next()?;
+    let fourth = parts.next()?;
+    let (region, service) = match (parts.next(), parts.next()) {
+        (Some("aws4_request"), None) => (Some(third), fourth),
+        (None, _) if fourth == "aws4_request" => (None, third),
         _ => return None,
     };
     if key.is_empty() || service.is_empty() {
@@ -436,4 +445,35 @@ fn parse_scope(scope: &str) -> Option<Credential> {
         region: region.map(str::to_owned),
         service: Some(service.to_owned()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_scopes() {
+        let c = parse_scope("AKID/20261204/us-east-1/sts/aws4_request").unwrap();
+        assert_eq!(c.access_key, "AKID");
+        assert_eq!(c.region.as_deref(), Some("us-east-1"));
+        assert_eq!(c.service.as_deref(), Some("sts"));
+        // SigV4a: no region.
+        let c = parse_scope("AKID/20261204/s3/aws4_request").unwrap();
+        assert_eq!((c.region, c.service.as_deref()), (None, Some("s3")));
+        for bad in [
+            "AKID/20261204/us-east-1/sts/aws4_request/x",
+            "AKID/20261204/us-east-1/sts/other",
+            "AKID/20261204/aws4_request",
+            "AKID/20261204/us-east-1/sts",
+            "/20261204/us-east-1/sts/aws4_request",
+            "AKID/20261204/us-east-1//aws4_request",
+            "AKID/20261204//aws4_request",
+            "",
+        ] {
+            assert_eq!(parse_scope(bad), None, "{bad}");
+        }
+        // An empty region stays (the route's region check drops it later).
+        let c = parse_scope("AKID/20261204//sts/aws4_request").unwrap();
+        assert_eq!(c.region.as_deref(), Some(""));
+    }
 }

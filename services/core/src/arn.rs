@@ -93,18 +93,24 @@ pub fn is_account_id(text: &str) -> bool {
 
 /// True when `text` looks like an AWS region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`, ...).
 pub fn is_region(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('-').collect();
-    parts.len() >= 3
-        && parts.len() <= 4
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+    // Three or four non-empty parts of lower-case letters and digits, the first only letters, the last
+    // only digits (`us-east-1`, `us-gov-west-1`); checked without collecting the parts.
+    let mut count = 0;
+    let mut last = "";
+    for part in text.split('-') {
+        count += 1;
+        if count > 4
+            || part.is_empty()
+            || !part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            || (count == 1 && !part.bytes().all(|b| b.is_ascii_lowercase()))
+        {
+            return false;
+        }
+        last = part;
+    }
+    count >= 3 && last.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -130,6 +136,8 @@ mod tests {
             "us-gov-west-1",
             "ap-southeast-5",
             "il-central-1",
+            "a-b-c-1",
+            "cn-north-1",
         ] {
             assert!(is_region(ok), "{ok}");
         }
@@ -141,6 +149,12 @@ mod tests {
             "localhost",
             "us-east-1a",
             "a-b-c-d-1",
+            "1us-east-1",
+            "us--1",
+            "us-east-1-",
+            "-us-east-1",
+            "us-east-x",
+            "",
         ] {
             assert!(!is_region(bad), "{bad}");
         }

@@ -64,16 +64,18 @@ pub struct Params {
 impl Params {
     /// Decodes `application/x-www-form-urlencoded` bytes (also a URL query string).
     pub fn parse(input: &[u8]) -> Params {
-        Params {
-            pairs: form_urlencoded::parse(input).into_owned().collect(),
-        }
+        let mut pairs = Vec::new();
+        decode_into(&mut pairs, input);
+        Params { pairs }
     }
 
     /// Parameters from a query string and a form body together (the query protocol accepts both).
     pub fn from_query_and_form(query: Option<&str>, form: &[u8]) -> Params {
-        let mut params = Params::parse(query.unwrap_or("").as_bytes());
-        params.pairs.extend(Params::parse(form).pairs);
-        params
+        let query = query.unwrap_or("").as_bytes();
+        let mut pairs = Vec::with_capacity(pair_count(query) + pair_count(form));
+        decode_into(&mut pairs, query);
+        decode_into(&mut pairs, form);
+        Params { pairs }
     }
 
     /// The first value of `name`.
@@ -130,6 +132,33 @@ impl Params {
     }
 }
 
+/// An upper bound of the pairs in `input` (its `&`-separated pieces).
+fn pair_count(input: &[u8]) -> usize {
+    if input.is_empty() {
+        0
+    } else {
+        input.iter().filter(|&&b| b == b'&').count() + 1
+    }
+}
+
+/// Appends the pairs of `input` as `form_urlencoded::parse` decodes them. A piece without `+`, `%` or
+/// invalid UTF-8 (nearly all of them) needs no decoding and is copied as it is.
+fn decode_into(pairs: &mut Vec<(String, String)>, input: &[u8]) {
+    for piece in input.split(|&b| b == b'&') {
+        if piece.is_empty() {
+            continue;
+        }
+        let plain = !piece.iter().any(|&b| b == b'+' || b == b'%');
+        match std::str::from_utf8(piece) {
+            Ok(text) if plain => {
+                let (name, value) = text.split_once('=').unwrap_or((text, ""));
+                pairs.push((name.to_owned(), value.to_owned()));
+            }
+            _ => pairs.extend(form_urlencoded::parse(piece).into_owned()),
+        }
+    }
+}
+
 fn list_index(key: &str, prefix: &str) -> Option<u32> {
     let rest = key.strip_prefix(prefix)?.strip_prefix('.')?;
     let rest = rest.strip_prefix("member.").unwrap_or(rest);
@@ -169,6 +198,33 @@ pub fn bytes_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_as_form_urlencoded_does() {
+        let inputs: [&[u8]; 12] = [
+            b"Action=GetCallerIdentity&Version=2011-06-15",
+            b"",
+            b"&&a=1&&b&=c&d==e=",
+            b"a+b=c+d&x=%41%42%zz&y=%",
+            b"name=caf\xc3\xa9&bad=\xff\xfe&mixed=\xff+",
+            b"Policy=%7B%22a%22%3A1%7D&Tag.member.1.Key=k",
+            b"=&=v&k=",
+            b"a=1&a=2&a=3",
+            b"%F0%9F%98%80=smile",
+            b"trailing&",
+            b"sp ace=t\tab",
+            b"x=%2B+%20",
+        ];
+        for input in inputs {
+            let expected: Vec<(String, String)> =
+                form_urlencoded::parse(input).into_owned().collect();
+            assert_eq!(Params::parse(input).pairs, expected, "{input:?}");
+        }
+        let both = Params::from_query_and_form(Some("Action=A&x=%31"), b"Version=1&x=2");
+        assert_eq!(both.get("Action"), Some("A"));
+        assert_eq!(both.get("x"), Some("1"));
+        assert_eq!(both.pairs().len(), 4);
+    }
 
     #[test]
     fn decodes_lists_and_structs() {

@@ -36,7 +36,9 @@ impl XmlWriter {
 
     /// Opens `<tag xmlns="namespace">`.
     pub fn start_ns(&mut self, tag: &str, namespace: &str) -> &mut Self {
-        let _ = write!(self.out, "<{tag} xmlns=\"");
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push_str(" xmlns=\"");
         escape_into(&mut self.out, namespace);
         self.out.push_str("\">");
         self
@@ -67,7 +69,9 @@ impl XmlWriter {
 
     /// Writes an empty element `<tag/>`.
     pub fn empty(&mut self, tag: &str) -> &mut Self {
-        let _ = write!(self.out, "<{tag}/>");
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push_str("/>");
         self
     }
 

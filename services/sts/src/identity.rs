@@ -27,7 +27,7 @@ impl Identity {
     pub fn root(account: &str, partition: &str) -> Identity {
         Identity {
             account: account.to_owned(),
-            arn: format!("arn:{partition}:iam::{account}:root"),
+            arn: ["arn:", partition, ":iam::", account, ":root"].concat(),
             user_id: account.to_owned(),
             expires: None,
         }

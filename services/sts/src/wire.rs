@@ -59,11 +59,11 @@ impl Service for Sts {
         let (parts, request_body) = request.into_parts();
         let form = body::collect_limited(request_body, 1 << 20).await?;
         let params = Params::from_query_and_form(parts.uri.query(), &form);
-        let Some(action) = params.get("Action").map(str::to_owned) else {
+        let Some(action) = params.get("Action") else {
             return Err(AwsError::bad_request("MissingAction", "Missing Action"));
         };
-        ctx.set_operation(action.clone());
-        match action.as_str() {
+        ctx.set_operation(action);
+        match ctx.operation.as_deref().unwrap_or_default() {
             "GetCallerIdentity" => self.get_caller_identity(ctx),
             "AssumeRole" => self.assume_role(ctx, &params).await,
             "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(ctx, &params).await,
