@@ -226,65 +226,67 @@ impl<'writer> FormatFields<'writer> for MessageFirst {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        let mut probe = MessageOnly::default();
-        fields.record(&mut probe);
-        if probe.messages != 1 || probe.other {
-            return self.fallback.format_fields(writer, fields);
-        }
         let sanitize = writer.sanitizes_ansi_escapes();
-        let reused = MESSAGE.with(|cell| {
-            let Ok(mut buffer) = cell.try_borrow_mut() else {
-                return None;
+        let written = MESSAGE.with(|cell| {
+            // An event logged while this one is formatted finds the buffer taken and uses its own.
+            let mut spare = String::new();
+            let mut reused = cell.try_borrow_mut();
+            let out = match reused.as_deref_mut() {
+                Ok(buffer) => {
+                    buffer.clear();
+                    buffer
+                }
+                Err(_) => &mut spare,
             };
-            buffer.clear();
-            let mut collect = CollectMessage {
-                out: &mut buffer,
+            let mut visit = MessageOnly {
+                out: &mut *out,
+                messages: 0,
+                other: false,
                 result: Ok(()),
             };
-            fields.record(&mut collect);
-            Some(
-                collect
-                    .result
-                    .and_then(|()| write_message(&mut writer, &buffer, sanitize)),
-            )
-        });
-        match reused {
-            Some(result) => result,
-            None => {
-                let mut buffer = String::new();
-                let mut collect = CollectMessage {
-                    out: &mut buffer,
-                    result: Ok(()),
-                };
-                fields.record(&mut collect);
-                collect.result?;
-                write_message(&mut writer, &buffer, sanitize)
+            fields.record(&mut visit);
+            if visit.messages != 1 || visit.other {
+                return None;
             }
-        }
+            let collected = visit.result;
+            Some(collected.and_then(|()| write_message(&mut writer, out, sanitize)))
+        });
+        written.unwrap_or_else(|| self.fallback.format_fields(writer, fields))
     }
 }
 
-/// Counts `message` fields recorded as `Debug` or `str` values, and notes any other field or kind.
-#[derive(Default)]
-struct MessageOnly {
+/// In one pass over an event's fields: collects its `message` the way `DefaultFields` writes it (`{:?}`
+/// of the value, the text of a format string; a `str` as it is), counts the messages, and notes any other
+/// field or kind of value (the event then goes to `DefaultFields`).
+struct MessageOnly<'a> {
+    out: &'a mut String,
     messages: usize,
     other: bool,
+    result: fmt::Result,
 }
 
-impl Visit for MessageOnly {
-    fn record_debug(&mut self, field: &Field, _: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.messages += 1;
-        } else {
+impl MessageOnly<'_> {
+    /// Counts `field`; true when it is the event's first message and nothing else came before it.
+    fn first_message(&mut self, field: &Field) -> bool {
+        if field.name() != "message" {
             self.other = true;
+            return false;
+        }
+        self.messages += 1;
+        self.messages == 1 && !self.other
+    }
+}
+
+impl Visit for MessageOnly<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.first_message(field) {
+            self.result = write!(self.out, "{value:?}");
         }
     }
 
-    fn record_str(&mut self, field: &Field, _: &str) {
-        if field.name() == "message" {
-            self.messages += 1;
-        } else {
-            self.other = true;
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.first_message(field) {
+            self.out.push_str(value);
         }
     }
 
@@ -318,24 +320,6 @@ impl Visit for MessageOnly {
 
     fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
         self.other = true;
-    }
-}
-
-/// Writes the message as `DefaultFields` does: `{:?}` of the value (the text of a format string).
-struct CollectMessage<'a> {
-    out: &'a mut String,
-    result: fmt::Result,
-}
-
-impl Visit for CollectMessage<'_> {
-    fn record_debug(&mut self, _: &Field, value: &dyn fmt::Debug) {
-        if self.result.is_ok() {
-            self.result = write!(self.out, "{value:?}");
-        }
-    }
-
-    fn record_str(&mut self, _: &Field, value: &str) {
-        self.out.push_str(value);
     }
 }
 
