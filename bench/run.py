@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Skyport's benchmark harness: one command that measures Skyport next to its peers in the same run.
 
-    python3 bench/run.py            # quick mode (about 3 minutes once the peers are installed; skips the peers' 1 GiB transfers and moto's receive+delete)
+    python3 bench/run.py            # quick mode (under 2 minutes once the peers are installed; one run per figure;
+                                    # skips the peers' 1 GiB transfers and moto's receive+delete)
     python3 bench/run.py --full     # longer runs, more repetitions (about 15 minutes)
     python3 bench/run.py --no-write # print only; do not rewrite docs/benchmarks.md and bench/results.json
 
@@ -213,14 +214,14 @@ QUICK_SKIP_MOTO = ("sqs_recv_del",)
 
 
 def settle(pid, timeout=None):
-    """Wait until a server is idle (under 5 % of a core over 250 ms): a slow peer may still be working
-    off requests queued by the previous run, which would otherwise count against the next one. The quick
-    mode waits at most 3 s (a peer still busy then is marked by its own slow figures)."""
+    """Wait until a server is idle (at most one clock tick, 10 ms, of CPU over 100 ms): a slow peer may
+    still be working off requests queued by the previous run, which would otherwise count against the next
+    one. The quick mode waits at most 3 s (a peer still busy then is marked by its own slow figures)."""
     deadline = time.time() + (timeout or SETTLE_TIMEOUT["s"])
     while time.time() < deadline:
         c0 = cpu_seconds(pid)
-        time.sleep(0.25)
-        if cpu_seconds(pid) - c0 < 0.0125:
+        time.sleep(0.1)
+        if cpu_seconds(pid) - c0 < 0.015:
             return True
     return False
 
@@ -356,8 +357,9 @@ def skyport_startup(reps):
             if line.strip() == "Ready.":
                 break
         times.append((time.perf_counter() - t0) * 1000)
-        time.sleep(0.3)
-        rss.append(rss_kib(proc.pid) / 1024)
+        if len(times) > reps - 3:  # idle RSS from the last three starts
+            time.sleep(0.3)
+            rss.append(rss_kib(proc.pid) / 1024)
         proc.terminate()
         proc.wait()
         shutil.rmtree(state, ignore_errors=True)
@@ -585,12 +587,16 @@ def run_ops(peer, conns_list, seconds, reps, only=None, skip=()):
 
 
 def big_object(peer, timeout):
+    """1 GiB PUT (curl streaming a file of real bytes from the page cache) and GET (to /dev/null): MB/s,
+    server CPU and peak RSS. Not a sparse file: reading its holes costs curl more kernel time (zero-filling
+    pages) than the server spends on the upload, so the client would be what is measured."""
     settle(peer.pid)
-    """1 GiB PUT (curl streaming a sparse file) and GET (to /dev/null): MB/s, server CPU and peak RSS."""
     tmp = tempfile.mkdtemp(prefix="skyport-bench-big-")
     src = os.path.join(tmp, "1GiB")
+    chunk = os.urandom(1 << 20)
     with open(src, "wb") as f:
-        f.truncate(BIG_BYTES)
+        for _ in range(BIG_BYTES // len(chunk)):
+            f.write(chunk)
     url = f"http://127.0.0.1:{peer.port}/bench/big-1g"
     hdrs = ["-H", f"Authorization: {authorization('s3')}", "-H", f"X-Amz-Date: {AMZ_DATE}",
             "-H", "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD", "-H", "Expect:"]
@@ -885,12 +891,12 @@ def main():
         cfg = {"start_reps": 30, "peer_start_reps": 3, "sky_reps": 5, "peer_reps": 3, "sky_secs": 3, "peer_secs": 4,
                "big_timeout": 180, "big_timeout_peers": 180, "big_peers": True, "tls_secs": 4, "tls_reps": 3, "dns_secs": 4, "dns_reps": 3}
     else:
-        # Quick mode (development): 1 s runs, about 3 minutes once the peers are installed (180 s on
-        # 2026-12-04; moto's receive+delete is skipped, see QUICK_SKIP_MOTO).
-        cfg = {"start_reps": 10, "peer_start_reps": 1, "sky_reps": 2, "peer_reps": 1, "sky_secs": 1, "peer_secs": 1,
+        # Quick mode (development): one 1 s run of each figure, under 2 minutes once the peers are
+        # installed and the binaries built (moto's receive+delete is skipped, see QUICK_SKIP_MOTO).
+        cfg = {"start_reps": 10, "peer_start_reps": 1, "sky_reps": 1, "peer_reps": 1, "sky_secs": 1, "peer_secs": 1,
                "big_timeout": 60, "big_timeout_peers": 30, "big_peers": False, "tls_secs": 1, "tls_reps": 1, "dns_secs": 1, "dns_reps": 1}
     SETTLE_TIMEOUT["s"] = 60 if args.full else 3
-    t_start = time.time()
+    t_setup = time.time()
 
     ensure_tools()
     moto = moto_server() if "moto" in peers else None
@@ -902,6 +908,8 @@ def main():
             log(f"LocalStack could not be installed: {exc}")
     if not args.no_build:
         build()
+    # The run's duration counts from here: installing the peers and building happen once.
+    t_start = time.time()
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "mode": "full" if args.full else "quick", "machine": machine(),
                "versions": versions(moto, localstack), "config": cfg,
@@ -969,6 +977,7 @@ def main():
         log("DNS: dnsperf against Skyport and dnsmasq")
         results["dns"] = dns_bench(cfg["dns_secs"], cfg["dns_reps"])
     results["elapsed_s"] = round(time.time() - t_start)
+    results["setup_s"] = round(t_start - t_setup)
     results["load_average_at_end"] = os.getloadavg()[0]
 
     table = render(results)
@@ -1175,6 +1184,7 @@ def write_docs(r, table):
                 "every figure is noisy: compare ratios and CPU per operation\n  rather than absolute rates)")
     else:
         load = "load average not recorded"
+    setup = f" after {r['setup_s']} s of installing and building" if r.get("setup_s") else ""
     text = f"""# Benchmarks
 
 All figures come from one command, run on one machine, with every peer measured in the same run:
@@ -1183,7 +1193,7 @@ All figures come from one command, run on one machine, with every peer measured 
 {r['command']}
 ```
 
-- Date: {r['date']} ({r['mode']} mode, {r['elapsed_s']} s)
+- Date: {r['date']} ({r['mode']} mode, {r['elapsed_s']} s{setup})
 - Machine: {r['machine']}; {load}
 - Versions: {v['skyport']}, {v['rustc']}; moto {v.get('moto', '?')}; LocalStack (localstack-core, host
   runtime without Docker) {ls}; {v['wrk']}; {v['nginx']}; {v['dnsmasq']}; {v['dnsperf']}; {v['openssl']}
@@ -1212,7 +1222,8 @@ All figures come from one command, run on one machine, with every peer measured 
   SendMessageBatch run of the same length fills the queue.
 - **Bare hyper hello world**: `examples/bench_hello.rs`, the same hyper/tokio stack answering a constant; the
   physical ceiling for an HTTP server on this machine.
-- **1 GiB object**: `curl -T` of a sparse 1 GiB file (`Content-Length` known), then a GET to `/dev/null`.
+- **1 GiB object**: `curl -T` of a 1 GiB file of random bytes just written (so in the page cache; a sparse
+  file would make curl's own kernel time, zero-filling the holes, the limit), then a GET to `/dev/null`.
 - **TLS handshakes**: two parallel `openssl s_time -new` clients (full TLS 1.3 handshakes, no resumption,
   no SNI, so Skyport serves its default certificate) against Skyport's gateway port and against nginx
   (one worker, no master, `ssl_session_cache off`, self-signed ECDSA P-256 certificate like Skyport's

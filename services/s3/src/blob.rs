@@ -26,9 +26,10 @@ use std::io::{IoSlice, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use crate::md5::Md5;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use md5::Digest;
+use sha2::Digest as _;
 use skyport_core::Body;
 use skyport_core::store::{Store, StoreError, Writer};
 use tokio::sync::mpsc;
@@ -120,7 +121,7 @@ impl Drop for TempFile {
 /// MD5, the requested checksums and the optional SHA-256, fed in one pass. A body that goes to a file
 /// has its MD5 split off ([`Digests::split_md5`]) onto a thread of its own.
 struct Digests {
-    md5: Option<md5::Md5>,
+    md5: Option<Md5>,
     hashers: Vec<(Algorithm, Hasher)>,
     sha256: Option<sha2::Sha256>,
 }
@@ -128,7 +129,7 @@ struct Digests {
 impl Digests {
     fn new(opts: &WriteOptions) -> Digests {
         Digests {
-            md5: Some(md5::Md5::new()),
+            md5: Some(Md5::new()),
             hashers: opts
                 .algorithms
                 .iter()
@@ -155,7 +156,7 @@ impl Digests {
 
 impl Digests {
     /// Takes MD5 out (the slowest digest, about 600 MB/s per core), leaving the rest.
-    fn split_md5(mut self) -> (md5::Md5, Digests) {
+    fn split_md5(mut self) -> (Md5, Digests) {
         let md5 = self.md5.take().unwrap_or_default();
         (md5, self)
     }
@@ -169,7 +170,7 @@ struct Spill {
     write_tx: mpsc::Sender<Vec<Bytes>>,
     digest_tx: mpsc::Sender<Vec<Bytes>>,
     writer: tokio::task::JoinHandle<std::io::Result<(std::fs::File, Digests)>>,
-    digester: tokio::task::JoinHandle<md5::Md5>,
+    digester: tokio::task::JoinHandle<Md5>,
     pending: Vec<Bytes>,
     pending_len: usize,
 }
@@ -264,7 +265,7 @@ fn writer_loop(
 }
 
 /// The MD5 thread: feeds what arrives to MD5 until the channel closes.
-fn md5_loop(mut md5: md5::Md5, mut rx: mpsc::Receiver<Vec<Bytes>>) -> md5::Md5 {
+fn md5_loop(mut md5: Md5, mut rx: mpsc::Receiver<Vec<Bytes>>) -> Md5 {
     while let Some(group) = rx.blocking_recv() {
         for data in group {
             md5.update(&data);

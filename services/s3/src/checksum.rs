@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use crc_fast::CrcAlgorithm;
-use md5::Digest;
+use sha2::Digest as _;
 
 /// A flexible checksum algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -196,7 +196,7 @@ pub fn combine_full(alg: Algorithm, parts: &[(String, u64)]) -> Option<String> {
 
 /// MD5 of a byte slice, hex.
 pub fn md5_hex(data: &[u8]) -> String {
-    skyport_core::ids::hex(&md5::Md5::digest(data))
+    skyport_core::ids::hex(&crate::md5::Md5::digest(data))
 }
 
 /// The base64 of a hex string's bytes (for `Content-MD5` comparisons).

@@ -34,6 +34,7 @@ pub mod error;
 pub mod lifecycle;
 mod list;
 mod lock;
+pub mod md5;
 pub mod model;
 mod multipart;
 pub mod notify;
