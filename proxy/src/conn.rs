@@ -59,7 +59,25 @@ pub(crate) async fn handle(
             return;
         }
     };
-    if is_tls_handshake(first[0]) {
+    // Everything after the first byte lives in its own allocation: a connection that is still silent (the
+    // common case for pools of idle connections) then holds a task of a few hundred bytes instead of one
+    // sized for the TLS handshake and the HTTP/1 and HTTP/2 connection state.
+    let tls = is_tls_handshake(first[0]);
+    let http1 = first != H2_PREFACE_START;
+    Box::pin(established(stream, tls, http1, peer, local, pinned, shared)).await;
+}
+
+/// Terminates TLS when the first byte was a handshake, then serves HTTP.
+async fn established(
+    stream: TcpStream,
+    tls: bool,
+    http1: bool,
+    peer: SocketAddr,
+    local: SocketAddr,
+    pinned: Option<&'static str>,
+    shared: Arc<Shared>,
+) {
+    if tls {
         let Some(acceptor) = shared.tls.clone() else {
             tracing::debug!(%peer, "TLS handshake on a listener without TLS; closing");
             return;
@@ -85,7 +103,6 @@ pub(crate) async fn handle(
             scheme: Scheme::Http,
             pinned,
         };
-        let http1 = first != H2_PREFACE_START;
         serve(stream, info, http1, shared).await;
     }
 }
