@@ -1,8 +1,8 @@
 #!/bin/bash
 # 1 GiB PUT throughput and server CPU: starts Skyport on a loopback port (DNS off, fresh state dir),
-# creates a bucket, PUTs a 1 GiB file of real bytes (written first, so it is in the page cache; a sparse
-# file costs the curl client more kernel time zero-filling its holes than the server spends) with curl -T RUNS times, and prints MB/s and the server's CPU
-# seconds (user+system from /proc/<pid>/stat) per PUT.
+# creates a bucket, PUTs a 1 GiB file of real bytes with curl -T RUNS times, and prints MB/s and the
+# server's CPU seconds (user+system from /proc/<pid>/stat) per PUT. The file is written first, so it is in
+# the page cache; a sparse file would cost curl more kernel time zero-filling its holes than the server spends.
 # usage: bench/put_1gib.sh <skyport binary> [runs]
 set -euo pipefail
 BIN=$1; RUNS=${2:-3}
