@@ -8,17 +8,21 @@
 //!
 //! With `PERSISTENCE=1` databases live under `<state-dir>/state/<service>/` and every write transaction is
 //! committed durably (fsync) before the call returns, so a write acknowledged to a client survives
-//! `kill -9`. Without persistence the databases are in memory and bulk data goes to a scratch directory
-//! under `<state-dir>/tmp/` that is removed on exit (and swept at the next start after a crash).
+//! `kill -9`. Without persistence each service's tables live in memory ([`memory`]: persistent ordered
+//! maps with the same transaction semantics, several times cheaper per write than redb's in-memory
+//! backend) and bulk data goes to a scratch directory under `<state-dir>/tmp/` that is removed on exit
+//! (and swept at the next start after a crash).
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, backends::InMemoryBackend};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
+
+mod memory;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -202,30 +206,29 @@ fn sweep_stale_scratch(tmp: &Path) {
     }
 }
 
-/// An embedded ACID key-value store with named tables of string keys and byte values.
+/// An embedded ACID key-value store with named tables of string keys and byte values: a redb file with
+/// `PERSISTENCE=1`, else ordered tables in memory ([`memory`]) with the same transaction semantics.
 ///
 /// After an I/O error (a full disk, typically) redb refuses every later operation until the database is
 /// reopened; a file store therefore closes and reopens its database on the next operation, so the store
 /// works again as soon as the disk has room.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
-    durable: bool,
-    /// Commits so far (an in-memory store makes every [`MEMORY_DURABLE_EVERY`]th one durable).
-    commits: Arc<AtomicU64>,
+    backend: Arc<Backend>,
 }
 
-/// An in-memory store commits with `Durability::None` (about half the CPU of a durable commit: no
-/// freed-page bookkeeping) and makes one commit in this many durable, which lets redb reuse the pages
-/// the non-durable ones freed, so memory stays bounded.
-const MEMORY_DURABLE_EVERY: u64 = 16;
+enum Backend {
+    File(FileDb),
+    Memory(memory::MemoryDb),
+}
 
-struct Inner {
+/// A redb database file.
+struct FileDb {
     /// The open database; `None` while a reopen after an I/O error has not yet succeeded.
     db: RwLock<Option<Arc<Database>>>,
-    /// The file to reopen (`None` in memory).
-    path: Option<PathBuf>,
-    /// The page cache size of a file store.
+    /// The file to reopen.
+    path: PathBuf,
+    /// The page cache size.
     cache_bytes: usize,
     /// Space kept free for writes that free space (see [`Store::write_freeing`]).
     reserve: Reserve,
@@ -322,9 +325,13 @@ impl Reserve {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = match &*self.backend {
+            Backend::File(file) => Some(&file.path),
+            Backend::Memory(_) => None,
+        };
         f.debug_struct("Store")
-            .field("durable", &self.durable)
-            .field("path", &self.inner.path)
+            .field("durable", &self.is_durable())
+            .field("path", &path)
             .finish()
     }
 }
@@ -341,58 +348,19 @@ fn table(name: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
     TableDefinition::new(name)
 }
 
-impl Store {
-    fn new(db: Database, path: Option<PathBuf>, cache_bytes: usize) -> Store {
-        Store {
-            durable: path.is_some(),
-            inner: Arc::new(Inner {
-                db: RwLock::new(Some(Arc::new(db))),
-                reserve: path.as_deref().map(Reserve::for_store).unwrap_or_default(),
-                path,
-                cache_bytes,
-            }),
-            commits: Arc::default(),
-        }
-    }
-
-    /// Opens (or creates) a durable store in `path`.
-    pub fn open_file(path: &Path) -> Result<Store, StoreError> {
-        Store::open_file_with_cache(path, FILE_CACHE_BYTES)
-    }
-
-    /// Opens (or creates) a durable store in `path` with a page cache of `cache_bytes`.
-    pub fn open_file_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
-        let db = db_err!(open_database(path, cache_bytes))?;
-        Ok(Store::new(db, Some(path.to_owned()), cache_bytes))
-    }
-
-    /// A store in memory, gone on exit.
-    pub fn in_memory() -> Result<Store, StoreError> {
-        let db = db_err!(Database::builder().create_with_backend(InMemoryBackend::new()))?;
-        Ok(Store::new(db, None, 0))
-    }
-
+impl FileDb {
     /// The open database, reopening the file first if an earlier I/O error closed it.
     fn db(&self) -> Result<Arc<Database>, StoreError> {
-        if let Some(db) = self
-            .inner
-            .db
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+        if let Some(db) = self.db.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
             return Ok(db.clone());
         }
-        let mut slot = self.inner.db.write().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
         if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
-        let Some(path) = &self.inner.path else {
-            return Err(StoreError::Db(redb::Error::PreviousIo));
-        };
         // Opening repairs what the failed commit left behind.
-        let db = Arc::new(db_err!(open_database(path, self.inner.cache_bytes))?);
-        tracing::info!(path = %path.display(), "state store reopened after an I/O error");
+        let db = Arc::new(db_err!(open_database(&self.path, self.cache_bytes))?);
+        tracing::info!(path = %self.path.display(), "state store reopened after an I/O error");
         *slot = Some(db.clone());
         Ok(db)
     }
@@ -400,10 +368,10 @@ impl Store {
     /// After an I/O error, closes `failed` (once every other user has let go of it) so that the next
     /// operation reopens the file.
     fn after_error(&self, failed: Arc<Database>, error: &StoreError) {
-        if self.inner.path.is_none() || !error.needs_reopen() {
+        if !error.needs_reopen() {
             return;
         }
-        let mut slot = self.inner.db.write().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
         if !slot.as_ref().is_some_and(|db| Arc::ptr_eq(db, &failed)) {
             return; // another caller already closed it
         }
@@ -427,23 +395,100 @@ impl Store {
         tracing::warn!("the failed state store is still in use; it closes when its last user ends");
     }
 
+    /// One write transaction, committed without waiting for the disk when `no_durability`; an I/O error
+    /// closes the database so the next operation reopens it.
+    fn commit<T>(
+        &self,
+        no_durability: bool,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = self.db()?;
+        let outcome: Result<T, StoreError> = (|| {
+            let mut tx = db_err!(db.begin_write())?;
+            if no_durability {
+                db_err!(tx.set_durability(redb::Durability::None))?;
+            }
+            let result = {
+                let mut writer = Writer {
+                    tx: WriteTx::File(&tx),
+                };
+                f(&mut writer)?
+            };
+            db_err!(tx.commit())?;
+            Ok(result)
+        })();
+        match &outcome {
+            Ok(_) => self.reserve.restore(),
+            Err(e) => {
+                if e.disk_full() {
+                    self.reserve.disk_full.store(true, Ordering::Relaxed);
+                }
+                self.after_error(db, e);
+            }
+        }
+        outcome
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Reader) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let db = self.db()?;
+        let outcome = db_err!(db.begin_read()).and_then(|tx| {
+            f(&Reader {
+                tx: ReadTx::File(tx),
+            })
+        });
+        if let Err(e) = &outcome {
+            self.after_error(db, e);
+        }
+        outcome
+    }
+}
+
+impl Store {
+    /// Opens (or creates) a durable store in `path`.
+    pub fn open_file(path: &Path) -> Result<Store, StoreError> {
+        Store::open_file_with_cache(path, FILE_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) a durable store in `path` with a page cache of `cache_bytes`.
+    pub fn open_file_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        let db = db_err!(open_database(path, cache_bytes))?;
+        Ok(Store {
+            backend: Arc::new(Backend::File(FileDb {
+                db: RwLock::new(Some(Arc::new(db))),
+                reserve: Reserve::for_store(path),
+                path: path.to_owned(),
+                cache_bytes,
+            })),
+        })
+    }
+
+    /// A store in memory, gone on exit.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Arc::new(Backend::Memory(memory::MemoryDb::default())),
+        })
+    }
+
     /// True when commits are fsynced to disk.
     pub fn is_durable(&self) -> bool {
-        self.durable
+        matches!(*self.backend, Backend::File(_))
     }
 
     /// Runs `f` in one write transaction and commits it (durably, for a file store) before returning.
-    /// Blocking: call from `spawn_blocking` or use [`Store::write_async`].
+    /// If `f` fails, nothing it wrote is kept. Blocking for a file store: call from `spawn_blocking` or
+    /// use [`Store::write_async`].
     pub fn write<T>(
         &self,
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let no_durability = !self.durable
-            && !self
-                .commits
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(MEMORY_DURABLE_EVERY);
-        self.commit(no_durability, f)
+        match &*self.backend {
+            Backend::File(file) => file.commit(false, f),
+            Backend::Memory(mem) => mem.write(|tables| {
+                f(&mut Writer {
+                    tx: WriteTx::Memory(tables),
+                })
+            }),
+        }
     }
 
     /// Like [`Store::write`], but a file store does not wait for the disk: the change becomes durable
@@ -454,11 +499,10 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if !self.durable {
-            // Nothing waits for a disk here: the in-memory policy of `write` applies.
-            return self.write(f);
+        match &*self.backend {
+            Backend::File(file) => file.commit(true, f),
+            Backend::Memory(_) => self.write(f),
         }
-        self.commit(true, f)
     }
 
     /// [`Store::write`] for a change that frees space (a delete): if the disk is full, the store's space
@@ -467,12 +511,15 @@ impl Store {
         &self,
         f: impl Fn(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.inner.reserve.release_if_full();
-        match self.write(&f) {
-            Err(e) if e.disk_full() && self.inner.reserve.path.is_some() => {
-                self.inner.reserve.disk_full.store(true, Ordering::Relaxed);
-                self.inner.reserve.release_if_full();
-                self.write(&f)
+        let Backend::File(file) = &*self.backend else {
+            return self.write(f);
+        };
+        file.reserve.release_if_full();
+        match file.commit(false, &f) {
+            Err(e) if e.disk_full() => {
+                file.reserve.disk_full.store(true, Ordering::Relaxed);
+                file.reserve.release_if_full();
+                file.commit(false, &f)
             }
             outcome => outcome,
         }
@@ -484,7 +531,7 @@ impl Store {
         T: Send + 'static,
         F: Fn(&mut Writer<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        if !self.durable {
+        if !self.is_durable() {
             return self.write(f);
         }
         self.off_runtime(move |store| store.write_freeing(f)).await
@@ -501,45 +548,13 @@ impl Store {
             .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
-    /// One write transaction, committed without waiting for the disk when `no_durability`; an I/O error
-    /// closes the database so the next operation reopens it.
-    fn commit<T>(
-        &self,
-        no_durability: bool,
-        f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let db = self.db()?;
-        let outcome: Result<T, StoreError> = (|| {
-            let mut tx = db_err!(db.begin_write())?;
-            if no_durability {
-                db_err!(tx.set_durability(redb::Durability::None))?;
-            }
-            let result = {
-                let mut writer = Writer { tx: &tx };
-                f(&mut writer)?
-            };
-            db_err!(tx.commit())?;
-            Ok(result)
-        })();
-        match &outcome {
-            Ok(_) => self.inner.reserve.restore(),
-            Err(e) => {
-                if e.disk_full() {
-                    self.inner.reserve.disk_full.store(true, Ordering::Relaxed);
-                }
-                self.after_error(db, e);
-            }
-        }
-        outcome
-    }
-
     /// [`Store::write`] off the async runtime when it has to wait for the disk.
     pub async fn write_async<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Writer<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        if !self.durable {
+        if !self.is_durable() {
             return self.write(f);
         }
         self.off_runtime(move |store| store.write(f)).await
@@ -550,12 +565,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Reader) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let db = self.db()?;
-        let outcome = db_err!(db.begin_read()).and_then(|tx| f(&Reader { tx }));
-        if let Err(e) = &outcome {
-            self.after_error(db, e);
+        match &*self.backend {
+            Backend::File(file) => file.read(f),
+            Backend::Memory(mem) => f(&Reader {
+                tx: ReadTx::Memory(mem.snapshot()),
+            }),
         }
-        outcome
     }
 
     /// Reads one value.
@@ -578,14 +593,24 @@ impl Store {
 
 /// Access to one write transaction.
 pub struct Writer<'a> {
-    tx: &'a redb::WriteTransaction,
+    tx: WriteTx<'a>,
+}
+
+enum WriteTx<'a> {
+    File(&'a redb::WriteTransaction),
+    Memory(&'a mut memory::Tables),
 }
 
 impl Writer<'_> {
     /// Inserts or replaces a value.
     pub fn put(&mut self, table_name: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let mut t = db_err!(self.tx.open_table(table(table_name)))?;
-        db_err!(t.insert(key, value))?;
+        match &mut self.tx {
+            WriteTx::File(tx) => {
+                let mut t = db_err!(tx.open_table(table(table_name)))?;
+                db_err!(t.insert(key, value))?;
+            }
+            WriteTx::Memory(tables) => tables.put(table_name, key, value),
+        }
         Ok(())
     }
 
@@ -602,34 +627,64 @@ impl Writer<'_> {
 
     /// Reads a value inside the transaction.
     pub fn get(&self, table_name: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = db_err!(self.tx.open_table(table(table_name)))?;
-        let value = db_err!(t.get(key))?.map(|v| v.value().to_vec());
-        Ok(value)
+        match &self.tx {
+            WriteTx::File(tx) => {
+                let t = db_err!(tx.open_table(table(table_name)))?;
+                let value = db_err!(t.get(key))?.map(|v| v.value().to_vec());
+                Ok(value)
+            }
+            WriteTx::Memory(tables) => Ok(tables.get(table_name, key).map(<[u8]>::to_vec)),
+        }
     }
 
     /// Removes a value; true when it existed.
     pub fn delete(&mut self, table_name: &str, key: &str) -> Result<bool, StoreError> {
-        let mut t = db_err!(self.tx.open_table(table(table_name)))?;
-        let existed = db_err!(t.remove(key))?.is_some();
-        Ok(existed)
+        match &mut self.tx {
+            WriteTx::File(tx) => {
+                let mut t = db_err!(tx.open_table(table(table_name)))?;
+                let existed = db_err!(t.remove(key))?.is_some();
+                Ok(existed)
+            }
+            WriteTx::Memory(tables) => Ok(tables.delete(table_name, key)),
+        }
     }
 }
 
 /// Access to a read snapshot.
 pub struct Reader {
-    tx: redb::ReadTransaction,
+    tx: ReadTx,
+}
+
+enum ReadTx {
+    File(redb::ReadTransaction),
+    Memory(Arc<memory::Tables>),
+}
+
+/// Opens a table of a redb read transaction; `None` when it does not exist yet.
+fn read_table(
+    tx: &redb::ReadTransaction,
+    table_name: &str,
+) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>, StoreError> {
+    match tx.open_table(table(table_name)) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(StoreError::Db(e.into())),
+    }
 }
 
 impl Reader {
     /// Reads a value.
     pub fn get(&self, table_name: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = match self.tx.open_table(table(table_name)) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(StoreError::Db(e.into())),
-        };
-        let value = db_err!(t.get(key))?.map(|v| v.value().to_vec());
-        Ok(value)
+        match &self.tx {
+            ReadTx::File(tx) => {
+                let Some(t) = read_table(tx, table_name)? else {
+                    return Ok(None);
+                };
+                let value = db_err!(t.get(key))?.map(|v| v.value().to_vec());
+                Ok(value)
+            }
+            ReadTx::Memory(tables) => Ok(tables.get(table_name, key).map(<[u8]>::to_vec)),
+        }
     }
 
     /// Calls `f` with every entry of a table, in key order (nothing when the table does not exist).
@@ -638,14 +693,21 @@ impl Reader {
         table_name: &str,
         mut f: impl FnMut(&str, &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let t = match self.tx.open_table(table(table_name)) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-            Err(e) => return Err(StoreError::Db(e.into())),
-        };
-        for entry in db_err!(t.iter())? {
-            let (k, v) = db_err!(entry)?;
-            f(k.value(), v.value())?;
+        match &self.tx {
+            ReadTx::File(tx) => {
+                let Some(t) = read_table(tx, table_name)? else {
+                    return Ok(());
+                };
+                for entry in db_err!(t.iter())? {
+                    let (k, v) = db_err!(entry)?;
+                    f(k.value(), v.value())?;
+                }
+            }
+            ReadTx::Memory(tables) => {
+                for (k, v) in tables.range(table_name, None) {
+                    f(k, v)?;
+                }
+            }
         }
         Ok(())
     }
@@ -658,28 +720,38 @@ impl Reader {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let t = match self.tx.open_table(table(table_name)) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::Db(e.into())),
-        };
-        let start = match start_after {
-            Some(after) if after >= prefix => after,
-            _ => prefix,
+        let (start, exclusive) = match start_after {
+            Some(after) if after >= prefix => (after, true),
+            _ => (prefix, false),
         };
         let mut out = Vec::new();
-        for entry in db_err!(t.range::<&str>(start..))? {
-            let (k, v) = db_err!(entry)?;
-            let key = k.value();
+        let mut take = |key: &str, value: &[u8]| {
             if !key.starts_with(prefix) {
-                break;
+                return false;
             }
-            if start_after == Some(key) {
-                continue;
+            if !(exclusive && key == start) {
+                out.push((key.to_owned(), value.to_vec()));
             }
-            out.push((key.to_owned(), v.value().to_vec()));
-            if out.len() >= limit {
-                break;
+            out.len() < limit
+        };
+        match &self.tx {
+            ReadTx::File(tx) => {
+                let Some(t) = read_table(tx, table_name)? else {
+                    return Ok(out);
+                };
+                for entry in db_err!(t.range::<&str>(start..))? {
+                    let (k, v) = db_err!(entry)?;
+                    if !take(k.value(), v.value()) {
+                        break;
+                    }
+                }
+            }
+            ReadTx::Memory(tables) => {
+                for (k, v) in tables.range(table_name, Some((start, exclusive))) {
+                    if !take(k, v) {
+                        break;
+                    }
+                }
             }
         }
         Ok(out)
