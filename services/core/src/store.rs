@@ -238,10 +238,8 @@ struct FileDb {
 /// delete, so on a full disk nothing could be deleted to make room: once a write has failed for lack of
 /// space, the next write that frees space ([`Store::write_freeing`]) first removes this file, and the
 /// reserve is made again (at most once a second) after later commits, when the disk has room.
-#[derive(Default)]
 struct Reserve {
-    /// `None` in memory.
-    path: Option<PathBuf>,
+    path: PathBuf,
     /// A write failed for lack of space since the reserve was last in place.
     disk_full: AtomicBool,
     /// The reserve file is not (completely) there.
@@ -260,9 +258,10 @@ impl Reserve {
         // A reserve left by an earlier run is kept as it is: no write and fsync on every start.
         let in_place = std::fs::metadata(&path).is_ok_and(|m| m.len() == RESERVE_BYTES as u64);
         let reserve = Reserve {
-            path: Some(path),
+            path,
+            disk_full: AtomicBool::new(false),
             missing: AtomicBool::new(!in_place),
-            ..Reserve::default()
+            last_try: Mutex::new(None),
         };
         if !in_place {
             reserve.make();
@@ -272,7 +271,7 @@ impl Reserve {
 
     /// Writes the reserve file (real blocks, not a sparse file); on failure removes what was written.
     fn make(&self) {
-        let Some(path) = &self.path else { return };
+        let path = &self.path;
         let written = std::fs::File::create(path).and_then(|mut f| {
             use std::io::Write;
             f.write_all(&vec![0u8; RESERVE_BYTES])?;
@@ -293,11 +292,10 @@ impl Reserve {
 
     /// Gives the reserved space back to the disk when a write has failed for lack of it.
     fn release_if_full(&self) {
-        let Some(path) = &self.path else { return };
         if !self.disk_full.load(Ordering::Relaxed) || self.missing.swap(true, Ordering::Relaxed) {
             return;
         }
-        match std::fs::remove_file(path) {
+        match std::fs::remove_file(&self.path) {
             Ok(()) => {
                 tracing::warn!(
                     "state directory full: released the reserved space so deletes can proceed"
@@ -309,7 +307,7 @@ impl Reserve {
 
     /// Makes the reserve again after a successful commit (at most once a second).
     fn restore(&self) {
-        if self.path.is_none() || !self.missing.load(Ordering::Relaxed) {
+        if !self.missing.load(Ordering::Relaxed) {
             return;
         }
         {
