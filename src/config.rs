@@ -172,6 +172,8 @@ pub struct Config {
     pub response_header: bool,
     /// Derive accounts from real `AKIA`/`ASIA` keys (`PARITY_AWS_ACCESS_KEY_ID`).
     pub parity_access_keys: bool,
+    /// Async runtime worker threads (`TOKIO_WORKER_THREADS`); `None` means [`default_worker_threads`].
+    pub worker_threads: Option<usize>,
     /// DNS settings.
     pub dns: DnsSettings,
     /// The external service port range as first and last port, inclusive (`EXTERNAL_SERVICE_PORTS_START`,
@@ -272,6 +274,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
         "PARITY_AWS_ACCESS_KEY_ID",
         "derive accounts from real access keys",
     ),
+    ("TOKIO_WORKER_THREADS", "async runtime worker threads"),
     ("DNS_ADDRESS", "DNS listen address, 0 turns it off"),
     ("DNS_PORT", "DNS port"),
     ("DNS_SERVER", "upstream DNS servers"),
@@ -530,6 +533,20 @@ pub fn parse_name_patterns(var: &'static str, value: &str) -> Result<Vec<String>
     Ok(out)
 }
 
+/// The async runtime's worker threads when `TOKIO_WORKER_THREADS` is not set: one fewer than the CPUs
+/// available (CPU quotas count), and at least one.
+///
+/// An emulator always shares its machine with the programs that call it (tests, SDKs, the CLI), so
+/// Skyport leaves them a core instead of starting a worker on every one. With a worker per core and a
+/// busy client, Linux often queues two workers on one CPU and the connections waiting on the second one
+/// wait a scheduler slice. Measured on two cores with a one-thread load client (docs/benchmarks.md,
+/// "Runtime workers"): GetCallerIdentity at 64 connections 81k/s with p99 1.4 ms on one worker, 68-72k/s
+/// with p99 4.6-4.9 ms on two; operations that need more than a core of server CPU lose (S3 PutObject
+/// 1 KiB at 64 connections: 32k instead of 41-47k/s). `TOKIO_WORKER_THREADS` sets any count.
+pub fn default_worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
 fn default_state_dir(env: &dyn EnvSource, in_container: bool) -> PathBuf {
     if in_container {
         return PathBuf::from("/var/lib/localstack");
@@ -742,6 +759,19 @@ impl Config {
             header_timeout,
             response_header: bool_var(env, "LOCALSTACK_RESPONSE_HEADER_ENABLED", true)?,
             parity_access_keys: bool_var(env, "PARITY_AWS_ACCESS_KEY_ID", false)?,
+            worker_threads: match env.var("TOKIO_WORKER_THREADS") {
+                None => None,
+                Some(v) => match v.trim().parse::<usize>() {
+                    Ok(n) if (1..=1024).contains(&n) => Some(n),
+                    _ => {
+                        return Err(invalid(
+                            "TOKIO_WORKER_THREADS",
+                            &v,
+                            "a whole number from 1 to 1024",
+                        ));
+                    }
+                },
+            },
             sqs_delay_recently_deleted: bool_var(env, "SQS_DELAY_RECENTLY_DELETED", false)?,
             sqs_delay_purge_retry: bool_var(env, "SQS_DELAY_PURGE_RETRY", false)?,
             dns,
@@ -903,6 +933,12 @@ impl Config {
                 }),
             ),
             ("DEBUG".into(), u8::from(self.debug).to_string()),
+            (
+                "TOKIO_WORKER_THREADS".into(),
+                self.worker_threads
+                    .unwrap_or_else(default_worker_threads)
+                    .to_string(),
+            ),
             (
                 "DNS_ADDRESS".into(),
                 self.dns.address.map_or("off".to_owned(), |a| a.to_string()),
@@ -1123,10 +1159,22 @@ mod tests {
             ("LS_LOG", "loud"),
             ("SKYPORT_SHUTDOWN_TIMEOUT", "-1"),
             ("SKYPORT_HANDSHAKE_TIMEOUT", "0"),
+            ("TOKIO_WORKER_THREADS", "0"),
+            ("TOKIO_WORKER_THREADS", "two"),
         ] {
             let e = Config::load(&env(&[(k, v)]), false).unwrap_err();
             assert_eq!(e.var, k, "{e}");
         }
+    }
+
+    #[test]
+    fn worker_threads_default_leaves_a_core_for_clients() {
+        let c = Config::load(&env(&[]), false).expect("config");
+        assert_eq!(c.worker_threads, None);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(default_worker_threads(), cores.saturating_sub(1).max(1));
+        let c = Config::load(&env(&[("TOKIO_WORKER_THREADS", " 3 ")]), false).expect("config");
+        assert_eq!(c.worker_threads, Some(3));
     }
 
     #[test]
