@@ -12,10 +12,15 @@ routes a range port to the backend through `POST /_skyport/ports`, then alternat
 transfers (upload: client to backend; download: backend to client; the order flips every round) and prints
 the median MB/s of each, min-max, the ratio routed/direct, and CPU seconds per GiB of Skyport (routed
 transfers only), the backend and the client. Everything stays on 127.0.0.1.
+
+Two well-known TCP relays carry the same transfers in the same run, as a yardstick for what any relay can
+do on this machine: HAProxy in TCP mode (`option splice-auto`, kernel splicing like Skyport's) and socat
+(a user-space copy loop), each when installed (`apt-get install haproxy socat`; `--relays` picks).
 """
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -29,10 +34,45 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds of a running process, from /proc/<pid>/stat."""
+    """User + system CPU seconds of a running process and its reaped children (socat forks one per
+    connection), from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
+
+
+def start_relay(name, port, backend_port, scratch):
+    """Starts a yardstick relay from 127.0.0.1:`port` to the backend; None when it is not installed."""
+    if name == "haproxy":
+        if not shutil.which("haproxy"):
+            return None
+        config = os.path.join(scratch, "haproxy.cfg")
+        with open(config, "w") as f:
+            f.write(
+                "global\n  maxconn 256\n"
+                "defaults\n  mode tcp\n  option splice-auto\n  timeout connect 5s\n"
+                "  timeout client 120s\n  timeout server 120s\n"
+                f"listen relay\n  bind 127.0.0.1:{port}\n  server backend 127.0.0.1:{backend_port}\n"
+            )
+        proc = subprocess.Popen(["haproxy", "-db", "-f", config], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    elif name == "socat":
+        if not shutil.which("socat"):
+            return None
+        proc = subprocess.Popen(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+                                 f"TCP:127.0.0.1:{backend_port}"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    else:
+        sys.exit(f"unknown relay {name!r} (haproxy, socat)")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit(f"{name} did not start listening on {port}")
 
 
 def transfer(tool, kind, port, size):
@@ -69,6 +109,8 @@ def main():
     parser.add_argument("--tool", help="the bench_tcp binary (default: target/release/examples/bench_tcp)")
     parser.add_argument("--gib", type=float, default=1.0, help="GiB per transfer (default 1)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each measurement (default 5)")
+    parser.add_argument("--relays", default="haproxy,socat",
+                        help="yardstick relays to measure too, comma-separated (default haproxy,socat; '' for none)")
     args = parser.parse_args()
     binary = find(
         args.skyport,
@@ -85,6 +127,7 @@ def main():
     backend = subprocess.Popen([tool, "serve"], stdout=subprocess.PIPE, text=True)
     state = tempfile.TemporaryDirectory()
     skyport = None
+    relays = {}
     try:
         backend_port = int(backend.stdout.readline())
         gateway = free_port()
@@ -116,39 +159,54 @@ def main():
         )
         routed_port = json.load(urllib.request.urlopen(request))["port"]
 
-        paths = (("direct", backend_port), ("route", routed_port))
-        results = {(kind, path): [] for kind in ("upload", "download") for path, _ in paths}
-        cpu = {(who, path): 0.0 for who in ("skyport", "backend", "client") for path, _ in paths}
+        # Each path: (name, port, the relay process whose CPU is counted, or None).
+        paths = [("direct", backend_port, None), ("route", routed_port, skyport)]
+        for name in (n.strip() for n in args.relays.split(",") if n.strip()):
+            port = free_port()
+            proc = start_relay(name, port, backend_port, state.name)
+            if proc:
+                relays[name] = proc
+                paths.append((name, port, proc))
+            else:
+                print(f"({name} is not installed: skipped)")
+        results = {(kind, path): [] for kind in ("upload", "download") for path, _, _ in paths}
+        cpu = {(who, path): 0.0 for who in ("relay", "backend", "client") for path, _, _ in paths}
         for round_ in range(args.rounds):
             for kind in ("upload", "download"):
-                # Flip which goes first every round, so slow drifts of the machine hit both alike.
-                for path, port in paths if round_ % 2 == 0 else paths[::-1]:
-                    before = cpu_seconds(skyport.pid), cpu_seconds(backend.pid)
+                # Rotate which goes first every round, so slow drifts of the machine hit all alike.
+                shift = round_ % len(paths)
+                for path, port, relay in paths[shift:] + paths[:shift]:
+                    before = cpu_seconds(relay.pid) if relay else 0.0, cpu_seconds(backend.pid)
                     rate, client_cpu = transfer(tool, kind, port, size)
-                    after = cpu_seconds(skyport.pid), cpu_seconds(backend.pid)
+                    after = cpu_seconds(relay.pid) if relay else 0.0, cpu_seconds(backend.pid)
                     results[(kind, path)].append(rate)
-                    cpu[("skyport", path)] += after[0] - before[0]
+                    cpu[("relay", path)] += after[0] - before[0]
                     cpu[("backend", path)] += after[1] - before[1]
                     cpu[("client", path)] += client_cpu
-        print(f"{args.gib:g} GiB per transfer, {args.rounds} rounds, median MB/s (min-max):")
+        print(f"{args.gib:g} GiB per transfer, {args.rounds} rounds, median MB/s (min-max), and of direct:")
         for kind in ("upload", "download"):
-            direct = results[(kind, "direct")]
-            routed = results[(kind, "route")]
-            ratio = statistics.median(routed) / statistics.median(direct)
-            print(
-                f"  {kind:8} direct {statistics.median(direct):6.0f} ({min(direct):.0f}-{max(direct):.0f})"
-                f"   route {statistics.median(routed):6.0f} ({min(routed):.0f}-{max(routed):.0f})"
-                f"   route/direct {ratio:.0%}"
-            )
+            direct = statistics.median(results[(kind, "direct")])
+            cells = []
+            for path, _, _ in paths:
+                rates = results[(kind, path)]
+                cell = f"{path} {statistics.median(rates):6.0f} ({min(rates):.0f}-{max(rates):.0f})"
+                if path != "direct":
+                    cell += f" {statistics.median(rates) / direct:.0%}"
+                cells.append(cell)
+            print(f"  {kind:8} " + "   ".join(cells))
         gib_moved = 2 * args.rounds * args.gib
-        print("CPU seconds per GiB moved (user+system):")
-        for path, _ in paths:
+        print("CPU seconds per GiB moved (user+system; 'relay' is Skyport for the route):")
+        for path, _, _ in paths:
             print(
-                f"  {path:8} skyport {cpu[('skyport', path)] / gib_moved:.3f}"
+                f"  {path:8} relay {cpu[('relay', path)] / gib_moved:.3f}"
                 f"   backend {cpu[('backend', path)] / gib_moved:.3f}"
                 f"   client {cpu[('client', path)] / gib_moved:.3f}"
+                f"   all {sum(cpu[(who, path)] for who in ('relay', 'backend', 'client')) / gib_moved:.3f}"
             )
     finally:
+        for proc in relays.values():
+            proc.terminate()
+            proc.wait()
         if skyport:
             skyport.terminate()
             skyport.wait()
