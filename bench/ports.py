@@ -9,9 +9,9 @@ The backend and the client are the native load tool `examples/bench_tcp.rs` (bui
 and a source that sends the bytes asked for, 1 MiB blocking reads and writes, so loopback, not the load
 tool, is the ceiling. The script starts the backend, starts Skyport on loopback with its own port range,
 routes a range port to the backend through `POST /_skyport/ports`, then alternates direct and routed
-transfers (upload: client to backend; download: backend to client; the order flips every round) and prints
-the median MB/s of each, min-max, the ratio routed/direct, and CPU seconds per GiB of Skyport (routed
-transfers only), the backend and the client. Everything stays on 127.0.0.1.
+transfers (upload: client to backend; download: backend to client; which path goes first rotates every
+round) and prints the median MB/s of each, min-max, the ratio to direct, and CPU seconds per GiB of the
+relay (Skyport for the route), the backend, the client and all three. Everything stays on 127.0.0.1.
 
 Two well-known TCP relays carry the same transfers in the same run, as a yardstick for what any relay can
 do on this machine: HAProxy in TCP mode (`option splice-auto`, kernel splicing like Skyport's) and socat

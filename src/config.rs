@@ -172,8 +172,8 @@ pub struct Config {
     pub response_header: bool,
     /// Derive accounts from real `AKIA`/`ASIA` keys (`PARITY_AWS_ACCESS_KEY_ID`).
     pub parity_access_keys: bool,
-    /// Async runtime worker threads (`TOKIO_WORKER_THREADS`); `None` means [`default_worker_threads`].
-    pub worker_threads: Option<usize>,
+    /// Async runtime worker threads (`TOKIO_WORKER_THREADS`, else [`default_worker_threads`]).
+    pub worker_threads: usize,
     /// DNS settings.
     pub dns: DnsSettings,
     /// The external service port range as first and last port, inclusive (`EXTERNAL_SERVICE_PORTS_START`,
@@ -547,6 +547,21 @@ pub fn default_worker_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
+/// `TOKIO_WORKER_THREADS`: a whole number from 1 to 1024, else [`default_worker_threads`].
+fn worker_threads_var(env: &dyn EnvSource) -> Result<usize, ConfigError> {
+    let Some(value) = env.var("TOKIO_WORKER_THREADS") else {
+        return Ok(default_worker_threads());
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            "TOKIO_WORKER_THREADS",
+            &value,
+            "a whole number from 1 to 1024",
+        )),
+    }
+}
+
 fn default_state_dir(env: &dyn EnvSource, in_container: bool) -> PathBuf {
     if in_container {
         return PathBuf::from("/var/lib/localstack");
@@ -759,19 +774,7 @@ impl Config {
             header_timeout,
             response_header: bool_var(env, "LOCALSTACK_RESPONSE_HEADER_ENABLED", true)?,
             parity_access_keys: bool_var(env, "PARITY_AWS_ACCESS_KEY_ID", false)?,
-            worker_threads: match env.var("TOKIO_WORKER_THREADS") {
-                None => None,
-                Some(v) => match v.trim().parse::<usize>() {
-                    Ok(n) if (1..=1024).contains(&n) => Some(n),
-                    _ => {
-                        return Err(invalid(
-                            "TOKIO_WORKER_THREADS",
-                            &v,
-                            "a whole number from 1 to 1024",
-                        ));
-                    }
-                },
-            },
+            worker_threads: worker_threads_var(env)?,
             sqs_delay_recently_deleted: bool_var(env, "SQS_DELAY_RECENTLY_DELETED", false)?,
             sqs_delay_purge_retry: bool_var(env, "SQS_DELAY_PURGE_RETRY", false)?,
             dns,
@@ -935,9 +938,7 @@ impl Config {
             ("DEBUG".into(), u8::from(self.debug).to_string()),
             (
                 "TOKIO_WORKER_THREADS".into(),
-                self.worker_threads
-                    .unwrap_or_else(default_worker_threads)
-                    .to_string(),
+                self.worker_threads.to_string(),
             ),
             (
                 "DNS_ADDRESS".into(),
@@ -1169,12 +1170,12 @@ mod tests {
 
     #[test]
     fn worker_threads_default_leaves_a_core_for_clients() {
-        let c = Config::load(&env(&[]), false).expect("config");
-        assert_eq!(c.worker_threads, None);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(default_worker_threads(), cores.saturating_sub(1).max(1));
+        let c = Config::load(&env(&[]), false).expect("config");
+        assert_eq!(c.worker_threads, default_worker_threads());
         let c = Config::load(&env(&[("TOKIO_WORKER_THREADS", " 3 ")]), false).expect("config");
-        assert_eq!(c.worker_threads, Some(3));
+        assert_eq!(c.worker_threads, 3);
     }
 
     #[test]

@@ -61,11 +61,8 @@ pub fn run(args: &StartArgs, compose_file: Option<&std::path::Path>) -> ExitCode
         }
     };
     let _log_guard = crate::logging::init(&config);
-    let workers = config
-        .worker_threads
-        .unwrap_or_else(crate::config::default_worker_threads);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all().worker_threads(workers);
+    builder.enable_all().worker_threads(config.worker_threads);
     let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
