@@ -34,7 +34,12 @@ async fn handle_request(
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let (parts, incoming) = request.into_parts();
-    let request_body = body::wrap(incoming);
+    let (request_body, leftover) = if hyper::body::Body::is_end_stream(&incoming) {
+        (body::wrap(incoming), None)
+    } else {
+        let (body, leftover) = crate::leftover::track(incoming);
+        (body, Some(leftover))
+    };
 
     let internal = {
         let path = parts.uri.path();
@@ -48,6 +53,15 @@ async fn handle_request(
             crate::internal::handle(&shared.health, &shared.shutdown, &parts, request_body).await
         };
         common_headers(&shared, &mut response);
+        if let Some(leftover) = leftover {
+            crate::leftover::settle(
+                &leftover,
+                parts.version,
+                expects_continue(&parts),
+                &mut response,
+            )
+            .await;
+        }
         tracing::debug!(
             method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(),
             "internal endpoint"
@@ -110,6 +124,8 @@ async fn handle_request(
         started,
     };
     let method = parts.method.clone();
+    let version = parts.version;
+    let expect_continue = expects_continue(&parts);
 
     let result = match body_error {
         Some(e) => Err(e),
@@ -166,6 +182,9 @@ async fn handle_request(
         }
     }
     common_headers(&shared, &mut response);
+    if let Some(leftover) = leftover {
+        crate::leftover::settle(&leftover, version, expect_continue, &mut response).await;
+    }
 
     // Milliseconds with two decimals, formatted as integers (float formatting costs more).
     let micros = started.elapsed().as_micros();
@@ -210,6 +229,14 @@ async fn call(
             Err(errors::panicked(name))
         }
     }
+}
+
+/// Whether the client waits for `100 Continue` before sending the body.
+fn expects_continue(parts: &http::request::Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 fn common_headers(shared: &Shared, response: &mut Response<Body>) {

@@ -19,6 +19,7 @@ pub mod errors;
 pub mod forward;
 pub mod gateway;
 pub mod internal;
+mod leftover;
 pub mod listener;
 pub mod ports;
 pub mod router;
