@@ -93,6 +93,11 @@ struct Extras {
     query_code: Option<Cow<'static, str>>,
     /// Extra response headers (e.g. `Allow` on 405).
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The members of a modeled error for the JSON protocols (rendered by the wire layer from the error
+    /// shape), replacing the default `message` member.
+    json_members: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Elements of a modeled error for the XML protocols, written after `<Message>`.
+    xml_fields: Option<String>,
 }
 
 impl std::fmt::Display for AwsError {
@@ -191,6 +196,29 @@ impl AwsError {
         self
     }
 
+    /// The complete members of a modeled error in the JSON protocols (`__type` is still added here).
+    pub fn with_json_members(
+        mut self,
+        members: serde_json::Map<String, serde_json::Value>,
+    ) -> AwsError {
+        self.extras_mut().json_members = Some(members);
+        self
+    }
+
+    /// Pre-rendered XML elements of a modeled error, written after `<Message>`.
+    pub fn with_xml_fields(mut self, elements: String) -> AwsError {
+        self.extras_mut().xml_fields = Some(elements);
+        self
+    }
+
+    fn json_members(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.extras.as_deref().and_then(|e| e.json_members.as_ref())
+    }
+
+    fn xml_fields(&self) -> Option<&str> {
+        self.extras.as_deref().and_then(|e| e.xml_fields.as_deref())
+    }
+
     /// Extra elements/members.
     pub fn fields(&self) -> &[(&'static str, String)] {
         self.extras.as_deref().map_or(&[], |e| e.fields.as_slice())
@@ -274,9 +302,15 @@ impl AwsError {
                 Fault::Receiver => "Receiver",
             },
         );
-        w.leaf("Code", code).leaf("Message", &self.message);
+        w.leaf("Code", code);
+        if !self.message.is_empty() {
+            w.leaf("Message", &self.message);
+        }
         for (name, value) in self.fields() {
             w.leaf(name, value);
+        }
+        if let Some(elements) = self.xml_fields() {
+            w.raw(elements);
         }
         w.end("Error")
             .leaf("RequestId", render.request_id)
@@ -286,11 +320,15 @@ impl AwsError {
 
     fn rest_xml(&self, render: &ErrorRender<'_>) -> Vec<u8> {
         let mut w = XmlWriter::with_declaration();
-        w.start("Error")
-            .leaf("Code", &self.code)
-            .leaf("Message", &self.message);
+        w.start("Error").leaf("Code", &self.code);
+        if !self.message.is_empty() {
+            w.leaf("Message", &self.message);
+        }
         for (name, value) in self.fields() {
             w.leaf(name, value);
+        }
+        if let Some(elements) = self.xml_fields() {
+            w.raw(elements);
         }
         w.leaf("RequestId", render.request_id);
         w.opt_leaf("HostId", render.host_id);
@@ -302,6 +340,10 @@ impl AwsError {
         let prefix = render.service.map(|s| s.json_error_prefix).unwrap_or("");
         let mut object = serde_json::Map::new();
         object.insert("__type".into(), format!("{prefix}{}", self.code).into());
+        if let Some(members) = self.json_members() {
+            object.extend(members.clone());
+            return serde_json::to_vec(&object).unwrap_or_default();
+        }
         object.insert("message".into(), self.message.clone().into());
         for (name, value) in self.fields() {
             object.insert((*name).into(), value.clone().into());
@@ -310,6 +352,9 @@ impl AwsError {
     }
 
     fn rest_json(&self) -> Vec<u8> {
+        if let Some(members) = self.json_members() {
+            return serde_json::to_vec(members).unwrap_or_default();
+        }
         let mut object = serde_json::Map::new();
         object.insert(
             "Type".into(),

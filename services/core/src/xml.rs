@@ -75,6 +75,12 @@ impl XmlWriter {
         self
     }
 
+    /// Appends already-escaped markup as it is.
+    pub fn raw(&mut self, markup: &str) -> &mut Self {
+        self.out.push_str(markup);
+        self
+    }
+
     /// The finished document.
     pub fn finish(self) -> String {
         self.out

@@ -1,21 +1,21 @@
-//! STS on the wire: query-protocol request parsing, validation with AWS's messages, and XML responses.
-
-use std::time::Duration;
+//! STS's behaviour over the model's types: the wire layer (`skyport-wire`, driven by `models/sts.json`)
+//! parses each query-protocol request, checks the model's constraints and writes the XML response; this
+//! module holds what each operation does.
 
 use base64::Engine;
 use http::{Request, Response, StatusCode};
 use skyport_core::{
-    AwsError, Body, Protocol, RequestContext, Service, ServiceInfo, access_key,
+    AwsError, Body, OperationTable, Protocol, RequestContext, Service, ServiceInfo, access_key,
     arn::{Arn, is_account_id},
-    body,
     error::StorageCodes,
-    protocol::{Params, xml_response},
     store::{Store, StoreError},
-    timefmt,
-    xml::XmlWriter,
 };
+use skyport_wire::{ApiError, Endpoint, Handler, Model, Operation, Timestamp, Value};
 
 use crate::identity::{Credentials, Identity, IdentityStore, role_unique_id};
+use crate::shapes::{self, StsApi};
+
+skyport_wire::static_model!(MODEL, "../../../models/sts.json");
 
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
@@ -25,6 +25,20 @@ static INFO: ServiceInfo = ServiceInfo {
     xml_namespace: NAMESPACE,
     json_error_prefix: "com.amazonaws.sts#",
 };
+
+/// The operations implemented; the model's others answer `NotImplemented`.
+pub const OPERATIONS: &[&str] = &[
+    "AssumeRole",
+    "AssumeRoleWithWebIdentity",
+    "GetAccessKeyInfo",
+    "GetCallerIdentity",
+    "GetSessionToken",
+];
+
+/// The STS model (compiled on first use).
+pub fn model() -> &'static Model {
+    MODEL()
+}
 
 /// The STS service.
 #[derive(Debug, Clone)]
@@ -41,8 +55,8 @@ impl Sts {
     }
 }
 
-fn store_error(e: StoreError) -> AwsError {
-    AwsError::storage(&(&e).into(), StorageCodes::COMMON)
+fn store_error(e: StoreError) -> ApiError {
+    AwsError::storage(&(&e).into(), StorageCodes::COMMON).into()
 }
 
 #[async_trait::async_trait]
@@ -51,136 +65,119 @@ impl Service for Sts {
         &INFO
     }
 
+    fn operations(&self) -> Option<OperationTable> {
+        Some(OperationTable {
+            implemented: OPERATIONS,
+            all: || skyport_wire::endpoint::operation_names(MODEL()),
+        })
+    }
+
     async fn call(
         &self,
         ctx: &mut RequestContext,
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
-        let (parts, request_body) = request.into_parts();
-        let form = body::collect_limited(request_body, 1 << 20).await?;
-        let params = Params::from_query_and_form(parts.uri.query(), &form);
-        let Some(action) = params.get("Action") else {
-            return Err(AwsError::bad_request("MissingAction", "Missing Action"));
-        };
-        ctx.set_operation(action);
-        match ctx.operation.as_deref().unwrap_or_default() {
-            "GetCallerIdentity" => self.get_caller_identity(ctx),
-            "AssumeRole" => self.assume_role(ctx, &params).await,
-            "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(ctx, &params).await,
-            "GetSessionToken" => self.get_session_token(ctx, &params).await,
-            "GetAccessKeyInfo" => self.get_access_key_info(ctx, &params),
-            other => Err(AwsError::bad_request(
-                "InvalidAction",
-                format!("Could not find operation {other} for version 2011-06-15"),
-            )),
-        }
+        Endpoint::new(MODEL())
+            .body_limit(1 << 20)
+            .serve(self, ctx, request)
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Sts {
+    fn implemented(&self) -> &'static [&'static str] {
+        OPERATIONS
+    }
+
+    async fn handle(
+        &self,
+        ctx: &mut RequestContext,
+        operation: &'static Operation,
+        input: Value,
+    ) -> Result<Value, ApiError> {
+        shapes::dispatch(self, ctx, operation, input).await
     }
 }
 
 impl Sts {
     /// The identity of the caller: the one recorded for a Skyport-minted key, else the account root.
-    fn caller(&self, ctx: &RequestContext) -> Result<Identity, AwsError> {
+    fn caller(&self, ctx: &RequestContext) -> Result<Identity, ApiError> {
         if let Some(key) = &ctx.access_key
             && let Some(identity) = self.identities.lookup(key).map_err(store_error)?
         {
-            {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                if identity.expires.is_some_and(|e| e < now) {
-                    return Err(AwsError::new(
-                        StatusCode::FORBIDDEN,
-                        "ExpiredToken",
-                        "The security token included in the request is expired",
-                    ));
-                }
-                return Ok(identity);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            if identity.expires.is_some_and(|e| e < now) {
+                return Err(ApiError::with_status(
+                    StatusCode::FORBIDDEN,
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                ));
             }
+            return Ok(identity);
         }
         Ok(Identity::root(&ctx.account, ctx.partition()))
     }
+}
 
-    fn get_caller_identity(&self, ctx: &RequestContext) -> Result<Response<Body>, AwsError> {
+#[async_trait::async_trait]
+impl StsApi for Sts {
+    async fn get_caller_identity(
+        &self,
+        ctx: &mut RequestContext,
+        _input: shapes::GetCallerIdentityRequest,
+    ) -> Result<shapes::GetCallerIdentityResponse, ApiError> {
         let identity = self.caller(ctx)?;
-        Ok(respond("GetCallerIdentity", ctx, |w| {
-            w.leaf("UserId", &identity.user_id)
-                .leaf("Account", &identity.account)
-                .leaf("Arn", &identity.arn);
-        }))
+        Ok(shapes::GetCallerIdentityResponse {
+            user_id: Some(identity.user_id),
+            account: Some(identity.account),
+            arn: Some(identity.arn),
+        })
     }
 
     async fn assume_role(
         &self,
-        ctx: &RequestContext,
-        params: &Params,
-    ) -> Result<Response<Body>, AwsError> {
-        let mut v = Validator::default();
-        let role_arn = v.required(params, "RoleArn", "roleArn", 20, 2048);
-        let session = v.required(params, "RoleSessionName", "roleSessionName", 2, 64);
-        v.pattern(
-            session.as_deref(),
-            "roleSessionName",
-            is_session_char,
-            "[\\w+=,.@-]*",
-        );
-        let duration = v.duration(params, 900, 43200, 3600);
-        v.optional_len(params, "Policy", "policy", 1, 2048);
-        v.optional_len(params, "ExternalId", "externalId", 2, 1224);
-        v.optional_len(params, "SerialNumber", "serialNumber", 9, 256);
-        v.optional_len(params, "SourceIdentity", "sourceIdentity", 2, 64);
-        if params.struct_list("Tags").len() > 50 {
-            v.error("Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into());
-        }
-        v.finish()?;
-        let (role_arn, session) = (role_arn.unwrap_or_default(), session.unwrap_or_default());
-        let role = parse_role_arn(&role_arn)?;
-        let assumed = assumed_role(&role, &session);
+        _ctx: &mut RequestContext,
+        input: shapes::AssumeRoleRequest,
+    ) -> Result<shapes::AssumeRoleResponse, ApiError> {
+        let role = parse_role_arn(&input.role_arn)?;
+        let assumed = assumed_role(&role, &input.role_session_name);
+        let duration = duration(input.duration_seconds, 3600);
         let credentials = self
             .identities
             .mint(assumed.clone(), duration)
             .await
             .map_err(store_error)?;
-        let packed = packed_policy_size(params);
-        Ok(respond("AssumeRole", ctx, |w| {
-            write_assumed_role_user(w, &assumed);
-            write_credentials(w, &credentials);
-            if let Some(size) = packed {
-                w.leaf("PackedPolicySize", &size.to_string());
-            }
-            w.opt_leaf("SourceIdentity", params.get("SourceIdentity"));
-        }))
+        Ok(shapes::AssumeRoleResponse {
+            credentials: Some(wire_credentials(credentials)),
+            assumed_role_user: Some(assumed_role_user(&assumed)),
+            packed_policy_size: packed_policy_size(
+                input.policy.as_deref(),
+                input.policy_arns.as_ref().map_or(0, Vec::len),
+                input.tags.as_ref().map_or(0, Vec::len),
+            ),
+            source_identity: input.source_identity,
+            ..Default::default()
+        })
     }
 
     async fn assume_role_with_web_identity(
         &self,
-        ctx: &RequestContext,
-        params: &Params,
-    ) -> Result<Response<Body>, AwsError> {
-        let mut v = Validator::default();
-        let role_arn = v.required(params, "RoleArn", "roleArn", 20, 2048);
-        let session = v.required(params, "RoleSessionName", "roleSessionName", 2, 64);
-        v.pattern(
-            session.as_deref(),
-            "roleSessionName",
-            is_session_char,
-            "[\\w+=,.@-]*",
-        );
-        let token = v.required(params, "WebIdentityToken", "webIdentityToken", 4, 20000);
-        let duration = v.duration(params, 900, 43200, 3600);
-        v.optional_len(params, "ProviderId", "providerId", 4, 2048);
-        v.optional_len(params, "Policy", "policy", 1, 2048);
-        v.finish()?;
-        let claims = jwt_claims(&token.unwrap_or_default()).ok_or_else(|| {
-            AwsError::bad_request(
-                "InvalidIdentityToken",
+        _ctx: &mut RequestContext,
+        input: shapes::AssumeRoleWithWebIdentityRequest,
+    ) -> Result<shapes::AssumeRoleWithWebIdentityResponse, ApiError> {
+        let claims = jwt_claims(&input.web_identity_token).ok_or_else(|| {
+            shapes::errors::invalid_identity_token_exception(
                 "The web identity token that was passed could not be validated by AWS. Get a new identity \
                  token from the identity provider and then retry the request.",
             )
         })?;
-        let (role_arn, session) = (role_arn.unwrap_or_default(), session.unwrap_or_default());
-        let role = parse_role_arn(&role_arn)?;
-        let assumed = assumed_role(&role, &session);
+        let role = parse_role_arn(&input.role_arn)?;
+        let assumed = assumed_role(&role, &input.role_session_name);
+        let duration = duration(input.duration_seconds, 3600);
         let credentials = self
             .identities
             .mint(assumed.clone(), duration)
@@ -198,9 +195,9 @@ impl Sts {
             }
             _ => String::new(),
         };
-        let provider = params
-            .get("ProviderId")
-            .map(str::to_owned)
+        let provider = input
+            .provider_id
+            .clone()
             .or_else(|| {
                 claims
                     .get("iss")
@@ -208,31 +205,29 @@ impl Sts {
                     .map(|iss| iss.trim_start_matches("https://").to_owned())
             })
             .unwrap_or_default();
-        Ok(respond("AssumeRoleWithWebIdentity", ctx, |w| {
-            w.leaf("SubjectFromWebIdentityToken", &subject);
-            w.leaf("Audience", &audience);
-            write_assumed_role_user(w, &assumed);
-            write_credentials(w, &credentials);
-            w.leaf("Provider", &provider);
-            if let Some(size) = packed_policy_size(params) {
-                w.leaf("PackedPolicySize", &size.to_string());
-            }
-        }))
+        Ok(shapes::AssumeRoleWithWebIdentityResponse {
+            credentials: Some(wire_credentials(credentials)),
+            subject_from_web_identity_token: Some(subject),
+            assumed_role_user: Some(assumed_role_user(&assumed)),
+            packed_policy_size: packed_policy_size(
+                input.policy.as_deref(),
+                input.policy_arns.as_ref().map_or(0, Vec::len),
+                0,
+            ),
+            provider: Some(provider),
+            audience: Some(audience),
+            ..Default::default()
+        })
     }
 
     async fn get_session_token(
         &self,
-        ctx: &RequestContext,
-        params: &Params,
-    ) -> Result<Response<Body>, AwsError> {
-        let mut v = Validator::default();
-        let duration = v.duration(params, 900, 129600, 43200);
-        v.optional_len(params, "SerialNumber", "serialNumber", 9, 256);
-        v.optional_len(params, "TokenCode", "tokenCode", 6, 6);
-        v.finish()?;
+        ctx: &mut RequestContext,
+        input: shapes::GetSessionTokenRequest,
+    ) -> Result<shapes::GetSessionTokenResponse, ApiError> {
         let caller = self.caller(ctx)?;
         if caller.expires.is_some() {
-            return Err(AwsError::new(
+            return Err(ApiError::with_status(
                 StatusCode::FORBIDDEN,
                 "AccessDenied",
                 "Cannot call GetSessionToken with session credentials",
@@ -240,83 +235,94 @@ impl Sts {
         }
         let credentials = self
             .identities
-            .mint(caller, duration)
+            .mint(caller, duration(input.duration_seconds, 43200))
             .await
             .map_err(store_error)?;
-        Ok(respond("GetSessionToken", ctx, |w| {
-            write_credentials(w, &credentials)
-        }))
+        Ok(shapes::GetSessionTokenResponse {
+            credentials: Some(wire_credentials(credentials)),
+            ..Default::default()
+        })
     }
 
-    fn get_access_key_info(
+    async fn get_access_key_info(
         &self,
-        ctx: &RequestContext,
-        params: &Params,
-    ) -> Result<Response<Body>, AwsError> {
-        let mut v = Validator::default();
-        let key = v.required(params, "AccessKeyId", "accessKeyId", 16, 128);
-        v.pattern(
-            key.as_deref(),
-            "accessKeyId",
-            |c| c.is_ascii_alphanumeric(),
-            "[\\w]*",
-        );
-        v.finish()?;
-        let key = key.unwrap_or_default();
+        ctx: &mut RequestContext,
+        input: shapes::GetAccessKeyInfoRequest,
+    ) -> Result<shapes::GetAccessKeyInfoResponse, ApiError> {
+        let key = input.access_key_id;
         let account = match self.identities.lookup(&key).map_err(store_error)? {
             Some(identity) => identity.account,
             None if is_account_id(&key) => key,
             None => access_key::decode_account(&key).unwrap_or_else(|| ctx.account.clone()),
         };
-        Ok(respond("GetAccessKeyInfo", ctx, |w| {
-            w.leaf("Account", &account);
-        }))
+        Ok(shapes::GetAccessKeyInfoResponse {
+            account: Some(account),
+        })
     }
 }
 
-fn respond(
-    operation: &str,
-    ctx: &RequestContext,
-    result: impl FnOnce(&mut XmlWriter),
-) -> Response<Body> {
-    let mut w = XmlWriter::new();
-    // `<Op>Response` and `<Op>Result` in one buffer (this runs for every request).
-    let mut tags = String::with_capacity(2 * operation.len() + 14);
-    tags.push_str(operation);
-    tags.push_str("Response");
-    tags.push_str(operation);
-    tags.push_str("Result");
-    let (response_tag, result_tag) = tags.split_at(operation.len() + "Response".len());
-    w.start_ns(response_tag, NAMESPACE).start(result_tag);
-    result(&mut w);
-    w.end(result_tag)
-        .start("ResponseMetadata")
-        .leaf("RequestId", &ctx.request_id)
-        .end("ResponseMetadata")
-        .end(response_tag);
-    xml_response(Protocol::Query, StatusCode::OK, w.finish())
+#[async_trait::async_trait]
+impl skyport_core::bus::CredentialIssuer for Sts {
+    async fn assume_role(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        duration: std::time::Duration,
+    ) -> Result<skyport_core::bus::SessionCredentials, skyport_core::bus::BusError> {
+        let role = parse_role_arn(role_arn)
+            .map_err(|e| skyport_core::bus::BusError::Rejected(e.message))?;
+        let assumed = assumed_role(&role, session_name);
+        let credentials = self
+            .identities
+            .mint(assumed, duration)
+            .await
+            .map_err(|e| skyport_core::bus::BusError::Internal(e.to_string()))?;
+        Ok(skyport_core::bus::SessionCredentials {
+            access_key_id: credentials.access_key_id,
+            secret_access_key: credentials.secret_access_key,
+            session_token: credentials.session_token,
+            expiration: u64::try_from(Timestamp::from(credentials.expiration).secs).unwrap_or(0),
+        })
+    }
 }
 
-fn write_credentials(w: &mut XmlWriter, c: &Credentials) {
-    w.start("Credentials")
-        .leaf("AccessKeyId", &c.access_key_id)
-        .leaf("SecretAccessKey", &c.secret_access_key)
-        .leaf("SessionToken", &c.session_token)
-        .leaf("Expiration", &timefmt::iso8601_seconds(c.expiration))
-        .end("Credentials");
+/// The requested duration (the model bounds it), or the operation's default.
+fn duration(seconds: Option<i32>, default: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(
+        seconds
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(default),
+    )
 }
 
-fn write_assumed_role_user(w: &mut XmlWriter, identity: &Identity) {
-    w.start("AssumedRoleUser")
-        .leaf("AssumedRoleId", &identity.user_id)
-        .leaf("Arn", &identity.arn)
-        .end("AssumedRoleUser");
+fn wire_credentials(c: Credentials) -> shapes::Credentials {
+    shapes::Credentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token: c.session_token,
+        // STS writes whole seconds.
+        expiration: Timestamp::from_secs(Timestamp::from(c.expiration).secs),
+    }
 }
 
-fn parse_role_arn(text: &str) -> Result<Arn, AwsError> {
-    let arn = Arn::parse(text).map_err(|_| AwsError::validation(format!("{text} is invalid")))?;
+fn assumed_role_user(identity: &Identity) -> shapes::AssumedRoleUser {
+    shapes::AssumedRoleUser {
+        assumed_role_id: identity.user_id.clone(),
+        arn: identity.arn.clone(),
+    }
+}
+
+fn parse_role_arn(text: &str) -> Result<Arn, ApiError> {
+    let invalid = || {
+        ApiError::with_status(
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            format!("{text} is invalid"),
+        )
+    };
+    let arn = Arn::parse(text).map_err(|_| invalid())?;
     if arn.service != "iam" || !arn.resource.starts_with("role/") || !is_account_id(&arn.account) {
-        return Err(AwsError::validation(format!("{text} is invalid")));
+        return Err(invalid());
     }
     Ok(arn)
 }
@@ -334,19 +340,18 @@ fn assumed_role(role: &Arn, session: &str) -> Identity {
     }
 }
 
-fn packed_policy_size(params: &Params) -> Option<u32> {
-    let policy = params.get("Policy").map(str::len).unwrap_or(0);
-    let arns = params.struct_list("PolicyArns").len();
-    let tags = params.struct_list("Tags").len();
+/// AWS's packed size of the session policies and tags, in percent of the limit; absent without any.
+fn packed_policy_size(policy: Option<&str>, arns: usize, tags: usize) -> Option<i32> {
+    let policy = policy.map_or(0, str::len);
     if policy == 0 && arns == 0 && tags == 0 {
         return None;
     }
     let used = policy + arns * 64 + tags * 32;
-    Some(((used * 100) / 2048).max(1) as u32)
-}
-
-fn is_session_char(c: char) -> bool {
-    c.is_alphanumeric() || "_+=,.@-".contains(c)
+    Some(
+        i32::try_from((used * 100) / 2048)
+            .unwrap_or(i32::MAX)
+            .max(1),
+    )
 }
 
 /// Decodes the payload of a JWT (without verifying it: Skyport has no identity provider keys).
@@ -365,115 +370,11 @@ fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>>
     }
 }
 
-/// Collects constraint violations and reports them the way AWS does:
-/// `N validation error(s) detected: Value 'x' at 'member' failed to satisfy constraint: ...; ...`.
-#[derive(Default)]
-struct Validator {
-    errors: Vec<String>,
-}
-
-impl Validator {
-    fn error(&mut self, message: String) {
-        self.errors.push(message);
-    }
-
-    fn required(
-        &mut self,
-        params: &Params,
-        name: &str,
-        member: &str,
-        min: usize,
-        max: usize,
-    ) -> Option<String> {
-        match params.get(name) {
-            None => {
-                self.error(format!(
-                    "Value null at '{member}' failed to satisfy constraint: Member must not be null"
-                ));
-                None
-            }
-            Some(value) => {
-                self.length(value, member, min, max);
-                Some(value.to_owned())
-            }
-        }
-    }
-
-    fn optional_len(&mut self, params: &Params, name: &str, member: &str, min: usize, max: usize) {
-        if let Some(value) = params.get(name) {
-            self.length(value, member, min, max);
-        }
-    }
-
-    fn length(&mut self, value: &str, member: &str, min: usize, max: usize) {
-        let len = value.chars().count();
-        if len < min {
-            self.error(format!(
-                "Value '{value}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to {min}"
-            ));
-        } else if len > max {
-            self.error(format!(
-                "Value '{value}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to {max}"
-            ));
-        }
-    }
-
-    fn pattern(
-        &mut self,
-        value: Option<&str>,
-        member: &str,
-        ok: impl Fn(char) -> bool,
-        pattern: &str,
-    ) {
-        if let Some(value) = value
-            && !value.chars().all(ok)
-        {
-            {
-                self.error(format!(
-                    "Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
-                ));
-            }
-        }
-    }
-
-    fn duration(&mut self, params: &Params, min: u64, max: u64, default: u64) -> Duration {
-        let Some(text) = params.get("DurationSeconds") else {
-            return Duration::from_secs(default);
-        };
-        match text.parse::<u64>() {
-            Ok(secs) if secs < min => self.error(format!(
-                "Value '{secs}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {min}"
-            )),
-            Ok(secs) if secs > max => self.error(format!(
-                "Value '{secs}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to {max}"
-            )),
-            Ok(secs) => return Duration::from_secs(secs),
-            Err(_) => self.error(format!(
-                "Value '{text}' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"
-            )),
-        }
-        Duration::from_secs(default)
-    }
-
-    fn finish(self) -> Result<(), AwsError> {
-        match self.errors.len() {
-            0 => Ok(()),
-            1 => Err(AwsError::validation(format!(
-                "1 validation error detected: {}",
-                self.errors[0]
-            ))),
-            n => Err(AwsError::validation(format!(
-                "{n} validation errors detected: {}",
-                self.errors.join("; ")
-            ))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use skyport_core::body;
 
     async fn call(sts: &Sts, ctx: &mut RequestContext, form: &str) -> (StatusCode, String) {
         let request = Request::post("/")
