@@ -902,3 +902,78 @@ fn boto3_object_lock() {
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
 }
+
+const SUBRESOURCES: &str = r#"
+import sys, urllib.request, urllib.error, boto3, botocore
+ep = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+s3.create_bucket(Bucket="subs")
+s3.put_object(Bucket="subs", Key="k", Body=b"original")
+
+def code(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"], e.response["Error"].get("Message", "")
+    raise SystemExit("%s should fail" % call)
+
+# Subresources AWS defines that Skyport does not implement yet: 501 naming the operation, never a listing
+# or the object's bytes.
+for call, kw, op in [
+    (s3.get_object_torrent, dict(Bucket="subs", Key="k"), "GetObjectTorrent"),
+    (s3.get_bucket_policy_status, dict(Bucket="subs"), "GetBucketPolicyStatus"),
+    (s3.get_bucket_replication, dict(Bucket="subs"), "GetBucketReplication"),
+    (s3.list_bucket_metrics_configurations, dict(Bucket="subs"), "ListBucketMetricsConfigurations"),
+    (s3.list_bucket_analytics_configurations, dict(Bucket="subs"), "ListBucketAnalyticsConfigurations"),
+    (s3.list_bucket_inventory_configurations, dict(Bucket="subs"), "ListBucketInventoryConfigurations"),
+    (s3.list_bucket_intelligent_tiering_configurations, dict(Bucket="subs"), "ListBucketIntelligentTieringConfigurations"),
+    (s3.put_bucket_replication, dict(Bucket="subs", ReplicationConfiguration={"Role": "arn:aws:iam::000000000000:role/r",
+        "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::other"}}]}), "PutBucketReplication"),
+    (s3.restore_object, dict(Bucket="subs", Key="k", RestoreRequest={"Days": 1}), "RestoreObject"),
+]:
+    status, c, message = code(call, **kw)
+    assert (status, c) == (501, "NotImplemented"), (op, status, c, message)
+    # GetBucketMetricsConfiguration and ListBucket... share ?metrics: the message names one of them.
+    assert message.split(" ")[0].replace("Get", "").replace("List", "").rstrip("s") in op.replace("List", "").replace("Get", ""), (op, message)
+
+# A PUT of an object subresource that exists only for GET must not overwrite the object.
+req = urllib.request.Request(ep + "/subs/k?torrent", data=b"overwritten", method="PUT")
+try:
+    urllib.request.urlopen(req)
+    raise SystemExit("PUT ?torrent should fail")
+except urllib.error.HTTPError as e:
+    assert e.code == 405 and b"<Code>MethodNotAllowed</Code>" in e.read(), e.code
+assert s3.get_object(Bucket="subs", Key="k")["Body"].read() == b"original"
+# A GET of ?attributes must not return the bytes.
+req = urllib.request.Request(ep + "/subs/k?attributes", method="GET")
+try:
+    body = urllib.request.urlopen(req).read()
+    raise SystemExit("GET ?attributes returned %r" % body)
+except urllib.error.HTTPError as e:
+    assert e.code == 501, e.code
+# A PUT of a bucket subresource Skyport lacks is refused, not taken for CreateBucket.
+req = urllib.request.Request(ep + "/subs?metrics&id=m1", data=b"<MetricsConfiguration/>", method="PUT")
+try:
+    urllib.request.urlopen(req)
+    raise SystemExit("PUT ?metrics should fail")
+except urllib.error.HTTPError as e:
+    assert e.code == 501, e.code
+# Query parameters that are no subresource stay parameters.
+assert s3.list_objects_v2(Bucket="subs", Prefix="k")["KeyCount"] == 1
+assert s3.get_object(Bucket="subs", Key="k", VersionId="null")["Body"].read() == b"original"
+print("ok")
+"#;
+
+#[test]
+fn unknown_subresources_never_reach_the_default_operation() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(SUBRESOURCES)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}

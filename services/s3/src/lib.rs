@@ -41,6 +41,7 @@ pub mod notify;
 mod object;
 mod post;
 pub mod sigv4;
+mod subresource;
 mod website;
 pub mod wire;
 
@@ -161,6 +162,7 @@ impl S3 {
             ctx.set_operation("PreflightRequest");
             return self.preflight(&req, &bucket);
         }
+        subresource::check(&req)?;
         match req.key.clone() {
             None => self.bucket_op(ctx, &req, &bucket, body).await,
             Some(key) => {
