@@ -349,7 +349,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 ];
 
 /// The services this build implements.
-pub const IMPLEMENTED_SERVICES: &[&str] = &["sts", "s3", "sqs"];
+pub const IMPLEMENTED_SERVICES: &[&str] = &["sts", "s3", "sqs", "lambda", "logs", "iam"];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {

@@ -181,6 +181,27 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     }
+    // Services on the model-driven wire layer, each with its own state store.
+    let stores = ["logs", "iam", "lambda"].map(|name| (name, layout.open_store(name)));
+    let mut opened = Vec::new();
+    for (name, store) in stores {
+        match store {
+            Ok(store) => opened.push(store),
+            Err(e) => {
+                tracing::error!("cannot open the {name} state store: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let [logs_store, iam_store, lambda_store]: [skyport_core::store::Store; 3] =
+        match opened.try_into() {
+            Ok(stores) => stores,
+            Err(_) => return ExitCode::FAILURE,
+        };
+    let logs = Arc::new(skyport_logs::Logs::new(logs_store));
+    gateway.register(logs.clone());
+    gateway.register(Arc::new(skyport_iam::Iam::new(iam_store)));
+    gateway.register(Arc::new(skyport_lambda::Lambda::new(lambda_store)));
     for service in IMPLEMENTED_SERVICES {
         if !config.service_enabled(service) {
             gateway.disable(service);

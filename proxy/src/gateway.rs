@@ -134,6 +134,11 @@ impl Gateway {
         }
         let mut health = Health::new(services_health, self.options.is_docker);
         health.documents = self.documents;
+        health.operations = self
+            .services
+            .iter()
+            .filter_map(|(name, service)| Some((*name, service.operations()?)))
+            .collect();
         let health = Arc::new(health);
 
         let mut http = auto::Builder::new(TokioExecutor::new());

@@ -24,6 +24,8 @@ pub struct Health {
     pub is_docker: bool,
     /// Static documents served under `/_skyport/` or `/_localstack/`: path → (content type, bytes).
     pub documents: BTreeMap<String, (&'static str, Bytes)>,
+    /// The operation tables of the services on the model-driven wire layer (`/_skyport/operations`).
+    pub operations: BTreeMap<&'static str, skyport_core::OperationTable>,
     started: Instant,
     session_id: String,
     machine_id: String,
@@ -39,6 +41,7 @@ impl Health {
             services,
             is_docker,
             documents: BTreeMap::new(),
+            operations: BTreeMap::new(),
             started: Instant::now(),
             session_id: skyport_core::ids::uuid(),
             machine_id: machine_id(),
@@ -177,6 +180,9 @@ pub async fn handle(
                 ),
             }
         }
+        ("/_skyport/operations", &Method::GET) => {
+            json_response(StatusCode::OK, &operations_json(&health.operations))
+        }
         ("/_localstack/info" | "/_skyport/info", &Method::GET) => {
             let uptime = health.started.elapsed().as_secs();
             json_response(
@@ -214,6 +220,28 @@ pub async fn handle(
         }
         _ => not_found(path),
     }
+}
+
+/// Per service: the model's operations Skyport implements and those it does not (yet).
+fn operations_json(tables: &BTreeMap<&'static str, skyport_core::OperationTable>) -> Value {
+    let mut object = Map::new();
+    for (service, table) in tables {
+        let all = (table.all)();
+        let missing: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|op| !table.implemented.contains(op))
+            .collect();
+        object.insert(
+            (*service).to_owned(),
+            json!({
+                "implemented": table.implemented,
+                "not_implemented": missing,
+                "model_operations": all.len(),
+            }),
+        );
+    }
+    Value::Object(object)
 }
 
 async fn read_json(request_body: Body) -> Option<Value> {

@@ -63,3 +63,86 @@ pub trait QueueSink: Send + Sync {
         true
     }
 }
+
+/// One log line for CloudWatch Logs: when it happened (milliseconds since the epoch) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The message.
+    pub message: String,
+}
+
+/// Where services write log lines (implemented by CloudWatch Logs): Lambda's function output and its
+/// `START`/`END`/`REPORT` lines.
+#[async_trait::async_trait]
+pub trait LogSink: Send + Sync {
+    /// Appends `lines` to the stream `stream` of the group `group` in `account`/`region`, creating the
+    /// group and the stream when they do not exist (as Lambda's service role does).
+    async fn append(
+        &self,
+        account: &str,
+        region: &str,
+        group: &str,
+        stream: &str,
+        lines: Vec<LogLine>,
+    ) -> Result<(), BusError>;
+}
+
+/// Temporary credentials for a role session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCredentials {
+    /// The access key id (it encodes the role's account).
+    pub access_key_id: String,
+    /// The secret key.
+    pub secret_access_key: String,
+    /// The session token.
+    pub session_token: String,
+    /// When they expire, in seconds since the epoch.
+    pub expiration: u64,
+}
+
+/// Issues credentials for a role session (implemented by STS): what Lambda hands a function as its
+/// execution role's credentials, so the function's calls act in the role's account and
+/// `GetCallerIdentity` answers with the `assumed-role` ARN.
+#[async_trait::async_trait]
+pub trait CredentialIssuer: Send + Sync {
+    /// Credentials for `role_arn` in the session `session_name`, valid for `duration`.
+    async fn assume_role(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        duration: std::time::Duration,
+    ) -> Result<SessionCredentials, BusError>;
+}
+
+/// The principal behind a long-term access key (an IAM user's): its account, ARN and unique id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPrincipal {
+    /// The 12-digit account.
+    pub account: String,
+    /// The principal's ARN (`arn:aws:iam::<account>:user/<path><name>`).
+    pub arn: String,
+    /// The principal's unique id (`AIDA...`).
+    pub user_id: String,
+}
+
+/// Looks up who owns an access key (implemented by IAM for the keys `CreateAccessKey` issued), so STS
+/// answers `GetCallerIdentity` with the user's ARN and signs sessions for it.
+pub trait KeyDirectory: Send + Sync {
+    /// The principal of `access_key_id`, if IAM issued it and it is active.
+    fn principal(&self, access_key_id: &str) -> Option<KeyPrincipal>;
+}
+
+/// Reads objects from Skyport's S3 (implemented by S3): Lambda's `S3Bucket`/`S3Key` code and layers.
+#[async_trait::async_trait]
+pub trait ObjectSource: Send + Sync {
+    /// The bytes of `bucket`/`key` (a version when given), as `account` sees them.
+    async fn get_object(
+        &self,
+        account: &str,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<bytes::Bytes, BusError>;
+}

@@ -33,7 +33,7 @@ pub use body::Body;
 pub use context::RequestContext;
 pub use error::AwsError;
 pub use protocol::Protocol;
-pub use service::{Service, ServiceInfo};
+pub use service::{OperationTable, Service, ServiceInfo};
 
 /// The account used when a request does not name one (LocalStack's default, so existing tests keep working).
 pub const DEFAULT_ACCOUNT: &str = "000000000000";

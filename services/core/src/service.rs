@@ -17,6 +17,15 @@ pub struct ServiceInfo {
     pub json_error_prefix: &'static str,
 }
 
+/// Which operations of its model a service implements (services on the model-driven wire layer).
+#[derive(Debug, Clone, Copy)]
+pub struct OperationTable {
+    /// The operations implemented.
+    pub implemented: &'static [&'static str],
+    /// Every operation of the service's model (compiles the model on first call; called on demand).
+    pub all: fn() -> Vec<&'static str>,
+}
+
 /// An AWS service implementation.
 #[async_trait::async_trait]
 pub trait Service: Send + Sync + 'static {
@@ -30,6 +39,12 @@ pub trait Service: Send + Sync + 'static {
         ctx: &mut RequestContext,
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError>;
+
+    /// The operations of the service's model and which of them are implemented; `None` for services
+    /// whose wire format is hand-written.
+    fn operations(&self) -> Option<OperationTable> {
+        None
+    }
 
     /// Called as soon as graceful shutdown begins, before in-flight requests are drained: end long waits
     /// (long polls) early so they do not hold the shutdown up.
