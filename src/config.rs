@@ -199,8 +199,36 @@ pub struct Config {
     pub s3_lifecycle_day: Duration,
     /// How often S3 lifecycle rules run (`SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS`, seconds).
     pub s3_lifecycle_interval: Duration,
+    /// Lambda's settings.
+    pub lambda: LambdaSettings,
     /// Non-fatal findings, each with its fix.
     pub warnings: Vec<String>,
+}
+
+/// How Lambda runs functions (LocalStack's `LAMBDA_*` variables keep their meaning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaSettings {
+    /// `LAMBDA_EXECUTOR`: `docker`, `local`, or unset (Docker when it answers, else local).
+    pub executor: Option<String>,
+    /// `LAMBDA_DOCKER_NETWORK`.
+    pub docker_network: Option<String>,
+    /// `LAMBDA_DOCKER_DNS`.
+    pub docker_dns: Option<String>,
+    /// `LAMBDA_DOCKER_FLAGS`.
+    pub docker_flags: Option<String>,
+    /// `LAMBDA_REMOVE_CONTAINERS` (default on).
+    pub remove_containers: bool,
+    /// `LAMBDA_RUNTIME_IMAGE_MAPPING`.
+    pub image_mapping: Option<String>,
+    /// `LAMBDA_KEEPALIVE_MS` (default 600000).
+    pub keepalive: Duration,
+    /// `HOSTNAME_FROM_LAMBDA`.
+    pub hostname_from_lambda: Option<String>,
+    /// `MAIN_CONTAINER_NAME`: Skyport's own container when `HOSTNAME` does not name it.
+    pub main_container_name: Option<String>,
+    /// `SKYPORT_LAMBDA_RETRY_BASE_MS`: the delay before the first retry of a failed asynchronous
+    /// invocation (AWS: about a minute; tests shorten it).
+    pub retry_base: Duration,
 }
 
 /// Every variable Skyport reads or knowingly accepts, with a one-line description (for `config validate`
@@ -325,15 +353,48 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
         "accepted and ignored (Skyport never downloads certificates)",
     ),
     ("USE_SSL", "accepted"),
-    ("LAMBDA_DOCKER_NETWORK", "accepted"),
-    ("LAMBDA_DOCKER_DNS", "accepted"),
-    ("LAMBDA_KEEPALIVE_MS", "accepted"),
-    ("LAMBDA_DOCKER_FLAGS", "accepted"),
-    ("LAMBDA_REMOVE_CONTAINERS", "accepted"),
+    (
+        "LAMBDA_EXECUTOR",
+        "docker, local, or unset: Docker when it answers, else local processes",
+    ),
+    (
+        "LAMBDA_DOCKER_NETWORK",
+        "network(s) function containers join, comma-separated",
+    ),
+    (
+        "LAMBDA_DOCKER_DNS",
+        "resolver for function containers instead of Skyport's DNS",
+    ),
+    (
+        "LAMBDA_KEEPALIVE_MS",
+        "how long an idle function environment is kept, ms (default 600000)",
+    ),
+    (
+        "LAMBDA_DOCKER_FLAGS",
+        "extra docker run flags for function containers (-e, -v, --add-host, --dns, -l)",
+    ),
+    (
+        "LAMBDA_REMOVE_CONTAINERS",
+        "remove function containers when they stop (default 1)",
+    ),
+    (
+        "LAMBDA_RUNTIME_IMAGE_MAPPING",
+        "runtime images: a JSON object runtime -> image, or a pattern with <runtime>",
+    ),
+    (
+        "SKYPORT_LAMBDA_RETRY_BASE_MS",
+        "delay before retrying a failed asynchronous invocation, ms (default 60000)",
+    ),
     ("LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", "accepted"),
-    ("MAIN_CONTAINER_NAME", "accepted"),
+    (
+        "MAIN_CONTAINER_NAME",
+        "Skyport's own container, for Lambda's network lookup",
+    ),
     ("MAIN_DOCKER_NETWORK", "accepted"),
-    ("HOSTNAME_FROM_LAMBDA", "accepted"),
+    (
+        "HOSTNAME_FROM_LAMBDA",
+        "the address function containers reach Skyport at",
+    ),
     ("DISABLE_CORS_CHECKS", "accepted"),
     ("DISABLE_CORS_HEADERS", "accepted"),
     ("EXTRA_CORS_ALLOWED_ORIGINS", "accepted"),
@@ -796,6 +857,63 @@ impl Config {
                 (0.01, 86_400.0),
                 60.0,
             )?,
+            lambda: LambdaSettings {
+                executor: match env
+                    .var("LAMBDA_EXECUTOR")
+                    .map(|v| v.trim().to_ascii_lowercase())
+                {
+                    None => None,
+                    Some(v) if v.is_empty() => None,
+                    Some(v) if matches!(v.as_str(), "docker" | "local" | "auto") => Some(v),
+                    Some(v) => return Err(invalid("LAMBDA_EXECUTOR", &v, "docker, local or auto")),
+                },
+                docker_network: env
+                    .var("LAMBDA_DOCKER_NETWORK")
+                    .filter(|v| !v.trim().is_empty()),
+                docker_dns: env
+                    .var("LAMBDA_DOCKER_DNS")
+                    .filter(|v| !v.trim().is_empty()),
+                docker_flags: env
+                    .var("LAMBDA_DOCKER_FLAGS")
+                    .filter(|v| !v.trim().is_empty()),
+                remove_containers: bool_var(env, "LAMBDA_REMOVE_CONTAINERS", true)?,
+                image_mapping: match env.var("LAMBDA_RUNTIME_IMAGE_MAPPING") {
+                    Some(v) if v.trim().starts_with('{') => {
+                        serde_json::from_str::<std::collections::HashMap<String, String>>(&v)
+                            .map_err(|_| {
+                                invalid(
+                                    "LAMBDA_RUNTIME_IMAGE_MAPPING",
+                                    &v,
+                                    "a JSON object runtime -> image, or a pattern with <runtime>",
+                                )
+                            })?;
+                        Some(v)
+                    }
+                    Some(v) if v.contains("<runtime>") => Some(v),
+                    Some(v) if v.trim().is_empty() => None,
+                    Some(v) => {
+                        return Err(invalid(
+                            "LAMBDA_RUNTIME_IMAGE_MAPPING",
+                            &v,
+                            "a JSON object runtime -> image, or a pattern with <runtime>",
+                        ));
+                    }
+                    None => None,
+                },
+                keepalive: millis_in(env, "LAMBDA_KEEPALIVE_MS", (0.0, 86_400_000.0), 600_000.0)?,
+                hostname_from_lambda: env
+                    .var("HOSTNAME_FROM_LAMBDA")
+                    .filter(|v| !v.trim().is_empty()),
+                main_container_name: env
+                    .var("MAIN_CONTAINER_NAME")
+                    .filter(|v| !v.trim().is_empty()),
+                retry_base: millis_in(
+                    env,
+                    "SKYPORT_LAMBDA_RETRY_BASE_MS",
+                    (1.0, 3_600_000.0),
+                    60_000.0,
+                )?,
+            },
             warnings: Vec::new(),
         };
         config.warnings = config.find_warnings(env);
@@ -991,6 +1109,30 @@ impl Config {
                 format!("{:?}", self.sqs_endpoint_strategy).to_ascii_lowercase(),
             ),
             (
+                "LAMBDA_EXECUTOR".into(),
+                self.lambda
+                    .executor
+                    .clone()
+                    .unwrap_or_else(|| "auto (docker when it answers, else local)".to_owned()),
+            ),
+            (
+                "LAMBDA_DOCKER_NETWORK".into(),
+                self.lambda.docker_network.clone().unwrap_or_else(|| {
+                    "Skyport's own network (in a container), else bridge".to_owned()
+                }),
+            ),
+            (
+                "LAMBDA_RUNTIME_IMAGE_MAPPING".into(),
+                self.lambda
+                    .image_mapping
+                    .clone()
+                    .unwrap_or_else(|| "AWS's public.ecr.aws/lambda images".to_owned()),
+            ),
+            (
+                "LAMBDA_KEEPALIVE_MS".into(),
+                self.lambda.keepalive.as_millis().to_string(),
+            ),
+            (
                 "SKYPORT_S3_LIFECYCLE_DAY_SECONDS".into(),
                 format!("{}s", self.s3_lifecycle_day.as_secs_f64()),
             ),
@@ -1040,6 +1182,24 @@ fn seconds_in(
         .filter(|s| s.is_finite() && *s >= min && *s <= max)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| invalid(name, &v, format!("seconds, from {min} to {max}")))
+}
+
+/// A duration in milliseconds within `min..=max`, or `default` milliseconds when unset.
+fn millis_in(
+    env: &dyn EnvSource,
+    name: &'static str,
+    (min, max): (f64, f64),
+    default: f64,
+) -> Result<Duration, ConfigError> {
+    let Some(v) = env.var(name) else {
+        return Ok(Duration::from_secs_f64(default / 1000.0));
+    };
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|ms| ms.is_finite() && *ms >= min && *ms <= max)
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .ok_or_else(|| invalid(name, &v, format!("milliseconds, from {min} to {max}")))
 }
 
 /// True when `key` is probably a misspelling of `known`: same family prefix or a small edit distance.

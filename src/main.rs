@@ -9,6 +9,7 @@ mod config;
 mod dns;
 mod dns_cmd;
 mod docker_cmd;
+mod lambda;
 mod logging;
 mod pitfalls;
 mod probe;

@@ -136,7 +136,18 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     };
-    gateway.register(Arc::new(skyport_sts::Sts::new(sts_store)));
+    // IAM first: STS answers for the keys IAM issues.
+    let (logs_store, iam_store) = match (layout.open_store("logs"), layout.open_store("iam")) {
+        (Ok(logs), Ok(iam)) => (logs, iam),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!("cannot open the Logs or IAM state store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let iam = Arc::new(skyport_iam::Iam::new(iam_store));
+    gateway.register(iam.clone());
+    let sts = Arc::new(skyport_sts::Sts::new(sts_store).with_key_directory(iam));
+    gateway.register(sts.clone());
     let sqs_urls = skyport_sqs::UrlConfig {
         strategy: match config.sqs_endpoint_strategy {
             SqsEndpointStrategy::Standard => skyport_sqs::EndpointStrategy::Standard,
@@ -181,27 +192,22 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     }
-    // Services on the model-driven wire layer, each with its own state store.
-    let stores = ["logs", "iam", "lambda"].map(|name| (name, layout.open_store(name)));
-    let mut opened = Vec::new();
-    for (name, store) in stores {
-        match store {
-            Ok(store) => opened.push(store),
-            Err(e) => {
-                tracing::error!("cannot open the {name} state store: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    let [logs_store, iam_store, lambda_store]: [skyport_core::store::Store; 3] =
-        match opened.try_into() {
-            Ok(stores) => stores,
-            Err(_) => return ExitCode::FAILURE,
-        };
     let logs = Arc::new(skyport_logs::Logs::new(logs_store));
     gateway.register(logs.clone());
-    gateway.register(Arc::new(skyport_iam::Iam::new(iam_store)));
-    gateway.register(Arc::new(skyport_lambda::Lambda::new(lambda_store)));
+    let network_listeners = Arc::new(crate::lambda::NetworkListeners::new(&config));
+    let lambda_options = crate::lambda::options(
+        &config,
+        &layout,
+        tls.ca.cert_pem(),
+        network_listeners.clone(),
+    );
+    match skyport_lambda::Lambda::open(&layout, lambda_options, None, Some(sts.clone())) {
+        Ok(lambda) => gateway.register(Arc::new(lambda)),
+        Err(e) => {
+            tracing::error!("cannot open the Lambda state: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     for service in IMPLEMENTED_SERVICES {
         if !config.service_enabled(service) {
             gateway.disable(service);
@@ -210,7 +216,7 @@ async fn serve(
 
     // The DNS server first, so names resolve by the time the gateway reports ready; kept until the
     // gateway has drained.
-    let dns = crate::dns::start(&config).await;
+    let dns = crate::dns::start(&config).await.map(Arc::new);
     // Host names given with a port allocation (`POST /_skyport/ports` `hostname`) go to its registry.
     if let (Some(ports), Some(dns)) = (&ports, &dns) {
         ports.names_with(Arc::new(crate::dns::PortNamesInDns(dns.records())));
@@ -223,6 +229,7 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     };
+    network_listeners.bind(running.listeners(), dns.clone());
     let mut denied = Vec::new();
     for e in &running.bind_errors {
         match e {
@@ -284,7 +291,8 @@ async fn serve(
             return ExitCode::from(130);
         }
     };
-    if let Some(dns) = dns {
+    network_listeners.release();
+    if let Some(dns) = dns.and_then(|d| Arc::try_unwrap(d).ok()) {
         dns.shutdown().await;
     }
     if drained {

@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     pub max_form_body: usize,
     pub localstack_header: bool,
     pub ports: Option<crate::ports::Ports>,
+    /// Lets listeners added after the start ([`Listeners`]) take part in draining; taken at shutdown.
+    pub extra_conn_tx: std::sync::Mutex<Option<mpsc::Sender<()>>>,
 }
 
 /// A gateway being assembled.
@@ -179,6 +181,7 @@ impl Gateway {
                 .ports
                 .clone()
                 .map(|registry| crate::ports::Ports::new(registry, self.options.forward)),
+            extra_conn_tx: std::sync::Mutex::new(None),
         });
 
         let mut bound = Vec::new();
@@ -194,6 +197,10 @@ impl Gateway {
         }
 
         let (conn_tx, conn_rx) = mpsc::channel::<()>(1);
+        *shared
+            .extra_conn_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(conn_tx.clone());
         let mut addrs = Vec::new();
         let mut accept_tasks = Vec::new();
         for l in bound {
@@ -260,6 +267,13 @@ impl RunningGateway {
         self.shutdown.clone()
     }
 
+    /// A handle that adds listen addresses while the gateway runs (Lambda's network, for instance).
+    pub fn listeners(&self) -> Listeners {
+        Listeners {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The health state (mark ready once startup completes).
     pub fn health(&self) -> &Arc<Health> {
         &self.health
@@ -270,6 +284,11 @@ impl RunningGateway {
     pub async fn shutdown(mut self, grace: Duration) -> bool {
         self.health.set_shutting_down();
         self.shutdown.trigger();
+        self.shared
+            .extra_conn_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         for service in self.shared.services.values() {
             service.stopping();
         }
@@ -283,5 +302,37 @@ impl RunningGateway {
             service.shutdown().await;
         }
         drained
+    }
+}
+
+/// Adds listen addresses to a running gateway.
+#[derive(Clone)]
+pub struct Listeners {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners").finish_non_exhaustive()
+    }
+}
+
+impl Listeners {
+    /// Serves the gateway on `addr` as well (HTTP and HTTPS, HTTP/1.1 and HTTP/2), until shutdown.
+    pub fn listen_on(&self, addr: std::net::SocketAddr) -> Result<std::net::SocketAddr, BindError> {
+        let conn_tx = self
+            .shared
+            .extra_conn_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(BindError::ShuttingDown { addr })?;
+        let l = listener::bind(addr)?;
+        let local = l
+            .local_addr()
+            .map_err(|source| BindError::Other { addr, source })?;
+        tokio::spawn(accept_loop(l, local, self.shared.clone(), conn_tx));
+        tracing::info!("Listening on {local} (HTTP and HTTPS, HTTP/1.1 and HTTP/2)");
+        Ok(local)
     }
 }

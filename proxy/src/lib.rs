@@ -26,4 +26,4 @@ pub mod router;
 pub mod shutdown;
 mod watchdog;
 
-pub use gateway::{Gateway, GatewayOptions, RunningGateway};
+pub use gateway::{Gateway, GatewayOptions, Listeners, RunningGateway};

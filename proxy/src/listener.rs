@@ -35,6 +35,12 @@ pub enum BindError {
         /// The OS error.
         source: io::Error,
     },
+    /// The gateway is shutting down: no new listeners.
+    #[error("cannot bind {addr}: the gateway is shutting down")]
+    ShuttingDown {
+        /// The address.
+        addr: SocketAddr,
+    },
     /// Any other error.
     #[error("cannot bind {addr}: {source}")]
     Other {

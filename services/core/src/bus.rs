@@ -146,3 +146,22 @@ pub trait ObjectSource: Send + Sync {
         version: Option<&str>,
     ) -> Result<bytes::Bytes, BusError>;
 }
+
+/// What [`ListenerControl::serve_on`] managed to start on an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Served {
+    /// The gateway answers HTTPS on port 443 there (real AWS endpoint URLs work).
+    pub https_443: bool,
+    /// The gateway answers on its edge port (4566) there.
+    pub edge: bool,
+    /// The DNS server answers on port 53 there (containers can use it as their resolver).
+    pub dns: bool,
+}
+
+/// Makes Skyport's gateway and DNS answer on one more address (implemented by the binary): Lambda's
+/// Docker executor, with Skyport on the host, asks for the gateway address of its containers' network.
+#[async_trait::async_trait]
+pub trait ListenerControl: Send + Sync {
+    /// Starts the gateway (edge port and 443) and the DNS server on `ip`, once; what is served there.
+    async fn serve_on(&self, ip: std::net::IpAddr) -> Served;
+}

@@ -41,9 +41,16 @@ pub fn model() -> &'static Model {
 }
 
 /// The STS service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Sts {
     identities: IdentityStore,
+    keys: Option<std::sync::Arc<dyn skyport_core::bus::KeyDirectory>>,
+}
+
+impl std::fmt::Debug for Sts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sts").finish_non_exhaustive()
+    }
 }
 
 impl Sts {
@@ -51,7 +58,14 @@ impl Sts {
     pub fn new(store: Store) -> Sts {
         Sts {
             identities: IdentityStore::new(store),
+            keys: None,
         }
+    }
+
+    /// Answers for IAM users' long-term keys through `keys` (IAM's `CreateAccessKey` keys).
+    pub fn with_key_directory(mut self, keys: std::sync::Arc<dyn skyport_core::bus::KeyDirectory>) -> Sts {
+        self.keys = Some(keys);
+        self
     }
 }
 
@@ -118,6 +132,16 @@ impl Sts {
                 ));
             }
             return Ok(identity);
+        }
+        if let Some(key) = &ctx.access_key
+            && let Some(principal) = self.keys.as_ref().and_then(|k| k.principal(key))
+        {
+            return Ok(Identity {
+                account: principal.account,
+                arn: principal.arn,
+                user_id: principal.user_id,
+                expires: None,
+            });
         }
         Ok(Identity::root(&ctx.account, ctx.partition()))
     }

@@ -28,6 +28,7 @@ pub fn from_json<T: FromValue>(
     json: &serde_json::Value,
 ) -> Result<T, ConvertError> {
     let id = shape_id(model, shape)?;
-    let value = crate::json::read(model, id, json, None).map_err(|e| ConvertError(e.to_string()))?;
+    let value =
+        crate::json::read(model, id, json, None).map_err(|e| ConvertError(e.to_string()))?;
     T::from_value(value)
 }

@@ -1,0 +1,942 @@
+//! Lambda through the official `aws-sdk-lambda` crate against the real binary: the control plane
+//! (functions, versions, aliases, tags, policies, concurrency, account settings, AWS's errors and
+//! validation) and invocations on the local executor (host processes, no Docker): synchronous, `Event`,
+//! `DryRun`, `LogType: Tail`, qualifiers, function errors, timeouts, a runtime that exits, payload
+//! limits and reserved concurrency.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::client::Waiters;
+use aws_sdk_lambda::config::{BehaviorVersion, Region};
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FunctionCode, InvocationType, LogType, Runtime, State};
+use common::{Options, Skyport};
+
+const ROLE: &str = "arn:aws:iam::000000000000:role/lambda-role";
+
+fn client(endpoint: &str) -> Client {
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// A zip with one file.
+fn zip_of(name: &str, text: &str) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+    w.start_file(name, options).unwrap();
+    w.write_all(text.as_bytes()).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+const HANDLER: &str = r#"
+import json, os, sys, time
+def main(event, context):
+    event = event or {}
+    if event.get("print"):
+        print(event["print"])
+    if event.get("sleep"):
+        time.sleep(float(event["sleep"]))
+    if event.get("exit"):
+        os._exit(int(event["exit"]))
+    if event.get("fail"):
+        raise ValueError(event["fail"])
+    if event.get("size"):
+        return "x" * int(event["size"])
+    return {"version": os.environ["AWS_LAMBDA_FUNCTION_VERSION"], "tag": os.environ.get("TAG"),
+            "request_id": context.aws_request_id, "arn": context.invoked_function_arn,
+            "remaining_ms": context.get_remaining_time_in_millis(), "event": event}
+"#;
+
+fn local() -> Skyport {
+    Skyport::start_with(Options::default().env("LAMBDA_EXECUTOR", "local"))
+}
+
+/// (HTTP status, error code, message) of a failed call.
+fn fail<E, R>(
+    r: Result<R, aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>>,
+) -> (u16, String, String)
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let err = r.expect_err("the call should fail");
+    let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    let meta = err.as_service_error().map(|e| {
+        (
+            e.code().unwrap_or("").to_owned(),
+            e.message().unwrap_or("").to_owned(),
+        )
+    });
+    let (code, message) = meta.unwrap_or_default();
+    (status, code, message)
+}
+
+async fn create(lambda: &Client, name: &str, code: &str) {
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Python311)
+        .role(ROLE)
+        .handler("handler.main")
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(zip_of("handler.py", code)))
+                .build(),
+        )
+        .environment(Environment::builder().variables("TAG", "one").build())
+        .send()
+        .await
+        .unwrap();
+    wait_active(lambda, name).await;
+}
+
+async fn wait_active(lambda: &Client, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap();
+        if c.state() == Some(&State::Active)
+            && c.last_update_status()
+                .is_none_or(|s| s.as_str() == "Successful")
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became Active: {c:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn functions_versions_aliases_and_aws_errors() {
+    let skyport = local();
+    let lambda = client(&skyport.endpoint());
+    let created = lambda
+        .create_function()
+        .function_name("cp")
+        .runtime(Runtime::Python311)
+        .role(ROLE)
+        .handler("handler.main")
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(zip_of("handler.py", HANDLER)))
+                .build(),
+        )
+        .description("first")
+        .timeout(10)
+        .memory_size(256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.state(),
+        Some(&State::Pending),
+        "AWS answers Pending first"
+    );
+    assert_eq!(
+        created.function_arn(),
+        Some("arn:aws:lambda:us-east-1:000000000000:function:cp")
+    );
+    assert_eq!(created.version(), Some("$LATEST"));
+    assert_eq!(
+        (created.timeout(), created.memory_size()),
+        (Some(10), Some(256))
+    );
+    assert!(created.code_sha256().is_some_and(|s| s.len() == 44));
+    assert!(
+        created
+            .last_modified()
+            .is_some_and(|m| m.ends_with("+0000")),
+        "{created:?}"
+    );
+    // The SDK's own waiter, as deploy scripts use it.
+    lambda
+        .wait_until_function_active_v2()
+        .function_name("cp")
+        .wait(Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let (status, code, message) = fail(
+        lambda
+            .create_function()
+            .function_name("cp")
+            .runtime(Runtime::Python311)
+            .role(ROLE)
+            .handler("handler.main")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip_of("handler.py", HANDLER)))
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (409, "ResourceConflictException"));
+    assert_eq!(message, "Function already exist: cp");
+
+    let (status, code, message) = fail(lambda.get_function().function_name("nope").send().await);
+    assert_eq!((status, code.as_str()), (404, "ResourceNotFoundException"));
+    assert_eq!(
+        message,
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"
+    );
+
+    // Validation the model states, with AWS's message.
+    let (status, code, message) = fail(
+        lambda
+            .create_function()
+            .function_name("bad")
+            .runtime(Runtime::Python311)
+            .role(ROLE)
+            .handler("handler.main")
+            .timeout(0)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip_of("handler.py", HANDLER)))
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (400, "ValidationException"));
+    assert_eq!(
+        message,
+        "1 validation error detected: Value '0' at 'timeout' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    );
+    // Runtimes AWS no longer lets you create functions with.
+    let (status, code, message) = fail(
+        lambda
+            .create_function()
+            .function_name("old")
+            .runtime(Runtime::Python27)
+            .role(ROLE)
+            .handler("handler.main")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip_of("handler.py", HANDLER)))
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert!(
+        message.starts_with("The runtime parameter of python2.7 is no longer supported"),
+        "{message}"
+    );
+    // Reserved environment variables, a package that is no zip, a zip without runtime.
+    let (_, code, message) = fail(
+        lambda
+            .create_function()
+            .function_name("env")
+            .runtime(Runtime::Python311)
+            .role(ROLE)
+            .handler("handler.main")
+            .environment(Environment::builder().variables("AWS_REGION", "x").build())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip_of("handler.py", HANDLER)))
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterValueException");
+    assert!(
+        message.ends_with("Reserved keys used in this request: AWS_REGION"),
+        "{message}"
+    );
+    let (_, code, message) = fail(
+        lambda
+            .create_function()
+            .function_name("notzip")
+            .runtime(Runtime::Python311)
+            .role(ROLE)
+            .handler("handler.main")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(b"not a zip".to_vec()))
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterValueException");
+    assert_eq!(
+        message,
+        "Could not unzip uploaded file. Please check your file, then try to upload again."
+    );
+    let (_, code, _) = fail(
+        lambda
+            .create_function()
+            .function_name("noruntime")
+            .role(ROLE)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip_of("handler.py", HANDLER)))
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterValueException");
+
+    // GetFunction: configuration, a code location that downloads the zip, tags, concurrency.
+    let got = lambda
+        .get_function()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    let location = got.code().and_then(|c| c.location()).unwrap().to_owned();
+    let downloaded = reqwest_get(&location).await;
+    assert_eq!(downloaded, zip_of("handler.py", HANDLER));
+    assert_eq!(
+        got.configuration().and_then(|c| c.description()),
+        Some("first")
+    );
+
+    // Update the configuration and the code; the updated waiter.
+    let updated = lambda
+        .update_function_configuration()
+        .function_name("cp")
+        .description("second")
+        .environment(Environment::builder().variables("TAG", "two").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.last_update_status().map(|s| s.as_str()),
+        Some("InProgress")
+    );
+    lambda
+        .wait_until_function_updated_v2()
+        .function_name("cp")
+        .wait(Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    // Versions: publish, nothing changed gives the same version, list.
+    let v1 = lambda
+        .publish_version()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v1.version(), Some("1"));
+    assert_eq!(
+        v1.function_arn(),
+        Some("arn:aws:lambda:us-east-1:000000000000:function:cp:1")
+    );
+    let again = lambda
+        .publish_version()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.version(), Some("1"));
+    lambda
+        .update_function_code()
+        .function_name("cp")
+        .zip_file(Blob::new(zip_of(
+            "handler.py",
+            &format!("{HANDLER}\n# v2\n"),
+        )))
+        .send()
+        .await
+        .unwrap();
+    wait_active(&lambda, "cp").await;
+    let v2 = lambda
+        .publish_version()
+        .function_name("cp")
+        .description("v2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v2.version(), Some("2"));
+    let versions = lambda
+        .list_versions_by_function()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.version())
+        .collect();
+    assert_eq!(names, ["$LATEST", "1", "2"]);
+
+    // Aliases.
+    let alias = lambda
+        .create_alias()
+        .function_name("cp")
+        .name("live")
+        .function_version("1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        alias.alias_arn(),
+        Some("arn:aws:lambda:us-east-1:000000000000:function:cp:live")
+    );
+    let (status, code, _) = fail(
+        lambda
+            .create_alias()
+            .function_name("cp")
+            .name("live")
+            .function_version("1")
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (409, "ResourceConflictException"));
+    let (_, code, _) = fail(
+        lambda
+            .create_alias()
+            .function_name("cp")
+            .name("x")
+            .function_version("9")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceNotFoundException");
+    lambda
+        .update_alias()
+        .function_name("cp")
+        .name("live")
+        .function_version("2")
+        .send()
+        .await
+        .unwrap();
+    let got = lambda
+        .get_alias()
+        .function_name("cp")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.function_version(), Some("2"));
+    let aliases = lambda
+        .list_aliases()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aliases.aliases().len(), 1);
+    let (_, code, message) = fail(
+        lambda
+            .get_alias()
+            .function_name("cp")
+            .name("gone")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceNotFoundException");
+    assert_eq!(
+        message,
+        "Cannot find alias arn: arn:aws:lambda:us-east-1:000000000000:function:cp:gone"
+    );
+    let by_alias = lambda
+        .get_function_configuration()
+        .function_name("cp:live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_alias.version(), Some("2"));
+
+    // Tags.
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:cp";
+    lambda
+        .tag_resource()
+        .resource(arn)
+        .tags("team", "a")
+        .tags("env", "dev")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .untag_resource()
+        .resource(arn)
+        .tag_keys("env")
+        .send()
+        .await
+        .unwrap();
+    let tags = lambda.list_tags().resource(arn).send().await.unwrap();
+    assert_eq!(tags.tags().map(|t| t.len()), Some(1));
+
+    // The resource policy.
+    let added = lambda
+        .add_permission()
+        .function_name("cp")
+        .statement_id("s3-invoke")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .source_arn("arn:aws:s3:::bucket")
+        .send()
+        .await
+        .unwrap();
+    let statement: serde_json::Value = serde_json::from_str(added.statement().unwrap()).unwrap();
+    assert_eq!(statement["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(
+        statement["Condition"]["ArnLike"]["AWS:SourceArn"],
+        "arn:aws:s3:::bucket"
+    );
+    let (_, code, message) = fail(
+        lambda
+            .add_permission()
+            .function_name("cp")
+            .statement_id("s3-invoke")
+            .action("lambda:InvokeFunction")
+            .principal("s3.amazonaws.com")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceConflictException");
+    assert!(
+        message.starts_with("The statement id (s3-invoke) provided already exists"),
+        "{message}"
+    );
+    let policy = lambda
+        .get_policy()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(1));
+    lambda
+        .remove_permission()
+        .function_name("cp")
+        .statement_id("s3-invoke")
+        .send()
+        .await
+        .unwrap();
+    let (_, code, _) = fail(lambda.get_policy().function_name("cp").send().await);
+    assert_eq!(code, "ResourceNotFoundException");
+
+    // Concurrency and account settings.
+    let put = lambda
+        .put_function_concurrency()
+        .function_name("cp")
+        .reserved_concurrent_executions(5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.reserved_concurrent_executions(), Some(5));
+    let settings = lambda.get_account_settings().send().await.unwrap();
+    assert_eq!(
+        settings
+            .account_limit()
+            .map(|l| l.unreserved_concurrent_executions()),
+        Some(Some(995))
+    );
+    assert_eq!(
+        settings.account_usage().map(|u| u.function_count()),
+        Some(1)
+    );
+    let (_, code, _) = fail(
+        lambda
+            .put_function_concurrency()
+            .function_name("cp")
+            .reserved_concurrent_executions(950)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterValueException");
+    lambda
+        .delete_function_concurrency()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    let got = lambda
+        .get_function_concurrency()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.reserved_concurrent_executions(), None);
+
+    // Listing, paginated.
+    for i in 0..4 {
+        create(&lambda, &format!("list-{i}"), HANDLER).await;
+    }
+    let page = lambda.list_functions().max_items(2).send().await.unwrap();
+    assert_eq!(page.functions().len(), 2);
+    let mut names: Vec<String> = Vec::new();
+    let mut pages = lambda.list_functions().max_items(2).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        names.extend(
+            page.unwrap()
+                .functions()
+                .iter()
+                .filter_map(|f| f.function_name().map(str::to_owned)),
+        );
+    }
+    assert_eq!(names, ["cp", "list-0", "list-1", "list-2", "list-3"]);
+    let all = lambda
+        .list_functions()
+        .function_version(aws_sdk_lambda::types::FunctionVersion::All)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.functions().len(), 7, "5 functions and 2 versions");
+
+    // Deleting a version referenced by an alias is refused; deleting the function removes everything.
+    let (_, code, _) = fail(
+        lambda
+            .delete_function()
+            .function_name("cp")
+            .qualifier("2")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceConflictException");
+    lambda
+        .delete_function()
+        .function_name("cp")
+        .qualifier("1")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .delete_function()
+        .function_name("cp")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, _) = fail(lambda.get_function().function_name("cp").send().await);
+    assert_eq!(status, 404);
+}
+
+async fn reqwest_get(url: &str) -> Vec<u8> {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", url])
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "GET {url} failed");
+    out.stdout
+}
+
+#[tokio::test]
+async fn local_invocations_errors_timeouts_and_limits() {
+    let skyport = local();
+    let lambda = client(&skyport.endpoint());
+    create(&lambda, "inv", HANDLER).await;
+
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .payload(Blob::new(r#"{"hello": "world"}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.executed_version(), Some("$LATEST"));
+    assert_eq!(out.function_error(), None);
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["event"]["hello"], "world");
+    assert_eq!(body["tag"], "one");
+    assert_eq!(
+        body["arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:inv"
+    );
+    assert!(
+        body["remaining_ms"]
+            .as_i64()
+            .is_some_and(|ms| ms > 0 && ms <= 3000),
+        "{body}"
+    );
+
+    // Tail: START, the function's output, END and REPORT, base64, the last 4 KB.
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .log_type(LogType::Tail)
+        .payload(Blob::new(r#"{"print": "a line from the function"}"#))
+        .send()
+        .await
+        .unwrap();
+    use base64::Engine;
+    let log = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(out.log_result().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(log.starts_with("START RequestId: "), "{log}");
+    assert!(log.contains("a line from the function"), "{log}");
+    assert!(log.contains("END RequestId: "), "{log}");
+    assert!(
+        log.contains("REPORT RequestId: ") && log.contains("Billed Duration: "),
+        "{log}"
+    );
+
+    // A function error: 200 with X-Amz-Function-Error: Unhandled and the runtime's error document.
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .payload(Blob::new(r#"{"fail": "boom"}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(
+        (body["errorType"].as_str(), body["errorMessage"].as_str()),
+        (Some("ValueError"), Some("boom"))
+    );
+    assert!(body["stackTrace"].is_array());
+
+    // A runtime that exits mid-invoke; the next invoke gets a fresh environment.
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .payload(Blob::new(r#"{"exit": 3}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["errorType"], "Runtime.ExitError");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("Runtime exited with error: exit status 3")),
+        "{body}"
+    );
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), None);
+
+    // A timeout.
+    lambda
+        .update_function_configuration()
+        .function_name("inv")
+        .timeout(1)
+        .send()
+        .await
+        .unwrap();
+    wait_active(&lambda, "inv").await;
+    let started = Instant::now();
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .payload(Blob::new(r#"{"sleep": 5}"#))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the deadline is enforced"
+    );
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("Task timed out after 1.00 seconds")),
+        "{body}"
+    );
+    lambda
+        .update_function_configuration()
+        .function_name("inv")
+        .timeout(30)
+        .send()
+        .await
+        .unwrap();
+    wait_active(&lambda, "inv").await;
+
+    // DryRun and Event.
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .invocation_type(InvocationType::DryRun)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 204);
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 202);
+
+    // Qualifiers: versions and aliases run their own code.
+    lambda
+        .publish_version()
+        .function_name("inv")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .update_function_configuration()
+        .function_name("inv")
+        .environment(Environment::builder().variables("TAG", "latest").build())
+        .send()
+        .await
+        .unwrap();
+    wait_active(&lambda, "inv").await;
+    lambda
+        .create_alias()
+        .function_name("inv")
+        .name("prod")
+        .function_version("1")
+        .send()
+        .await
+        .unwrap();
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .qualifier("prod")
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.executed_version(), Some("1"));
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(
+        (body["version"].as_str(), body["tag"].as_str()),
+        (Some("1"), Some("one"))
+    );
+    assert_eq!(
+        body["arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:inv:prod"
+    );
+    let out = lambda
+        .invoke()
+        .function_name("inv:$LATEST")
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["tag"], "latest");
+
+    // Payload limits: above 6 MB is refused; a large response within it comes back whole.
+    let big = format!(r#"{{"pad": "{}"}}"#, "x".repeat(6_400_000));
+    let (status, code, _) = fail(
+        lambda
+            .invoke()
+            .function_name("inv")
+            .payload(Blob::new(big))
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (413, "RequestTooLargeException"));
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .payload(Blob::new(r#"{"size": 5000000}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.payload().unwrap().as_ref().len(), 5_000_002);
+
+    // Reserved concurrency: 0 throttles everything; 1 throttles the second of two concurrent invokes.
+    lambda
+        .put_function_concurrency()
+        .function_name("inv")
+        .reserved_concurrent_executions(0)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = fail(
+        lambda
+            .invoke()
+            .function_name("inv")
+            .payload(Blob::new("{}"))
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (429, "TooManyRequestsException"));
+    lambda
+        .put_function_concurrency()
+        .function_name("inv")
+        .reserved_concurrent_executions(1)
+        .send()
+        .await
+        .unwrap();
+    let slow = {
+        let lambda = lambda.clone();
+        tokio::spawn(async move {
+            lambda
+                .invoke()
+                .function_name("inv")
+                .payload(Blob::new(r#"{"sleep": 2}"#))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, code, _) = fail(
+        lambda
+            .invoke()
+            .function_name("inv")
+            .payload(Blob::new("{}"))
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (429, "TooManyRequestsException"));
+    assert!(slow.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn concurrent_invokes_get_their_own_answers() {
+    let skyport = local();
+    let lambda = client(&skyport.endpoint());
+    create(&lambda, "par", HANDLER).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let lambda = lambda.clone();
+        tasks.push(tokio::spawn(async move {
+            let out = lambda
+                .invoke()
+                .function_name("par")
+                .payload(Blob::new(format!(r#"{{"n": {i}, "sleep": 0.3}}"#)))
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value =
+                serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+            assert_eq!(body["event"]["n"], i, "no cross-talk");
+            body["request_id"].as_str().unwrap().to_owned()
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        ids.insert(t.await.unwrap());
+    }
+    assert_eq!(ids.len(), 20);
+}
