@@ -201,7 +201,12 @@ async fn serve(
         tls.ca.cert_pem(),
         network_listeners.clone(),
     );
-    match skyport_lambda::Lambda::open(&layout, lambda_options, None, Some(sts.clone())) {
+    match skyport_lambda::Lambda::open(
+        &layout,
+        lambda_options,
+        Some(logs.clone()),
+        Some(sts.clone()),
+    ) {
         Ok(lambda) => gateway.register(Arc::new(lambda)),
         Err(e) => {
             tracing::error!("cannot open the Lambda state: {e}");

@@ -585,9 +585,10 @@ impl Service for Lambda {
                 return Ok(response);
             }
         }
-        // Invoke payloads are up to 6 MB (synchronous); larger bodies are refused by Invoke itself.
+        // CreateFunction and UpdateFunctionCode take a 50 MB zip as base64 (AWS's limit: 69,905,067
+        // bytes); Invoke refuses payloads above 6 MB itself.
         Endpoint::new(MODEL())
-            .body_limit(7 << 20)
+            .body_limit(69_905_067)
             .serve(self, ctx, request)
             .await
     }

@@ -63,7 +63,10 @@ impl Sts {
     }
 
     /// Answers for IAM users' long-term keys through `keys` (IAM's `CreateAccessKey` keys).
-    pub fn with_key_directory(mut self, keys: std::sync::Arc<dyn skyport_core::bus::KeyDirectory>) -> Sts {
+    pub fn with_key_directory(
+        mut self,
+        keys: std::sync::Arc<dyn skyport_core::bus::KeyDirectory>,
+    ) -> Sts {
         self.keys = Some(keys);
         self
     }

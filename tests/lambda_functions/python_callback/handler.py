@@ -11,6 +11,7 @@ Event keys, in the order they are handled (the same contract as ../rust_callback
 - `exit`: `os._exit(int(exit))` at once (no response is sent);
 - `fail`: raises `ValueError(fail)`;
 - `echo_size`: returns a string of that many bytes ("xxx..."), nothing else is done;
+- `resolve`: a host name (a compose service, say) to look up; returns `{"resolved": address}` only;
 - `bucket` + `key` + `body`: PutObject with virtual-host addressing;
 - `queue` (a queue name) + `message`: GetQueueUrl + SendMessage;
 
@@ -76,6 +77,9 @@ def main(event, context):
         raise ValueError(event["fail"])
     if event.get("echo_size"):
         return "x" * int(event["echo_size"])
+    if event.get("resolve"):
+        import socket
+        return {"resolved": socket.gethostbyname(event["resolve"])}
 
     response = {}
     if all(k in event for k in ("bucket", "key", "body")):
