@@ -14,6 +14,27 @@ pub fn err(
     AwsError::new(StatusCode::BAD_REQUEST, json_type, message).with_query_code(query_code)
 }
 
+/// An error AWS answers with another status than 400 (the model's `awsQueryError` status:
+/// `PurgeQueueInProgress` and `OverLimit` 403, `ReceiptHandleIsInvalid` and `ResourceNotFoundException` 404).
+pub fn err_status(
+    status: StatusCode,
+    json_type: &'static str,
+    query_code: &'static str,
+    message: impl Into<String>,
+) -> AwsError {
+    AwsError::new(status, json_type, message).with_query_code(query_code)
+}
+
+/// `ResourceNotFoundException` (404).
+pub fn not_found(message: impl Into<String>) -> AwsError {
+    err_status(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        "ResourceNotFoundException",
+        message,
+    )
+}
+
 /// `QueueDoesNotExist` / `AWS.SimpleQueueService.NonExistentQueue`.
 pub fn no_queue() -> AwsError {
     err(
@@ -64,7 +85,8 @@ pub fn invalid_attribute_value(message: impl Into<String>) -> AwsError {
 
 /// `ReceiptHandleIsInvalid`.
 pub fn bad_receipt(handle: &str) -> AwsError {
-    err(
+    err_status(
+        StatusCode::NOT_FOUND,
         "ReceiptHandleIsInvalid",
         "ReceiptHandleIsInvalid",
         format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),

@@ -312,13 +312,44 @@ fn json_object(
     }
 }
 
-/// Validates one attribute for `CreateQueue`/`SetQueueAttributes`, returning the value to store.
+/// A boolean attribute value: AWS takes `true` and `false` in any letter case and stores them in lower case.
+fn boolean(name: &str, value: &str) -> Result<String, AwsError> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok("true".to_owned())
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok("false".to_owned())
+    } else {
+        Err(invalid_attribute_value(format!(
+            "Invalid value for the parameter {name}."
+        )))
+    }
+}
+
+/// True for a `FifoQueue` value that asks for a FIFO queue (`true` in any letter case).
+pub fn is_true(value: &str) -> bool {
+    value.eq_ignore_ascii_case("true")
+}
+
+/// Validates one attribute for `CreateQueue`/`SetQueueAttributes` of a standard or FIFO (`fifo`) queue,
+/// returning the value to store. The FIFO-only attributes are unknown to standard queues, as on AWS
+/// (`FifoQueue=false` too); `FifoQueue` cannot be changed by `SetQueueAttributes` (`true` on a FIFO queue
+/// is accepted and changes nothing).
 pub fn validate_attribute(
     name: &str,
     value: &str,
     fifo: bool,
     creating: bool,
 ) -> Result<String, AwsError> {
+    if !fifo && FIFO_ONLY.contains(&name) {
+        return Err(match name {
+            "DeduplicationScope" | "FifoThroughputLimit" => crate::errors::err(
+                "InvalidAttributeName",
+                "InvalidAttributeName",
+                format!("You can specify the {name} only when FifoQueue is set to true."),
+            ),
+            _ => invalid_attribute_name(name),
+        });
+    }
     match name {
         "DelaySeconds" => int_in(name, value, 0, 900)?,
         "MaximumMessageSize" => int_in(name, value, 1024, MAX_MESSAGE_SIZE as i64)?,
@@ -371,22 +402,15 @@ pub fn validate_attribute(
             }
         }
         "KmsMasterKeyId" => {}
-        "SqsManagedSseEnabled" | "ContentBasedDeduplication" => {
-            if !matches!(value, "true" | "false") {
-                return Err(invalid_attribute_value(format!(
-                    "Invalid value for the parameter {name}."
-                )));
-            }
-        }
+        "SqsManagedSseEnabled" | "ContentBasedDeduplication" => return boolean(name, value),
         "FifoQueue" => {
-            if !creating {
-                return Err(invalid_attribute_name(name));
+            let value = boolean(name, value)?;
+            if !creating && value != "true" {
+                return Err(invalid_attribute_value(
+                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
+                ));
             }
-            if !matches!(value, "true" | "false") {
-                return Err(invalid_attribute_value(format!(
-                    "Invalid value for the parameter {name}."
-                )));
-            }
+            return Ok(value);
         }
         "DeduplicationScope" => {
             if !matches!(value, "queue" | "messageGroup") {
@@ -404,9 +428,6 @@ pub fn validate_attribute(
         }
         _ => return Err(invalid_attribute_name(name)),
     }
-    if !fifo && FIFO_ONLY.contains(&name) && !(name == "FifoQueue" && value == "false") {
-        return Err(invalid_attribute_name(name));
-    }
     Ok(value.trim().to_owned())
 }
 
@@ -416,11 +437,12 @@ fn invalid_attribute_name(name: &str) -> AwsError {
 
 /// Validates one message attribute, with AWS's messages.
 pub fn validate_message_attribute(name: &str, attr: &MessageAttribute) -> Result<(), AwsError> {
+    // "Alphanumeric" is Unicode's: AWS takes names such as `attr.1øßä`, and refuses symbols like `§`.
     let name_ok = !name.is_empty()
-        && name.len() <= 256
+        && name.chars().count() <= 256
         && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.')
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
         && !name.starts_with('.')
         && !name.ends_with('.')
         && !name.contains("..")
@@ -513,6 +535,28 @@ mod tests {
         assert!(validate_attribute("DelaySeconds", "901", false, true).is_err());
         assert!(validate_attribute("Nope", "1", false, true).is_err());
         assert!(validate_attribute("ContentBasedDeduplication", "true", false, true).is_err());
+        assert_eq!(
+            validate_attribute("ContentBasedDeduplication", "TRUE", true, true).unwrap(),
+            "true"
+        );
+        assert_eq!(
+            validate_attribute("FifoQueue", "True", true, true).unwrap(),
+            "true"
+        );
+        assert!(validate_attribute("FifoQueue", "true", true, false).is_ok());
+        assert_eq!(
+            validate_attribute("FifoQueue", "false", true, false)
+                .unwrap_err()
+                .code,
+            "InvalidAttributeValue"
+        );
+        assert_eq!(
+            validate_attribute("FifoQueue", "false", false, true)
+                .unwrap_err()
+                .message,
+            "Unknown Attribute FifoQueue."
+        );
+        assert!(validate_attribute("SqsManagedSseEnabled", "yes", false, true).is_err());
         assert!(
             validate_attribute(
                 "RedrivePolicy",

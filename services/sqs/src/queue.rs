@@ -3,7 +3,7 @@
 //! lock and is quick; changes are handed to the commit thread (with persistence) while the lock is held,
 //! so the store sees them in the order they happened.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -13,7 +13,7 @@ use skyport_core::AwsError;
 use tokio::sync::{Notify, oneshot};
 
 use crate::digest::{attributes_md5, md5};
-use crate::errors::{bad_receipt, err, invalid, invalid_value, missing};
+use crate::errors::{bad_receipt, invalid, invalid_value, missing};
 use crate::model::{DEDUP_WINDOW_MS, Message, MessageAttribute, MessageId, default_attributes};
 use crate::persist::{Op, Persister, message_key, put_delivery, put_message};
 
@@ -105,6 +105,11 @@ impl Settings {
 }
 
 /// The mutable part of a queue.
+///
+/// Every message is in exactly one of `ready` (visible, by sequence: standard queues deliver the oldest
+/// visible message first, so a message whose visibility timeout ended comes before newer ones) and
+/// `waiting` (delayed or in flight, by the time it becomes visible); [`State::promote`] moves the ones whose
+/// time has come. FIFO queues also index their messages by group.
 #[derive(Debug, Default)]
 pub struct State {
     /// The stored settings.
@@ -114,14 +119,132 @@ pub struct State {
     /// Messages by sequence (boxed: a B-tree leaf then holds 16-byte entries, and half-full leaves waste
     /// little).
     pub messages: BTreeMap<u64, Box<Message>>,
-    /// `(visible_at, seq)` of every message.
-    pub index: BTreeSet<(u64, u64)>,
+    /// Sequences of the messages that were visible when last placed or promoted.
+    ready: BTreeSet<u64>,
+    /// `(visible_at, seq)` of the messages that were not visible yet when last placed or promoted.
+    waiting: BTreeSet<(u64, u64)>,
+    /// FIFO queues: each message group's messages, by sequence.
+    groups: HashMap<String, BTreeSet<u64>>,
+    /// FIFO queues: `(visible_at, seq)` of each group's first message, so a receive finds the groups that
+    /// can deliver, in the order they became visible, without looking at the others.
+    heads: BTreeSet<(u64, u64)>,
     next_seq: u64,
     dedup: HashMap<String, (u64, MessageId, Option<String>)>,
     dedup_pruned: u64,
     /// The last sender id, shared by the messages it sent.
     sender: Option<Arc<str>>,
     attempts: HashMap<String, (u64, Vec<(u64, u32)>)>,
+}
+
+impl State {
+    /// Adds a message (to its FIFO group when `fifo`).
+    fn insert(&mut self, message: Box<Message>, fifo: bool, now: u64) {
+        let seq = message.seq;
+        if fifo {
+            let group = message.group_id().unwrap_or("");
+            // `Some(old head)` when the message becomes its group's first (an empty group has none).
+            let replaces = match self.groups.get_mut(group) {
+                Some(seqs) => {
+                    let old = seqs.first().copied();
+                    seqs.insert(seq);
+                    match old {
+                        Some(old) if old < seq => None,
+                        other => Some(other),
+                    }
+                }
+                None => {
+                    self.groups.insert(group.to_owned(), BTreeSet::from([seq]));
+                    Some(None)
+                }
+            };
+            if let Some(old) = replaces {
+                if let Some(old) = old
+                    && let Some(m) = self.messages.get(&old)
+                {
+                    self.heads.remove(&(m.visible_at, old));
+                }
+                self.heads.insert((message.visible_at, seq));
+            }
+        }
+        self.place(seq, message.visible_at, now);
+        self.messages.insert(seq, message);
+    }
+
+    /// Removes a message from every index.
+    fn remove(&mut self, seq: u64) -> Option<Box<Message>> {
+        let message = self.messages.remove(&seq)?;
+        self.unplace(seq, message.visible_at);
+        if self.groups.is_empty() {
+            return Some(message); // a standard queue
+        }
+        let group = message.group_id().unwrap_or("");
+        if let Some(seqs) = self.groups.get_mut(group) {
+            let was_head = seqs.first() == Some(&seq);
+            seqs.remove(&seq);
+            let next = seqs.first().copied();
+            if seqs.is_empty() {
+                self.groups.remove(group);
+            }
+            if was_head {
+                self.heads.remove(&(message.visible_at, seq));
+                if let Some(next) = next
+                    && let Some(m) = self.messages.get(&next)
+                {
+                    self.heads.insert((m.visible_at, next));
+                }
+            }
+        }
+        Some(message)
+    }
+
+    fn place(&mut self, seq: u64, visible_at: u64, now: u64) {
+        if visible_at <= now {
+            self.ready.insert(seq);
+        } else {
+            self.waiting.insert((visible_at, seq));
+        }
+    }
+
+    fn unplace(&mut self, seq: u64, visible_at: u64) {
+        if !self.waiting.remove(&(visible_at, seq)) {
+            self.ready.remove(&seq);
+        }
+    }
+
+    /// Changes when message `seq` becomes visible.
+    fn set_visible_at(&mut self, seq: u64, visible_at: u64, now: u64) {
+        let Some(old) = self.messages.get(&seq).map(|m| m.visible_at) else {
+            return;
+        };
+        self.unplace(seq, old);
+        if self.heads.remove(&(old, seq)) {
+            self.heads.insert((visible_at, seq));
+        }
+        if let Some(m) = self.messages.get_mut(&seq) {
+            m.visible_at = visible_at;
+        }
+        self.place(seq, visible_at, now);
+    }
+
+    /// Moves the messages that have become visible by `now` to `ready`.
+    fn promote(&mut self, now: u64) {
+        while let Some(&(visible_at, seq)) = self.waiting.first() {
+            if visible_at > now {
+                break;
+            }
+            self.waiting.pop_first();
+            self.ready.insert(seq);
+        }
+    }
+
+    /// Forgets every message.
+    fn clear(&mut self) {
+        self.messages.clear();
+        self.ready.clear();
+        self.waiting.clear();
+        self.groups.clear();
+        self.heads.clear();
+    }
 }
 
 /// A message to send.
@@ -141,6 +264,9 @@ pub struct NewMessage {
     pub dedup_id: Option<String>,
     /// `SenderId`.
     pub sender_id: String,
+    /// The request's `X-Amzn-Trace-Id` header: the `AWSTraceHeader` system attribute unless the message
+    /// sets one (it does not count towards `MD5OfMessageSystemAttributes`, which covers what was sent).
+    pub trace_header: Option<String>,
 }
 
 /// The answer to one send.
@@ -318,6 +444,7 @@ impl Queue {
 
     /// Restores messages loaded from the store.
     pub fn restore(&self, messages: Vec<Message>) {
+        let now = now_ms();
         let mut state = self.lock();
         for m in messages {
             state.next_seq = state.next_seq.max(m.seq + 1);
@@ -332,8 +459,7 @@ impl Queue {
                 );
                 state.dedup.insert(key, entry);
             }
-            state.index.insert((m.visible_at, m.seq));
-            state.messages.insert(m.seq, Box::new(m));
+            state.insert(Box::new(m), self.fifo, now);
         }
     }
 
@@ -454,9 +580,19 @@ impl Queue {
             receive_count: 0,
             extra: None,
         };
+        let mut system_attributes = new.system_attributes;
+        if let Some(trace) = new.trace_header {
+            system_attributes
+                .entry("AWSTraceHeader".to_owned())
+                .or_insert(MessageAttribute {
+                    data_type: "String".to_owned(),
+                    string_value: Some(trace),
+                    binary_value: None,
+                });
+        }
         message.update_extra(|e| {
             e.attributes = new.attributes;
-            e.system_attributes = new.system_attributes;
+            e.system_attributes = system_attributes;
             e.group_id = new.group_id;
             e.dedup_id = dedup_id.clone();
             e.sequence_number = sequence_number.clone();
@@ -478,8 +614,7 @@ impl Queue {
             md5_system,
             sequence_number,
         };
-        state.index.insert((message.visible_at, seq));
-        state.messages.insert(seq, Box::new(message));
+        state.insert(Box::new(message), self.fifo, now);
         Ok(sent)
     }
 
@@ -504,8 +639,7 @@ impl Queue {
             if self.persist.is_some() {
                 ops.push(put_message(&self.key, &m));
             }
-            state.index.insert((m.visible_at, m.seq));
-            state.messages.insert(m.seq, Box::new(m));
+            state.insert(Box::new(m), self.fifo, now);
         }
         ops.extend(extra);
         let pending = self.submit(ops);
@@ -518,17 +652,12 @@ impl Queue {
     pub fn take_visible(&self, max: usize) -> (Vec<Message>, Vec<Op>) {
         let now = now_ms();
         let mut state = self.lock();
-        let seqs: Vec<(u64, u64)> = state
-            .index
-            .range(..=(now, u64::MAX))
-            .take(max)
-            .copied()
-            .collect();
+        state.promote(now);
+        let seqs: Vec<u64> = state.ready.iter().take(max).copied().collect();
         let mut out = Vec::with_capacity(seqs.len());
         let mut ops = Vec::new();
-        for (vis, seq) in seqs {
-            state.index.remove(&(vis, seq));
-            if let Some(m) = state.messages.remove(&seq) {
+        for seq in seqs {
+            if let Some(m) = state.remove(seq) {
                 if self.persist.is_some() {
                     ops.push(Op::DeleteMessage(message_key(&self.key, seq)));
                 }
@@ -611,56 +740,72 @@ impl Queue {
             .map(|r| r.1);
         let retention_ms = settings.retention * 1000;
         let mut ops = Vec::new();
-        let candidates: Vec<(u64, u64)> = if self.fifo {
-            self.fifo_candidates(&state, max, now)
-        } else {
-            Vec::new()
-        };
-        let mut taken = 0usize;
-        let mut fifo_iter = candidates.into_iter();
-        while taken < max {
-            let next = if self.fifo {
-                fifo_iter.next()
+        state.promote(now);
+        // Standard queues go through `ready` in sequence order from `cursor`; a message delivered with a
+        // visibility timeout of 0 goes back to `ready` behind the cursor and is not delivered twice.
+        let mut cursor = 0u64;
+        let mut delivered: Vec<u64> = Vec::new();
+        loop {
+            let wanted = max - out.received.len();
+            let batch: Vec<u64> = if self.fifo {
+                fifo_candidates(&state, wanted, now, &delivered)
             } else {
-                state.index.range(..=(now, u64::MAX)).next().copied()
+                state.ready.range(cursor..).take(wanted).copied().collect()
             };
-            let Some((vis, seq)) = next else { break };
-            state.index.remove(&(vis, seq));
-            let Some(mut message) = state.messages.remove(&seq) else {
-                continue;
-            };
-            if message.sent_at + retention_ms <= now {
-                if self.persist.is_some() {
-                    ops.push(Op::DeleteMessage(message_key(&self.key, seq)));
+            if batch.is_empty() {
+                break;
+            }
+            let mut skipped = false;
+            for seq in batch {
+                cursor = seq + 1;
+                let Some(message) = state.messages.get(&seq) else {
+                    continue;
+                };
+                if message.sent_at + retention_ms <= now {
+                    state.remove(seq);
+                    if self.persist.is_some() {
+                        ops.push(Op::DeleteMessage(message_key(&self.key, seq)));
+                    }
+                    skipped = true;
+                    continue;
                 }
-                continue;
-            }
-            if let Some(max_receives) = redrive
-                && message.receive_count >= max_receives
-            {
-                if self.persist.is_some() {
-                    out.dlq_ops
-                        .push(Op::DeleteMessage(message_key(&self.key, seq)));
+                if let Some(max_receives) = redrive
+                    && message.receive_count >= max_receives
+                {
+                    if let Some(message) = state.remove(seq) {
+                        if self.persist.is_some() {
+                            out.dlq_ops
+                                .push(Op::DeleteMessage(message_key(&self.key, seq)));
+                        }
+                        out.to_dlq.push(*message);
+                    }
+                    skipped = true;
+                    continue;
                 }
-                out.to_dlq.push(*message);
-                continue;
+                state.set_visible_at(seq, now + vt * 1000, now);
+                let Some(message) = state.messages.get_mut(&seq) else {
+                    continue;
+                };
+                message.receive_count += 1;
+                if message.first_receive == 0 {
+                    message.first_receive = now;
+                }
+                message.received_at = now;
+                if self.persist.is_some() {
+                    ops.push(put_delivery(&self.key, message));
+                }
+                let message = Message::clone(message);
+                out.received.push(Received {
+                    receipt: self.receipt(&message),
+                    message,
+                });
+                if self.fifo {
+                    delivered.push(seq);
+                }
             }
-            message.receive_count += 1;
-            if message.first_receive == 0 {
-                message.first_receive = now;
+            if !skipped || out.received.len() >= max {
+                break;
             }
-            message.received_at = now;
-            message.visible_at = now + vt * 1000;
-            if self.persist.is_some() {
-                ops.push(put_delivery(&self.key, &message));
-            }
-            out.received.push(Received {
-                receipt: self.receipt(&message),
-                message: Message::clone(&message),
-            });
-            state.index.insert((message.visible_at, seq));
-            state.messages.insert(seq, message);
-            taken += 1;
         }
         if self.fifo
             && let Some(id) = attempt_id
@@ -675,42 +820,18 @@ impl Queue {
                 .attempts
                 .insert(id.to_owned(), (now + DEDUP_WINDOW_MS, list));
         }
-        out.next_visible = state.index.range((now + 1, 0)..).next().map(|(t, _)| *t);
+        out.next_visible = state.waiting.first().map(|(t, _)| *t);
         out.pending = self.submit(ops);
         out
     }
 
-    /// FIFO: the visible messages that may be delivered now, in send order: a group with a message in
-    /// flight (or delayed) delivers nothing until that message is deleted or visible again.
-    fn fifo_candidates(&self, state: &State, max: usize, now: u64) -> Vec<(u64, u64)> {
-        let mut blocked: HashSet<&str> = HashSet::new();
-        for (_, seq) in state.index.range((now + 1, 0)..) {
-            if let Some(g) = state.messages.get(seq).and_then(|m| m.group_id()) {
-                blocked.insert(g);
-            }
-        }
-        let mut out = Vec::new();
-        for m in state.messages.values() {
-            let group = m.group_id().unwrap_or("");
-            if blocked.contains(group) {
-                continue;
-            }
-            if m.visible_at > now {
-                blocked.insert(group);
-                continue;
-            }
-            out.push((m.visible_at, m.seq));
-            if out.len() >= max {
-                break;
-            }
-        }
-        out
-    }
-
-    /// Deletes the delivery named by a receipt handle. A handle of an earlier delivery (the message was
-    /// received again since) deletes nothing, and deleting an already deleted message succeeds, as on AWS.
+    /// Deletes the delivery named by a receipt handle. On a standard queue a handle of an earlier delivery
+    /// (the message was received again since) deletes nothing, and deleting an already deleted message
+    /// succeeds, as on AWS; a FIFO queue refuses a handle whose visibility timeout has ended or whose
+    /// message was received again since ("The receipt handle has expired.").
     pub fn delete(&self, handle: &str) -> Result<Pending, AwsError> {
         let (seq, count, id) = self.parse_receipt(handle)?;
+        let now = now_ms();
         let mut state = self.lock();
         let current = state
             .messages
@@ -720,11 +841,17 @@ impl Queue {
         let Some((receive_count, visible_at)) = current else {
             return Ok(None);
         };
+        if self.fifo && (receive_count != count || visible_at <= now) {
+            return Err(invalid_value(
+                handle,
+                "ReceiptHandle",
+                "The receipt handle has expired.",
+            ));
+        }
         if receive_count != count {
             return Ok(None);
         }
-        state.index.remove(&(visible_at, seq));
-        let removed = state.messages.remove(&seq);
+        let removed = state.remove(seq);
         let pending = if self.persist.is_some() {
             self.submit(vec![Op::DeleteMessage(message_key(&self.key, seq))])
         } else {
@@ -737,30 +864,20 @@ impl Queue {
         Ok(pending)
     }
 
-    /// Changes the visibility timeout of the delivery named by a receipt handle.
+    /// Changes the visibility timeout of the message named by a receipt handle, counted from now. As on
+    /// AWS the handle need not be the current one: a handle whose visibility timeout has ended, or of an
+    /// earlier delivery of the message, still names the message (only a deleted message's handle fails).
     pub fn change_visibility(&self, handle: &str, timeout: u64) -> Result<Pending, AwsError> {
-        let (seq, count, id) = self.parse_receipt(handle)?;
+        let (seq, _count, id) = self.parse_receipt(handle)?;
         let now = now_ms();
         let mut state = self.lock();
-        let Some(message) = state
-            .messages
-            .get(&seq)
-            .filter(|m| m.receive_count == count && Some(m.id) == id)
-        else {
+        let Some(message) = state.messages.get(&seq).filter(|m| Some(m.id) == id) else {
             return Err(invalid_value(
                 handle,
                 "ReceiptHandle",
                 "Message does not exist or is not available for visibility timeout change.",
             ));
         };
-        if message.visible_at <= now {
-            return Err(err(
-                "MessageNotInflight",
-                "AWS.SimpleQueueService.MessageNotInflight",
-                "Message is not in flight.",
-            ));
-        }
-        let old = message.visible_at;
         let new_visible = now + timeout * 1000;
         if message.received_at != 0 && new_visible > message.received_at + 43_200_000 {
             return Err(invalid_value(
@@ -769,14 +886,12 @@ impl Queue {
                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]",
             ));
         }
-        state.index.remove(&(old, seq));
-        state.index.insert((new_visible, seq));
+        state.set_visible_at(seq, new_visible, now);
         let mut ops = Vec::new();
-        if let Some(m) = state.messages.get_mut(&seq) {
-            m.visible_at = new_visible;
-            if self.persist.is_some() {
-                ops.push(put_delivery(&self.key, m));
-            }
+        if self.persist.is_some()
+            && let Some(m) = state.messages.get(&seq)
+        {
+            ops.push(put_delivery(&self.key, m));
         }
         let pending = self.submit(ops);
         drop(state);
@@ -793,7 +908,8 @@ impl Queue {
         let mut state = self.lock();
         let last_purge = state.record.as_ref().and_then(|r| r.last_purge);
         if one_per_minute && last_purge.is_some_and(|t| now < t + 60_000) {
-            return Err(err(
+            return Err(crate::errors::err_status(
+                http::StatusCode::FORBIDDEN,
                 "PurgeQueueInProgress",
                 "AWS.SimpleQueueService.PurgeQueueInProgress",
                 format!(
@@ -811,8 +927,10 @@ impl Queue {
         } else {
             Vec::new()
         };
-        state.messages.clear();
-        state.index.clear();
+        state.clear();
+        // A purge also forgets the deduplication ids and receive attempts, as on AWS.
+        state.dedup.clear();
+        state.attempts.clear();
         if let Some(record) = state.record.as_mut() {
             // Remembered with the queue, so the 60 s rule holds across a restart.
             record.last_purge = Some(now);
@@ -838,8 +956,7 @@ impl Queue {
             Vec::new()
         };
         ops.push(Op::DeleteQueue(self.key.clone()));
-        state.messages.clear();
-        state.index.clear();
+        state.clear();
         let pending = self.submit(ops);
         drop(state);
         self.notify.notify_waiters();
@@ -851,16 +968,15 @@ impl Queue {
         let now = now_ms();
         let mut state = self.lock();
         let retention_ms = state.settings.retention * 1000;
-        let expired: Vec<(u64, u64)> = state
+        let expired: Vec<u64> = state
             .messages
             .values()
             .filter(|m| m.sent_at + retention_ms <= now)
-            .map(|m| (m.visible_at, m.seq))
+            .map(|m| m.seq)
             .collect();
         let mut ops = Vec::new();
-        for (visible_at, seq) in expired {
-            state.index.remove(&(visible_at, seq));
-            state.messages.remove(&seq);
+        for seq in expired {
+            state.remove(seq);
             if self.persist.is_some() {
                 ops.push(Op::DeleteMessage(message_key(&self.key, seq)));
             }
@@ -888,6 +1004,39 @@ impl Queue {
         }
         (visible, inflight, delayed)
     }
+}
+
+/// FIFO: up to `max` messages that may be delivered now (leaving out `skip`), the way AWS picks them: a
+/// group can deliver while its first message is visible, its messages in order up to the first one that
+/// is not (in flight or delayed), and a receive takes as many of one group's messages as it can before
+/// the next group. Groups come in the order their first message became visible (so a group whose
+/// messages were just returned, or whose visibility timeout just ended, comes after groups that were
+/// waiting).
+fn fifo_candidates(state: &State, max: usize, now: u64, skip: &[u64]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (_, head) in state.heads.range(..=(now, u64::MAX)) {
+        let Some(seqs) = state
+            .messages
+            .get(head)
+            .and_then(|m| state.groups.get(m.group_id().unwrap_or("")))
+        else {
+            continue;
+        };
+        for seq in seqs {
+            match state.messages.get(seq) {
+                Some(m) if m.visible_at <= now => {}
+                _ => break,
+            }
+            if skip.contains(seq) {
+                continue;
+            }
+            out.push(*seq);
+            if out.len() >= max {
+                return out;
+            }
+        }
+    }
+    out
 }
 
 fn dedup_key(settings: &Settings, group: Option<&str>, id: &str) -> String {
@@ -956,7 +1105,9 @@ mod tests {
         // The stale handle deletes nothing; the current one does.
         assert!(q.delete(&first.receipt).is_ok());
         assert_eq!(q.counts(), (0, 1, 0));
-        assert!(q.change_visibility(&first.receipt, 0).is_err());
+        // A stale handle still changes the message's visibility, as on AWS.
+        assert!(q.change_visibility(&first.receipt, 0).is_ok());
+        assert_eq!(q.counts(), (1, 0, 0));
         assert!(q.delete(&second.receipt).is_ok());
         assert_eq!(q.counts(), (0, 0, 0));
         assert!(q.delete("not a handle").is_err());
@@ -996,5 +1147,185 @@ mod tests {
         q.delete(&handle).unwrap();
         let got = q.receive(10, None, None, false).received;
         assert_eq!(&*got[0].message.body, "a2");
+    }
+
+    fn bodies(received: &[Received]) -> Vec<&str> {
+        received.iter().map(|r| &*r.message.body).collect()
+    }
+
+    #[test]
+    fn standard_queues_deliver_a_message_whose_visibility_ended_before_newer_ones() {
+        let q = queue(false);
+        q.send(vec![msg("old", None)]);
+        let old = q.receive(1, Some(30), None, false).received.remove(0);
+        q.send(vec![msg("new", None)]);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        q.change_visibility(&old.receipt, 0).unwrap();
+        let got = q.receive(10, Some(30), None, false).received;
+        assert_eq!(bodies(&got), ["old", "new"]);
+    }
+
+    #[test]
+    fn fifo_receives_one_group_at_a_time_in_the_order_groups_became_visible() {
+        let q = queue(true);
+        for (body, group) in [
+            ("g1-m1", "g1"),
+            ("g2-m1", "g2"),
+            ("g2-m2", "g2"),
+            ("g3-m1", "g3"),
+            ("g1-m2", "g1"),
+        ] {
+            q.send(vec![msg(body, Some(group))]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let got = q.receive(3, Some(0), None, false).received;
+        assert_eq!(bodies(&got), ["g1-m1", "g1-m2", "g2-m1"]);
+        // The groups just returned became visible again after g3, which was waiting.
+        let got = q.receive(10, Some(0), None, false).received;
+        assert_eq!(bodies(&got), ["g3-m1", "g1-m1", "g1-m2", "g2-m1", "g2-m2"]);
+    }
+
+    #[test]
+    fn fifo_delivers_a_group_up_to_its_first_message_in_flight() {
+        let q = queue(true);
+        for body in ["a1", "a2", "a3"] {
+            q.send(vec![msg(body, Some("a"))]);
+        }
+        let got = q.receive(10, Some(30), None, false).received;
+        assert_eq!(bodies(&got), ["a1", "a2", "a3"]);
+        // a2 stays in flight; a1 and a3 become visible: only a1 can be delivered.
+        q.change_visibility(&got[0].receipt, 0).unwrap();
+        q.change_visibility(&got[2].receipt, 0).unwrap();
+        let again = q.receive(10, Some(30), None, false).received;
+        assert_eq!(bodies(&again), ["a1"]);
+        // With the head in flight nothing of the group is delivered.
+        assert!(q.receive(10, Some(30), None, false).received.is_empty());
+        // Deleting a1 and a2 leaves a3 at the head.
+        q.delete(&again[0].receipt).unwrap();
+        q.delete(&got[1].receipt).unwrap();
+        assert_eq!(bodies(&q.receive(10, None, None, false).received), ["a3"]);
+    }
+
+    #[test]
+    fn fifo_handles_expire_for_delete_and_purge_forgets_deduplication() {
+        let q = queue(true);
+        q.send(vec![msg("a", Some("g"))]);
+        let first = q.receive(1, Some(0), None, false).received.remove(0);
+        let e = q.delete(&first.receipt).unwrap_err();
+        assert!(
+            e.message
+                .ends_with("Reason: The receipt handle has expired.")
+        );
+        assert!(q.purge(false).is_ok());
+        let (r, _) = q.send(vec![msg("a", Some("g"))]);
+        assert!(r[0].is_ok());
+        assert_eq!(q.counts(), (1, 0, 0));
+        assert_eq!(bodies(&q.receive(1, None, None, false).received), ["a"]);
+    }
+
+    /// Checks the indexes against the messages: each message is in `ready` or `waiting`, and `heads`
+    /// holds exactly each group's first message.
+    fn check_indexes(state: &State, fifo: bool) {
+        for (seq, m) in &state.messages {
+            let ready = state.ready.contains(seq);
+            let waiting = state.waiting.contains(&(m.visible_at, *seq));
+            assert!(
+                ready != waiting,
+                "message {seq} in ready {ready}, waiting {waiting}"
+            );
+        }
+        assert_eq!(
+            state.ready.len() + state.waiting.len(),
+            state.messages.len()
+        );
+        if !fifo {
+            assert!(state.heads.is_empty() && state.groups.is_empty());
+            return;
+        }
+        let mut firsts: BTreeMap<&str, &Message> = BTreeMap::new();
+        for m in state.messages.values() {
+            firsts.entry(m.group_id().unwrap_or("")).or_insert(m);
+        }
+        let heads: BTreeSet<(u64, u64)> = firsts.values().map(|m| (m.visible_at, m.seq)).collect();
+        assert_eq!(heads, state.heads);
+    }
+
+    #[test]
+    fn indexes_stay_consistent_under_random_operations() {
+        for fifo in [true, false] {
+            random_operations(fifo);
+        }
+    }
+
+    fn random_operations(fifo: bool) {
+        let q = queue(fifo);
+        let mut handles: Vec<String> = Vec::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for step in 0..3000 {
+            match rng.u8(0..10) {
+                0..=3 => {
+                    let group = format!("g{}", rng.u8(0..5));
+                    q.send(vec![msg(&format!("m{step}"), Some(&group))]);
+                }
+                4..=5 => {
+                    let vt = if rng.bool() { 0 } else { 30 };
+                    let got = q.receive(rng.usize(1..=10), Some(vt), None, false);
+                    handles.extend(got.received.into_iter().map(|r| r.receipt));
+                }
+                6..=7 if !handles.is_empty() => {
+                    let h = handles.swap_remove(rng.usize(..handles.len()));
+                    let _ = q.delete(&h);
+                }
+                8 if !handles.is_empty() => {
+                    let h = handles[rng.usize(..handles.len())].clone();
+                    let _ = q.change_visibility(&h, if rng.bool() { 0 } else { 60 });
+                }
+                9 if step % 500 == 0 => {
+                    let _ = q.purge(false);
+                }
+                _ => {}
+            }
+            check_indexes(&q.lock(), fifo);
+        }
+    }
+
+    /// The in-memory cost of the send and receive+delete paths (no HTTP), for comparing versions:
+    /// `cargo test --release -p skyport-sqs -- --ignored --nocapture hot_path_rates`.
+    #[test]
+    #[ignore]
+    fn hot_path_rates() {
+        const N: usize = 200_000;
+        for fifo in [false, true] {
+            let q = queue(fifo);
+            let groups: Vec<String> = (0..100).map(|g| format!("g{g}")).collect();
+            let started = std::time::Instant::now();
+            for i in 0..N {
+                let group = fifo.then(|| groups[i % groups.len()].as_str());
+                let (r, _) = q.send(vec![msg(&format!("message {i}"), group)]);
+                assert!(r[0].is_ok());
+            }
+            let send = started.elapsed();
+            let started = std::time::Instant::now();
+            let mut done = 0;
+            while done < N {
+                let got = q.receive(10, Some(600), None, false).received;
+                assert!(!got.is_empty());
+                for r in got {
+                    q.delete(&r.receipt).unwrap();
+                    done += 1;
+                }
+            }
+            let receive = started.elapsed();
+            println!(
+                "{}: send {:.0}/s, receive+delete {:.0} msgs/s",
+                if fifo {
+                    "FIFO (100 groups)"
+                } else {
+                    "standard"
+                },
+                N as f64 / send.as_secs_f64(),
+                N as f64 / receive.as_secs_f64()
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
-use http::{Request, Response};
+use http::{Request, Response, request::Parts};
 use serde_json::{Map, Value, json};
 use skyport_core::{
     AwsError, Body, Protocol, RequestContext, Service, ServiceInfo, body,
@@ -14,9 +14,11 @@ use skyport_core::{
     store::{StateLayout, StoreError},
 };
 
-use crate::errors::{err, internal, invalid, invalid_value, malformed, missing, no_queue, storage};
+use crate::errors::{
+    err, internal, invalid, invalid_value, malformed, missing, no_queue, not_found, storage,
+};
 use crate::model::{
-    MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE, Message, MessageAttribute, all_names,
+    MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE, Message, MessageAttribute, all_names, is_true,
     known_attribute, valid_body_char, validate_attribute, validate_message_attribute,
     validate_queue_name,
 };
@@ -295,19 +297,24 @@ impl Sqs {
         path: &str,
     ) -> Result<Arc<Queue>, AwsError> {
         let url = match str_field(input, "QueueUrl")? {
-            Some(u) if !u.is_empty() => u.to_owned(),
-            _ if parse_queue_url(path).is_some() => path.to_owned(),
+            Some(u) if !u.is_empty() => u,
+            _ if parse_queue_url(path).is_some() => path,
             _ => return Err(missing("QueueUrl")),
         };
-        let r = parse_queue_url(&url).ok_or_else(no_queue)?;
-        let region = r.region.unwrap_or_else(|| ctx.region.clone());
-        self.queues()
-            .get(&queue_key(&r.account, &region, &r.name))
-            .cloned()
-            .ok_or_else(no_queue)
+        let key = match parse_queue_url(url) {
+            Some(r) => {
+                let region = r.region.unwrap_or_else(|| ctx.region.clone());
+                queue_key(&r.account, &region, &r.name)
+            }
+            // AWS also takes the bare queue name as `QueueUrl`: a queue of the caller's account and region.
+            None if !url.contains('/') => queue_key(&ctx.account, &ctx.region, url),
+            None => return Err(no_queue()),
+        };
+        self.queues().get(&key).cloned().ok_or_else(no_queue)
     }
 
-    async fn dispatch(&self, ctx: &RequestContext, op: &str, input: &Value, path: &str) -> Out {
+    async fn dispatch(&self, ctx: &RequestContext, op: &str, input: &Value, parts: &Parts) -> Out {
+        let path = parts.uri.path();
         match op {
             "CreateQueue" => self.create_queue(ctx, input).await,
             "GetQueueUrl" => self.get_queue_url(ctx, input),
@@ -342,11 +349,12 @@ impl Sqs {
             }
             "SendMessage" => {
                 let q = self.queue(ctx, input, path)?;
-                self.send_message(ctx, &q, input).await
+                self.send_message(ctx, &q, input, trace_header(parts)).await
             }
             "SendMessageBatch" => {
                 let q = self.queue(ctx, input, path)?;
-                self.send_message_batch(ctx, &q, input).await
+                self.send_message_batch(ctx, &q, input, trace_header(parts))
+                    .await
             }
             "ReceiveMessage" => {
                 let q = self.queue(ctx, input, path)?;
@@ -381,7 +389,9 @@ impl Sqs {
             "TagQueue" => {
                 let q = self.queue(ctx, input, path)?;
                 let tags = string_map(input, "Tags")?.unwrap_or_default();
-                validate_tags(&tags)?;
+                let mut all = q.record().tags;
+                all.extend(tags.clone());
+                validate_tags(&q.name, &tags, all.len())?;
                 wait(q.update(|r| r.tags.extend(tags))).await?;
                 Ok(json!({}))
             }
@@ -427,11 +437,35 @@ impl Sqs {
         }
     }
 
+    /// Reads, decodes, runs and encodes one request (`json`: a query request that accepts JSON).
+    async fn handle(
+        &self,
+        ctx: &mut RequestContext,
+        parts: &Parts,
+        request_body: Body,
+        json: bool,
+    ) -> Result<Response<Body>, AwsError> {
+        let bytes = body::collect_limited(request_body, MAX_REQUEST)
+            .await
+            .map_err(|e| match e {
+                body::BodyError::TooLarge { .. } => {
+                    invalid(format!("The request is larger than {MAX_REQUEST} bytes."))
+                }
+                body::BodyError::Read(e) => {
+                    malformed(format!("Could not read the request body: {e}"))
+                }
+            })?;
+        let (op, input) = wire::decode(ctx, parts, &bytes)?;
+        ctx.set_operation(op.clone());
+        let output = self.dispatch(ctx, &op, &input, parts).await?;
+        Ok(wire::encode(ctx, &op, output, json))
+    }
+
     async fn create_queue(&self, ctx: &RequestContext, input: &Value) -> Out {
         let name = required_str(input, "QueueName")?.to_owned();
         let attributes = string_map(input, "Attributes")?.unwrap_or_default();
         let tags = string_map(input, "tags")?.unwrap_or_default();
-        let fifo = attributes.get("FifoQueue").is_some_and(|v| v == "true");
+        let fifo = attributes.get("FifoQueue").is_some_and(|v| is_true(v));
         validate_queue_name(&name, fifo)?;
         if name.ends_with(".fifo") && !fifo {
             return Err(invalid(
@@ -450,7 +484,7 @@ impl Sqs {
             ctx.account
         );
         self.check_redrive(&clean, fifo, &source_arn)?;
-        validate_tags(&tags)?;
+        validate_tags(&name, &tags, tags.len())?;
         let key = queue_key(&ctx.account, &ctx.region, &name);
         let (queue, pending) = {
             let mut queues = self.inner.queues.write().unwrap_or_else(|e| e.into_inner());
@@ -458,7 +492,7 @@ impl Sqs {
                 let record = existing.record();
                 for (k, v) in &clean {
                     let current = record.attributes.get(k).map(String::as_str).unwrap_or("");
-                    if current != v && !(k == "FifoQueue" && v == "false" && !existing.fifo) {
+                    if current != v {
                         return Err(err(
                             "QueueNameExists",
                             "QueueAlreadyExists",
@@ -638,6 +672,7 @@ impl Sqs {
         &self,
         ctx: &RequestContext,
         entry: &Value,
+        trace: Option<&str>,
     ) -> Result<NewMessage, AwsError> {
         let body = match str_field(entry, "MessageBody")? {
             Some(b) if !b.is_empty() => b.to_owned(),
@@ -718,11 +753,18 @@ impl Sqs {
             group_id,
             dedup_id,
             sender_id: ctx.account.clone(),
+            trace_header: trace.map(str::to_owned),
         })
     }
 
-    async fn send_message(&self, ctx: &RequestContext, q: &Queue, input: &Value) -> Out {
-        let new = self.parse_new_message(ctx, input)?;
+    async fn send_message(
+        &self,
+        ctx: &RequestContext,
+        q: &Queue,
+        input: &Value,
+        trace: Option<&str>,
+    ) -> Out {
+        let new = self.parse_new_message(ctx, input, trace)?;
         let (mut results, pending) = q.send(vec![new]);
         wait(pending).await?;
         let sent = results
@@ -743,8 +785,31 @@ impl Sqs {
         Ok(Value::Object(out))
     }
 
-    async fn send_message_batch(&self, ctx: &RequestContext, q: &Queue, input: &Value) -> Out {
+    async fn send_message_batch(
+        &self,
+        ctx: &RequestContext,
+        q: &Queue,
+        input: &Value,
+        trace: Option<&str>,
+    ) -> Out {
         let entries = batch_entries(input, "SendMessageBatchRequestEntry")?;
+        if q.fifo {
+            // On a FIFO queue an entry without a group or deduplication id fails the whole request.
+            let content_dedup = q.settings().content_dedup;
+            for entry in &entries {
+                if str_field(entry, "MessageGroupId")?.is_none() {
+                    return Err(invalid(
+                        "The request must contain the parameter MessageGroupId.",
+                    ));
+                }
+                if !content_dedup && str_field(entry, "MessageDeduplicationId")?.is_none() {
+                    return Err(invalid(
+                        "The queue should either have ContentBasedDeduplication enabled or \
+                         MessageDeduplicationId provided explicitly",
+                    ));
+                }
+            }
+        }
         let total: usize = entries
             .iter()
             .map(|e| {
@@ -770,7 +835,7 @@ impl Sqs {
         let mut batch = Vec::new();
         for entry in &entries {
             let id = entry_id(entry);
-            match self.parse_new_message(ctx, entry) {
+            match self.parse_new_message(ctx, entry, trace) {
                 Ok(m) => {
                     ids.push(id);
                     batch.push(m);
@@ -802,7 +867,7 @@ impl Sqs {
                 Err(e) => failed.push(failure(&id, &e)),
             }
         }
-        Ok(json!({ "Successful": successful, "Failed": failed }))
+        Ok(batch_result(successful, failed))
     }
 
     async fn receive_message(&self, q: &Arc<Queue>, input: &Value) -> Out {
@@ -902,7 +967,7 @@ impl Sqs {
         for p in pendings {
             wait(p).await?;
         }
-        Ok(json!({ "Successful": successful, "Failed": failed }))
+        Ok(batch_result(successful, failed))
     }
 
     async fn change_visibility_batch(&self, q: &Queue, input: &Value) -> Out {
@@ -927,7 +992,7 @@ impl Sqs {
         for p in pendings {
             wait(p).await?;
         }
-        Ok(json!({ "Successful": successful, "Failed": failed }))
+        Ok(batch_result(successful, failed))
     }
 
     async fn add_permission(&self, q: &Queue, input: &Value) -> Out {
@@ -940,8 +1005,7 @@ impl Sqs {
         if actions.is_empty() {
             return Err(missing("Actions"));
         }
-        if label.is_empty()
-            || label.len() > 80
+        if label.len() > 80
             || !label
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
@@ -952,6 +1016,31 @@ impl Sqs {
                 "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
             ));
         }
+        if actions.len() > 7 {
+            return Err(crate::errors::err_status(
+                http::StatusCode::FORBIDDEN,
+                "OverLimit",
+                "OverLimit",
+                format!(
+                    "{} Actions were found, maximum allowed is 7.",
+                    actions.len()
+                ),
+            ));
+        }
+        for action in &actions {
+            if action != "*" && !skyport_core::operations::SQS.contains(&action.as_str()) {
+                return Err(invalid_value(
+                    format!("SQS:{action}"),
+                    "ActionName",
+                    "Please refer to the appropriate WSDL for a list of valid actions.",
+                ));
+            }
+        }
+        for account in &accounts {
+            if !skyport_core::arn::is_account_id(account) {
+                return Err(invalid_value(account, "PrincipalId", "Unable to verify."));
+            }
+        }
         let mut policy = policy_document(&q.record(), &q.arn);
         let mut statements = take_statements(&mut policy);
         if statements
@@ -960,16 +1049,20 @@ impl Sqs {
         {
             return Err(invalid_value(&label, "Label", "Already exists."));
         }
-        let principals: Vec<String> = accounts
-            .iter()
-            .map(|a| format!("arn:aws:iam::{a}:root"))
-            .collect();
+        let partition = skyport_core::arn::partition_for_region(&q.region);
+        let mut principals: Vec<String> = Vec::new();
+        for a in &accounts {
+            let arn = format!("arn:{partition}:iam::{a}:root");
+            if !principals.contains(&arn) {
+                principals.push(arn);
+            }
+        }
         let actions: Vec<String> = actions.iter().map(|a| format!("SQS:{a}")).collect();
         statements.push(json!({
             "Sid": label,
             "Effect": "Allow",
-            "Principal": {"AWS": principals},
-            "Action": actions,
+            "Principal": {"AWS": one_or_many(principals)},
+            "Action": one_or_many(actions),
             "Resource": q.arn,
         }));
         put_statements(&mut policy, statements);
@@ -1036,16 +1129,14 @@ impl Sqs {
                 ));
             }
         };
-        let not_found = |what: &str| {
-            err(
-                "ResourceNotFoundException",
-                "ResourceNotFoundException",
-                format!("The resource that you specified for the {what} parameter doesn't exist."),
-            )
+        let no_resource = |what: &str| {
+            not_found(format!(
+                "The resource that you specified for the {what} parameter doesn't exist."
+            ))
         };
         let source = self
             .queue_by_arn(&source_arn)
-            .ok_or_else(|| not_found("SourceArn"))?;
+            .ok_or_else(|| no_resource("SourceArn"))?;
         let is_dlq = self.queues().values().any(|s| {
             s.settings()
                 .redrive
@@ -1059,7 +1150,7 @@ impl Sqs {
         if let Some(d) = &destination_arn
             && self.queue_by_arn(d).is_none()
         {
-            return Err(not_found("DestinationArn"));
+            return Err(no_resource("DestinationArn"));
         }
         let (task, handle, ops) = {
             let mut tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
@@ -1203,9 +1294,7 @@ impl Sqs {
             }
         };
         if self.queue_by_arn(source_arn).is_none() {
-            return Err(err(
-                "ResourceNotFoundException",
-                "ResourceNotFoundException",
+            return Err(not_found(
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             ));
         }
@@ -1246,6 +1335,19 @@ impl Sqs {
 
     async fn cancel_move_task(&self, input: &Value) -> Out {
         let handle = required_str(input, "TaskHandle")?;
+        // A handle is the base64 of `{"taskId", "sourceArn"}`; AWS tells a malformed one, one of a queue
+        // that does not exist and one of an unknown task apart.
+        let source_arn = base64::engine::general_purpose::STANDARD
+            .decode(handle.trim())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v.get("sourceArn")?.as_str().map(str::to_owned))
+            .ok_or_else(|| invalid("Value for parameter TaskHandle is invalid."))?;
+        if self.queue_by_arn(&source_arn).is_none() {
+            return Err(not_found(
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            ));
+        }
         let task = self
             .inner
             .tasks
@@ -1254,13 +1356,7 @@ impl Sqs {
             .iter()
             .find(|t| t.handle == handle && t.status() == "RUNNING")
             .cloned()
-            .ok_or_else(|| {
-                err(
-                    "ResourceNotFoundException",
-                    "ResourceNotFoundException",
-                    "Task does not exist.",
-                )
-            })?;
+            .ok_or_else(|| not_found("Task does not exist."))?;
         task.cancel.store(true, Ordering::SeqCst);
         task.set_status("CANCELLING");
         self.save_task(&task, Vec::new()).await?;
@@ -1280,20 +1376,21 @@ impl Service for Sqs {
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
         let (parts, request_body) = request.into_parts();
-        let bytes = body::collect_limited(request_body, MAX_REQUEST)
-            .await
-            .map_err(|e| match e {
-                body::BodyError::TooLarge { .. } => {
-                    invalid(format!("The request is larger than {MAX_REQUEST} bytes."))
+        if let Some(response) = wire::unknown_operation(ctx, &parts) {
+            return Ok(response);
+        }
+        let json = wire::accepts_json(ctx, &parts);
+        match self.handle(ctx, &parts, request_body, json).await {
+            Ok(response) => Ok(response),
+            Err(e) => {
+                let e = wire::finish_error(ctx, e);
+                if json {
+                    Ok(wire::json_error(ctx, &e))
+                } else {
+                    Err(e)
                 }
-                body::BodyError::Read(e) => {
-                    malformed(format!("Could not read the request body: {e}"))
-                }
-            })?;
-        let (op, input) = wire::decode(ctx, &parts, &bytes)?;
-        ctx.set_operation(op.clone());
-        let output = self.dispatch(ctx, &op, &input, parts.uri.path()).await?;
-        Ok(wire::encode(ctx, &op, output))
+            }
+        }
     }
 
     fn stopping(&self) {
@@ -1421,20 +1518,57 @@ fn apply_attributes(target: &mut BTreeMap<String, String>, values: BTreeMap<Stri
     }
 }
 
-fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
-    if tags.len() > 50 {
-        return Err(invalid(
-            "Too many tags added for queue. A queue can have at most 50 tags.",
-        ));
+/// Validates tags being added; `total` is how many the queue would have afterwards (at most 50).
+fn validate_tags(
+    queue: &str,
+    tags: &BTreeMap<String, String>,
+    total: usize,
+) -> Result<(), AwsError> {
+    if total > 50 {
+        return Err(invalid(format!("Too many tags added for queue {queue}.")));
     }
     for (k, v) in tags {
-        if k.is_empty() || k.len() > 128 || v.len() > 256 {
-            return Err(invalid(format!(
-                "Tag key or value is invalid: {k}. Keys are 1 to 128 characters, values up to 256."
-            )));
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(invalid(
+                "Tag keys must be between 1 and 128 characters in length.",
+            ));
+        }
+        if v.chars().count() > 256 {
+            return Err(invalid(
+                "Tag values may only be up to 256 characters in length.",
+            ));
         }
     }
     Ok(())
+}
+
+/// The output of a batch operation: `Failed` is left out when nothing failed, as AWS does.
+fn batch_result(successful: Vec<Value>, failed: Vec<Value>) -> Value {
+    let mut out = Map::new();
+    out.insert("Successful".into(), Value::Array(successful));
+    if !failed.is_empty() {
+        out.insert("Failed".into(), Value::Array(failed));
+    }
+    Value::Object(out)
+}
+
+/// The `X-Amzn-Trace-Id` header, which AWS keeps as the message's `AWSTraceHeader` system attribute.
+fn trace_header(parts: &Parts) -> Option<&str> {
+    static TRACE_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
+    parts
+        .headers
+        .get(&TRACE_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// One value, or a list of several: the shape AWS gives a policy's `Principal.AWS` and `Action`.
+fn one_or_many(items: Vec<String>) -> Value {
+    match <[String; 1]>::try_from(items) {
+        Ok([one]) => Value::String(one),
+        Err(items) => Value::Array(items.into_iter().map(Value::String).collect()),
+    }
 }
 
 fn policy_document(record: &QueueRecord, arn: &str) -> Value {
@@ -1443,7 +1577,7 @@ fn policy_document(record: &QueueRecord, arn: &str) -> Value {
         .get("Policy")
         .and_then(|p| serde_json::from_str::<Value>(p).ok())
         .filter(Value::is_object)
-        .unwrap_or_else(|| json!({"Version": "2012-10-17", "Id": format!("{arn}/SQSDefaultPolicy"), "Statement": []}))
+        .unwrap_or_else(|| json!({"Version": "2008-10-17", "Id": format!("{arn}/SQSDefaultPolicy"), "Statement": []}))
 }
 
 fn take_statements(policy: &mut Value) -> Vec<Value> {
@@ -1516,9 +1650,9 @@ fn render_message(
             attribute_names.iter().any(|w| {
                 w == "All"
                     || w == ".*"
+                    || w == "*"
                     || w == *name
-                    || w.strip_suffix(".*")
-                        .is_some_and(|p| name.starts_with(&format!("{p}.")))
+                    || w.strip_suffix(".*").is_some_and(|p| name.starts_with(p))
             })
         })
         .collect();

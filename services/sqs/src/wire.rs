@@ -6,12 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use http::{Response, StatusCode, request::Parts};
-use serde_json::{Map, Value};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Response, StatusCode, header, request::Parts};
+use serde_json::{Map, Value, json};
 use skyport_core::{
     AwsError, Body, Protocol, RequestContext,
     operations::SQS as OPERATIONS,
-    protocol::{Params, json_response, xml_response},
+    protocol::{Params, bytes_response, json_response, xml_response},
     xml::XmlWriter,
 };
 
@@ -77,7 +78,11 @@ pub fn decode(
         )
         .with_query_code("MissingAction"));
     };
-    if !OPERATIONS.contains(&action) {
+    // Actions that name no queue are not valid on a queue's URL (AWS: "... not valid for this endpoint").
+    let on_queue_url = crate::urls::parse_queue_url(parts.uri.path()).is_some();
+    if !OPERATIONS.contains(&action)
+        || (on_queue_url && matches!(action, "CreateQueue" | "ListQueues"))
+    {
         return Err(AwsError::bad_request(
             "InvalidAction",
             format!("The action {action} is not valid for this endpoint."),
@@ -363,10 +368,88 @@ fn query_to_json(action: &str, p: &Pairs) -> Value {
     Value::Object(out)
 }
 
-/// Writes the output of `op` in the request's protocol.
-pub fn encode(ctx: &RequestContext, op: &str, output: Value) -> Response<Body> {
+/// A query-protocol GET that names no `Action`: AWS answers 404 with a bare `<UnknownOperationException/>`
+/// (in XML whatever the `Accept` header says).
+pub fn unknown_operation(ctx: &RequestContext, parts: &Parts) -> Option<Response<Body>> {
+    if ctx.protocol.is_aws_json() || parts.method != Method::GET {
+        return None;
+    }
+    let params = Params::from_query_and_form(parts.uri.query(), b"");
+    if params.get("Action").is_some() {
+        return None;
+    }
+    Some(xml_response(
+        Protocol::Query,
+        StatusCode::NOT_FOUND,
+        "<UnknownOperationException/>".to_owned(),
+    ))
+}
+
+/// True when a query-protocol request asks for JSON (`Accept: application/json`): AWS then answers in
+/// JSON, the XML document's elements as object keys.
+pub fn accepts_json(ctx: &RequestContext, parts: &Parts) -> bool {
+    !ctx.protocol.is_aws_json()
+        && parts
+            .headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+}
+
+/// AWS's protocol-specific touches on an error: awsJson's `x-amzn-ErrorType` carries the same
+/// `com.amazonaws.sqs#` shape id as `__type`; the query protocol says a queue does not exist "for this
+/// wsdl version" and closes `<Error>` with an empty `<Detail/>`.
+pub fn finish_error(ctx: &RequestContext, mut e: AwsError) -> AwsError {
+    if ctx.protocol.is_aws_json() {
+        if let Ok(value) = HeaderValue::from_str(&format!("com.amazonaws.sqs#{}", e.code)) {
+            e = e.with_header(HeaderName::from_static("x-amzn-errortype"), value);
+        }
+        return e;
+    }
+    if e.query_code() == Some("AWS.SimpleQueueService.NonExistentQueue") {
+        e.message = "The specified queue does not exist for this wsdl version.".to_owned();
+    }
+    e.with_xml_fields("<Detail/>".to_owned())
+}
+
+/// A query-protocol error as JSON (`Accept: application/json`).
+pub fn json_error(ctx: &RequestContext, e: &AwsError) -> Response<Body> {
+    let code = e.query_code().unwrap_or(&e.code);
+    let fault = if e.status.is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let body = json!({
+        "Error": {"Type": fault, "Code": code, "Message": e.message, "Detail": null},
+        "RequestId": ctx.request_id,
+    });
+    let mut response = bytes_response(
+        e.status,
+        "application/json",
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    );
+    for (name, value) in e.headers() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+/// Writes the output of `op` in the request's protocol (`json`: a query request that accepts JSON).
+pub fn encode(ctx: &RequestContext, op: &str, output: Value, json: bool) -> Response<Body> {
     if ctx.protocol.is_aws_json() {
         return json_response(Protocol::Json10, StatusCode::OK, &output);
+    }
+    if json {
+        return query_json(ctx, op, output);
     }
     let mut w = XmlWriter::new();
     w.start_ns(&format!("{op}Response"), NAMESPACE);
@@ -470,6 +553,141 @@ fn write_members(w: &mut XmlWriter, op: &str, members: &Map<String, Value>) {
     }
 }
 
+/// The members of a `SendMessage` result (and of a `SendMessageBatch` entry, with `Id`).
+const SEND_RESULT: &[&str] = &[
+    "MD5OfMessageAttributes",
+    "MD5OfMessageBody",
+    "MD5OfMessageSystemAttributes",
+    "MessageId",
+    "SequenceNumber",
+];
+
+/// The members of a received message.
+const MESSAGE: &[&str] = &[
+    "Attributes",
+    "Body",
+    "MD5OfBody",
+    "MD5OfMessageAttributes",
+    "MessageAttributes",
+    "MessageId",
+    "ReceiptHandle",
+];
+
+fn fill(object: &mut Map<String, Value>, members: &[&str]) {
+    for m in members {
+        object.entry(*m).or_insert(Value::Null);
+    }
+}
+
+fn rename(object: &mut Map<String, Value>, from: &str, to: &str) {
+    if let Some(v) = object.remove(from) {
+        object.insert(to.to_owned(), v);
+    }
+}
+
+/// A map as the list of `{key, value}` entries the query document has for it.
+fn entries_of(value: Option<Value>, key: &str, value_name: &str) -> Value {
+    match value {
+        Some(Value::Object(map)) => Value::Array(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut entry = Map::new();
+                    entry.insert(key.to_owned(), Value::String(k));
+                    entry.insert(value_name.to_owned(), v);
+                    Value::Object(entry)
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+fn each_object(value: Option<&mut Value>, f: impl Fn(&mut Map<String, Value>)) {
+    if let Some(Value::Array(items)) = value {
+        for item in items {
+            if let Value::Object(m) = item {
+                f(m);
+            }
+        }
+    }
+}
+
+/// The JSON form of a query-protocol response, as AWS writes it: `{"<Op>Response": {"<Op>Result": ...,
+/// "ResponseMetadata": {"RequestId": ...}}}`, every member of the result present (`null` when absent),
+/// keys in alphabetical order, received messages under `messages` and queue URLs under `queueUrls`.
+fn query_json(ctx: &RequestContext, op: &str, output: Value) -> Response<Body> {
+    let mut result = match output {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    match op {
+        "CreateQueue" | "GetQueueUrl" => fill(&mut result, &["QueueUrl"]),
+        "ListQueues" => {
+            rename(&mut result, "QueueUrls", "queueUrls");
+            fill(
+                &mut result,
+                &["NextExclusiveStartQueueName", "NextToken", "queueUrls"],
+            );
+        }
+        "ListDeadLetterSourceQueues" => fill(&mut result, &["NextToken", "queueUrls"]),
+        "GetQueueAttributes" => {
+            let attributes = entries_of(result.remove("Attributes"), "Name", "Value");
+            result.insert("Attributes".into(), attributes);
+        }
+        "ListQueueTags" => {
+            let tags = entries_of(result.remove("Tags"), "Key", "Value");
+            result.insert("Tags".into(), tags);
+        }
+        "SendMessage" => fill(&mut result, SEND_RESULT),
+        "SendMessageBatch" | "DeleteMessageBatch" | "ChangeMessageVisibilityBatch" => {
+            fill(&mut result, &["Failed", "Successful"]);
+            if op == "SendMessageBatch" {
+                each_object(result.get_mut("Successful"), |m| fill(m, SEND_RESULT));
+            }
+        }
+        "ReceiveMessage" => {
+            let mut messages = result.remove("Messages").unwrap_or(Value::Null);
+            each_object(Some(&mut messages), |m| {
+                let attributes = entries_of(m.remove("Attributes"), "Name", "Value");
+                m.insert("Attributes".into(), attributes);
+                let mut user = entries_of(m.remove("MessageAttributes"), "Name", "Value");
+                each_object(Some(&mut user), |entry| {
+                    if let Some(Value::Object(v)) = entry.get_mut("Value") {
+                        fill(
+                            v,
+                            &[
+                                "BinaryListValues",
+                                "BinaryValue",
+                                "DataType",
+                                "StringListValues",
+                                "StringValue",
+                            ],
+                        );
+                    }
+                });
+                m.insert("MessageAttributes".into(), user);
+                fill(m, MESSAGE);
+            });
+            result.insert("messages".into(), messages);
+        }
+        _ => {}
+    }
+    let mut response = Map::new();
+    if !NO_RESULT.contains(&op) {
+        response.insert(format!("{op}Result"), Value::Object(result));
+    }
+    response.insert(
+        "ResponseMetadata".into(),
+        json!({ "RequestId": ctx.request_id }),
+    );
+    let body = json!({ format!("{op}Response"): response });
+    bytes_response(
+        StatusCode::OK,
+        "application/json",
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,7 +744,7 @@ mod tests {
     fn xml_uses_the_flattened_names() {
         let ctx = RequestContext::new("sqs", Protocol::Query);
         let out = serde_json::json!({"Successful": [{"Id": "a", "MessageId": "m"}], "Failed": []});
-        let resp = encode(&ctx, "SendMessageBatch", out);
+        let resp = encode(&ctx, "SendMessageBatch", out, false);
         assert_eq!(resp.status(), 200);
         let mut w = XmlWriter::new();
         write_members(
