@@ -165,7 +165,6 @@ pub fn options(
             retry_base: l.retry_base,
             extra_env,
             edge_port,
-            endpoint_url: false,
         },
         local_endpoint: format!("http://127.0.0.1:{edge_port}"),
         ca_bundle_file,

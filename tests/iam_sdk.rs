@@ -754,6 +754,12 @@ async fn users_groups_and_access_keys_that_sign_requests() {
         .await
         .unwrap();
     assert_eq!(me.account(), Some("123456789012"));
+    // STS knows the key's owner through IAM: the caller is the user, as in AWS.
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/ci/deployer"));
+    assert!(
+        me.user_id().is_some_and(|u| u.starts_with("AIDA")),
+        "{me:?}"
+    );
     let as_user = client(&endpoint, &id, &secret);
     let whoami = as_user.get_user().send().await.unwrap();
     assert_eq!(whoami.user().unwrap().user_name(), "deployer");

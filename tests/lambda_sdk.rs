@@ -693,6 +693,63 @@ async fn local_invocations_errors_timeouts_and_limits() {
         "{log}"
     );
 
+    // The same lines in CloudWatch Logs, in the function's group, in a stream named as AWS names it.
+    let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+            .endpoint_url(skyport.endpoint())
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let messages = loop {
+        let found = logs
+            .filter_log_events()
+            .log_group_name("/aws/lambda/inv")
+            .send()
+            .await
+            .map(|r| {
+                r.events()
+                    .iter()
+                    .filter_map(|e| e.message().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if found.iter().any(|m| m.starts_with("REPORT RequestId: "))
+            && found.iter().any(|m| m == "a line from the function")
+        {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the function's log did not reach CloudWatch Logs: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("START RequestId: ") && m.ends_with("Version: $LATEST")),
+        "{messages:?}"
+    );
+    let streams = logs
+        .describe_log_streams()
+        .log_group_name("/aws/lambda/inv")
+        .send()
+        .await
+        .unwrap();
+    let stream = streams
+        .log_streams()
+        .first()
+        .and_then(|s| s.log_stream_name())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        stream.contains("/[$LATEST]") && stream.len() == "2024/01/01/[$LATEST]".len() + 32,
+        "{stream}"
+    );
+
     // A function error: 200 with X-Amz-Function-Error: Unhandled and the runtime's error document.
     let out = lambda
         .invoke()

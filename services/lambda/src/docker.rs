@@ -18,7 +18,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -836,9 +835,4 @@ impl Executor for DockerExecutor {
             }
         }
     }
-}
-
-/// Waits for a container-bound future at most `timeout` (Docker calls that hang fail the start).
-pub async fn bounded<T>(timeout: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(timeout, f).await.ok()
 }

@@ -41,9 +41,6 @@ pub struct EngineSettings {
     pub extra_env: Vec<(String, String)>,
     /// The gateway's port (`EDGE_PORT`), as environments reach it.
     pub edge_port: u16,
-    /// Sets `AWS_ENDPOINT_URL` in every function (the local executor, which cannot change a process's
-    /// resolver; or when asked for).
-    pub endpoint_url: bool,
 }
 
 impl Default for EngineSettings {
@@ -53,7 +50,6 @@ impl Default for EngineSettings {
             retry_base: Duration::from_secs(60),
             extra_env: Vec::new(),
             edge_port: 4566,
-            endpoint_url: false,
         }
     }
 }
@@ -138,10 +134,10 @@ impl Env {
     }
 }
 
+/// The idle environments of one version, the most recently used last.
 #[derive(Default)]
 struct Pool {
     idle: VecDeque<(Arc<Env>, Instant)>,
-    running: usize,
 }
 
 struct Inner {
@@ -167,6 +163,7 @@ pub struct Engine {
 
 /// The result of running one invocation.
 struct Ran {
+    request_id: String,
     outcome: Result<Outcome, Failure>,
     executed_version: String,
     log_tail: String,
@@ -221,14 +218,7 @@ impl Engine {
         self.inner.envs_started.load(Ordering::Relaxed)
     }
 
-    fn spec(
-        &self,
-        target: &Target,
-        account: &str,
-        region: &str,
-        env_id: &str,
-        api: &str,
-    ) -> EnvSpec {
+    fn spec(&self, target: &Target, region: &str, env_id: &str, api: &str) -> EnvSpec {
         let c = &target.record.config;
         let name = c.function_name.clone().unwrap_or_default();
         let memory = c.memory_size.unwrap_or(128);
@@ -294,7 +284,6 @@ impl Engine {
             ));
         }
         env.extend(self.inner.settings.extra_env.iter().cloned());
-        let _ = account;
         if let Some(vars) = c.environment.as_ref().and_then(|e| e.variables.as_ref()) {
             for (k, v) in vars {
                 env.retain(|(existing, _)| existing != k);
@@ -339,7 +328,7 @@ impl Engine {
             record: version.clone(),
             reserved: None,
         };
-        let spec = self.spec(&target, "", "", "prepare", "");
+        let spec = self.spec(&target, "", "prepare", "");
         self.inner.executor.prepare(&spec).await
     }
 
@@ -563,7 +552,8 @@ impl Engine {
         tail: bool,
     ) -> Result<Ran, ApiError> {
         let _slot = self.acquire_slot(target)?;
-        let request_id = skyport_core::ids::uuid();
+        // The invocation's id is the API request's, as in AWS (also across an Event's retries).
+        let request_id = ctx.request_id.clone();
         let revision = target.record.config.revision_id.clone().unwrap_or_default();
         let (env, cold) = match self.take_idle(target, &revision) {
             Some(env) => (env, false),
@@ -571,6 +561,7 @@ impl Engine {
                 Ok(env) => (env, true),
                 Err(e) => {
                     return Ok(Ran {
+                        request_id,
                         outcome: Err(Failure::Start(e.to_string())),
                         executed_version: target.version.clone(),
                         log_tail: String::new(),
@@ -635,6 +626,7 @@ impl Engine {
             }
         }
         Ok(Ran {
+            request_id: request_id.clone(),
             outcome: outcome.map_err(|f| match f {
                 Failure::Exited(how) => Failure::Exited(format!(
                     "RequestId: {request_id} Error: Runtime exited with error: {how}"
@@ -652,7 +644,6 @@ impl Engine {
         let pool = pools.entry(target.pool_key()).or_default();
         while let Some((env, _)) = pool.idle.pop_back() {
             if env.revision == revision && !env.dead.load(Ordering::Acquire) {
-                pool.running += 1;
                 return Some(env);
             }
             let stale = env.clone();
@@ -667,9 +658,11 @@ impl Engine {
             return;
         }
         let mut pools = lock(&self.inner.pools);
-        let pool = pools.entry(target.pool_key()).or_default();
-        pool.running = pool.running.saturating_sub(1);
-        pool.idle.push_back((env, Instant::now()));
+        pools
+            .entry(target.pool_key())
+            .or_default()
+            .idle
+            .push_back((env, Instant::now()));
     }
 
     async fn start_env(
@@ -702,10 +695,11 @@ impl Engine {
             format!("{}:{}", reach.host, api.addr().port())
         };
         let env_id = skyport_core::ids::uuid().replace('-', "");
-        let mut spec = self.spec(target, &ctx.account, &ctx.region, &env_id, &api_host);
+        let mut spec = self.spec(target, &ctx.region, &env_id, &api_host);
         self.add_credentials(target, &mut spec).await;
-        let started = Instant::now();
         let instance: Instance = self.inner.executor.start(&spec).await?;
+        // Init Duration, as AWS reports it: from the environment's start to the runtime's first request.
+        let started = Instant::now();
         self.inner.envs_started.fetch_add(1, Ordering::Relaxed);
         let log_group = spec
             .env
@@ -753,10 +747,6 @@ impl Engine {
             return Err(e);
         }
         *lock(&env.init) = Some(env.started.elapsed());
-        lock(&self.inner.pools)
-            .entry(target.pool_key())
-            .or_default()
-            .running += 1;
         tracing::debug!(env = %env.id, function = %target.function_arn, "lambda: environment ready in {:?}", env.started.elapsed());
         Ok(env)
     }
@@ -843,7 +833,7 @@ fn response_of(ran: Ran, tail: bool) -> shapes::InvocationResponse {
                     "errorMessage": format!(
                         "{} {} Task timed out after {secs:.2} seconds",
                         skyport_wire::timestamp::iso8601(skyport_wire::Timestamp::now()),
-                        skyport_core::ids::uuid()
+                        ran.request_id
                     )
                 })
                 .to_string(),
