@@ -1,15 +1,18 @@
-//! Bucket operations: create (location constraints and naming rules), delete, head, list, location,
-//! versioning, the stored sub-resources (tagging, policy, CORS, lifecycle, encryption, ownership
-//! controls, public access block, ACL, notification configuration) and CORS preflight.
+//! Bucket operations: create (location constraints, naming rules, object ownership, tags), delete
+//! (unfinished uploads go with the bucket), head, list, location, versioning, the stored sub-resources
+//! (tagging, policy, CORS, lifecycle, encryption, ownership controls, public access block, ACL,
+//! notification configuration, logging; validated as S3 does before they are stored) and CORS
+//! preflight.
 
 use http::{Method, Response, StatusCode};
 use skyport_core::xml::XmlWriter;
-use skyport_core::{Body, RequestContext, body, timefmt};
+use skyport_core::{Body, RequestContext, body};
 
 use crate::error::{S3Error, S3Result};
 use crate::model::{self, BucketRecord};
+use crate::validate::{self, TagOwner};
 use crate::wire::{self, NS, S3Request};
-use crate::{OWNER_ID, OWNER_NAME, S3};
+use crate::{S3, canonical_id};
 
 /// Largest request document accepted (policies and configurations are small).
 pub(crate) const MAX_DOC: usize = 1 << 20;
@@ -25,22 +28,28 @@ const SUBRESOURCES: &[SubResource] = &[
     SubResource {
         query: "tagging",
         op: "BucketTagging",
-        missing: Some(("NoSuchTagSet", "TagSet")),
+        missing: Some(("NoSuchTagSet", "The TagSet does not exist")),
     },
     SubResource {
         query: "policy",
         op: "BucketPolicy",
-        missing: Some(("NoSuchBucketPolicy", "bucket policy")),
+        missing: Some(("NoSuchBucketPolicy", "The bucket policy does not exist")),
     },
     SubResource {
         query: "cors",
         op: "BucketCors",
-        missing: Some(("NoSuchCORSConfiguration", "CORS configuration")),
+        missing: Some((
+            "NoSuchCORSConfiguration",
+            "The CORS configuration does not exist",
+        )),
     },
     SubResource {
         query: "lifecycle",
         op: "BucketLifecycleConfiguration",
-        missing: Some(("NoSuchLifecycleConfiguration", "lifecycle configuration")),
+        missing: Some((
+            "NoSuchLifecycleConfiguration",
+            "The lifecycle configuration does not exist",
+        )),
     },
     SubResource {
         query: "encryption",
@@ -52,7 +61,7 @@ const SUBRESOURCES: &[SubResource] = &[
         op: "BucketOwnershipControls",
         missing: Some((
             "OwnershipControlsNotFoundError",
-            "bucket ownership controls",
+            "The bucket ownership controls were not found",
         )),
     },
     SubResource {
@@ -60,7 +69,7 @@ const SUBRESOURCES: &[SubResource] = &[
         op: "PublicAccessBlock",
         missing: Some((
             "NoSuchPublicAccessBlockConfiguration",
-            "public access block configuration",
+            "The public access block configuration was not found",
         )),
     },
     SubResource {
@@ -76,7 +85,10 @@ const SUBRESOURCES: &[SubResource] = &[
     SubResource {
         query: "website",
         op: "BucketWebsite",
-        missing: Some(("NoSuchWebsiteConfiguration", "website configuration")),
+        missing: Some((
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+        )),
     },
     SubResource {
         query: "logging",
@@ -169,6 +181,7 @@ impl S3 {
                 let mut r = wire::empty(StatusCode::OK);
                 wire::set(r.headers_mut(), "x-amz-bucket-region", &b.region);
                 wire::set(r.headers_mut(), "x-amz-access-point-alias", "false");
+                wire::set(r.headers_mut(), "x-amz-bucket-arn", &b.arn());
                 Ok(r)
             }
             Method::DELETE => {
@@ -251,27 +264,43 @@ impl S3 {
             });
         }
         let doc = read_doc(body).await?;
-        let constraint = if doc.iter().all(u8::is_ascii_whitespace) {
-            None
+        let (constraint, tags) = if doc.iter().all(u8::is_ascii_whitespace) {
+            (None, None)
         } else {
             let root = wire::parse_xml(&doc)?;
-            root.text_of("LocationConstraint")
+            if root.name != "CreateBucketConfiguration" {
+                return Err(S3Error::MalformedXml);
+            }
+            let tags = match root.child("Tags") {
+                Some(t) => {
+                    let list = validate::tag_list(t.all("Tag"))?;
+                    validate::tags(&list, TagOwner::Bucket)?;
+                    Some(list)
+                }
+                None => None,
+            };
+            let constraint = root
+                .text_of("LocationConstraint")
                 .map(str::to_owned)
-                .filter(|c| !c.is_empty())
+                .filter(|c| !c.is_empty());
+            (constraint, tags)
         };
         let region = match &constraint {
             Some(c) => {
-                if c == "us-east-1" || !skyport_core::arn::is_region(c) {
+                // `EU` is the legacy name of eu-west-1.
+                let region = if c == "EU" { "eu-west-1" } else { c.as_str() };
+                if region == "us-east-1" || !skyport_core::arn::is_region(region) {
                     return Err(S3Error::InvalidLocationConstraint {
                         constraint: c.clone(),
                     });
                 }
-                if *c != ctx.region {
+                // The us-east-1 endpoint creates buckets in any region; the others only in their own.
+                if ctx.region != "us-east-1" && region != ctx.region {
                     return Err(S3Error::IllegalLocationConstraint {
                         constraint: c.clone(),
                     });
                 }
-                c.clone()
+                region.to_owned()
             }
             None => {
                 if ctx.region != "us-east-1" {
@@ -282,6 +311,30 @@ impl S3 {
                 "us-east-1".to_owned()
             }
         };
+        let ownership = match req.h("x-amz-object-ownership") {
+            None => "BucketOwnerEnforced".to_owned(),
+            Some(o @ ("BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter")) => {
+                o.to_owned()
+            }
+            Some(other) => {
+                return Err(S3Error::argument(
+                    format!("Invalid x-amz-object-ownership header: {other}"),
+                    "x-amz-object-ownership",
+                    other,
+                ));
+            }
+        };
+        validate::acl_headers(req)?;
+        let acl = req.h("x-amz-acl").map(str::to_owned);
+        let grants = req
+            .headers
+            .keys()
+            .any(|k| k.as_str().starts_with("x-amz-grant-"));
+        if ownership == "BucketOwnerEnforced"
+            && (acl.as_deref().is_some_and(|a| a != "private") || grants)
+        {
+            return Err(S3Error::AclWithBucketOwnerEnforced);
+        }
         let mut record = BucketRecord {
             name: bucket.to_owned(),
             region: region.clone(),
@@ -292,7 +345,14 @@ impl S3 {
             config: Default::default(),
             object_lock: false,
             default_retention: None,
+            ownership: Some(ownership),
+            public_access_block: Some([true; 4]),
         };
+        if let Some(tags) = &tags {
+            record
+                .config
+                .insert("tagging".into(), tagging_doc(tags.iter()));
+        }
         // Object Lock at creation also enables versioning, for good.
         if req
             .h("x-amz-bucket-object-lock-enabled")
@@ -301,7 +361,10 @@ impl S3 {
             record.object_lock = true;
             record.versioning = Some("Enabled".into());
         }
-        let acl = req.h("x-amz-acl").map(str::to_owned);
+        if let Some(acl) = acl.filter(|a| a != "private") {
+            record.config.insert("canned-acl".into(), acl);
+        }
+        let arn = record.arn();
         let name = bucket.to_owned();
         let account = ctx.account.clone();
         let created = self
@@ -310,10 +373,6 @@ impl S3 {
                 if let Some(existing) = w.get(model::BUCKETS, &name)? {
                     let existing: BucketRecord = serde_json::from_slice(&existing)?;
                     return Ok(Err((existing.account == account, existing.region)));
-                }
-                let mut record = record;
-                if let Some(acl) = acl {
-                    record.config.insert("canned-acl".into(), acl);
                 }
                 w.put_json(model::BUCKETS, &name, &record)?;
                 Ok(Ok(()))
@@ -336,28 +395,51 @@ impl S3 {
         }
         let mut r = wire::empty(StatusCode::OK);
         wire::set(r.headers_mut(), "location", &format!("/{bucket}"));
+        wire::set(r.headers_mut(), "x-amz-bucket-arn", &arn);
         Ok(r)
     }
 
+    /// Deletes an empty bucket. Unfinished multipart uploads do not keep a bucket alive: they are
+    /// aborted with it, as in S3.
     async fn delete_bucket(&self, bucket: &str) -> S3Result<Response<Body>> {
-        self.bucket(bucket)?;
-        let name = bucket.to_owned();
-        let outcome = format!("{bucket}/");
-        let non_empty = self.store.read(|r| {
-            Ok(
-                !r.scan_prefix(model::OBJECTS, &outcome, None, 1)?.is_empty()
-                    || !r.scan_prefix(model::UPLOADS, &outcome, None, 1)?.is_empty(),
-            )
+        let b = self.bucket(bucket)?;
+        let prefix = format!("{bucket}/");
+        let (non_empty, uploads) = self.store.read(|r| {
+            let non_empty = !r.scan_prefix(model::OBJECTS, &prefix, None, 1)?.is_empty();
+            let uploads: Vec<String> = if non_empty {
+                Vec::new()
+            } else {
+                r.scan_prefix(model::UPLOADS, &prefix, None, usize::MAX)?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect()
+            };
+            Ok((non_empty, uploads))
         })?;
         if non_empty {
-            return Err(S3Error::BucketNotEmpty { bucket: name });
+            return Err(S3Error::BucketNotEmpty {
+                bucket: bucket.to_owned(),
+                versioned: b.versioning.is_some(),
+            });
         }
-        self.store
+        let name = bucket.to_owned();
+        let parts = self
+            .store
             .write_freeing_async(move |w| {
+                let mut parts = Vec::new();
+                for k in &uploads {
+                    if let Some(raw) = w.get(model::UPLOADS, k)?
+                        && let Ok(up) = serde_json::from_slice::<model::UploadBlobRefs>(&raw)
+                    {
+                        parts.extend(up.into_ids());
+                    }
+                    w.delete(model::UPLOADS, k)?;
+                }
                 w.delete(model::BUCKETS, &name)?;
-                Ok(())
+                Ok(parts)
             })
             .await?;
+        self.blobs.remove(parts);
         Ok(wire::empty(StatusCode::NO_CONTENT))
     }
 
@@ -406,8 +488,28 @@ impl S3 {
         body: Body,
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
+        let missing = || {
+            sub.missing
+                .map(|(code, message)| S3Error::NoSuchConfiguration {
+                    code,
+                    message,
+                    bucket: bucket.to_owned(),
+                })
+        };
         match req.method {
             Method::GET => {
+                let generated = match sub.query {
+                    "ownershipControls" => Some(b.ownership.as_deref().map(ownership_doc)),
+                    "publicAccessBlock" => Some(b.public_access_block.map(public_access_block_doc)),
+                    "acl" => Some(Some(bucket_acl_doc(&b))),
+                    _ => None,
+                };
+                if let Some(doc) = generated {
+                    return match doc {
+                        Some(doc) => Ok(wire::xml(StatusCode::OK, doc)),
+                        None => Err(missing().unwrap_or(S3Error::MalformedXml)),
+                    };
+                }
                 if let Some(doc) = b.config.get(sub.query) {
                     return Ok(if sub.query == "policy" {
                         let mut r = http::Response::new(body::full(doc.clone()));
@@ -418,50 +520,76 @@ impl S3 {
                         wire::xml(StatusCode::OK, doc.clone())
                     });
                 }
-                if let Some((code, what)) = sub.missing {
-                    return Err(S3Error::NoSuchConfiguration {
-                        code,
-                        what,
-                        bucket: bucket.to_owned(),
-                    });
+                if let Some(e) = missing() {
+                    return Err(e);
                 }
-                Ok(wire::xml(StatusCode::OK, default_doc(sub.query, &b)))
+                Ok(wire::xml(StatusCode::OK, default_doc(sub.query)))
             }
             Method::PUT => {
                 let doc = read_doc(body).await?;
                 let text = String::from_utf8(doc.to_vec()).map_err(|_| S3Error::MalformedXml)?;
-                if sub.query == "policy" {
-                    if serde_json::from_str::<serde_json::Value>(&text).is_err() {
-                        return Err(S3Error::MalformedPolicy);
+                let update = match sub.query {
+                    "policy" => {
+                        validate::policy(&text)?;
+                        Update::Config(Some(text))
                     }
-                } else if sub.query == "acl" && text.trim().is_empty() {
-                    // A canned ACL in `x-amz-acl` with no body.
-                } else {
-                    wire::parse_xml(text.as_bytes())?;
-                }
-                if sub.query == "notification" {
-                    self.validate_notification(ctx, bucket, &text).await?;
-                }
-                let stored = if sub.query == "acl" && text.trim().is_empty() {
-                    None
-                } else {
-                    Some(text)
-                };
-                let name = bucket.to_owned();
-                let key = sub.query;
-                self.store
-                    .write_async(move |w| {
-                        if let Some(raw) = w.get(model::BUCKETS, &name)? {
-                            let mut b: BucketRecord = serde_json::from_slice(&raw)?;
-                            match stored {
-                                Some(t) => b.config.insert(key.to_owned(), t),
-                                None => b.config.remove(key),
-                            };
-                            w.put_json(model::BUCKETS, &name, &b)?;
+                    "tagging" => {
+                        validate::tagging_document(&doc, TagOwner::Bucket)?;
+                        Update::Config(Some(text))
+                    }
+                    "cors" => {
+                        validate::cors(&doc)?;
+                        Update::Config(Some(text))
+                    }
+                    "lifecycle" => {
+                        validate::lifecycle(&doc)?;
+                        Update::Config(Some(text))
+                    }
+                    "website" => {
+                        validate::website(&doc)?;
+                        Update::Config(Some(text))
+                    }
+                    "logging" => {
+                        self.validate_logging(&b, &doc)?;
+                        Update::Config(Some(text))
+                    }
+                    "encryption" => {
+                        validate_encryption(&doc)?;
+                        Update::Config(Some(text))
+                    }
+                    "ownershipControls" => {
+                        let ownership = parse_ownership(&doc)?;
+                        let custom_acl = b.config.contains_key("acl")
+                            || b.config.get("canned-acl").is_some_and(|a| a != "private");
+                        if ownership == "BucketOwnerEnforced" && custom_acl {
+                            return Err(S3Error::AclWithBucketOwnerEnforced);
                         }
-                        Ok(())
-                    })
-                    .await?;
+                        Update::Ownership(Some(ownership))
+                    }
+                    "publicAccessBlock" => Update::PublicAccess(Some(parse_public_access(&doc)?)),
+                    "acl" => {
+                        if b.acls_disabled() {
+                            return Err(S3Error::AclNotSupported);
+                        }
+                        validate::acl_headers(req)?;
+                        if text.trim().is_empty() {
+                            Update::Acl(None, req.h("x-amz-acl").map(str::to_owned))
+                        } else {
+                            validate::acl(&doc)?;
+                            Update::Acl(Some(text), None)
+                        }
+                    }
+                    "notification" => {
+                        wire::parse_xml(&doc)?;
+                        self.validate_notification(ctx, bucket, &text).await?;
+                        Update::Config(Some(text))
+                    }
+                    _ => {
+                        wire::parse_xml(&doc)?;
+                        Update::Config(Some(text))
+                    }
+                };
+                self.update_bucket(bucket, sub.query, update).await?;
                 Ok(wire::empty(if sub.query == "policy" {
                     StatusCode::NO_CONTENT
                 } else {
@@ -469,21 +597,90 @@ impl S3 {
                 }))
             }
             _ => {
-                let name = bucket.to_owned();
-                let key = sub.query;
-                self.store
-                    .write_async(move |w| {
-                        if let Some(raw) = w.get(model::BUCKETS, &name)? {
-                            let mut b: BucketRecord = serde_json::from_slice(&raw)?;
-                            b.config.remove(key);
-                            w.put_json(model::BUCKETS, &name, &b)?;
-                        }
-                        Ok(())
-                    })
-                    .await?;
+                let update = match sub.query {
+                    "ownershipControls" => Update::Ownership(None),
+                    "publicAccessBlock" => Update::PublicAccess(None),
+                    _ => Update::Config(None),
+                };
+                self.update_bucket(bucket, sub.query, update).await?;
                 Ok(wire::empty(StatusCode::NO_CONTENT))
             }
         }
+    }
+
+    /// Applies a sub-resource change to the bucket record.
+    async fn update_bucket(&self, bucket: &str, key: &'static str, update: Update) -> S3Result<()> {
+        let name = bucket.to_owned();
+        self.store
+            .write_async(move |w| {
+                if let Some(raw) = w.get(model::BUCKETS, &name)? {
+                    let mut b: BucketRecord = serde_json::from_slice(&raw)?;
+                    match update {
+                        Update::Config(Some(t)) => {
+                            b.config.insert(key.to_owned(), t);
+                        }
+                        Update::Config(None) => {
+                            b.config.remove(key);
+                        }
+                        Update::Ownership(o) => b.ownership = o,
+                        Update::PublicAccess(p) => b.public_access_block = p,
+                        Update::Acl(doc, canned) => {
+                            match doc {
+                                Some(d) => b.config.insert("acl".into(), d),
+                                None => b.config.remove("acl"),
+                            };
+                            match canned.filter(|c| c != "private") {
+                                Some(c) => b.config.insert("canned-acl".into(), c),
+                                None => b.config.remove("canned-acl"),
+                            };
+                        }
+                    }
+                    w.put_json(model::BUCKETS, &name, &b)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A logging target must exist, belong to the same account and live in the same region.
+    fn validate_logging(&self, b: &BucketRecord, doc: &[u8]) -> S3Result<()> {
+        let root = wire::parse_xml(doc)?;
+        if root.name != "BucketLoggingStatus" {
+            return Err(S3Error::MalformedXml);
+        }
+        let Some(enabled) = root.child("LoggingEnabled") else {
+            return Ok(());
+        };
+        let (Some(target), Some(_)) = (
+            enabled.text_of("TargetBucket"),
+            enabled.text_of("TargetPrefix"),
+        ) else {
+            return Err(S3Error::MalformedXml);
+        };
+        let t = match self.bucket(target) {
+            Ok(t) => t,
+            Err(S3Error::NoSuchBucket { .. }) => {
+                return Err(S3Error::InvalidLoggingTarget {
+                    message: "The target bucket for logging does not exist",
+                    target: target.to_owned(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if t.account != b.account {
+            return Err(S3Error::InvalidLoggingTarget {
+                message: "The owner for the bucket to be logged and the target bucket must be the same.",
+                target: target.to_owned(),
+            });
+        }
+        if t.region != b.region {
+            return Err(S3Error::CrossLocationLogging {
+                source_region: b.region.clone(),
+                target_region: t.region.clone(),
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn list_buckets(
@@ -542,23 +739,22 @@ impl S3 {
                 buckets.push(b);
             }
         }
+        // S3's element order: the owner first, then the buckets.
         let mut w = XmlWriter::with_declaration();
-        w.start_ns("ListAllMyBucketsResult", NS).start("Buckets");
+        w.start_ns("ListAllMyBucketsResult", NS);
+        w.start("Owner")
+            .leaf("ID", &canonical_id(&ctx.account))
+            .end("Owner");
+        w.start("Buckets");
         for b in &buckets {
             w.start("Bucket")
                 .leaf("Name", &b.name)
-                .leaf(
-                    "CreationDate",
-                    &timefmt::iso8601_millis(model::time_of(b.created_ms)),
-                )
+                .leaf("CreationDate", &model::iso(b.created_ms))
                 .leaf("BucketRegion", &b.region)
+                .leaf("BucketArn", &b.arn())
                 .end("Bucket");
         }
         w.end("Buckets");
-        w.start("Owner")
-            .leaf("DisplayName", OWNER_NAME)
-            .leaf("ID", OWNER_ID)
-            .end("Owner");
         if truncated && let Some(last) = buckets.last() {
             w.leaf("ContinuationToken", &last.name);
         }
@@ -569,18 +765,28 @@ impl S3 {
         Ok(wire::xml(StatusCode::OK, w.finish()))
     }
 
-    /// Answers a CORS preflight from the bucket's CORS configuration.
+    /// Answers a CORS preflight from the bucket's CORS configuration: 403 `AccessForbidden` when the
+    /// bucket does not exist, has no configuration, or no rule allows the request.
     pub(crate) fn preflight(&self, req: &S3Request, bucket: &str) -> S3Result<Response<Body>> {
-        let forbidden = || S3Error::CorsForbidden;
         let origin = req.h("origin").ok_or_else(|| {
             S3Error::request("Insufficient information. Origin request header needed.")
         })?;
         let method = req
             .h("access-control-request-method")
             .ok_or_else(|| S3Error::request("Invalid Access-Control-Request-Method: null"))?;
-        let b = self.bucket(bucket)?;
+        let b = match self.bucket(bucket) {
+            Ok(b) => b,
+            Err(S3Error::NoSuchBucket { .. }) => {
+                return Err(S3Error::CorsForbidden {
+                    message: "CORSResponse: Bucket not found",
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let Some(doc) = b.config.get("cors") else {
-            return Err(forbidden());
+            return Err(S3Error::CorsForbidden {
+                message: "CORSResponse: CORS is not enabled for this bucket.",
+            });
         };
         let root = wire::parse_xml(doc.as_bytes())?;
         let req_headers: Vec<String> = req
@@ -592,48 +798,91 @@ impl S3 {
                     .collect()
             })
             .unwrap_or_default();
-        for rule in root.all("CORSRule") {
-            let origin_ok = rule.all("AllowedOrigin").any(|o| wildcard(&o.text, origin));
-            let method_ok = rule.all("AllowedMethod").any(|m| m.text == method);
-            let headers_ok = req_headers.iter().all(|h| {
+        let Some(rule) = matching_rule(&root, origin, method, &req_headers) else {
+            return Err(S3Error::CorsForbidden {
+                message: "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+            });
+        };
+        let mut r = wire::empty(StatusCode::OK);
+        let h = r.headers_mut();
+        for (n, v) in cors_headers(rule, origin) {
+            wire::set(h, n, &v);
+        }
+        if !req_headers.is_empty() {
+            wire::set(h, "access-control-allow-headers", &req_headers.join(", "));
+        }
+        Ok(r)
+    }
+
+    /// The CORS headers of an actual (non-preflight) request with an `Origin` from a browser: those of
+    /// the first rule of the bucket's CORS configuration that allows the origin and method, if any.
+    pub(crate) fn actual_cors(
+        &self,
+        bucket: &str,
+        origin: &str,
+        method: &str,
+    ) -> Vec<(&'static str, String)> {
+        let Ok(b) = self.bucket(bucket) else {
+            return Vec::new();
+        };
+        let Some(root) = b
+            .config
+            .get("cors")
+            .and_then(|doc| wire::parse_xml(doc.as_bytes()).ok())
+        else {
+            return Vec::new();
+        };
+        matching_rule(&root, origin, method, &[])
+            .map(|rule| cors_headers(rule, origin))
+            .unwrap_or_default()
+    }
+}
+
+/// The first CORS rule allowing this origin, method and request headers.
+fn matching_rule<'a>(
+    root: &'a wire::XmlNode,
+    origin: &str,
+    method: &str,
+    req_headers: &[String],
+) -> Option<&'a wire::XmlNode> {
+    root.all("CORSRule").find(|rule| {
+        rule.all("AllowedOrigin").any(|o| wildcard(&o.text, origin))
+            && rule.all("AllowedMethod").any(|m| m.text == method)
+            && req_headers.iter().all(|h| {
                 rule.all("AllowedHeader")
                     .any(|a| wildcard(&a.text.to_ascii_lowercase(), h))
-            });
-            if origin_ok && method_ok && headers_ok {
-                let mut r = wire::empty(StatusCode::OK);
-                let h = r.headers_mut();
-                let any = rule.all("AllowedOrigin").any(|o| o.text == "*");
-                wire::set(
-                    h,
-                    "access-control-allow-origin",
-                    if any { "*" } else { origin },
-                );
-                let methods: Vec<&str> =
-                    rule.all("AllowedMethod").map(|m| m.text.as_str()).collect();
-                wire::set(h, "access-control-allow-methods", &methods.join(", "));
-                if !req_headers.is_empty() {
-                    wire::set(h, "access-control-allow-headers", &req_headers.join(", "));
-                }
-                let expose: Vec<&str> = rule.all("ExposeHeader").map(|m| m.text.as_str()).collect();
-                if !expose.is_empty() {
-                    wire::set(h, "access-control-expose-headers", &expose.join(", "));
-                }
-                if let Some(age) = rule.text_of("MaxAgeSeconds") {
-                    wire::set(h, "access-control-max-age", age);
-                }
-                if !any {
-                    wire::set(h, "access-control-allow-credentials", "true");
-                }
-                wire::set(
-                    h,
-                    "vary",
-                    "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
-                );
-                return Ok(r);
-            }
-        }
-        Err(forbidden())
+            })
+    })
+}
+
+/// The response headers a matching CORS rule gives.
+fn cors_headers(rule: &wire::XmlNode, origin: &str) -> Vec<(&'static str, String)> {
+    let any = rule.all("AllowedOrigin").any(|o| o.text == "*");
+    let mut out = vec![(
+        "access-control-allow-origin",
+        if any {
+            "*".to_owned()
+        } else {
+            origin.to_owned()
+        },
+    )];
+    let methods: Vec<&str> = rule.all("AllowedMethod").map(|m| m.text.as_str()).collect();
+    out.push(("access-control-allow-methods", methods.join(", ")));
+    let expose: Vec<&str> = rule.all("ExposeHeader").map(|m| m.text.as_str()).collect();
+    if !expose.is_empty() {
+        out.push(("access-control-expose-headers", expose.join(", ")));
     }
+    if let Some(age) = rule.text_of("MaxAgeSeconds") {
+        out.push(("access-control-max-age", age.to_owned()));
+    }
+    if !any {
+        out.push(("access-control-allow-credentials", "true".to_owned()));
+    }
+    out.push((
+        "vary",
+        "Origin, Access-Control-Request-Headers, Access-Control-Request-Method".to_owned(),
+    ));
+    out
 }
 
 fn wildcard(pattern: &str, value: &str) -> bool {
@@ -646,7 +895,7 @@ fn wildcard(pattern: &str, value: &str) -> bool {
 }
 
 /// What GET returns for sub-resources that have a default.
-fn default_doc(query: &str, b: &BucketRecord) -> String {
+fn default_doc(query: &str) -> String {
     let mut w = XmlWriter::with_declaration();
     match query {
         "encryption" => {
@@ -658,10 +907,6 @@ fn default_doc(query: &str, b: &BucketRecord) -> String {
                 .leaf("BucketKeyEnabled", "false")
                 .end("Rule")
                 .end("ServerSideEncryptionConfiguration");
-        }
-        "acl" => {
-            let _ = b;
-            return acl_doc();
         }
         "notification" => {
             w.start_ns("NotificationConfiguration", NS)
@@ -684,14 +929,152 @@ fn default_doc(query: &str, b: &BucketRecord) -> String {
     w.finish()
 }
 
-/// The owner-full-control ACL document.
-pub(crate) fn acl_doc() -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{NS}\"><Owner><DisplayName>{OWNER_NAME}</DisplayName>\
-         <ID>{OWNER_ID}</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
-         xsi:type=\"CanonicalUser\"><DisplayName>{OWNER_NAME}</DisplayName><ID>{OWNER_ID}</ID></Grantee>\
-         <Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>"
+/// A sub-resource change to write to the bucket record.
+enum Update {
+    /// A stored document (`None` removes it).
+    Config(Option<String>),
+    Ownership(Option<String>),
+    PublicAccess(Option<[bool; 4]>),
+    /// An ACL document or a canned ACL.
+    Acl(Option<String>, Option<String>),
+}
+
+fn ownership_doc(ownership: &str) -> String {
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("OwnershipControls", NS)
+        .start("Rule")
+        .leaf("ObjectOwnership", ownership)
+        .end("Rule")
+        .end("OwnershipControls");
+    w.finish()
+}
+
+fn parse_ownership(doc: &[u8]) -> S3Result<String> {
+    let root = wire::parse_xml(doc)?;
+    let rules: Vec<&wire::XmlNode> = root.all("Rule").collect();
+    if root.name != "OwnershipControls" || rules.len() != 1 {
+        return Err(S3Error::MalformedXml);
+    }
+    match rules[0].text_of("ObjectOwnership") {
+        Some(o @ ("BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter")) => {
+            Ok(o.to_owned())
+        }
+        _ => Err(S3Error::MalformedXml),
+    }
+}
+
+const PUBLIC_ACCESS_FIELDS: [&str; 4] = [
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+];
+
+fn public_access_block_doc(flags: [bool; 4]) -> String {
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("PublicAccessBlockConfiguration", NS);
+    for (name, on) in PUBLIC_ACCESS_FIELDS.iter().zip(flags) {
+        w.leaf(name, if on { "true" } else { "false" });
+    }
+    w.end("PublicAccessBlockConfiguration");
+    w.finish()
+}
+
+/// A `PublicAccessBlockConfiguration`: fields left out are `false`.
+fn parse_public_access(doc: &[u8]) -> S3Result<[bool; 4]> {
+    let root = wire::parse_xml(doc)?;
+    if root.name != "PublicAccessBlockConfiguration" {
+        return Err(S3Error::MalformedXml);
+    }
+    let mut flags = [false; 4];
+    for (flag, name) in flags.iter_mut().zip(PUBLIC_ACCESS_FIELDS) {
+        *flag = match root.text_of(name).map(str::trim) {
+            None => false,
+            Some(t) if t.eq_ignore_ascii_case("true") => true,
+            Some(t) if t.eq_ignore_ascii_case("false") => false,
+            Some(_) => return Err(S3Error::MalformedXml),
+        };
+    }
+    Ok(flags)
+}
+
+/// A default-encryption configuration names an algorithm S3 knows; a KMS key only with KMS.
+fn validate_encryption(doc: &[u8]) -> S3Result<()> {
+    let root = wire::parse_xml(doc)?;
+    if root.name != "ServerSideEncryptionConfiguration" || root.child("Rule").is_none() {
+        return Err(S3Error::MalformedXml);
+    }
+    for rule in root.all("Rule") {
+        let Some(default) = rule.child("ApplyServerSideEncryptionByDefault") else {
+            continue;
+        };
+        let algorithm = default.text_of("SSEAlgorithm").unwrap_or("");
+        if !["AES256", "aws:kms", "aws:kms:dsse"].contains(&algorithm) {
+            return Err(S3Error::MalformedXml);
+        }
+        if algorithm == "AES256" && default.child("KMSMasterKeyID").is_some() {
+            return Err(S3Error::argument(
+                "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse",
+                "ApplyServerSideEncryptionByDefault",
+                "",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A bucket's ACL document: the stored one, or the grants of its canned ACL.
+fn bucket_acl_doc(b: &BucketRecord) -> String {
+    if let Some(doc) = b.config.get("acl") {
+        return doc.clone();
+    }
+    acl_doc(
+        &canonical_id(&b.account),
+        b.config.get("canned-acl").map(String::as_str),
     )
+}
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+
+/// The ACL document of a canned ACL (`private` when `None`): the owner's full control plus the
+/// canned ACL's group grants. Owners and grantees carry no `DisplayName`, as in AWS today.
+pub(crate) fn acl_doc(owner: &str, canned: Option<&str>) -> String {
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    match canned.unwrap_or("private") {
+        "public-read" => groups.push((ALL_USERS, "READ")),
+        "public-read-write" => groups.extend([(ALL_USERS, "READ"), (ALL_USERS, "WRITE")]),
+        "authenticated-read" => groups.push((AUTHENTICATED_USERS, "READ")),
+        "log-delivery-write" => {
+            groups.extend([(LOG_DELIVERY, "WRITE"), (LOG_DELIVERY, "READ_ACP")])
+        }
+        _ => {}
+    }
+    let xsi = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"";
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{NS}\"><Owner><ID>{owner}</ID></Owner>\
+         <AccessControlList><Grant><Grantee {xsi} xsi:type=\"CanonicalUser\"><ID>{owner}</ID></Grantee>\
+         <Permission>FULL_CONTROL</Permission></Grant>"
+    );
+    for (uri, permission) in groups {
+        out.push_str(&format!(
+            "<Grant><Grantee {xsi} xsi:type=\"Group\"><URI>{uri}</URI></Grantee><Permission>{permission}</Permission></Grant>"
+        ));
+    }
+    out.push_str("</AccessControlList></AccessControlPolicy>");
+    out
+}
+
+/// A `Tagging` document of these tags.
+pub(crate) fn tagging_doc<'a>(tags: impl Iterator<Item = &'a (String, String)>) -> String {
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("Tagging", NS).start("TagSet");
+    for (k, v) in tags {
+        w.start("Tag").leaf("Key", k).leaf("Value", v).end("Tag");
+    }
+    w.end("TagSet").end("Tagging");
+    w.finish()
 }
 
 /// Reads a small request document.

@@ -29,16 +29,42 @@ pub enum S3Error {
         "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
     )]
     BucketAlreadyExists { bucket: String },
-    #[error("Policies must be valid JSON and the first byte must be '{{'")]
-    MalformedPolicy,
-    #[error(
-        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
-    )]
-    CorsForbidden,
+    #[error("{0}")]
+    MalformedPolicy(String),
+    #[error("{message}")]
+    CorsForbidden { message: &'static str },
     #[error("The storage class you specified is not valid")]
     InvalidStorageClass,
     #[error("{0}")]
-    BadTags(String),
+    InvalidTag(String),
+    /// S3's generic `BadRequest` (tag counts).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The bucket does not allow ACLs")]
+    AclNotSupported,
+    #[error("Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")]
+    AclWithBucketOwnerEnforced,
+    #[error(
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )]
+    MalformedAcl,
+    #[error("{message}")]
+    InvalidLoggingTarget {
+        message: &'static str,
+        target: String,
+    },
+    #[error("Cross S3 location logging not allowed. ")]
+    CrossLocationLogging {
+        source_region: String,
+        target_region: String,
+    },
+    /// A read or lock change addressing a delete marker by version id.
+    #[error("The specified method is not allowed against this resource.")]
+    DeleteMarkerMethod {
+        method: &'static str,
+        version: String,
+        last_modified: String,
+    },
     #[error("The requested partnumber is not satisfiable")]
     InvalidPartNumber,
     #[error("The body of your POST request is not well-formed multipart/form-data.")]
@@ -51,8 +77,12 @@ pub enum S3Error {
         "The request signature we calculated does not match the signature you provided. Check your key and signing method."
     )]
     ChunkSignature,
-    #[error("The bucket you tried to delete is not empty")]
-    BucketNotEmpty { bucket: String },
+    #[error("{}", if *.versioned {
+        "The bucket you tried to delete is not empty. You must delete all versions in the bucket."
+    } else {
+        "The bucket you tried to delete is not empty"
+    })]
+    BucketNotEmpty { bucket: String, versioned: bool },
     #[error("The specified bucket is not valid.")]
     InvalidBucketName { bucket: String },
     #[error("The specified location-constraint is not valid")]
@@ -110,10 +140,10 @@ pub enum S3Error {
     },
     #[error("{message}")]
     NotImplemented { message: String },
-    #[error("The {what} does not exist")]
+    #[error("{message}")]
     NoSuchConfiguration {
         code: &'static str,
-        what: &'static str,
+        message: &'static str,
         bucket: String,
     },
     #[error("The TagSet does not exist")]
@@ -199,12 +229,40 @@ impl S3Error {
             S3Error::BucketAlreadyExists { bucket } => {
                 e(StatusCode::CONFLICT, "BucketAlreadyExists").with_field("BucketName", bucket)
             }
-            S3Error::MalformedPolicy => e(StatusCode::BAD_REQUEST, "MalformedPolicy"),
-            S3Error::CorsForbidden => e(StatusCode::FORBIDDEN, "AccessForbidden")
+            S3Error::MalformedPolicy(_) => e(StatusCode::BAD_REQUEST, "MalformedPolicy"),
+            S3Error::CorsForbidden { .. } => e(StatusCode::FORBIDDEN, "AccessForbidden")
                 .with_field("Method", "OPTIONS")
                 .with_field("ResourceType", "OBJECT"),
             S3Error::InvalidStorageClass => e(StatusCode::BAD_REQUEST, "InvalidStorageClass"),
-            S3Error::BadTags(_) => e(StatusCode::BAD_REQUEST, "InvalidTag"),
+            S3Error::InvalidTag(_) => e(StatusCode::BAD_REQUEST, "InvalidTag"),
+            S3Error::BadRequest(_) => e(StatusCode::BAD_REQUEST, "BadRequest"),
+            S3Error::AclNotSupported => e(StatusCode::BAD_REQUEST, "AccessControlListNotSupported"),
+            S3Error::AclWithBucketOwnerEnforced => e(
+                StatusCode::BAD_REQUEST,
+                "InvalidBucketAclWithObjectOwnership",
+            ),
+            S3Error::MalformedAcl => e(StatusCode::BAD_REQUEST, "MalformedACLError"),
+            S3Error::InvalidLoggingTarget { target, .. } => {
+                e(StatusCode::BAD_REQUEST, "InvalidTargetBucketForLogging")
+                    .with_field("TargetBucket", target)
+            }
+            S3Error::CrossLocationLogging {
+                source_region,
+                target_region,
+            } => e(StatusCode::FORBIDDEN, "CrossLocationLoggingProhibitted")
+                .with_field("TargetBucketLocation", target_region)
+                .with_field("SourceBucketLocation", source_region),
+            S3Error::DeleteMarkerMethod {
+                method,
+                version,
+                last_modified,
+            } => e(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
+                .with_field("Method", method)
+                .with_field("ResourceType", "DeleteMarker")
+                .with_header(hname("x-amz-delete-marker"), hval("true"))
+                .with_header(hname("x-amz-version-id"), hval(&version))
+                .with_header(http::header::LAST_MODIFIED, hval(&last_modified))
+                .with_header(http::header::ALLOW, hval("DELETE")),
             S3Error::InvalidPartNumber => e(StatusCode::RANGE_NOT_SATISFIABLE, "InvalidPartNumber"),
             S3Error::MalformedPostRequest => e(StatusCode::BAD_REQUEST, "MalformedPOSTRequest"),
             S3Error::PolicyDenied(_) => e(StatusCode::FORBIDDEN, "AccessDenied"),
@@ -214,7 +272,7 @@ impl S3Error {
                     .with_field("MinSizeAllowed", min.to_string())
             }
             S3Error::ChunkSignature => e(StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
-            S3Error::BucketNotEmpty { bucket } => {
+            S3Error::BucketNotEmpty { bucket, .. } => {
                 e(StatusCode::CONFLICT, "BucketNotEmpty").with_field("BucketName", bucket)
             }
             S3Error::InvalidBucketName { bucket } => {

@@ -13,6 +13,8 @@
 //! browser form uploads, and [`sigv4`] is the opt-in strict signature check. `lock` is Object Lock
 //! (retention, legal holds, the delete guard), [`lifecycle`] executes lifecycle rules in a background
 //! thread, and `website` serves the `s3-website` endpoints (HTML errors, index documents, redirects).
+//! `validate` holds the checks S3 makes on tags and configuration documents before storing them, and
+//! `sse` the server-side encryption a write records and echoes (SSE-S3, SSE-KMS, SSE-C keys).
 //!
 //! # Addressing
 //! Virtual-host style (`<bucket>.s3.<region>.amazonaws.com`, `<bucket>.s3.localhost.localstack.cloud`, and
@@ -41,7 +43,9 @@ pub mod notify;
 mod object;
 mod post;
 pub mod sigv4;
+mod sse;
 mod subresource;
+mod validate;
 mod website;
 pub mod wire;
 
@@ -65,10 +69,21 @@ static INFO: ServiceInfo = ServiceInfo {
     json_error_prefix: "",
 };
 
-/// The canonical owner shown in listings and ACLs.
-pub const OWNER_ID: &str = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
-/// The owner's display name.
-pub const OWNER_NAME: &str = "webfile";
+/// The canonical user id of the default account (`000000000000`), the one LocalStack shows too.
+pub const DEFAULT_OWNER_ID: &str =
+    "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
+
+/// The canonical user id of an account, as owners appear in listings and ACLs: 64 hex digits, one per
+/// account. (AWS no longer returns `DisplayName` in owners and grantees, so Skyport does not either.)
+pub fn canonical_id(account: &str) -> String {
+    if account == "000000000000" {
+        return DEFAULT_OWNER_ID.to_owned();
+    }
+    use sha2::Digest;
+    skyport_core::ids::hex(&sha2::Sha256::digest(format!(
+        "skyport-canonical-user/{account}"
+    )))
+}
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -285,6 +300,9 @@ impl S3 {
                 if let Some(upload) = upload {
                     ctx.set_operation("ListParts");
                     self.list_parts(req, bucket, key, &upload)
+                } else if req.has("attributes") && !head {
+                    ctx.set_operation("GetObjectAttributes");
+                    self.get_object_attributes(req, bucket, key)
                 } else if req.has("retention") && !head {
                     ctx.set_operation("GetObjectRetention");
                     self.get_object_retention(req, bucket, key)
@@ -359,7 +377,15 @@ impl Service for S3 {
         };
         let mut req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
         req.chunk_signer = chunk_signer;
-        match self.route(ctx, req, body).await {
+        // A browser's actual request (with `Origin`, not a preflight) gets the CORS headers of the
+        // bucket's matching rule, on success and on error alike.
+        let cors = match (req.h("origin"), &req.bucket) {
+            (Some(origin), Some(bucket)) if req.method != Method::OPTIONS => {
+                Some((origin.to_owned(), bucket.clone(), req.method.clone()))
+            }
+            _ => None,
+        };
+        let result = match self.route(ctx, req, body).await {
             Ok(r) => Ok(r),
             Err(S3Error::NotModified {
                 etag,
@@ -367,6 +393,26 @@ impl Service for S3 {
             }) => Ok(wire::not_modified(&etag, &last_modified)),
 
             Err(e) => Err(e.into_aws()),
+        };
+        let Some((origin, bucket, method)) = cors else {
+            return result;
+        };
+        let headers = self.actual_cors(&bucket, &origin, method.as_str());
+        match result {
+            Ok(mut r) => {
+                for (n, v) in &headers {
+                    wire::set(r.headers_mut(), n, v);
+                }
+                Ok(r)
+            }
+            Err(mut e) => {
+                for (n, v) in headers {
+                    if let Ok(value) = http::HeaderValue::from_str(&v) {
+                        e = e.with_header(http::HeaderName::from_static(n), value);
+                    }
+                }
+                Err(e)
+            }
         }
     }
 }

@@ -5,13 +5,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{Response, StatusCode};
+use skyport_core::Body;
 use skyport_core::xml::XmlWriter;
-use skyport_core::{Body, timefmt};
 
 use crate::error::{S3Error, S3Result};
 use crate::model::{self, ObjectRecord};
 use crate::wire::{self, NS, S3Request};
-use crate::{OWNER_ID, OWNER_NAME, S3};
+use crate::{S3, canonical_id};
 
 /// One listed entry.
 enum Entry {
@@ -88,20 +88,10 @@ impl S3 {
         bucket: &str,
         v2: bool,
     ) -> S3Result<Response<Body>> {
-        self.bucket(bucket)?;
+        let owner = canonical_id(&self.bucket(bucket)?.account);
         let prefix = req.q("prefix").unwrap_or("");
         let delimiter = req.q("delimiter").filter(|d| !d.is_empty());
-        let url = match req.q("encoding-type") {
-            None => false,
-            Some("url") => true,
-            Some(other) => {
-                return Err(S3Error::argument(
-                    "Invalid Encoding Method specified in Request",
-                    "encoding-type",
-                    other,
-                ));
-            }
-        };
+        let url = encoding_type(req)?;
         let max = max_keys(req, "max-keys")?;
         let enc = |s: &str| {
             if url {
@@ -147,7 +137,9 @@ impl S3 {
         let fetch_owner = !v2 || req.q("fetch-owner") == Some("true");
         let mut w = XmlWriter::with_declaration();
         w.start_ns("ListBucketResult", NS);
-        w.leaf("Name", bucket).leaf("Prefix", &enc(prefix));
+        // ListObjects (v1) leaves the top-level Prefix as sent, even with encoding-type=url.
+        w.leaf("Name", bucket)
+            .leaf("Prefix", &if v2 { enc(prefix) } else { prefix.to_owned() });
         if v2 {
             if let Some(t) = token {
                 w.leaf("ContinuationToken", t);
@@ -181,10 +173,7 @@ impl S3 {
                 };
                 w.start("Contents")
                     .leaf("Key", &enc(k))
-                    .leaf(
-                        "LastModified",
-                        &timefmt::iso8601_millis(model::time_of(v.last_modified_ms)),
-                    )
+                    .leaf("LastModified", &model::iso(v.last_modified_ms))
                     .leaf("ETag", &v.quoted_etag());
                 if let Some(c) = &v.checksum {
                     w.leaf("ChecksumAlgorithm", c.algorithm.name())
@@ -192,10 +181,7 @@ impl S3 {
                 }
                 w.leaf("Size", &v.size.to_string());
                 if fetch_owner {
-                    w.start("Owner")
-                        .leaf("DisplayName", OWNER_NAME)
-                        .leaf("ID", OWNER_ID)
-                        .end("Owner");
+                    w.start("Owner").leaf("ID", &owner).end("Owner");
                 }
                 w.leaf(
                     "StorageClass",
@@ -216,10 +202,10 @@ impl S3 {
     }
 
     pub(crate) fn list_versions(&self, req: &S3Request, bucket: &str) -> S3Result<Response<Body>> {
-        self.bucket(bucket)?;
+        let owner = canonical_id(&self.bucket(bucket)?.account);
         let prefix = req.q("prefix").unwrap_or("");
         let delimiter = req.q("delimiter").filter(|d| !d.is_empty());
-        let url = req.q("encoding-type") == Some("url");
+        let url = encoding_type(req)?;
         let enc = |s: &str| {
             if url {
                 wire::url_encode(s)
@@ -292,7 +278,7 @@ impl S3 {
         }
         w.leaf("IsTruncated", if truncated { "true" } else { "false" });
         for (k, v, latest) in &rows {
-            let lm = timefmt::iso8601_millis(model::time_of(v.last_modified_ms));
+            let lm = model::iso(v.last_modified_ms);
             if v.delete_marker {
                 w.start("DeleteMarker")
                     .leaf("Key", &enc(k))
@@ -300,8 +286,7 @@ impl S3 {
                     .leaf("IsLatest", if *latest { "true" } else { "false" })
                     .leaf("LastModified", &lm)
                     .start("Owner")
-                    .leaf("DisplayName", OWNER_NAME)
-                    .leaf("ID", OWNER_ID)
+                    .leaf("ID", &owner)
                     .end("Owner")
                     .end("DeleteMarker");
             } else {
@@ -321,8 +306,7 @@ impl S3 {
                         v.storage_class.as_deref().unwrap_or("STANDARD"),
                     )
                     .start("Owner")
-                    .leaf("DisplayName", OWNER_NAME)
-                    .leaf("ID", OWNER_ID)
+                    .leaf("ID", &owner)
                     .end("Owner")
                     .end("Version");
             }
@@ -337,15 +321,33 @@ impl S3 {
     }
 }
 
-/// `max-keys` (default and cap 1000).
+/// `encoding-type`: `url` or nothing.
+pub(crate) fn encoding_type(req: &S3Request) -> S3Result<bool> {
+    match req.q("encoding-type") {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(other) => Err(S3Error::argument(
+            "Invalid Encoding Method specified in Request",
+            "encoding-type",
+            other,
+        )),
+    }
+}
+
+/// `max-keys` (default and cap 1000), or `max-uploads` / `max-parts` / `max-buckets`.
 pub(crate) fn max_keys(req: &S3Request, name: &str) -> S3Result<usize> {
     match req.q(name) {
         None => Ok(1000),
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if n >= 0 => Ok((n as usize).min(1000)),
-            Ok(_) => Err(S3Error::argument(
+            Ok(_) if name == "max-keys" => Err(S3Error::argument(
                 "Argument maxKeys must be an integer between 0 and 2147483647",
                 "maxKeys",
+                v,
+            )),
+            Ok(_) => Err(S3Error::argument(
+                format!("Argument {name} must be an integer between 0 and 2147483647"),
+                name,
                 v,
             )),
             Err(_) => Err(S3Error::argument(

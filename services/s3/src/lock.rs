@@ -197,6 +197,14 @@ fn parse_configuration(doc: &[u8]) -> S3Result<Option<DefaultRetention>> {
     if days.is_some() == years.is_some() {
         return Err(S3Error::MalformedXml);
     }
+    // S3 caps a default retention at 100 years (36,500 days).
+    if days.is_some_and(|d| d > 36_500) || years.is_some_and(|y| y > 100) {
+        return Err(S3Error::argument(
+            "Default retention period is too large.",
+            "",
+            "",
+        ));
+    }
     Ok(Some(DefaultRetention {
         mode: mode.to_owned(),
         days,

@@ -36,6 +36,30 @@ pub struct BucketRecord {
     /// The Object Lock default retention applied to new versions without their own.
     #[serde(default)]
     pub default_retention: Option<DefaultRetention>,
+    /// The ownership controls' `ObjectOwnership` (`BucketOwnerEnforced` for new buckets, as in AWS);
+    /// `None` once deleted (no controls: ACLs work as with `ObjectWriter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<String>,
+    /// The public access block (`BlockPublicAcls`, `IgnorePublicAcls`, `BlockPublicPolicy`,
+    /// `RestrictPublicBuckets`; all on for new buckets, as in AWS); `None` once deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<[bool; 4]>,
+}
+
+impl BucketRecord {
+    /// Whether ACLs are disabled (ownership controls with `BucketOwnerEnforced`).
+    pub fn acls_disabled(&self) -> bool {
+        self.ownership.as_deref() == Some("BucketOwnerEnforced")
+    }
+
+    /// `arn:<partition>:s3:::<bucket>`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:{}:s3:::{}",
+            skyport_core::arn::partition_for_region(&self.region),
+            self.name
+        )
+    }
 }
 
 /// An Object Lock default retention rule: a mode and a period in days or years.
@@ -112,6 +136,16 @@ pub struct Version {
     /// Object Lock legal hold: `None` when never set, else ON (`true`) or OFF.
     #[serde(default)]
     pub legal_hold: Option<bool>,
+    /// The multipart upload this version completed (a repeated `CompleteMultipartUpload` answers from
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// The upload's part numbers of a multipart object, in order (`parts` holds their sizes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_numbers: Vec<u32>,
+    /// The parts' checksums (of the object's checksum algorithm) when the upload had one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_checksums: Vec<String>,
 }
 
 impl Version {
@@ -134,6 +168,9 @@ impl Version {
             acl: None,
             retention: None,
             legal_hold: None,
+            upload_id: None,
+            part_numbers: Vec::new(),
+            part_checksums: Vec::new(),
         }
     }
 
@@ -237,6 +274,11 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// A timestamp as S3 writes it in XML documents: ISO 8601 with whole seconds, `...:31.000Z`.
+pub fn iso(ms: u64) -> String {
+    skyport_core::timefmt::iso8601_millis(time_of(ms / 1000 * 1000))
 }
 
 /// A `SystemTime` from stored milliseconds.

@@ -4,15 +4,17 @@
 
 use http::{Response, StatusCode};
 use skyport_core::xml::XmlWriter;
-use skyport_core::{Body, RequestContext, timefmt};
+use skyport_core::{Body, RequestContext};
 
 use crate::bucket::read_doc;
 use crate::checksum::{self, Algorithm};
 use crate::error::{S3Error, S3Result};
 use crate::model::{self, Part, Segment, StoredChecksum, Upload};
-use crate::object::{Integrity, template_from};
+use crate::object::{
+    Integrity, WriteConditions, check_write_acl, template_from, write_shows_version,
+};
 use crate::wire::{self, NS, S3Request};
-use crate::{OWNER_ID, OWNER_NAME, S3};
+use crate::{S3, canonical_id};
 
 /// Smallest part except the last.
 const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -48,8 +50,9 @@ impl S3 {
         key: &str,
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
-        let template = template_from(req)?;
+        let template = template_from(req, &b)?;
         crate::lock::check_write(&b, &template)?;
+        check_write_acl(&b, req)?;
         let algorithm = match req.h("x-amz-checksum-algorithm") {
             Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
                 S3Error::request("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
@@ -89,6 +92,7 @@ impl S3 {
             use base64::Engine;
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         };
+        let sse = template.sse.clone();
         let up = Upload {
             key: key.to_owned(),
             upload_id: upload_id.clone(),
@@ -109,6 +113,9 @@ impl S3 {
             .leaf("UploadId", &upload_id)
             .end("InitiateMultipartUploadResult");
         let mut r = wire::xml(StatusCode::OK, w.finish());
+        for (n, v) in &sse {
+            wire::set(r.headers_mut(), n, v);
+        }
         if let Some(a) = algorithm {
             wire::set(r.headers_mut(), "x-amz-checksum-algorithm", a.name());
         }
@@ -163,6 +170,7 @@ impl S3 {
     ) -> S3Result<Response<Body>> {
         let number = part_number(req)?;
         let up = self.upload(bucket, upload_id)?;
+        crate::sse::check_part(req, &up.template.sse)?;
         let mut integrity = Integrity::from_request(req, crate::object::MAX_PUT)?;
         if let Some(a) = up.checksum_algorithm
             && !integrity.opts.algorithms.contains(&a)
@@ -216,8 +224,11 @@ impl S3 {
         let number = part_number(req)?;
         let up = self.upload(bucket, upload_id)?;
         let (sb, sk, sv) = Self::copy_source(req)?;
-        self.bucket(&sb)?;
+        let src_bucket = self.bucket(&sb)?;
         let src = self.read_version(&sb, &sk, sv.as_deref())?;
+        crate::sse::check_read(req, "x-amz-copy-source-", &src)?;
+        crate::sse::check_part(req, &up.template.sse)?;
+        crate::object::preconditions(req, "x-amz-copy-source-", &src, false)?;
         let (offset, len) = match req.h("x-amz-copy-source-range") {
             None => (0, src.size),
             Some(r) => {
@@ -230,13 +241,18 @@ impl S3 {
                 };
                 let spec = r.trim().strip_prefix("bytes=").ok_or_else(bad)?;
                 let (a, b) = spec.split_once('-').ok_or_else(bad)?;
-                let a: u64 = a.parse().map_err(|_| bad())?;
-                let b: u64 = b.parse().map_err(|_| bad())?;
+                let a: u64 = a.trim().parse().map_err(|_| bad())?;
+                let b: u64 = b.trim().parse().map_err(|_| bad())?;
+                // Unlike a GET, a copy range must lie inside the source.
                 if a > b || b >= src.size {
-                    return Err(S3Error::InvalidRange {
-                        range: r.to_owned(),
-                        size: src.size,
-                    });
+                    return Err(S3Error::argument(
+                        format!(
+                            "Range specified is not valid for source object of size: {}",
+                            src.size
+                        ),
+                        "x-amz-copy-source-range",
+                        r,
+                    ));
                 }
                 (a, b - a + 1)
             }
@@ -281,17 +297,22 @@ impl S3 {
         let mut w = XmlWriter::with_declaration();
         w.start_ns("CopyPartResult", NS)
             .leaf("ETag", &format!("\"{etag}\""))
-            .leaf(
-                "LastModified",
-                &timefmt::iso8601_millis(model::time_of(now)),
-            );
+            .leaf("LastModified", &model::iso(now));
         if let Some(a) = up.checksum_algorithm
             && let Some((_, v)) = checksums.iter().find(|(x, _)| *x == a)
         {
             w.leaf(a.xml_element(), v);
         }
         w.end("CopyPartResult");
-        Ok(wire::xml(StatusCode::OK, w.finish()))
+        let mut r = wire::xml(StatusCode::OK, w.finish());
+        let h = r.headers_mut();
+        if src_bucket.versioning.is_some() {
+            wire::set(h, "x-amz-copy-source-version-id", &src.version_id);
+        }
+        for (n, v) in &up.template.sse {
+            wire::set(h, n, v);
+        }
+        Ok(r)
     }
 
     pub(crate) async fn complete_upload(
@@ -304,7 +325,30 @@ impl S3 {
         body: Body,
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
-        let up = self.upload(bucket, upload_id)?;
+        let up = match self.upload(bucket, upload_id) {
+            Ok(up) => up,
+            Err(S3Error::NoSuchUpload { .. }) => {
+                // A repeated complete (the same part list) of an upload that completed answers as
+                // the first one did, as long as the object it made is still there.
+                let done = self.object(bucket, key)?.and_then(|rec| {
+                    rec.versions
+                        .into_iter()
+                        .find(|v| v.upload_id.as_deref() == Some(upload_id))
+                });
+                let doc = read_doc(body).await?;
+                return match done {
+                    Some(v) if same_parts(&doc, &v) => Ok(self.completed(ctx, &b, bucket, key, &v)),
+                    _ => Err(S3Error::NoSuchUpload {
+                        upload_id: upload_id.to_owned(),
+                    }),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let conditions = WriteConditions::from_request(req)?;
+        if let Some(c) = &conditions {
+            c.check(key, self.current_version(bucket, key)?.as_ref())?;
+        }
         let doc = read_doc(body).await?;
         let root = wire::parse_xml(&doc)?;
         let listed: Vec<_> = root.all("Part").collect();
@@ -374,14 +418,7 @@ impl S3 {
                 )));
             }
         }
-        let mut raw_md5s = Vec::new();
-        for (_, p) in &chosen {
-            raw_md5s.extend(
-                (0..p.etag.len() / 2)
-                    .filter_map(|i| u8::from_str_radix(p.etag.get(2 * i..2 * i + 2)?, 16).ok()),
-            );
-        }
-        let etag = format!("{}-{}", checksum::md5_hex(&raw_md5s), chosen.len());
+        let etag = multipart_etag(chosen.iter().map(|(_, p)| p.etag.as_str()));
         let checksum = multipart_checksum(&up, &chosen);
         if let (Some(c), Some(sent)) = (
             &checksum,
@@ -404,7 +441,28 @@ impl S3 {
             })
             .collect();
         v.parts = chosen.iter().map(|(_, p)| p.size).collect();
+        v.part_numbers = chosen.iter().map(|(n, _)| *n).collect();
+        // The parts' checksums of the upload's algorithm, for GetObjectAttributes (which lists parts
+        // only when the upload had one).
+        if let Some(c) = checksum
+            .as_ref()
+            .filter(|_| up.checksum_algorithm.is_some())
+        {
+            let values: Vec<String> = chosen
+                .iter()
+                .filter_map(|(_, p)| {
+                    p.checksums
+                        .iter()
+                        .find(|(a, _)| *a == c.algorithm)
+                        .map(|(_, v)| v.clone())
+                })
+                .collect();
+            if values.len() == chosen.len() {
+                v.part_checksums = values;
+            }
+        }
         v.checksum = checksum;
+        v.upload_id = Some(upload_id.to_owned());
         v.last_modified_ms = model::now_ms();
         let used: std::collections::HashSet<String> =
             v.segments.iter().map(|s| s.blob.clone()).collect();
@@ -415,18 +473,23 @@ impl S3 {
             .map(|p| p.blob.clone())
             .collect();
         let uk = model::object_key(bucket, upload_id);
-        // Remove the upload record first so a concurrent complete cannot reuse the parts.
-        let removed = self
-            .store
-            .write_async(move |w| w.delete(model::UPLOADS, &uk))
+        let check = conditions.map(|c| c.into_check(key));
+        let v = self
+            .commit_version(&b, key, v, check, None, Some(uk))
             .await?;
-        if !removed {
-            return Err(S3Error::NoSuchUpload {
-                upload_id: upload_id.to_owned(),
-            });
-        }
-        let v = self.commit_version(&b, key, v, None, None).await?;
         self.blobs.remove(unused);
+        Ok(self.completed(ctx, &b, bucket, key, &v))
+    }
+
+    /// The `CompleteMultipartUpload` answer for the version an upload made.
+    fn completed(
+        &self,
+        ctx: &RequestContext,
+        b: &model::BucketRecord,
+        bucket: &str,
+        key: &str,
+        v: &model::Version,
+    ) -> Response<Body> {
         let mut w = XmlWriter::with_declaration();
         let location = format!(
             "{}/{}/{}",
@@ -446,14 +509,14 @@ impl S3 {
         w.end("CompleteMultipartUploadResult");
         let mut r = wire::xml(StatusCode::OK, w.finish());
         let h = r.headers_mut();
-        if b.versioning.is_some() {
+        if write_shows_version(b) {
             wire::set(h, "x-amz-version-id", &v.version_id);
         }
-        self.expiration_header(&b, key, &v, h);
+        self.expiration_header(b, key, v, h);
         for (n, val) in &v.sse {
             wire::set(h, n, val);
         }
-        Ok(r)
+        r
     }
 
     pub(crate) async fn abort_upload(
@@ -479,11 +542,18 @@ impl S3 {
         upload_id: &str,
     ) -> S3Result<Response<Body>> {
         let up = self.upload(bucket, upload_id)?;
+        let owner_id = canonical_id(&self.bucket(bucket)?.account);
         let max = crate::list::max_keys(req, "max-parts")?;
-        let marker: u32 = req
-            .q("part-number-marker")
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0);
+        let marker: u32 = match req.q("part-number-marker") {
+            None => 0,
+            Some(m) => m.trim().parse().map_err(|_| {
+                S3Error::argument(
+                    "Argument partNumberMarker must be an integer.",
+                    "partNumberMarker",
+                    m,
+                )
+            })?,
+        };
         let parts: Vec<(&u32, &Part)> = up.parts.range(marker + 1..).collect();
         let truncated = parts.len() > max;
         let shown = &parts[..parts.len().min(max)];
@@ -501,10 +571,7 @@ impl S3 {
         for (n, p) in shown {
             w.start("Part")
                 .leaf("PartNumber", &n.to_string())
-                .leaf(
-                    "LastModified",
-                    &timefmt::iso8601_millis(model::time_of(p.last_modified_ms)),
-                )
+                .leaf("LastModified", &model::iso(p.last_modified_ms))
                 .leaf("ETag", &format!("\"{}\"", p.etag))
                 .leaf("Size", &p.size.to_string());
             if let Some(a) = up.checksum_algorithm
@@ -514,8 +581,8 @@ impl S3 {
             }
             w.end("Part");
         }
-        owner(&mut w, "Initiator");
-        owner(&mut w, "Owner");
+        owner(&mut w, "Initiator", &owner_id);
+        owner(&mut w, "Owner", &owner_id);
         w.leaf(
             "StorageClass",
             up.template.storage_class.as_deref().unwrap_or("STANDARD"),
@@ -531,7 +598,15 @@ impl S3 {
     }
 
     pub(crate) fn list_uploads(&self, req: &S3Request, bucket: &str) -> S3Result<Response<Body>> {
-        self.bucket(bucket)?;
+        let owner_id = canonical_id(&self.bucket(bucket)?.account);
+        let url = crate::list::encoding_type(req)?;
+        let enc = |s: &str| {
+            if url {
+                wire::url_encode(s)
+            } else {
+                s.to_owned()
+            }
+        };
         let prefix = req.q("prefix").unwrap_or("");
         let max = crate::list::max_keys(req, "max-uploads")?;
         let key_marker = req.q("key-marker").unwrap_or("");
@@ -559,31 +634,31 @@ impl S3 {
         let mut w = XmlWriter::with_declaration();
         w.start_ns("ListMultipartUploadsResult", NS)
             .leaf("Bucket", bucket)
-            .leaf("KeyMarker", key_marker)
+            .leaf("KeyMarker", &enc(key_marker))
             .leaf("UploadIdMarker", id_marker);
         if truncated && let Some(u) = uploads.last() {
-            w.leaf("NextKeyMarker", &u.key)
+            w.leaf("NextKeyMarker", &enc(&u.key))
                 .leaf("NextUploadIdMarker", &u.upload_id);
         }
         if !prefix.is_empty() {
-            w.leaf("Prefix", prefix);
+            w.leaf("Prefix", &enc(prefix));
+        }
+        if url {
+            w.leaf("EncodingType", "url");
         }
         w.leaf("MaxUploads", &max.to_string())
             .leaf("IsTruncated", if truncated { "true" } else { "false" });
         for u in &uploads {
             w.start("Upload")
-                .leaf("Key", &u.key)
+                .leaf("Key", &enc(&u.key))
                 .leaf("UploadId", &u.upload_id);
-            owner(&mut w, "Initiator");
-            owner(&mut w, "Owner");
+            owner(&mut w, "Initiator", &owner_id);
+            owner(&mut w, "Owner", &owner_id);
             w.leaf(
                 "StorageClass",
                 u.template.storage_class.as_deref().unwrap_or("STANDARD"),
             )
-            .leaf(
-                "Initiated",
-                &timefmt::iso8601_millis(model::time_of(u.initiated_ms)),
-            );
+            .leaf("Initiated", &model::iso(u.initiated_ms));
             if let Some(a) = u.checksum_algorithm {
                 w.leaf("ChecksumAlgorithm", a.name());
             }
@@ -594,11 +669,48 @@ impl S3 {
     }
 }
 
-fn owner(w: &mut XmlWriter, tag: &str) {
-    w.start(tag)
-        .leaf("ID", OWNER_ID)
-        .leaf("DisplayName", OWNER_NAME)
-        .end(tag);
+fn owner(w: &mut XmlWriter, tag: &str, id: &str) {
+    w.start(tag).leaf("ID", id).end(tag);
+}
+
+/// The ETag of a multipart object: the MD5 of the parts' binary MD5s, `-<part count>`.
+fn multipart_etag<'a>(etags: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let count = etags.len();
+    let mut raw_md5s = Vec::new();
+    for etag in etags {
+        raw_md5s.extend(
+            (0..etag.len() / 2)
+                .filter_map(|i| u8::from_str_radix(etag.get(2 * i..2 * i + 2)?, 16).ok()),
+        );
+    }
+    format!("{}-{}", checksum::md5_hex(&raw_md5s), count)
+}
+
+/// Whether a `CompleteMultipartUpload` document lists the parts `v` was completed from.
+fn same_parts(doc: &[u8], v: &model::Version) -> bool {
+    let Ok(root) = wire::parse_xml(doc) else {
+        return false;
+    };
+    let mut numbers = Vec::new();
+    let mut etags = Vec::new();
+    for p in root.all("Part") {
+        let Some(n) = p
+            .text_of("PartNumber")
+            .and_then(|n| n.trim().parse::<u32>().ok())
+        else {
+            return false;
+        };
+        numbers.push(n);
+        etags.push(
+            p.text_of("ETag")
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"')
+                .to_owned(),
+        );
+    }
+    (v.part_numbers.is_empty() || numbers == v.part_numbers)
+        && multipart_etag(etags.iter().map(String::as_str)) == v.etag
 }
 
 /// The object checksum of a completed upload.

@@ -9,7 +9,7 @@ use skyport_core::bus::{BusAttributes, BusError};
 
 use crate::error::{S3Error, S3Result};
 use crate::wire::{self, XmlNode};
-use crate::{OWNER_ID, S3};
+use crate::{S3, canonical_id};
 
 /// One queue destination.
 #[derive(Debug, Clone)]
@@ -190,7 +190,7 @@ impl S3 {
                         "configurationId": t.id,
                         "bucket": {
                             "name": bucket,
-                            "ownerIdentity": {"principalId": OWNER_ID},
+                            "ownerIdentity": {"principalId": canonical_id(&ctx.account)},
                             "arn": format!("arn:{}:s3:::{bucket}", ctx.partition()),
                         },
                         "object": object,

@@ -14,6 +14,7 @@ use crate::checksum::{self, ALL, Algorithm};
 use crate::error::{S3Error, S3Result};
 use crate::lock;
 use crate::model::{self, BucketRecord, ObjectRecord, Segment, StoredChecksum, Version};
+use crate::validate::{self, TagOwner};
 use crate::wire::{self, NS, S3Request};
 
 /// A condition checked on the current version inside the commit transaction.
@@ -31,15 +32,6 @@ const CONTENT_HEADERS: &[&str] = &[
     "cache-control",
     "expires",
     "x-amz-website-redirect-location",
-];
-
-/// SSE headers echoed back.
-const SSE_HEADERS: &[&str] = &[
-    "x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-server-side-encryption-bucket-key-enabled",
-    "x-amz-server-side-encryption-customer-algorithm",
-    "x-amz-server-side-encryption-customer-key-md5",
 ];
 
 /// How an upload's body is framed and which checksums to compute and verify.
@@ -203,8 +195,9 @@ impl Integrity {
     }
 }
 
-/// The version fields that come from request headers (content headers, metadata, tags, class, SSE).
-pub(crate) fn template_from(req: &S3Request) -> S3Result<Version> {
+/// The version fields that come from request headers (content headers, metadata, tags, class, SSE;
+/// encryption falls back to the bucket's default).
+pub(crate) fn template_from(req: &S3Request, b: &BucketRecord) -> S3Result<Version> {
     let mut v = Version {
         acl: req.h("x-amz-acl").map(str::to_owned),
         ..Version::new("null".into(), model::now_ms())
@@ -235,15 +228,7 @@ pub(crate) fn template_from(req: &S3Request) -> S3Result<Version> {
     if let Some(t) = req.h("x-amz-tagging") {
         v.tags = parse_tagging_header(t)?;
     }
-    for name in SSE_HEADERS {
-        if let Some(val) = req.h(name) {
-            v.sse.push(((*name).to_owned(), val.to_owned()));
-        }
-    }
-    if v.sse.is_empty() {
-        v.sse
-            .push(("x-amz-server-side-encryption".into(), "AES256".into()));
-    }
+    v.sse = crate::sse::for_write(req, b)?;
     Ok(v)
 }
 
@@ -270,8 +255,8 @@ fn apply_content_headers(v: &mut Version, headers: &HeaderMap) {
     }
     for (name, val) in headers {
         if let Some(meta) = name.as_str().strip_prefix("x-amz-meta-") {
-            let text = String::from_utf8_lossy(val.as_bytes()).into_owned();
-            v.metadata.push((meta.to_owned(), text));
+            v.metadata
+                .push((meta.to_owned(), wire::decode_metadata(val.as_bytes())));
         }
     }
 }
@@ -280,29 +265,34 @@ fn parse_tagging_header(text: &str) -> S3Result<Vec<(String, String)>> {
     let tags: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    validate_tags(&tags)?;
+    validate::tags(&tags, TagOwner::Object)?;
     Ok(tags)
 }
 
-fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
-    if tags.len() > 10 {
-        return Err(S3Error::BadTags(
-            "Object tags cannot be greater than 10".into(),
+/// ACLs on a write: refused on a bucket with ACLs disabled (`BucketOwnerEnforced`) unless they only
+/// give the bucket owner full control, as in S3; a canned ACL and grant headers together are refused
+/// everywhere. One pass over the header names.
+pub(crate) fn check_write_acl(b: &BucketRecord, req: &S3Request) -> S3Result<()> {
+    let canned = req.h("x-amz-acl");
+    let grants = req
+        .headers
+        .keys()
+        .any(|k| k.as_str().starts_with("x-amz-grant-"));
+    if grants && canned.is_some() {
+        return Err(S3Error::request(
+            "Specifying both Canned ACLs and Header Grants is not allowed",
         ));
     }
-    for (i, (k, v)) in tags.iter().enumerate() {
-        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-            return Err(S3Error::BadTags(
-                "The TagKey you have provided is invalid".into(),
-            ));
-        }
-        if tags[..i].iter().any(|(x, _)| x == k) {
-            return Err(S3Error::BadTags(
-                "Cannot provide multiple Tags with the same key".into(),
-            ));
-        }
+    if b.acls_disabled() && (grants || canned.is_some_and(|a| a != "bucket-owner-full-control")) {
+        return Err(S3Error::AclNotSupported);
     }
     Ok(())
+}
+
+/// Whether a write answers with `x-amz-version-id`: only when versioning is enabled (a suspended
+/// bucket writes `null` versions and says nothing about them).
+pub(crate) fn write_shows_version(b: &BucketRecord) -> bool {
+    b.versioning.as_deref() == Some("Enabled")
 }
 
 /// Writes an object's response headers.
@@ -320,7 +310,7 @@ pub(crate) fn object_headers(v: &Version, h: &mut HeaderMap, versioned: bool) {
         wire::set(h, n, val);
     }
     for (n, val) in &v.metadata {
-        wire::set(h, &format!("x-amz-meta-{n}"), val);
+        wire::set(h, &format!("x-amz-meta-{n}"), &wire::encode_metadata(val));
     }
     for (n, val) in &v.sse {
         wire::set(h, n, val);
@@ -352,7 +342,12 @@ fn etag_matches(list: &str, etag: &str) -> bool {
 }
 
 /// Evaluates `If-*` preconditions (GET/HEAD flavour, or the copy-source flavour with `prefix`).
-fn preconditions(req: &S3Request, prefix: &str, v: &Version, read: bool) -> S3Result<()> {
+pub(crate) fn preconditions(
+    req: &S3Request,
+    prefix: &str,
+    v: &Version,
+    read: bool,
+) -> S3Result<()> {
     let hdr = |n: &str| req.h(&format!("{prefix}{n}")).map(str::to_owned);
     let modified_s = v.last_modified_ms / 1000;
     let since = |t: &str| {
@@ -362,43 +357,210 @@ fn preconditions(req: &S3Request, prefix: &str, v: &Version, read: bool) -> S3Re
                 .unwrap_or(0)
         })
     };
+    // A failed copy-source condition names its header.
+    let name = |plain: &'static str, copy: &'static str| if read { plain } else { copy };
     let if_match = hdr("if-match");
     if let Some(m) = &if_match {
         if !etag_matches(m, &v.etag) {
             return Err(S3Error::PreconditionFailed {
-                condition: "If-Match",
+                condition: name("If-Match", "x-amz-copy-source-If-Match"),
             });
         }
     } else if let Some(t) = hdr("if-unmodified-since")
         && since(&t).is_some_and(|s| modified_s > s)
     {
         return Err(S3Error::PreconditionFailed {
-            condition: "If-Unmodified-Since",
+            condition: name(
+                "If-Unmodified-Since",
+                "x-amz-copy-source-If-Unmodified-Since",
+            ),
         });
     }
-    let not_modified = || {
+    let not_modified = |condition: &'static str| {
         if read {
             S3Error::NotModified {
                 etag: v.quoted_etag(),
                 last_modified: timefmt::http_date(model::time_of(v.last_modified_ms)),
             }
         } else {
-            S3Error::PreconditionFailed {
-                condition: "x-amz-copy-source-If-None-Match",
-            }
+            S3Error::PreconditionFailed { condition }
         }
     };
     if let Some(m) = hdr("if-none-match") {
         if etag_matches(&m, &v.etag) {
-            return Err(not_modified());
+            return Err(not_modified("x-amz-copy-source-If-None-Match"));
         }
     } else if let Some(t) = hdr("if-modified-since") {
         let future = wire::parse_http_date(&t).is_some_and(|d| d > std::time::SystemTime::now());
         if !future && since(&t).is_some_and(|s| modified_s <= s) {
-            return Err(not_modified());
+            return Err(not_modified("x-amz-copy-source-If-Modified-Since"));
         }
     }
     Ok(())
+}
+
+/// The conditions of a write on the object it replaces: `If-None-Match: *` (no current object) and
+/// `If-Match` (the current object's ETag). PutObject, CopyObject (on the destination) and
+/// CompleteMultipartUpload take them.
+pub(crate) struct WriteConditions {
+    if_none_match: bool,
+    if_match: Option<String>,
+}
+
+impl WriteConditions {
+    /// The request's write conditions, if any.
+    pub fn from_request(req: &S3Request) -> S3Result<Option<WriteConditions>> {
+        let (inm, im) = (req.h("if-none-match"), req.h("if-match"));
+        if inm.is_none() && im.is_none() {
+            return Ok(None);
+        }
+        if inm.is_some_and(|v| v.trim() != "*") {
+            return Err(S3Error::NotImplemented {
+                message: "A header you provided implies functionality that is not implemented"
+                    .into(),
+            });
+        }
+        Ok(Some(WriteConditions {
+            if_none_match: inm.is_some(),
+            if_match: im.map(str::to_owned),
+        }))
+    }
+
+    /// Checks the conditions against the current version (`None`: no object, or a delete marker).
+    pub fn check(&self, key: &str, current: Option<&Version>) -> S3Result<()> {
+        if self.if_none_match && current.is_some() {
+            return Err(S3Error::PreconditionFailed {
+                condition: "If-None-Match",
+            });
+        }
+        if let Some(m) = &self.if_match {
+            match current {
+                Some(v) if etag_matches(m, &v.etag) => {}
+                Some(_) => {
+                    return Err(S3Error::PreconditionFailed {
+                        condition: "If-Match",
+                    });
+                }
+                None => {
+                    return Err(S3Error::NoSuchKey {
+                        key: key.to_owned(),
+                        delete_marker: None,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The check to run inside the commit transaction.
+    pub fn into_check(self, key: &str) -> WriteCheck {
+        let key = key.to_owned();
+        Box::new(move |current: Option<&Version>| self.check(&key, current))
+    }
+}
+
+/// The conditions of a delete on the version it removes (without a version id, the current one):
+/// `If-Match` (ETag), `x-amz-if-match-last-modified-time` and `x-amz-if-match-size` on DeleteObject,
+/// `ETag`, `LastModifiedTime` and `Size` per object in DeleteObjects.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DeleteConditions {
+    etag: Option<String>,
+    modified_s: Option<u64>,
+    size: Option<u64>,
+}
+
+impl DeleteConditions {
+    fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.modified_s.is_none() && self.size.is_none()
+    }
+
+    fn from_headers(req: &S3Request) -> S3Result<DeleteConditions> {
+        let modified_s = match req.h("x-amz-if-match-last-modified-time") {
+            None => None,
+            Some(t) => Some(
+                wire::parse_http_date(t)
+                    .or_else(|| timefmt::parse_rfc3339(t.trim()))
+                    .and_then(|d| d.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs())
+                    .ok_or_else(|| {
+                        S3Error::argument(
+                            "Invalid value for x-amz-if-match-last-modified-time",
+                            "x-amz-if-match-last-modified-time",
+                            t,
+                        )
+                    })?,
+            ),
+        };
+        let size = match req.h("x-amz-if-match-size") {
+            None => None,
+            Some(t) => Some(t.trim().parse::<u64>().map_err(|_| {
+                S3Error::argument(
+                    "Invalid value for x-amz-if-match-size",
+                    "x-amz-if-match-size",
+                    t,
+                )
+            })?),
+        };
+        Ok(DeleteConditions {
+            etag: req.h("if-match").map(str::to_owned),
+            modified_s,
+            size,
+        })
+    }
+
+    fn from_object(o: &wire::XmlNode) -> S3Result<DeleteConditions> {
+        // An RFC 822 date in the model (`LastModifiedTime`); ISO 8601 is taken too.
+        let modified_s = match o.text_of("LastModifiedTime") {
+            None => None,
+            Some(t) => Some(
+                wire::parse_http_date(t)
+                    .or_else(|| timefmt::parse_rfc3339(t.trim()))
+                    .and_then(|d| d.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs())
+                    .ok_or(S3Error::MalformedXml)?,
+            ),
+        };
+        let size = match o.text_of("Size") {
+            None => None,
+            Some(t) => Some(t.trim().parse::<u64>().map_err(|_| S3Error::MalformedXml)?),
+        };
+        Ok(DeleteConditions {
+            etag: o.text_of("ETag").map(str::to_owned),
+            modified_s,
+            size,
+        })
+    }
+
+    /// Checks the conditions against the version a delete removes (`None`: none, or a marker).
+    fn check(&self, key: &str, target: Option<&Version>) -> S3Result<()> {
+        let Some(v) = target else {
+            return Err(S3Error::NoSuchKey {
+                key: key.to_owned(),
+                delete_marker: None,
+            });
+        };
+        if let Some(m) = &self.etag
+            && !etag_matches(m, &v.etag)
+        {
+            return Err(S3Error::PreconditionFailed {
+                condition: "If-Match",
+            });
+        }
+        if self
+            .modified_s
+            .is_some_and(|s| s != v.last_modified_ms / 1000)
+        {
+            return Err(S3Error::PreconditionFailed {
+                condition: "x-amz-if-match-last-modified-time",
+            });
+        }
+        if self.size.is_some_and(|n| n != v.size) {
+            return Err(S3Error::PreconditionFailed {
+                condition: "x-amz-if-match-size",
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Parses `bytes=a-b` / `bytes=a-` / `bytes=-n` into (start, len); `None` when the header is ignored.
@@ -453,6 +615,14 @@ impl S3 {
             .get_json::<ObjectRecord>(model::OBJECTS, &model::object_key(bucket, key))?)
     }
 
+    /// The current version of a key (`None` when there is none or it is a delete marker).
+    pub(crate) fn current_version(&self, bucket: &str, key: &str) -> S3Result<Option<Version>> {
+        Ok(self
+            .object(bucket, key)?
+            .and_then(|r| r.versions.into_iter().next())
+            .filter(|v| !v.delete_marker))
+    }
+
     /// The version a read addresses (`versionId` or the latest), or the AWS error.
     pub(crate) fn read_version(
         &self,
@@ -480,9 +650,10 @@ impl S3 {
                         }
                     })?;
                 if v.delete_marker {
-                    return Err(S3Error::MethodNotAllowed {
-                        method: "GET".into(),
-                        resource: "DeleteMarker",
+                    return Err(S3Error::DeleteMarkerMethod {
+                        method: "GET",
+                        version: v.version_id,
+                        last_modified: timefmt::http_date(model::time_of(v.last_modified_ms)),
                     });
                 }
                 Ok(v)
@@ -512,9 +683,14 @@ impl S3 {
         mut version: Version,
         check: Option<WriteCheck>,
         inline: Option<(String, Bytes)>,
+        upload: Option<String>,
     ) -> S3Result<Version> {
+        // The blobs of a failed write go, except an upload's parts: the upload keeps them.
+        let owns_blobs = upload.is_none();
         if let Err(e) = lock::check_write(bucket, &version) {
-            self.blobs.remove(version.blobs().collect::<Vec<_>>());
+            if owns_blobs {
+                self.blobs.remove(version.blobs().collect::<Vec<_>>());
+            }
             return Err(e);
         }
         lock::apply_default(bucket, &mut version);
@@ -544,6 +720,17 @@ impl S3 {
                         return Ok(Err(e));
                     }
                 }
+                // A completed upload is consumed in the same transaction (after the checks: a failed
+                // condition leaves it in place), so a concurrent complete cannot reuse its parts.
+                if let Some(upload_key) = &upload
+                    && !w.delete(model::UPLOADS, upload_key)?
+                {
+                    let upload_id = upload_key
+                        .rsplit_once('/')
+                        .map(|(_, id)| id.to_owned())
+                        .unwrap_or_default();
+                    return Ok(Err(S3Error::NoSuchUpload { upload_id }));
+                }
                 let mut removed = Vec::new();
                 if !enabled {
                     rec.versions.retain(|v| {
@@ -571,7 +758,9 @@ impl S3 {
                 Ok(version)
             }
             Err(e) => {
-                self.blobs.remove(version.blobs().collect::<Vec<_>>());
+                if owns_blobs {
+                    self.blobs.remove(version.blobs().collect::<Vec<_>>());
+                }
                 Err(e)
             }
         }
@@ -591,48 +780,14 @@ impl S3 {
         {
             return Err(S3Error::MissingContentLength);
         }
-        let mut template = template_from(req)?;
+        let mut template = template_from(req, &b)?;
         lock::check_write(&b, &template)?;
+        check_write_acl(&b, req)?;
         let integrity = Integrity::from_request(req, MAX_PUT)?;
-        let if_none_match = req.h("if-none-match").map(str::to_owned);
-        let if_match = req.h("if-match").map(str::to_owned);
-        if if_none_match.as_deref().is_some_and(|v| v.trim() != "*") {
-            return Err(S3Error::NotImplemented {
-                message: "A header you provided implies functionality that is not implemented"
-                    .into(),
-            });
-        }
-        let cond = |current: Option<&Version>| -> S3Result<()> {
-            if if_none_match.is_some() && current.is_some() {
-                return Err(S3Error::PreconditionFailed {
-                    condition: "If-None-Match",
-                });
-            }
-            if let Some(m) = &if_match {
-                match current {
-                    Some(v) if etag_matches(m, &v.etag) => {}
-                    Some(_) => {
-                        return Err(S3Error::PreconditionFailed {
-                            condition: "If-Match",
-                        });
-                    }
-                    None => {
-                        return Err(S3Error::NoSuchKey {
-                            key: String::new(),
-                            delete_marker: None,
-                        });
-                    }
-                }
-            }
-            Ok(())
-        };
+        let conditions = WriteConditions::from_request(req)?;
         // Fail fast before streaming the body; checked again atomically at commit.
-        if if_none_match.is_some() || if_match.is_some() {
-            let current = self
-                .object(bucket, key)?
-                .and_then(|r| r.versions.into_iter().next())
-                .filter(|v| !v.delete_marker);
-            cond(current.as_ref()).map_err(|e| with_key(e, key))?;
+        if let Some(c) = &conditions {
+            c.check(key, self.current_version(bucket, key)?.as_ref())?;
         }
         let written = self.blobs.write(body, integrity.opts_clone()).await?;
         let chosen = integrity.verify(&written)?;
@@ -650,30 +805,9 @@ impl S3 {
             size: template.size,
         }];
         template.last_modified_ms = model::now_ms();
-        let check: Option<WriteCheck> =
-            if req.h("if-none-match").is_some() || req.h("if-match").is_some() {
-                let inm = req.h("if-none-match").map(str::to_owned);
-                let im = req.h("if-match").map(str::to_owned);
-                Some(Box::new(move |current: Option<&Version>| {
-                    if inm.is_some() && current.is_some() {
-                        return Err(S3Error::PreconditionFailed {
-                            condition: "If-None-Match",
-                        });
-                    }
-                    if let Some(m) = &im
-                        && !current.is_some_and(|v| etag_matches(m, &v.etag))
-                    {
-                        return Err(S3Error::PreconditionFailed {
-                            condition: "If-Match",
-                        });
-                    }
-                    Ok(())
-                }))
-            } else {
-                None
-            };
+        let check = conditions.map(|c| c.into_check(key));
         let v = self
-            .commit_version(&b, key, template, check, inline)
+            .commit_version(&b, key, template, check, inline, None)
             .await?;
         let mut r = wire::empty(StatusCode::OK);
         let h = r.headers_mut();
@@ -681,7 +815,7 @@ impl S3 {
         for (n, val) in &v.sse {
             wire::set(h, n, val);
         }
-        if b.versioning.is_some() {
+        if write_shows_version(&b) {
             wire::set(h, "x-amz-version-id", &v.version_id);
         }
         self.expiration_header(&b, key, &v, h);
@@ -711,7 +845,13 @@ impl S3 {
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
         let v = self.read_version(bucket, key, req.q("versionId"))?;
+        crate::sse::check_read(req, "", &v)?;
         preconditions(req, "", &v, true)?;
+        if req.q("partNumber").is_some() && req.h("range").is_some() {
+            return Err(S3Error::request(
+                "Cannot specify both Range header and partNumber query parameter",
+            ));
+        }
         let mut range = match req.h("range") {
             Some(r) => parse_range(r, v.size)?,
             None => None,
@@ -732,6 +872,10 @@ impl S3 {
             if v.parts.is_empty() {
                 if n != 1 {
                     return Err(S3Error::InvalidPartNumber);
+                }
+                // Part 1 of a single-part object is all of it, answered as a range (206).
+                if v.size > 0 {
+                    range = Some((0, v.size));
                 }
             } else {
                 let size = *v.parts.get(n - 1).ok_or(S3Error::InvalidPartNumber)?;
@@ -773,7 +917,7 @@ impl S3 {
         if let Some(n) = part_count {
             wire::set(h, "x-amz-mp-parts-count", &n.to_string());
         }
-        let full = range.is_none() || part_count.is_some() && v.parts.len() == 1;
+        let full = range.is_none() || req.q("partNumber").is_some() && v.parts.len() <= 1;
         if req
             .h("x-amz-checksum-mode")
             .is_some_and(|m| m.eq_ignore_ascii_case("enabled"))
@@ -796,6 +940,134 @@ impl S3 {
         Ok(r)
     }
 
+    /// `GetObjectAttributes`: the attributes named in `x-amz-object-attributes` (ETag, Checksum,
+    /// ObjectParts, StorageClass, ObjectSize) of the latest version or `versionId`; the parts of a
+    /// multipart object are paged with `x-amz-max-parts` / `x-amz-part-number-marker` and, as in S3,
+    /// listed only when the upload had a checksum algorithm (otherwise just their count).
+    pub(crate) fn get_object_attributes(
+        &self,
+        req: &S3Request,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<Response<Body>> {
+        const NAMES: [&str; 5] = [
+            "ETag",
+            "Checksum",
+            "ObjectParts",
+            "StorageClass",
+            "ObjectSize",
+        ];
+        let b = self.bucket(bucket)?;
+        let mut wanted: Vec<&str> = Vec::new();
+        for value in req.headers.get_all("x-amz-object-attributes") {
+            let text = value.to_str().unwrap_or("");
+            for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                if !NAMES.contains(&name) {
+                    return Err(S3Error::argument(
+                        "Invalid attribute name specified.",
+                        "x-amz-object-attributes",
+                        name,
+                    ));
+                }
+                wanted.push(name);
+            }
+        }
+        if wanted.is_empty() {
+            return Err(S3Error::request(
+                "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty",
+            ));
+        }
+        let number = |name: &str, default: u32| -> S3Result<u32> {
+            match req.h(name) {
+                None => Ok(default),
+                Some(t) => t.trim().parse::<u32>().map_err(|_| {
+                    S3Error::argument(
+                        format!("Argument {name} must be an integer between 0 and 2147483647"),
+                        name,
+                        t,
+                    )
+                }),
+            }
+        };
+        let max_parts = number("x-amz-max-parts", 1000)?.min(1000);
+        let marker = number("x-amz-part-number-marker", 0)?;
+        let v = self.read_version(bucket, key, req.q("versionId"))?;
+        crate::sse::check_read(req, "", &v)?;
+        let mut w = XmlWriter::with_declaration();
+        w.start_ns("GetObjectAttributesResponse", NS);
+        if wanted.contains(&"ETag") {
+            w.leaf("ETag", &v.etag);
+        }
+        if wanted.contains(&"Checksum")
+            && let Some(c) = &v.checksum
+        {
+            // The composite checksum of a multipart object without its `-N` suffix.
+            let value = match c.value.rsplit_once('-') {
+                Some((base, n)) if n.bytes().all(|b| b.is_ascii_digit()) => base,
+                _ => c.value.as_str(),
+            };
+            w.start("Checksum")
+                .leaf(c.algorithm.xml_element(), value)
+                .leaf("ChecksumType", &c.kind)
+                .end("Checksum");
+        }
+        if wanted.contains(&"ObjectParts") && !v.parts.is_empty() {
+            w.start("ObjectParts")
+                .leaf("PartsCount", &v.parts.len().to_string());
+            if let Some(c) = v
+                .checksum
+                .as_ref()
+                .filter(|_| v.part_checksums.len() == v.parts.len())
+            {
+                let numbers: Vec<u32> = if v.part_numbers.len() == v.parts.len() {
+                    v.part_numbers.clone()
+                } else {
+                    (1..=v.parts.len() as u32).collect()
+                };
+                let after: Vec<usize> = (0..v.parts.len())
+                    .filter(|&i| numbers[i] > marker)
+                    .collect();
+                let truncated = after.len() > max_parts as usize;
+                let shown = &after[..after.len().min(max_parts as usize)];
+                w.leaf("PartNumberMarker", &marker.to_string());
+                if let Some(&last) = shown.last() {
+                    w.leaf("NextPartNumberMarker", &numbers[last].to_string());
+                }
+                w.leaf("MaxParts", &max_parts.to_string())
+                    .leaf("IsTruncated", if truncated { "true" } else { "false" });
+                for &i in shown {
+                    w.start("Part")
+                        .leaf("PartNumber", &numbers[i].to_string())
+                        .leaf("Size", &v.parts[i].to_string())
+                        .leaf(c.algorithm.xml_element(), &v.part_checksums[i])
+                        .end("Part");
+                }
+            }
+            w.end("ObjectParts");
+        }
+        if wanted.contains(&"StorageClass") {
+            w.leaf(
+                "StorageClass",
+                v.storage_class.as_deref().unwrap_or("STANDARD"),
+            );
+        }
+        if wanted.contains(&"ObjectSize") {
+            w.leaf("ObjectSize", &v.size.to_string());
+        }
+        w.end("GetObjectAttributesResponse");
+        let mut r = wire::xml(StatusCode::OK, w.finish());
+        let h = r.headers_mut();
+        wire::set(
+            h,
+            "last-modified",
+            &timefmt::http_date(model::time_of(v.last_modified_ms)),
+        );
+        if b.versioning.is_some() {
+            wire::set(h, "x-amz-version-id", &v.version_id);
+        }
+        Ok(r)
+    }
+
     pub(crate) async fn delete_object(
         &self,
         req: &S3Request,
@@ -803,12 +1075,14 @@ impl S3 {
         key: &str,
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
+        let conditions = DeleteConditions::from_headers(req)?;
         let (marker, version) = self
             .delete_one(
                 &b,
                 key,
                 req.q("versionId").map(str::to_owned),
                 lock::bypass(req),
+                conditions,
             )
             .await?;
         let mut r = wire::empty(StatusCode::NO_CONTENT);
@@ -828,6 +1102,7 @@ impl S3 {
         key: &str,
         version_id: Option<String>,
         bypass: bool,
+        conditions: DeleteConditions,
     ) -> S3Result<(bool, Option<String>)> {
         if let Some(id) = &version_id
             && id != "null"
@@ -841,6 +1116,7 @@ impl S3 {
         }
         let okey = model::object_key(&b.name, key);
         let versioning = b.versioning.clone();
+        let key = key.to_owned();
         // A delete must work on a full disk: the store may use its space reserve.
         let outcome = self
             .store
@@ -849,6 +1125,15 @@ impl S3 {
                     Some(raw) => serde_json::from_slice(&raw)?,
                     None => ObjectRecord::default(),
                 };
+                if !conditions.is_empty() {
+                    let target = match &version_id {
+                        Some(id) => rec.versions.iter().find(|v| v.version_id == *id),
+                        None => rec.versions.first(),
+                    };
+                    if let Err(e) = conditions.check(&key, target.filter(|v| !v.delete_marker)) {
+                        return Ok(Err(e));
+                    }
+                }
                 let mut removed = Vec::new();
                 let result = match (&version_id, versioning.as_deref()) {
                     (Some(id), _) => {
@@ -942,7 +1227,14 @@ impl S3 {
         for o in objects {
             let key = o.text_of("Key").unwrap_or("").to_owned();
             let vid = o.text_of("VersionId").map(str::to_owned);
-            match self.delete_one(&b, &key, vid.clone(), bypass).await {
+            let outcome = match DeleteConditions::from_object(o) {
+                Ok(conditions) => {
+                    self.delete_one(&b, &key, vid.clone(), bypass, conditions)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
                 Ok((marker, version)) => {
                     events.push(crate::notify::ObjectEvent {
                         name: if marker && vid.is_none() {
@@ -1025,6 +1317,7 @@ impl S3 {
         let (sb, sk, sv) = Self::copy_source(req)?;
         let src_bucket = self.bucket(&sb)?;
         let src = self.read_version(&sb, &sk, sv.as_deref())?;
+        crate::sse::check_read(req, "x-amz-copy-source-", &src)?;
         preconditions(req, "x-amz-copy-source-", &src, false)?;
         let replace_meta = match req.h("x-amz-metadata-directive") {
             None | Some("COPY") => false,
@@ -1052,14 +1345,23 @@ impl S3 {
         let changes = replace_meta
             || req.h("x-amz-storage-class").is_some()
             || req.h("x-amz-server-side-encryption").is_some()
+            || req
+                .h("x-amz-server-side-encryption-customer-algorithm")
+                .is_some()
             || req.h("x-amz-website-redirect-location").is_some();
         if same && !changes && b.versioning.as_deref() != Some("Enabled") {
             return Err(S3Error::request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
-        let req_template = template_from(req)?;
+        let req_template = template_from(req, &b)?;
         lock::check_write(&b, &req_template)?;
+        check_write_acl(&b, req)?;
+        // If-Match / If-None-Match are about the destination (the source has its own headers).
+        let conditions = WriteConditions::from_request(req)?;
+        if let Some(c) = &conditions {
+            c.check(key, self.current_version(bucket, key)?.as_ref())?;
+        }
         let mut v = src.clone();
         // Lock settings are the request's, never the source's.
         v.retention = req_template.retention.clone();
@@ -1076,9 +1378,8 @@ impl S3 {
         } else {
             v.storage_class = None;
         }
-        if req.h("x-amz-server-side-encryption").is_some() {
-            v.sse = req_template.sse.clone();
-        }
+        // The copy is encrypted as the request (or the bucket's default) says, never as the source.
+        v.sse = req_template.sse.clone();
         // New blobs (hard links) so each version owns its files.
         let mut segments = Vec::new();
         for seg in &src.segments {
@@ -1110,14 +1411,13 @@ impl S3 {
             });
         }
         v.last_modified_ms = model::now_ms();
-        let v = self.commit_version(&b, key, v, None, None).await?;
+        v.upload_id = None;
+        let check = conditions.map(|c| c.into_check(key));
+        let v = self.commit_version(&b, key, v, check, None, None).await?;
         let mut w = XmlWriter::with_declaration();
         w.start_ns("CopyObjectResult", NS)
             .leaf("ETag", &v.quoted_etag())
-            .leaf(
-                "LastModified",
-                &timefmt::iso8601_millis(model::time_of(v.last_modified_ms)),
-            );
+            .leaf("LastModified", &model::iso(v.last_modified_ms));
         if let Some(c) = &v.checksum
             && c.kind == "FULL_OBJECT"
         {
@@ -1130,7 +1430,7 @@ impl S3 {
         if src_bucket.versioning.is_some() {
             wire::set(h, "x-amz-copy-source-version-id", &src.version_id);
         }
-        if b.versioning.is_some() {
+        if write_shows_version(&b) {
             wire::set(h, "x-amz-version-id", &v.version_id);
         }
         self.expiration_header(&b, key, &v, h);
@@ -1148,13 +1448,10 @@ impl S3 {
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
         let v = self.read_version(bucket, key, req.q("versionId"))?;
-        let mut w = XmlWriter::with_declaration();
-        w.start_ns("Tagging", NS).start("TagSet");
-        for (k, val) in &v.tags {
-            w.start("Tag").leaf("Key", k).leaf("Value", val).end("Tag");
-        }
-        w.end("TagSet").end("Tagging");
-        let mut r = wire::xml(StatusCode::OK, w.finish());
+        // S3 returns the tag set sorted by key.
+        let mut tags: Vec<&(String, String)> = v.tags.iter().collect();
+        tags.sort();
+        let mut r = wire::xml(StatusCode::OK, crate::bucket::tagging_doc(tags.into_iter()));
         if b.versioning.is_some() {
             wire::set(r.headers_mut(), "x-amz-version-id", &v.version_id);
         }
@@ -1212,18 +1509,7 @@ impl S3 {
         body: Body,
     ) -> S3Result<Response<Body>> {
         let doc = read_doc(body).await?;
-        let root = wire::parse_xml(&doc)?;
-        let set = root.child("TagSet").ok_or(S3Error::MalformedXml)?;
-        let tags: Vec<(String, String)> = set
-            .all("Tag")
-            .map(|t| {
-                (
-                    t.text_of("Key").unwrap_or("").to_owned(),
-                    t.text_of("Value").unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        validate_tags(&tags)?;
+        let tags = validate::tagging_document(&doc, TagOwner::Object)?;
         let id = self
             .update_version(
                 bucket,
@@ -1263,12 +1549,12 @@ impl S3 {
         bucket: &str,
         key: &str,
     ) -> S3Result<Response<Body>> {
-        self.bucket(bucket)?;
+        let b = self.bucket(bucket)?;
         let v = self.read_version(bucket, key, req.q("versionId"))?;
-        let doc = v
-            .acl
-            .filter(|a| a.starts_with('<'))
-            .unwrap_or_else(crate::bucket::acl_doc);
+        let doc = match v.acl {
+            Some(doc) if doc.starts_with('<') => doc,
+            canned => crate::bucket::acl_doc(&crate::canonical_id(&b.account), canned.as_deref()),
+        };
         Ok(wire::xml(StatusCode::OK, doc))
     }
 
@@ -1279,12 +1565,16 @@ impl S3 {
         key: &str,
         body: Body,
     ) -> S3Result<Response<Body>> {
+        if self.bucket(bucket)?.acls_disabled() {
+            return Err(S3Error::AclNotSupported);
+        }
+        validate::acl_headers(req)?;
         let doc = read_doc(body).await?;
         let text = String::from_utf8(doc.to_vec()).map_err(|_| S3Error::MalformedXml)?;
         let acl = if text.trim().is_empty() {
             req.h("x-amz-acl").map(str::to_owned)
         } else {
-            wire::parse_xml(text.as_bytes())?;
+            validate::acl(&doc)?;
             Some(text)
         };
         self.update_version(
@@ -1298,16 +1588,6 @@ impl S3 {
         )
         .await?;
         Ok(wire::empty(StatusCode::OK))
-    }
-}
-
-fn with_key(e: S3Error, key: &str) -> S3Error {
-    match e {
-        S3Error::NoSuchKey { delete_marker, .. } => S3Error::NoSuchKey {
-            key: key.to_owned(),
-            delete_marker,
-        },
-        e => e,
     }
 }
 

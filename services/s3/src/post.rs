@@ -277,22 +277,13 @@ impl S3 {
             headers,
             chunk_signer: None,
         };
-        let mut template = template_from(&form)?;
+        let mut template = template_from(&form, &b)?;
+        crate::object::check_write_acl(&b, &form)?;
         if let Some(tagging) = field("tagging") {
-            let root = wire::parse_xml(tagging.as_bytes())?;
-            template.tags = root
-                .child("TagSet")
-                .map(|s| {
-                    s.all("Tag")
-                        .map(|t| {
-                            (
-                                t.text_of("Key").unwrap_or("").to_owned(),
-                                t.text_of("Value").unwrap_or("").to_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            template.tags = crate::validate::tagging_document(
+                tagging.as_bytes(),
+                crate::validate::TagOwner::Object,
+            )?;
         }
         let declared: Vec<(Algorithm, String)> = crate::checksum::ALL
             .iter()
@@ -375,7 +366,9 @@ impl S3 {
             size: template.size,
         }];
         template.last_modified_ms = crate::model::now_ms();
-        let v = self.commit_version(&b, &key, template, None, None).await?;
+        let v = self
+            .commit_version(&b, &key, template, None, None, None)
+            .await?;
         let location = format!(
             "{}/{}/{}",
             ctx.endpoint_url(),
@@ -416,7 +409,7 @@ impl S3 {
         };
         let h = r.headers_mut();
         wire::set(h, "etag", &v.quoted_etag());
-        if b.versioning.is_some() {
+        if crate::object::write_shows_version(&b) {
             wire::set(h, "x-amz-version-id", &v.version_id);
         }
         let event = crate::notify::ObjectEvent {

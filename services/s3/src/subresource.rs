@@ -77,6 +77,7 @@ const IMPLEMENTED: &[(bool, &str, &str)] = &[
     (true, "GET", "legal-hold"),
     (true, "PUT", "legal-hold"),
     (true, "POST", "uploads"),
+    (true, "GET", "attributes"),
 ];
 
 /// The model's subresources: (object-level, key) → the operations per method.

@@ -48,7 +48,7 @@ impl S3Request {
                 None => (Some(rest.to_owned()), String::new()),
             },
         };
-        let query = parts
+        let query: Vec<(String, String)> = parts
             .uri
             .query()
             .map(|q| {
@@ -57,12 +57,14 @@ impl S3Request {
                     .collect()
             })
             .unwrap_or_default();
+        let mut headers = parts.headers.clone();
+        hoist_presigned_headers(&query, &mut headers);
         Ok(S3Request {
             method: parts.method.clone(),
             bucket: bucket.filter(|b| !b.is_empty()),
             key: (!key.is_empty()).then_some(key),
             query,
-            headers: parts.headers.clone(),
+            headers,
             chunk_signer: None,
         })
     }
@@ -91,6 +93,39 @@ impl S3Request {
             (Some(b), Some(k)) => format!("/{b}/{k}"),
             (Some(b), None) => format!("/{b}"),
             _ => "/".to_owned(),
+        }
+    }
+}
+
+/// A presigned URL may carry `x-amz-*` headers in its query string (SDKs hoist `x-amz-meta-*`,
+/// `x-amz-acl`, ... there); S3 reads them as the request's headers. Headers actually sent win.
+fn hoist_presigned_headers(query: &[(String, String)], headers: &mut HeaderMap) {
+    let presigned = query
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-signature") || k == "Signature");
+    if !presigned {
+        return;
+    }
+    const AUTH: [&str; 7] = [
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+        "x-amz-security-token",
+    ];
+    for (k, v) in query {
+        let name = k.to_ascii_lowercase();
+        if !name.starts_with("x-amz-") || AUTH.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(n), Ok(val)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(v),
+        ) && !headers.contains_key(&n)
+        {
+            headers.insert(n, val);
         }
     }
 }
@@ -299,6 +334,100 @@ pub fn url_encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, SET).to_string()
 }
 
+/// A user metadata value as sent: RFC 2047 encoded words (`=?UTF-8?B?...?=`, `=?UTF-8?Q?...?=`) are
+/// decoded before the value is stored, as S3 does; anything else is kept (raw UTF-8 included).
+pub fn decode_metadata(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    if !text.contains("=?") {
+        return text.into_owned();
+    }
+    let mut out = String::new();
+    let mut rest: &str = &text;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, word) = rest.split_at(start);
+        let decoded = decode_word(word);
+        match decoded {
+            Some((value, used)) => {
+                // Whitespace between two encoded words is not part of the text (RFC 2047, 6.2).
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&value);
+                rest = &word[used..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(before);
+                out.push_str("=?");
+                rest = &word[2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decodes one `=?charset?B|Q?text?=` word at the start of `word`: (text, bytes used).
+fn decode_word(word: &str) -> Option<(String, usize)> {
+    let body = word.strip_prefix("=?")?;
+    let (charset, body) = body.split_once('?')?;
+    let (encoding, body) = body.split_once('?')?;
+    let end = body.find("?=")?;
+    let payload = &body[..end];
+    let used = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
+    let bytes = match encoding {
+        "B" | "b" => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .ok()?
+        }
+        "Q" | "q" => {
+            let mut out = Vec::new();
+            let raw = payload.as_bytes();
+            let mut i = 0;
+            while i < raw.len() {
+                match raw[i] {
+                    b'_' => out.push(b' '),
+                    b'=' if i + 2 < raw.len() => {
+                        let hex = std::str::from_utf8(&raw[i + 1..i + 3]).ok()?;
+                        out.push(u8::from_str_radix(hex, 16).ok()?);
+                        i += 2;
+                    }
+                    c => out.push(c),
+                }
+                i += 1;
+            }
+            out
+        }
+        _ => return None,
+    };
+    let text = if charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("us-ascii")
+    {
+        String::from_utf8(bytes).ok()?
+    } else if charset.eq_ignore_ascii_case("iso-8859-1") {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    } else {
+        return None;
+    };
+    Some((text, used))
+}
+
+/// A stored metadata value as S3 returns it: as is when it is US-ASCII, else RFC 2047 encoded
+/// (`=?UTF-8?B?<base64>?=`) so that it is a valid header value.
+pub fn encode_metadata(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.is_ascii() {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    use base64::Engine;
+    std::borrow::Cow::Owned(format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(value)
+    ))
+}
+
 /// Parses an HTTP date (`If-Modified-Since`, `Expires`).
 pub fn parse_http_date(text: &str) -> Option<std::time::SystemTime> {
     httpdate::parse_http_date(text.trim()).ok()
@@ -344,5 +473,23 @@ mod tests {
         assert_eq!(n.text_of("Quiet"), Some("true"));
         assert!(parse_xml(b"<a><b></a>").is_err());
         assert_eq!(url_encode("a b/ü+"), "a%20b/%C3%BC%2B");
+    }
+
+    #[test]
+    fn metadata_rfc2047() {
+        assert_eq!(decode_metadata(b"plain"), "plain");
+        assert_eq!(decode_metadata("ä ö".as_bytes()), "ä ö");
+        assert_eq!(decode_metadata(b"=?UTF-8?B?w6TDtsO8?="), "äöü");
+        assert_eq!(
+            decode_metadata(b"=?utf-8?Q?caf=C3=A9_au_lait?="),
+            "café au lait"
+        );
+        assert_eq!(
+            decode_metadata(b"a =?UTF-8?B?w6Q=?= =?UTF-8?B?w7Y=?= b"),
+            "a äö b"
+        );
+        assert_eq!(decode_metadata(b"=?broken"), "=?broken");
+        assert_eq!(encode_metadata("abc"), "abc");
+        assert_eq!(encode_metadata("äöü"), "=?UTF-8?B?w6TDtsO8?=");
     }
 }

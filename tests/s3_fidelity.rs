@@ -1,0 +1,1595 @@
+//! S3 behaviours that must match AWS exactly, each driven through a real client against the real
+//! binary: `aws-sdk-s3` (retries off, so a broken connection cannot hide behind a retry) for
+//! GetObjectAttributes, conditional writes and deletes, idempotent CompleteMultipartUpload, bucket
+//! creation rules and defaults, part reads and version ids; boto3 for the error fields, raw response
+//! shapes, presigned URLs, metadata encoding and the configuration validation S3 performs.
+
+mod common;
+
+use std::process::Command;
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Region};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, ChecksumAlgorithm, CompletedMultipartUpload,
+    CompletedPart, CreateBucketConfiguration, Delete, ObjectAttributes, ObjectIdentifier,
+    ObjectOwnership, Tag, VersioningConfiguration,
+};
+use common::{Skyport, require, run};
+
+fn client_in(endpoint: &str, region: &str, key: &str) -> Client {
+    let creds = Credentials::new(key, "test", None, None, "test");
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+fn client(endpoint: &str) -> Client {
+    client_in(endpoint, "us-east-1", "test")
+}
+
+/// (HTTP status, error code, message) of a failed SDK call.
+fn fail<E, R>(
+    r: Result<R, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> (u16, String, String)
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let err = r.expect_err("the call should fail");
+    let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    let meta = err.as_service_error();
+    (
+        status,
+        meta.and_then(|e| e.code()).unwrap_or("").to_owned(),
+        meta.and_then(|e| e.message()).unwrap_or("").to_owned(),
+    )
+}
+
+/// (status, code) only.
+fn code<E, R>(
+    r: Result<R, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> (u16, String)
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let (s, c, _) = fail(r);
+    (s, c)
+}
+
+fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// Uploads `parts` (with CRC32 checksums when `crc`) and returns (upload id, completed parts).
+async fn upload_parts(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    parts: &[Vec<u8>],
+    crc: bool,
+) -> (String, Vec<CompletedPart>) {
+    let mut create = s3.create_multipart_upload().bucket(bucket).key(key);
+    if crc {
+        create = create.checksum_algorithm(ChecksumAlgorithm::Crc32);
+    }
+    let id = create.send().await.unwrap().upload_id().unwrap().to_owned();
+    let mut done = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let mut up = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(data.clone()));
+        if crc {
+            up = up.checksum_algorithm(ChecksumAlgorithm::Crc32);
+        }
+        let out = up.send().await.unwrap();
+        let mut part = CompletedPart::builder()
+            .part_number(n)
+            .e_tag(out.e_tag().unwrap());
+        if let Some(c) = out.checksum_crc32() {
+            part = part.checksum_crc32(c);
+        }
+        done.push(part.build());
+    }
+    (id, done)
+}
+
+fn completed(parts: &[CompletedPart]) -> CompletedMultipartUpload {
+    CompletedMultipartUpload::builder()
+        .set_parts(Some(parts.to_vec()))
+        .build()
+}
+
+#[tokio::test]
+async fn get_object_attributes_of_simple_multipart_and_versioned_objects() {
+    let skyport = Skyport::start();
+    let s3 = client(&skyport.endpoint());
+    s3.create_bucket().bucket("attrs").send().await.unwrap();
+    let put = s3
+        .put_object()
+        .bucket("attrs")
+        .key("one")
+        .body(ByteStream::from_static(b"hello world"))
+        .send()
+        .await
+        .unwrap();
+    let all = [
+        ObjectAttributes::Etag,
+        ObjectAttributes::Checksum,
+        ObjectAttributes::ObjectParts,
+        ObjectAttributes::StorageClass,
+        ObjectAttributes::ObjectSize,
+    ];
+    let mut req = s3.get_object_attributes().bucket("attrs").key("one");
+    for a in &all {
+        req = req.object_attributes(a.clone());
+    }
+    let out = req.send().await.unwrap();
+    // The ETag comes unquoted; a single-part object has no ObjectParts.
+    assert_eq!(
+        out.e_tag(),
+        Some(put.e_tag().unwrap().trim_matches('"')),
+        "{out:?}"
+    );
+    assert_eq!(out.object_size(), Some(11));
+    assert_eq!(out.storage_class().map(|c| c.as_str()), Some("STANDARD"));
+    assert!(out.object_parts().is_none(), "{out:?}");
+    let sum = out.checksum().expect("a checksum");
+    assert!(sum.checksum_crc64_nvme().is_some() || sum.checksum_crc32().is_some());
+    assert!(out.last_modified().is_some());
+
+    // Only what was asked for.
+    let out = s3
+        .get_object_attributes()
+        .bucket("attrs")
+        .key("one")
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.object_size(), Some(11));
+    assert!(out.e_tag().is_none() && out.checksum().is_none());
+    // No attributes, a missing key.
+    let (status, code_, message) = fail(
+        s3.get_object_attributes()
+            .bucket("attrs")
+            .key("one")
+            .object_attributes(ObjectAttributes::from("Colour"))
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code_.as_str()),
+        (400, "InvalidArgument"),
+        "{message}"
+    );
+    assert_eq!(
+        code(
+            s3.get_object_attributes()
+                .bucket("attrs")
+                .key("missing")
+                .object_attributes(ObjectAttributes::Etag)
+                .send()
+                .await
+        ),
+        (404, "NoSuchKey".to_owned())
+    );
+
+    // A multipart object uploaded with CRC32: parts listed, paged by MaxParts / PartNumberMarker.
+    let parts = [bytes(5 * MIB, 1), bytes(5 * MIB, 2), bytes(1000, 3)];
+    let (id, done) = upload_parts(&s3, "attrs", "multi", &parts, true).await;
+    let complete = s3
+        .complete_multipart_upload()
+        .bucket("attrs")
+        .key("multi")
+        .upload_id(&id)
+        .multipart_upload(completed(&done))
+        .send()
+        .await
+        .unwrap();
+    let attrs = |marker: Option<&str>, max: Option<i32>| {
+        let mut r = s3
+            .get_object_attributes()
+            .bucket("attrs")
+            .key("multi")
+            .object_attributes(ObjectAttributes::ObjectParts)
+            .object_attributes(ObjectAttributes::Etag)
+            .object_attributes(ObjectAttributes::Checksum);
+        if let Some(m) = marker {
+            r = r.part_number_marker(m);
+        }
+        if let Some(m) = max {
+            r = r.max_parts(m);
+        }
+        r.send()
+    };
+    let out = attrs(None, Some(2)).await.unwrap();
+    assert_eq!(out.e_tag(), complete.e_tag().map(|e| e.trim_matches('"')));
+    let op = out.object_parts().expect("object parts");
+    assert_eq!(op.total_parts_count(), Some(3));
+    assert_eq!(op.max_parts(), Some(2));
+    assert_eq!(op.is_truncated(), Some(true));
+    assert_eq!(op.next_part_number_marker(), Some("2"));
+    let listed: Vec<(i32, i64)> = op
+        .parts()
+        .iter()
+        .map(|p| (p.part_number().unwrap(), p.size().unwrap()))
+        .collect();
+    assert_eq!(listed, [(1, 5 * MIB as i64), (2, 5 * MIB as i64)]);
+    assert_eq!(op.parts()[0].checksum_crc32(), done[0].checksum_crc32());
+    // The composite checksum without its -N suffix.
+    let sum = out.checksum().unwrap();
+    assert_eq!(sum.checksum_type().map(|t| t.as_str()), Some("COMPOSITE"));
+    assert!(!sum.checksum_crc32().unwrap().contains('-'), "{sum:?}");
+    let out = attrs(Some("2"), None).await.unwrap();
+    let op = out.object_parts().unwrap();
+    assert_eq!(op.is_truncated(), Some(false));
+    assert_eq!(op.parts().len(), 1);
+    assert_eq!(op.parts()[0].part_number(), Some(3));
+    assert_eq!(op.parts()[0].size(), Some(1000));
+
+    // Without a checksum algorithm S3 gives only the part count.
+    let (id, done) = upload_parts(
+        &s3,
+        "attrs",
+        "plain",
+        &[bytes(5 * MIB, 4), bytes(10, 5)],
+        false,
+    )
+    .await;
+    s3.complete_multipart_upload()
+        .bucket("attrs")
+        .key("plain")
+        .upload_id(&id)
+        .multipart_upload(completed(&done))
+        .send()
+        .await
+        .unwrap();
+    let out = s3
+        .get_object_attributes()
+        .bucket("attrs")
+        .key("plain")
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .send()
+        .await
+        .unwrap();
+    let op = out.object_parts().unwrap();
+    assert_eq!(op.total_parts_count(), Some(2));
+    assert!(op.parts().is_empty());
+
+    // Versions: each version's own attributes, the version id in the answer.
+    s3.create_bucket().bucket("attrs-v").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("attrs-v")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v1 = s3
+        .put_object()
+        .bucket("attrs-v")
+        .key("k")
+        .body(ByteStream::from_static(b"first"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("attrs-v")
+        .key("k")
+        .body(ByteStream::from_static(b"second!"))
+        .send()
+        .await
+        .unwrap();
+    let out = s3
+        .get_object_attributes()
+        .bucket("attrs-v")
+        .key("k")
+        .version_id(v1.version_id().unwrap())
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.object_size(), Some(5));
+    assert_eq!(out.version_id(), v1.version_id());
+    let out = s3
+        .get_object_attributes()
+        .bucket("attrs-v")
+        .key("k")
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.object_size(), Some(7));
+    // Behind a delete marker: 404 NoSuchKey.
+    s3.delete_object()
+        .bucket("attrs-v")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            s3.get_object_attributes()
+                .bucket("attrs-v")
+                .key("k")
+                .object_attributes(ObjectAttributes::Etag)
+                .send()
+                .await
+        ),
+        (404, "NoSuchKey".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn conditional_writes_copies_completes_and_deletes() {
+    let skyport = Skyport::start();
+    let s3 = client(&skyport.endpoint());
+    s3.create_bucket().bucket("cond").send().await.unwrap();
+    let first = s3
+        .put_object()
+        .bucket("cond")
+        .key("src")
+        .body(ByteStream::from_static(b"source"))
+        .send()
+        .await
+        .unwrap();
+    let etag = first.e_tag().unwrap().to_owned();
+
+    // PutObject.
+    assert_eq!(
+        code(
+            s3.put_object()
+                .bucket("cond")
+                .key("src")
+                .if_none_match("*")
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.put_object()
+                .bucket("cond")
+                .key("nothing")
+                .if_match(&etag)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        ),
+        (404, "NoSuchKey".to_owned())
+    );
+
+    // CopyObject: If-None-Match / If-Match are about the destination.
+    s3.copy_object()
+        .bucket("cond")
+        .key("dst")
+        .copy_source("cond/src")
+        .if_none_match("*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            s3.copy_object()
+                .bucket("cond")
+                .key("dst")
+                .copy_source("cond/src")
+                .if_none_match("*")
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.copy_object()
+                .bucket("cond")
+                .key("dst")
+                .copy_source("cond/src")
+                .if_match("\"0123456789abcdef0123456789abcdef\"")
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    s3.copy_object()
+        .bucket("cond")
+        .key("dst")
+        .copy_source("cond/src")
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            s3.copy_object()
+                .bucket("cond")
+                .key("new")
+                .copy_source("cond/src")
+                .if_match(&etag)
+                .send()
+                .await
+        ),
+        (404, "NoSuchKey".to_owned())
+    );
+
+    // CompleteMultipartUpload: a failed condition leaves the upload in place.
+    let (id, done) = upload_parts(&s3, "cond", "src", &[b"part".to_vec()], false).await;
+    assert_eq!(
+        code(
+            s3.complete_multipart_upload()
+                .bucket("cond")
+                .key("src")
+                .upload_id(&id)
+                .if_none_match("*")
+                .multipart_upload(completed(&done))
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.complete_multipart_upload()
+                .bucket("cond")
+                .key("src")
+                .upload_id(&id)
+                .if_match("\"ffffffffffffffffffffffffffffffff\"")
+                .multipart_upload(completed(&done))
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    let out = s3
+        .complete_multipart_upload()
+        .bucket("cond")
+        .key("src")
+        .upload_id(&id)
+        .if_match(&etag)
+        .multipart_upload(completed(&done))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.e_tag().unwrap().ends_with("-1\""));
+    let (id, done) = upload_parts(&s3, "cond", "fresh", &[b"p".to_vec()], false).await;
+    s3.complete_multipart_upload()
+        .bucket("cond")
+        .key("fresh")
+        .upload_id(&id)
+        .if_none_match("*")
+        .multipart_upload(completed(&done))
+        .send()
+        .await
+        .unwrap();
+
+    // UploadPartCopy honours x-amz-copy-source-if-*.
+    let (id, _) = upload_parts(&s3, "cond", "pc", &[], false).await;
+    let current = s3
+        .head_object()
+        .bucket("cond")
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
+    let dst_etag = current.e_tag().unwrap().to_owned();
+    let upc = || {
+        s3.upload_part_copy()
+            .bucket("cond")
+            .key("pc")
+            .upload_id(&id)
+            .part_number(1)
+            .copy_source("cond/dst")
+    };
+    assert_eq!(
+        code(upc().copy_source_if_match("\"nope\"").send().await),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(upc().copy_source_if_none_match(&dst_etag).send().await),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            upc()
+                .copy_source_if_unmodified_since(DateTime::from_secs(1_000_000_000))
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            upc()
+                .copy_source_if_modified_since(*current.last_modified().unwrap())
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    upc().copy_source_if_match(&dst_etag).send().await.unwrap();
+    // A copy range beyond the source is InvalidArgument, not a GET's InvalidRange.
+    let (status, code_, message) = fail(upc().copy_source_range("bytes=0-100").send().await);
+    assert_eq!((status, code_.as_str()), (400, "InvalidArgument"));
+    assert_eq!(
+        message,
+        "Range specified is not valid for source object of size: 6"
+    );
+
+    // DeleteObject with If-Match, x-amz-if-match-last-modified-time and x-amz-if-match-size.
+    let head = s3
+        .head_object()
+        .bucket("cond")
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            s3.delete_object()
+                .bucket("cond")
+                .key("dst")
+                .if_match("\"0000\"")
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.delete_object()
+                .bucket("cond")
+                .key("dst")
+                .if_match_size(999)
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.delete_object()
+                .bucket("cond")
+                .key("dst")
+                .if_match_last_modified_time(DateTime::from_secs(1_000_000_000))
+                .send()
+                .await
+        ),
+        (412, "PreconditionFailed".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.delete_object()
+                .bucket("cond")
+                .key("gone")
+                .if_match(&etag)
+                .send()
+                .await
+        ),
+        (404, "NoSuchKey".to_owned())
+    );
+    s3.delete_object()
+        .bucket("cond")
+        .key("dst")
+        .if_match(&dst_etag)
+        .if_match_size(6)
+        .if_match_last_modified_time(*head.last_modified().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(s3.head_object().bucket("cond").key("dst").send().await).0,
+        404
+    );
+
+    // DeleteObjects: per-object ETag, LastModifiedTime and Size; failures are Errors entries.
+    for k in ["a", "b", "c", "d"] {
+        s3.put_object()
+            .bucket("cond")
+            .key(k)
+            .body(ByteStream::from_static(b"four"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let head = s3
+        .head_object()
+        .bucket("cond")
+        .key("a")
+        .send()
+        .await
+        .unwrap();
+    let good_etag = head.e_tag().unwrap().to_owned();
+    let id = |k: &str| ObjectIdentifier::builder().key(k);
+    let out = s3
+        .delete_objects()
+        .bucket("cond")
+        .delete(
+            Delete::builder()
+                .objects(id("a").e_tag(&good_etag).build().unwrap())
+                .objects(id("b").e_tag("\"bad\"").build().unwrap())
+                .objects(id("c").size(5).build().unwrap())
+                .objects(
+                    id("d")
+                        .last_modified_time(*head.last_modified().unwrap())
+                        .size(4)
+                        .build()
+                        .unwrap(),
+                )
+                .objects(id("nope").e_tag(&good_etag).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut deleted: Vec<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    deleted.sort();
+    assert_eq!(deleted, ["a", "d"], "{out:?}");
+    let mut errors: Vec<(&str, &str)> = out
+        .errors()
+        .iter()
+        .map(|e| (e.key().unwrap(), e.code().unwrap()))
+        .collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            ("b", "PreconditionFailed"),
+            ("c", "PreconditionFailed"),
+            ("nope", "NoSuchKey")
+        ]
+    );
+    s3.head_object()
+        .bucket("cond")
+        .key("b")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn complete_is_idempotent_and_uploads_do_not_keep_a_bucket_alive() {
+    let skyport = Skyport::start();
+    let s3 = client(&skyport.endpoint());
+    s3.create_bucket().bucket("idem").send().await.unwrap();
+    let (id, done) = upload_parts(
+        &s3,
+        "idem",
+        "k",
+        &[bytes(5 * MIB, 7), b"tail".to_vec()],
+        true,
+    )
+    .await;
+    let complete = || {
+        s3.complete_multipart_upload()
+            .bucket("idem")
+            .key("k")
+            .upload_id(&id)
+            .multipart_upload(completed(&done))
+            .send()
+    };
+    let first = complete().await.unwrap();
+    let again = complete().await.unwrap();
+    assert_eq!(first.e_tag(), again.e_tag());
+    assert_eq!(first.location(), again.location());
+    assert_eq!(first.checksum_crc32(), again.checksum_crc32());
+    assert_eq!(first.key(), Some("k"));
+    // Another part list is not the same request: the upload is gone.
+    assert_eq!(
+        code(
+            s3.complete_multipart_upload()
+                .bucket("idem")
+                .key("k")
+                .upload_id(&id)
+                .multipart_upload(completed(&done[..1]))
+                .send()
+                .await
+        ),
+        (404, "NoSuchUpload".to_owned())
+    );
+    // The object is whole and there is no upload left.
+    let got = s3
+        .get_object()
+        .bucket("idem")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_length(), Some(5 * MIB as i64 + 4));
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket("idem")
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+    // Once the object is replaced, the upload is gone for good.
+    s3.put_object()
+        .bucket("idem")
+        .key("k")
+        .body(ByteStream::from_static(b"new"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        complete().await.map(|_| ()).unwrap_err().code(),
+        Some("NoSuchUpload")
+    );
+
+    // Unfinished uploads alone do not keep a bucket: DeleteBucket succeeds and takes them along.
+    s3.create_bucket()
+        .bucket("only-uploads")
+        .send()
+        .await
+        .unwrap();
+    let (id, _) = upload_parts(&s3, "only-uploads", "x", &[b"data".to_vec()], false).await;
+    s3.delete_bucket()
+        .bucket("only-uploads")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(s3.head_bucket().bucket("only-uploads").send().await).0,
+        404
+    );
+    // A new bucket of that name has none of them.
+    s3.create_bucket()
+        .bucket("only-uploads")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        s3.list_multipart_uploads()
+            .bucket("only-uploads")
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
+    assert_eq!(
+        code(
+            s3.list_parts()
+                .bucket("only-uploads")
+                .key("x")
+                .upload_id(&id)
+                .send()
+                .await
+        ),
+        (404, "NoSuchUpload".to_owned())
+    );
+    // Objects still do, with the versioned message in a versioned bucket.
+    s3.put_bucket_versioning()
+        .bucket("idem")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, code_, message) = fail(s3.delete_bucket().bucket("idem").send().await);
+    assert_eq!((status, code_.as_str()), (409, "BucketNotEmpty"));
+    assert_eq!(
+        message,
+        "The bucket you tried to delete is not empty. You must delete all versions in the bucket."
+    );
+}
+
+#[tokio::test]
+async fn bucket_creation_rules_defaults_and_arns() {
+    let skyport = Skyport::start();
+    let s3 = client(&skyport.endpoint());
+    // The us-east-1 endpoint creates buckets in any region; EU is eu-west-1.
+    let cfg = |r: &str| {
+        CreateBucketConfiguration::builder()
+            .location_constraint(BucketLocationConstraint::from(r))
+            .build()
+    };
+    let out = s3
+        .create_bucket()
+        .bucket("far-away")
+        .create_bucket_configuration(cfg("ap-southeast-2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.bucket_arn(), Some("arn:aws:s3:::far-away"));
+    assert_eq!(out.location(), Some("/far-away"));
+    let head = s3.head_bucket().bucket("far-away").send().await.unwrap();
+    assert_eq!(head.bucket_region(), Some("ap-southeast-2"));
+    assert_eq!(head.bucket_arn(), Some("arn:aws:s3:::far-away"));
+    s3.create_bucket()
+        .bucket("old-eu")
+        .create_bucket_configuration(cfg("EU"))
+        .send()
+        .await
+        .unwrap();
+    let loc = s3
+        .get_bucket_location()
+        .bucket("old-eu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        loc.location_constraint().map(|c| c.as_str()),
+        Some("eu-west-1")
+    );
+    // Other endpoints still insist on their own region.
+    let west = client_in(&skyport.endpoint(), "us-west-2", "test");
+    assert_eq!(
+        code(
+            west.create_bucket()
+                .bucket("elsewhere")
+                .create_bucket_configuration(cfg("eu-west-1"))
+                .send()
+                .await
+        ),
+        (400, "IllegalLocationConstraintException".to_owned())
+    );
+    let listed = s3.list_buckets().send().await.unwrap();
+    let far = listed
+        .buckets()
+        .iter()
+        .find(|b| b.name() == Some("far-away"))
+        .unwrap();
+    assert_eq!(far.bucket_arn(), Some("arn:aws:s3:::far-away"));
+    assert_eq!(far.bucket_region(), Some("ap-southeast-2"));
+
+    // New buckets: BucketOwnerEnforced and a public access block that blocks everything.
+    let own = s3
+        .get_bucket_ownership_controls()
+        .bucket("far-away")
+        .send()
+        .await
+        .unwrap();
+    let rules = own.ownership_controls().unwrap().rules();
+    assert_eq!(rules[0].object_ownership().as_str(), "BucketOwnerEnforced");
+    let pab = s3
+        .get_public_access_block()
+        .bucket("far-away")
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    // ACLs are disabled there: setting one is refused, reading works.
+    assert_eq!(
+        code(
+            s3.put_bucket_acl()
+                .bucket("far-away")
+                .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+                .send()
+                .await
+        ),
+        (400, "AccessControlListNotSupported".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.put_object()
+                .bucket("far-away")
+                .key("k")
+                .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        ),
+        (400, "AccessControlListNotSupported".to_owned())
+    );
+    s3.put_object()
+        .bucket("far-away")
+        .key("k")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::BucketOwnerFullControl)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    s3.get_bucket_acl().bucket("far-away").send().await.unwrap();
+    // Deleting the defaults gives S3's not-found errors.
+    s3.delete_public_access_block()
+        .bucket("far-away")
+        .send()
+        .await
+        .unwrap();
+    let (status, code_, message) =
+        fail(s3.get_public_access_block().bucket("far-away").send().await);
+    assert_eq!(
+        (status, code_.as_str(), message.as_str()),
+        (
+            404,
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found"
+        )
+    );
+    s3.delete_bucket_ownership_controls()
+        .bucket("far-away")
+        .send()
+        .await
+        .unwrap();
+    let (status, code_, message) = fail(
+        s3.get_bucket_ownership_controls()
+            .bucket("far-away")
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code_.as_str(), message.as_str()),
+        (
+            404,
+            "OwnershipControlsNotFoundError",
+            "The bucket ownership controls were not found"
+        )
+    );
+
+    // CreateBucket honours ObjectOwnership and Tags.
+    s3.create_bucket()
+        .bucket("writer-owned")
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .tags(Tag::builder().key("team").value("core").build().unwrap())
+                .tags(Tag::builder().key("env").value("").build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let own = s3
+        .get_bucket_ownership_controls()
+        .bucket("writer-owned")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        own.ownership_controls().unwrap().rules()[0]
+            .object_ownership()
+            .as_str(),
+        "ObjectWriter"
+    );
+    let tags = s3
+        .get_bucket_tagging()
+        .bucket("writer-owned")
+        .send()
+        .await
+        .unwrap();
+    let mut pairs: Vec<(&str, &str)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key(), t.value()))
+        .collect();
+    pairs.sort();
+    assert_eq!(pairs, [("env", ""), ("team", "core")]);
+    // With ObjectWriter, ACLs work.
+    s3.put_bucket_acl()
+        .bucket("writer-owned")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let acl = s3
+        .get_bucket_acl()
+        .bucket("writer-owned")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        acl.grants().iter().any(|g| g
+            .grantee()
+            .and_then(|x| x.uri())
+            .is_some_and(|u| u.ends_with("/AllUsers"))),
+        "{acl:?}"
+    );
+    // An ACL with the enforced setting is refused at creation.
+    assert_eq!(
+        code(
+            s3.create_bucket()
+                .bucket("acl-enforced")
+                .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+                .send()
+                .await
+        ),
+        (400, "InvalidBucketAclWithObjectOwnership".to_owned())
+    );
+    assert_eq!(
+        code(
+            s3.create_bucket()
+                .bucket("bad-tags")
+                .create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .tags(Tag::builder().key("aws:x").value("1").build().unwrap())
+                        .build(),
+                )
+                .send()
+                .await
+        ),
+        (400, "InvalidTag".to_owned())
+    );
+
+    // Each account has its own canonical owner id.
+    let other = client_in(&skyport.endpoint(), "us-east-1", "222222222222");
+    other.create_bucket().bucket("theirs").send().await.unwrap();
+    let mine = s3.list_buckets().send().await.unwrap();
+    let theirs = other.list_buckets().send().await.unwrap();
+    let (a, b) = (
+        mine.owner().and_then(|o| o.id()).unwrap(),
+        theirs.owner().and_then(|o| o.id()).unwrap(),
+    );
+    assert_ne!(a, b);
+    assert_eq!(b.len(), 64);
+    assert!(mine.owner().and_then(|o| o.display_name()).is_none());
+}
+
+#[tokio::test]
+async fn part_reads_version_ids_delete_markers_and_tag_order() {
+    let skyport = Skyport::start();
+    let s3 = client(&skyport.endpoint());
+    s3.create_bucket().bucket("shapes").send().await.unwrap();
+    s3.put_object()
+        .bucket("shapes")
+        .key("small")
+        .body(ByteStream::from_static(b"0123456789"))
+        .tagging("zeta=1&alpha=2&mid=3")
+        .send()
+        .await
+        .unwrap();
+    // partNumber=1 of a single-part object: 206 with Content-Range.
+    let got = s3
+        .get_object()
+        .bucket("shapes")
+        .key("small")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_range(), Some("bytes 0-9/10"));
+    assert_eq!(got.content_length(), Some(10));
+    let head = s3
+        .head_object()
+        .bucket("shapes")
+        .key("small")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_range(), Some("bytes 0-9/10"));
+    assert_eq!(
+        code(
+            s3.get_object()
+                .bucket("shapes")
+                .key("small")
+                .part_number(2)
+                .send()
+                .await
+        ),
+        (416, "InvalidPartNumber".to_owned())
+    );
+    let (status, code_, message) = fail(
+        s3.get_object()
+            .bucket("shapes")
+            .key("small")
+            .part_number(1)
+            .range("bytes=0-1")
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code_.as_str(), message.as_str()),
+        (
+            400,
+            "InvalidRequest",
+            "Cannot specify both Range header and partNumber query parameter"
+        )
+    );
+
+    // Tags come back sorted by key.
+    let tags = s3
+        .get_object_tagging()
+        .bucket("shapes")
+        .key("small")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = tags.tag_set().iter().map(|t| t.key()).collect();
+    assert_eq!(keys, ["alpha", "mid", "zeta"]);
+
+    // Versioning enabled: version ids and delete markers; suspended: no version id on writes.
+    let enable = |status: BucketVersioningStatus| {
+        s3.put_bucket_versioning()
+            .bucket("shapes")
+            .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+            .send()
+    };
+    enable(BucketVersioningStatus::Enabled).await.unwrap();
+    let v = s3
+        .put_object()
+        .bucket("shapes")
+        .key("v")
+        .body(ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .unwrap();
+    assert!(v.version_id().is_some_and(|id| id != "null"));
+    let del = s3
+        .delete_object()
+        .bucket("shapes")
+        .key("v")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.delete_marker(), Some(true));
+    let marker = del.version_id().unwrap().to_owned();
+    // Reading the marker by version id: 405 with the marker's headers.
+    let err = s3
+        .head_object()
+        .bucket("shapes")
+        .key("v")
+        .version_id(&marker)
+        .send()
+        .await
+        .unwrap_err();
+    let raw = err.raw_response().unwrap();
+    assert_eq!(raw.status().as_u16(), 405);
+    assert_eq!(raw.headers().get("x-amz-delete-marker"), Some("true"));
+    assert_eq!(raw.headers().get("x-amz-version-id"), Some(marker.as_str()));
+    // Deleting the marker by version id says it was one.
+    let del = s3
+        .delete_object()
+        .bucket("shapes")
+        .key("v")
+        .version_id(&marker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.delete_marker(), Some(true));
+    assert_eq!(del.version_id(), Some(marker.as_str()));
+
+    enable(BucketVersioningStatus::Suspended).await.unwrap();
+    let put = s3
+        .put_object()
+        .bucket("shapes")
+        .key("s")
+        .body(ByteStream::from_static(b"suspended"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.version_id(), None);
+    let copy = s3
+        .copy_object()
+        .bucket("shapes")
+        .key("s2")
+        .copy_source("shapes/s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.version_id(), None);
+    let (id, done) = upload_parts(&s3, "shapes", "s3", &[b"mp".to_vec()], false).await;
+    let out = s3
+        .complete_multipart_upload()
+        .bucket("shapes")
+        .key("s3")
+        .upload_id(&id)
+        .multipart_upload(completed(&done))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.version_id(), None);
+}
+
+const BOTO3: &str = r##"
+import base64, json, re, sys, urllib.request, urllib.error
+import boto3, botocore
+from botocore.config import Config
+
+port = sys.argv[1]
+endpoint = "http://127.0.0.1:%s" % port
+
+def client(key="test", region="us-east-1"):
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id=key, aws_secret_access_key="test",
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+s3 = client()
+raw = {}
+def keep(http_response, model, **kw):
+    raw[model.name] = http_response.content
+s3.meta.events.register("after-call.s3.*", keep)
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
+    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
+
+def expect(result, status, code, message=None, **fields):
+    got_status, err = result
+    assert (got_status, err["Code"]) == (status, code), result
+    if message is not None:
+        assert err["Message"] == message, result
+    for k, v in fields.items():
+        assert err.get(k) == v, (k, result)
+
+s3.create_bucket(Bucket="py-fid")
+
+# ListBuckets: the owner first, buckets with Name, CreationDate, BucketRegion, BucketArn; no DisplayName.
+s3.list_buckets()
+body = raw["ListBuckets"].decode()
+assert body.index("<Owner>") < body.index("<Buckets>"), body
+assert re.search(r"<Bucket><Name>py-fid</Name><CreationDate>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z</CreationDate><BucketRegion>us-east-1</BucketRegion><BucketArn>arn:aws:s3:::py-fid</BucketArn></Bucket>", body), body
+assert "DisplayName" not in body, body
+
+# Listing timestamps are whole seconds; owners carry only their id.
+s3.put_object(Bucket="py-fid", Key="a b/c", Body=b"x")
+s3.list_objects_v2(Bucket="py-fid", FetchOwner=True)
+body = raw["ListObjectsV2"].decode()
+assert re.search(r"<LastModified>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z</LastModified>", body), body
+assert "DisplayName" not in body and "<Owner><ID>" in body, body
+s3.list_object_versions(Bucket="py-fid")
+assert re.search(r"\.000Z</LastModified>", raw["ListObjectVersions"].decode())
+s3.get_bucket_acl(Bucket="py-fid")
+assert "DisplayName" not in raw["GetBucketAcl"].decode()
+
+# ListObjects (v1) with encoding-type=url leaves the top-level Prefix as sent.
+out = s3.list_objects(Bucket="py-fid", Prefix="a b/", EncodingType="url")
+assert "<Prefix>a b/</Prefix>" in raw["ListObjects"].decode(), raw["ListObjects"]
+assert [o["Key"] for o in out["Contents"]] == ["a%20b/c"], out
+out = s3.list_objects_v2(Bucket="py-fid", Prefix="a b/", EncodingType="url")
+assert out["Prefix"] == "a%20b/", out
+expect(error(s3.list_object_versions, Bucket="py-fid", EncodingType="gzip"), 400, "InvalidArgument",
+       "Invalid Encoding Method specified in Request", ArgumentName="encoding-type", ArgumentValue="gzip")
+expect(error(s3.list_multipart_uploads, Bucket="py-fid", MaxUploads=-1), 400, "InvalidArgument",
+       ArgumentName="max-uploads")
+
+# Non-ASCII metadata: RFC 2047 encoded words are decoded when stored and used again on the way out.
+s3.put_object(Bucket="py-fid", Key="meta", Body=b"m", Metadata={"name": "=?UTF-8?B?w6TDtsO8?=", "plain": "abc"})
+head = s3.head_object(Bucket="py-fid", Key="meta")
+assert head["Metadata"] == {"name": "=?UTF-8?B?w6TDtsO8?=", "plain": "abc"}, head["Metadata"]
+s3.put_object(Bucket="py-fid", Key="meta-q", Body=b"m", Metadata={"name": "=?UTF-8?Q?caf=C3=A9?="})
+head = s3.head_object(Bucket="py-fid", Key="meta-q")
+assert head["Metadata"]["name"] == "=?UTF-8?B?" + base64.b64encode("café".encode()).decode() + "?=", head
+
+# Presigned PUT with x-amz-meta-* in the query string stores the metadata.
+url = s3.generate_presigned_url("put_object", Params={"Bucket": "py-fid", "Key": "pre"})
+req = urllib.request.Request(url + "&x-amz-meta-origin=query&x-amz-meta-n=1", data=b"presigned", method="PUT")
+assert urllib.request.urlopen(req).status == 200
+assert s3.head_object(Bucket="py-fid", Key="pre")["Metadata"] == {"origin": "query", "n": "1"}
+
+# Presigned GET with If-Match / If-None-Match.
+etag = s3.head_object(Bucket="py-fid", Key="pre")["ETag"]
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "py-fid", "Key": "pre"})
+def status_of(headers):
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers)).status
+    except urllib.error.HTTPError as e:
+        return e.code
+assert status_of({"If-Match": etag}) == 200
+assert status_of({"If-Match": '"0000"'}) == 412
+assert status_of({"If-None-Match": etag}) == 304
+assert status_of({"If-None-Match": '"0000"'}) == 200
+
+# Error codes, messages and fields.
+expect(error(s3.get_object, Bucket="py-fid", Key="nothing"), 404, "NoSuchKey",
+       "The specified key does not exist.", Key="nothing")
+expect(error(s3.get_bucket_policy, Bucket="py-fid"), 404, "NoSuchBucketPolicy", "The bucket policy does not exist")
+expect(error(s3.get_bucket_cors, Bucket="py-fid"), 404, "NoSuchCORSConfiguration", "The CORS configuration does not exist")
+expect(error(s3.get_bucket_lifecycle_configuration, Bucket="py-fid"), 404, "NoSuchLifecycleConfiguration",
+       "The lifecycle configuration does not exist")
+expect(error(s3.get_bucket_tagging, Bucket="py-fid"), 404, "NoSuchTagSet", "The TagSet does not exist")
+expect(error(s3.get_bucket_website, Bucket="py-fid"), 404, "NoSuchWebsiteConfiguration",
+       "The specified bucket does not have a website configuration")
+s3.create_multipart_upload(Bucket="py-fid", Key="mp")
+up = s3.create_multipart_upload(Bucket="py-fid", Key="mp2")["UploadId"]
+expect(error(s3.upload_part_copy, Bucket="py-fid", Key="mp2", UploadId=up, PartNumber=1,
+             CopySource="py-fid/pre", CopySourceRange="bytes=2-100"), 400, "InvalidArgument",
+       "Range specified is not valid for source object of size: 9",
+       ArgumentName="x-amz-copy-source-range", ArgumentValue="bytes=2-100")
+expect(error(s3.upload_part_copy, Bucket="py-fid", Key="mp2", UploadId=up, PartNumber=1,
+             CopySource="py-fid/pre", CopySourceRange="0-1"), 400, "InvalidArgument",
+       ArgumentName="x-amz-copy-source-range")
+expect(error(s3.get_object_attributes, Bucket="py-fid", Key="pre", ObjectAttributes=[]), 400, "InvalidRequest")
+
+# Tags.
+eleven = [{"Key": "k%d" % i, "Value": "v"} for i in range(11)]
+expect(error(s3.put_object_tagging, Bucket="py-fid", Key="pre", Tagging={"TagSet": eleven}), 400, "BadRequest",
+       "Object tags cannot be greater than 10")
+expect(error(s3.put_object_tagging, Bucket="py-fid", Key="pre", Tagging={"TagSet": [{"Key": "aws:k", "Value": "v"}]}),
+       400, "InvalidTag", "Your TagKey cannot be prefixed with aws:")
+expect(error(s3.put_bucket_tagging, Bucket="py-fid", Tagging={"TagSet": [{"Key": "aws:k", "Value": "v"}]}),
+       400, "InvalidTag", "System tags cannot be added/updated by requester")
+expect(error(s3.put_bucket_tagging, Bucket="py-fid", Tagging={"TagSet": [{"Key": "k", "Value": "a#b"}]}),
+       400, "InvalidTag", "The TagValue you have provided is invalid")
+s3.put_object_tagging(Bucket="py-fid", Key="pre", Tagging={"TagSet": [{"Key": "empty", "Value": ""}]})
+assert s3.get_object_tagging(Bucket="py-fid", Key="pre")["TagSet"] == [{"Key": "empty", "Value": ""}]
+fifty = [{"Key": "k%d" % i, "Value": "v"} for i in range(50)]
+s3.put_bucket_tagging(Bucket="py-fid", Tagging={"TagSet": fifty})
+expect(error(s3.put_bucket_tagging, Bucket="py-fid", Tagging={"TagSet": fifty + [{"Key": "x", "Value": "y"}]}),
+       400, "BadRequest", "Bucket tag count cannot be greater than 50")
+
+# Lifecycle rules.
+def rules(*r):
+    return {"Rules": list(r)}
+rule = {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": "p/"}, "Expiration": {"Days": 1}}
+lc = s3.put_bucket_lifecycle_configuration
+expect(error(lc, Bucket="py-fid", LifecycleConfiguration=rules(rule, dict(rule))), 400, "InvalidArgument",
+       "Rule ID must be unique. Found same ID for more than one rule")
+expect(error(lc, Bucket="py-fid", LifecycleConfiguration=rules(dict(rule, ID="x" * 256))), 400, "InvalidArgument",
+       "ID length should not exceed allowed limit of 255")
+expect(error(lc, Bucket="py-fid", LifecycleConfiguration=rules(dict(rule, Status="On"))), 400, "MalformedXML")
+expect(error(lc, Bucket="py-fid", LifecycleConfiguration=rules(dict(rule, Expiration={"Date": "2030-01-01T10:00:00Z"}))),
+       400, "InvalidArgument", "'Date' must be at midnight GMT")
+expect(error(lc, Bucket="py-fid", LifecycleConfiguration=rules(dict(rule, Expiration={"Days": 0}))), 400, "InvalidArgument",
+       "'Days' for Expiration action must be a positive integer")
+expect(error(lc, Bucket="py-fid", LifecycleConfiguration=rules(
+    dict(rule, Filter={"Prefix": "a", "Tag": {"Key": "k", "Value": "v"}}))), 400, "MalformedXML")
+no_action = {"ID": "n", "Status": "Enabled", "Filter": {"Prefix": ""}}
+expect(error(lc, Bucket="py-fid", LifecycleConfiguration=rules(no_action)), 400, "InvalidRequest",
+       "At least one action needs to be specified in a rule")
+lc(Bucket="py-fid", LifecycleConfiguration=rules(rule, dict(rule, ID="s", Expiration={"Date": "2030-01-01T00:00:00Z"})))
+
+# CORS rules.
+cors = s3.put_bucket_cors
+expect(error(cors, Bucket="py-fid", CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}),
+       400, "InvalidRequest", "Found unsupported HTTP method in CORS config. Unsupported method is PATCH")
+expect(error(cors, Bucket="py-fid", CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*.a.*"], "AllowedMethods": ["GET"]}]}),
+       400, "InvalidRequest", 'AllowedOrigin "*.a.*" can not have more than one wildcard.')
+
+# Website index suffixes.
+web = s3.put_bucket_website
+expect(error(web, Bucket="py-fid", WebsiteConfiguration={"IndexDocument": {"Suffix": "dir/index.html"}}), 400,
+       "InvalidArgument", "The IndexDocument Suffix is not well formed", ArgumentName="IndexDocument")
+expect(error(web, Bucket="py-fid", WebsiteConfiguration={"ErrorDocument": {"Key": "e.html"}}), 400, "InvalidArgument",
+       "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty")
+web(Bucket="py-fid", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+
+# Logging targets.
+logging = s3.put_bucket_logging
+status = lambda target: {"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "logs/"}}
+expect(error(logging, Bucket="py-fid", BucketLoggingStatus=status("no-such-target")), 400,
+       "InvalidTargetBucketForLogging", "The target bucket for logging does not exist", TargetBucket="no-such-target")
+client(region="eu-west-1").create_bucket(Bucket="py-fid-eu", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+expect(error(logging, Bucket="py-fid", BucketLoggingStatus=status("py-fid-eu")), 403,
+       "CrossLocationLoggingProhibitted", SourceBucketLocation="us-east-1", TargetBucketLocation="eu-west-1")
+other = client(key="333333333333")
+other.create_bucket(Bucket="py-fid-other")
+expect(error(logging, Bucket="py-fid", BucketLoggingStatus=status("py-fid-other")), 400,
+       "InvalidTargetBucketForLogging", "The owner for the bucket to be logged and the target bucket must be the same.")
+s3.create_bucket(Bucket="py-fid-logs")
+logging(Bucket="py-fid", BucketLoggingStatus=status("py-fid-logs"))
+assert s3.get_bucket_logging(Bucket="py-fid")["LoggingEnabled"]["TargetBucket"] == "py-fid-logs"
+
+# Bucket policy principals.
+def policy(principal):
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal,
+                       "Action": "s3:GetObject", "Resource": "arn:aws:s3:::py-fid/*"}]})
+expect(error(s3.put_bucket_policy, Bucket="py-fid", Policy=policy({"AWS": "someone"})), 400, "MalformedPolicy",
+       "Invalid principal in policy")
+expect(error(s3.put_bucket_policy, Bucket="py-fid", Policy="not json"), 400, "MalformedPolicy")
+s3.put_bucket_policy(Bucket="py-fid", Policy=policy({"AWS": "arn:aws:iam::123456789012:root"}))
+
+# ACL grants (on a bucket whose ownership allows ACLs).
+s3.create_bucket(Bucket="py-fid-acl", ObjectOwnership="ObjectWriter")
+owner = s3.get_bucket_acl(Bucket="py-fid-acl")["Owner"]
+assert set(owner) == {"ID"}, owner
+def grant(grantee, permission="READ"):
+    return {"Owner": owner, "Grants": [{"Grantee": grantee, "Permission": permission}]}
+expect(error(s3.put_bucket_acl, Bucket="py-fid-acl",
+             AccessControlPolicy=grant({"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/Nobody"})),
+       400, "InvalidArgument", "Invalid group uri")
+expect(error(s3.put_bucket_acl, Bucket="py-fid-acl", AccessControlPolicy=grant({"Type": "CanonicalUser", "ID": "shorty"})),
+       400, "InvalidArgument", "Invalid id")
+expect(error(s3.put_bucket_acl, Bucket="py-fid-acl",
+             AccessControlPolicy=grant({"Type": "CanonicalUser", "ID": owner["ID"]}, "EVERYTHING")), 400, "MalformedACLError")
+s3.put_bucket_acl(Bucket="py-fid-acl", AccessControlPolicy=grant(
+    {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}))
+assert s3.get_bucket_acl(Bucket="py-fid-acl")["Grants"][0]["Grantee"]["URI"].endswith("/AllUsers")
+expect(error(s3.put_bucket_acl, Bucket="py-fid-acl", ACL="public-read", GrantRead='uri="x"'), 400, "InvalidRequest",
+       "Specifying both Canned ACLs and Header Grants is not allowed")
+
+# Object Lock retention periods.
+s3.create_bucket(Bucket="py-fid-lock", ObjectLockEnabledForBucket=True)
+def lock(rule):
+    s3.put_object_lock_configuration(Bucket="py-fid-lock", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": rule}})
+expect(error(lock, rule={"Mode": "GOVERNANCE", "Days": 0}), 400, "InvalidArgument",
+       "Default retention period must be a positive integer value")
+expect(error(lock, rule={"Mode": "GOVERNANCE", "Years": 101}), 400, "InvalidArgument",
+       "Default retention period is too large.")
+expect(error(lock, rule={"Mode": "GOVERNANCE", "Days": 1, "Years": 1}), 400, "MalformedXML")
+print("ok")
+"##;
+
+#[test]
+fn boto3_error_fields_shapes_presigned_urls_and_validation() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(BOTO3)
+        .arg(skyport.port().to_string()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}
+
+const ENCRYPTION_AND_CORS: &str = r##"
+import base64, hashlib, sys, urllib.request, urllib.error
+import boto3, botocore
+from botocore.config import Config
+
+endpoint = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                  aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
+    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
+
+def expect(result, status, code, message=None):
+    got_status, err = result
+    assert (got_status, err["Code"]) == (status, code), result
+    if message is not None:
+        assert err["Message"] == message, result
+
+s3.create_bucket(Bucket="py-enc")
+key = b"k" * 32
+other = b"o" * 32
+md5 = base64.b64encode(hashlib.md5(key).digest()).decode()
+ssec = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+
+# SSE-C: the key's MD5 echoed, never SSE-S3; the key is needed to read.
+put = s3.put_object(Bucket="py-enc", Key="c", Body=b"secret", **ssec)
+assert put["SSECustomerAlgorithm"] == "AES256" and put["SSECustomerKeyMD5"] == md5, put
+assert "ServerSideEncryption" not in put, put
+got = s3.get_object(Bucket="py-enc", Key="c", **ssec)
+assert got["Body"].read() == b"secret" and got["SSECustomerKeyMD5"] == md5, got
+assert s3.head_object(Bucket="py-enc", Key="c", **ssec)["SSECustomerAlgorithm"] == "AES256"
+expect(error(s3.get_object, Bucket="py-enc", Key="c"), 400, "InvalidRequest",
+       "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.")
+assert error(s3.head_object, Bucket="py-enc", Key="c")[0] == 400
+expect(error(s3.get_object, Bucket="py-enc", Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=other), 403, "AccessDenied")
+s3.put_object(Bucket="py-enc", Key="plain", Body=b"p")
+expect(error(s3.get_object, Bucket="py-enc", Key="plain", **ssec), 400, "InvalidRequest",
+       "The encryption parameters are not applicable to this object.")
+# (botocore computes the key MD5 itself: a wrong one is sent by hand.)
+req = urllib.request.Request(endpoint + "/py-enc/bad", data=b"x", method="PUT", headers={
+    "x-amz-server-side-encryption-customer-algorithm": "AES256",
+    "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+    "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(b"0" * 16).decode()})
+try:
+    urllib.request.urlopen(req)
+    raise SystemExit("a wrong key MD5 was accepted")
+except urllib.error.HTTPError as e:
+    body = e.read()
+    assert e.code == 400 and b"<Code>InvalidArgument</Code>" in body, body
+    assert b"The calculated MD5 hash of the key did not match the hash that was provided." in body, body
+expect(error(s3.put_object, Bucket="py-enc", Key="bad", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=b"short"),
+       400, "InvalidArgument", "The secret key was invalid for the specified algorithm.")
+expect(error(s3.put_object, Bucket="py-enc", Key="bad", Body=b"x", SSECustomerAlgorithm="DES", SSECustomerKey=key),
+       400, "InvalidArgument")
+# A copy of an SSE-C source needs the source key; the copy is encrypted as the request says.
+expect(error(s3.copy_object, Bucket="py-enc", Key="copy", CopySource="py-enc/c"), 400, "InvalidRequest")
+copy = s3.copy_object(Bucket="py-enc", Key="copy", CopySource="py-enc/c",
+                      CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key)
+assert copy["ServerSideEncryption"] == "AES256", copy
+assert s3.get_object(Bucket="py-enc", Key="copy")["Body"].read() == b"secret"
+# Multipart with SSE-C: every part brings the key.
+up = s3.create_multipart_upload(Bucket="py-enc", Key="mc", **ssec)
+assert up["SSECustomerKeyMD5"] == md5, up
+expect(error(s3.upload_part, Bucket="py-enc", Key="mc", UploadId=up["UploadId"], PartNumber=1, Body=b"x"), 400,
+       "InvalidRequest")
+part = s3.upload_part(Bucket="py-enc", Key="mc", UploadId=up["UploadId"], PartNumber=1, Body=b"x", **ssec)
+assert part["SSECustomerKeyMD5"] == md5, part
+done = s3.complete_multipart_upload(Bucket="py-enc", Key="mc", UploadId=up["UploadId"],
+                                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+assert s3.get_object(Bucket="py-enc", Key="mc", **ssec)["Body"].read() == b"x"
+
+# SSE-KMS: the key id comes back as a key ARN; without one, the account's aws/s3 key.
+kms = s3.put_object(Bucket="py-enc", Key="k1", Body=b"x", ServerSideEncryption="aws:kms",
+                    SSEKMSKeyId="1234abcd-12ab-34cd-56ef-1234567890ab", BucketKeyEnabled=True)
+assert kms["ServerSideEncryption"] == "aws:kms", kms
+assert kms["SSEKMSKeyId"] == "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab", kms
+assert kms["BucketKeyEnabled"] is True, kms
+head = s3.head_object(Bucket="py-enc", Key="k1")
+assert head["SSEKMSKeyId"] == kms["SSEKMSKeyId"] and head["ServerSideEncryption"] == "aws:kms", head
+managed = s3.put_object(Bucket="py-enc", Key="k2", Body=b"x", ServerSideEncryption="aws:kms")["SSEKMSKeyId"]
+assert managed.startswith("arn:aws:kms:us-east-1:000000000000:key/"), managed
+expect(error(s3.put_object, Bucket="py-enc", Key="k3", Body=b"x", ServerSideEncryption="rot13"), 400, "InvalidArgument")
+# The bucket's default encryption applies to writes that name none, multipart included.
+s3.put_bucket_encryption(Bucket="py-enc", ServerSideEncryptionConfiguration={"Rules": [{
+    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:aws:kms:us-east-1:000000000000:key/default-key"},
+    "BucketKeyEnabled": True}]})
+out = s3.put_object(Bucket="py-enc", Key="d", Body=b"x")
+assert (out["ServerSideEncryption"], out["SSEKMSKeyId"]) == ("aws:kms", "arn:aws:kms:us-east-1:000000000000:key/default-key"), out
+up = s3.create_multipart_upload(Bucket="py-enc", Key="md")
+assert up["ServerSideEncryption"] == "aws:kms", up
+part = s3.upload_part(Bucket="py-enc", Key="md", UploadId=up["UploadId"], PartNumber=1, Body=b"x")
+assert part["ServerSideEncryption"] == "aws:kms" and part["SSEKMSKeyId"].endswith("/default-key"), part
+done = s3.complete_multipart_upload(Bucket="py-enc", Key="md", UploadId=up["UploadId"],
+                                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+assert done["ServerSideEncryption"] == "aws:kms" and done["SSEKMSKeyId"].endswith("/default-key"), done
+s3.delete_bucket_encryption(Bucket="py-enc")
+assert s3.put_object(Bucket="py-enc", Key="e", Body=b"x")["ServerSideEncryption"] == "AES256"
+
+# CORS: preflights without a configuration or a bucket are 403; actual requests get the rule's headers.
+def call(method, path, headers):
+    req = urllib.request.Request(endpoint + path, method=method, headers=headers)
+    try:
+        r = urllib.request.urlopen(req)
+        return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+status, _, body = call("OPTIONS", "/py-enc/plain", pre)
+assert status == 403 and b"<Code>AccessForbidden</Code>" in body and b"CORS is not enabled for this bucket" in body, body
+status, _, body = call("OPTIONS", "/py-no-such-bucket/x", pre)
+assert status == 403 and b"<Code>AccessForbidden</Code>" in body, body
+s3.put_bucket_cors(Bucket="py-enc", CORSConfiguration={"CORSRules": [
+    {"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "HEAD"], "ExposeHeaders": ["ETag"],
+     "MaxAgeSeconds": 60}]})
+status, headers, body = call("GET", "/py-enc/plain", {"Origin": "https://app.example"})
+assert status == 200 and body == b"p", status
+assert headers["Access-Control-Allow-Origin"] == "https://app.example", dict(headers)
+assert headers["Access-Control-Expose-Headers"] == "ETag", dict(headers)
+assert headers["Access-Control-Allow-Credentials"] == "true", dict(headers)
+assert "Origin" in headers["Vary"], dict(headers)
+status, headers, _ = call("GET", "/py-enc/missing", {"Origin": "https://app.example"})
+assert status == 404 and headers["Access-Control-Allow-Origin"] == "https://app.example", dict(headers)
+status, headers, _ = call("GET", "/py-enc/plain", {"Origin": "https://evil.example"})
+assert status == 200 and "Access-Control-Allow-Origin" not in headers, dict(headers)
+status, headers, _ = call("GET", "/py-enc/plain", {})
+assert "Access-Control-Allow-Origin" not in headers, dict(headers)
+print("ok")
+"##;
+
+#[test]
+fn boto3_sse_c_sse_kms_bucket_default_encryption_and_cors() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(ENCRYPTION_AND_CORS)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}
