@@ -103,10 +103,16 @@ impl ListenerControl for NetworkListeners {
     }
 }
 
-/// A short stable id of the state directory, labelling the function containers this Skyport owns.
-fn owner_id(config: &Config) -> String {
+/// A short stable id of this Skyport: its state directory, and its container when it runs in one (every
+/// containerised Skyport has the same state directory). It labels the function containers it owns.
+fn owner_id(config: &Config, own_container: Option<&str>) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in config.state_dir.to_string_lossy().bytes() {
+    let key = format!(
+        "{}|{}",
+        config.state_dir.display(),
+        own_container.unwrap_or("")
+    );
+    for b in key.bytes() {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -155,9 +161,9 @@ pub fn options(
             image_mapping: l.image_mapping.clone(),
             hostname_override: l.hostname_from_lambda.clone(),
             in_container: config.in_container,
+            owner: owner_id(config, own_container.as_deref()),
             own_container,
             ca_pem: ca_pem.to_owned(),
-            owner: owner_id(config),
             listeners: Some(listeners),
         },
         engine: skyport_lambda::invoke::EngineSettings {

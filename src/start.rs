@@ -174,7 +174,7 @@ async fn serve(
     };
     gateway.register(sqs.clone());
     let s3_domains = HostDomains::new(&[config.localstack_host.host.as_str()]);
-    match skyport_s3::S3::new(&layout, s3_domains) {
+    let s3 = match skyport_s3::S3::new(&layout, s3_domains) {
         Ok(s3) => {
             let mut s3 = s3.with_queue_sink(sqs.clone()).start_lifecycle(
                 skyport_s3::lifecycle::LifecycleOptions {
@@ -185,13 +185,14 @@ async fn serve(
             if let Some(keys) = &config.s3_sigv4_keys {
                 s3 = s3.with_sigv4_keys(keys.iter().cloned());
             }
-            gateway.register(Arc::new(s3));
+            Arc::new(s3)
         }
         Err(e) => {
             tracing::error!("cannot open the S3 state: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
+    gateway.register(s3.clone());
     let logs = Arc::new(skyport_logs::Logs::new(logs_store));
     gateway.register(logs.clone());
     let network_listeners = Arc::new(crate::lambda::NetworkListeners::new(&config));
@@ -207,7 +208,8 @@ async fn serve(
         Some(logs.clone()),
         Some(sts.clone()),
     ) {
-        Ok(lambda) => gateway.register(Arc::new(lambda)),
+        // Deployment packages given as `S3Bucket`/`S3Key` come from Skyport's S3.
+        Ok(lambda) => gateway.register(Arc::new(lambda.with_object_source(s3))),
         Err(e) => {
             tracing::error!("cannot open the Lambda state: {e}");
             return ExitCode::FAILURE;

@@ -456,3 +456,72 @@ async fn containers_a_killed_skyport_left_are_removed_at_the_next_start() {
         .unwrap();
     assert_eq!(out.payload().unwrap().as_ref(), br#""xx""#);
 }
+
+#[tokio::test]
+async fn start_docker_functions_join_the_container_network() {
+    if !docker_available() {
+        return;
+    }
+    let images = lambda_images_built().clone();
+    let image = skyport_image();
+    let name = unique("skyport-start-docker");
+    let volume = tempfile::tempdir().unwrap();
+    let (status, out, err) = run(common::command()
+        .args([
+            "start",
+            "--docker",
+            "-d",
+            "--image",
+            image,
+            "--name",
+            &name,
+            "--gateway-port",
+            "0",
+            "--https-port",
+            "off",
+            "--no-port-range",
+            "--no-pull",
+        ])
+        .env("LOCALSTACK_VOLUME_DIR", volume.path())
+        .env("LAMBDA_EXECUTOR", "docker")
+        .env(
+            "LAMBDA_RUNTIME_IMAGE_MAPPING",
+            &images.runtime_image_mapping,
+        )
+        .env_remove("SKYPORT_IMAGE")
+        .env_remove("LOCALSTACK_DOCKER_NAME"));
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            docker_quiet(&["rm", "-f", &self.0]);
+        }
+    }
+    let _cleanup = Remove(name.clone());
+    assert!(status.success(), "start --docker failed: {out}\n{err}");
+    let port = docker(&["port", &name, "4566/tcp"]);
+    let endpoint = format!("http://{}", port.lines().next().unwrap_or_default());
+    callbacks_work(&endpoint).await;
+    // The functions ran on the network of Skyport's container (the default bridge for `start --docker`).
+    let functions = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=skyport.lambda",
+        "--filter",
+        "network=bridge",
+    ]);
+    assert!(
+        !functions.is_empty(),
+        "function containers on Skyport's network"
+    );
+    let (status, _, err) = run(common::command().args(["stop", "--name", &name]));
+    assert!(status.success(), "{err}");
+    // A graceful stop removes them.
+    for id in functions.split_whitespace() {
+        let left = docker_quiet(&["ps", "-aq", "--filter", &format!("id={id}")]);
+        if !left.is_empty() {
+            docker_quiet(&["rm", "-f", id]);
+            panic!("the function container {id} outlived Skyport's stop");
+        }
+    }
+}

@@ -997,3 +997,120 @@ async fn concurrent_invokes_get_their_own_answers() {
     }
     assert_eq!(ids.len(), 20);
 }
+
+fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// `S3Bucket`/`S3Key` code is read from Skyport's S3 (a version too), on create and on
+/// `UpdateFunctionCode`; a missing bucket or key fails as AWS fails it.
+#[tokio::test]
+async fn code_from_s3_objects() {
+    let skyport = local();
+    let lambda = client(&skyport.endpoint());
+    let s3 = s3_client(&skyport.endpoint());
+    s3.create_bucket().bucket("code").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("code")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v1 = s3
+        .put_object()
+        .bucket("code")
+        .key("fn.zip")
+        .body(zip_of("handler.py", "def main(e, c):\n    return 'one'\n").into())
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("code")
+        .key("fn.zip")
+        .body(zip_of("handler.py", "def main(e, c):\n    return 'two'\n").into())
+        .send()
+        .await
+        .unwrap();
+
+    let code = |key: &str, version: Option<&str>| {
+        FunctionCode::builder()
+            .s3_bucket("code")
+            .s3_key(key)
+            .set_s3_object_version(version.map(str::to_owned))
+            .build()
+    };
+    let create = |name: &str, code: FunctionCode| {
+        lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Python311)
+            .role(ROLE)
+            .handler("handler.main")
+            .code(code)
+            .send()
+    };
+    let latest = create("from-s3", code("fn.zip", None)).await.unwrap();
+    assert!(latest.code_size() > 0);
+    wait_active(&lambda, "from-s3").await;
+    create("from-s3-v1", code("fn.zip", v1.version_id()))
+        .await
+        .unwrap();
+    wait_active(&lambda, "from-s3-v1").await;
+    let answer = |name: &'static str| {
+        let call = lambda.invoke().function_name(name).send();
+        async move {
+            let out = call.await.unwrap();
+            let payload = out.payload().map(|b| b.as_ref().to_vec());
+            String::from_utf8(payload.unwrap_or_default()).unwrap()
+        }
+    };
+    assert_eq!(answer("from-s3").await, "\"two\"");
+    assert_eq!(answer("from-s3-v1").await, "\"one\"");
+
+    // UpdateFunctionCode from S3 switches the code.
+    lambda
+        .update_function_code()
+        .function_name("from-s3")
+        .s3_bucket("code")
+        .s3_key("fn.zip")
+        .s3_object_version(v1.version_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    wait_active(&lambda, "from-s3").await;
+    assert_eq!(answer("from-s3").await, "\"one\"");
+
+    let (status, code_, message) = fail(create("no-key", code("missing.zip", None)).await);
+    assert_eq!(
+        (status, code_.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert_eq!(
+        message,
+        "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist."
+    );
+    let no_bucket = FunctionCode::builder()
+        .s3_bucket("no-such-bucket")
+        .s3_key("fn.zip")
+        .build();
+    let (status, code_, message) = fail(create("no-bucket", no_bucket).await);
+    assert_eq!(
+        (status, code_.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert_eq!(
+        message,
+        "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist"
+    );
+}

@@ -42,6 +42,14 @@ pub enum BusError {
     /// The queue failed to store the message.
     #[error("the queue could not store the message: {0}")]
     Internal(String),
+    /// S3 could not give an object: its S3 error code (`NoSuchKey`, `NoSuchBucket`, ...) and message.
+    #[error("{message}")]
+    Object {
+        /// The S3 error code.
+        code: String,
+        /// The S3 error message.
+        message: String,
+    },
 }
 
 /// Something that accepts messages for queues named by ARN (implemented by SQS).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use skyport_core::bus::ObjectSource;
+use skyport_core::bus::{BusError, ObjectSource};
 use skyport_core::store::{Store, StoreError};
 use skyport_core::{
     AwsError, Body, OperationTable, Protocol, RequestContext, Service, ServiceInfo, body,
@@ -303,8 +303,12 @@ impl Lambda {
                     .get_object(&ctx.account, bucket, key, version)
                     .await
                     .map_err(|e| {
+                        let (code, message) = match e {
+                            BusError::Object { code, message } => (code, message),
+                            other => ("InternalError".to_owned(), other.to_string()),
+                        };
                         errors::invalid_parameter(format!(
-                            "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: {e}"
+                            "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
                         ))
                     })?;
                 self.inner.code.put(bytes).await.map_err(code_error)

@@ -11,7 +11,8 @@
 //! - Skyport on the host: the network is `LAMBDA_DOCKER_NETWORK` or `bridge`, and Skyport's gateway
 //!   (4566 and 443) and DNS start answering on that network's gateway address.
 //!
-//! Containers are labelled (`skyport.lambda`, the owner's state directory and pid) and removed when
+//! Containers are labelled (`skyport.lambda`, their owner (the state directory, and the container when
+//! Skyport runs in one) and this run) and removed when
 //! their environment ends, at shutdown, and, when a killed Skyport left them, at the next start. They
 //! never get the Docker socket: a `LAMBDA_DOCKER_FLAGS` volume naming it is refused.
 
@@ -93,6 +94,8 @@ struct Placement {
 /// The Docker executor.
 pub struct DockerExecutor {
     settings: DockerSettings,
+    /// This run's id (a label on its containers): the orphan sweep removes the owner's others.
+    instance: String,
     docker: OnceCell<Docker>,
     placement: OnceCell<Placement>,
 }
@@ -100,7 +103,7 @@ pub struct DockerExecutor {
 /// The labels every Lambda container carries.
 const LABEL: &str = "skyport.lambda";
 const LABEL_OWNER: &str = "skyport.owner";
-const LABEL_PID: &str = "skyport.pid";
+const LABEL_INSTANCE: &str = "skyport.instance";
 /// Where the CA bundle goes in each container.
 const BUNDLE: &str = "/etc/skyport/ca-bundle.pem";
 const CA_ONLY: &str = "/etc/skyport/ca.pem";
@@ -134,6 +137,7 @@ impl DockerExecutor {
     pub fn new(settings: DockerSettings) -> DockerExecutor {
         DockerExecutor {
             settings,
+            instance: skyport_core::ids::uuid(),
             docker: OnceCell::new(),
             placement: OnceCell::new(),
         }
@@ -626,7 +630,7 @@ impl Executor for DockerExecutor {
         let mut labels: HashMap<String, String> = flag_labels;
         labels.insert(LABEL.to_owned(), "1".to_owned());
         labels.insert(LABEL_OWNER.to_owned(), self.settings.owner.clone());
-        labels.insert(LABEL_PID.to_owned(), std::process::id().to_string());
+        labels.insert(LABEL_INSTANCE.to_owned(), self.instance.clone());
         labels.insert("skyport.function".to_owned(), spec.function_name.clone());
         let memory = i64::from(spec.memory_mb) * 1024 * 1024;
         let mut dns = flag_dns;
@@ -816,10 +820,13 @@ impl Executor for DockerExecutor {
         let Ok(containers) = docker.list_containers(Some(options)).await else {
             return;
         };
-        let me = std::process::id().to_string();
         for c in containers {
-            let pid = c.labels.as_ref().and_then(|l| l.get(LABEL_PID)).cloned();
-            if pid.as_deref() == Some(me.as_str()) {
+            let instance = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_INSTANCE))
+                .cloned();
+            if instance.as_deref() == Some(self.instance.as_str()) {
                 continue;
             }
             if let Some(id) = c.id {

@@ -43,6 +43,7 @@ pub mod notify;
 mod object;
 mod post;
 pub mod sigv4;
+mod source;
 mod sse;
 mod subresource;
 mod validate;
