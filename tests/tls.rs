@@ -947,3 +947,52 @@ fn port_443_without_privileges_warns_once_with_the_fix_and_keeps_serving() {
     let _ = child.wait();
     assert_eq!(result.expect("HTTPS request"), 200);
 }
+
+/// The JKS trust store Lambda gives Java functions (with the `JAVA_TOOL_OPTIONS` it sets) makes a JVM
+/// verify Skyport's certificate for an AWS name; without it the same JVM refuses the connection.
+#[test]
+fn a_jvm_trusts_skyport_through_the_lambda_trust_store() {
+    if !require("java") || !require("javac") {
+        return;
+    }
+    let skyport = Skyport::start_with(Options::default().listen("127.0.0.1:0"));
+    let port = skyport.port();
+    let ca = std::fs::read_to_string(ca_file(&skyport)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = skyport_lambda::trust::pem_certificates(&ca);
+    assert_eq!(certs.len(), 1);
+    let store = dir.path().join("cacerts.jks");
+    std::fs::write(&store, skyport_lambda::trust::java_trust_store(&certs, 0)).unwrap();
+    // The JVM resolves the AWS name from this file, not from the machine's resolver.
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 s3.us-east-1.amazonaws.com\n").unwrap();
+    let probe = dir.path().join("Probe.java");
+    std::fs::write(
+        &probe,
+        "public class Probe { public static void main(String[] a) throws Exception {\n\
+         var c = (javax.net.ssl.HttpsURLConnection) new java.net.URL(a[0]).openConnection();\n\
+         System.out.println(\"status \" + c.getResponseCode()); } }\n",
+    )
+    .unwrap();
+    let java = |options: Option<String>| {
+        let mut cmd = Command::new("java");
+        cmd.arg(format!("-Djdk.net.hosts.file={}", hosts.display()))
+            .arg(&probe)
+            .arg(format!(
+                "https://s3.us-east-1.amazonaws.com:{port}/_localstack/health"
+            ))
+            .env_remove("JAVA_TOOL_OPTIONS");
+        if let Some(o) = options {
+            cmd.env("JAVA_TOOL_OPTIONS", o);
+        }
+        run(&mut cmd)
+    };
+    let (status, out, err) = java(Some(skyport_lambda::trust::java_options(
+        &store.display().to_string(),
+    )));
+    assert!(status.success(), "{out}\n{err}");
+    assert_eq!(out.trim(), "status 200", "{err}");
+    let (status, _, err) = java(None);
+    assert!(!status.success());
+    assert!(err.contains("PKIX path building failed"), "{err}");
+}

@@ -35,6 +35,7 @@ use tokio::sync::{OnceCell, mpsc, oneshot};
 use crate::code;
 use crate::executor::{EnvSpec, Executor, Instance, NotReady, Reach, StartError, Stop};
 use crate::runtimes::{self, Family};
+use crate::trust;
 
 /// The Docker executor's settings (LocalStack's variables keep their meaning).
 #[derive(Clone, Default)]
@@ -107,6 +108,8 @@ const LABEL_INSTANCE: &str = "skyport.instance";
 /// Where the CA bundle goes in each container.
 const BUNDLE: &str = "/etc/skyport/ca-bundle.pem";
 const CA_ONLY: &str = "/etc/skyport/ca.pem";
+/// The same roots as a JKS trust store, for JVMs (`JAVA_TOOL_OPTIONS` names it).
+const JAVA_STORE: &str = "/etc/skyport/cacerts.jks";
 /// The system bundle paths runtimes read (AL2023, Debian).
 const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -374,7 +377,7 @@ impl DockerExecutor {
     }
 
     /// Copies the trust files into a created container.
-    async fn install_trust(&self, docker: &Docker, id: &str) -> Result<(), StartError> {
+    async fn install_trust(&self, docker: &Docker, id: &str, java: bool) -> Result<(), StartError> {
         let ca = self.settings.ca_pem.trim().to_owned() + "\n";
         let mut bundle = self.image_bundle(docker, id).await.unwrap_or_default();
         if !bundle.is_empty() && !bundle.ends_with('\n') {
@@ -389,6 +392,14 @@ impl DockerExecutor {
             ),
             (CA_ONLY.trim_start_matches('/').to_owned(), ca.into_bytes()),
         ];
+        if java {
+            let created = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
+                .unwrap_or(0);
+            let store = trust::java_trust_store(&trust::pem_certificates(&bundle), created);
+            files.push((JAVA_STORE.trim_start_matches('/').to_owned(), store));
+        }
         for path in SYSTEM_BUNDLES {
             files.push((
                 path.trim_start_matches('/').to_owned(),
@@ -615,6 +626,20 @@ impl Executor for DockerExecutor {
         ] {
             env.push(format!("{k}={v}"));
         }
+        if runs_java(spec) {
+            // The function's own JVM options stay; the trust store's are added to them.
+            let own = spec
+                .env
+                .iter()
+                .find(|(k, _)| k == "JAVA_TOOL_OPTIONS")
+                .map(|(_, v)| format!("{v} "));
+            env.retain(|e| !e.starts_with("JAVA_TOOL_OPTIONS="));
+            env.push(format!(
+                "JAVA_TOOL_OPTIONS={}{}",
+                own.unwrap_or_default(),
+                trust::java_options(JAVA_STORE)
+            ));
+        }
         env.push(format!("LOCALSTACK_HOSTNAME={}", placement.host));
         if !placement.https {
             // Real AWS names cannot reach Skyport from here: point the SDKs at it directly.
@@ -727,7 +752,7 @@ impl Executor for DockerExecutor {
                 .map_err(StartError::Failed)?;
                 upload(&docker, &id, tarball, "/").await?;
             }
-            self.install_trust(&docker, &id).await?;
+            self.install_trust(&docker, &id, runs_java(spec)).await?;
             for extra in &placement.extra_networks {
                 let request = bollard::models::NetworkConnectRequest {
                     container: id.clone(),
@@ -842,4 +867,11 @@ impl Executor for DockerExecutor {
             }
         }
     }
+}
+
+/// Whether an environment may run a JVM: Java runtimes, and container images (which may be Java).
+fn runs_java(spec: &EnvSpec) -> bool {
+    spec.runtime
+        .as_deref()
+        .is_none_or(|r| r.starts_with("java"))
 }

@@ -7,7 +7,8 @@
 //! - [`invoke`]: invocations, warm environment pools, deadlines, logs;
 //! - [`runtime_api`]: the Runtime API Skyport serves to each environment;
 //! - [`executor`]: how environments run: [`local`] (child processes) and `docker` (containers);
-//! - [`code`]: deployment packages; [`record`]: what is stored; [`runtimes`]: the managed runtimes.
+//! - [`code`]: deployment packages; [`record`]: what is stored; [`runtimes`]: the managed runtimes;
+//! - [`trust`]: the CA trust store JVMs need (the others read the PEM bundle).
 #![forbid(unsafe_code)]
 
 mod api;
@@ -22,5 +23,6 @@ pub mod record;
 pub mod runtime_api;
 pub mod runtimes;
 pub mod shapes;
+pub mod trust;
 
 pub use api::{Lambda, LambdaOptions, OPERATIONS, model};
