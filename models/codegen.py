@@ -29,6 +29,7 @@ SERVICES = {
     "lambda": ("services/lambda/src/shapes.rs", "LambdaApi"),
     "logs": ("services/logs/src/shapes.rs", "LogsApi"),
     "iam": ("services/iam/src/shapes.rs", "IamApi"),
+    "dynamodb": ("services/dynamodb/src/shapes.rs", "DynamoDbApi"),
 }
 
 RUST_KEYWORDS = {

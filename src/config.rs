@@ -199,6 +199,8 @@ pub struct Config {
     pub s3_lifecycle_day: Duration,
     /// How often S3 lifecycle rules run (`SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS`, seconds).
     pub s3_lifecycle_interval: Duration,
+    /// How often DynamoDB deletes expired TTL items (`SKYPORT_DYNAMODB_TTL_SWEEP_MS`, milliseconds).
+    pub dynamodb_ttl_sweep: Duration,
     /// Lambda's settings.
     pub lambda: LambdaSettings,
     /// Non-fatal findings, each with its fix.
@@ -249,6 +251,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     (
         "SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS",
         "how often S3 lifecycle rules run, seconds (default 60)",
+    ),
+    (
+        "SKYPORT_DYNAMODB_TTL_SWEEP_MS",
+        "how often DynamoDB deletes items whose TTL has passed, milliseconds (default 60000)",
     ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
@@ -410,7 +416,8 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 ];
 
 /// The services this build implements.
-pub const IMPLEMENTED_SERVICES: &[&str] = &["sts", "s3", "sqs", "lambda", "logs", "iam"];
+pub const IMPLEMENTED_SERVICES: &[&str] =
+    &["sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb"];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -857,6 +864,12 @@ impl Config {
                 (0.01, 86_400.0),
                 60.0,
             )?,
+            dynamodb_ttl_sweep: millis_in(
+                env,
+                "SKYPORT_DYNAMODB_TTL_SWEEP_MS",
+                (10.0, 86_400_000.0),
+                60_000.0,
+            )?,
             lambda: LambdaSettings {
                 executor: match env
                     .var("LAMBDA_EXECUTOR")
@@ -1139,6 +1152,10 @@ impl Config {
             (
                 "SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS".into(),
                 format!("{}s", self.s3_lifecycle_interval.as_secs_f64()),
+            ),
+            (
+                "SKYPORT_DYNAMODB_TTL_SWEEP_MS".into(),
+                self.dynamodb_ttl_sweep.as_millis().to_string(),
             ),
             (
                 "SKYPORT_SHUTDOWN_TIMEOUT".into(),

@@ -195,6 +195,21 @@ async fn serve(
     gateway.register(s3.clone());
     let logs = Arc::new(skyport_logs::Logs::new(logs_store));
     gateway.register(logs.clone());
+    let dynamodb = layout.open_store("dynamodb").and_then(|store| {
+        skyport_dynamodb::DynamoDb::new(
+            store,
+            skyport_dynamodb::Options {
+                ttl_sweep: config.dynamodb_ttl_sweep,
+            },
+        )
+    });
+    match dynamodb {
+        Ok(dynamodb) => gateway.register(Arc::new(dynamodb)),
+        Err(e) => {
+            tracing::error!("cannot open the DynamoDB state: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let network_listeners = Arc::new(crate::lambda::NetworkListeners::new(&config));
     let lambda_options = crate::lambda::options(
         &config,

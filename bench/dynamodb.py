@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""DynamoDB benchmarks (issue #21), Skyport and moto in one run:
+
+- PutItem and GetItem of a 1 KiB item at 1 and 64 connections (wrk: ops/s, p50, p99, server CPU/op);
+- Query of 100 items from one partition (requests/s and items/s from one client);
+- a full Scan of 100,000 items, page after page (items/s and server CPU per item).
+
+    python3 bench/dynamodb.py                 # prints Markdown tables, writes bench/dynamodb-results.json
+    python3 bench/dynamodb.py --seconds 5 --scan-items 20000 --peers skyport
+
+It builds Skyport (release) and uses the main harness (`bench/run.py`) for processes, CPU, RSS and
+wrk; traffic goes only to 127.0.0.1. Figures are one run each; the machine's load is printed with them.
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as harness  # noqa: E402
+
+AMZ_JSON = "application/x-amz-json-1.0"
+TABLE = "bench"
+
+
+class Db:
+    """A keep-alive DynamoDB client speaking awsJson 1.0 directly (no SDK overhead in the figures)."""
+
+    def __init__(self, port, timeout=300):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def call(self, op, payload):
+        self.conn.request("POST", "/", body=json.dumps(payload).encode(), headers={
+            "Authorization": harness.authorization("dynamodb"), "X-Amz-Date": harness.AMZ_DATE,
+            "Content-Type": AMZ_JSON, "X-Amz-Target": f"DynamoDB_20120810.{op}"})
+        resp = self.conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{op}: HTTP {resp.status}: {data[:300]!r}")
+        return json.loads(data or b"{}")
+
+    def close(self):
+        self.conn.close()
+
+
+def item_1k(pk, sk="0"):
+    return {"pk": {"S": pk}, "sk": {"N": sk}, "payload": {"S": "x" * 1000}}
+
+
+def prepare(port, scan_items):
+    db = Db(port)
+    try:
+        db.call("CreateTable", {
+            "TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                     {"AttributeName": "sk", "AttributeType": "N"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                          {"AttributeName": "sk", "KeyType": "RANGE"}]})
+        db.call("PutItem", {"TableName": TABLE, "Item": item_1k("hot")})
+        for start in range(0, 100, 25):
+            db.call("BatchWriteItem", {"RequestItems": {TABLE: [
+                {"PutRequest": {"Item": {"pk": {"S": "partition"}, "sk": {"N": str(i)}, "v": {"S": "y" * 100}}}}
+                for i in range(start, start + 25)]}})
+        t0 = time.perf_counter()
+        for start in range(0, scan_items, 25):
+            db.call("BatchWriteItem", {"RequestItems": {TABLE: [
+                {"PutRequest": {"Item": {"pk": {"S": f"scan-{i}"}, "sk": {"N": "1"}, "v": {"S": "z" * 80}}}}
+                for i in range(start, min(start + 25, scan_items))]}})
+        load_s = time.perf_counter() - t0
+    finally:
+        db.close()
+    return load_s
+
+
+def wrk_op(peer, op, body, conns, seconds, reps):
+    args = ["static.lua", ["POST", harness.authorization("dynamodb"), harness.AMZ_DATE, "0", AMZ_JSON,
+                           f"DynamoDB_20120810.{op}", json.dumps(body)]]
+    return harness.measure(peer.pid, f"http://127.0.0.1:{peer.port}/", conns, seconds, reps, *args)
+
+
+def query_bench(peer, seconds):
+    db = Db(peer.port)
+    try:
+        payload = {"TableName": TABLE, "KeyConditionExpression": "pk = :p",
+                   "ExpressionAttributeValues": {":p": {"S": "partition"}}}
+        out = db.call("Query", payload)
+        assert out["Count"] == 100, out["Count"]
+        cpu0 = harness.cpu_seconds(peer.pid)
+        n, lat = 0, []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            db.call("Query", payload)
+            lat.append((time.perf_counter() - t) * 1000)
+            n += 1
+        cpu = harness.cpu_seconds(peer.pid) - cpu0
+        lat.sort()
+        return {"rps": n / seconds, "items_per_s": n * 100 / seconds, "p50_ms": lat[len(lat) // 2],
+                "p99_ms": lat[int(len(lat) * 0.99)], "server_cpu_us_per_op": cpu / n * 1e6}
+    finally:
+        db.close()
+
+
+def scan_bench(peer, total):
+    db = Db(peer.port)
+    try:
+        cpu0 = harness.cpu_seconds(peer.pid)
+        t0 = time.perf_counter()
+        seen, pages, start = 0, 0, None
+        while True:
+            payload = {"TableName": TABLE}
+            if start:
+                payload["ExclusiveStartKey"] = start
+            out = db.call("Scan", payload)
+            seen += out["Count"]
+            pages += 1
+            start = out.get("LastEvaluatedKey")
+            if not start:
+                break
+        secs = time.perf_counter() - t0
+        cpu = harness.cpu_seconds(peer.pid) - cpu0
+        return {"items": seen, "pages": pages, "seconds": secs, "items_per_s": seen / secs,
+                "server_cpu_us_per_item": cpu / max(seen, 1) * 1e6, "expected_at_least": total}
+    finally:
+        db.close()
+
+
+def fmt(v, digits=0):
+    return "n/a" if v is None else f"{v:,.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--scan-items", type=int, default=100_000)
+    ap.add_argument("--peers", default="skyport,moto")
+    ap.add_argument("--no-build", action="store_true")
+    a = ap.parse_args()
+    if not shutil.which("wrk"):
+        harness.log("installing wrk (apt)")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if not a.no_build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "skyport"], cwd=harness.ROOT, check=True)
+    moto = harness.moto_server() if "moto" in a.peers else None
+    results = {"load": os.getloadavg(), "seconds": a.seconds, "scan_items": a.scan_items, "peers": {}}
+    for name in a.peers.split(","):
+        harness.log(f"{name}: starting")
+        peer = harness.start_peer(name, moto, None)
+        r = {}
+        try:
+            r["load_items_s"] = prepare(peer.port, a.scan_items)
+            for conns in (1, 64):
+                harness.log(f"{name}: PutItem/GetItem at {conns} connections")
+                r[f"put_{conns}"] = wrk_op(peer, "PutItem", {"TableName": TABLE, "Item": item_1k("hot")},
+                                           conns, a.seconds, a.reps)
+                r[f"get_{conns}"] = wrk_op(peer, "GetItem", {"TableName": TABLE, "Key": {
+                    "pk": {"S": "hot"}, "sk": {"N": "0"}}}, conns, a.seconds, a.reps)
+            harness.log(f"{name}: Query")
+            r["query"] = query_bench(peer, a.seconds)
+            harness.log(f"{name}: Scan")
+            r["scan"] = scan_bench(peer, a.scan_items)
+            r["rss_mib"] = harness.rss_kib(peer.pid) / 1024
+        except Exception as e:  # one peer failing does not hide the other's figures
+            r["error"] = str(e)
+            harness.log(f"{name}: {e}")
+        finally:
+            peer.stop()
+        results["peers"][name] = r
+    with open(os.path.join(harness.ROOT, "bench", "dynamodb-results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    peers = list(results["peers"])
+    print(f"\nload average {results['load'][0]:.2f}; {a.seconds} s per figure\n")
+    print("| Operation | " + " | ".join(f"{harness.PEER_NAMES[p]} ops/s (p50 / p99 ms)" for p in peers) + " | ratio |")
+    print("|---|" + "---|" * (len(peers) + 1))
+    for key, label in [("put_1", "PutItem 1 KiB, 1 conn"), ("get_1", "GetItem 1 KiB, 1 conn"),
+                       ("put_64", "PutItem 1 KiB, 64 conns"), ("get_64", "GetItem 1 KiB, 64 conns"),
+                       ("query", "Query 100 items, 1 conn")]:
+        cells, rates = [], []
+        for p in peers:
+            m = results["peers"][p].get(key)
+            if not m:
+                cells.append("failed")
+                continue
+            rates.append(m["rps"])
+            cells.append(f"{fmt(m['rps'])} ({fmt(m['p50_ms'], 2)} / {fmt(m['p99_ms'], 2)})")
+        ratio = f"{rates[0] / rates[1]:.1f}x" if len(rates) == 2 and rates[1] else ""
+        print(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+    cells = []
+    for p in peers:
+        s = results["peers"][p].get("scan")
+        cells.append("failed" if not s else
+                     f"{fmt(s['items_per_s'])} items/s, {fmt(s['server_cpu_us_per_item'], 1)} µs CPU/item")
+    print(f"| Scan {a.scan_items:,} items | " + " | ".join(cells) + " | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,382 @@
+//! The tables in memory: per table an ordered map of items by primary key (partition key, then sort
+//! key, in DynamoDB's key order) and one ordered set per secondary index, kept in step on every write;
+//! the registry of tables per account and region; and loading them back from the store at start.
+//!
+//! A table is one `RwLock`: reads (GetItem, Query, Scan) share it, a write holds it only while it
+//! changes memory and queues its store operations ([`crate::persist`]), never while it waits for the
+//! disk.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use skyport_core::store::{Store, StoreError};
+
+use crate::attr::{self, Item, KeyVal, PKey, SortPart, item_size};
+use crate::error::{DdbError, table_not_found};
+use crate::persist::{ITEMS, Op, Pending, Persister, TABLES};
+use crate::schema::{IndexMeta, TableMeta};
+
+/// An index entry: the index key, then the table key (ties in AWS's order are unspecified; this
+/// orders them by table key).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IdxKey {
+    /// The index partition key.
+    pub hash: KeyVal,
+    /// The index sort key.
+    pub range: SortPart,
+    /// The table key of the item.
+    pub table: PKey,
+}
+
+/// One secondary index's entries.
+#[derive(Debug, Default)]
+pub struct IndexData {
+    /// The entries, in index order.
+    pub entries: BTreeSet<IdxKey>,
+    /// Bytes of the projected items.
+    pub bytes: i64,
+}
+
+/// A table: its definition and its items.
+#[derive(Debug)]
+pub struct Table {
+    /// The definition.
+    pub meta: TableMeta,
+    /// Items by primary key.
+    pub items: BTreeMap<PKey, Arc<Item>>,
+    /// Index entries, parallel to `meta.indexes`.
+    pub indexes: Vec<IndexData>,
+    /// Bytes of all items.
+    pub bytes: i64,
+    /// Items taking part in a transaction being committed (count of transactions holding each).
+    pub in_flight: HashMap<PKey, u32>,
+    /// Set once the table is deleted (a request holding it must not write to it any more).
+    pub deleted: bool,
+}
+
+/// A table shared by requests.
+pub type TableRef = Arc<RwLock<Table>>;
+
+/// Read access to a table (a poisoned lock still gives the data: every write leaves it consistent
+/// before anything can panic).
+pub fn read(t: &TableRef) -> RwLockReadGuard<'_, Table> {
+    t.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Write access to a table.
+pub fn write(t: &TableRef) -> RwLockWriteGuard<'_, Table> {
+    t.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn index_entry(index: &IndexMeta, pkey: &PKey, item: &Item) -> Option<IdxKey> {
+    let hash = KeyVal::of(item.get(&index.hash.name)?)?;
+    let range = match &index.range {
+        Some(r) => SortPart::Val(KeyVal::of(item.get(&r.name)?)?),
+        None => SortPart::None,
+    };
+    Some(IdxKey {
+        hash,
+        range,
+        table: pkey.clone(),
+    })
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(meta: TableMeta) -> Table {
+        let indexes = meta.indexes.iter().map(|_| IndexData::default()).collect();
+        Table {
+            meta,
+            items: BTreeMap::new(),
+            indexes,
+            bytes: 0,
+            in_flight: HashMap::new(),
+            deleted: false,
+        }
+    }
+
+    fn projected_size(&self, n: usize, item: &Item) -> i64 {
+        let index = &self.meta.indexes[n];
+        match index.projected(&self.meta) {
+            None => item_size(item) as i64,
+            Some(names) => item
+                .iter()
+                .filter(|(k, _)| names.contains(*k))
+                .map(|(k, v)| (k.len() + v.size()) as i64)
+                .sum(),
+        }
+    }
+
+    fn unindex(&mut self, pkey: &PKey, item: &Item) {
+        for n in 0..self.indexes.len() {
+            if let Some(e) = index_entry(&self.meta.indexes[n], pkey, item) {
+                let size = self.projected_size(n, item);
+                let data = &mut self.indexes[n];
+                if data.entries.remove(&e) {
+                    data.bytes -= size;
+                }
+            }
+        }
+    }
+
+    fn index(&mut self, pkey: &PKey, item: &Item) {
+        for n in 0..self.indexes.len() {
+            if let Some(e) = index_entry(&self.meta.indexes[n], pkey, item) {
+                let size = self.projected_size(n, item);
+                let data = &mut self.indexes[n];
+                if data.entries.insert(e) {
+                    data.bytes += size;
+                }
+            }
+        }
+    }
+
+    /// Stores `item` under `pkey`; returns the item it replaced.
+    pub fn put(&mut self, pkey: PKey, item: Arc<Item>) -> Option<Arc<Item>> {
+        let old = self.items.insert(pkey.clone(), item.clone());
+        if let Some(old) = &old {
+            self.bytes -= item_size(old) as i64;
+            if !self.indexes.is_empty() {
+                self.unindex(&pkey, old);
+            }
+        }
+        self.bytes += item_size(&item) as i64;
+        if !self.indexes.is_empty() {
+            self.index(&pkey, &item);
+        }
+        old
+    }
+
+    /// Removes the item at `pkey`; returns it.
+    pub fn remove(&mut self, pkey: &PKey) -> Option<Arc<Item>> {
+        let old = self.items.remove(pkey)?;
+        self.bytes -= item_size(&old) as i64;
+        if !self.indexes.is_empty() {
+            self.unindex(pkey, &old);
+        }
+        Some(old)
+    }
+
+    /// Adds index `meta` and fills it from the items (a new GSI's backfill).
+    pub fn add_index(&mut self, meta: IndexMeta) {
+        self.meta.indexes.push(meta);
+        self.indexes.push(IndexData::default());
+        let n = self.indexes.len() - 1;
+        let mut data = IndexData::default();
+        for (pkey, item) in &self.items {
+            if let Some(e) = index_entry(&self.meta.indexes[n], pkey, item) {
+                data.bytes += self.projected_size(n, item);
+                data.entries.insert(e);
+            }
+        }
+        self.indexes[n] = data;
+    }
+
+    /// Drops index `name`.
+    pub fn drop_index(&mut self, name: &str) {
+        if let Some(n) = self.meta.indexes.iter().position(|i| i.name == name) {
+            self.meta.indexes.remove(n);
+            self.indexes.remove(n);
+        }
+    }
+
+    /// `(item count, bytes)` of each index.
+    pub fn index_stats(&self) -> Vec<(i64, i64)> {
+        self.indexes
+            .iter()
+            .map(|d| (d.entries.len() as i64, d.bytes))
+            .collect()
+    }
+
+    /// The model's description with `status`.
+    pub fn describe(&self, status: &str) -> crate::shapes::TableDescription {
+        self.meta.describe(
+            status,
+            self.items.len() as i64,
+            self.bytes,
+            &self.index_stats(),
+        )
+    }
+
+    /// The store key of the item at `pkey`.
+    pub fn store_key(&self, pkey: &PKey) -> String {
+        let key = attr::item_to_json(&self.meta.key_item(pkey));
+        format!("{:016x}/{key}", self.meta.uid)
+    }
+
+    /// The store operation writing `item` (or deleting the item at `pkey` when `None`).
+    pub fn item_op(&self, pkey: &PKey, item: Option<&Item>) -> Op {
+        let key = self.store_key(pkey);
+        match item {
+            Some(item) => Op::PutItem(
+                key,
+                serde_json::to_vec(&attr::item_to_json(item)).unwrap_or_default(),
+            ),
+            None => Op::DeleteItem(key),
+        }
+    }
+}
+
+/// `<account>/<region>/<name>`: where a table is registered and stored.
+pub fn table_key(account: &str, region: &str, name: &str) -> String {
+    format!("{account}/{region}/{name}")
+}
+
+/// The store operation writing a table definition.
+pub fn table_op(account: &str, region: &str, meta: &TableMeta) -> Op {
+    Op::PutTable(
+        table_key(account, region, &meta.name),
+        serde_json::to_vec(meta).unwrap_or_default(),
+    )
+}
+
+/// Every table, by account, region and name.
+#[derive(Debug)]
+pub struct Registry {
+    tables: RwLock<BTreeMap<(String, String, String), TableRef>>,
+    next_uid: AtomicU64,
+    persist: Option<Persister>,
+}
+
+impl Registry {
+    /// The tables of `store` (loaded when it is durable) with `persist` committing changes.
+    pub fn open(store: &Store, persist: Option<Persister>) -> Result<Registry, StoreError> {
+        let registry = Registry {
+            tables: RwLock::new(BTreeMap::new()),
+            next_uid: AtomicU64::new(1),
+            persist,
+        };
+        if store.is_durable() {
+            registry.load(store)?;
+        }
+        Ok(registry)
+    }
+
+    fn load(&self, store: &Store) -> Result<(), StoreError> {
+        let mut by_uid: HashMap<u64, Table> = HashMap::new();
+        let mut names: HashMap<u64, (String, String, String)> = HashMap::new();
+        let mut max_uid = 0;
+        store.read(|r| {
+            r.visit(TABLES, |key, value| {
+                let mut parts = key.splitn(3, '/');
+                let (Some(account), Some(region), Some(name)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Ok(());
+                };
+                match serde_json::from_slice::<TableMeta>(value) {
+                    Ok(meta) => {
+                        max_uid = max_uid.max(meta.uid);
+                        names.insert(meta.uid, (account.into(), region.into(), name.into()));
+                        by_uid.insert(meta.uid, Table::new(meta));
+                    }
+                    Err(e) => tracing::warn!(key, "skipping an unreadable DynamoDB table: {e}"),
+                }
+                Ok(())
+            })?;
+            let mut unreadable = 0usize;
+            r.visit(ITEMS, |key, value| {
+                let uid = key.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok());
+                let Some(table) = uid.and_then(|u| by_uid.get_mut(&u)) else {
+                    return Ok(());
+                };
+                let item = serde_json::from_slice::<serde_json::Value>(value)
+                    .ok()
+                    .and_then(|j| attr::item_from_json(&j));
+                match item.and_then(|i| Some((table.meta.item_key(&i).ok()?, i))) {
+                    Some((pkey, item)) => {
+                        table.put(pkey, Arc::new(item));
+                    }
+                    None => unreadable += 1,
+                }
+                Ok(())
+            })?;
+            if unreadable > 0 {
+                tracing::warn!(unreadable, "some stored DynamoDB items could not be read");
+            }
+            Ok(())
+        })?;
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        for (uid, table) in by_uid {
+            if let Some(name) = names.remove(&uid) {
+                tables.insert(name, Arc::new(RwLock::new(table)));
+            }
+        }
+        self.next_uid.store(max_uid + 1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A fresh table uid.
+    pub fn next_uid(&self) -> u64 {
+        self.next_uid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The table `name` of an account and region.
+    pub fn get(&self, account: &str, region: &str, name: &str) -> Option<TableRef> {
+        let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        tables
+            .get(&(account.to_owned(), region.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// The table `name`, or `ResourceNotFoundException` as item operations report it.
+    pub fn existing(&self, account: &str, region: &str, name: &str) -> Result<TableRef, DdbError> {
+        self.get(account, region, name).ok_or_else(table_not_found)
+    }
+
+    /// Registers a new table, calling `created` with it before any other request can see it (to
+    /// queue its commit first); `None` when the name is taken.
+    pub fn insert<T>(
+        &self,
+        account: &str,
+        region: &str,
+        table: Table,
+        created: impl FnOnce(&Table) -> T,
+    ) -> Option<T> {
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        let key = (
+            account.to_owned(),
+            region.to_owned(),
+            table.meta.name.clone(),
+        );
+        if tables.contains_key(&key) {
+            return None;
+        }
+        let out = created(&table);
+        tables.insert(key, Arc::new(RwLock::new(table)));
+        Some(out)
+    }
+
+    /// Unregisters a table.
+    pub fn remove(&self, account: &str, region: &str, name: &str) -> Option<TableRef> {
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        tables.remove(&(account.to_owned(), region.to_owned(), name.to_owned()))
+    }
+
+    /// The names of an account's tables in a region, in order, after `start` if given.
+    pub fn names(&self, account: &str, region: &str, start: Option<&str>) -> Vec<String> {
+        let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        tables
+            .keys()
+            .filter(|(a, r, n)| a == account && r == region && start.is_none_or(|s| n.as_str() > s))
+            .map(|(_, _, n)| n.clone())
+            .collect()
+    }
+
+    /// Every table (for the TTL sweeper).
+    pub fn all(&self) -> Vec<TableRef> {
+        let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        tables.values().cloned().collect()
+    }
+
+    /// Queues `ops` for a durable commit (nothing to wait for without persistence).
+    pub fn commit(&self, ops: Vec<Op>) -> Option<Pending> {
+        self.persist.as_ref().map(|p| p.submit(ops))
+    }
+
+    /// True when changes go to disk.
+    pub fn durable(&self) -> bool {
+        self.persist.is_some()
+    }
+}
