@@ -223,8 +223,15 @@ async fn serve(
         Some(logs.clone()),
         Some(sts.clone()),
     ) {
-        // Deployment packages given as `S3Bucket`/`S3Key` come from Skyport's S3.
-        Ok(lambda) => gateway.register(Arc::new(lambda.with_object_source(s3))),
+        // Deployment packages given as `S3Bucket`/`S3Key` come from Skyport's S3; event source
+        // mappings poll SQS, and asynchronous invocations' destinations deliver to it.
+        Ok(lambda) => {
+            let lambda = lambda.with_object_source(s3.clone());
+            lambda.connect_queues(sqs.clone(), sqs.clone());
+            // S3's `LambdaFunctionConfigurations` invoke functions.
+            s3.set_function_invoker(lambda.handle());
+            gateway.register(Arc::new(lambda))
+        }
         Err(e) => {
             tracing::error!("cannot open the Lambda state: {e}");
             return ExitCode::FAILURE;

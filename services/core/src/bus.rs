@@ -173,3 +173,66 @@ pub trait ListenerControl: Send + Sync {
     /// Starts the gateway (edge port and 443) and the DNS server on `ip`, once; what is served there.
     async fn serve_on(&self, ip: std::net::IpAddr) -> Served;
 }
+
+/// One message received from a queue through [`QueueSource`], with what Lambda's SQS event record
+/// carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// `MessageId`.
+    pub message_id: String,
+    /// The receipt handle of this delivery.
+    pub receipt_handle: String,
+    /// The body.
+    pub body: String,
+    /// `MD5OfBody` (hex).
+    pub md5_of_body: String,
+    /// System attributes by name: `ApproximateReceiveCount`, `SentTimestamp`, `SenderId`,
+    /// `ApproximateFirstReceiveTimestamp`, and for FIFO queues `MessageGroupId`,
+    /// `MessageDeduplicationId`, `SequenceNumber`; `AWSTraceHeader` when the message has one.
+    pub attributes: BTreeMap<String, String>,
+    /// The message attributes.
+    pub message_attributes: BusAttributes,
+}
+
+/// What a queue consumer needs to know about a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// A FIFO queue.
+    pub fifo: bool,
+    /// The queue's `VisibilityTimeout`, in seconds.
+    pub visibility_timeout: u64,
+}
+
+/// Consumes queues named by ARN (implemented by SQS): Lambda's event source mappings poll queues
+/// through it, with SQS's own semantics (visibility timeouts, FIFO group order, redrive to the
+/// dead-letter queue after `maxReceiveCount`).
+#[async_trait::async_trait]
+pub trait QueueSource: Send + Sync {
+    /// The queue's settings, or [`BusError::NoSuchQueue`].
+    async fn queue_info(&self, queue_arn: &str) -> Result<QueueInfo, BusError>;
+
+    /// Receives up to `max` (1-10) messages, waiting up to `wait` for the first one (long polling),
+    /// as `ReceiveMessage` does: messages past the redrive policy's `maxReceiveCount` move to the
+    /// dead-letter queue instead.
+    async fn receive(
+        &self,
+        queue_arn: &str,
+        max: usize,
+        wait: std::time::Duration,
+    ) -> Result<Vec<QueueMessage>, BusError>;
+
+    /// Deletes the deliveries named by `receipt_handles` (handles that name nothing are ignored).
+    async fn delete(&self, queue_arn: &str, receipt_handles: &[String]) -> Result<(), BusError>;
+}
+
+/// Invokes Lambda functions asynchronously (implemented by Lambda): S3 event notifications.
+#[async_trait::async_trait]
+pub trait FunctionInvoker: Send + Sync {
+    /// Queues an `Event` invocation of `function_arn` (qualified or not) with `payload`.
+    async fn invoke_async(&self, function_arn: &str, payload: bytes::Bytes)
+    -> Result<(), BusError>;
+
+    /// True when the function exists and its resource policy lets `principal` (e.g.
+    /// `s3.amazonaws.com`) call `lambda:InvokeFunction` on it.
+    async fn allows_invoke(&self, function_arn: &str, principal: &str) -> bool;
+}

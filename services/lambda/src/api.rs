@@ -22,6 +22,8 @@ use crate::record::{self, CodeRef, FUNCTIONS, Function, Version};
 use crate::runtimes;
 use crate::shapes::{self, LambdaApi};
 
+mod triggers;
+
 skyport_wire::static_model!(MODEL, "../../../models/lambda.json");
 
 static INFO: ServiceInfo = ServiceInfo {
@@ -35,29 +37,39 @@ static INFO: ServiceInfo = ServiceInfo {
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
     "CreateAlias",
+    "CreateEventSourceMapping",
     "CreateFunction",
     "DeleteAlias",
+    "DeleteEventSourceMapping",
     "DeleteFunction",
     "DeleteFunctionConcurrency",
+    "DeleteFunctionEventInvokeConfig",
     "GetAccountSettings",
     "GetAlias",
+    "GetEventSourceMapping",
     "GetFunction",
     "GetFunctionConcurrency",
     "GetFunctionConfiguration",
+    "GetFunctionEventInvokeConfig",
     "GetPolicy",
     "Invoke",
     "ListAliases",
+    "ListEventSourceMappings",
+    "ListFunctionEventInvokeConfigs",
     "ListFunctions",
     "ListTags",
     "ListVersionsByFunction",
     "PublishVersion",
     "PutFunctionConcurrency",
+    "PutFunctionEventInvokeConfig",
     "RemovePermission",
     "TagResource",
     "UntagResource",
     "UpdateAlias",
+    "UpdateEventSourceMapping",
     "UpdateFunctionCode",
     "UpdateFunctionConfiguration",
+    "UpdateFunctionEventInvokeConfig",
 ];
 
 /// The Lambda model (compiled on first use).
@@ -103,6 +115,10 @@ struct Inner {
     code: CodeStore,
     engine: Engine,
     objects: Option<Arc<dyn ObjectSource>>,
+    /// Event source mappings and their pollers.
+    mappings: Arc<crate::esm::Mappings>,
+    /// Where asynchronous invocations' outcomes go.
+    deliverer: Arc<crate::destinations::Deliverer>,
 }
 
 impl std::fmt::Debug for Lambda {
@@ -185,12 +201,16 @@ impl Lambda {
 
     /// Lambda keeping its records in `store`, packages in `code`, running functions with `engine`.
     pub fn new(store: Store, code: CodeStore, engine: Engine) -> Lambda {
+        let deliverer = Arc::new(crate::destinations::Deliverer::default());
+        engine.set_reporter(deliverer.clone());
         Lambda {
             inner: Arc::new(Inner {
+                mappings: Arc::new(crate::esm::Mappings::new(store.clone())),
                 store,
                 code,
                 engine,
                 objects: None,
+                deliverer,
             }),
         }
     }
@@ -207,6 +227,8 @@ impl Lambda {
                 code: shared.code.clone(),
                 engine: shared.engine.clone(),
                 objects: Some(objects),
+                mappings: shared.mappings.clone(),
+                deliverer: shared.deliverer.clone(),
             },
         };
         Lambda {
@@ -602,6 +624,7 @@ impl Service for Lambda {
     }
 
     async fn shutdown(&self) {
+        self.inner.mappings.stop_all();
         self.inner.engine.shutdown().await;
     }
 }
@@ -847,6 +870,7 @@ impl LambdaApi for Lambda {
                 if !deleted {
                     return Err(missing);
                 }
+                self.forget_invoke_configs(&r).await;
                 self.inner.engine.retire_function(&arn).await;
             }
             Some(q) => {
@@ -1474,6 +1498,109 @@ impl LambdaApi for Lambda {
         })
     }
 
+    async fn create_event_source_mapping(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::CreateEventSourceMappingRequest,
+    ) -> Result<shapes::EventSourceMappingConfiguration, ApiError> {
+        self.esm_create(ctx, input).await
+    }
+
+    async fn get_event_source_mapping(
+        &self,
+        _ctx: &mut RequestContext,
+        input: shapes::GetEventSourceMappingRequest,
+    ) -> Result<shapes::EventSourceMappingConfiguration, ApiError> {
+        self.inner.mappings.get(&input.uuid)
+    }
+
+    async fn list_event_source_mappings(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::ListEventSourceMappingsRequest,
+    ) -> Result<shapes::ListEventSourceMappingsResponse, ApiError> {
+        self.esm_list(ctx, input)
+    }
+
+    async fn update_event_source_mapping(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::UpdateEventSourceMappingRequest,
+    ) -> Result<shapes::EventSourceMappingConfiguration, ApiError> {
+        self.esm_update(ctx, input).await
+    }
+
+    async fn delete_event_source_mapping(
+        &self,
+        _ctx: &mut RequestContext,
+        input: shapes::DeleteEventSourceMappingRequest,
+    ) -> Result<shapes::EventSourceMappingConfiguration, ApiError> {
+        self.inner.mappings.delete(&input.uuid).await
+    }
+
+    async fn put_function_event_invoke_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::PutFunctionEventInvokeConfigRequest,
+    ) -> Result<shapes::FunctionEventInvokeConfig, ApiError> {
+        self.invoke_config_put(
+            ctx,
+            &input.function_name,
+            input.qualifier.as_deref(),
+            triggers::ConfigChange {
+                replace: true,
+                maximum_retry_attempts: input.maximum_retry_attempts,
+                maximum_event_age_in_seconds: input.maximum_event_age_in_seconds,
+                destination_config: input.destination_config,
+            },
+        )
+        .await
+    }
+
+    async fn update_function_event_invoke_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::UpdateFunctionEventInvokeConfigRequest,
+    ) -> Result<shapes::FunctionEventInvokeConfig, ApiError> {
+        self.invoke_config_put(
+            ctx,
+            &input.function_name,
+            input.qualifier.as_deref(),
+            triggers::ConfigChange {
+                replace: false,
+                maximum_retry_attempts: input.maximum_retry_attempts,
+                maximum_event_age_in_seconds: input.maximum_event_age_in_seconds,
+                destination_config: input.destination_config,
+            },
+        )
+        .await
+    }
+
+    async fn get_function_event_invoke_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::GetFunctionEventInvokeConfigRequest,
+    ) -> Result<shapes::FunctionEventInvokeConfig, ApiError> {
+        self.invoke_config_get(ctx, &input.function_name, input.qualifier.as_deref())
+    }
+
+    async fn delete_function_event_invoke_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::DeleteFunctionEventInvokeConfigRequest,
+    ) -> Result<(), ApiError> {
+        self.invoke_config_delete(ctx, &input.function_name, input.qualifier.as_deref())
+            .await
+    }
+
+    async fn list_function_event_invoke_configs(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::ListFunctionEventInvokeConfigsRequest,
+    ) -> Result<shapes::ListFunctionEventInvokeConfigsResponse, ApiError> {
+        self.invoke_config_list(ctx, input)
+    }
+
     async fn invoke(
         &self,
         ctx: &mut RequestContext,
@@ -1484,7 +1611,12 @@ impl LambdaApi for Lambda {
         let f = self.load(ctx, &r)?;
         let base = self.arn(ctx, &r);
         let target = crate::invoke::Target::resolve(&f, &base, qualifier.as_deref())?;
-        self.inner.engine.invoke(ctx, target, input).await
+        let policy = if input.invocation_type.as_deref() == Some("Event") {
+            self.async_policy(&r, qualifier.as_deref(), &target)?
+        } else {
+            crate::destinations::AsyncPolicy::default()
+        };
+        self.inner.engine.invoke(ctx, target, input, policy).await
     }
 }
 

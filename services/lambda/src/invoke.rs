@@ -15,6 +15,7 @@ use skyport_core::bus::{CredentialIssuer, LogLine, LogSink};
 use skyport_wire::ApiError;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::destinations::{AsyncOutcome, AsyncPolicy, AsyncReporter};
 use crate::errors;
 use crate::executor::{EnvSpec, Executor, Instance, NotReady, StartError, Stop};
 use crate::ids;
@@ -153,6 +154,8 @@ struct Inner {
     starts: Semaphore,
     stopping: AtomicBool,
     envs_started: AtomicUsize,
+    /// Where the outcomes of `Event` invocations go (destinations, dead-letter queues).
+    reporter: std::sync::OnceLock<Arc<dyn AsyncReporter>>,
 }
 
 /// The invocation engine.
@@ -198,6 +201,7 @@ impl Engine {
                 starts: Semaphore::new(16),
                 stopping: AtomicBool::new(false),
                 envs_started: AtomicUsize::new(0),
+                reporter: std::sync::OnceLock::new(),
             }),
         };
         let sweeper = engine.clone();
@@ -206,6 +210,11 @@ impl Engine {
             sweeper.reap_idle_forever().await;
         });
         engine
+    }
+
+    /// Sends the outcomes of `Event` invocations to `reporter` (destinations, dead-letter queues).
+    pub fn set_reporter(&self, reporter: Arc<dyn AsyncReporter>) {
+        let _ = self.inner.reporter.set(reporter);
     }
 
     /// The executor's name.
@@ -420,12 +429,13 @@ impl Engine {
         }
     }
 
-    /// `Invoke`.
+    /// `Invoke`; an `Event` invocation runs with `policy` (retries, event age, destinations).
     pub async fn invoke(
         &self,
         ctx: &RequestContext,
         target: Target,
         input: shapes::InvocationRequest,
+        policy: AsyncPolicy,
     ) -> Result<shapes::InvocationResponse, ApiError> {
         let kind = input
             .invocation_type
@@ -463,7 +473,7 @@ impl Engine {
                 }
                 let engine = self.clone();
                 let ctx = ctx.clone();
-                tokio::spawn(async move { engine.run_async(ctx, target, payload).await });
+                tokio::spawn(async move { engine.run_async(ctx, target, payload, policy).await });
                 Ok(shapes::InvocationResponse {
                     status_code: Some(202),
                     ..Default::default()
@@ -490,27 +500,90 @@ impl Engine {
         }
     }
 
-    /// An `Event` invocation: run, and on a function error retry twice with growing delays.
-    async fn run_async(&self, ctx: RequestContext, target: Target, payload: Bytes) {
-        for attempt in 0..3u32 {
-            if attempt > 0 {
-                tokio::time::sleep(self.inner.settings.retry_base * attempt).await;
+    /// An `Event` invocation: run, and on a function error retry (`policy.max_retries` times, with
+    /// growing delays, while the event is younger than `policy.max_age`); then report the outcome.
+    async fn run_async(
+        &self,
+        ctx: RequestContext,
+        target: Target,
+        payload: Bytes,
+        policy: AsyncPolicy,
+    ) {
+        let received = Instant::now();
+        let mut attempts = 0u32;
+        let mut failures = 0u32;
+        let mut last: Option<Ran> = None;
+        let condition = loop {
+            if failures > 0 {
+                let delay = self.inner.settings.retry_base * failures;
+                if received.elapsed() + delay > policy.max_age {
+                    break "EventAgeExceeded";
+                }
+                tokio::time::sleep(delay).await;
             }
             match self.run(&ctx, &target, payload.clone(), None, false).await {
-                Ok(Ran {
-                    outcome: Ok(Outcome::Response(_)),
-                    ..
-                }) => return,
-                Ok(_) => {
-                    tracing::info!(function = %target.function_arn, attempt, "lambda: asynchronous invocation failed")
+                Ok(ran) => {
+                    attempts += 1;
+                    let ok = matches!(ran.outcome, Ok(Outcome::Response(_)));
+                    last = Some(ran);
+                    if ok {
+                        break "Success";
+                    }
+                    tracing::info!(function = %target.function_arn, attempt = attempts, "lambda: asynchronous invocation failed");
+                    failures += 1;
+                    if failures > policy.max_retries {
+                        break "RetriesExhausted";
+                    }
                 }
-                Err(e) if e.code == "TooManyRequestsException" => {}
+                // Throttled: tried again (AWS retries throttles for up to the event's age).
+                Err(e) if e.code == "TooManyRequestsException" => {
+                    if received.elapsed() > policy.max_age {
+                        break "EventAgeExceeded";
+                    }
+                    tokio::time::sleep(
+                        self.inner
+                            .settings
+                            .retry_base
+                            .max(Duration::from_millis(10)),
+                    )
+                    .await;
+                }
                 Err(e) => {
                     tracing::warn!(function = %target.function_arn, "lambda: asynchronous invocation refused: {}", e.message);
                     return;
                 }
             }
+        };
+        let Some(reporter) = self.inner.reporter.get() else {
+            return;
+        };
+        if policy.on_success.is_none()
+            && policy.on_failure.is_none()
+            && policy.dead_letter.is_none()
+        {
+            return;
         }
+        let (executed_version, function_error, response_payload) = match last {
+            Some(ran) => {
+                let version = ran.executed_version.clone();
+                let response = response_of(ran, false);
+                (version, response.function_error, response.payload)
+            }
+            None => (target.version.clone(), None, None),
+        };
+        let outcome = AsyncOutcome {
+            request_id: ctx.request_id.clone(),
+            account: ctx.account.clone(),
+            region: ctx.region.clone(),
+            function_arn: ids::qualified_arn(&target.function_arn, &executed_version),
+            condition,
+            attempts,
+            request_payload: payload,
+            executed_version,
+            function_error,
+            response_payload,
+        };
+        reporter.finished(outcome, policy).await;
     }
 
     /// Takes a slot of the function's concurrency, or `TooManyRequestsException`.

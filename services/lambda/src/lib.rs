@@ -8,13 +8,18 @@
 //! - [`runtime_api`]: the Runtime API Skyport serves to each environment;
 //! - [`executor`]: how environments run: [`local`] (child processes) and `docker` (containers);
 //! - [`code`]: deployment packages; [`record`]: what is stored; [`runtimes`]: the managed runtimes;
-//! - [`trust`]: the CA trust store JVMs need (the others read the PEM bundle).
+//! - [`trust`]: the CA trust store JVMs need (the others read the PEM bundle);
+//! - [`esm`]: event source mappings (SQS queues feeding functions, with `FilterCriteria` in the
+//!   event-pattern language of `skyport-patterns`); [`destinations`]: asynchronous invocation
+//!   settings, destinations and dead-letter queues.
 #![forbid(unsafe_code)]
 
 mod api;
 pub mod code;
+pub mod destinations;
 pub mod docker;
 mod errors;
+pub mod esm;
 pub mod executor;
 mod ids;
 pub mod invoke;

@@ -9,7 +9,7 @@
 //! headers, XML bodies) and builds responses; [`error::S3Error`] is the one error type, turned into an
 //! [`AwsError`] in exactly one function; the operations (`bucket`, `object`, `multipart`, `list`) hold the
 //! logic over [`blob::BlobStore`] (object bodies on disk) and the redb state store (metadata, [`model`]).
-//! [`notify`] delivers event notifications to SQS through `skyport_core::bus::QueueSink`, `post` handles
+//! [`notify`] delivers event notifications to SQS (`QueueSink`) and Lambda (`FunctionInvoker`), `post` handles
 //! browser form uploads, and [`sigv4`] is the opt-in strict signature check. `lock` is Object Lock
 //! (retention, legal holds, the delete guard), [`lifecycle`] executes lifecycle rules in a background
 //! thread, and `website` serves the `s3-website` endpoints (HTML errors, index documents, redirects).
@@ -101,6 +101,8 @@ pub struct S3 {
     blobs: BlobStore,
     domains: HostDomains,
     queue_sink: Option<Arc<dyn QueueSink>>,
+    /// Lambda, for `LambdaFunctionConfigurations` (wired after Lambda starts).
+    functions: std::sync::OnceLock<Arc<dyn skyport_core::bus::FunctionInvoker>>,
     verifier: Option<sigv4::SigV4Verifier>,
     lifecycle: lifecycle::LifecycleOptions,
 }
@@ -121,6 +123,7 @@ impl S3 {
             blobs,
             domains,
             queue_sink: None,
+            functions: std::sync::OnceLock::new(),
             verifier: None,
             lifecycle: lifecycle::LifecycleOptions::default(),
         })
@@ -144,6 +147,11 @@ impl S3 {
     pub fn with_queue_sink(mut self, sink: Arc<dyn QueueSink>) -> S3 {
         self.queue_sink = Some(sink);
         self
+    }
+
+    /// Invokes Lambda functions for `LambdaFunctionConfigurations` through `functions`.
+    pub fn set_function_invoker(&self, functions: Arc<dyn skyport_core::bus::FunctionInvoker>) {
+        let _ = self.functions.set(functions);
     }
 
     /// The bucket, or `NoSuchBucket`.
@@ -191,7 +199,7 @@ impl S3 {
                     Some("PutObject" | "CopyObject" | "CompleteMultipartUpload" | "DeleteObject")
                 );
                 if notifies
-                    && self.queue_sink.is_some()
+                    && (self.queue_sink.is_some() || self.functions.get().is_some())
                     && self
                         .bucket(&bucket)
                         .is_ok_and(|b| b.config.contains_key("notification"))

@@ -1,8 +1,11 @@
-//! Event notifications to SQS through [`skyport_core::bus::QueueSink`]: the bucket's
-//! `NotificationConfiguration` (queue configurations with event patterns such as `s3:ObjectCreated:*`
-//! and prefix/suffix key filters), the `s3:TestEvent` sent to each queue when a configuration is put
-//! (an unknown queue fails the put, as in AWS), and the event records in AWS's JSON shape. Topic and
-//! Lambda configurations are stored and returned but not delivered yet.
+//! Event notifications to SQS through [`skyport_core::bus::QueueSink`] and to Lambda through
+//! [`skyport_core::bus::FunctionInvoker`]: the bucket's `NotificationConfiguration` (queue and
+//! Lambda function configurations with event patterns such as `s3:ObjectCreated:*` and prefix/suffix
+//! key filters), the `s3:TestEvent` sent to each queue when a configuration is put (an unknown queue
+//! fails the put, as in AWS; so does a function whose resource policy does not let
+//! `s3.amazonaws.com` invoke it), and the event records in AWS's JSON shape (functions are invoked
+//! asynchronously with `{"Records": [record]}`). Topic configurations are stored and returned but not
+//! delivered yet.
 
 use skyport_core::RequestContext;
 use skyport_core::bus::{BusAttributes, BusError};
@@ -11,9 +14,19 @@ use crate::error::{S3Error, S3Result};
 use crate::wire::{self, XmlNode};
 use crate::{S3, canonical_id};
 
-/// One queue destination.
+/// What a notification goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// An SQS queue (`QueueConfiguration`).
+    Queue,
+    /// A Lambda function (`CloudFunctionConfiguration`, the API's `LambdaFunctionConfigurations`).
+    Function,
+}
+
+/// One queue or function destination.
 #[derive(Debug, Clone)]
 pub struct QueueTarget {
+    pub kind: TargetKind,
     pub id: String,
     pub arn: String,
     pub events: Vec<String>,
@@ -23,7 +36,22 @@ pub struct QueueTarget {
 
 /// The queue configurations of a `NotificationConfiguration` document.
 pub fn queue_targets(root: &XmlNode) -> Vec<QueueTarget> {
-    root.all("QueueConfiguration")
+    targets(root, TargetKind::Queue)
+}
+
+/// The queue and function configurations of a `NotificationConfiguration` document.
+pub fn all_targets(root: &XmlNode) -> Vec<QueueTarget> {
+    let mut out = targets(root, TargetKind::Queue);
+    out.extend(targets(root, TargetKind::Function));
+    out
+}
+
+fn targets(root: &XmlNode, kind: TargetKind) -> Vec<QueueTarget> {
+    let (element, arn_element) = match kind {
+        TargetKind::Queue => ("QueueConfiguration", "Queue"),
+        TargetKind::Function => ("CloudFunctionConfiguration", "CloudFunction"),
+    };
+    root.all(element)
         .map(|q| {
             let mut prefix = None;
             let mut suffix = None;
@@ -39,11 +67,12 @@ pub fn queue_targets(root: &XmlNode) -> Vec<QueueTarget> {
                 }
             }
             QueueTarget {
+                kind,
                 id: q
                     .text_of("Id")
                     .map(str::to_owned)
                     .unwrap_or_else(skyport_core::ids::uuid),
-                arn: q.text_of("Queue").unwrap_or("").to_owned(),
+                arn: q.text_of(arn_element).unwrap_or("").to_owned(),
                 events: q.all("Event").map(|e| e.text.clone()).collect(),
                 prefix,
                 suffix,
@@ -90,6 +119,22 @@ impl S3 {
         doc: &str,
     ) -> S3Result<()> {
         let root = wire::parse_xml(doc.as_bytes())?;
+        for t in targets(&root, TargetKind::Function) {
+            if t.events.is_empty() {
+                return Err(S3Error::MalformedXml);
+            }
+            let allowed = match self.functions.get() {
+                Some(functions) => functions.allows_invoke(&t.arn, "s3.amazonaws.com").await,
+                None => false,
+            };
+            if !allowed {
+                return Err(S3Error::argument(
+                    "Unable to validate the following destination configurations",
+                    &t.arn,
+                    &format!("Not authorized to invoke function [{}]", t.arn),
+                ));
+            }
+        }
         let targets = queue_targets(&root);
         if targets.is_empty() {
             return Ok(());
@@ -134,9 +179,6 @@ impl S3 {
     /// Delivers events to the bucket's matching queues (errors are logged: the object operation has
     /// already succeeded).
     pub(crate) async fn notify(&self, ctx: &RequestContext, bucket: &str, events: &[ObjectEvent]) {
-        let Some(sink) = &self.queue_sink else {
-            return;
-        };
         if events.is_empty() {
             return;
         }
@@ -149,7 +191,7 @@ impl S3 {
         let Ok(root) = wire::parse_xml(doc.as_bytes()) else {
             return;
         };
-        let targets = queue_targets(&root);
+        let targets = all_targets(&root);
         for ev in events {
             for t in &targets {
                 if !t.events.iter().any(|p| event_matches(p, ev.name)) {
@@ -197,8 +239,17 @@ impl S3 {
                     },
                 });
                 let body = serde_json::json!({ "Records": [record] }).to_string();
-                if let Err(e) = sink.send_to_queue(&t.arn, body, BusAttributes::new()).await {
-                    tracing::warn!(bucket, queue = %t.arn, "S3 event notification not delivered: {e}");
+                let delivered = match (t.kind, &self.queue_sink, self.functions.get()) {
+                    (TargetKind::Queue, Some(sink), _) => {
+                        sink.send_to_queue(&t.arn, body, BusAttributes::new()).await
+                    }
+                    (TargetKind::Function, _, Some(functions)) => {
+                        functions.invoke_async(&t.arn, body.into()).await
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = delivered {
+                    tracing::warn!(bucket, destination = %t.arn, "S3 event notification not delivered: {e}");
                 }
             }
         }
@@ -232,5 +283,15 @@ mod tests {
         assert_eq!(t[0].prefix.as_deref(), Some("in/"));
         assert_eq!(t[0].suffix.as_deref(), Some(".jpg"));
         assert_eq!(t[0].events, ["s3:ObjectCreated:*"]);
+        let root = wire::parse_xml(
+            b"<NotificationConfiguration><CloudFunctionConfiguration><Id>f</Id>\
+              <CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:f</CloudFunction>\
+              <Event>s3:ObjectCreated:Put</Event></CloudFunctionConfiguration></NotificationConfiguration>",
+        )
+        .unwrap();
+        let t = all_targets(&root);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].kind, TargetKind::Function);
+        assert_eq!(t[0].arn, "arn:aws:lambda:us-east-1:000000000000:function:f");
     }
 }

@@ -11,7 +11,8 @@
 //! the redb store by a group-commit thread ([`persist`]) before the request is answered.
 //!
 //! [`wire`] decodes both protocols into one JSON-shaped input and writes the output back; [`service`]
-//! holds the operations; [`Sqs`] also implements [`skyport_core::bus::QueueSink`] for other services.
+//! holds the operations; [`Sqs`] also implements [`skyport_core::bus::QueueSink`] for other services,
+//! and (`source`) [`skyport_core::bus::QueueSource`], through which Lambda's event source mappings poll.
 #![forbid(unsafe_code)]
 
 mod digest;
@@ -20,6 +21,7 @@ mod model;
 mod persist;
 mod queue;
 mod service;
+mod source;
 mod urls;
 mod wire;
 

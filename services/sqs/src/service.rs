@@ -272,7 +272,7 @@ impl Sqs {
         self.inner.queues.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+    pub(crate) fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
         let parts: Vec<&str> = arn.split(':').collect();
         let [_, _, "sqs", region, account, name] = parts.as_slice() else {
             return None;
@@ -899,7 +899,36 @@ impl Sqs {
         system_names.extend(string_list(input, "MessageSystemAttributeNames")?.unwrap_or_default());
         let attribute_names = string_list(input, "MessageAttributeNames")?.unwrap_or_default();
         let attempt = str_field(input, "ReceiveRequestAttemptId")?.map(str::to_owned);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs);
+        let received = self
+            .receive_waiting(
+                q,
+                max,
+                visibility,
+                attempt.as_deref(),
+                Duration::from_secs(wait_secs),
+            )
+            .await?;
+        if received.is_empty() {
+            return Ok(json!({}));
+        }
+        let messages: Vec<Value> = received
+            .iter()
+            .map(|r| render_message(r, q.fifo, &system_names, &attribute_names))
+            .collect();
+        Ok(json!({ "Messages": messages }))
+    }
+
+    /// Receives up to `max` messages from `q`, waiting up to `wait` for the first (long polling);
+    /// messages over the redrive policy's `maxReceiveCount` move to the dead-letter queue.
+    pub(crate) async fn receive_waiting(
+        &self,
+        q: &Arc<Queue>,
+        max: usize,
+        visibility: Option<u64>,
+        attempt: Option<&str>,
+        wait_for: Duration,
+    ) -> Result<Vec<crate::queue::Received>, AwsError> {
+        let deadline = tokio::time::Instant::now() + wait_for;
         let received = loop {
             let notified = q.notify.notified();
             tokio::pin!(notified);
@@ -908,7 +937,7 @@ impl Sqs {
                 .settings()
                 .redrive
                 .and_then(|(arn, _)| self.queue_by_arn(&arn));
-            let outcome = q.receive(max, visibility, attempt.as_deref(), dlq.is_some());
+            let outcome = q.receive(max, visibility, attempt, dlq.is_some());
             if let Some(dlq) = dlq
                 && !outcome.to_dlq.is_empty()
             {
@@ -938,14 +967,7 @@ impl Sqs {
                 _ = tokio::time::sleep_until(until) => {}
             }
         };
-        if received.is_empty() {
-            return Ok(json!({}));
-        }
-        let messages: Vec<Value> = received
-            .iter()
-            .map(|r| render_message(r, q.fifo, &system_names, &attribute_names))
-            .collect();
-        Ok(json!({ "Messages": messages }))
+        Ok(received)
     }
 
     async fn delete_message_batch(&self, q: &Queue, input: &Value) -> Out {
@@ -1484,7 +1506,7 @@ async fn expire_messages(inner: std::sync::Weak<Inner>) {
     }
 }
 
-async fn wait(pending: Pending) -> Result<(), AwsError> {
+pub(crate) async fn wait(pending: Pending) -> Result<(), AwsError> {
     match pending {
         Some(p) => persist::wait(p).await.map_err(|e| storage(&e)),
         None => Ok(()),
