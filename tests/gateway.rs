@@ -230,13 +230,13 @@ fn unimplemented_services_get_errors_in_their_protocol() {
     }
     let skyport = Skyport::start();
     let ep = skyport.endpoint();
-    // awsJson: UnknownOperationException with x-amzn-ErrorType.
+    // awsJson: UnknownOperationException with x-amzn-ErrorType (ECR is not implemented yet).
     let (out, _) = curl(&[
         "-i",
         "-H",
-        "X-Amz-Target: DynamoDB_20120810.ListTables",
+        "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
         "-H",
-        "Content-Type: application/x-amz-json-1.0",
+        "Content-Type: application/x-amz-json-1.1",
         "-d",
         "{}",
         &format!("{ep}/"),
@@ -266,8 +266,14 @@ fn unimplemented_services_get_errors_in_their_protocol() {
         out.starts_with("HTTP/1.1 400") && out.contains("UnknownOperationException"),
         "{out}"
     );
-    // REST-JSON (Lambda's path).
-    let (out, _) = curl(&["-i", &format!("{ep}/2015-03-31/functions/")]);
+    // REST-JSON (API Gateway, by its credential scope).
+    let (out, _) = curl(&[
+        "-i",
+        "-H",
+        "Authorization: AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/apigateway/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=00",
+        &format!("{ep}/restapis"),
+    ]);
     assert!(out.starts_with("HTTP/1.1 501"), "{out}");
     assert!(
         out.contains("x-amzn-errortype: NotImplementedException"),

@@ -42,6 +42,9 @@ pub enum BusError {
     /// The queue failed to store the message.
     #[error("the queue could not store the message: {0}")]
     Internal(String),
+    /// No resource of another kind (a topic, an event bus, a function) has this ARN or name.
+    #[error("{0} does not exist")]
+    NoSuchTarget(String),
     /// S3 could not give an object: its S3 error code (`NoSuchKey`, `NoSuchBucket`, ...) and message.
     #[error("{message}")]
     Object {
@@ -52,18 +55,57 @@ pub enum BusError {
     },
 }
 
+/// A message for a queue, with the FIFO and delay settings a `SendMessage` may carry (SNS FIFO topics and
+/// EventBridge `SqsParameters` pass a group; the rest leave them empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// The body.
+    pub body: String,
+    /// Message attributes.
+    pub attributes: BusAttributes,
+    /// `MessageGroupId` (required by FIFO queues, ignored by standard ones).
+    pub group_id: Option<String>,
+    /// `MessageDeduplicationId` (FIFO queues without content-based deduplication need one).
+    pub dedup_id: Option<String>,
+    /// Per-message `DelaySeconds`.
+    pub delay_seconds: Option<u64>,
+}
+
+/// What a queue answered for one accepted message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The SQS `MessageId`.
+    pub message_id: String,
+    /// The FIFO `SequenceNumber`.
+    pub sequence_number: Option<String>,
+}
+
 /// Something that accepts messages for queues named by ARN (implemented by SQS).
 #[async_trait::async_trait]
 pub trait QueueSink: Send + Sync {
-    /// Enqueues `body` with `attributes` into the queue `queue_arn`
-    /// (`arn:aws:sqs:<region>:<account>:<name>`). Returns once the message is stored (durably, with
-    /// persistence), so the caller may acknowledge its own request.
+    /// Enqueues `message` into the queue `queue_arn` (`arn:aws:sqs:<region>:<account>:<name>`) with
+    /// SQS's own validation (size, characters, FIFO group and deduplication). Returns once the message is
+    /// stored (durably, with persistence), so the caller may acknowledge its own request.
+    async fn send_message(
+        &self,
+        queue_arn: &str,
+        message: OutgoingMessage,
+    ) -> Result<SentMessage, BusError>;
+
+    /// Enqueues `body` with `attributes` into a standard queue (no group, no delay).
     async fn send_to_queue(
         &self,
         queue_arn: &str,
         body: String,
         attributes: BusAttributes,
-    ) -> Result<(), BusError>;
+    ) -> Result<(), BusError> {
+        let message = OutgoingMessage {
+            body,
+            attributes,
+            ..OutgoingMessage::default()
+        };
+        self.send_message(queue_arn, message).await.map(|_| ())
+    }
 
     /// True when `queue_arn` names an existing queue (for validating notification destinations).
     async fn queue_exists(&self, queue_arn: &str) -> bool {
@@ -235,4 +277,62 @@ pub trait FunctionInvoker: Send + Sync {
     /// True when the function exists and its resource policy lets `principal` (e.g.
     /// `s3.amazonaws.com`) call `lambda:InvokeFunction` on it.
     async fn allows_invoke(&self, function_arn: &str, principal: &str) -> bool;
+}
+
+/// A message for an SNS topic, as `Publish` takes it (EventBridge SNS targets publish through it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicMessage {
+    /// `Message`.
+    pub message: String,
+    /// `Subject`.
+    pub subject: Option<String>,
+    /// `MessageAttributes` (SNS's types: `String`, `String.Array`, `Number`, `Binary`).
+    pub attributes: BusAttributes,
+    /// `MessageGroupId` (FIFO topics).
+    pub group_id: Option<String>,
+    /// `MessageDeduplicationId` (FIFO topics without content-based deduplication).
+    pub dedup_id: Option<String>,
+}
+
+/// Publishes to SNS topics named by ARN (implemented by SNS): EventBridge's SNS targets.
+#[async_trait::async_trait]
+pub trait TopicPublisher: Send + Sync {
+    /// Publishes `message` to `topic_arn` as `Publish` would, returning the SNS `MessageId`
+    /// ([`BusError::NoSuchTarget`] when no topic has that ARN).
+    async fn publish(&self, topic_arn: &str, message: TopicMessage) -> Result<String, BusError>;
+
+    /// True when `topic_arn` names an existing topic.
+    async fn topic_exists(&self, topic_arn: &str) -> bool {
+        let _ = topic_arn;
+        true
+    }
+}
+
+/// An event for an EventBridge bus, as `PutEvents` takes one entry (S3's EventBridge notifications
+/// put "Object Created" and the other S3 events on the account's `default` bus through it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BusEvent {
+    /// The account whose bus receives the event.
+    pub account: String,
+    /// The region of that bus.
+    pub region: String,
+    /// `EventBusName` (a name or ARN; empty for `default`).
+    pub bus: String,
+    /// `Source`, e.g. `aws.s3`.
+    pub source: String,
+    /// `DetailType`, e.g. `Object Created`.
+    pub detail_type: String,
+    /// `Detail`: a JSON object, as text.
+    pub detail: String,
+    /// `Resources` (ARNs).
+    pub resources: Vec<String>,
+    /// `Time` in milliseconds since the epoch (now when `None`).
+    pub time_ms: Option<i64>,
+}
+
+/// Accepts events for EventBridge buses (implemented by EventBridge).
+#[async_trait::async_trait]
+pub trait EventSink: Send + Sync {
+    /// Puts `event` on its bus and routes it to the matching rules' targets; returns the event id.
+    async fn put_event(&self, event: BusEvent) -> Result<String, BusError>;
 }

@@ -10,7 +10,7 @@ use http::{Request, Response, request::Parts};
 use serde_json::{Map, Value, json};
 use skyport_core::{
     AwsError, Body, Protocol, RequestContext, Service, ServiceInfo, body,
-    bus::{BusAttributes, BusError, QueueSink},
+    bus::{BusError, OutgoingMessage, QueueSink, SentMessage},
     store::{StateLayout, StoreError},
 };
 
@@ -1431,15 +1431,21 @@ impl Service for Sqs {
 
 #[async_trait::async_trait]
 impl QueueSink for Sqs {
-    async fn send_to_queue(
+    async fn send_message(
         &self,
         queue_arn: &str,
-        body: String,
-        attributes: BusAttributes,
-    ) -> Result<(), BusError> {
+        message: OutgoingMessage,
+    ) -> Result<SentMessage, BusError> {
         let queue = self
             .queue_by_arn(queue_arn)
             .ok_or_else(|| BusError::NoSuchQueue(queue_arn.to_owned()))?;
+        let OutgoingMessage {
+            body,
+            attributes,
+            group_id,
+            dedup_id,
+            delay_seconds,
+        } = message;
         let attributes: BTreeMap<String, MessageAttribute> = attributes
             .into_iter()
             .map(|(k, a)| {
@@ -1465,6 +1471,11 @@ impl QueueSink for Sqs {
             body,
             attributes,
             sender_id: queue.account.clone(),
+            // A standard queue takes no group or deduplication id from a bus sender (SNS and
+            // EventBridge drop them for standard queues as AWS does).
+            group_id: if queue.fifo { group_id } else { None },
+            dedup_id: if queue.fifo { dedup_id } else { None },
+            delay: delay_seconds,
             ..NewMessage::default()
         };
         let (mut results, pending) = queue.send(vec![new]);
@@ -1472,7 +1483,10 @@ impl QueueSink for Sqs {
             .await
             .map_err(|e| BusError::Internal(e.message))?;
         match results.pop() {
-            Some(Ok(_)) => Ok(()),
+            Some(Ok(sent)) => Ok(SentMessage {
+                message_id: sent.message_id,
+                sequence_number: sent.sequence_number,
+            }),
             Some(Err(e)) => Err(BusError::Rejected(e.message)),
             None => Err(BusError::Internal("no result".into())),
         }
@@ -1961,7 +1975,7 @@ fn message_attributes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skyport_core::bus::BusAttribute;
+    use skyport_core::bus::{BusAttribute, BusAttributes};
 
     async fn call_json(sqs: &Sqs, op: &str, input: Value) -> Result<Value, AwsError> {
         let mut ctx = RequestContext::new("sqs", Protocol::Json10);
