@@ -107,6 +107,30 @@ fn config(endpoint: &str) -> aws_config::SdkConfig {
 
 /// Creates the Python and the Rust callback functions and waits until both are `Active`.
 async fn create_functions(lambda: &aws_sdk_lambda::Client, images: &lambda_images::Images) {
+    // The Python function has a layer: its module is extracted into the container's /opt/python.
+    let layer_zip = {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(
+            "python/callback_layer.py",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(b"GREETING = 'from a layer'\n").unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let layer = lambda
+        .publish_layer_version()
+        .layer_name("callback-layer")
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .zip_file(Blob::new(layer_zip))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let layer_arn = layer.layer_version_arn().unwrap().to_owned();
     for (name, runtime, handler, zip) in [
         (
             "py-callback",
@@ -127,6 +151,7 @@ async fn create_functions(lambda: &aws_sdk_lambda::Client, images: &lambda_image
             .runtime(runtime)
             .role(ROLE)
             .handler(handler)
+            .set_layers((name == "py-callback").then(|| vec![layer_arn.clone()]))
             .timeout(60)
             .code(
                 FunctionCode::builder()
@@ -203,6 +228,12 @@ async fn callbacks_work(endpoint: &str) {
             format!("arn:aws:sts::000000000000:assumed-role/callback-role/{name}"),
             "{name} runs as its execution role: {body}"
         );
+        if name == "py-callback" {
+            assert_eq!(
+                result["layer"], "from a layer",
+                "the layer is in /opt: {body}"
+            );
+        }
         let object = s3
             .get_object()
             .bucket("callback-bucket")

@@ -1114,3 +1114,384 @@ async fn code_from_s3_objects() {
         "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist"
     );
 }
+
+/// A zip with several files.
+fn zip_files(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
+    for (name, text) in files {
+        w.start_file(*name, options).unwrap();
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn layers_are_published_listed_shared_and_stacked_into_opt() {
+    use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput};
+    let skyport = local();
+    let lambda = client(&skyport.endpoint());
+    let publish = |name: &'static str, files: Vec<(&'static str, &'static str)>| {
+        let lambda = lambda.clone();
+        async move {
+            lambda
+                .publish_layer_version()
+                .layer_name(name)
+                .description(format!("{name} layer"))
+                .compatible_runtimes(Runtime::Python311)
+                .compatible_architectures(Architecture::X8664)
+                .license_info("MIT")
+                .content(
+                    LayerVersionContentInput::builder()
+                        .zip_file(Blob::new(zip_files(&files)))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Two versions of one layer, one of another: versions count from 1.
+    let shared_v1 = publish("shared", vec![("python/shared.py", "VALUE = 'one'\n")]).await;
+    assert_eq!(shared_v1.version(), 1);
+    assert_eq!(
+        shared_v1.layer_version_arn(),
+        Some("arn:aws:lambda:us-east-1:000000000000:layer:shared:1")
+    );
+    assert_eq!(
+        shared_v1.layer_arn(),
+        Some("arn:aws:lambda:us-east-1:000000000000:layer:shared")
+    );
+    let content = shared_v1.content().unwrap();
+    assert!(content.code_size() > 0);
+    assert_eq!(content.code_sha256().unwrap().len(), 44, "base64 SHA-256");
+    // Content.Location downloads the zip.
+    let zip = reqwest_get(content.location().unwrap()).await;
+    assert_eq!(zip.len() as i64, content.code_size());
+    let shared_v2 = publish(
+        "shared",
+        vec![
+            ("python/shared.py", "VALUE = 'two'\n"),
+            (
+                "python/lib/python3.11/site-packages/deep.py",
+                "DEEP = 'deep'\n",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(shared_v2.version(), 2);
+    let over = publish(
+        "over",
+        vec![
+            ("python/shared.py", "VALUE = 'overridden'\n"),
+            ("bin/tool", "#!/bin/sh\n"),
+        ],
+    )
+    .await;
+
+    // Get, by name and by ARN; List newest first; ListLayers the latest matching version.
+    let got = lambda
+        .get_layer_version()
+        .layer_name("shared")
+        .version_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.description(), Some("shared layer"));
+    assert_eq!(got.license_info(), Some("MIT"));
+    assert_eq!(got.compatible_runtimes(), &[Runtime::Python311]);
+    assert!(got.created_date().unwrap().ends_with("+0000"));
+    let by_arn = lambda
+        .get_layer_version_by_arn()
+        .arn(shared_v2.layer_version_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_arn.version(), 2);
+    let versions = lambda
+        .list_layer_versions()
+        .layer_name("shared")
+        .send()
+        .await
+        .unwrap();
+    let numbers: Vec<i64> = versions
+        .layer_versions()
+        .iter()
+        .map(|v| v.version())
+        .collect();
+    assert_eq!(numbers, vec![2, 1]);
+    let page = lambda
+        .list_layer_versions()
+        .layer_name("shared")
+        .max_items(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.layer_versions().len(), 1);
+    let rest = lambda
+        .list_layer_versions()
+        .layer_name("shared")
+        .marker(page.next_marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.layer_versions()[0].version(), 1);
+    assert!(rest.next_marker().is_none());
+    let none = lambda
+        .list_layer_versions()
+        .layer_name("shared")
+        .compatible_runtime(Runtime::Nodejs20x)
+        .send()
+        .await
+        .unwrap();
+    assert!(none.layer_versions().is_empty());
+    let layers = lambda.list_layers().send().await.unwrap();
+    let latest: Vec<(String, i64)> = layers
+        .layers()
+        .iter()
+        .map(|l| {
+            (
+                l.layer_name().unwrap().to_owned(),
+                l.latest_matching_version().unwrap().version(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        latest,
+        vec![("over".to_owned(), 1), ("shared".to_owned(), 2)]
+    );
+
+    // A function using both: the later layer's file wins, site-packages is on the path, bin/ on PATH.
+    let code = r#"
+import os, shared, deep
+def main(event, context):
+    return {"value": shared.VALUE, "deep": deep.DEEP,
+            "tool": any(os.path.exists(os.path.join(p, "tool")) for p in os.environ["PATH"].split(":"))}
+"#;
+    lambda
+        .create_function()
+        .function_name("with-layers")
+        .runtime(Runtime::Python311)
+        .role(ROLE)
+        .handler("handler.main")
+        .layers(shared_v2.layer_version_arn().unwrap())
+        .layers(over.layer_version_arn().unwrap())
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(zip_of("handler.py", code)))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_active(&lambda, "with-layers").await;
+    let config = lambda
+        .get_function_configuration()
+        .function_name("with-layers")
+        .send()
+        .await
+        .unwrap();
+    let reported: Vec<(&str, i64)> = config
+        .layers()
+        .iter()
+        .map(|l| (l.arn().unwrap(), l.code_size()))
+        .collect();
+    assert_eq!(reported.len(), 2);
+    assert_eq!(reported[0].0, shared_v2.layer_version_arn().unwrap());
+    assert_eq!(reported[0].1, shared_v2.content().unwrap().code_size());
+    let out = lambda
+        .invoke()
+        .function_name("with-layers")
+        .send()
+        .await
+        .unwrap();
+    assert!(out.function_error().is_none(), "{out:?}");
+    let result: serde_json::Value =
+        serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(
+        result,
+        serde_json::json!({"value": "overridden", "deep": "deep", "tool": true})
+    );
+    // UpdateFunctionConfiguration swaps the layers; the next invoke runs with them.
+    lambda
+        .update_function_configuration()
+        .function_name("with-layers")
+        .layers(shared_v1.layer_version_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let value = loop {
+        let out = lambda
+            .invoke()
+            .function_name("with-layers")
+            .send()
+            .await
+            .unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        // Version 1 has no `deep` module: the import fails, as on AWS.
+        if out.function_error().is_some() {
+            break payload["errorMessage"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old layers stayed: {payload}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(value.contains("deep"), "{value}");
+
+    // AWS's errors.
+    let missing = "arn:aws:lambda:us-east-1:000000000000:layer:shared:9";
+    let (status, code, message) = fail(
+        lambda
+            .update_function_configuration()
+            .function_name("with-layers")
+            .layers(missing)
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert_eq!(message, format!("Layer version {missing} does not exist."));
+    let (status, code, message) = fail(
+        lambda
+            .update_function_configuration()
+            .function_name("with-layers")
+            .layers(shared_v1.layer_version_arn().unwrap())
+            .layers(shared_v2.layer_version_arn().unwrap())
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert!(
+        message.starts_with("Two different versions of the same layer"),
+        "{message}"
+    );
+    let mut too_many = lambda
+        .update_function_configuration()
+        .function_name("with-layers");
+    for _ in 0..6 {
+        too_many = too_many.layers(over.layer_version_arn().unwrap());
+    }
+    let (status, code, message) = fail(too_many.send().await);
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert_eq!(message, "Cannot reference more than 5 layers.");
+    let (status, code, _) = fail(
+        lambda
+            .get_layer_version()
+            .layer_name("shared")
+            .version_number(7)
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (404, "ResourceNotFoundException"));
+
+    // Permissions on a layer version.
+    let (status, code, message) = fail(
+        lambda
+            .get_layer_version_policy()
+            .layer_name("shared")
+            .version_number(1)
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (404, "ResourceNotFoundException"));
+    assert_eq!(message, "No policy is associated with the given resource.");
+    let added = lambda
+        .add_layer_version_permission()
+        .layer_name("shared")
+        .version_number(1)
+        .statement_id("xaccount")
+        .action("lambda:GetLayerVersion")
+        .principal("111122223333")
+        .send()
+        .await
+        .unwrap();
+    let statement: serde_json::Value = serde_json::from_str(added.statement().unwrap()).unwrap();
+    assert_eq!(
+        statement["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:root"
+    );
+    assert_eq!(
+        statement["Resource"],
+        "arn:aws:lambda:us-east-1:000000000000:layer:shared:1"
+    );
+    let (status, code, _) = fail(
+        lambda
+            .add_layer_version_permission()
+            .layer_name("shared")
+            .version_number(1)
+            .statement_id("xaccount")
+            .action("lambda:GetLayerVersion")
+            .principal("*")
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (409, "ResourceConflictException"));
+    let policy = lambda
+        .get_layer_version_policy()
+        .layer_name("shared")
+        .version_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy.revision_id(), added.revision_id());
+    let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(doc["Statement"][0]["Sid"], "xaccount");
+    lambda
+        .remove_layer_version_permission()
+        .layer_name("shared")
+        .version_number(1)
+        .statement_id("xaccount")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = fail(
+        lambda
+            .remove_layer_version_permission()
+            .layer_name("shared")
+            .version_number(1)
+            .statement_id("xaccount")
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (404, "ResourceNotFoundException"));
+
+    // Deleting is idempotent; the numbers go on; a function keeps the version it uses.
+    for _ in 0..2 {
+        lambda
+            .delete_layer_version()
+            .layer_name("shared")
+            .version_number(2)
+            .send()
+            .await
+            .unwrap();
+    }
+    let v3 = publish("shared", vec![("python/shared.py", "VALUE = 'three'\n")]).await;
+    assert_eq!(v3.version(), 3);
+    let versions = lambda
+        .list_layer_versions()
+        .layer_name("shared")
+        .send()
+        .await
+        .unwrap();
+    let numbers: Vec<i64> = versions
+        .layer_versions()
+        .iter()
+        .map(|v| v.version())
+        .collect();
+    assert_eq!(numbers, vec![3, 1]);
+}

@@ -22,6 +22,7 @@ use crate::record::{self, CodeRef, FUNCTIONS, Function, Version};
 use crate::runtimes;
 use crate::shapes::{self, LambdaApi};
 
+mod layers;
 mod triggers;
 
 skyport_wire::static_model!(MODEL, "../../../models/lambda.json");
@@ -35,6 +36,7 @@ static INFO: ServiceInfo = ServiceInfo {
 
 /// The operations implemented; the model's others answer `NotImplemented`.
 pub const OPERATIONS: &[&str] = &[
+    "AddLayerVersionPermission",
     "AddPermission",
     "CreateAlias",
     "CreateEventSourceMapping",
@@ -44,6 +46,7 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteFunction",
     "DeleteFunctionConcurrency",
     "DeleteFunctionEventInvokeConfig",
+    "DeleteLayerVersion",
     "GetAccountSettings",
     "GetAlias",
     "GetEventSourceMapping",
@@ -51,17 +54,24 @@ pub const OPERATIONS: &[&str] = &[
     "GetFunctionConcurrency",
     "GetFunctionConfiguration",
     "GetFunctionEventInvokeConfig",
+    "GetLayerVersion",
+    "GetLayerVersionByArn",
+    "GetLayerVersionPolicy",
     "GetPolicy",
     "Invoke",
     "ListAliases",
     "ListEventSourceMappings",
     "ListFunctionEventInvokeConfigs",
     "ListFunctions",
+    "ListLayerVersions",
+    "ListLayers",
     "ListTags",
     "ListVersionsByFunction",
+    "PublishLayerVersion",
     "PublishVersion",
     "PutFunctionConcurrency",
     "PutFunctionEventInvokeConfig",
+    "RemoveLayerVersionPermission",
     "RemovePermission",
     "TagResource",
     "UntagResource",
@@ -311,6 +321,7 @@ impl Lambda {
                         size: 0,
                         hot_reload: Some(dir.to_owned()),
                         image_uri: None,
+                        layers: Vec::new(),
                     },
                     sha,
                 ))
@@ -460,15 +471,6 @@ fn initial_config(
             ),
         }),
         revision_id: Some(new_revision()),
-        layers: input.layers.as_ref().map(|arns| {
-            arns.iter()
-                .map(|arn| shapes::Layer {
-                    arn: Some(arn.clone()),
-                    code_size: Some(0),
-                    ..Default::default()
-                })
-                .collect()
-        }),
         state: Some("Pending".to_owned()),
         state_reason: Some("The function is being created.".to_owned()),
         state_reason_code: Some("Creating".to_owned()),
@@ -574,6 +576,36 @@ fn marker_page<T: Clone>(
         .collect();
     let next = (start + max < items.len()).then(|| items[start + max - 1].0.clone());
     (page, next)
+}
+
+/// Adds `statement` (whose `Sid` is `sid`) to a resource policy, refusing a `Sid` it already has.
+fn add_statement(
+    statements: &mut Vec<serde_json::Value>,
+    sid: &str,
+    statement: serde_json::Value,
+) -> Result<(), ApiError> {
+    if statements
+        .iter()
+        .any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(sid))
+    {
+        return Err(errors::conflict(format!(
+            "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
+        )));
+    }
+    statements.push(statement);
+    Ok(())
+}
+
+/// Removes the statement `sid` from a resource policy, or AWS's not-found error.
+fn remove_statement(statements: &mut Vec<serde_json::Value>, sid: &str) -> Result<(), ApiError> {
+    let before = statements.len();
+    statements.retain(|s| s.get("Sid").and_then(|v| v.as_str()) != Some(sid));
+    if statements.len() == before {
+        return Err(errors::not_found(format!(
+            "Statement {sid} is not found in resource policy."
+        )));
+    }
+    Ok(())
 }
 
 /// The policy document of a function's statements.
@@ -690,7 +722,12 @@ impl LambdaApi for Lambda {
                 r.name
             )));
         }
-        let (code, sha_b64) = if package_type == "Image" {
+        let layers = input
+            .layers
+            .as_deref()
+            .map(|arns| self.resolve_layers(arns))
+            .transpose()?;
+        let (mut code, sha_b64) = if package_type == "Image" {
             let uri = input.code.image_uri.clone().unwrap_or_default();
             let (hex, b64) = crate::code::digests(uri.as_bytes());
             (
@@ -699,6 +736,7 @@ impl LambdaApi for Lambda {
                     size: 0,
                     hot_reload: None,
                     image_uri: Some(uri),
+                    layers: Vec::new(),
                 },
                 b64,
             )
@@ -712,7 +750,11 @@ impl LambdaApi for Lambda {
             )
             .await?
         };
-        let config = initial_config(ctx, &arn, &input, &r.name, sha_b64, code.size);
+        let mut config = initial_config(ctx, &arn, &input, &r.name, sha_b64, code.size);
+        if let Some(layers) = layers {
+            config.layers = Some(layers.config);
+            code.layers = layers.packages;
+        }
         let mut function = Function {
             latest: Version { config, code },
             versions: BTreeMap::new(),
@@ -919,6 +961,7 @@ impl LambdaApi for Lambda {
                     size: 0,
                     hot_reload: None,
                     image_uri: Some(uri.clone()),
+                    layers: Vec::new(),
                 },
                 b64,
             )
@@ -955,7 +998,9 @@ impl LambdaApi for Lambda {
                 if let Some(a) = architectures {
                     c.architectures = Some(a);
                 }
+                let layers = std::mem::take(&mut f.latest.code.layers);
                 f.latest.code = code;
+                f.latest.code.layers = layers;
                 if publish {
                     let n = f.next_version;
                     let v = published(&f.latest.config, n, None);
@@ -984,6 +1029,11 @@ impl LambdaApi for Lambda {
         let r = ids::parse(ctx, &input.function_name)?;
         check_runtime(input.runtime.as_deref(), false)?;
         check_environment(input.environment.as_ref())?;
+        let layers = input
+            .layers
+            .as_deref()
+            .map(|arns| self.resolve_layers(arns))
+            .transpose()?;
         let config = self
             .update(ctx, &r, move |f| {
                 check_revision(input.revision_id.as_deref(), f.latest.config.revision_id.as_deref())?;
@@ -1027,17 +1077,9 @@ impl LambdaApi for Lambda {
                 if let Some(t) = input.tracing_config {
                     c.tracing_config = Some(shapes::TracingConfigResponse { mode: t.mode });
                 }
-                if let Some(layers) = input.layers {
-                    c.layers = Some(
-                        layers
-                            .into_iter()
-                            .map(|arn| shapes::Layer {
-                                arn: Some(arn),
-                                code_size: Some(0),
-                                ..Default::default()
-                            })
-                            .collect(),
-                    );
+                if let Some(layers) = layers {
+                    c.layers = (!layers.config.is_empty()).then_some(layers.config);
+                    f.latest.code.layers = layers.packages;
                 }
                 if let Some(v) = input.ephemeral_storage {
                     c.ephemeral_storage = Some(v);
@@ -1322,23 +1364,16 @@ impl LambdaApi for Lambda {
         let statement = permission_statement(&input, &resource);
         let text = statement.to_string();
         self.update(ctx, &r, move |f| {
-            check_revision(input.revision_id.as_deref(), Some(f.policy_revision.as_str()))?;
+            check_revision(
+                input.revision_id.as_deref(),
+                Some(f.policy_revision.as_str()),
+            )?;
             if let Some(q) = &qualifier
                 && f.version(Some(q)).is_none()
             {
                 return Err(errors::function_not_found(&resource));
             }
-            if f
-                .statements
-                .iter()
-                .any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(input.statement_id.as_str()))
-            {
-                return Err(errors::conflict(format!(
-                    "The statement id ({}) provided already exists. Please provide a new statement id, or remove the existing statement.",
-                    input.statement_id
-                )));
-            }
-            f.statements.push(statement);
+            add_statement(&mut f.statements, &input.statement_id, statement)?;
             f.policy_revision = new_revision();
             Ok(())
         })
@@ -1388,16 +1423,7 @@ impl LambdaApi for Lambda {
                 input.revision_id.as_deref(),
                 Some(f.policy_revision.as_str()),
             )?;
-            let before = f.statements.len();
-            f.statements.retain(|s| {
-                s.get("Sid").and_then(|v| v.as_str()) != Some(input.statement_id.as_str())
-            });
-            if f.statements.len() == before {
-                return Err(errors::not_found(format!(
-                    "Statement {} is not found in resource policy.",
-                    input.statement_id
-                )));
-            }
+            remove_statement(&mut f.statements, &input.statement_id)?;
             f.policy_revision = new_revision();
             Ok(())
         })
@@ -1599,6 +1625,79 @@ impl LambdaApi for Lambda {
         input: shapes::ListFunctionEventInvokeConfigsRequest,
     ) -> Result<shapes::ListFunctionEventInvokeConfigsResponse, ApiError> {
         self.invoke_config_list(ctx, input)
+    }
+
+    async fn publish_layer_version(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::PublishLayerVersionRequest,
+    ) -> Result<shapes::PublishLayerVersionResponse, ApiError> {
+        self.layers_publish(ctx, input).await
+    }
+
+    async fn get_layer_version(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::GetLayerVersionRequest,
+    ) -> Result<shapes::GetLayerVersionResponse, ApiError> {
+        self.layers_get(ctx, &input.layer_name, input.version_number)
+    }
+
+    async fn get_layer_version_by_arn(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::GetLayerVersionByArnRequest,
+    ) -> Result<shapes::GetLayerVersionResponse, ApiError> {
+        self.layers_get_by_arn(ctx, &input.arn)
+    }
+
+    async fn list_layer_versions(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::ListLayerVersionsRequest,
+    ) -> Result<shapes::ListLayerVersionsResponse, ApiError> {
+        self.layers_list_versions(ctx, &input)
+    }
+
+    async fn list_layers(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::ListLayersRequest,
+    ) -> Result<shapes::ListLayersResponse, ApiError> {
+        self.layers_list(ctx, &input)
+    }
+
+    async fn delete_layer_version(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::DeleteLayerVersionRequest,
+    ) -> Result<(), ApiError> {
+        self.layers_delete(ctx, &input.layer_name, input.version_number)
+            .await
+    }
+
+    async fn add_layer_version_permission(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::AddLayerVersionPermissionRequest,
+    ) -> Result<shapes::AddLayerVersionPermissionResponse, ApiError> {
+        self.layers_add_permission(ctx, input).await
+    }
+
+    async fn get_layer_version_policy(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::GetLayerVersionPolicyRequest,
+    ) -> Result<shapes::GetLayerVersionPolicyResponse, ApiError> {
+        self.layers_get_policy(ctx, &input)
+    }
+
+    async fn remove_layer_version_permission(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::RemoveLayerVersionPermissionRequest,
+    ) -> Result<(), ApiError> {
+        self.layers_remove_permission(ctx, input).await
     }
 
     async fn invoke(

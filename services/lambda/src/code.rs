@@ -168,6 +168,21 @@ pub fn tar(entries: &[Entry], prefix: &str) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+/// Reads the package at `path` and makes a tar of it under `prefix` (blocking).
+pub fn tar_file(path: &Path, prefix: &str) -> Result<Vec<u8>, String> {
+    let zip = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let entries = entries(&zip).map_err(|e| e.to_string())?;
+    tar(&entries, prefix).map_err(|e| e.to_string())
+}
+
+/// Reads the package at `path` and unpacks it into `dir` (blocking; later files replace earlier ones,
+/// which is how layers stack in `/opt`).
+pub fn unpack_file(path: &Path, dir: &Path) -> Result<(), String> {
+    let zip = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let entries = entries(&zip).map_err(|e| e.to_string())?;
+    unpack(&entries, dir).map_err(|e| e.to_string())
+}
+
 /// Unpacks the package into `dir` (for the local executor).
 pub fn unpack(entries: &[Entry], dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -179,6 +194,10 @@ pub fn unpack(entries: &[Entry], dir: &Path) -> std::io::Result<()> {
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
+        }
+        // A file an earlier layer put here is replaced (it may be read-only).
+        if path.is_file() {
+            std::fs::remove_file(&path)?;
         }
         let mut file = std::fs::File::create(&path)?;
         file.write_all(&e.data)?;
@@ -236,6 +255,7 @@ impl CodeStore {
                 size: zip.len() as u64,
                 hot_reload: None,
                 image_uri: None,
+                layers: Vec::new(),
             },
             b64,
         ))

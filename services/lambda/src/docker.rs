@@ -736,20 +736,25 @@ impl Executor for DockerExecutor {
             stopped: std::sync::atomic::AtomicBool::new(false),
         };
         let prepared = async {
+            // Layers first, in order, into /opt (a later layer's files replace an earlier one's).
+            for path in &spec.layer_paths {
+                let path = path.clone();
+                let tarball = tokio::task::spawn_blocking(move || code::tar_file(&path, "opt"))
+                    .await
+                    .map_err(|e| StartError::Failed(e.to_string()))?
+                    .map_err(StartError::Failed)?;
+                upload(&docker, &id, tarball, "/").await?;
+            }
             if spec.code.hot_reload.is_none()
                 && let Some(path) = &spec.code_path
                 && spec.runtime.is_some()
             {
                 let path = path.clone();
-                let tarball = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-                    let zip =
-                        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                    let entries = code::entries(&zip).map_err(|e| e.to_string())?;
-                    code::tar(&entries, "var/task").map_err(|e| e.to_string())
-                })
-                .await
-                .map_err(|e| StartError::Failed(e.to_string()))?
-                .map_err(StartError::Failed)?;
+                let tarball =
+                    tokio::task::spawn_blocking(move || code::tar_file(&path, "var/task"))
+                        .await
+                        .map_err(|e| StartError::Failed(e.to_string()))?
+                        .map_err(StartError::Failed)?;
                 upload(&docker, &id, tarball, "/").await?;
             }
             self.install_trust(&docker, &id, runs_java(spec)).await?;

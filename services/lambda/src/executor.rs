@@ -38,6 +38,9 @@ pub struct EnvSpec {
     pub code: CodeRef,
     /// The package on disk (zip functions).
     pub code_path: Option<PathBuf>,
+    /// The packages of the function's layers, in order (extracted into `/opt`, later ones over
+    /// earlier ones).
+    pub layer_paths: Vec<PathBuf>,
     /// The container image (image functions, or a runtime's image).
     pub image: Option<String>,
     /// `ImageConfig` (entry point, command, working directory) of image functions.

@@ -312,6 +312,13 @@ impl Engine {
                     .code_dir
                     .join(format!("{}.zip", target.record.code.sha256)),
             ),
+            layer_paths: target
+                .record
+                .code
+                .layers
+                .iter()
+                .map(|sha| self.inner.code_dir.join(format!("{sha}.zip")))
+                .collect(),
             image,
             image_config: c
                 .image_config_response

@@ -7,7 +7,7 @@
 //! - [`invoke`]: invocations, warm environment pools, deadlines, logs;
 //! - [`runtime_api`]: the Runtime API Skyport serves to each environment;
 //! - [`executor`]: how environments run: [`local`] (child processes) and `docker` (containers);
-//! - [`code`]: deployment packages; [`record`]: what is stored; [`runtimes`]: the managed runtimes;
+//! - [`code`]: deployment packages; [`layers`]: layers and their versions; [`record`]: what is stored; [`runtimes`]: the managed runtimes;
 //! - [`trust`]: the CA trust store JVMs need (the others read the PEM bundle);
 //! - [`esm`]: event source mappings (SQS queues feeding functions, with `FilterCriteria` in the
 //!   event-pattern language of `skyport-patterns`); [`destinations`]: asynchronous invocation
@@ -23,6 +23,7 @@ pub mod esm;
 pub mod executor;
 mod ids;
 pub mod invoke;
+pub mod layers;
 pub mod local;
 pub mod record;
 pub mod runtime_api;

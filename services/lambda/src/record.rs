@@ -38,6 +38,10 @@ pub struct CodeRef {
     /// The container image of an image function (`ImageUri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_uri: Option<String>,
+    /// The packages of the function's layers (SHA-256 hex in the code store), in the order they are
+    /// extracted into `/opt`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 /// One version of a function: its configuration and its code.

@@ -17,7 +17,8 @@ Event keys, in the order they are handled (the same contract as ../rust_callback
 
 then returns `{"identity": STS GetCallerIdentity without ResponseMetadata, "env": {selected variables
 that are set}, "request_id", "remaining_ms"}`, plus `"put": {"ETag"}` and `"sent": {"MessageId",
-"QueueUrl"}` when those calls were made.
+"QueueUrl"}` when those calls were made, and `"layer"` (the `GREETING` of the `callback_layer` module) when
+a layer of the function provides that module in /opt/python.
 """
 
 import os
@@ -58,6 +59,11 @@ ENV_KEYS = (
 # botocore reads AWS_DEFAULT_REGION, not AWS_REGION; Lambda sets both, the region comes from AWS_REGION.
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
+try:
+    import callback_layer  # from a layer (/opt/python), when the function has one
+except ImportError:
+    callback_layer = None
+
 # Created at init like any Lambda function's clients (no network traffic until the first call).
 s3 = boto3.client("s3", region_name=REGION, config=Config(s3={"addressing_style": "virtual"}))
 sqs = boto3.client("sqs", region_name=REGION)
@@ -96,4 +102,6 @@ def main(event, context):
     response["env"] = {k: v for k, v in os.environ.items() if k in ENV_KEYS or k.startswith("TEST_")}
     response["request_id"] = context.aws_request_id
     response["remaining_ms"] = context.get_remaining_time_in_millis()
+    if callback_layer is not None:
+        response["layer"] = callback_layer.GREETING
     return response

@@ -49,6 +49,39 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The variables that make a runtime find what layers put in `opt` (AWS's layer paths per runtime:
+/// `python` and `python/lib/<runtime>/site-packages`, `nodejs/node_modules`, `bin`, `lib`).
+fn layer_env(opt: &std::path::Path, runtime: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+    let join = |dirs: Vec<PathBuf>, existing: Option<std::ffi::OsString>| {
+        let mut all = dirs;
+        if let Some(existing) = existing {
+            all.extend(std::env::split_paths(&existing));
+        }
+        std::env::join_paths(all).unwrap_or_default()
+    };
+    vec![
+        (
+            "PYTHONPATH",
+            join(
+                vec![
+                    opt.join("python"),
+                    opt.join("python/lib").join(runtime).join("site-packages"),
+                ],
+                None,
+            ),
+        ),
+        (
+            "NODE_PATH",
+            join(vec![opt.join("nodejs/node_modules")], None),
+        ),
+        (
+            "PATH",
+            join(vec![opt.join("bin")], std::env::var_os("PATH")),
+        ),
+        ("LD_LIBRARY_PATH", join(vec![opt.join("lib")], None)),
+    ]
+}
+
 struct Process {
     child: Mutex<Option<Child>>,
     dir: PathBuf,
@@ -123,6 +156,20 @@ impl Executor for LocalExecutor {
                 dir.join("task")
             }
         };
+        // Layers, in order, into the environment's own `opt` (a host process cannot use /opt).
+        let opt = dir.join("opt");
+        if !spec.layer_paths.is_empty() {
+            let layers = spec.layer_paths.clone();
+            let target = opt.clone();
+            tokio::task::spawn_blocking(move || -> Result<(), String> {
+                layers
+                    .iter()
+                    .try_for_each(|path| code::unpack_file(path, &target))
+            })
+            .await
+            .map_err(|e| StartError::Failed(e.to_string()))?
+            .map_err(StartError::Failed)?;
+        }
         let runtime = spec.runtime.clone().unwrap_or_default();
         let family = runtimes::find(&runtime).map(|r| r.family);
         let mut command = match family {
@@ -138,7 +185,15 @@ impl Executor for LocalExecutor {
                 c.arg("-u").arg(&script);
                 c
             }
-            Some(Family::Provided) => Command::new(task.join("bootstrap")),
+            Some(Family::Provided) => {
+                // A function without its own bootstrap runs the one a layer provides, as on AWS.
+                let own = task.join("bootstrap");
+                if !own.exists() && opt.join("bootstrap").exists() {
+                    Command::new(opt.join("bootstrap"))
+                } else {
+                    Command::new(own)
+                }
+            }
             _ => {
                 return Err(StartError::Unavailable(format!(
                     "the local executor cannot run {runtime}"
@@ -161,6 +216,11 @@ impl Executor for LocalExecutor {
             command.env(k, v);
         }
         command.env("LAMBDA_TASK_ROOT", &task);
+        if !spec.layer_paths.is_empty() {
+            for (var, value) in layer_env(&opt, &runtime) {
+                command.env(var, value);
+            }
+        }
         // A host process keeps the host's resolver: the SDKs are pointed at Skyport instead.
         command.env("AWS_ENDPOINT_URL", &self.endpoint);
         if let Some(bundle) = &self.ca_bundle {
