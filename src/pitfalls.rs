@@ -154,6 +154,7 @@ fn skyport_answers(config: &Config, host: &str) -> bool {
                 "amazonaws.com.cn",
                 "api.aws",
                 "aws.amazon.com",
+                "on.aws",
             ]
             .iter()
             .any(|d| under(d)))

@@ -1495,3 +1495,262 @@ def main(event, context):
         .collect();
     assert_eq!(numbers, vec![3, 1]);
 }
+
+/// `curl -si` with extra arguments; the response head and body as text.
+fn curl_i(args: &[&str]) -> String {
+    let out = std::process::Command::new("curl")
+        .arg("-si")
+        .args(args)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn function_urls_answer_on_their_aws_names_with_tls() {
+    use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
+    if !common::require("curl") {
+        return;
+    }
+    let skyport = local();
+    let lambda = client(&skyport.endpoint());
+    let port = skyport.port();
+    let code = r#"
+import base64, json
+def main(event, context):
+    if event.get("rawPath") == "/plain":
+        return {"plain": True}
+    if event.get("rawPath") == "/fail":
+        raise ValueError("boom")
+    body = event.get("body")
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).hex()
+    return {"statusCode": 201, "headers": {"x-echo": "yes", "content-type": "application/json"},
+            "cookies": ["a=1; Path=/", "b=2"],
+            "body": json.dumps({"path": event["rawPath"], "query": event.get("queryStringParameters"),
+                                "cookies": event.get("cookies"), "method": event["requestContext"]["http"]["method"],
+                                "body": body, "domain": event["requestContext"]["domainName"],
+                                "header": event["headers"].get("x-custom"), "version": event["version"]})}
+"#;
+    create(&lambda, "web", code).await;
+    let created = lambda
+        .create_function_url_config()
+        .function_name("web")
+        .auth_type(FunctionUrlAuthType::None)
+        .cors(
+            Cors::builder()
+                .allow_origins("https://example.com")
+                .allow_methods("GET")
+                .allow_methods("POST")
+                .expose_headers("x-echo")
+                .max_age(60)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let url = created.function_url().to_owned();
+    let host = url
+        .strip_prefix("https://")
+        .and_then(|u| u.strip_suffix('/'))
+        .unwrap()
+        .to_owned();
+    let (id, rest) = host.split_once('.').unwrap();
+    assert_eq!(id.len(), 32, "{url}");
+    assert_eq!(rest, "lambda-url.us-east-1.on.aws");
+    assert_eq!(
+        created.function_arn(),
+        "arn:aws:lambda:us-east-1:000000000000:function:web"
+    );
+    assert_eq!(created.invoke_mode().map(|m| m.as_str()), Some("BUFFERED"));
+    let (status, code_, _) = fail(
+        lambda
+            .create_function_url_config()
+            .function_name("web")
+            .auth_type(FunctionUrlAuthType::None)
+            .send()
+            .await,
+    );
+    assert_eq!((status, code_.as_str()), (409, "ResourceConflictException"));
+
+    // The CA Skyport serves, for curl.
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        ca.path(),
+        reqwest_get(&format!("{}/_skyport/certs/ca.pem", skyport.endpoint())).await,
+    )
+    .unwrap();
+    let resolve = format!("{host}:{port}:127.0.0.1");
+    let https = |path: &str| format!("https://{host}:{port}{path}");
+    let ca_path = ca.path().to_str().unwrap().to_owned();
+    let tls = |extra: &[&str], path: &str| {
+        let mut args = vec!["--resolve", &resolve, "--cacert", &ca_path];
+        args.extend_from_slice(extra);
+        let target = https(path);
+        let mut all: Vec<&str> = args.clone();
+        all.push(&target);
+        curl_i(&all)
+    };
+
+    // Without a policy that lets anyone call it, an auth type NONE URL is forbidden, as on AWS.
+    let out = tls(&[], "/echo");
+    assert!(
+        out.starts_with("HTTP/2 403") || out.starts_with("HTTP/1.1 403"),
+        "{out}"
+    );
+    assert!(out.contains(r#"{"Message":"Forbidden"}"#), "{out}");
+    lambda
+        .add_permission()
+        .function_name("web")
+        .statement_id("FunctionURLAllowPublicAccess")
+        .action("lambda:InvokeFunctionUrl")
+        .principal("*")
+        .function_url_auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+
+    // A request becomes the 2.0 event; the result object becomes the response.
+    let out = tls(
+        &["-H", "Cookie: c1=v1; c2=v2", "-H", "x-custom: hello"],
+        "/echo?x=1&x=2&y=3",
+    );
+    let lower = out.to_ascii_lowercase();
+    assert!(out.contains(" 201"), "{out}");
+    assert!(lower.contains("x-echo: yes"), "{out}");
+    assert_eq!(lower.matches("set-cookie:").count(), 2, "{out}");
+    let body: serde_json::Value =
+        serde_json::from_str(out.split("\r\n\r\n").last().unwrap()).unwrap();
+    assert_eq!(body["path"], "/echo");
+    assert_eq!(body["query"], serde_json::json!({"x": "1,2", "y": "3"}));
+    assert_eq!(body["cookies"], serde_json::json!(["c1=v1", "c2=v2"]));
+    assert_eq!(body["method"], "GET");
+    assert_eq!(body["header"], "hello");
+    assert_eq!(body["domain"], host.as_str());
+    assert_eq!(body["version"], "2.0");
+    // A binary body arrives base64-encoded.
+    let out = tls(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/octet-stream",
+            "--data-binary",
+            "\u{1}\u{2}\u{3}",
+        ],
+        "/bin",
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(out.split("\r\n\r\n").last().unwrap()).unwrap();
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["body"], "010203");
+    // Any other JSON result is a 200 application/json body; a function error is a 502.
+    let out = tls(&[], "/plain");
+    assert!(out.contains(" 200"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{out}"
+    );
+    assert!(out.ends_with(r#"{"plain": true}"#), "{out}");
+    let out = tls(&[], "/fail");
+    assert!(out.contains(" 502"), "{out}");
+    // CORS: the preflight is answered from the configuration; responses carry its headers.
+    let out = tls(
+        &[
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: https://example.com",
+            "-H",
+            "Access-Control-Request-Method: POST",
+        ],
+        "/echo",
+    )
+    .to_ascii_lowercase();
+    assert!(out.contains(" 200"), "{out}");
+    assert!(
+        out.contains("access-control-allow-origin: https://example.com"),
+        "{out}"
+    );
+    assert!(
+        out.contains("access-control-allow-methods: get,post"),
+        "{out}"
+    );
+    assert!(out.contains("access-control-max-age: 60"), "{out}");
+    let out = tls(&["-H", "Origin: https://example.com"], "/echo").to_ascii_lowercase();
+    assert!(
+        out.contains("access-control-allow-origin: https://example.com"),
+        "{out}"
+    );
+    assert!(
+        out.contains("access-control-expose-headers: x-echo"),
+        "{out}"
+    );
+    let out = tls(&["-H", "Origin: https://evil.example"], "/echo").to_ascii_lowercase();
+    assert!(!out.contains("access-control-allow-origin"), "{out}");
+    // LocalStack's form of the name, over plain HTTP on the same port.
+    let local_host = format!("{id}.lambda-url.us-east-1.localhost.localstack.cloud");
+    let local_resolve = format!("{local_host}:{port}:127.0.0.1");
+    let out = curl_i(&[
+        "--resolve",
+        &local_resolve,
+        &format!("http://{local_host}:{port}/plain"),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+
+    // Get, List, Update (AWS_IAM: an unsigned request is forbidden), Delete.
+    let got = lambda
+        .get_function_url_config()
+        .function_name("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.function_url(), url);
+    assert_eq!(got.cors().unwrap().max_age(), Some(60));
+    let listed = lambda
+        .list_function_url_configs()
+        .function_name("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.function_url_configs().len(), 1);
+    let updated = lambda
+        .update_function_url_config()
+        .function_name("web")
+        .auth_type(FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.auth_type(), &FunctionUrlAuthType::AwsIam);
+    assert_eq!(updated.creation_time(), created.creation_time());
+    let out = tls(&[], "/plain");
+    assert!(out.contains(" 403"), "{out}");
+    lambda
+        .delete_function_url_config()
+        .function_name("web")
+        .send()
+        .await
+        .unwrap();
+    let (status, code_, _) = fail(
+        lambda
+            .get_function_url_config()
+            .function_name("web")
+            .send()
+            .await,
+    );
+    assert_eq!((status, code_.as_str()), (404, "ResourceNotFoundException"));
+    let out = tls(&[], "/plain");
+    assert!(out.contains(" 403"), "{out}");
+    // An alias's URL needs the alias.
+    let (status, code_, _) = fail(
+        lambda
+            .create_function_url_config()
+            .function_name("web")
+            .qualifier("live")
+            .auth_type(FunctionUrlAuthType::None)
+            .send()
+            .await,
+    );
+    assert_eq!((status, code_.as_str()), (404, "ResourceNotFoundException"));
+}

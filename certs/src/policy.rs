@@ -17,6 +17,8 @@ pub const AWS_ZONES: &[&str] = &[
     "amazonaws.com.cn",
     "api.aws",
     "aws.amazon.com",
+    // Lambda function URLs: `<url-id>.lambda-url.<region>.on.aws`.
+    "on.aws",
 ];
 
 /// Local zones Skyport always answers for.

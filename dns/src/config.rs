@@ -24,11 +24,12 @@ pub const ADVERTISED_UDP_PAYLOAD: u16 = 1232;
 pub const MAX_CACHE_TTL: u32 = 86_400;
 
 /// The AWS service domains Skyport intercepts when [`DnsConfig::aws_names`] is on.
-pub const AWS_DOMAINS: [&str; 4] = [
+pub const AWS_DOMAINS: [&str; 5] = [
     "amazonaws.com",
     "amazonaws.com.cn",
     "api.aws",
     "aws.amazon.com",
+    "on.aws",
 ];
 /// LocalStack's well-known name; it and every subdomain always resolve to Skyport.
 pub const LOCALSTACK_DOMAIN: &str = "localhost.localstack.cloud";

@@ -39,6 +39,7 @@ async fn local_names_over_udp_and_tcp() {
             "localhost.localstack.cloud.",
             "sts.amazonaws.com.cn.",
             "sts.api.aws.",
+            "abc123.lambda-url.us-east-1.on.aws.",
             "console.aws.amazon.com.",
         ] {
             let a = d(name, "A");
@@ -195,7 +196,7 @@ async fn registry_names_added_and_removed_at_run_time() {
     let records = server.records();
     records
         .add_name(
-            "abc123.lambda-url.us-east-1.on.aws",
+            "abc123.widgets.example.net",
             skyport_dns::RecordTarget::Skyport,
         )
         .unwrap();
@@ -205,19 +206,19 @@ async fn registry_names_added_and_removed_at_run_time() {
             skyport_dns::RecordTarget::Ip("10.20.30.40".parse().unwrap()),
         )
         .unwrap();
-    let r = dig(LO, port, &["abc123.lambda-url.us-east-1.on.aws", "A"]);
+    let r = dig(LO, port, &["abc123.widgets.example.net", "A"]);
     assert!(r.has_flag("aa"));
     assert_eq!(
         r.answers,
-        vec!["abc123.lambda-url.us-east-1.on.aws. 300 IN A 127.0.0.1".to_string()]
+        vec!["abc123.widgets.example.net. 300 IN A 127.0.0.1".to_string()]
     );
     let r = dig(LO, port, &["primary.db.skyport.internal", "A", "+tcp"]);
     assert_eq!(
         r.answers,
         vec!["primary.db.skyport.internal. 300 IN A 10.20.30.40".to_string()]
     );
-    assert!(records.remove_name("abc123.lambda-url.us-east-1.on.aws"));
-    let r = dig(LO, port, &["abc123.lambda-url.us-east-1.on.aws", "A"]);
+    assert!(records.remove_name("abc123.widgets.example.net"));
+    let r = dig(LO, port, &["abc123.widgets.example.net", "A"]);
     assert!(!r.has_flag("aa"), "removed name is forwarded: {}", r.raw);
     // skip patterns added at run time send Skyport's names upstream
     records.add_skip_pattern(r".*\.s3\.amazonaws\.com").unwrap();

@@ -21,6 +21,7 @@ impl HostDomains {
             "amazonaws.com",
             "api.aws",
             "aws.amazon.com",
+            "on.aws",
             "localhost",
         ]
         .iter()

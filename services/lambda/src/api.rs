@@ -24,6 +24,7 @@ use crate::shapes::{self, LambdaApi};
 
 mod layers;
 mod triggers;
+mod urls;
 
 skyport_wire::static_model!(MODEL, "../../../models/lambda.json");
 
@@ -41,11 +42,13 @@ pub const OPERATIONS: &[&str] = &[
     "CreateAlias",
     "CreateEventSourceMapping",
     "CreateFunction",
+    "CreateFunctionUrlConfig",
     "DeleteAlias",
     "DeleteEventSourceMapping",
     "DeleteFunction",
     "DeleteFunctionConcurrency",
     "DeleteFunctionEventInvokeConfig",
+    "DeleteFunctionUrlConfig",
     "DeleteLayerVersion",
     "GetAccountSettings",
     "GetAlias",
@@ -54,6 +57,7 @@ pub const OPERATIONS: &[&str] = &[
     "GetFunctionConcurrency",
     "GetFunctionConfiguration",
     "GetFunctionEventInvokeConfig",
+    "GetFunctionUrlConfig",
     "GetLayerVersion",
     "GetLayerVersionByArn",
     "GetLayerVersionPolicy",
@@ -62,6 +66,7 @@ pub const OPERATIONS: &[&str] = &[
     "ListAliases",
     "ListEventSourceMappings",
     "ListFunctionEventInvokeConfigs",
+    "ListFunctionUrlConfigs",
     "ListFunctions",
     "ListLayerVersions",
     "ListLayers",
@@ -80,6 +85,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateFunctionCode",
     "UpdateFunctionConfiguration",
     "UpdateFunctionEventInvokeConfig",
+    "UpdateFunctionUrlConfig",
 ];
 
 /// The Lambda model (compiled on first use).
@@ -636,6 +642,10 @@ impl Service for Lambda {
         ctx: &mut RequestContext,
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
+        // Function URLs: `<url-id>.lambda-url.<region>.on.aws` (or under localhost.localstack.cloud).
+        if let Some(url_id) = crate::urls::url_id_of_host(&ctx.host) {
+            return Ok(self.serve_url(ctx, &url_id, request).await);
+        }
         if request.method() == http::Method::GET && request.uri().path().contains("/code-location/")
         {
             ctx.set_operation("DownloadCode");
@@ -764,6 +774,7 @@ impl LambdaApi for Lambda {
             statements: Vec::new(),
             policy_revision: new_revision(),
             reserved_concurrency: None,
+            urls: BTreeMap::new(),
         };
         let mut response = function.latest.config.clone();
         if input.publish == Some(true) {
@@ -906,7 +917,15 @@ impl LambdaApi for Lambda {
                 let missing = errors::function_not_found(&arn);
                 let deleted = self
                     .store()
-                    .write_freeing_async(move |w| w.delete(FUNCTIONS, &key))
+                    .write_freeing_async(move |w| {
+                        // The function's URLs go with it.
+                        if let Some(f) = Function::read_in(w, &key)? {
+                            for url in f.urls.values() {
+                                w.delete(crate::urls::URLS, &url.url_id)?;
+                            }
+                        }
+                        w.delete(FUNCTIONS, &key)
+                    })
                     .await
                     .map_err(store_error)?;
                 if !deleted {
@@ -1294,11 +1313,17 @@ impl LambdaApi for Lambda {
         input: shapes::DeleteAliasRequest,
     ) -> Result<(), ApiError> {
         let r = ids::parse(ctx, &input.function_name)?;
-        self.update(ctx, &r, move |f| {
-            f.aliases.remove(&input.name);
-            Ok(())
-        })
-        .await
+        let url = self
+            .update(ctx, &r, move |f| {
+                f.aliases.remove(&input.name);
+                // An alias's function URL goes with it.
+                Ok(f.urls.remove(&input.name))
+            })
+            .await?;
+        if let Some(url) = url {
+            self.forget_url(&url.url_id).await?;
+        }
+        Ok(())
     }
 
     async fn tag_resource(
@@ -1698,6 +1723,46 @@ impl LambdaApi for Lambda {
         input: shapes::RemoveLayerVersionPermissionRequest,
     ) -> Result<(), ApiError> {
         self.layers_remove_permission(ctx, input).await
+    }
+
+    async fn create_function_url_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::CreateFunctionUrlConfigRequest,
+    ) -> Result<shapes::CreateFunctionUrlConfigResponse, ApiError> {
+        self.url_create(ctx, input).await
+    }
+
+    async fn get_function_url_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::GetFunctionUrlConfigRequest,
+    ) -> Result<shapes::GetFunctionUrlConfigResponse, ApiError> {
+        self.url_get(ctx, &input)
+    }
+
+    async fn update_function_url_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::UpdateFunctionUrlConfigRequest,
+    ) -> Result<shapes::UpdateFunctionUrlConfigResponse, ApiError> {
+        self.url_update(ctx, input).await
+    }
+
+    async fn delete_function_url_config(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::DeleteFunctionUrlConfigRequest,
+    ) -> Result<(), ApiError> {
+        self.url_delete(ctx, input).await
+    }
+
+    async fn list_function_url_configs(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::ListFunctionUrlConfigsRequest,
+    ) -> Result<shapes::ListFunctionUrlConfigsResponse, ApiError> {
+        self.url_list(ctx, &input)
     }
 
     async fn invoke(

@@ -71,19 +71,29 @@ pub fn qualified_arn(base: &str, qualifier: &str) -> String {
     format!("{base}:{qualifier}")
 }
 
-/// Lambda's `LastModified` format: `2024-01-01T00:00:00.000+0000`.
-pub fn last_modified_now() -> String {
-    let at = time::OffsetDateTime::now_utc();
+/// `YYYY-MM-DDTHH:MM:SS` of `at`.
+fn seconds(at: time::OffsetDateTime) -> String {
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         at.year(),
         u8::from(at.month()),
         at.day(),
         at.hour(),
         at.minute(),
-        at.second(),
-        at.millisecond()
+        at.second()
     )
+}
+
+/// Lambda's `LastModified` format: `2024-01-01T00:00:00.000+0000`.
+pub fn last_modified_now() -> String {
+    let at = time::OffsetDateTime::now_utc();
+    format!("{}.{:03}+0000", seconds(at), at.millisecond())
+}
+
+/// The format of function URLs' `CreationTime` and `LastModifiedTime`: `2024-01-01T00:00:00.000000Z`.
+pub fn url_time_now() -> String {
+    let at = time::OffsetDateTime::now_utc();
+    format!("{}.{:06}Z", seconds(at), at.microsecond())
 }
 
 #[cfg(test)]

@@ -30,5 +30,6 @@ pub mod runtime_api;
 pub mod runtimes;
 pub mod shapes;
 pub mod trust;
+pub mod urls;
 
 pub use api::{Lambda, LambdaOptions, OPERATIONS, model};

@@ -72,6 +72,8 @@ pub struct Function {
     pub policy_revision: String,
     /// Reserved concurrency.
     pub reserved_concurrency: Option<i32>,
+    /// Function URLs by qualifier (`$LATEST` or an alias).
+    pub urls: BTreeMap<String, crate::urls::UrlConfig>,
 }
 
 /// The stored form: model shapes in the model's own JSON form, the rest as serde structs.
@@ -85,6 +87,8 @@ struct Stored {
     statements: Vec<serde_json::Value>,
     policy_revision: String,
     reserved_concurrency: Option<i32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    urls: BTreeMap<String, crate::urls::UrlConfig>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,6 +145,7 @@ impl Function {
             statements: self.statements.clone(),
             policy_revision: self.policy_revision.clone(),
             reserved_concurrency: self.reserved_concurrency,
+            urls: self.urls.clone(),
         };
         Ok(serde_json::to_vec(&stored)?)
     }
@@ -171,6 +176,7 @@ impl Function {
             statements: stored.statements,
             policy_revision: stored.policy_revision,
             reserved_concurrency: stored.reserved_concurrency,
+            urls: stored.urls,
         })
     }
 
