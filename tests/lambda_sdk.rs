@@ -1754,3 +1754,66 @@ def main(event, context):
     );
     assert_eq!((status, code_.as_str()), (404, "ResourceNotFoundException"));
 }
+
+#[tokio::test]
+async fn hot_reloaded_code_runs_its_latest_files_without_an_api_call() {
+    let skyport = local();
+    let lambda = client(&skyport.endpoint());
+    let dir = tempfile::tempdir().unwrap();
+    let write = |value: &str| {
+        std::fs::write(
+            dir.path().join("handler.py"),
+            format!("def main(event, context):\n    return {{'value': '{value}'}}\n"),
+        )
+        .unwrap();
+    };
+    write("one");
+    lambda
+        .create_function()
+        .function_name("hot")
+        .runtime(Runtime::Python311)
+        .role(ROLE)
+        .handler("handler.main")
+        .code(
+            FunctionCode::builder()
+                .s3_bucket("hot-reload")
+                .s3_key(dir.path().to_str().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_active(&lambda, "hot").await;
+    let value = |lambda: Client| async move {
+        let out = lambda.invoke().function_name("hot").send().await.unwrap();
+        assert!(out.function_error().is_none(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        v["value"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(value(lambda.clone()).await, "one");
+    assert_eq!(value(lambda.clone()).await, "one", "a warm environment");
+    // The file changes on the host; the next invoke starts a fresh environment with it.
+    write("two, a longer value");
+    assert_eq!(value(lambda.clone()).await, "two, a longer value");
+    // A relative path is refused.
+    let (status, code, _) = fail(
+        lambda
+            .create_function()
+            .function_name("hot-relative")
+            .runtime(Runtime::Python311)
+            .role(ROLE)
+            .handler("handler.main")
+            .code(
+                FunctionCode::builder()
+                    .s3_bucket("hot-reload")
+                    .s3_key("relative/dir")
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+}

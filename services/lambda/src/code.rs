@@ -183,6 +183,40 @@ pub fn unpack_file(path: &Path, dir: &Path) -> Result<(), String> {
     unpack(&entries, dir).map_err(|e| e.to_string())
 }
 
+/// A fingerprint of a hot-reload directory's files (paths, sizes and modification times), so that a
+/// change under it starts a fresh environment. Walks at most 20,000 entries (blocking).
+pub fn dir_stamp(dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut pending = vec![dir.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in entries {
+            seen += 1;
+            if seen > 20_000 {
+                return format!("{:016x}", hasher.finish());
+            }
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            entry.path().hash(&mut hasher);
+            meta.len().hash(&mut hasher);
+            if let Ok(modified) = meta.modified() {
+                modified.hash(&mut hasher);
+            }
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    format!("{:016x}", hasher.finish())
+}
+
 /// Unpacks the package into `dir` (for the local executor).
 pub fn unpack(entries: &[Entry], dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

@@ -4,6 +4,7 @@
 //! `DryRun` invocations.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -634,7 +635,16 @@ impl Engine {
         let _slot = self.acquire_slot(target)?;
         // The invocation's id is the API request's, as in AWS (also across an Event's retries).
         let request_id = ctx.request_id.clone();
-        let revision = target.record.config.revision_id.clone().unwrap_or_default();
+        let mut revision = target.record.config.revision_id.clone().unwrap_or_default();
+        // Hot-reload code: a change under the directory retires the warm environments.
+        if let Some(dir) = target.record.code.hot_reload.clone() {
+            let stamp =
+                tokio::task::spawn_blocking(move || crate::code::dir_stamp(Path::new(&dir)))
+                    .await
+                    .unwrap_or_default();
+            revision.push(':');
+            revision.push_str(&stamp);
+        }
         let (env, cold) = match self.take_idle(target, &revision) {
             Some(env) => (env, false),
             None => match self.start_env(ctx, target, &revision).await {
