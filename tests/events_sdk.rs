@@ -1011,3 +1011,116 @@ async fn buses_and_rules_survive_a_restart_with_persistence() {
         .unwrap();
     assert_eq!(targets.targets()[0].id(), "q");
 }
+
+/// Records each event it gets in `$OUT` (one JSON line each).
+const RECORDING_HANDLER: &str = r#"
+import json, os
+def main(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\n")
+    return {"ok": True}
+"#;
+
+#[tokio::test]
+async fn lambda_targets_get_the_event_asynchronously() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime, State};
+    use std::io::Write;
+
+    let skyport = Skyport::start_with(Options::default().env("LAMBDA_EXECUTOR", "local"));
+    let eb = client(&skyport.endpoint());
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+            .endpoint_url(skyport.endpoint())
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.jsonl");
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("handler.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(RECORDING_HANDLER.as_bytes()).unwrap();
+    let code = zip.finish().unwrap().into_inner();
+    lambda
+        .create_function()
+        .function_name("on-event")
+        .runtime(Runtime::Python311)
+        .role("arn:aws:iam::000000000000:role/lambda-role")
+        .handler("handler.main")
+        .code(FunctionCode::builder().zip_file(Blob::new(code)).build())
+        .environment(
+            Environment::builder()
+                .variables("OUT", out.to_string_lossy())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lambda
+        .get_function_configuration()
+        .function_name("on-event")
+        .send()
+        .await
+        .unwrap()
+        .state()
+        != Some(&State::Active)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the function never became Active"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    eb.put_rule()
+        .name("to-lambda")
+        .event_pattern(r#"{"source": ["app"], "detail": {"kind": [{"anything-but": "ignored"}]}}"#)
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets()
+        .rule("to-lambda")
+        .targets(
+            target(
+                "fn",
+                "arn:aws:lambda:us-east-1:000000000000:function:on-event",
+            )
+            .build()
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    eb.put_events()
+        .entries(entry("app", "Thing", r#"{"kind": "ignored"}"#))
+        .entries(entry("app", "Thing", r#"{"kind": "wanted"}"#))
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if !text.is_empty() {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the function never got the event"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Give a wrongly routed second event a moment to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = std::fs::read_to_string(&out).unwrap_or(seen);
+    let events: Vec<Value> = seen
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"], json!({"kind": "wanted"}));
+    assert_eq!(events[0]["detail-type"], "Thing");
+}
