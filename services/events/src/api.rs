@@ -378,26 +378,17 @@ enum Resource {
 
 fn parse_resource(ctx: &RequestContext, arn: &str) -> Result<Resource, ApiError> {
     let not_found = || errors::resource_not_found_exception(format!("Resource {arn} not found."));
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("events"), Some(region), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(ApiError::validation(format!(
-            "Parameter {arn} is not valid."
-        )));
-    };
-    if account != ctx.account || region != ctx.region {
+    let parsed = skyport_core::arn::Arn::parse(arn)
+        .ok()
+        .filter(|a| a.service == "events")
+        .ok_or_else(|| ApiError::validation(format!("Parameter {arn} is not valid.")))?;
+    if parsed.account != ctx.account || parsed.region != ctx.region {
         return Err(not_found());
     }
-    if let Some(name) = resource.strip_prefix("event-bus/") {
+    if let Some(name) = parsed.resource.strip_prefix("event-bus/") {
         return Ok(Resource::Bus(name.to_owned()));
     }
-    if let Some(rest) = resource.strip_prefix("rule/") {
+    if let Some(rest) = parsed.resource.strip_prefix("rule/") {
         let (bus, rule) = rest.split_once('/').unwrap_or((DEFAULT_BUS, rest));
         return Ok(Resource::Rule(rule_ref(ctx, Some(bus), rule)));
     }
@@ -493,7 +484,7 @@ fn validate_target(target: &shapes::Target) -> Result<(), ApiError> {
             ))
         })?;
     }
-    if route::arn_service(&target.arn) == Some("sqs")
+    if route::arn_service(&target.arn).as_deref() == Some("sqs")
         && target.arn.ends_with(".fifo")
         && target
             .sqs_parameters

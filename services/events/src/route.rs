@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use skyport_core::arn::Arn;
 use skyport_core::bus::{
     FunctionInvoker, OutgoingMessage, QueueSink, TopicMessage, TopicPublisher,
 };
@@ -62,44 +63,29 @@ impl Envelope {
 
 /// `arn:<partition>:events:<region>:<account>:event-bus/<name>`.
 pub fn bus_arn(region: &str, account: &str, bus: &str) -> String {
-    let partition = skyport_core::arn::partition_for_region(region);
-    format!("arn:{partition}:events:{region}:{account}:event-bus/{bus}")
+    Arn::new("events", region, account, &format!("event-bus/{bus}")).to_string()
 }
 
 /// `arn:...:rule/<name>` on the default bus, `rule/<bus>/<name>` on the others.
 pub fn rule_arn(region: &str, account: &str, bus: &str, rule: &str) -> String {
-    let partition = skyport_core::arn::partition_for_region(region);
-    if bus == DEFAULT_BUS {
-        format!("arn:{partition}:events:{region}:{account}:rule/{rule}")
+    let resource = if bus == DEFAULT_BUS {
+        format!("rule/{rule}")
     } else {
-        format!("arn:{partition}:events:{region}:{account}:rule/{bus}/{rule}")
-    }
+        format!("rule/{bus}/{rule}")
+    };
+    Arn::new("events", region, account, &resource).to_string()
 }
 
 /// The bus a target ARN names: `(region, account, name)`.
 pub fn parse_bus_arn(arn: &str) -> Option<(String, String, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("events"), Some(region), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    let name = resource.strip_prefix("event-bus/")?;
-    Some((region.to_owned(), account.to_owned(), name.to_owned()))
+    let arn = Arn::parse(arn).ok().filter(|a| a.service == "events")?;
+    let name = arn.resource.strip_prefix("event-bus/")?.to_owned();
+    Some((arn.region, arn.account, name))
 }
 
 /// The service of an ARN (`sqs`, `lambda`, ...).
-pub fn arn_service(arn: &str) -> Option<&str> {
-    let mut parts = arn.split(':');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("arn"), Some(_), Some(service)) => Some(service),
-        _ => None,
-    }
+pub fn arn_service(arn: &str) -> Option<String> {
+    Arn::parse(arn).ok().map(|a| a.service)
 }
 
 /// The cross-service connections targets deliver through.
@@ -185,14 +171,14 @@ pub async fn deliver(
 ) -> Delivered {
     let arn = rule_arn(region, account, &rule.bus, &rule.name);
     let arn_target = target.arn.as_str();
-    let service = arn_service(arn_target).unwrap_or("");
+    let service = arn_service(arn_target).unwrap_or_default();
     if service == "events"
         && let Some((r, a, name)) = parse_bus_arn(arn_target)
     {
         return Delivered::Bus(r, a, name);
     }
     let input = target_input(target, event, &arn, &rule.name, &envelope.ingestion_time);
-    let outcome = match service {
+    let outcome = match service.as_str() {
         "sqs" => match &connections.queues {
             Some(queues) => {
                 let fifo = arn_target.ends_with(".fifo");
