@@ -176,6 +176,14 @@ async fn event_buses_default_custom_tags_and_errors() {
         .unwrap_err();
     assert_eq!(error(&again).0, "ResourceAlreadyExistsException");
 
+    let slash = eb.create_event_bus().name("a/b").send().await.unwrap_err();
+    assert_eq!(
+        error(&slash),
+        (
+            "ValidationException".into(),
+            "Event bus name must not contain '/'.".into()
+        )
+    );
     let described = eb.describe_event_bus().name("orders").send().await.unwrap();
     assert_eq!(described.description(), Some("order events"));
     assert!(described.creation_time().is_some());
@@ -506,6 +514,31 @@ async fn rules_targets_patterns_and_their_errors() {
         .await
         .unwrap_err();
     assert_eq!(error(&two_inputs).0, "ValidationException");
+    let unknown = eb
+        .put_targets()
+        .rule("orders-b")
+        .targets(
+            target("t", &queue_arn)
+                .input_transformer(
+                    InputTransformer::builder()
+                        .input_paths_map("a", "$.detail.a")
+                        .input_template("<a> and <b>")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error(&unknown),
+        (
+            "ValidationException".into(),
+            "InputTemplate for target t contains invalid placeholder b.".into()
+        )
+    );
     let no_rule = eb
         .put_targets()
         .rule("nope")

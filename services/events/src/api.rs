@@ -21,7 +21,7 @@ use crate::shapes::{self, EventsApi, errors};
 use crate::state::{
     BusRecord, DEFAULT_BUS, EventStore, RuleRecord, RuleRef, StateError, now_millis,
 };
-use crate::transform::{JsonPath, Transformer};
+use crate::transform::{JsonPath, TransformError, Transformer};
 
 skyport_wire::static_model!(MODEL, "../../../models/events.json");
 
@@ -477,11 +477,15 @@ fn validate_target(target: &shapes::Target) -> Result<(), ApiError> {
             &t.input_paths_map.clone().unwrap_or_default(),
             &t.input_template,
         )
-        .map_err(|e| {
-            ApiError::validation(format!(
-                "InputTransformer for target {} is not valid: {e}",
+        .map_err(|e| match e {
+            TransformError::Placeholder(p) => ApiError::validation(format!(
+                "InputTemplate for target {} contains invalid placeholder {p}.",
                 target.id
-            ))
+            )),
+            other => ApiError::validation(format!(
+                "InputTransformer for target {} is not valid: {other}",
+                target.id
+            )),
         })?;
     }
     if route::arn_service(&target.arn).as_deref() == Some("sqs")
@@ -600,11 +604,22 @@ impl EventsApi for Events {
         ctx: &mut RequestContext,
         input: shapes::CreateEventBusRequest,
     ) -> Result<shapes::CreateEventBusResponse, ApiError> {
-        if input.name.contains('/') && input.event_source_name.is_none() {
-            return Err(ApiError::validation(format!(
-                "Event bus name must not contain '/'. Invalid event bus name: {}.",
-                input.name
-            )));
+        match &input.event_source_name {
+            None if input.name.contains('/') => {
+                return Err(ApiError::validation("Event bus name must not contain '/'."));
+            }
+            None => {}
+            Some(source) if *source != input.name => {
+                return Err(ApiError::validation(
+                    "Event bus name must match event source name.",
+                ));
+            }
+            // Skyport has no partner event sources, so a partner bus has nothing to attach to.
+            Some(source) => {
+                return Err(errors::resource_not_found_exception(format!(
+                    "Event source {source} does not exist."
+                )));
+            }
         }
         let now = now_millis();
         let bus = BusRecord {
@@ -613,7 +628,6 @@ impl EventsApi for Events {
             modified: now,
             description: input.description.clone(),
             kms_key: input.kms_key_identifier.clone(),
-            event_source: input.event_source_name,
             tags: tag_map(input.tags),
         };
         self.inner

@@ -36,9 +36,6 @@ pub struct BusRecord {
     /// `KmsKeyIdentifier`.
     #[serde(default)]
     pub kms_key: Option<String>,
-    /// `EventSourceName` (partner buses).
-    #[serde(default)]
-    pub event_source: Option<String>,
     /// Tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -140,7 +137,6 @@ fn default_bus(now: i64) -> BusRecord {
         modified: now,
         description: None,
         kms_key: None,
-        event_source: None,
         tags: BTreeMap::new(),
     }
 }

@@ -21,9 +21,12 @@ pub enum TransformError {
     /// A path that is not in the JSONPath subset.
     #[error("{0}")]
     InvalidPath(String),
-    /// An `InputPathsMap` or template problem.
+    /// An `InputPathsMap` problem.
     #[error("{0}")]
     Invalid(String),
+    /// A template placeholder that is neither in `InputPathsMap` nor reserved.
+    #[error("invalid placeholder {0}")]
+    Placeholder(String),
 }
 
 /// One step of a path.
@@ -115,6 +118,15 @@ pub struct Reserved<'a> {
 
 const RESERVED_PREFIX: &str = "aws.events.";
 
+/// The variables every template may use.
+const RESERVED: &[&str] = &[
+    "aws.events.rule-arn",
+    "aws.events.rule-name",
+    "aws.events.event.ingestion-time",
+    "aws.events.event",
+    "aws.events.event.json",
+];
+
 impl Transformer {
     /// Validates `InputPathsMap` and `InputTemplate`.
     pub fn new(
@@ -135,9 +147,24 @@ impl Transformer {
             }
             compiled.insert(name.clone(), JsonPath::parse(path)?);
         }
-        Ok(Transformer {
+        let transformer = Transformer {
             paths: compiled,
             template: template.to_owned(),
+        };
+        if let Some(unknown) = transformer
+            .placeholders()
+            .find(|p| !transformer.paths.contains_key(*p) && !RESERVED.contains(p))
+        {
+            return Err(TransformError::Placeholder(unknown.to_owned()));
+        }
+        Ok(transformer)
+    }
+
+    /// The `<name>` placeholders of the template (names without spaces or angle brackets).
+    fn placeholders(&self) -> impl Iterator<Item = &str> {
+        self.template.split('<').skip(1).filter_map(|rest| {
+            let name = &rest[..rest.find('>')?];
+            (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
         })
     }
 
@@ -183,11 +210,19 @@ impl Transformer {
                 Some(Value::String(reserved.ingestion_time.to_owned()))
             }
             "aws.events.event" => {
-                let mut without = event.clone();
-                if let Value::Object(o) = &mut without {
-                    o.remove("detail");
-                }
-                Some(Value::Object(raw_marker(raw(&without))))
+                // AWS gives the envelope without `detail`, and names `detail-type` `detailType` there.
+                let without: serde_json::Map<String, Value> = match event {
+                    Value::Object(o) => o
+                        .iter()
+                        .filter(|(k, _)| *k != "detail")
+                        .map(|(k, v)| {
+                            let k = if k == "detail-type" { "detailType" } else { k };
+                            (k.to_owned(), v.clone())
+                        })
+                        .collect(),
+                    _ => serde_json::Map::new(),
+                };
+                Some(Value::Object(raw_marker(raw(&Value::Object(without)))))
             }
             "aws.events.event.json" => Some(Value::Object(raw_marker(raw(event)))),
             _ => None,
@@ -298,6 +333,7 @@ mod tests {
         let out: Value = serde_json::from_str(&t.apply(&event(), reserved())).unwrap();
         assert!(out["e"].get("detail").is_none());
         assert_eq!(out["e"]["source"], "app");
+        assert!(out["e"].get("detail-type").is_none());
     }
 
     #[test]
@@ -307,6 +343,16 @@ mod tests {
         let out = t.apply(&json!({"s": "a \"b\""}), reserved());
         let parsed: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(parsed["s"], "a \"b\"");
+    }
+
+    #[test]
+    fn unknown_placeholders_are_refused() {
+        let paths = BTreeMap::from([("a".to_owned(), "$.a".to_owned())]);
+        assert_eq!(
+            Transformer::new(&paths, "<a> and <b>"),
+            Err(TransformError::Placeholder("b".to_owned()))
+        );
+        assert!(Transformer::new(&paths, "a < b and <a> > 1").is_ok());
     }
 
     #[test]
