@@ -30,6 +30,7 @@ SERVICES = {
     "logs": ("services/logs/src/shapes.rs", "LogsApi"),
     "iam": ("services/iam/src/shapes.rs", "IamApi"),
     "dynamodb": ("services/dynamodb/src/shapes.rs", "DynamoDbApi"),
+    "events": ("services/events/src/shapes.rs", "EventsApi"),
 }
 
 RUST_KEYWORDS = {

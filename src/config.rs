@@ -201,6 +201,9 @@ pub struct Config {
     pub s3_lifecycle_interval: Duration,
     /// How often DynamoDB deletes expired TTL items (`SKYPORT_DYNAMODB_TTL_SWEEP_MS`, milliseconds).
     pub dynamodb_ttl_sweep: Duration,
+    /// The real length of an EventBridge schedule minute (`SKYPORT_EVENTS_SCHEDULE_MINUTE_MS`,
+    /// milliseconds; 60,000 as in AWS, shorter for tests).
+    pub events_schedule_minute: Duration,
     /// Lambda's settings.
     pub lambda: LambdaSettings,
     /// Non-fatal findings, each with its fix.
@@ -255,6 +258,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     (
         "SKYPORT_DYNAMODB_TTL_SWEEP_MS",
         "how often DynamoDB deletes items whose TTL has passed, milliseconds (default 60000)",
+    ),
+    (
+        "SKYPORT_EVENTS_SCHEDULE_MINUTE_MS",
+        "real length of an EventBridge schedule minute, milliseconds (default 60000; test-only)",
     ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
@@ -416,8 +423,9 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 ];
 
 /// The services this build implements.
-pub const IMPLEMENTED_SERVICES: &[&str] =
-    &["sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb"];
+pub const IMPLEMENTED_SERVICES: &[&str] = &[
+    "sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb", "events",
+];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -870,6 +878,12 @@ impl Config {
                 (10.0, 86_400_000.0),
                 60_000.0,
             )?,
+            events_schedule_minute: millis_in(
+                env,
+                "SKYPORT_EVENTS_SCHEDULE_MINUTE_MS",
+                (10.0, 60_000.0),
+                60_000.0,
+            )?,
             lambda: LambdaSettings {
                 executor: match env
                     .var("LAMBDA_EXECUTOR")
@@ -1156,6 +1170,10 @@ impl Config {
             (
                 "SKYPORT_DYNAMODB_TTL_SWEEP_MS".into(),
                 self.dynamodb_ttl_sweep.as_millis().to_string(),
+            ),
+            (
+                "SKYPORT_EVENTS_SCHEDULE_MINUTE_MS".into(),
+                self.events_schedule_minute.as_millis().to_string(),
             ),
             (
                 "SKYPORT_SHUTDOWN_TIMEOUT".into(),

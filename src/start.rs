@@ -217,7 +217,7 @@ async fn serve(
         tls.ca.cert_pem(),
         network_listeners.clone(),
     );
-    match skyport_lambda::Lambda::open(
+    let function_invoker = match skyport_lambda::Lambda::open(
         &layout,
         lambda_options,
         Some(logs.clone()),
@@ -230,13 +230,34 @@ async fn serve(
             lambda.connect_queues(sqs.clone(), sqs.clone());
             // S3's `LambdaFunctionConfigurations` invoke functions.
             s3.set_function_invoker(lambda.handle());
-            gateway.register(Arc::new(lambda))
+            let handle = lambda.handle();
+            gateway.register(Arc::new(lambda));
+            handle
         }
         Err(e) => {
             tracing::error!("cannot open the Lambda state: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
+    // EventBridge: targets deliver to SQS and Lambda (SNS targets once SNS is wired:
+    // `.with_topic_publisher(sns)`); S3's `EventBridgeConfiguration` puts events on it.
+    let events = match layout.open_store("events") {
+        Ok(store) => {
+            let events = skyport_events::Events::new(store)
+                .with_queue_sink(sqs.clone())
+                .with_function_invoker(function_invoker);
+            events.start_scheduler(skyport_events::ScheduleClock::new(
+                config.events_schedule_minute,
+            ));
+            Arc::new(events)
+        }
+        Err(e) => {
+            tracing::error!("cannot open the EventBridge state store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    gateway.register(events.clone());
+    s3.set_event_sink(events.clone());
     for service in IMPLEMENTED_SERVICES {
         if !config.service_enabled(service) {
             gateway.disable(service);

@@ -103,6 +103,8 @@ pub struct S3 {
     queue_sink: Option<Arc<dyn QueueSink>>,
     /// Lambda, for `LambdaFunctionConfigurations` (wired after Lambda starts).
     functions: std::sync::OnceLock<Arc<dyn skyport_core::bus::FunctionInvoker>>,
+    /// Where `EventBridgeConfiguration` sends the bucket's events (the account's default bus).
+    event_sink: std::sync::OnceLock<Arc<dyn skyport_core::bus::EventSink>>,
     verifier: Option<sigv4::SigV4Verifier>,
     lifecycle: lifecycle::LifecycleOptions,
 }
@@ -124,6 +126,7 @@ impl S3 {
             domains,
             queue_sink: None,
             functions: std::sync::OnceLock::new(),
+            event_sink: std::sync::OnceLock::new(),
             verifier: None,
             lifecycle: lifecycle::LifecycleOptions::default(),
         })
@@ -152,6 +155,11 @@ impl S3 {
     /// Invokes Lambda functions for `LambdaFunctionConfigurations` through `functions`.
     pub fn set_function_invoker(&self, functions: Arc<dyn skyport_core::bus::FunctionInvoker>) {
         let _ = self.functions.set(functions);
+    }
+
+    /// Puts the events of buckets with an `EventBridgeConfiguration` on EventBridge through `events`.
+    pub fn set_event_sink(&self, events: Arc<dyn skyport_core::bus::EventSink>) {
+        let _ = self.event_sink.set(events);
     }
 
     /// The bucket, or `NoSuchBucket`.
@@ -199,7 +207,9 @@ impl S3 {
                     Some("PutObject" | "CopyObject" | "CompleteMultipartUpload" | "DeleteObject")
                 );
                 if notifies
-                    && (self.queue_sink.is_some() || self.functions.get().is_some())
+                    && (self.queue_sink.is_some()
+                        || self.functions.get().is_some()
+                        || self.event_sink.get().is_some())
                     && self
                         .bucket(&bucket)
                         .is_ok_and(|b| b.config.contains_key("notification"))

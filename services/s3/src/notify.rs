@@ -4,11 +4,13 @@
 //! key filters), the `s3:TestEvent` sent to each queue when a configuration is put (an unknown queue
 //! fails the put, as in AWS; so does a function whose resource policy does not let
 //! `s3.amazonaws.com` invoke it), and the event records in AWS's JSON shape (functions are invoked
-//! asynchronously with `{"Records": [record]}`). Topic configurations are stored and returned but not
-//! delivered yet.
+//! asynchronously with `{"Records": [record]}`). With an `EventBridgeConfiguration`, every event of the
+//! bucket also goes to the account's default EventBridge bus through [`skyport_core::bus::EventSink`],
+//! in the shape AWS gives it there ("Object Created", "Object Deleted"). Topic configurations are
+//! stored and returned but not delivered yet.
 
 use skyport_core::RequestContext;
-use skyport_core::bus::{BusAttributes, BusError};
+use skyport_core::bus::{BusAttributes, BusError, BusEvent};
 
 use crate::error::{S3Error, S3Result};
 use crate::wire::{self, XmlNode};
@@ -191,6 +193,10 @@ impl S3 {
         let Ok(root) = wire::parse_xml(doc.as_bytes()) else {
             return;
         };
+        if root.child("EventBridgeConfiguration").is_some() {
+            self.notify_eventbridge(ctx, bucket, &b.region, events)
+                .await;
+        }
         let targets = all_targets(&root);
         for ev in events {
             for t in &targets {
@@ -251,6 +257,98 @@ impl S3 {
                 if let Err(e) = delivered {
                     tracing::warn!(bucket, destination = %t.arn, "S3 event notification not delivered: {e}");
                 }
+            }
+        }
+    }
+}
+
+/// The EventBridge `detail-type`, `reason` and `deletion-type` of an S3 event.
+fn eventbridge_kind(name: &str) -> Option<(&'static str, &'static str, Option<&'static str>)> {
+    Some(match name {
+        "ObjectCreated:Put" => ("Object Created", "PutObject", None),
+        "ObjectCreated:Post" => ("Object Created", "POST Object", None),
+        "ObjectCreated:Copy" => ("Object Created", "CopyObject", None),
+        "ObjectCreated:CompleteMultipartUpload" => {
+            ("Object Created", "CompleteMultipartUpload", None)
+        }
+        "ObjectRemoved:Delete" => (
+            "Object Deleted",
+            "DeleteObject",
+            Some("Permanently Deleted"),
+        ),
+        "ObjectRemoved:DeleteMarkerCreated" => (
+            "Object Deleted",
+            "DeleteObject",
+            Some("Delete Marker Created"),
+        ),
+        _ => return None,
+    })
+}
+
+/// The `detail` AWS gives an S3 event on EventBridge.
+fn eventbridge_detail(
+    ctx: &RequestContext,
+    bucket: &str,
+    ev: &ObjectEvent,
+    reason: &str,
+    deletion: Option<&str>,
+) -> serde_json::Value {
+    let mut object = serde_json::json!({
+        "key": ev.key,
+        "sequencer": format!("{:016X}", crate::model::now_ms().saturating_mul(1000) + u64::from(fastrand::u16(..))),
+    });
+    if let Some(size) = ev.size.filter(|_| deletion.is_none()) {
+        object["size"] = size.into();
+    }
+    if let Some(etag) = &ev.etag {
+        object["etag"] = etag.trim_matches('"').into();
+    }
+    if let Some(v) = ev.version_id.as_deref().filter(|v| *v != "null") {
+        object["version-id"] = v.into();
+    }
+    let mut detail = serde_json::json!({
+        "version": "0",
+        "bucket": {"name": bucket},
+        "object": object,
+        "request-id": ctx.request_id,
+        "requester": ctx.account,
+        "source-ip-address": ctx.client.map(|c| c.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into()),
+        "reason": reason,
+    });
+    if let Some(deletion) = deletion {
+        detail["deletion-type"] = deletion.into();
+    }
+    detail
+}
+
+impl S3 {
+    /// Puts the bucket's events on the account's default EventBridge bus.
+    async fn notify_eventbridge(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        region: &str,
+        events: &[ObjectEvent],
+    ) {
+        let Some(sink) = self.event_sink.get() else {
+            return;
+        };
+        for ev in events {
+            let Some((detail_type, reason, deletion)) = eventbridge_kind(ev.name) else {
+                continue;
+            };
+            let event = BusEvent {
+                account: ctx.account.clone(),
+                region: region.to_owned(),
+                bus: String::new(),
+                source: "aws.s3".to_owned(),
+                detail_type: detail_type.to_owned(),
+                detail: eventbridge_detail(ctx, bucket, ev, reason, deletion).to_string(),
+                resources: vec![format!("arn:{}:s3:::{bucket}", ctx.partition())],
+                time_ms: None,
+            };
+            if let Err(e) = sink.put_event(event).await {
+                tracing::warn!(bucket, "S3 event not put on EventBridge: {e}");
             }
         }
     }
