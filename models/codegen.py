@@ -30,6 +30,7 @@ SERVICES = {
     "logs": ("services/logs/src/shapes.rs", "LogsApi"),
     "iam": ("services/iam/src/shapes.rs", "IamApi"),
     "dynamodb": ("services/dynamodb/src/shapes.rs", "DynamoDbApi"),
+    "sns": ("services/sns/src/shapes.rs", "SnsApi"),
 }
 
 RUST_KEYWORDS = {

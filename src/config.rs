@@ -201,6 +201,9 @@ pub struct Config {
     pub s3_lifecycle_interval: Duration,
     /// How often DynamoDB deletes expired TTL items (`SKYPORT_DYNAMODB_TTL_SWEEP_MS`, milliseconds).
     pub dynamodb_ttl_sweep: Duration,
+    /// How long one second of an SNS HTTP(S) retry policy lasts (`SKYPORT_SNS_RETRY_SECOND_MS`,
+    /// milliseconds; 1000 as in AWS, tests shorten it).
+    pub sns_retry_second: Duration,
     /// Lambda's settings.
     pub lambda: LambdaSettings,
     /// Non-fatal findings, each with its fix.
@@ -416,8 +419,9 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 ];
 
 /// The services this build implements.
-pub const IMPLEMENTED_SERVICES: &[&str] =
-    &["sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb"];
+pub const IMPLEMENTED_SERVICES: &[&str] = &[
+    "sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb", "sns",
+];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -870,6 +874,12 @@ impl Config {
                 (10.0, 86_400_000.0),
                 60_000.0,
             )?,
+            sns_retry_second: millis_in(
+                env,
+                "SKYPORT_SNS_RETRY_SECOND_MS",
+                (1.0, 60_000.0),
+                1000.0,
+            )?,
             lambda: LambdaSettings {
                 executor: match env
                     .var("LAMBDA_EXECUTOR")
@@ -1156,6 +1166,10 @@ impl Config {
             (
                 "SKYPORT_DYNAMODB_TTL_SWEEP_MS".into(),
                 self.dynamodb_ttl_sweep.as_millis().to_string(),
+            ),
+            (
+                "SKYPORT_SNS_RETRY_SECOND_MS".into(),
+                self.sns_retry_second.as_millis().to_string(),
             ),
             (
                 "SKYPORT_SHUTDOWN_TIMEOUT".into(),

@@ -210,6 +210,24 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     }
+    // SNS delivers to SQS (and, once Lambda is open, to functions).
+    let sns = layout.open_store("sns").and_then(|store| {
+        skyport_sns::Sns::new(
+            store,
+            skyport_sns::Options {
+                retry_second_ms: u64::try_from(config.sns_retry_second.as_millis()).unwrap_or(1000),
+            },
+        )
+    });
+    let sns = match sns {
+        Ok(sns) => Arc::new(sns),
+        Err(e) => {
+            tracing::error!("cannot open the SNS state: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    sns.links().set_queue_sink(sqs.clone());
+    gateway.register(sns.clone());
     let network_listeners = Arc::new(crate::lambda::NetworkListeners::new(&config));
     let lambda_options = crate::lambda::options(
         &config,
@@ -228,8 +246,9 @@ async fn serve(
         Ok(lambda) => {
             let lambda = lambda.with_object_source(s3.clone());
             lambda.connect_queues(sqs.clone(), sqs.clone());
-            // S3's `LambdaFunctionConfigurations` invoke functions.
+            // S3's `LambdaFunctionConfigurations` and SNS's `lambda` subscriptions invoke functions.
             s3.set_function_invoker(lambda.handle());
+            sns.links().set_function_invoker(lambda.handle());
             gateway.register(Arc::new(lambda))
         }
         Err(e) => {
