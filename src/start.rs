@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use skyport_core::ports::{PortRange, PortRegistry};
 use skyport_core::{host::HostDomains, store::StateLayout};
@@ -73,7 +73,7 @@ pub fn run(args: &StartArgs, compose_file: Option<&std::path::Path>) -> ExitCode
     let compose_file = crate::pitfalls::compose_file(compose_file);
     let code = runtime.block_on(serve(config, started, compose_file));
     // Give in-flight blocking commits a moment, then stop.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    runtime.shutdown_timeout(Duration::from_secs(1));
     code
 }
 
@@ -227,6 +227,16 @@ async fn serve(
         }
     };
     sns.links().set_queue_sink(sqs.clone());
+    // Messages are signed with a key whose certificate Skyport's CA issues (SigningCertURL).
+    let ca = tls.ca.clone();
+    sns.enable_signing(move |spki| {
+        ca.certify_public_key(
+            spki,
+            "sns.amazonaws.com",
+            Duration::from_secs(3 * 365 * 86_400),
+        )
+        .map_err(|e| e.to_string())
+    });
     gateway.register(sns.clone());
     let network_listeners = Arc::new(crate::lambda::NetworkListeners::new(&config));
     let lambda_options = crate::lambda::options(

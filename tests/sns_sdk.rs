@@ -1066,6 +1066,81 @@ fn get(url: &str) -> (u16, String) {
     (status, body)
 }
 
+/// Verifies SNS messages as AWS's message validators do: fetch the certificate at `SigningCertURL`
+/// (HTTPS, an `sns.<region>.amazonaws.com` name, through Skyport's gateway, trusting Skyport's CA
+/// only), check it was issued by that CA, and check `Signature` over the canonical string with SHA1
+/// (`SignatureVersion` 1) or SHA256 (2). A message with its text changed must fail.
+const VERIFY: &str = r#"
+import base64, json, socket, ssl, sys, urllib.parse
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+port, ca_path = int(sys.argv[1]), sys.argv[2]
+ca = x509.load_pem_x509_certificate(open(ca_path, "rb").read())
+ctx = ssl.create_default_context(cafile=ca_path)
+
+def fetch(url):
+    u = urllib.parse.urlparse(url)
+    assert u.scheme == "https" and u.hostname.startswith("sns.") and u.hostname.endswith(".amazonaws.com"), url
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        with ctx.wrap_socket(raw, server_hostname=u.hostname) as s:
+            s.sendall(f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    start, end = body.index(b"-----BEGIN CERTIFICATE-----"), body.index(b"-----END CERTIFICATE-----")
+    cert = x509.load_pem_x509_certificate(body[start:end + 25])
+    cert.verify_directly_issued_by(ca)
+    return cert
+
+def canonical(m):
+    if m["Type"] == "Notification":
+        keys = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+    else:
+        keys = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+    return "".join(f"{k}\n{m[k]}\n" for k in keys if k in m).encode()
+
+for text in json.load(sys.stdin):
+    m = json.loads(text)
+    key = fetch(m["SigningCertURL"]).public_key()
+    h = hashes.SHA1() if m["SignatureVersion"] == "1" else hashes.SHA256()
+    signature = base64.b64decode(m["Signature"])
+    key.verify(signature, canonical(m), padding.PKCS1v15(), h)
+    m["Message"] += "!"
+    try:
+        key.verify(signature, canonical(m), padding.PKCS1v15(), h)
+        raise SystemExit("a changed message verified")
+    except InvalidSignature:
+        pass
+    print("verified", m["Type"], m["SignatureVersion"])
+"#;
+
+fn verify_signatures(skyport: &Skyport, messages: &[&str]) {
+    use std::process::{Command, Stdio};
+    let ca = skyport.state_dir.join("certs").join("ca.pem");
+    let mut child = Command::new("python3")
+        .args(["-c", VERIFY, &skyport.port().to_string()])
+        .arg(&ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let input = serde_json::to_vec(messages).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), messages.len(), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_endpoints_confirm_then_receive_notifications() {
     let skyport = Skyport::start();
@@ -1137,6 +1212,33 @@ async fn http_endpoints_confirm_then_receive_notifications() {
     let body: Value = serde_json::from_str(&note.body).unwrap();
     assert_eq!(body["Message"], "on time");
     assert_eq!(body["Subject"], "s");
+
+    // Both messages are signed (SignatureVersion 1), and verify against the certificate at their
+    // SigningCertURL, fetched over HTTPS from Skyport's gateway with Skyport's CA.
+    assert_eq!(body["SignatureVersion"], "1");
+    assert!(
+        body["SigningCertURL"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-")
+    );
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("SignatureVersion")
+        .attribute_value("2")
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("signed with SHA256")
+        .send()
+        .await
+        .unwrap();
+    let v2 = next(&rx);
+    let v2_body: Value = serde_json::from_str(&v2.body).unwrap();
+    assert_eq!(v2_body["SignatureVersion"], "2");
+    verify_signatures(&skyport, &[&confirmation.body, &note.body, &v2.body]);
 
     // The UnsubscribeURL works.
     let (status, _) = get(body["UnsubscribeURL"].as_str().unwrap());

@@ -2,7 +2,7 @@
 //! parses each query-protocol request, checks the model's constraints and writes the XML response;
 //! each `SnsApi` method forwards to the module of its topic: `topics`, `subscriptions`, `publish`.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use http::{Request, Response};
 use skyport_core::store::{Store, StoreError};
@@ -14,6 +14,7 @@ use skyport_wire::{ApiError, Endpoint, Handler, Model, Operation, Value};
 use crate::delivery::{Deliverer, Links};
 use crate::publish::Dedup;
 use crate::shapes::{self, SnsApi, errors};
+use crate::sign::{KEYS, KeySigner, RsaKey, SIGNING_KEY, StoredKey};
 use crate::state::SnsState;
 
 skyport_wire::static_model!(MODEL, "../../../models/sns.json");
@@ -72,6 +73,8 @@ pub struct Sns {
     pub(crate) state: SnsState,
     pub(crate) deliverer: Arc<Deliverer>,
     pub(crate) dedup: Arc<Dedup>,
+    /// The message-signing key and its certificate, once ready.
+    signer: Arc<RwLock<Option<Arc<KeySigner>>>>,
 }
 
 impl Sns {
@@ -81,7 +84,47 @@ impl Sns {
             state: SnsState::open(store)?,
             deliverer: Arc::new(Deliverer::start(options.retry_second_ms)),
             dedup: Arc::new(Dedup::default()),
+            signer: Arc::new(RwLock::new(None)),
         })
+    }
+
+    /// Signs every message from now on: loads the RSA key from the store (or makes one and keeps it)
+    /// and has `certify` (Skyport's CA) issue its certificate from the key's DER SubjectPublicKeyInfo,
+    /// in the background; deliveries wait for it.
+    pub fn enable_signing<F>(&self, certify: F)
+    where
+        F: FnOnce(&[u8]) -> Result<String, String> + Send + 'static,
+    {
+        self.links().expect_signer();
+        let store = self.store().clone();
+        let deliverer = self.deliverer.clone();
+        let slot = self.signer.clone();
+        tokio::task::spawn_blocking(move || {
+            let key = match load_or_create_key(&store) {
+                Ok(key) => key,
+                Err(e) => {
+                    tracing::error!("SNS signing key: {e}");
+                    return;
+                }
+            };
+            match certify(&key.spki_der()) {
+                Ok(pem) => {
+                    let signer = Arc::new(KeySigner::new(key, pem));
+                    *slot.write().unwrap_or_else(|e| e.into_inner()) = Some(signer.clone());
+                    deliverer.links().set_signer(signer);
+                }
+                Err(e) => tracing::error!("SNS signing certificate: {e}"),
+            }
+        });
+    }
+
+    /// The signing certificate (PEM) when `path` is its URL's path.
+    fn certificate_at(&self, path: &str) -> Option<String> {
+        let guard = self.signer.read().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .filter(|s| s.cert_path() == path)
+            .map(|s| s.cert_pem().to_owned())
     }
 
     /// The state store.
@@ -113,6 +156,26 @@ impl Service for Sns {
         ctx: &mut RequestContext,
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
+        // The signing certificate, at the `SigningCertURL` messages carry.
+        if request.method() == http::Method::GET
+            && request
+                .uri()
+                .path()
+                .starts_with("/SimpleNotificationService-")
+        {
+            let pem = self.certificate_at(request.uri().path());
+            let (status, body) = match pem {
+                Some(pem) => (http::StatusCode::OK, pem),
+                None => (http::StatusCode::NOT_FOUND, String::new()),
+            };
+            let mut response = Response::new(skyport_core::body::full(body));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-x509-ca-cert"),
+            );
+            return Ok(response);
+        }
         Endpoint::new(MODEL())
             .body_limit(2 << 20)
             .serve(self, ctx, request)
@@ -134,6 +197,21 @@ impl Handler for Sns {
     ) -> Result<Value, ApiError> {
         shapes::dispatch(self, ctx, operation, input).await
     }
+}
+
+/// The stored signing key, or a new one (stored).
+fn load_or_create_key(store: &Store) -> Result<RsaKey, String> {
+    if let Some(stored) = store
+        .get_json::<StoredKey>(KEYS, SIGNING_KEY)
+        .map_err(|e| e.to_string())?
+    {
+        return RsaKey::from_stored(&stored).map_err(|e| e.to_string());
+    }
+    let key = RsaKey::generate().map_err(|e| e.to_string())?;
+    store
+        .write(|w| w.put_json(KEYS, SIGNING_KEY, &key.to_stored()))
+        .map_err(|e| e.to_string())?;
+    Ok(key)
 }
 
 /// The store failed.

@@ -12,6 +12,7 @@
 //! `SKYPORT_SNS_RETRY_SECOND_MS` (tests) sets how many milliseconds one second of that policy lasts.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -131,7 +132,9 @@ pub struct Deliverer {
 pub struct Links {
     queues: RwLock<Option<Arc<dyn QueueSink>>>,
     functions: RwLock<Option<Arc<dyn FunctionInvoker>>>,
-    signer: RwLock<Option<Arc<dyn Signer>>>,
+    signer: tokio::sync::watch::Sender<Option<Arc<dyn Signer>>>,
+    /// A signer is on its way (deliveries wait for it rather than go out unsigned).
+    expect_signer: AtomicBool,
     /// Milliseconds per second of a retry policy.
     pub second_ms: u64,
     recorded: Mutex<Vec<Recorded>>,
@@ -157,7 +160,8 @@ impl Deliverer {
         let links = Arc::new(Links {
             queues: RwLock::new(None),
             functions: RwLock::new(None),
-            signer: RwLock::new(None),
+            signer: tokio::sync::watch::Sender::new(None),
+            expect_signer: AtomicBool::new(false),
             second_ms,
             recorded: Mutex::new(Vec::new()),
         });
@@ -238,7 +242,27 @@ impl Links {
 
     /// Signs messages with `signer`.
     pub fn set_signer(&self, signer: Arc<dyn Signer>) {
-        set(&self.signer, signer);
+        self.signer.send_replace(Some(signer));
+    }
+
+    /// Announces a signer: deliveries wait (up to 30 s) for [`Links::set_signer`].
+    pub fn expect_signer(&self) {
+        self.expect_signer.store(true, Ordering::SeqCst);
+    }
+
+    /// The signer, once there is one.
+    async fn signer(&self) -> Option<Arc<dyn Signer>> {
+        let mut rx = self.signer.subscribe();
+        if self.expect_signer.load(Ordering::SeqCst) {
+            let ready = rx.wait_for(Option::is_some);
+            if tokio::time::timeout(Duration::from_secs(30), ready)
+                .await
+                .is_err()
+            {
+                tracing::warn!("SNS signing key not ready; delivering unsigned");
+            }
+        }
+        Option::clone(&rx.borrow())
     }
 
     /// The messages recorded so far.
@@ -257,18 +281,16 @@ impl Links {
             .push(message);
     }
 
-    fn sign(&self, text: &str, version: &str, region: &str) -> Option<Signed> {
-        get(&self.signer).and_then(|s| s.sign(text, version, region))
-    }
-
-    fn notification<'a>(&self, job: &'a Job) -> Notification<'a> {
+    async fn notification<'a>(&self, job: &'a Job) -> Notification<'a> {
         let text = job.published.message_for(&job.sub.protocol);
         let string = crate::message::notification_string_to_sign(&job.published, text);
+        let signer = self.signer().await;
         Notification {
             published: &job.published,
             text,
             unsubscribe_url: unsubscribe_url(&job.endpoint, &job.sub.arn),
-            signed: self.sign(&string, &job.signature_version, region_of(&job.sub.arn)),
+            signed: signer
+                .and_then(|s| s.sign(&string, &job.signature_version, region_of(&job.sub.arn))),
         }
     }
 
@@ -303,7 +325,7 @@ impl Links {
     }
 
     /// The SQS message of a delivery: the envelope, or the raw message with its attributes.
-    fn queue_message(&self, job: &Job, queue_arn: &str) -> OutgoingMessage {
+    async fn queue_message(&self, job: &Job, queue_arn: &str) -> OutgoingMessage {
         let p = &job.published;
         let (body, attributes) = if job.sub.raw() {
             (
@@ -311,7 +333,7 @@ impl Links {
                 bus_attributes(&p.attributes),
             )
         } else {
-            (self.notification(job).envelope(), BTreeMap::new())
+            (self.notification(job).await.envelope(), BTreeMap::new())
         };
         let fifo_queue = queue_arn.ends_with(".fifo");
         OutgoingMessage {
@@ -329,7 +351,7 @@ impl Links {
 
     async fn to_queue(&self, job: &Job) -> Result<(), String> {
         let queues = get(&self.queues).ok_or("SQS is not available")?;
-        let message = self.queue_message(job, &job.sub.endpoint);
+        let message = self.queue_message(job, &job.sub.endpoint).await;
         queues
             .send_message(&job.sub.endpoint, message)
             .await
@@ -349,7 +371,7 @@ impl Links {
                 job.sub.endpoint
             ));
         }
-        let event = self.notification(job).lambda_event(&job.sub.arn);
+        let event = self.notification(job).await.lambda_event(&job.sub.arn);
         let payload = Bytes::from(event.to_string());
         functions
             .invoke_async(&job.sub.endpoint, payload)
@@ -362,7 +384,7 @@ impl Links {
         let body = if job.sub.raw() {
             p.message_for(&job.sub.protocol).to_owned()
         } else {
-            self.notification(&job).envelope()
+            self.notification(&job).await.envelope()
         };
         let mut headers = vec![
             ("x-amz-sns-message-type", "Notification".to_owned()),
@@ -428,11 +450,13 @@ impl Links {
             subscribe_url,
             timestamp: skyport_core::timefmt::iso8601_millis(std::time::SystemTime::now()),
         };
-        let signed = self.sign(
-            &confirmation.string_to_sign(),
-            &version,
-            region_of(&sub.arn),
-        );
+        let signed = self.signer().await.and_then(|s| {
+            s.sign(
+                &confirmation.string_to_sign(),
+                &version,
+                region_of(&sub.arn),
+            )
+        });
         let headers = vec![
             (
                 "x-amz-sns-message-type",
@@ -460,7 +484,7 @@ impl Links {
         let Some(queues) = get(&self.queues) else {
             return;
         };
-        let mut message = self.queue_message(job, &dlq);
+        let mut message = self.queue_message(job, &dlq).await;
         message.attributes.insert(
             "ErrorMessage".to_owned(),
             BusAttribute::string(reason.to_owned()),

@@ -18,6 +18,7 @@ pub mod message;
 mod publish;
 mod publisher;
 pub mod shapes;
+pub mod sign;
 mod state;
 mod subscriptions;
 mod tokens;
