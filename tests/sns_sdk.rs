@@ -1046,14 +1046,15 @@ fn next(rx: &mpsc::Receiver<Received>) -> Received {
         .expect("the endpoint received nothing")
 }
 
-/// GETs a URL on Skyport's plain-HTTP endpoint (as an endpoint confirming its subscription would).
-fn get(url: &str) -> (u16, String) {
+/// Sends a request without a body to a URL on Skyport's plain-HTTP endpoint (as an endpoint confirming
+/// its subscription, or a test reading LocalStack's inspection endpoints, would).
+fn http_request(method: &str, url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap());
     let mut stream = std::net::TcpStream::connect(authority).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -1064,6 +1065,10 @@ fn get(url: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+fn get(url: &str) -> (u16, String) {
+    http_request("GET", url)
 }
 
 /// Verifies SNS messages as AWS's message validators do: fetch the certificate at `SigningCertURL`
@@ -1496,4 +1501,116 @@ async fn topics_and_subscriptions_survive_a_restart() {
     assert_eq!(attrs["DisplayName"], "Kept");
     let attrs = subscription_attributes(&sns, &sub).await;
     assert_eq!(attrs["FilterPolicy"], r#"{"a": ["b"]}"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn localstack_inspection_endpoints() {
+    let skyport = Skyport::start();
+    let sns = sns_client(&skyport.endpoint());
+    let ep = skyport.endpoint();
+    let topic = create_topic(&sns, "texts").await;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sms")
+        .endpoint("+15555550111")
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .phone_number("+15555550100")
+        .message("code 1234")
+        .message_attributes("k", string_attr("v"))
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("to subscribers")
+        .send()
+        .await
+        .unwrap();
+    let endpoint = "arn:aws:sns:us-east-1:000000000000:endpoint/GCM/app/1234";
+    sns.publish()
+        .target_arn(endpoint)
+        .message(json!({"default": "d", "GCM": "g"}).to_string())
+        .message_structure("json")
+        .send()
+        .await
+        .unwrap();
+
+    // The topic's delivery is asynchronous.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sms: Value = loop {
+        let (status, body) = get(&format!("{ep}/_aws/sns/sms-messages"));
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if v["sms_messages"].as_object().unwrap().len() == 2 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sms["region"], "us-east-1");
+    let direct = &sms["sms_messages"]["+15555550100"][0];
+    assert_eq!(direct["PhoneNumber"], "+15555550100");
+    assert_eq!(direct["Message"], "code 1234");
+    assert_eq!(direct["TopicArn"], Value::Null);
+    assert_eq!(
+        direct["MessageAttributes"]["k"],
+        json!({"DataType": "String", "StringValue": "v"})
+    );
+    let subscribed = &sms["sms_messages"]["+15555550111"][0];
+    assert_eq!(subscribed["TopicArn"], topic.as_str());
+    assert_eq!(subscribed["Message"], "to subscribers");
+    // Filters and deletion.
+    let (_, body) = get(&format!(
+        "{ep}/_aws/sns/sms-messages?phoneNumber=%2B15555550100"
+    ));
+    let one: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(one["sms_messages"].as_object().unwrap().len(), 1);
+    let (_, body) = get(&format!("{ep}/_aws/sns/sms-messages?region=eu-west-1"));
+    let none: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(none, json!({"sms_messages": {}, "region": "eu-west-1"}));
+    let (status, _) = http_request("DELETE", &format!("{ep}/_aws/sns/sms-messages"));
+    assert_eq!(status, 204);
+    let (_, body) = get(&format!("{ep}/_aws/sns/sms-messages"));
+    let empty: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(empty["sms_messages"], json!({}));
+
+    let (_, body) = get(&format!("{ep}/_aws/sns/platform-endpoint-messages"));
+    let platform: Value = serde_json::from_str(&body).unwrap();
+    let m = &platform["platform_endpoint_messages"][endpoint][0];
+    assert_eq!(m["TargetArn"], endpoint);
+    assert_eq!(m["MessageStructure"], "json");
+
+    // Subscription tokens confirm by hand.
+    let pending = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("a@example.com")
+        .return_subscription_arn(true)
+        .send()
+        .await
+        .unwrap()
+        .subscription_arn
+        .unwrap();
+    let (status, body) = get(&format!("{ep}/_aws/sns/subscription-tokens/{pending}"));
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(token["subscription_arn"], pending.as_str());
+    let confirmed = sns
+        .confirm_subscription()
+        .topic_arn(&topic)
+        .token(token["subscription_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.subscription_arn(), Some(pending.as_str()));
+    let (status, _) = get(&format!(
+        "{ep}/_aws/sns/subscription-tokens/{topic}:00000000-0000-0000-0000-000000000000"
+    ));
+    assert_eq!(status, 404);
+    let (status, _) = get(&format!("{ep}/_aws/sns/subscription-tokens/nope"));
+    assert_eq!(status, 400);
 }

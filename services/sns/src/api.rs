@@ -156,6 +156,15 @@ impl Service for Sns {
         ctx: &mut RequestContext,
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
+        if request.uri().path().starts_with(crate::inspect::PREFIX) {
+            let query = request.uri().query().unwrap_or_default();
+            return Ok(crate::inspect::serve(
+                self,
+                request.method(),
+                request.uri().path(),
+                query,
+            ));
+        }
         // The signing certificate, at the `SigningCertURL` messages carry.
         if request.method() == http::Method::GET
             && request

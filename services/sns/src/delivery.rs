@@ -93,23 +93,79 @@ pub struct Job {
     pub retry: RetryPolicy,
 }
 
+/// How many recorded (unsent) messages are kept for inspection.
+pub const MAX_RECORDED: usize = 10_000;
+
 /// A message SNS recorded rather than sent (SMS, email, platform endpoints).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
     /// `sms`, `email`, `email-json`, `application`.
     pub protocol: String,
     /// The phone number, address or endpoint ARN.
     pub endpoint: String,
-    /// The message id.
-    pub message_id: String,
-    /// The message text.
-    pub message: String,
-    /// The subject.
-    pub subject: Option<String>,
+    /// The account that published.
+    pub account: String,
     /// The region.
     pub region: String,
-    /// The account.
-    pub account: String,
+    /// The message id.
+    pub message_id: String,
+    /// The message text (the whole document of a `MessageStructure: json` publish to a target).
+    pub message: String,
+    /// `MessageStructure`.
+    pub structure: Option<String>,
+    /// The subject.
+    pub subject: Option<String>,
+    /// The attributes.
+    pub attributes: crate::message::Attributes,
+    /// The topic, for a subscription's message.
+    pub topic_arn: Option<String>,
+    /// The subscription, for a subscription's message.
+    pub subscription_arn: Option<String>,
+}
+
+impl Recorded {
+    /// A message published straight to a phone number or endpoint.
+    pub fn direct(
+        protocol: &str,
+        endpoint: &str,
+        p: &Published,
+        account: &str,
+        region: &str,
+    ) -> Recorded {
+        Recorded {
+            protocol: protocol.to_owned(),
+            endpoint: endpoint.to_owned(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+            message_id: p.message_id.clone(),
+            message: p.message.clone(),
+            structure: p.structured.as_ref().map(|_| "json".to_owned()),
+            subject: p.subject.clone(),
+            attributes: p.attributes.clone(),
+            topic_arn: None,
+            subscription_arn: None,
+        }
+    }
+
+    /// A topic's message for one of its subscriptions.
+    fn subscribed(sub: &SubRec, p: &Published) -> Recorded {
+        let mut parts = sub.arn.split(':');
+        let region = parts.nth(3).unwrap_or_default().to_owned();
+        let account = parts.next().unwrap_or_default().to_owned();
+        Recorded {
+            protocol: sub.protocol.clone(),
+            endpoint: sub.endpoint.clone(),
+            account,
+            region,
+            message_id: p.message_id.clone(),
+            message: p.message_for(&sub.protocol).to_owned(),
+            structure: None,
+            subject: p.subject.clone(),
+            attributes: p.attributes.clone(),
+            topic_arn: Some(sub.topic_arn.clone()),
+            subscription_arn: Some(sub.arn.clone()),
+        }
+    }
 }
 
 enum Work {
@@ -273,12 +329,21 @@ impl Links {
             .clone()
     }
 
-    /// Records a message that is not sent.
-    pub fn record(&self, message: Recorded) {
+    /// Forgets the recorded messages `drop` selects.
+    pub fn forget(&self, drop: impl Fn(&Recorded) -> bool) {
         self.recorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(message);
+            .retain(|r| !drop(r));
+    }
+
+    /// Records a message that is not sent (the latest [`MAX_RECORDED`] are kept).
+    pub fn record(&self, message: Recorded) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        if recorded.len() >= MAX_RECORDED {
+            recorded.remove(0);
+        }
+        recorded.push(message);
     }
 
     async fn notification<'a>(&self, job: &'a Job) -> Notification<'a> {
@@ -305,16 +370,7 @@ impl Links {
                 return;
             }
             _ => {
-                let p = &job.published;
-                self.record(Recorded {
-                    protocol,
-                    endpoint: job.sub.endpoint.clone(),
-                    message_id: p.message_id.clone(),
-                    message: p.message_for(&job.sub.protocol).to_owned(),
-                    subject: p.subject.clone(),
-                    region: region_of(&job.sub.arn).to_owned(),
-                    account: job.sub.owner.clone(),
-                });
+                self.record(Recorded::subscribed(&job.sub, &job.published));
                 return;
             }
         };

@@ -5,7 +5,7 @@
 //! trait's implementation, forwarding to `topics`, `subscriptions` and `publish`; `state` the topics
 //! and subscriptions in the store; [`filter`] filter policies over `skyport-patterns`; [`message`] the
 //! envelopes SNS delivers; [`delivery`] the delivery worker (SQS, Lambda, HTTP(S) with retries and
-//! dead-letter queues); `http` one HTTP(S) POST; `publisher` the
+//! dead-letter queues); `http` one HTTP(S) POST; `inspect` LocalStack's `/_aws/sns/` inspection endpoints; [`sign`] message signatures; `publisher` the
 //! [`skyport_core::bus::TopicPublisher`] other services (EventBridge) publish through. Operations the
 //! model has and this crate does not implement answer `NotImplemented`.
 #![forbid(unsafe_code)]
@@ -14,6 +14,7 @@ mod api;
 pub mod delivery;
 pub mod filter;
 mod http;
+mod inspect;
 pub mod message;
 mod publish;
 mod publisher;

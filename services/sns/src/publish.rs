@@ -382,15 +382,13 @@ impl Sns {
         draft: Draft,
     ) -> Result<shapes::PublishResponse, ApiError> {
         let published = self.prepare(None, endpoint, draft)?;
-        self.links().record(Recorded {
-            protocol: protocol.to_owned(),
-            endpoint: endpoint.to_owned(),
-            message_id: published.message_id.clone(),
-            message: published.message_for(protocol).to_owned(),
-            subject: published.subject.clone(),
-            region: ctx.region.clone(),
-            account: ctx.account.clone(),
-        });
+        self.links().record(Recorded::direct(
+            protocol,
+            endpoint,
+            &published,
+            &ctx.account,
+            &ctx.region,
+        ));
         Ok(shapes::PublishResponse {
             message_id: Some(published.message_id),
             sequence_number: None,
