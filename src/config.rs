@@ -259,6 +259,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
         "SKYPORT_DYNAMODB_TTL_SWEEP_MS",
         "how often DynamoDB deletes items whose TTL has passed, milliseconds (default 60000)",
     ),
+    (
+        "SKYPORT_SNS_RETRY_SECOND_MS",
+        "length of one second of an SNS HTTP(S) retry policy, milliseconds (default 1000; small values for tests)",
+    ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
     (
