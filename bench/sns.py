@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """SNS benchmarks (issue #23), Skyport and moto in one run:
 
-- Publish to a topic with 10 SQS subscriptions: publishes/s from 1 and 8 connections, and the delay
+- Publish to a topic with 10 SQS subscriptions (AWS's signed JSON envelope; `--raw` for raw delivery):
+  publishes/s from 1 and 8 connections, and the delay
   from Publish to the message being receivable in each queue (p50/p99 per queue, one receiver per
   queue long-polling while messages are published at a steady pace);
 - filter-policy evaluation with 100 subscriptions whose policies (on message attributes) the messages
@@ -79,8 +80,9 @@ def attributes(prefix, mapping):
     return out
 
 
-def setup(port, topic_name, queues, policy=None):
-    """A topic with `queues` SQS subscriptions (raw delivery; each with `policy(i)` when given)."""
+def setup(port, topic_name, queues, policy=None, raw=False):
+    """A topic with `queues` SQS subscriptions (the signed envelope, or raw delivery; each with
+    `policy(i)` when given)."""
     c = Conn(port)
     try:
         topic = tag(c.sns("CreateTopic", {"Name": topic_name}), "TopicArn")
@@ -88,7 +90,7 @@ def setup(port, topic_name, queues, policy=None):
         for i in range(queues):
             url = c.sqs("CreateQueue", {"QueueName": f"{topic_name}-{i}"})["QueueUrl"]
             arn = c.sqs("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["QueueArn"]})["Attributes"]["QueueArn"]
-            attrs = {"RawMessageDelivery": "true"}
+            attrs = {"RawMessageDelivery": "true" if raw else "false"}
             if policy:
                 attrs["FilterPolicy"] = json.dumps(policy(i))
             c.sns("Subscribe", {"TopicArn": topic, "Protocol": "sqs", "Endpoint": arn,
@@ -119,7 +121,30 @@ def publish_rate(port, topic, conns, seconds, params=None):
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / (time.perf_counter() - t0)
+    return sum(counts), time.perf_counter() - t0
+
+
+def depth(port, urls):
+    c = Conn(port)
+    try:
+        return sum(int(c.sqs("GetQueueAttributes", {"QueueUrl": u, "AttributeNames": ["ApproximateNumberOfMessages"]})
+                       ["Attributes"]["ApproximateNumberOfMessages"]) for u in urls)
+    finally:
+        c.close()
+
+
+def fan_out_rate(port, topic, urls, conns, seconds):
+    """Publishes/s accepted, and publishes/s delivered to every queue (Publish answers before delivery:
+    the second figure waits until all 10 queues hold every message)."""
+    purge(port, urls)
+    time.sleep(0.5)
+    t0 = time.perf_counter()
+    count, elapsed = publish_rate(port, topic, conns, seconds)
+    deadline = time.perf_counter() + 300
+    while depth(port, urls) < count * len(urls) and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    return {"accepted_per_s": count / elapsed, "delivered_per_s": count / (time.perf_counter() - t0),
+            "published": count}
 
 
 def purge(port, urls):
@@ -144,7 +169,10 @@ def delays(port, topic, urls, messages, interval):
                 now = time.perf_counter()
                 entries = []
                 for m in out.get("Messages", []):
-                    seen[url].setdefault(m["Body"], now)
+                    body = m["Body"]
+                    if body.startswith("{"):
+                        body = json.loads(body)["Message"]
+                    seen[url].setdefault(body, now)
                     entries.append({"Id": str(len(entries)), "ReceiptHandle": m["ReceiptHandle"]})
                 if entries:
                     c.sqs("DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
@@ -198,8 +226,9 @@ def filter_cost(peer, seconds):
     for name, arn in (("filtered", topic), ("bare", bare)):
         cpu0 = harness.cpu_seconds(peer.pid)
         t0 = time.perf_counter()
-        rate = publish_rate(peer.port, arn, 1, seconds, params)
+        count, _ = publish_rate(peer.port, arn, 1, seconds, params)
         elapsed = time.perf_counter() - t0
+        rate = count / elapsed
         cpu = harness.cpu_seconds(peer.pid) - cpu0
         out[name] = {"rps": rate, "server_cpu_us_per_publish": cpu / (rate * elapsed) * 1e6}
     out["us_per_evaluation"] = (out["filtered"]["server_cpu_us_per_publish"]
@@ -217,23 +246,24 @@ def main():
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--interval-ms", type=float, default=20)
     ap.add_argument("--peers", default="skyport,moto")
+    ap.add_argument("--raw", action="store_true", help="RawMessageDelivery (no envelope, no signature)")
     ap.add_argument("--no-build", action="store_true")
     a = ap.parse_args()
     if not a.no_build:
         subprocess.run(["cargo", "build", "--release", "--bin", "skyport"], cwd=harness.ROOT, check=True)
     moto = harness.moto_server() if "moto" in a.peers else None
-    results = {"load": os.getloadavg(), "seconds": a.seconds, "messages": a.messages,
+    results = {"load": os.getloadavg(), "seconds": a.seconds, "messages": a.messages, "raw": a.raw,
                "interval_ms": a.interval_ms, "peers": {}}
     for name in a.peers.split(","):
         harness.log(f"{name}: starting")
         peer = harness.start_peer(name, moto, None)
         r = {}
         try:
-            topic, urls = setup(peer.port, "fanout", 10)
+            topic, urls = setup(peer.port, "fanout", 10, raw=a.raw)
             harness.log(f"{name}: Publish rate, 10 subscriptions")
             cpu0 = harness.cpu_seconds(peer.pid)
-            r["publish_1"] = publish_rate(peer.port, topic, 1, a.seconds)
-            r["publish_8"] = publish_rate(peer.port, topic, 8, a.seconds)
+            r["publish_1"] = fan_out_rate(peer.port, topic, urls, 1, a.seconds)
+            r["publish_8"] = fan_out_rate(peer.port, topic, urls, 8, a.seconds)
             r["cpu_s"] = harness.cpu_seconds(peer.pid) - cpu0
             purge(peer.port, urls)
             time.sleep(1)
@@ -248,7 +278,8 @@ def main():
         finally:
             peer.stop()
         results["peers"][name] = r
-    with open(os.path.join(harness.ROOT, "bench", "sns-results.json"), "w") as f:
+    out_name = "sns-raw-results.json" if a.raw else "sns-results.json"
+    with open(os.path.join(harness.ROOT, "bench", out_name), "w") as f:
         json.dump(results, f, indent=2)
     peers = list(results["peers"])
     names = [harness.PEER_NAMES.get(p, p) for p in peers]
@@ -264,8 +295,12 @@ def main():
         print(f"| {label} | " + " | ".join(fmt(v, digits) for v in values) + f" | {ratio} |")
 
     get = lambda p, *keys: _dig(results["peers"][p], keys)  # noqa: E731
-    row("Publish/s, 10 SQS subscriptions, 1 connection", [get(p, "publish_1") for p in peers])
-    row("Publish/s, 10 SQS subscriptions, 8 connections", [get(p, "publish_8") for p in peers])
+    kind = "raw" if a.raw else "signed envelope"
+    for conns in (1, 8):
+        row(f"Publish/s accepted, 10 SQS subscriptions ({kind}), {conns} conn.",
+            [get(p, f"publish_{conns}", "accepted_per_s") for p in peers])
+        row(f"Publish/s delivered to all 10 queues ({kind}), {conns} conn.",
+            [get(p, f"publish_{conns}", "delivered_per_s") for p in peers])
     for stat in ("p50_ms", "p99_ms"):
         vals = []
         for p in peers:

@@ -11,12 +11,13 @@
 //! `http.defaultHealthyRetryPolicy`; a retry follows a failed connection or an answer outside 2xx.
 //! `SKYPORT_SNS_RETRY_SECOND_MS` (tests) sets how many milliseconds one second of that policy lasts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use skyport_core::bus::{BusAttribute, FunctionInvoker, OutgoingMessage, QueueSink};
 use tokio::sync::mpsc;
 
@@ -91,7 +92,54 @@ pub struct Job {
     pub signature_version: String,
     /// The retry policy (HTTP(S)).
     pub retry: RetryPolicy,
+    /// The signatures of this publish, shared by its deliveries.
+    pub signatures: Arc<Signatures>,
+    /// This delivery's signature, once computed (before it is delivered).
+    pub signed: Option<Signed>,
 }
+
+impl Job {
+    /// Whether the delivery carries a signed envelope (not raw, not recorded).
+    fn needs_signature(&self) -> bool {
+        match self.sub.protocol.as_str() {
+            "lambda" => true,
+            "sqs" | "http" | "https" => !self.sub.raw(),
+            _ => false,
+        }
+    }
+}
+
+/// One signature, computed once.
+type SignatureSlot = Arc<OnceLock<Option<Signed>>>;
+
+/// The signatures of one publish by (message text, version): the canonical string is the same for
+/// every subscription of a protocol, so one publish to many subscriptions signs once.
+#[derive(Debug, Default)]
+pub struct Signatures {
+    by_text: Mutex<HashMap<(String, String), SignatureSlot>>,
+}
+
+impl Signatures {
+    /// The signature of `text` with `version`, computed by `sign` the first time.
+    fn get_or_sign(
+        &self,
+        text: &str,
+        version: &str,
+        sign: impl FnOnce() -> Option<Signed>,
+    ) -> Option<Signed> {
+        let slot = self
+            .by_text
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((text.to_owned(), version.to_owned()))
+            .or_default()
+            .clone();
+        slot.get_or_init(sign).clone()
+    }
+}
+
+/// How many deliveries ahead of the one being delivered have their signature computed.
+const SIGNING_AHEAD: usize = 16;
 
 /// How many recorded (unsent) messages are kept for inspection.
 pub const MAX_RECORDED: usize = 10_000;
@@ -221,25 +269,37 @@ impl Deliverer {
             second_ms,
             recorded: Mutex::new(Vec::new()),
         });
-        let (tx, mut rx) = mpsc::unbounded_channel::<Work>();
+        let (tx, rx) = mpsc::unbounded_channel::<Work>();
         let worker = links.clone();
+        // Signatures are computed up to SIGNING_AHEAD deliveries ahead, on the blocking pool, while
+        // deliveries still run one after the other in publish order.
         tokio::spawn(async move {
-            while let Some(work) = rx.recv().await {
-                match work {
-                    Work::Deliver(job) => worker.deliver(job).await,
-                    Work::Confirm {
-                        sub,
-                        endpoint,
-                        retry,
-                        signature_version,
-                    } => {
-                        let links = worker.clone();
-                        tokio::spawn(async move {
-                            links.confirm(sub, endpoint, retry, signature_version).await;
-                        });
+            let incoming = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|work| (work, rx))
+            });
+            let signer = worker.clone();
+            incoming
+                .map(move |work| signer.clone().prepare(work))
+                .buffered(SIGNING_AHEAD)
+                .for_each(|work| {
+                    let links = worker.clone();
+                    async move {
+                        match work {
+                            Work::Deliver(job) => links.deliver(job).await,
+                            Work::Confirm {
+                                sub,
+                                endpoint,
+                                retry,
+                                signature_version,
+                            } => {
+                                tokio::spawn(async move {
+                                    links.confirm(sub, endpoint, retry, signature_version).await;
+                                });
+                            }
+                        }
                     }
-                }
-            }
+                })
+                .await;
         });
         Deliverer { tx, links }
     }
@@ -346,16 +406,40 @@ impl Links {
         recorded.push(message);
     }
 
-    async fn notification<'a>(&self, job: &'a Job) -> Notification<'a> {
-        let text = job.published.message_for(&job.sub.protocol);
-        let string = crate::message::notification_string_to_sign(&job.published, text);
-        let signer = self.signer().await;
+    /// Computes the delivery's signature (on the blocking pool, once per publish and text).
+    async fn prepare(self: Arc<Self>, work: Work) -> Work {
+        let Work::Deliver(mut job) = work else {
+            return work;
+        };
+        if !job.needs_signature() {
+            return Work::Deliver(job);
+        }
+        let Some(signer) = self.signer().await else {
+            return Work::Deliver(job);
+        };
+        let published = job.published.clone();
+        let signatures = job.signatures.clone();
+        let protocol = job.sub.protocol.clone();
+        let version = job.signature_version.clone();
+        let region = region_of(&job.sub.arn).to_owned();
+        let signed = tokio::task::spawn_blocking(move || {
+            let text = published.message_for(&protocol);
+            signatures.get_or_sign(text, &version, || {
+                let string = crate::message::notification_string_to_sign(&published, text);
+                signer.sign(&string, &version, &region)
+            })
+        })
+        .await;
+        job.signed = signed.ok().flatten();
+        Work::Deliver(job)
+    }
+
+    fn notification<'a>(&self, job: &'a Job) -> Notification<'a> {
         Notification {
             published: &job.published,
-            text,
+            text: job.published.message_for(&job.sub.protocol),
             unsubscribe_url: unsubscribe_url(&job.endpoint, &job.sub.arn),
-            signed: signer
-                .and_then(|s| s.sign(&string, &job.signature_version, region_of(&job.sub.arn))),
+            signed: job.signed.clone(),
         }
     }
 
@@ -381,7 +465,7 @@ impl Links {
     }
 
     /// The SQS message of a delivery: the envelope, or the raw message with its attributes.
-    async fn queue_message(&self, job: &Job, queue_arn: &str) -> OutgoingMessage {
+    fn queue_message(&self, job: &Job, queue_arn: &str) -> OutgoingMessage {
         let p = &job.published;
         let (body, attributes) = if job.sub.raw() {
             (
@@ -389,7 +473,7 @@ impl Links {
                 bus_attributes(&p.attributes),
             )
         } else {
-            (self.notification(job).await.envelope(), BTreeMap::new())
+            (self.notification(job).envelope(), BTreeMap::new())
         };
         let fifo_queue = queue_arn.ends_with(".fifo");
         OutgoingMessage {
@@ -407,7 +491,7 @@ impl Links {
 
     async fn to_queue(&self, job: &Job) -> Result<(), String> {
         let queues = get(&self.queues).ok_or("SQS is not available")?;
-        let message = self.queue_message(job, &job.sub.endpoint).await;
+        let message = self.queue_message(job, &job.sub.endpoint);
         queues
             .send_message(&job.sub.endpoint, message)
             .await
@@ -427,7 +511,7 @@ impl Links {
                 job.sub.endpoint
             ));
         }
-        let event = self.notification(job).await.lambda_event(&job.sub.arn);
+        let event = self.notification(job).lambda_event(&job.sub.arn);
         let payload = Bytes::from(event.to_string());
         functions
             .invoke_async(&job.sub.endpoint, payload)
@@ -440,7 +524,7 @@ impl Links {
         let body = if job.sub.raw() {
             p.message_for(&job.sub.protocol).to_owned()
         } else {
-            self.notification(&job).await.envelope()
+            self.notification(&job).envelope()
         };
         let mut headers = vec![
             ("x-amz-sns-message-type", "Notification".to_owned()),
@@ -540,7 +624,7 @@ impl Links {
         let Some(queues) = get(&self.queues) else {
             return;
         };
-        let mut message = self.queue_message(job, &dlq).await;
+        let mut message = self.queue_message(job, &dlq);
         message.attributes.insert(
             "ErrorMessage".to_owned(),
             BusAttribute::string(reason.to_owned()),
@@ -554,6 +638,26 @@ impl Links {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_signature_per_text_and_version() {
+        let signatures = Signatures::default();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let sign = || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Some(Signed {
+                version: "1".to_owned(),
+                signature: "s".to_owned(),
+                cert_url: "u".to_owned(),
+            })
+        };
+        for _ in 0..10 {
+            assert!(signatures.get_or_sign("m", "1", sign).is_some());
+        }
+        assert!(signatures.get_or_sign("other", "1", sign).is_some());
+        assert!(signatures.get_or_sign("m", "2", sign).is_some());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn retry_policies() {

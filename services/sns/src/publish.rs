@@ -288,6 +288,7 @@ impl Sns {
             .get("SignatureVersion")
             .cloned()
             .unwrap_or_else(|| "1".to_owned());
+        let signatures = Arc::new(crate::delivery::Signatures::default());
         for live in self.state.live_subscriptions(&topic.arn) {
             if !live.rec.confirmed {
                 continue;
@@ -314,6 +315,8 @@ impl Sns {
                 endpoint: ctx.endpoint_url(),
                 signature_version: version.clone(),
                 retry,
+                signatures: signatures.clone(),
+                signed: None,
             });
         }
         (id, seq)

@@ -112,7 +112,9 @@ mod tests {
             message: "from EventBridge".to_owned(),
             ..TopicMessage::default()
         };
-        let id = TopicPublisher::publish(&sns, &topic, message).await.unwrap();
+        let id = TopicPublisher::publish(&sns, &topic, message)
+            .await
+            .unwrap();
         assert_eq!(id.len(), 36);
         let missing = "arn:aws:sns:us-east-1:000000000000:missing";
         assert!(!sns.topic_exists(missing).await);
