@@ -31,6 +31,7 @@ SERVICES = {
     "iam": ("services/iam/src/shapes.rs", "IamApi"),
     "dynamodb": ("services/dynamodb/src/shapes.rs", "DynamoDbApi"),
     "events": ("services/events/src/shapes.rs", "EventsApi"),
+    "sns": ("services/sns/src/shapes.rs", "SnsApi"),
 }
 
 RUST_KEYWORDS = {

@@ -204,6 +204,9 @@ pub struct Config {
     /// The real length of an EventBridge schedule minute (`SKYPORT_EVENTS_SCHEDULE_MINUTE_MS`,
     /// milliseconds; 60,000 as in AWS, shorter for tests).
     pub events_schedule_minute: Duration,
+    /// How long one second of an SNS HTTP(S) retry policy lasts (`SKYPORT_SNS_RETRY_SECOND_MS`,
+    /// milliseconds; 1000 as in AWS, tests shorten it).
+    pub sns_retry_second: Duration,
     /// Lambda's settings.
     pub lambda: LambdaSettings,
     /// Non-fatal findings, each with its fix.
@@ -262,6 +265,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     (
         "SKYPORT_EVENTS_SCHEDULE_MINUTE_MS",
         "real length of an EventBridge schedule minute, milliseconds (default 60000; test-only)",
+    ),
+    (
+        "SKYPORT_SNS_RETRY_SECOND_MS",
+        "length of one second of an SNS HTTP(S) retry policy, milliseconds (default 1000; small values for tests)",
     ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
@@ -424,7 +431,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 
 /// The services this build implements.
 pub const IMPLEMENTED_SERVICES: &[&str] = &[
-    "sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb", "events",
+    "sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb", "events", "sns",
 ];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -884,6 +891,12 @@ impl Config {
                 (10.0, 60_000.0),
                 60_000.0,
             )?,
+            sns_retry_second: millis_in(
+                env,
+                "SKYPORT_SNS_RETRY_SECOND_MS",
+                (1.0, 60_000.0),
+                1000.0,
+            )?,
             lambda: LambdaSettings {
                 executor: match env
                     .var("LAMBDA_EXECUTOR")
@@ -1174,6 +1187,10 @@ impl Config {
             (
                 "SKYPORT_EVENTS_SCHEDULE_MINUTE_MS".into(),
                 self.events_schedule_minute.as_millis().to_string(),
+            ),
+            (
+                "SKYPORT_SNS_RETRY_SECOND_MS".into(),
+                self.sns_retry_second.as_millis().to_string(),
             ),
             (
                 "SKYPORT_SHUTDOWN_TIMEOUT".into(),

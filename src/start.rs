@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use skyport_core::ports::{PortRange, PortRegistry};
 use skyport_core::{host::HostDomains, store::StateLayout};
@@ -73,7 +73,7 @@ pub fn run(args: &StartArgs, compose_file: Option<&std::path::Path>) -> ExitCode
     let compose_file = crate::pitfalls::compose_file(compose_file);
     let code = runtime.block_on(serve(config, started, compose_file));
     // Give in-flight blocking commits a moment, then stop.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    runtime.shutdown_timeout(Duration::from_secs(1));
     code
 }
 
@@ -210,6 +210,34 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     }
+    // SNS delivers to SQS (and, once Lambda is open, to functions).
+    let sns = layout.open_store("sns").and_then(|store| {
+        skyport_sns::Sns::new(
+            store,
+            skyport_sns::Options {
+                retry_second_ms: u64::try_from(config.sns_retry_second.as_millis()).unwrap_or(1000),
+            },
+        )
+    });
+    let sns = match sns {
+        Ok(sns) => Arc::new(sns),
+        Err(e) => {
+            tracing::error!("cannot open the SNS state: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    sns.links().set_queue_sink(sqs.clone());
+    // Messages are signed with a key whose certificate Skyport's CA issues (SigningCertURL).
+    let ca = tls.ca.clone();
+    sns.enable_signing(move |spki| {
+        ca.certify_public_key(
+            spki,
+            "sns.amazonaws.com",
+            Duration::from_secs(3 * 365 * 86_400),
+        )
+        .map_err(|e| e.to_string())
+    });
+    gateway.register(sns.clone());
     let network_listeners = Arc::new(crate::lambda::NetworkListeners::new(&config));
     let lambda_options = crate::lambda::options(
         &config,
@@ -228,8 +256,9 @@ async fn serve(
         Ok(lambda) => {
             let lambda = lambda.with_object_source(s3.clone());
             lambda.connect_queues(sqs.clone(), sqs.clone());
-            // S3's `LambdaFunctionConfigurations` invoke functions.
+            // S3's `LambdaFunctionConfigurations` and SNS's `lambda` subscriptions invoke functions.
             s3.set_function_invoker(lambda.handle());
+            sns.links().set_function_invoker(lambda.handle());
             let handle = lambda.handle();
             gateway.register(Arc::new(lambda));
             handle
@@ -239,13 +268,14 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     };
-    // EventBridge: targets deliver to SQS and Lambda (SNS targets once SNS is wired:
-    // `.with_topic_publisher(sns)`); S3's `EventBridgeConfiguration` puts events on it.
+    // EventBridge: targets deliver to SQS, Lambda and SNS; S3's `EventBridgeConfiguration` puts
+    // events on it.
     let events = match layout.open_store("events") {
         Ok(store) => {
             let events = skyport_events::Events::new(store)
                 .with_queue_sink(sqs.clone())
-                .with_function_invoker(function_invoker);
+                .with_function_invoker(function_invoker)
+                .with_topic_publisher(sns.clone());
             events.start_scheduler(skyport_events::ScheduleClock::new(
                 config.events_schedule_minute,
             ));

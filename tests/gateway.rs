@@ -279,11 +279,11 @@ fn unimplemented_services_get_errors_in_their_protocol() {
         out.contains("x-amzn-errortype: NotImplementedException"),
         "{out}"
     );
-    // Query (SNS by its Action).
+    // Query (CloudFormation by its Action).
     let (out, _) = curl(&[
         "-i",
         "-d",
-        "Action=ListTopics&Version=2010-03-31",
+        "Action=ListStacks&Version=2010-05-15",
         &format!("{ep}/"),
     ]);
     assert!(out.starts_with("HTTP/1.1 501"), "{out}");

@@ -397,6 +397,32 @@ impl CertAuthority {
     }
 }
 
+impl CertAuthority {
+    /// A certificate for a public key held elsewhere (SNS's RSA message-signing key), as PEM:
+    /// `spki_der` is the key's DER SubjectPublicKeyInfo, `common_name` the subject's CN. Key usage
+    /// digitalSignature, valid for `lifetime` (capped at the CA's expiry).
+    pub fn certify_public_key(
+        &self,
+        spki_der: &[u8],
+        common_name: &str,
+        lifetime: Duration,
+    ) -> Result<String, CertError> {
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)?;
+        let now = OffsetDateTime::now_utc();
+        let mut params = CertificateParams::default();
+        params.not_before = now - BACKDATE;
+        params.not_after = std::cmp::min(now + lifetime, self.not_after);
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, common_name);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(random_serial());
+        Ok(params.signed_by(&public_key, &self.issuer)?.pem())
+    }
+}
+
 /// Makes a new CA certificate and key.
 fn new_ca(
     host_label: &str,

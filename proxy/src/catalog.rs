@@ -50,6 +50,8 @@ const SNS_ACTIONS: &[&str] = &[
     "ListSubscriptionsByTopic",
     "GetTopicAttributes",
     "SetTopicAttributes",
+    "GetSubscriptionAttributes",
+    "SetSubscriptionAttributes",
     "ConfirmSubscription",
 ];
 

@@ -296,6 +296,10 @@ fn by_path(path: &str) -> Option<&'static ServiceDef> {
     if first == "queue" && second.is_some_and(is_region) {
         return catalog::by_id("sqs");
     }
+    // LocalStack's SNS inspection endpoints (`/_aws/sns/sms-messages`, ...).
+    if first == "_aws" && second == Some("sns") {
+        return catalog::by_id("sns");
+    }
     let lambda_resources = [
         "functions",
         "layers",

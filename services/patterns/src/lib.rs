@@ -84,6 +84,14 @@ impl Pattern {
         &self.root
     }
 
+    /// The pattern's size as SNS limits it: the number of leaf keys (each field with rules, counted
+    /// in every `$or` alternative) and the number of combinations (the product, over the fields, of
+    /// their number of rules, `$or` groups adding their alternatives' combinations). SNS refuses more
+    /// than 5 keys and 150 combinations.
+    pub fn complexity(&self) -> (usize, usize) {
+        complexity(&self.root)
+    }
+
     /// How the pattern uses the top-level field `key` (in its fields and in its top-level `$or`
     /// alternatives): Lambda checks a message body's format against it.
     pub fn field_shapes(&self, key: &str) -> Vec<FieldShape> {
@@ -91,6 +99,29 @@ impl Pattern {
         collect_shapes(&self.root, key, &mut out);
         out
     }
+}
+
+fn complexity(object: &ObjectPattern) -> (usize, usize) {
+    let mut keys = 0usize;
+    let mut combinations = 1usize;
+    for (_, field) in &object.fields {
+        let (k, c) = match field {
+            FieldPattern::Leaf(rules) => (1, rules.len().max(1)),
+            FieldPattern::Object(inner) => complexity(inner),
+        };
+        keys += k;
+        combinations = combinations.saturating_mul(c);
+    }
+    for group in &object.ors {
+        let mut sum = 0usize;
+        for alternative in group {
+            let (k, c) = complexity(alternative);
+            keys += k;
+            sum = sum.saturating_add(c);
+        }
+        combinations = combinations.saturating_mul(sum.max(1));
+    }
+    (keys, combinations)
 }
 
 fn collect_shapes(object: &ObjectPattern, key: &str, out: &mut Vec<FieldShape>) {
@@ -167,6 +198,21 @@ mod tests {
 
     fn m(pattern: &str, event: Value) -> bool {
         Pattern::parse(pattern).unwrap().matches(&event)
+    }
+
+    #[test]
+    fn complexity_counts_keys_and_combinations() {
+        // AWS's example: 3 * 2 * 2 = 12 combinations over 3 keys.
+        let p = Pattern::parse(
+            r#"{"key_a": ["value_one", "value_two", "value_three"], "key_b": ["value_one"],
+                "key_c": ["value_one", "value_two"], "key_d": {"e": ["x", "y"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.complexity(), (4, 12));
+        let or =
+            Pattern::parse(r#"{"a": ["1"], "$or": [{"b": ["1", "2"]}, {"c": ["1", "2", "3"]}]}"#)
+                .unwrap();
+        assert_eq!(or.complexity(), (3, 5));
     }
 
     #[test]
