@@ -3,7 +3,8 @@
 //! targets and their limits, TestEventPattern), PutEvents (per-entry errors, limits) routed to SQS
 //! with Input, InputPath and InputTransformer, FIFO queues and bus-to-bus targets, S3's
 //! EventBridgeConfiguration delivering "Object Created" and "Object Deleted", a `rate(1 minute)` rule
-//! firing on a shortened schedule minute, and persistence across a restart.
+//! firing on a shortened schedule minute, persistence across a restart, and SNS targets publishing to a
+//! topic that fans out to a queue.
 
 mod common;
 
@@ -1156,4 +1157,61 @@ async fn lambda_targets_get_the_event_asynchronously() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["detail"], json!({"kind": "wanted"}));
     assert_eq!(events[0]["detail-type"], "Thing");
+}
+
+#[tokio::test]
+async fn sns_targets_publish_the_event_to_the_topic() {
+    let skyport = Skyport::start();
+    let eb = client(&skyport.endpoint());
+    let sqs = sqs_client(&skyport.endpoint());
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+            .region(aws_sdk_sns::config::Region::new("us-east-1"))
+            .endpoint_url(skyport.endpoint())
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build(),
+    );
+    let topic = sns
+        .create_topic()
+        .name("orders")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let (url, arn) = queue(&sqs, "from-topic").await;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    eb.put_rule()
+        .name("to-topic")
+        .event_pattern(json!({"source": ["shop"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets()
+        .rule("to-topic")
+        .targets(target("topic", &topic).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let put = eb
+        .put_events()
+        .entries(entry("shop", "Order Placed", r#"{"id": 7}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.failed_entry_count(), 0);
+    let bodies = receive(&sqs, &url, 1, Duration::from_secs(10)).await;
+    assert_eq!(bodies.len(), 1, "the event reached the topic's queue");
+    let event: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(event["source"], "shop");
+    assert_eq!(event["detail-type"], "Order Placed");
+    assert_eq!(event["detail"], json!({"id": 7}));
 }
