@@ -13,6 +13,12 @@ cd "$(dirname "$0")/.."
 tag=${SKYPORT_LOCAL_TAG:-skyport/skyport:local}
 target=x86_64-unknown-linux-gnu
 
+# SKYPORT_BUILD_CACHE (set by CI): keep this release build's target directory there, so a fresh clone
+# recompiles only Skyport's own crates, not every dependency, when CARGO_TARGET_DIR is not set.
+if [ -n "${SKYPORT_BUILD_CACHE:-}" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="$SKYPORT_BUILD_CACHE/image"
+fi
+
 # The explicit --target makes RUSTFLAGS apply to the skyport binary only; build scripts and proc-macros
 # stay dynamic (a static build script would not run). Output: target/$target/release/skyport.
 RUSTFLAGS='-C target-feature=+crt-static' \

@@ -298,10 +298,13 @@ make_zip "$out/python_callback.zip" "handler.py=$repo/tests/lambda_functions/pyt
 # build scripts and proc-macros dynamic), in its own target directory.
 started=$SECONDS
 say "rust_callback: cargo build (a first build compiles the AWS SDK: minutes)"
+# SKYPORT_BUILD_CACHE (set by CI) keeps its target directory across fresh clones.
+rust_dir=$out/cargo
+[ -n "${SKYPORT_BUILD_CACHE:-}" ] && rust_dir=$SKYPORT_BUILD_CACHE/rust_callback
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --quiet --target "$rust_target" \
-  --manifest-path "$repo/tests/lambda_functions/rust_callback/Cargo.toml" --target-dir "$out/cargo" ||
+  --manifest-path "$repo/tests/lambda_functions/rust_callback/Cargo.toml" --target-dir "$rust_dir" ||
   die "cargo build of tests/lambda_functions/rust_callback failed"
-bin=$out/cargo/$rust_target/release/bootstrap
+bin=$rust_dir/$rust_target/release/bootstrap
 if readelf -l "$bin" | grep -q INTERP; then die "$bin is dynamically linked (has an ELF interpreter)"; fi
 say "rust_callback built ($((SECONDS - started)) s)"
 make_zip "$out/rust_callback.zip" "bootstrap=$bin"
