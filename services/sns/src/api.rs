@@ -95,27 +95,29 @@ impl Sns {
     where
         F: FnOnce(&[u8]) -> Result<String, String> + Send + 'static,
     {
-        self.links().expect_signer();
         let store = self.store().clone();
         let deliverer = self.deliverer.clone();
         let slot = self.signer.clone();
-        tokio::task::spawn_blocking(move || {
-            let key = match load_or_create_key(&store) {
-                Ok(key) => key,
-                Err(e) => {
-                    tracing::error!("SNS signing key: {e}");
-                    return;
+        // The key (2048-bit RSA: a costly generation without persistence) is made on first need.
+        self.links().expect_signer(Box::new(move || {
+            drop(tokio::task::spawn_blocking(move || {
+                let key = match load_or_create_key(&store) {
+                    Ok(key) => key,
+                    Err(e) => {
+                        tracing::error!("SNS signing key: {e}");
+                        return;
+                    }
+                };
+                match certify(&key.spki_der()) {
+                    Ok(pem) => {
+                        let signer = Arc::new(KeySigner::new(key, pem));
+                        *slot.write().unwrap_or_else(|e| e.into_inner()) = Some(signer.clone());
+                        deliverer.links().set_signer(signer);
+                    }
+                    Err(e) => tracing::error!("SNS signing certificate: {e}"),
                 }
-            };
-            match certify(&key.spki_der()) {
-                Ok(pem) => {
-                    let signer = Arc::new(KeySigner::new(key, pem));
-                    *slot.write().unwrap_or_else(|e| e.into_inner()) = Some(signer.clone());
-                    deliverer.links().set_signer(signer);
-                }
-                Err(e) => tracing::error!("SNS signing certificate: {e}"),
-            }
-        });
+            }));
+        }));
     }
 
     /// The signing certificate (PEM) when `path` is its URL's path.
@@ -172,7 +174,16 @@ impl Service for Sns {
                 .path()
                 .starts_with("/SimpleNotificationService-")
         {
-            let pem = self.certificate_at(request.uri().path());
+            self.links().start_signer();
+            let mut pem = self.certificate_at(request.uri().path());
+            // A certificate asked for before anything was delivered since the start: wait for the key.
+            for _ in 0..100 {
+                if pem.is_some() || self.signer.read().map(|s| s.is_some()).unwrap_or(true) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                pem = self.certificate_at(request.uri().path());
+            }
             let (status, body) = match pem {
                 Some(pem) => (http::StatusCode::OK, pem),
                 None => (http::StatusCode::NOT_FOUND, String::new()),

@@ -239,6 +239,8 @@ pub struct Links {
     signer: tokio::sync::watch::Sender<Option<Arc<dyn Signer>>>,
     /// A signer is on its way (deliveries wait for it rather than go out unsigned).
     expect_signer: AtomicBool,
+    /// Makes the signer on first need (the RSA key is not generated at startup).
+    starter: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// Milliseconds per second of a retry policy.
     pub second_ms: u64,
     recorded: Mutex<Vec<Recorded>>,
@@ -266,6 +268,7 @@ impl Deliverer {
             functions: RwLock::new(None),
             signer: tokio::sync::watch::Sender::new(None),
             expect_signer: AtomicBool::new(false),
+            starter: Mutex::new(None),
             second_ms,
             recorded: Mutex::new(Vec::new()),
         });
@@ -361,15 +364,30 @@ impl Links {
         self.signer.send_replace(Some(signer));
     }
 
-    /// Announces a signer: deliveries wait (up to 30 s) for [`Links::set_signer`].
-    pub fn expect_signer(&self) {
+    /// Announces a signer that `start` makes (on the first delivery or certificate request, never at
+    /// startup): deliveries wait (up to 30 s) for [`Links::set_signer`].
+    pub fn expect_signer(&self, start: Box<dyn FnOnce() + Send>) {
+        *self.starter.lock().unwrap_or_else(|e| e.into_inner()) = Some(start);
         self.expect_signer.store(true, Ordering::SeqCst);
+    }
+
+    /// Starts making the announced signer, once.
+    pub fn start_signer(&self) {
+        let start = self
+            .starter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(start) = start {
+            start();
+        }
     }
 
     /// The signer, once there is one.
     async fn signer(&self) -> Option<Arc<dyn Signer>> {
         let mut rx = self.signer.subscribe();
         if self.expect_signer.load(Ordering::SeqCst) {
+            self.start_signer();
             let ready = rx.wait_for(Option::is_some);
             if tokio::time::timeout(Duration::from_secs(30), ready)
                 .await
