@@ -139,6 +139,17 @@ def warm(port, pid, name, conns, seconds):
             "invocations": total}
 
 
+def url_rate(port, url_id, conns, seconds):
+    """wrk against the function's URL (`<url-id>.lambda-url.us-east-1.localhost.localstack.cloud`, sent to
+    127.0.0.1 with that Host header: no name is resolved)."""
+    host = f"{url_id}.lambda-url.us-east-1.localhost.localstack.cloud:{port}"
+    text = subprocess.run(["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "10s", "--latency",
+                           "-H", f"Host: {host}", f"http://127.0.0.1:{port}/"],
+                          capture_output=True, text=True, check=True).stdout
+    return {"rps": float(text.split("Requests/sec:")[1].split()[0]),
+            "p50_ms": harness.parse_latency(text, "50%"), "p99_ms": harness.parse_latency(text, "99%")}
+
+
 def docker_bare_start(image, reps=3):
     times = []
     for _ in range(reps):
@@ -202,6 +213,16 @@ def main():
                         r[f"{name} c{conns}"] = warm(port, server.pid, name, conns, a.seconds)
                     if executor == "docker":
                         r[f"{name} cold"] = cold_starts(port, name)
+                # The same no-op function through its function URL (issue #19), beside the direct Invoke.
+                if executor == "local":
+                    _, _, data = api(port, "POST", "/2021-10-31/functions/py-noop/url", {"AuthType": "NONE"})
+                    url_id = json.loads(data)["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
+                    api(port, "POST", "/2015-03-31/functions/py-noop/policy",
+                        {"StatementId": "url", "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+                         "FunctionUrlAuthType": "NONE"})
+                    for conns in (1, 10):
+                        harness.log(f"{executor} py-noop function URL, {conns} conn")
+                        results.setdefault("url", {})[f"c{conns}"] = url_rate(port, url_id, conns, a.seconds)
                 # 50 warm environments: 50 concurrent invokes of a sleeping function.
                 create(port, "py-sleep", "python3.11", "handler.main", zipped("handler.py", PY_SLEEP), timeout=60)
                 import concurrent.futures
@@ -249,6 +270,13 @@ def markdown(r):
         rest = total - init - duration
         share = max(rest - bare, 0.0)
         out.append(f"| {name} | {total:.0f} | {init:.0f} | {rest:.0f} | {bare:.0f} | {share:.0f} ({share / total * 100:.0f} % of the total) |")
+    if "url" in r:
+        out.append("")
+        out.append("| py-noop (local executor) | Conns | requests/s | p50 / p99 (ms) | direct Invoke requests/s |")
+        out.append("|---|---|---|---|---|")
+        for key, v in r["url"].items():
+            direct = r.get("local", {}).get(f"py-noop {key}", {}).get("rps", 0.0)
+            out.append(f"| function URL | {key[1:]} | {v['rps']:,.0f} | {v['p50_ms']:.2f} / {v['p99_ms']:.2f} | {direct:,.0f} |")
     out.append("")
     for executor in ("local", "docker"):
         if executor in r:
