@@ -288,6 +288,8 @@ async fn serve(
     };
     gateway.register(events.clone());
     s3.set_event_sink(events.clone());
+    // S3's `TopicConfigurations` publish to SNS.
+    s3.set_topic_publisher(sns.clone());
     for service in IMPLEMENTED_SERVICES {
         if !config.service_enabled(service) {
             gateway.disable(service);

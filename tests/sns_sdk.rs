@@ -1614,3 +1614,89 @@ async fn localstack_inspection_endpoints() {
     let (status, _) = get(&format!("{ep}/_aws/sns/subscription-tokens/nope"));
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_topic_configurations_publish_object_events() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, TopicConfiguration};
+    let skyport = Skyport::start();
+    let sns = sns_client(&skyport.endpoint());
+    let sqs = sqs_client(&skyport.endpoint());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(skyport.endpoint())
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .force_path_style(true)
+            .build(),
+    );
+    let topic = create_topic(&sns, "uploads").await;
+    let (url, arn) = create_queue(&sqs, "uploads-queue").await;
+    subscribe_queue(&sns, &topic, &arn, &[]).await;
+    s3.create_bucket().bucket("media").send().await.unwrap();
+    let config = |topic: &str| {
+        NotificationConfiguration::builder()
+            .topic_configurations(
+                TopicConfiguration::builder()
+                    .id("to-sns")
+                    .topic_arn(topic)
+                    .events(Event::from("s3:ObjectCreated:*"))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    // A topic that does not exist fails the configuration, as on AWS.
+    let err = s3
+        .put_bucket_notification_configuration()
+        .bucket("media")
+        .notification_configuration(config("arn:aws:sns:us-east-1:000000000000:nope"))
+        .send()
+        .await
+        .expect_err("an unknown topic");
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.code()),
+        Some("InvalidArgument")
+    );
+    s3.put_bucket_notification_configuration()
+        .bucket("media")
+        .notification_configuration(config(&topic))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_bucket_notification_configuration()
+        .bucket("media")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.topic_configurations()[0].topic_arn(), topic);
+    // The test event, then the object's record, each in the SNS envelope with S3's subject.
+    s3.put_object()
+        .bucket("media")
+        .key("cat.jpg")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"meow"))
+        .send()
+        .await
+        .unwrap();
+    let messages = receive(&sqs, &url, 2).await;
+    let envelopes: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    for e in &envelopes {
+        assert_eq!(e["Type"], "Notification");
+        assert_eq!(e["TopicArn"], topic.as_str());
+        assert_eq!(e["Subject"], "Amazon S3 Notification");
+    }
+    let inner: Vec<serde_json::Value> = envelopes
+        .iter()
+        .map(|e| serde_json::from_str(e["Message"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(inner[0]["Event"], "s3:TestEvent");
+    let record = &inner[1]["Records"][0];
+    assert_eq!(record["eventName"], "ObjectCreated:Put");
+    assert_eq!(record["s3"]["configurationId"], "to-sns");
+    assert_eq!(record["s3"]["object"]["key"], "cat.jpg");
+    assert_eq!(record["s3"]["object"]["size"], 4);
+}

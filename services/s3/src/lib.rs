@@ -105,6 +105,8 @@ pub struct S3 {
     functions: std::sync::OnceLock<Arc<dyn skyport_core::bus::FunctionInvoker>>,
     /// Where `EventBridgeConfiguration` sends the bucket's events (the account's default bus).
     event_sink: std::sync::OnceLock<Arc<dyn skyport_core::bus::EventSink>>,
+    /// SNS, for `TopicConfigurations`.
+    topics: std::sync::OnceLock<Arc<dyn skyport_core::bus::TopicPublisher>>,
     verifier: Option<sigv4::SigV4Verifier>,
     lifecycle: lifecycle::LifecycleOptions,
 }
@@ -127,6 +129,7 @@ impl S3 {
             queue_sink: None,
             functions: std::sync::OnceLock::new(),
             event_sink: std::sync::OnceLock::new(),
+            topics: std::sync::OnceLock::new(),
             verifier: None,
             lifecycle: lifecycle::LifecycleOptions::default(),
         })
@@ -155,6 +158,11 @@ impl S3 {
     /// Invokes Lambda functions for `LambdaFunctionConfigurations` through `functions`.
     pub fn set_function_invoker(&self, functions: Arc<dyn skyport_core::bus::FunctionInvoker>) {
         let _ = self.functions.set(functions);
+    }
+
+    /// Publishes event notifications of `TopicConfigurations` to SNS topics through `topics`.
+    pub fn set_topic_publisher(&self, topics: Arc<dyn skyport_core::bus::TopicPublisher>) {
+        let _ = self.topics.set(topics);
     }
 
     /// Puts the events of buckets with an `EventBridgeConfiguration` on EventBridge through `events`.
@@ -209,6 +217,7 @@ impl S3 {
                 if notifies
                     && (self.queue_sink.is_some()
                         || self.functions.get().is_some()
+                        || self.topics.get().is_some()
                         || self.event_sink.get().is_some())
                     && self
                         .bucket(&bucket)

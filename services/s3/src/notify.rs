@@ -6,11 +6,12 @@
 //! `s3.amazonaws.com` invoke it), and the event records in AWS's JSON shape (functions are invoked
 //! asynchronously with `{"Records": [record]}`). With an `EventBridgeConfiguration`, every event of the
 //! bucket also goes to the account's default EventBridge bus through [`skyport_core::bus::EventSink`],
-//! in the shape AWS gives it there ("Object Created", "Object Deleted"). Topic configurations are
-//! stored and returned but not delivered yet.
+//! in the shape AWS gives it there ("Object Created", "Object Deleted"). Topic configurations publish
+//! the same records to SNS topics through [`skyport_core::bus::TopicPublisher`] (subject "Amazon S3
+//! Notification"), with the test event published when the configuration is put.
 
 use skyport_core::RequestContext;
-use skyport_core::bus::{BusAttributes, BusError, BusEvent};
+use skyport_core::bus::{BusAttributes, BusError, BusEvent, TopicMessage};
 
 use crate::error::{S3Error, S3Result};
 use crate::wire::{self, XmlNode};
@@ -23,7 +24,12 @@ pub enum TargetKind {
     Queue,
     /// A Lambda function (`CloudFunctionConfiguration`, the API's `LambdaFunctionConfigurations`).
     Function,
+    /// An SNS topic (`TopicConfiguration`).
+    Topic,
 }
+
+/// The subject of the SNS messages S3 publishes.
+const SNS_SUBJECT: &str = "Amazon S3 Notification";
 
 /// One queue or function destination.
 #[derive(Debug, Clone)]
@@ -41,10 +47,11 @@ pub fn queue_targets(root: &XmlNode) -> Vec<QueueTarget> {
     targets(root, TargetKind::Queue)
 }
 
-/// The queue and function configurations of a `NotificationConfiguration` document.
+/// The queue, function and topic configurations of a `NotificationConfiguration` document.
 pub fn all_targets(root: &XmlNode) -> Vec<QueueTarget> {
     let mut out = targets(root, TargetKind::Queue);
     out.extend(targets(root, TargetKind::Function));
+    out.extend(targets(root, TargetKind::Topic));
     out
 }
 
@@ -52,6 +59,7 @@ fn targets(root: &XmlNode, kind: TargetKind) -> Vec<QueueTarget> {
     let (element, arn_element) = match kind {
         TargetKind::Queue => ("QueueConfiguration", "Queue"),
         TargetKind::Function => ("CloudFunctionConfiguration", "CloudFunction"),
+        TargetKind::Topic => ("TopicConfiguration", "Topic"),
     };
     root.all(element)
         .map(|q| {
@@ -137,6 +145,41 @@ impl S3 {
                 ));
             }
         }
+        let test_event = serde_json::json!({
+            "Service": "Amazon S3",
+            "Event": "s3:TestEvent",
+            "Time": skyport_core::timefmt::iso8601_millis(std::time::SystemTime::now()),
+            "Bucket": bucket,
+            "RequestId": ctx.request_id,
+            "HostId": skyport_core::ids::s3_host_id(),
+        })
+        .to_string();
+        for t in targets(&root, TargetKind::Topic) {
+            if t.events.is_empty() {
+                return Err(S3Error::MalformedXml);
+            }
+            let published = match self.topics.get() {
+                Some(topics) => topics
+                    .publish(
+                        &t.arn,
+                        TopicMessage {
+                            message: test_event.clone(),
+                            subject: Some(SNS_SUBJECT.to_owned()),
+                            ..TopicMessage::default()
+                        },
+                    )
+                    .await
+                    .is_ok(),
+                None => false,
+            };
+            if !published {
+                return Err(S3Error::argument(
+                    "Unable to validate the following destination configurations",
+                    &t.arn,
+                    "Permissions on the destination topic do not allow S3 to publish notifications from this bucket",
+                ));
+            }
+        }
         let targets = queue_targets(&root);
         if targets.is_empty() {
             return Ok(());
@@ -152,15 +195,7 @@ impl S3 {
             if t.events.is_empty() {
                 return Err(S3Error::MalformedXml);
             }
-            let body = serde_json::json!({
-                "Service": "Amazon S3",
-                "Event": "s3:TestEvent",
-                "Time": skyport_core::timefmt::iso8601_millis(std::time::SystemTime::now()),
-                "Bucket": bucket,
-                "RequestId": ctx.request_id,
-                "HostId": skyport_core::ids::s3_host_id(),
-            })
-            .to_string();
+            let body = test_event.clone();
             if let Err(e) = sink.send_to_queue(&t.arn, body, BusAttributes::new()).await {
                 let value = match e {
                     BusError::NoSuchQueue(_) => "The destination queue does not exist",
@@ -252,6 +287,20 @@ impl S3 {
                     (TargetKind::Function, _, Some(functions)) => {
                         functions.invoke_async(&t.arn, body.into()).await
                     }
+                    (TargetKind::Topic, _, _) => match self.topics.get() {
+                        Some(topics) => topics
+                            .publish(
+                                &t.arn,
+                                TopicMessage {
+                                    message: body,
+                                    subject: Some(SNS_SUBJECT.to_owned()),
+                                    ..TopicMessage::default()
+                                },
+                            )
+                            .await
+                            .map(|_| ()),
+                        None => Ok(()),
+                    },
                     _ => Ok(()),
                 };
                 if let Err(e) = delivered {
