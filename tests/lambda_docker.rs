@@ -1,9 +1,10 @@
 //! Lambda's Docker executor against the Docker Engine here, with runtime images built offline
 //! (`tests/lambda_images`): functions whose code has no endpoint configuration and verifies TLS put an
 //! object through `https://<bucket>.s3...amazonaws.com`, send an SQS message and return STS's caller
-//! identity, from Skyport on the host and from Skyport in a compose-style stack (where a sibling
-//! service's name also resolves); containers a killed Skyport left behind are removed at the next
-//! start. Needs Docker: skipped without it, failed with `SKYPORT_REQUIRE_DOCKER=1` (CI).
+//! identity, and call a function URL by its real name (`https://<id>.lambda-url.<region>.on.aws/`), from
+//! Skyport on the host and from Skyport in a compose-style stack (where a sibling service's name also
+//! resolves); the Python function has a layer in `/opt`; containers a killed Skyport left behind are
+//! removed at the next start. Needs Docker: skipped without it, failed with `SKYPORT_REQUIRE_DOCKER=1` (CI).
 
 mod common;
 #[path = "common/lambda_images.rs"]
@@ -244,6 +245,49 @@ async fn callbacks_work(endpoint: &str) {
         let text = object.body.collect().await.unwrap().into_bytes();
         assert_eq!(text.as_ref(), format!("written by {name}").as_bytes());
     }
+    // A function URL by its real name (`<id>.lambda-url.<region>.on.aws`), called over verified TLS from
+    // inside a function container: Skyport's DNS answers the name, its CA signs the certificate.
+    let url = lambda
+        .create_function_url_config()
+        .function_name("py-callback")
+        .auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap()
+        .function_url()
+        .to_owned();
+    lambda
+        .add_permission()
+        .function_name("py-callback")
+        .statement_id("public-url")
+        .action("lambda:InvokeFunctionUrl")
+        .principal("*")
+        .function_url_auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    assert!(url.ends_with(".lambda-url.us-east-1.on.aws/"), "{url}");
+    let out = lambda
+        .invoke()
+        .function_name("py-callback")
+        .payload(Blob::new(
+            serde_json::json!({"fetch": format!("{url}from-a-container?x=1")}).to_string(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(out.payload().unwrap().as_ref()).into_owned();
+    assert_eq!(out.function_error(), None, "{body}");
+    let fetched: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(fetched["status"], 200, "{body}");
+    let answered: serde_json::Value =
+        serde_json::from_str(fetched["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        answered["identity"]["Arn"],
+        "arn:aws:sts::000000000000:assumed-role/callback-role/py-callback",
+        "the URL invoked the function: {body}"
+    );
+
     let mut bodies = Vec::new();
     for _ in 0..10 {
         let got = sqs

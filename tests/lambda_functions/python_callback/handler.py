@@ -12,6 +12,8 @@ Event keys, in the order they are handled (the same contract as ../rust_callback
 - `fail`: raises `ValueError(fail)`;
 - `echo_size`: returns a string of that many bytes ("xxx..."), nothing else is done;
 - `resolve`: a host name (a compose service, say) to look up; returns `{"resolved": address}` only;
+- `fetch`: an HTTPS URL to GET with the default TLS verification (a function URL by its real name, say);
+  returns `{"status": code, "body": text}` only;
 - `bucket` + `key` + `body`: PutObject with virtual-host addressing;
 - `queue` (a queue name) + `message`: GetQueueUrl + SendMessage;
 
@@ -86,6 +88,10 @@ def main(event, context):
     if event.get("resolve"):
         import socket
         return {"resolved": socket.gethostbyname(event["resolve"])}
+    if event.get("fetch"):
+        import urllib.request
+        with urllib.request.urlopen(event["fetch"], timeout=30) as reply:
+            return {"status": reply.status, "body": reply.read().decode()}
 
     response = {}
     if all(k in event for k in ("bucket", "key", "body")):
