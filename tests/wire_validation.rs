@@ -69,8 +69,8 @@ assert status == 400 and doc["__type"].endswith("InvalidParameterException"), (s
 assert "at 'logGroupName' failed to satisfy constraint: Member must have length greater than or equal to 1" in doc["message"], doc
 
 # An operation of the model Skyport does not implement: 501 naming it, never another operation.
-status, headers, text = call("GET", "/2015-03-31/event-source-mappings/", "lambda", "", {})
-assert status == 501 and "ListEventSourceMappings" in text, (status, text)
+status, headers, text = call("GET", "/2020-06-30/functions/f/code-signing-config", "lambda", "", {})
+assert status == 501 and "GetFunctionCodeSigningConfig" in text, (status, text)
 status, _, text = call("POST", "/", "sts", "Action=GetFederationToken&Version=2011-06-15&Name=bob", {"Content-Type": "application/x-www-form-urlencoded"})
 assert status == 501 and "GetFederationToken" in text, (status, text)
 print("ok")

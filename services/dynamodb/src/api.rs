@@ -25,7 +25,7 @@ use crate::persist::{self, Pending, Persister};
 use crate::shapes::{self, DynamoDbApi};
 use crate::state::Registry;
 
-skyport_wire::static_model!(MODEL, "../../../models/dynamodb.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::DYNAMODB);
 
 static INFO: ServiceInfo = ServiceInfo {
     name: "dynamodb",

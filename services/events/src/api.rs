@@ -23,7 +23,7 @@ use crate::state::{
 };
 use crate::transform::{JsonPath, TransformError, Transformer};
 
-skyport_wire::static_model!(MODEL, "../../../models/events.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::EVENTS);
 
 static INFO: ServiceInfo = ServiceInfo {
     name: "events",

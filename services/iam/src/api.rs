@@ -19,7 +19,7 @@ use crate::shapes::{self, IamApi};
 use crate::state::{GroupRec, RoleRec, UserRec};
 use crate::util::truncated;
 
-skyport_wire::static_model!(MODEL, "../../../models/iam.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::IAM);
 
 static INFO: ServiceInfo = ServiceInfo {
     name: "iam",

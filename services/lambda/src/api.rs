@@ -26,7 +26,7 @@ mod layers;
 mod triggers;
 mod urls;
 
-skyport_wire::static_model!(MODEL, "../../../models/lambda.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::LAMBDA);
 
 static INFO: ServiceInfo = ServiceInfo {
     name: "lambda",

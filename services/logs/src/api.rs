@@ -19,7 +19,7 @@ use crate::state::{
 };
 use crate::tokens::{self, Direction};
 
-skyport_wire::static_model!(MODEL, "../../../models/logs.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::LOGS);
 
 static INFO: ServiceInfo = ServiceInfo {
     name: "logs",

@@ -20,7 +20,7 @@ use skyport_wire::model::Segment;
 use crate::error::S3Error;
 use crate::wire::S3Request;
 
-skyport_wire::static_model!(MODEL, "../../../models/s3.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::S3);
 
 /// The subresources the handlers implement: (object-level, method, key).
 const IMPLEMENTED: &[(bool, &str, &str)] = &[

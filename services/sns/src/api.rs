@@ -17,7 +17,7 @@ use crate::shapes::{self, SnsApi, errors};
 use crate::sign::{KEYS, KeySigner, RsaKey, SIGNING_KEY, StoredKey};
 use crate::state::SnsState;
 
-skyport_wire::static_model!(MODEL, "../../../models/sns.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::SNS);
 
 static INFO: ServiceInfo = ServiceInfo {
     name: "sns",

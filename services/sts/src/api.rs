@@ -15,7 +15,7 @@ use skyport_wire::{ApiError, Endpoint, Handler, Model, Operation, Timestamp, Val
 use crate::identity::{Credentials, Identity, IdentityStore, role_unique_id};
 use crate::shapes::{self, StsApi};
 
-skyport_wire::static_model!(MODEL, "../../../models/sts.json");
+skyport_wire::static_model!(MODEL, skyport_wire::embedded::STS);
 
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 

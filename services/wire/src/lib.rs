@@ -39,17 +39,48 @@ pub use model::{Model, Operation};
 pub use typed::{Builder, ConvertError, Fields, FromValue, IntoValue};
 pub use value::{Struct, Timestamp, Value};
 
-/// Declares a lazily compiled model from a JSON file: `static_model!(STS, "../../models/sts.json")`
+/// The vendored models (`models/<service>.json`), compacted at build time (`build.rs`); only those a
+/// binary uses are linked into it.
+pub mod embedded {
+    /// `models/sts.json`.
+    pub const STS: &str = include_str!(concat!(env!("OUT_DIR"), "/sts.json"));
+    /// `models/s3.json`.
+    pub const S3: &str = include_str!(concat!(env!("OUT_DIR"), "/s3.json"));
+    /// `models/sqs.json`.
+    pub const SQS: &str = include_str!(concat!(env!("OUT_DIR"), "/sqs.json"));
+    /// `models/lambda.json`.
+    pub const LAMBDA: &str = include_str!(concat!(env!("OUT_DIR"), "/lambda.json"));
+    /// `models/logs.json`.
+    pub const LOGS: &str = include_str!(concat!(env!("OUT_DIR"), "/logs.json"));
+    /// `models/iam.json`.
+    pub const IAM: &str = include_str!(concat!(env!("OUT_DIR"), "/iam.json"));
+    /// `models/dynamodb.json`.
+    pub const DYNAMODB: &str = include_str!(concat!(env!("OUT_DIR"), "/dynamodb.json"));
+    /// `models/dynamodbstreams.json`.
+    pub const DYNAMODBSTREAMS: &str =
+        include_str!(concat!(env!("OUT_DIR"), "/dynamodbstreams.json"));
+    /// `models/sns.json`.
+    pub const SNS: &str = include_str!(concat!(env!("OUT_DIR"), "/sns.json"));
+    /// `models/events.json`.
+    pub const EVENTS: &str = include_str!(concat!(env!("OUT_DIR"), "/events.json"));
+    /// `models/ecr.json`.
+    pub const ECR: &str = include_str!(concat!(env!("OUT_DIR"), "/ecr.json"));
+}
+
+/// Declares a lazily compiled model from its JSON text: `static_model!(STS, skyport_wire::embedded::STS)`
 /// defines `fn STS() -> &'static Model`. The text is compiled into the binary; it is parsed on first use.
 #[macro_export]
 macro_rules! static_model {
-    ($name:ident, $path:expr) => {
+    ($name:ident, $text:expr) => {
         #[allow(non_snake_case)]
         fn $name() -> &'static $crate::Model {
             static MODEL: std::sync::OnceLock<$crate::Model> = std::sync::OnceLock::new();
-            MODEL.get_or_init(|| match $crate::Model::from_json(include_str!($path)) {
+            MODEL.get_or_init(|| match $crate::Model::from_json($text) {
                 Ok(model) => model,
-                Err(e) => panic!("the vendored model {} does not compile: {e}", $path),
+                Err(e) => panic!(
+                    "the vendored model {} does not compile: {e}",
+                    stringify!($text)
+                ),
             })
         }
     };
