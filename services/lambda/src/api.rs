@@ -614,6 +614,25 @@ fn remove_statement(statements: &mut Vec<serde_json::Value>, sid: &str) -> Resul
     Ok(())
 }
 
+/// True when an `Allow` statement of a resource policy grants `action` (or `lambda:*`, `*`) on one of
+/// `resources` to a principal `principal_ok` accepts (the `Principal` element as written).
+fn policy_allows(
+    statements: &[serde_json::Value],
+    action: &str,
+    resources: &[&str],
+    principal_ok: impl Fn(&serde_json::Value) -> bool,
+) -> bool {
+    statements.iter().any(|s| {
+        let granted = s.get("Action").and_then(|v| v.as_str());
+        s.get("Effect").and_then(|v| v.as_str()) == Some("Allow")
+            && s.get("Principal").is_some_and(&principal_ok)
+            && (granted == Some(action) || matches!(granted, Some("lambda:*" | "*")))
+            && s.get("Resource")
+                .and_then(|v| v.as_str())
+                .is_some_and(|r| resources.contains(&r))
+    })
+}
+
 /// The policy document of a function's statements.
 fn policy_document(statements: &[serde_json::Value]) -> String {
     serde_json::json!({

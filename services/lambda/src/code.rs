@@ -244,6 +244,11 @@ pub fn unpack(entries: &[Entry], dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Where the code store in `dir` keeps the package `sha256`.
+pub fn package_path(dir: &Path, sha256: &str) -> PathBuf {
+    dir.join(format!("{sha256}.zip"))
+}
+
 impl CodeStore {
     /// The code store in `dir` (fsyncing writes when `durable`).
     pub fn open(dir: PathBuf, durable: bool) -> std::io::Result<CodeStore> {
@@ -253,7 +258,7 @@ impl CodeStore {
 
     /// The path of the package `sha256`.
     pub fn path(&self, sha256: &str) -> PathBuf {
-        self.dir.join(format!("{sha256}.zip"))
+        package_path(&self.dir, sha256)
     }
 
     /// Checks and stores a package; its reference.

@@ -228,6 +228,11 @@ impl Engine {
         self.inner.envs_started.load(Ordering::Relaxed)
     }
 
+    /// The package `sha256` in the code store.
+    fn package(&self, sha256: &str) -> std::path::PathBuf {
+        crate::code::package_path(&self.inner.code_dir, sha256)
+    }
+
     fn spec(&self, target: &Target, region: &str, env_id: &str, api: &str) -> EnvSpec {
         let c = &target.record.config;
         let name = c.function_name.clone().unwrap_or_default();
@@ -308,17 +313,13 @@ impl Engine {
             runtime: c.runtime.clone(),
             handler: c.handler.clone(),
             code: target.record.code.clone(),
-            code_path: Some(
-                self.inner
-                    .code_dir
-                    .join(format!("{}.zip", target.record.code.sha256)),
-            ),
+            code_path: Some(self.package(&target.record.code.sha256)),
             layer_paths: target
                 .record
                 .code
                 .layers
                 .iter()
-                .map(|sha| self.inner.code_dir.join(format!("{sha}.zip")))
+                .map(|sha| self.package(sha))
                 .collect(),
             image,
             image_config: c

@@ -158,21 +158,10 @@ impl S3 {
             if t.events.is_empty() {
                 return Err(S3Error::MalformedXml);
             }
-            let published = match self.topics.get() {
-                Some(topics) => topics
-                    .publish(
-                        &t.arn,
-                        TopicMessage {
-                            message: test_event.clone(),
-                            subject: Some(SNS_SUBJECT.to_owned()),
-                            ..TopicMessage::default()
-                        },
-                    )
-                    .await
-                    .is_ok(),
-                None => false,
-            };
-            if !published {
+            if !matches!(
+                self.publish_to_topic(&t.arn, test_event.clone()).await,
+                Some(Ok(()))
+            ) {
                 return Err(S3Error::argument(
                     "Unable to validate the following destination configurations",
                     &t.arn,
@@ -211,6 +200,17 @@ impl S3 {
             }
         }
         Ok(())
+    }
+
+    /// Publishes `message` to the SNS topic `arn` under S3's subject; `None` when SNS is not wired in.
+    async fn publish_to_topic(&self, arn: &str, message: String) -> Option<Result<(), BusError>> {
+        let topics = self.topics.get()?;
+        let message = TopicMessage {
+            message,
+            subject: Some(SNS_SUBJECT.to_owned()),
+            ..TopicMessage::default()
+        };
+        Some(topics.publish(arn, message).await.map(|_| ()))
     }
 
     /// Delivers events to the bucket's matching queues (errors are logged: the object operation has
@@ -287,20 +287,9 @@ impl S3 {
                     (TargetKind::Function, _, Some(functions)) => {
                         functions.invoke_async(&t.arn, body.into()).await
                     }
-                    (TargetKind::Topic, _, _) => match self.topics.get() {
-                        Some(topics) => topics
-                            .publish(
-                                &t.arn,
-                                TopicMessage {
-                                    message: body,
-                                    subject: Some(SNS_SUBJECT.to_owned()),
-                                    ..TopicMessage::default()
-                                },
-                            )
-                            .await
-                            .map(|_| ()),
-                        None => Ok(()),
-                    },
+                    (TargetKind::Topic, _, _) => {
+                        self.publish_to_topic(&t.arn, body).await.unwrap_or(Ok(()))
+                    }
                     _ => Ok(()),
                 };
                 if let Err(e) = delivered {

@@ -113,16 +113,9 @@ impl FunctionInvoker for Handle {
             Some(q) => ids::qualified_arn(&base, q),
             None => base,
         };
-        f.statements.iter().any(|s| {
-            let service = s
-                .get("Principal")
-                .and_then(|p| p.get("Service").or(Some(p)))
-                .and_then(|v| v.as_str());
-            let action = s.get("Action").and_then(|v| v.as_str());
-            s.get("Effect").and_then(|v| v.as_str()) == Some("Allow")
-                && (service == Some(principal) || service == Some("*"))
-                && matches!(action, Some("lambda:InvokeFunction" | "lambda:*" | "*"))
-                && s.get("Resource").and_then(|v| v.as_str()) == Some(resource.as_str())
+        super::policy_allows(&f.statements, "lambda:InvokeFunction", &[&resource], |p| {
+            let service = p.get("Service").unwrap_or(p).as_str();
+            service == Some(principal) || service == Some("*")
         })
     }
 }

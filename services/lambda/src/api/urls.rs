@@ -260,20 +260,12 @@ impl Lambda {
     /// `lambda:InvokeFunctionUrl` to `*` on the function (or the URL's qualifier).
     fn url_public(&self, f: &Function, function_arn: &str, qualifier: &str) -> bool {
         let qualified = ids::qualified_arn(function_arn, qualifier);
-        f.statements.iter().any(|s| {
-            let principal = s.get("Principal");
-            let anyone = principal.and_then(|p| p.as_str()) == Some("*")
-                || principal
-                    .and_then(|p| p.get("AWS"))
-                    .and_then(|v| v.as_str())
-                    == Some("*");
-            let action = s.get("Action").and_then(|v| v.as_str());
-            let resource = s.get("Resource").and_then(|v| v.as_str());
-            s.get("Effect").and_then(|v| v.as_str()) == Some("Allow")
-                && anyone
-                && matches!(action, Some("lambda:InvokeFunctionUrl" | "lambda:*" | "*"))
-                && (resource == Some(function_arn) || resource == Some(qualified.as_str()))
-        })
+        super::policy_allows(
+            &f.statements,
+            "lambda:InvokeFunctionUrl",
+            &[function_arn, &qualified],
+            |p| p.as_str() == Some("*") || p.get("AWS").and_then(|v| v.as_str()) == Some("*"),
+        )
     }
 
     /// Serves a request to a function URL.
