@@ -115,7 +115,7 @@ def field(line, label):
 def skyport_cpu(pid):
     """CPU seconds of the Skyport process alone (not its children: the local executor's runtimes)."""
     fields = harness._stat(pid)
-    return (int(fields[13]) + int(fields[14])) / harness.CLK_TCK
+    return (int(fields[11]) + int(fields[12])) / harness.CLK_TCK
 
 
 def skyport_rss_mib(pid):

@@ -10,8 +10,16 @@ The output is committed (reviewable, and compile errors point at real files). It
   blobs as `Bytes`, timestamps as `skyport_wire::Timestamp`; enums stay `String` and are checked by the
   wire layer's validation), with conversions from and into the canonical `skyport_wire::Value`;
 - a function per error shape building the `ApiError` of that shape;
-- an `#[async_trait]` trait with one method per operation, each defaulting to `NotImplemented`, and
-  `dispatch`, which converts a validated input, calls the method, and converts its output back.
+- an `#[async_trait]` trait with one required method per operation the service implements, and
+  `dispatch`, which converts a validated input, calls the method, and converts its output back; the
+  model's other operations answer `NotImplemented` without a conversion.
+
+Which operations a service implements is read from its `OPERATIONS` list (`pub const OPERATIONS: &[&str]`
+in the service's `src/api.rs`), the same list the wire layer checks before validating. The compiler keeps
+the two honest: a listed operation without its trait method, or a method for an unlisted one, does not
+build. Only the structures those operations reach (and the error shapes) are generated, so the model's
+other shapes cost neither compile time nor image bytes. Add an operation: list it, run this script, write
+its method.
 """
 import json
 import keyword
@@ -60,11 +68,34 @@ def type_name(name):
 
 
 class Gen:
-    def __init__(self, model, trait):
+    def __init__(self, model, trait, implemented):
         self.model = model
         self.shapes = model["shapes"]
         self.trait = trait
+        self.implemented = implemented
         self.out = []
+
+    def reachable(self):
+        """The shapes the implemented operations' inputs and outputs reach, and every error shape."""
+        seen = set()
+        todo = []
+        for op_name in self.implemented:
+            op = self.model["operations"][op_name]
+            todo += [op[k]["shape"] for k in ("input", "output") if k in op]
+        todo += [n for n, sh in self.shapes.items() if sh.get("exception")]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            shape = self.shapes[name]
+            if shape["type"] == "structure":
+                todo += [m["shape"] for m in shape.get("members", {}).values()]
+            elif shape["type"] == "list":
+                todo.append(shape["member"]["shape"])
+            elif shape["type"] == "map":
+                todo += [shape["key"]["shape"], shape["value"]["shape"]]
+        return seen
 
     def rust_type(self, shape_name):
         shape = self.shapes[shape_name]
@@ -178,8 +209,9 @@ class Gen:
         self.emit("use skyport_core::RequestContext;")
         self.emit("use skyport_wire::{ApiError, Builder, ConvertError, Fields, FromValue, IntoValue, Operation, Timestamp, Value};")
         self.emit()
+        reachable = self.reachable()
         for name, shape in self.shapes.items():
-            if shape["type"] == "structure" and not shape.get("document"):
+            if shape["type"] == "structure" and not shape.get("document") and name in reachable:
                 self.structure(name, shape)
         self.emit("/// The model's errors, one constructor per error shape.")
         self.emit("pub mod errors {")
@@ -194,19 +226,20 @@ class Gen:
         self.emit("}")
         self.emit()
         ops = self.model["operations"]
-        self.emit(f"/// The operations of the service; each defaults to `NotImplemented`.")
+        self.emit("/// The operations the service implements (its `OPERATIONS` list); the model's others answer")
+        self.emit("/// `NotImplemented` from `dispatch`.")
         self.emit("#[async_trait::async_trait]")
         self.emit(f"pub trait {self.trait}: Send + Sync + 'static {{")
         for op_name, op in ops.items():
+            if op_name not in self.implemented:
+                continue
             method = snake(op_name)
-            args = "&self, _ctx: &mut RequestContext"
+            args = "&self, ctx: &mut RequestContext"
             if "input" in op:
-                args += f", _input: {type_name(op['input']['shape'])}"
+                args += f", input: {type_name(op['input']['shape'])}"
             out = type_name(op["output"]["shape"]) if "output" in op else "()"
             self.emit(f"    /// `{op_name}`.")
-            self.emit(f"    async fn {method}({args}) -> Result<{out}, ApiError> {{")
-            self.emit(f"        Err(ApiError::not_implemented(\"{op_name}\"))")
-            self.emit("    }")
+            self.emit(f"    async fn {method}({args}) -> Result<{out}, ApiError>;")
         self.emit("}")
         self.emit()
         self.emit("/// Converts a validated input, calls the operation, converts its output.")
@@ -218,6 +251,8 @@ class Gen:
         self.emit(") -> Result<Value, ApiError> {")
         self.emit("    match operation.name.as_str() {")
         for op_name, op in ops.items():
+            if op_name not in self.implemented:
+                continue
             method = snake(op_name)
             call_args = "ctx"
             if "input" in op:
@@ -235,10 +270,24 @@ class Gen:
         return "\n".join(self.out) + "\n"
 
 
+def implemented_operations(service, target, model):
+    """The service's `OPERATIONS` list, read from `src/api.rs` beside the generated file."""
+    api = os.path.join(ROOT, os.path.dirname(target), "api.rs")
+    text = open(api).read()
+    found = re.search(r"const OPERATIONS: &\[&str\] = &\[(.*?)\];", text, re.S)
+    if not found:
+        sys.exit(f"{service}: no `const OPERATIONS: &[&str]` in {api}")
+    names = re.findall(r'"([A-Za-z0-9]+)"', found.group(1))
+    unknown = [n for n in names if n not in model["operations"]]
+    if unknown:
+        sys.exit(f"{service}: {api} lists operations the model does not have: {', '.join(unknown)}")
+    return set(names)
+
+
 def generate(service, target, trait):
     source = f"models/{service}.json"
     model = json.load(open(os.path.join(ROOT, source)))
-    text = Gen(model, trait).generate(source)
+    text = Gen(model, trait, implemented_operations(service, target, model)).generate(source)
     path = os.path.join(ROOT, target)
     with open(path, "w") as f:
         f.write(text)

@@ -370,33 +370,6 @@ impl IntoValue for AliasRoutingConfiguration {
     }
 }
 
-/// The `AllowedPublishers` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AllowedPublishers {
-    /// `SigningProfileVersionArns` (required).
-    pub signing_profile_version_arns: Vec<String>,
-}
-
-impl FromValue for AllowedPublishers {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            signing_profile_version_arns: f.required("SigningProfileVersionArns")?,
-        })
-    }
-}
-
-impl IntoValue for AllowedPublishers {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set(
-            "SigningProfileVersionArns",
-            self.signing_profile_version_arns,
-        );
-        b.build()
-    }
-}
-
 /// The `AmazonManagedKafkaEventSourceConfig` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AmazonManagedKafkaEventSourceConfig {
@@ -425,170 +398,6 @@ impl IntoValue for AmazonManagedKafkaEventSourceConfig {
     }
 }
 
-/// The `CallbackDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallbackDetails {
-    /// `CallbackId`.
-    pub callback_id: Option<String>,
-    /// `Result`.
-    pub result: Option<String>,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-}
-
-impl FromValue for CallbackDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            callback_id: f.optional("CallbackId")?,
-            result: f.optional("Result")?,
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for CallbackDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("CallbackId", self.callback_id);
-        b.opt("Result", self.result);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `CallbackFailedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallbackFailedDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for CallbackFailedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for CallbackFailedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `CallbackOptions` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallbackOptions {
-    /// `TimeoutSeconds`.
-    pub timeout_seconds: Option<i32>,
-    /// `HeartbeatTimeoutSeconds`.
-    pub heartbeat_timeout_seconds: Option<i32>,
-}
-
-impl FromValue for CallbackOptions {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            timeout_seconds: f.optional("TimeoutSeconds")?,
-            heartbeat_timeout_seconds: f.optional("HeartbeatTimeoutSeconds")?,
-        })
-    }
-}
-
-impl IntoValue for CallbackOptions {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("TimeoutSeconds", self.timeout_seconds);
-        b.opt("HeartbeatTimeoutSeconds", self.heartbeat_timeout_seconds);
-        b.build()
-    }
-}
-
-/// The `CallbackStartedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallbackStartedDetails {
-    /// `CallbackId` (required).
-    pub callback_id: String,
-    /// `HeartbeatTimeout`.
-    pub heartbeat_timeout: Option<i32>,
-    /// `Timeout`.
-    pub timeout: Option<i32>,
-}
-
-impl FromValue for CallbackStartedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            callback_id: f.required("CallbackId")?,
-            heartbeat_timeout: f.optional("HeartbeatTimeout")?,
-            timeout: f.optional("Timeout")?,
-        })
-    }
-}
-
-impl IntoValue for CallbackStartedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("CallbackId", self.callback_id);
-        b.opt("HeartbeatTimeout", self.heartbeat_timeout);
-        b.opt("Timeout", self.timeout);
-        b.build()
-    }
-}
-
-/// The `CallbackSucceededDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallbackSucceededDetails {
-    /// `Result` (required).
-    pub result: EventResult,
-}
-
-impl FromValue for CallbackSucceededDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            result: f.required("Result")?,
-        })
-    }
-}
-
-impl IntoValue for CallbackSucceededDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Result", self.result);
-        b.build()
-    }
-}
-
-/// The `CallbackTimedOutDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallbackTimedOutDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for CallbackTimedOutDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for CallbackTimedOutDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
 /// The `CallbackTimeoutException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallbackTimeoutException {
@@ -613,69 +422,6 @@ impl IntoValue for CallbackTimeoutException {
         let mut b = Builder::new(2);
         b.opt("Type", self.type_);
         b.opt("Message", self.message);
-        b.build()
-    }
-}
-
-/// The `CapacityProvider` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CapacityProvider {
-    /// `CapacityProviderArn` (required).
-    pub capacity_provider_arn: String,
-    /// `State` (required).
-    pub state: String,
-    /// `VpcConfig` (required).
-    pub vpc_config: CapacityProviderVpcConfig,
-    /// `PermissionsConfig` (required).
-    pub permissions_config: CapacityProviderPermissionsConfig,
-    /// `InstanceRequirements`.
-    pub instance_requirements: Option<InstanceRequirements>,
-    /// `CapacityProviderScalingConfig`.
-    pub capacity_provider_scaling_config: Option<CapacityProviderScalingConfig>,
-    /// `KmsKeyArn`.
-    pub kms_key_arn: Option<String>,
-    /// `LastModified`.
-    pub last_modified: Option<String>,
-    /// `PropagateTags`.
-    pub propagate_tags: Option<PropagateTags>,
-    /// `TelemetryConfig`.
-    pub telemetry_config: Option<CapacityProviderTelemetryConfig>,
-}
-
-impl FromValue for CapacityProvider {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_arn: f.required("CapacityProviderArn")?,
-            state: f.required("State")?,
-            vpc_config: f.required("VpcConfig")?,
-            permissions_config: f.required("PermissionsConfig")?,
-            instance_requirements: f.optional("InstanceRequirements")?,
-            capacity_provider_scaling_config: f.optional("CapacityProviderScalingConfig")?,
-            kms_key_arn: f.optional("KmsKeyArn")?,
-            last_modified: f.optional("LastModified")?,
-            propagate_tags: f.optional("PropagateTags")?,
-            telemetry_config: f.optional("TelemetryConfig")?,
-        })
-    }
-}
-
-impl IntoValue for CapacityProvider {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(10);
-        b.set("CapacityProviderArn", self.capacity_provider_arn);
-        b.set("State", self.state);
-        b.set("VpcConfig", self.vpc_config);
-        b.set("PermissionsConfig", self.permissions_config);
-        b.opt("InstanceRequirements", self.instance_requirements);
-        b.opt(
-            "CapacityProviderScalingConfig",
-            self.capacity_provider_scaling_config,
-        );
-        b.opt("KmsKeyArn", self.kms_key_arn);
-        b.opt("LastModified", self.last_modified);
-        b.opt("PropagateTags", self.propagate_tags);
-        b.opt("TelemetryConfig", self.telemetry_config);
         b.build()
     }
 }
@@ -733,433 +479,6 @@ impl IntoValue for CapacityProviderLimitExceededException {
         let mut b = Builder::new(2);
         b.opt("Type", self.type_);
         b.opt("message", self.message);
-        b.build()
-    }
-}
-
-/// The `CapacityProviderLoggingConfig` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CapacityProviderLoggingConfig {
-    /// `SystemLogLevel`.
-    pub system_log_level: Option<String>,
-    /// `LogGroup`.
-    pub log_group: Option<String>,
-}
-
-impl FromValue for CapacityProviderLoggingConfig {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            system_log_level: f.optional("SystemLogLevel")?,
-            log_group: f.optional("LogGroup")?,
-        })
-    }
-}
-
-impl IntoValue for CapacityProviderLoggingConfig {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("SystemLogLevel", self.system_log_level);
-        b.opt("LogGroup", self.log_group);
-        b.build()
-    }
-}
-
-/// The `CapacityProviderPermissionsConfig` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CapacityProviderPermissionsConfig {
-    /// `CapacityProviderOperatorRoleArn` (required).
-    pub capacity_provider_operator_role_arn: String,
-}
-
-impl FromValue for CapacityProviderPermissionsConfig {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_operator_role_arn: f.required("CapacityProviderOperatorRoleArn")?,
-        })
-    }
-}
-
-impl IntoValue for CapacityProviderPermissionsConfig {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set(
-            "CapacityProviderOperatorRoleArn",
-            self.capacity_provider_operator_role_arn,
-        );
-        b.build()
-    }
-}
-
-/// The `CapacityProviderScalingConfig` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CapacityProviderScalingConfig {
-    /// `MaxVCpuCount`.
-    pub max_v_cpu_count: Option<i32>,
-    /// `ScalingMode`.
-    pub scaling_mode: Option<String>,
-    /// `ScalingPolicies`.
-    pub scaling_policies: Option<Vec<TargetTrackingScalingPolicy>>,
-}
-
-impl FromValue for CapacityProviderScalingConfig {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            max_v_cpu_count: f.optional("MaxVCpuCount")?,
-            scaling_mode: f.optional("ScalingMode")?,
-            scaling_policies: f.optional("ScalingPolicies")?,
-        })
-    }
-}
-
-impl IntoValue for CapacityProviderScalingConfig {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("MaxVCpuCount", self.max_v_cpu_count);
-        b.opt("ScalingMode", self.scaling_mode);
-        b.opt("ScalingPolicies", self.scaling_policies);
-        b.build()
-    }
-}
-
-/// The `CapacityProviderTelemetryConfig` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CapacityProviderTelemetryConfig {
-    /// `LoggingConfig`.
-    pub logging_config: Option<CapacityProviderLoggingConfig>,
-}
-
-impl FromValue for CapacityProviderTelemetryConfig {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            logging_config: f.optional("LoggingConfig")?,
-        })
-    }
-}
-
-impl IntoValue for CapacityProviderTelemetryConfig {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("LoggingConfig", self.logging_config);
-        b.build()
-    }
-}
-
-/// The `CapacityProviderVpcConfig` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CapacityProviderVpcConfig {
-    /// `SubnetIds` (required).
-    pub subnet_ids: Vec<String>,
-    /// `SecurityGroupIds` (required).
-    pub security_group_ids: Vec<String>,
-}
-
-impl FromValue for CapacityProviderVpcConfig {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            subnet_ids: f.required("SubnetIds")?,
-            security_group_ids: f.required("SecurityGroupIds")?,
-        })
-    }
-}
-
-impl IntoValue for CapacityProviderVpcConfig {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("SubnetIds", self.subnet_ids);
-        b.set("SecurityGroupIds", self.security_group_ids);
-        b.build()
-    }
-}
-
-/// The `ChainedInvokeDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChainedInvokeDetails {
-    /// `Result`.
-    pub result: Option<String>,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-}
-
-impl FromValue for ChainedInvokeDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            result: f.optional("Result")?,
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ChainedInvokeDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Result", self.result);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `ChainedInvokeFailedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChainedInvokeFailedDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for ChainedInvokeFailedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ChainedInvokeFailedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `ChainedInvokeOptions` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChainedInvokeOptions {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `TenantId`.
-    pub tenant_id: Option<String>,
-    /// `XAmznTraceId`.
-    pub x_amzn_trace_id: Option<String>,
-}
-
-impl FromValue for ChainedInvokeOptions {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            tenant_id: f.optional("TenantId")?,
-            x_amzn_trace_id: f.optional("XAmznTraceId")?,
-        })
-    }
-}
-
-impl IntoValue for ChainedInvokeOptions {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("FunctionName", self.function_name);
-        b.opt("TenantId", self.tenant_id);
-        b.opt("XAmznTraceId", self.x_amzn_trace_id);
-        b.build()
-    }
-}
-
-/// The `ChainedInvokeStartedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChainedInvokeStartedDetails {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `TenantId`.
-    pub tenant_id: Option<String>,
-    /// `Input`.
-    pub input: Option<EventInput>,
-    /// `ExecutedVersion`.
-    pub executed_version: Option<String>,
-    /// `DurableExecutionArn`.
-    pub durable_execution_arn: Option<String>,
-}
-
-impl FromValue for ChainedInvokeStartedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            tenant_id: f.optional("TenantId")?,
-            input: f.optional("Input")?,
-            executed_version: f.optional("ExecutedVersion")?,
-            durable_execution_arn: f.optional("DurableExecutionArn")?,
-        })
-    }
-}
-
-impl IntoValue for ChainedInvokeStartedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(5);
-        b.set("FunctionName", self.function_name);
-        b.opt("TenantId", self.tenant_id);
-        b.opt("Input", self.input);
-        b.opt("ExecutedVersion", self.executed_version);
-        b.opt("DurableExecutionArn", self.durable_execution_arn);
-        b.build()
-    }
-}
-
-/// The `ChainedInvokeStoppedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChainedInvokeStoppedDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for ChainedInvokeStoppedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ChainedInvokeStoppedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `ChainedInvokeSucceededDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChainedInvokeSucceededDetails {
-    /// `Result` (required).
-    pub result: EventResult,
-}
-
-impl FromValue for ChainedInvokeSucceededDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            result: f.required("Result")?,
-        })
-    }
-}
-
-impl IntoValue for ChainedInvokeSucceededDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Result", self.result);
-        b.build()
-    }
-}
-
-/// The `ChainedInvokeTimedOutDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChainedInvokeTimedOutDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for ChainedInvokeTimedOutDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ChainedInvokeTimedOutDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `CheckpointDurableExecutionRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckpointDurableExecutionRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `CheckpointToken` (required).
-    pub checkpoint_token: String,
-    /// `Updates`.
-    pub updates: Option<Vec<OperationUpdate>>,
-    /// `ClientToken`.
-    pub client_token: Option<String>,
-}
-
-impl FromValue for CheckpointDurableExecutionRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            checkpoint_token: f.required("CheckpointToken")?,
-            updates: f.optional("Updates")?,
-            client_token: f.optional("ClientToken")?,
-        })
-    }
-}
-
-impl IntoValue for CheckpointDurableExecutionRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.set("CheckpointToken", self.checkpoint_token);
-        b.opt("Updates", self.updates);
-        b.opt("ClientToken", self.client_token);
-        b.build()
-    }
-}
-
-/// The `CheckpointDurableExecutionResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckpointDurableExecutionResponse {
-    /// `CheckpointToken`.
-    pub checkpoint_token: Option<String>,
-    /// `NewExecutionState` (required).
-    pub new_execution_state: CheckpointUpdatedExecutionState,
-}
-
-impl FromValue for CheckpointDurableExecutionResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            checkpoint_token: f.optional("CheckpointToken")?,
-            new_execution_state: f.required("NewExecutionState")?,
-        })
-    }
-}
-
-impl IntoValue for CheckpointDurableExecutionResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("CheckpointToken", self.checkpoint_token);
-        b.set("NewExecutionState", self.new_execution_state);
-        b.build()
-    }
-}
-
-/// The `CheckpointUpdatedExecutionState` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckpointUpdatedExecutionState {
-    /// `Operations`.
-    pub operations: Option<Vec<OperationShape>>,
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-}
-
-impl FromValue for CheckpointUpdatedExecutionState {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            operations: f.optional("Operations")?,
-            next_marker: f.optional("NextMarker")?,
-        })
-    }
-}
-
-impl IntoValue for CheckpointUpdatedExecutionState {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Operations", self.operations);
-        b.opt("NextMarker", self.next_marker);
         b.build()
     }
 }
@@ -1248,50 +567,6 @@ impl IntoValue for CodeArtifactUserPendingException {
     }
 }
 
-/// The `CodeSigningConfig` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CodeSigningConfig {
-    /// `CodeSigningConfigId` (required).
-    pub code_signing_config_id: String,
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-    /// `Description`.
-    pub description: Option<String>,
-    /// `AllowedPublishers` (required).
-    pub allowed_publishers: AllowedPublishers,
-    /// `CodeSigningPolicies` (required).
-    pub code_signing_policies: CodeSigningPolicies,
-    /// `LastModified` (required).
-    pub last_modified: String,
-}
-
-impl FromValue for CodeSigningConfig {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_id: f.required("CodeSigningConfigId")?,
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-            description: f.optional("Description")?,
-            allowed_publishers: f.required("AllowedPublishers")?,
-            code_signing_policies: f.required("CodeSigningPolicies")?,
-            last_modified: f.required("LastModified")?,
-        })
-    }
-}
-
-impl IntoValue for CodeSigningConfig {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(6);
-        b.set("CodeSigningConfigId", self.code_signing_config_id);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.opt("Description", self.description);
-        b.set("AllowedPublishers", self.allowed_publishers);
-        b.set("CodeSigningPolicies", self.code_signing_policies);
-        b.set("LastModified", self.last_modified);
-        b.build()
-    }
-}
-
 /// The `CodeSigningConfigNotFoundException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CodeSigningConfigNotFoundException {
@@ -1316,33 +591,6 @@ impl IntoValue for CodeSigningConfigNotFoundException {
         let mut b = Builder::new(2);
         b.opt("Type", self.type_);
         b.opt("Message", self.message);
-        b.build()
-    }
-}
-
-/// The `CodeSigningPolicies` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CodeSigningPolicies {
-    /// `UntrustedArtifactOnDeployment`.
-    pub untrusted_artifact_on_deployment: Option<String>,
-}
-
-impl FromValue for CodeSigningPolicies {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            untrusted_artifact_on_deployment: f.optional("UntrustedArtifactOnDeployment")?,
-        })
-    }
-}
-
-impl IntoValue for CodeSigningPolicies {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt(
-            "UntrustedArtifactOnDeployment",
-            self.untrusted_artifact_on_deployment,
-        );
         b.build()
     }
 }
@@ -1430,127 +678,6 @@ impl IntoValue for Concurrency {
     }
 }
 
-/// The `ContextDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContextDetails {
-    /// `ReplayChildren`.
-    pub replay_children: Option<bool>,
-    /// `Result`.
-    pub result: Option<String>,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-}
-
-impl FromValue for ContextDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            replay_children: f.optional("ReplayChildren")?,
-            result: f.optional("Result")?,
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ContextDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("ReplayChildren", self.replay_children);
-        b.opt("Result", self.result);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `ContextFailedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContextFailedDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for ContextFailedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ContextFailedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `ContextOptions` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContextOptions {
-    /// `ReplayChildren`.
-    pub replay_children: Option<bool>,
-}
-
-impl FromValue for ContextOptions {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            replay_children: f.optional("ReplayChildren")?,
-        })
-    }
-}
-
-impl IntoValue for ContextOptions {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("ReplayChildren", self.replay_children);
-        b.build()
-    }
-}
-
-/// The `ContextStartedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContextStartedDetails {}
-
-impl FromValue for ContextStartedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for ContextStartedDetails {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
-/// The `ContextSucceededDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContextSucceededDetails {
-    /// `Result` (required).
-    pub result: EventResult,
-}
-
-impl FromValue for ContextSucceededDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            result: f.required("Result")?,
-        })
-    }
-}
-
-impl IntoValue for ContextSucceededDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Result", self.result);
-        b.build()
-    }
-}
-
 /// The `Cors` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cors {
@@ -1631,149 +758,6 @@ impl IntoValue for CreateAliasRequest {
         b.set("FunctionVersion", self.function_version);
         b.opt("Description", self.description);
         b.opt("RoutingConfig", self.routing_config);
-        b.build()
-    }
-}
-
-/// The `CreateCapacityProviderRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreateCapacityProviderRequest {
-    /// `CapacityProviderName` (required).
-    pub capacity_provider_name: String,
-    /// `VpcConfig` (required).
-    pub vpc_config: CapacityProviderVpcConfig,
-    /// `PermissionsConfig` (required).
-    pub permissions_config: CapacityProviderPermissionsConfig,
-    /// `InstanceRequirements`.
-    pub instance_requirements: Option<InstanceRequirements>,
-    /// `CapacityProviderScalingConfig`.
-    pub capacity_provider_scaling_config: Option<CapacityProviderScalingConfig>,
-    /// `KmsKeyArn`.
-    pub kms_key_arn: Option<String>,
-    /// `Tags`.
-    pub tags: Option<BTreeMap<String, String>>,
-    /// `PropagateTags`.
-    pub propagate_tags: Option<PropagateTags>,
-    /// `TelemetryConfig`.
-    pub telemetry_config: Option<CapacityProviderTelemetryConfig>,
-}
-
-impl FromValue for CreateCapacityProviderRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_name: f.required("CapacityProviderName")?,
-            vpc_config: f.required("VpcConfig")?,
-            permissions_config: f.required("PermissionsConfig")?,
-            instance_requirements: f.optional("InstanceRequirements")?,
-            capacity_provider_scaling_config: f.optional("CapacityProviderScalingConfig")?,
-            kms_key_arn: f.optional("KmsKeyArn")?,
-            tags: f.optional("Tags")?,
-            propagate_tags: f.optional("PropagateTags")?,
-            telemetry_config: f.optional("TelemetryConfig")?,
-        })
-    }
-}
-
-impl IntoValue for CreateCapacityProviderRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(9);
-        b.set("CapacityProviderName", self.capacity_provider_name);
-        b.set("VpcConfig", self.vpc_config);
-        b.set("PermissionsConfig", self.permissions_config);
-        b.opt("InstanceRequirements", self.instance_requirements);
-        b.opt(
-            "CapacityProviderScalingConfig",
-            self.capacity_provider_scaling_config,
-        );
-        b.opt("KmsKeyArn", self.kms_key_arn);
-        b.opt("Tags", self.tags);
-        b.opt("PropagateTags", self.propagate_tags);
-        b.opt("TelemetryConfig", self.telemetry_config);
-        b.build()
-    }
-}
-
-/// The `CreateCapacityProviderResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreateCapacityProviderResponse {
-    /// `CapacityProvider` (required).
-    pub capacity_provider: CapacityProvider,
-}
-
-impl FromValue for CreateCapacityProviderResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider: f.required("CapacityProvider")?,
-        })
-    }
-}
-
-impl IntoValue for CreateCapacityProviderResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CapacityProvider", self.capacity_provider);
-        b.build()
-    }
-}
-
-/// The `CreateCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreateCodeSigningConfigRequest {
-    /// `Description`.
-    pub description: Option<String>,
-    /// `AllowedPublishers` (required).
-    pub allowed_publishers: AllowedPublishers,
-    /// `CodeSigningPolicies`.
-    pub code_signing_policies: Option<CodeSigningPolicies>,
-    /// `Tags`.
-    pub tags: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for CreateCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            description: f.optional("Description")?,
-            allowed_publishers: f.required("AllowedPublishers")?,
-            code_signing_policies: f.optional("CodeSigningPolicies")?,
-            tags: f.optional("Tags")?,
-        })
-    }
-}
-
-impl IntoValue for CreateCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.opt("Description", self.description);
-        b.set("AllowedPublishers", self.allowed_publishers);
-        b.opt("CodeSigningPolicies", self.code_signing_policies);
-        b.opt("Tags", self.tags);
-        b.build()
-    }
-}
-
-/// The `CreateCodeSigningConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreateCodeSigningConfigResponse {
-    /// `CodeSigningConfig` (required).
-    pub code_signing_config: CodeSigningConfig,
-}
-
-impl FromValue for CreateCodeSigningConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config: f.required("CodeSigningConfig")?,
-        })
-    }
-}
-
-impl IntoValue for CreateCodeSigningConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CodeSigningConfig", self.code_signing_config);
         b.build()
     }
 }
@@ -2212,143 +1196,6 @@ impl IntoValue for DeleteAliasRequest {
     }
 }
 
-/// The `DeleteCapacityProviderRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteCapacityProviderRequest {
-    /// `CapacityProviderName` (required).
-    pub capacity_provider_name: String,
-}
-
-impl FromValue for DeleteCapacityProviderRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_name: f.required("CapacityProviderName")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteCapacityProviderRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CapacityProviderName", self.capacity_provider_name);
-        b.build()
-    }
-}
-
-/// The `DeleteCapacityProviderResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteCapacityProviderResponse {
-    /// `CapacityProvider` (required).
-    pub capacity_provider: CapacityProvider,
-}
-
-impl FromValue for DeleteCapacityProviderResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider: f.required("CapacityProvider")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteCapacityProviderResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CapacityProvider", self.capacity_provider);
-        b.build()
-    }
-}
-
-/// The `DeleteCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteCodeSigningConfigRequest {
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-}
-
-impl FromValue for DeleteCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.build()
-    }
-}
-
-/// The `DeleteCodeSigningConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteCodeSigningConfigResponse {}
-
-impl FromValue for DeleteCodeSigningConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for DeleteCodeSigningConfigResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
-/// The `DeleteDurableExecutionRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteDurableExecutionRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-}
-
-impl FromValue for DeleteDurableExecutionRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteDurableExecutionRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.build()
-    }
-}
-
-/// The `DeleteDurableExecutionResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteDurableExecutionResponse {
-    /// `DeletionRequestTimestamp` (required).
-    pub deletion_request_timestamp: Timestamp,
-}
-
-impl FromValue for DeleteDurableExecutionResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            deletion_request_timestamp: f.required("DeletionRequestTimestamp")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteDurableExecutionResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("DeletionRequestTimestamp", self.deletion_request_timestamp);
-        b.build()
-    }
-}
-
 /// The `DeleteEventSourceMappingRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteEventSourceMappingRequest {
@@ -2369,30 +1216,6 @@ impl IntoValue for DeleteEventSourceMappingRequest {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.set("UUID", self.uuid);
-        b.build()
-    }
-}
-
-/// The `DeleteFunctionCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteFunctionCodeSigningConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-}
-
-impl FromValue for DeleteFunctionCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteFunctionCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("FunctionName", self.function_name);
         b.build()
     }
 }
@@ -2553,62 +1376,6 @@ impl IntoValue for DeleteLayerVersionRequest {
         let mut b = Builder::new(2);
         b.set("LayerName", self.layer_name);
         b.set("VersionNumber", self.version_number);
-        b.build()
-    }
-}
-
-/// The `DeleteProvisionedConcurrencyConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteProvisionedConcurrencyConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier` (required).
-    pub qualifier: String,
-}
-
-impl FromValue for DeleteProvisionedConcurrencyConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.required("Qualifier")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteProvisionedConcurrencyConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FunctionName", self.function_name);
-        b.set("Qualifier", self.qualifier);
-        b.build()
-    }
-}
-
-/// The `DeleteResourcePolicyRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteResourcePolicyRequest {
-    /// `ResourceArn` (required).
-    pub resource_arn: String,
-    /// `RevisionId`.
-    pub revision_id: Option<String>,
-}
-
-impl FromValue for DeleteResourcePolicyRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            resource_arn: f.required("ResourceArn")?,
-            revision_id: f.optional("RevisionId")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteResourcePolicyRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("ResourceArn", self.resource_arn);
-        b.opt("RevisionId", self.revision_id);
         b.build()
     }
 }
@@ -3093,355 +1860,6 @@ impl IntoValue for EphemeralStorage {
     }
 }
 
-/// The `ErrorObject` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ErrorObject {
-    /// `ErrorMessage`.
-    pub error_message: Option<String>,
-    /// `ErrorType`.
-    pub error_type: Option<String>,
-    /// `ErrorData`.
-    pub error_data: Option<String>,
-    /// `StackTrace`.
-    pub stack_trace: Option<Vec<String>>,
-}
-
-impl FromValue for ErrorObject {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error_message: f.optional("ErrorMessage")?,
-            error_type: f.optional("ErrorType")?,
-            error_data: f.optional("ErrorData")?,
-            stack_trace: f.optional("StackTrace")?,
-        })
-    }
-}
-
-impl IntoValue for ErrorObject {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.opt("ErrorMessage", self.error_message);
-        b.opt("ErrorType", self.error_type);
-        b.opt("ErrorData", self.error_data);
-        b.opt("StackTrace", self.stack_trace);
-        b.build()
-    }
-}
-
-/// The `Event` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Event {
-    /// `EventType`.
-    pub event_type: Option<String>,
-    /// `SubType`.
-    pub sub_type: Option<String>,
-    /// `EventId`.
-    pub event_id: Option<i32>,
-    /// `Id`.
-    pub id: Option<String>,
-    /// `Name`.
-    pub name: Option<String>,
-    /// `EventTimestamp`.
-    pub event_timestamp: Option<Timestamp>,
-    /// `ParentId`.
-    pub parent_id: Option<String>,
-    /// `ExecutionStartedDetails`.
-    pub execution_started_details: Option<ExecutionStartedDetails>,
-    /// `ExecutionSucceededDetails`.
-    pub execution_succeeded_details: Option<ExecutionSucceededDetails>,
-    /// `ExecutionFailedDetails`.
-    pub execution_failed_details: Option<ExecutionFailedDetails>,
-    /// `ExecutionTimedOutDetails`.
-    pub execution_timed_out_details: Option<ExecutionTimedOutDetails>,
-    /// `ExecutionStoppedDetails`.
-    pub execution_stopped_details: Option<ExecutionStoppedDetails>,
-    /// `ContextStartedDetails`.
-    pub context_started_details: Option<ContextStartedDetails>,
-    /// `ContextSucceededDetails`.
-    pub context_succeeded_details: Option<ContextSucceededDetails>,
-    /// `ContextFailedDetails`.
-    pub context_failed_details: Option<ContextFailedDetails>,
-    /// `WaitStartedDetails`.
-    pub wait_started_details: Option<WaitStartedDetails>,
-    /// `WaitSucceededDetails`.
-    pub wait_succeeded_details: Option<WaitSucceededDetails>,
-    /// `WaitCancelledDetails`.
-    pub wait_cancelled_details: Option<WaitCancelledDetails>,
-    /// `StepStartedDetails`.
-    pub step_started_details: Option<StepStartedDetails>,
-    /// `StepSucceededDetails`.
-    pub step_succeeded_details: Option<StepSucceededDetails>,
-    /// `StepFailedDetails`.
-    pub step_failed_details: Option<StepFailedDetails>,
-    /// `ChainedInvokeStartedDetails`.
-    pub chained_invoke_started_details: Option<ChainedInvokeStartedDetails>,
-    /// `ChainedInvokeSucceededDetails`.
-    pub chained_invoke_succeeded_details: Option<ChainedInvokeSucceededDetails>,
-    /// `ChainedInvokeFailedDetails`.
-    pub chained_invoke_failed_details: Option<ChainedInvokeFailedDetails>,
-    /// `ChainedInvokeTimedOutDetails`.
-    pub chained_invoke_timed_out_details: Option<ChainedInvokeTimedOutDetails>,
-    /// `ChainedInvokeStoppedDetails`.
-    pub chained_invoke_stopped_details: Option<ChainedInvokeStoppedDetails>,
-    /// `CallbackStartedDetails`.
-    pub callback_started_details: Option<CallbackStartedDetails>,
-    /// `CallbackSucceededDetails`.
-    pub callback_succeeded_details: Option<CallbackSucceededDetails>,
-    /// `CallbackFailedDetails`.
-    pub callback_failed_details: Option<CallbackFailedDetails>,
-    /// `CallbackTimedOutDetails`.
-    pub callback_timed_out_details: Option<CallbackTimedOutDetails>,
-    /// `InvocationCompletedDetails`.
-    pub invocation_completed_details: Option<InvocationCompletedDetails>,
-    /// `ExecutionPausedDetails`.
-    pub execution_paused_details: Option<ExecutionPausedDetails>,
-    /// `ExecutionResumedDetails`.
-    pub execution_resumed_details: Option<ExecutionResumedDetails>,
-}
-
-impl FromValue for Event {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            event_type: f.optional("EventType")?,
-            sub_type: f.optional("SubType")?,
-            event_id: f.optional("EventId")?,
-            id: f.optional("Id")?,
-            name: f.optional("Name")?,
-            event_timestamp: f.optional("EventTimestamp")?,
-            parent_id: f.optional("ParentId")?,
-            execution_started_details: f.optional("ExecutionStartedDetails")?,
-            execution_succeeded_details: f.optional("ExecutionSucceededDetails")?,
-            execution_failed_details: f.optional("ExecutionFailedDetails")?,
-            execution_timed_out_details: f.optional("ExecutionTimedOutDetails")?,
-            execution_stopped_details: f.optional("ExecutionStoppedDetails")?,
-            context_started_details: f.optional("ContextStartedDetails")?,
-            context_succeeded_details: f.optional("ContextSucceededDetails")?,
-            context_failed_details: f.optional("ContextFailedDetails")?,
-            wait_started_details: f.optional("WaitStartedDetails")?,
-            wait_succeeded_details: f.optional("WaitSucceededDetails")?,
-            wait_cancelled_details: f.optional("WaitCancelledDetails")?,
-            step_started_details: f.optional("StepStartedDetails")?,
-            step_succeeded_details: f.optional("StepSucceededDetails")?,
-            step_failed_details: f.optional("StepFailedDetails")?,
-            chained_invoke_started_details: f.optional("ChainedInvokeStartedDetails")?,
-            chained_invoke_succeeded_details: f.optional("ChainedInvokeSucceededDetails")?,
-            chained_invoke_failed_details: f.optional("ChainedInvokeFailedDetails")?,
-            chained_invoke_timed_out_details: f.optional("ChainedInvokeTimedOutDetails")?,
-            chained_invoke_stopped_details: f.optional("ChainedInvokeStoppedDetails")?,
-            callback_started_details: f.optional("CallbackStartedDetails")?,
-            callback_succeeded_details: f.optional("CallbackSucceededDetails")?,
-            callback_failed_details: f.optional("CallbackFailedDetails")?,
-            callback_timed_out_details: f.optional("CallbackTimedOutDetails")?,
-            invocation_completed_details: f.optional("InvocationCompletedDetails")?,
-            execution_paused_details: f.optional("ExecutionPausedDetails")?,
-            execution_resumed_details: f.optional("ExecutionResumedDetails")?,
-        })
-    }
-}
-
-impl IntoValue for Event {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(33);
-        b.opt("EventType", self.event_type);
-        b.opt("SubType", self.sub_type);
-        b.opt("EventId", self.event_id);
-        b.opt("Id", self.id);
-        b.opt("Name", self.name);
-        b.opt("EventTimestamp", self.event_timestamp);
-        b.opt("ParentId", self.parent_id);
-        b.opt("ExecutionStartedDetails", self.execution_started_details);
-        b.opt(
-            "ExecutionSucceededDetails",
-            self.execution_succeeded_details,
-        );
-        b.opt("ExecutionFailedDetails", self.execution_failed_details);
-        b.opt("ExecutionTimedOutDetails", self.execution_timed_out_details);
-        b.opt("ExecutionStoppedDetails", self.execution_stopped_details);
-        b.opt("ContextStartedDetails", self.context_started_details);
-        b.opt("ContextSucceededDetails", self.context_succeeded_details);
-        b.opt("ContextFailedDetails", self.context_failed_details);
-        b.opt("WaitStartedDetails", self.wait_started_details);
-        b.opt("WaitSucceededDetails", self.wait_succeeded_details);
-        b.opt("WaitCancelledDetails", self.wait_cancelled_details);
-        b.opt("StepStartedDetails", self.step_started_details);
-        b.opt("StepSucceededDetails", self.step_succeeded_details);
-        b.opt("StepFailedDetails", self.step_failed_details);
-        b.opt(
-            "ChainedInvokeStartedDetails",
-            self.chained_invoke_started_details,
-        );
-        b.opt(
-            "ChainedInvokeSucceededDetails",
-            self.chained_invoke_succeeded_details,
-        );
-        b.opt(
-            "ChainedInvokeFailedDetails",
-            self.chained_invoke_failed_details,
-        );
-        b.opt(
-            "ChainedInvokeTimedOutDetails",
-            self.chained_invoke_timed_out_details,
-        );
-        b.opt(
-            "ChainedInvokeStoppedDetails",
-            self.chained_invoke_stopped_details,
-        );
-        b.opt("CallbackStartedDetails", self.callback_started_details);
-        b.opt("CallbackSucceededDetails", self.callback_succeeded_details);
-        b.opt("CallbackFailedDetails", self.callback_failed_details);
-        b.opt("CallbackTimedOutDetails", self.callback_timed_out_details);
-        b.opt(
-            "InvocationCompletedDetails",
-            self.invocation_completed_details,
-        );
-        b.opt("ExecutionPausedDetails", self.execution_paused_details);
-        b.opt("ExecutionResumedDetails", self.execution_resumed_details);
-        b.build()
-    }
-}
-
-/// The `EventError` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventError {
-    /// `Payload`.
-    pub payload: Option<ErrorObject>,
-    /// `Truncated`.
-    pub truncated: Option<bool>,
-}
-
-impl FromValue for EventError {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            payload: f.optional("Payload")?,
-            truncated: f.optional("Truncated")?,
-        })
-    }
-}
-
-impl IntoValue for EventError {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Payload", self.payload);
-        b.opt("Truncated", self.truncated);
-        b.build()
-    }
-}
-
-/// The `EventInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventInput {
-    /// `Payload`.
-    pub payload: Option<String>,
-    /// `Truncated`.
-    pub truncated: Option<bool>,
-}
-
-impl FromValue for EventInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            payload: f.optional("Payload")?,
-            truncated: f.optional("Truncated")?,
-        })
-    }
-}
-
-impl IntoValue for EventInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Payload", self.payload);
-        b.opt("Truncated", self.truncated);
-        b.build()
-    }
-}
-
-/// The `EventPauseReason` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventPauseReason {
-    /// `Payload`.
-    pub payload: Option<String>,
-    /// `Truncated`.
-    pub truncated: Option<bool>,
-}
-
-impl FromValue for EventPauseReason {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            payload: f.optional("Payload")?,
-            truncated: f.optional("Truncated")?,
-        })
-    }
-}
-
-impl IntoValue for EventPauseReason {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Payload", self.payload);
-        b.opt("Truncated", self.truncated);
-        b.build()
-    }
-}
-
-/// The `EventResult` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventResult {
-    /// `Payload`.
-    pub payload: Option<String>,
-    /// `Truncated`.
-    pub truncated: Option<bool>,
-}
-
-impl FromValue for EventResult {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            payload: f.optional("Payload")?,
-            truncated: f.optional("Truncated")?,
-        })
-    }
-}
-
-impl IntoValue for EventResult {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Payload", self.payload);
-        b.opt("Truncated", self.truncated);
-        b.build()
-    }
-}
-
-/// The `EventResumeReason` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventResumeReason {
-    /// `Payload`.
-    pub payload: Option<String>,
-    /// `Truncated`.
-    pub truncated: Option<bool>,
-}
-
-impl FromValue for EventResumeReason {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            payload: f.optional("Payload")?,
-            truncated: f.optional("Truncated")?,
-        })
-    }
-}
-
-impl IntoValue for EventResumeReason {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Payload", self.payload);
-        b.opt("Truncated", self.truncated);
-        b.build()
-    }
-}
-
 /// The `EventSourceMappingConfiguration` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventSourceMappingConfiguration {
@@ -3664,262 +2082,6 @@ impl IntoValue for EventSourceMappingMetricsConfig {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("Metrics", self.metrics);
-        b.build()
-    }
-}
-
-/// The `Execution` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Execution {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `DurableExecutionName` (required).
-    pub durable_execution_name: String,
-    /// `FunctionArn` (required).
-    pub function_arn: String,
-    /// `Status` (required).
-    pub status: String,
-    /// `StartTimestamp` (required).
-    pub start_timestamp: Timestamp,
-    /// `EndTimestamp`.
-    pub end_timestamp: Option<Timestamp>,
-    /// `KMSKeyArn`.
-    pub kms_key_arn: Option<String>,
-}
-
-impl FromValue for Execution {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            durable_execution_name: f.required("DurableExecutionName")?,
-            function_arn: f.required("FunctionArn")?,
-            status: f.required("Status")?,
-            start_timestamp: f.required("StartTimestamp")?,
-            end_timestamp: f.optional("EndTimestamp")?,
-            kms_key_arn: f.optional("KMSKeyArn")?,
-        })
-    }
-}
-
-impl IntoValue for Execution {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(7);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.set("DurableExecutionName", self.durable_execution_name);
-        b.set("FunctionArn", self.function_arn);
-        b.set("Status", self.status);
-        b.set("StartTimestamp", self.start_timestamp);
-        b.opt("EndTimestamp", self.end_timestamp);
-        b.opt("KMSKeyArn", self.kms_key_arn);
-        b.build()
-    }
-}
-
-/// The `ExecutionDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionDetails {
-    /// `InputPayload`.
-    pub input_payload: Option<String>,
-}
-
-impl FromValue for ExecutionDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            input_payload: f.optional("InputPayload")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("InputPayload", self.input_payload);
-        b.build()
-    }
-}
-
-/// The `ExecutionFailedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionFailedDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for ExecutionFailedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionFailedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `ExecutionPausedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionPausedDetails {
-    /// `PauseRequestTimestamp` (required).
-    pub pause_request_timestamp: Timestamp,
-    /// `Reason`.
-    pub reason: Option<EventPauseReason>,
-    /// `ExecutionTimeoutPaused` (required).
-    pub execution_timeout_paused: bool,
-}
-
-impl FromValue for ExecutionPausedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            pause_request_timestamp: f.required("PauseRequestTimestamp")?,
-            reason: f.optional("Reason")?,
-            execution_timeout_paused: f.required("ExecutionTimeoutPaused")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionPausedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("PauseRequestTimestamp", self.pause_request_timestamp);
-        b.opt("Reason", self.reason);
-        b.set("ExecutionTimeoutPaused", self.execution_timeout_paused);
-        b.build()
-    }
-}
-
-/// The `ExecutionResumedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionResumedDetails {
-    /// `ResumeRequestTimestamp` (required).
-    pub resume_request_timestamp: Timestamp,
-    /// `Reason`.
-    pub reason: Option<EventResumeReason>,
-}
-
-impl FromValue for ExecutionResumedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            resume_request_timestamp: f.required("ResumeRequestTimestamp")?,
-            reason: f.optional("Reason")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionResumedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("ResumeRequestTimestamp", self.resume_request_timestamp);
-        b.opt("Reason", self.reason);
-        b.build()
-    }
-}
-
-/// The `ExecutionStartedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionStartedDetails {
-    /// `Input` (required).
-    pub input: EventInput,
-    /// `ExecutionTimeout` (required).
-    pub execution_timeout: i32,
-}
-
-impl FromValue for ExecutionStartedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            input: f.required("Input")?,
-            execution_timeout: f.required("ExecutionTimeout")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionStartedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("Input", self.input);
-        b.set("ExecutionTimeout", self.execution_timeout);
-        b.build()
-    }
-}
-
-/// The `ExecutionStoppedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionStoppedDetails {
-    /// `Error` (required).
-    pub error: EventError,
-}
-
-impl FromValue for ExecutionStoppedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionStoppedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `ExecutionSucceededDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionSucceededDetails {
-    /// `Result` (required).
-    pub result: EventResult,
-}
-
-impl FromValue for ExecutionSucceededDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            result: f.required("Result")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionSucceededDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("Result", self.result);
-        b.build()
-    }
-}
-
-/// The `ExecutionTimedOutDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionTimedOutDetails {
-    /// `Error`.
-    pub error: Option<EventError>,
-}
-
-impl FromValue for ExecutionTimedOutDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for ExecutionTimedOutDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("Error", self.error);
         b.build()
     }
 }
@@ -4418,34 +2580,6 @@ impl IntoValue for FunctionRuntimeConfig {
     }
 }
 
-/// The `FunctionScalingConfig` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FunctionScalingConfig {
-    /// `MinExecutionEnvironments`.
-    pub min_execution_environments: Option<i32>,
-    /// `MaxExecutionEnvironments`.
-    pub max_execution_environments: Option<i32>,
-}
-
-impl FromValue for FunctionScalingConfig {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            min_execution_environments: f.optional("MinExecutionEnvironments")?,
-            max_execution_environments: f.optional("MaxExecutionEnvironments")?,
-        })
-    }
-}
-
-impl IntoValue for FunctionScalingConfig {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("MinExecutionEnvironments", self.min_execution_environments);
-        b.opt("MaxExecutionEnvironments", self.max_execution_environments);
-        b.build()
-    }
-}
-
 /// The `FunctionUrlConfig` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FunctionUrlConfig {
@@ -4490,34 +2624,6 @@ impl IntoValue for FunctionUrlConfig {
         b.opt("Cors", self.cors);
         b.set("AuthType", self.auth_type);
         b.opt("InvokeMode", self.invoke_mode);
-        b.build()
-    }
-}
-
-/// The `FunctionVersionsByCapacityProviderListItem` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FunctionVersionsByCapacityProviderListItem {
-    /// `FunctionArn` (required).
-    pub function_arn: String,
-    /// `State` (required).
-    pub state: String,
-}
-
-impl FromValue for FunctionVersionsByCapacityProviderListItem {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_arn: f.required("FunctionArn")?,
-            state: f.required("State")?,
-        })
-    }
-}
-
-impl IntoValue for FunctionVersionsByCapacityProviderListItem {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FunctionArn", self.function_arn);
-        b.set("State", self.state);
         b.build()
     }
 }
@@ -4623,346 +2729,6 @@ impl IntoValue for GetAliasRequest {
     }
 }
 
-/// The `GetCapacityProviderRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetCapacityProviderRequest {
-    /// `CapacityProviderName` (required).
-    pub capacity_provider_name: String,
-}
-
-impl FromValue for GetCapacityProviderRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_name: f.required("CapacityProviderName")?,
-        })
-    }
-}
-
-impl IntoValue for GetCapacityProviderRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CapacityProviderName", self.capacity_provider_name);
-        b.build()
-    }
-}
-
-/// The `GetCapacityProviderResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetCapacityProviderResponse {
-    /// `CapacityProvider` (required).
-    pub capacity_provider: CapacityProvider,
-}
-
-impl FromValue for GetCapacityProviderResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider: f.required("CapacityProvider")?,
-        })
-    }
-}
-
-impl IntoValue for GetCapacityProviderResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CapacityProvider", self.capacity_provider);
-        b.build()
-    }
-}
-
-/// The `GetCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetCodeSigningConfigRequest {
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-}
-
-impl FromValue for GetCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-        })
-    }
-}
-
-impl IntoValue for GetCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.build()
-    }
-}
-
-/// The `GetCodeSigningConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetCodeSigningConfigResponse {
-    /// `CodeSigningConfig` (required).
-    pub code_signing_config: CodeSigningConfig,
-}
-
-impl FromValue for GetCodeSigningConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config: f.required("CodeSigningConfig")?,
-        })
-    }
-}
-
-impl IntoValue for GetCodeSigningConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CodeSigningConfig", self.code_signing_config);
-        b.build()
-    }
-}
-
-/// The `GetDurableExecutionHistoryRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDurableExecutionHistoryRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `IncludeExecutionData`.
-    pub include_execution_data: Option<bool>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `ReverseOrder`.
-    pub reverse_order: Option<bool>,
-}
-
-impl FromValue for GetDurableExecutionHistoryRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            include_execution_data: f.optional("IncludeExecutionData")?,
-            max_items: f.optional("MaxItems")?,
-            marker: f.optional("Marker")?,
-            reverse_order: f.optional("ReverseOrder")?,
-        })
-    }
-}
-
-impl IntoValue for GetDurableExecutionHistoryRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(5);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.opt("IncludeExecutionData", self.include_execution_data);
-        b.opt("MaxItems", self.max_items);
-        b.opt("Marker", self.marker);
-        b.opt("ReverseOrder", self.reverse_order);
-        b.build()
-    }
-}
-
-/// The `GetDurableExecutionHistoryResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDurableExecutionHistoryResponse {
-    /// `Events` (required).
-    pub events: Vec<Event>,
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-}
-
-impl FromValue for GetDurableExecutionHistoryResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            events: f.required("Events")?,
-            next_marker: f.optional("NextMarker")?,
-        })
-    }
-}
-
-impl IntoValue for GetDurableExecutionHistoryResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("Events", self.events);
-        b.opt("NextMarker", self.next_marker);
-        b.build()
-    }
-}
-
-/// The `GetDurableExecutionRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDurableExecutionRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `IncludeExecutionData`.
-    pub include_execution_data: Option<bool>,
-}
-
-impl FromValue for GetDurableExecutionRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            include_execution_data: f.optional("IncludeExecutionData")?,
-        })
-    }
-}
-
-impl IntoValue for GetDurableExecutionRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.opt("IncludeExecutionData", self.include_execution_data);
-        b.build()
-    }
-}
-
-/// The `GetDurableExecutionResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDurableExecutionResponse {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `DurableExecutionName` (required).
-    pub durable_execution_name: String,
-    /// `FunctionArn` (required).
-    pub function_arn: String,
-    /// `InputPayload`.
-    pub input_payload: Option<String>,
-    /// `Result`.
-    pub result: Option<String>,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-    /// `StartTimestamp` (required).
-    pub start_timestamp: Timestamp,
-    /// `Status` (required).
-    pub status: String,
-    /// `EndTimestamp`.
-    pub end_timestamp: Option<Timestamp>,
-    /// `Version`.
-    pub version: Option<String>,
-    /// `TraceHeader`.
-    pub trace_header: Option<TraceHeader>,
-    /// `ExecutionDataIncluded`.
-    pub execution_data_included: Option<bool>,
-    /// `DurableConfig`.
-    pub durable_config: Option<DurableConfig>,
-    /// `PauseDetails`.
-    pub pause_details: Option<PauseDetails>,
-    /// `ExpectedExecutionTimeoutTimestamp`.
-    pub expected_execution_timeout_timestamp: Option<Timestamp>,
-}
-
-impl FromValue for GetDurableExecutionResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            durable_execution_name: f.required("DurableExecutionName")?,
-            function_arn: f.required("FunctionArn")?,
-            input_payload: f.optional("InputPayload")?,
-            result: f.optional("Result")?,
-            error: f.optional("Error")?,
-            start_timestamp: f.required("StartTimestamp")?,
-            status: f.required("Status")?,
-            end_timestamp: f.optional("EndTimestamp")?,
-            version: f.optional("Version")?,
-            trace_header: f.optional("TraceHeader")?,
-            execution_data_included: f.optional("ExecutionDataIncluded")?,
-            durable_config: f.optional("DurableConfig")?,
-            pause_details: f.optional("PauseDetails")?,
-            expected_execution_timeout_timestamp: f
-                .optional("ExpectedExecutionTimeoutTimestamp")?,
-        })
-    }
-}
-
-impl IntoValue for GetDurableExecutionResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(15);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.set("DurableExecutionName", self.durable_execution_name);
-        b.set("FunctionArn", self.function_arn);
-        b.opt("InputPayload", self.input_payload);
-        b.opt("Result", self.result);
-        b.opt("Error", self.error);
-        b.set("StartTimestamp", self.start_timestamp);
-        b.set("Status", self.status);
-        b.opt("EndTimestamp", self.end_timestamp);
-        b.opt("Version", self.version);
-        b.opt("TraceHeader", self.trace_header);
-        b.opt("ExecutionDataIncluded", self.execution_data_included);
-        b.opt("DurableConfig", self.durable_config);
-        b.opt("PauseDetails", self.pause_details);
-        b.opt(
-            "ExpectedExecutionTimeoutTimestamp",
-            self.expected_execution_timeout_timestamp,
-        );
-        b.build()
-    }
-}
-
-/// The `GetDurableExecutionStateRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDurableExecutionStateRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `CheckpointToken` (required).
-    pub checkpoint_token: String,
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-}
-
-impl FromValue for GetDurableExecutionStateRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            checkpoint_token: f.required("CheckpointToken")?,
-            marker: f.optional("Marker")?,
-            max_items: f.optional("MaxItems")?,
-        })
-    }
-}
-
-impl IntoValue for GetDurableExecutionStateRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.set("CheckpointToken", self.checkpoint_token);
-        b.opt("Marker", self.marker);
-        b.opt("MaxItems", self.max_items);
-        b.build()
-    }
-}
-
-/// The `GetDurableExecutionStateResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDurableExecutionStateResponse {
-    /// `Operations` (required).
-    pub operations: Vec<OperationShape>,
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-}
-
-impl FromValue for GetDurableExecutionStateResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            operations: f.required("Operations")?,
-            next_marker: f.optional("NextMarker")?,
-        })
-    }
-}
-
-impl IntoValue for GetDurableExecutionStateResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("Operations", self.operations);
-        b.opt("NextMarker", self.next_marker);
-        b.build()
-    }
-}
-
 /// The `GetEventSourceMappingRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetEventSourceMappingRequest {
@@ -4983,58 +2749,6 @@ impl IntoValue for GetEventSourceMappingRequest {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.set("UUID", self.uuid);
-        b.build()
-    }
-}
-
-/// The `GetFunctionCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFunctionCodeSigningConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-}
-
-impl FromValue for GetFunctionCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-        })
-    }
-}
-
-impl IntoValue for GetFunctionCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("FunctionName", self.function_name);
-        b.build()
-    }
-}
-
-/// The `GetFunctionCodeSigningConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFunctionCodeSigningConfigResponse {
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-    /// `FunctionName` (required).
-    pub function_name: String,
-}
-
-impl FromValue for GetFunctionCodeSigningConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-            function_name: f.required("FunctionName")?,
-        })
-    }
-}
-
-impl IntoValue for GetFunctionCodeSigningConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.set("FunctionName", self.function_name);
         b.build()
     }
 }
@@ -5146,54 +2860,6 @@ impl IntoValue for GetFunctionEventInvokeConfigRequest {
     }
 }
 
-/// The `GetFunctionRecursionConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFunctionRecursionConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-}
-
-impl FromValue for GetFunctionRecursionConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-        })
-    }
-}
-
-impl IntoValue for GetFunctionRecursionConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("FunctionName", self.function_name);
-        b.build()
-    }
-}
-
-/// The `GetFunctionRecursionConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFunctionRecursionConfigResponse {
-    /// `RecursiveLoop`.
-    pub recursive_loop: Option<String>,
-}
-
-impl FromValue for GetFunctionRecursionConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            recursive_loop: f.optional("RecursiveLoop")?,
-        })
-    }
-}
-
-impl IntoValue for GetFunctionRecursionConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("RecursiveLoop", self.recursive_loop);
-        b.build()
-    }
-}
-
 /// The `GetFunctionRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetFunctionRequest {
@@ -5258,72 +2924,6 @@ impl IntoValue for GetFunctionResponse {
         b.opt("Tags", self.tags);
         b.opt("TagsError", self.tags_error);
         b.opt("Concurrency", self.concurrency);
-        b.build()
-    }
-}
-
-/// The `GetFunctionScalingConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFunctionScalingConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier` (required).
-    pub qualifier: String,
-}
-
-impl FromValue for GetFunctionScalingConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.required("Qualifier")?,
-        })
-    }
-}
-
-impl IntoValue for GetFunctionScalingConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FunctionName", self.function_name);
-        b.set("Qualifier", self.qualifier);
-        b.build()
-    }
-}
-
-/// The `GetFunctionScalingConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFunctionScalingConfigResponse {
-    /// `FunctionArn`.
-    pub function_arn: Option<String>,
-    /// `AppliedFunctionScalingConfig`.
-    pub applied_function_scaling_config: Option<FunctionScalingConfig>,
-    /// `RequestedFunctionScalingConfig`.
-    pub requested_function_scaling_config: Option<FunctionScalingConfig>,
-}
-
-impl FromValue for GetFunctionScalingConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_arn: f.optional("FunctionArn")?,
-            applied_function_scaling_config: f.optional("AppliedFunctionScalingConfig")?,
-            requested_function_scaling_config: f.optional("RequestedFunctionScalingConfig")?,
-        })
-    }
-}
-
-impl IntoValue for GetFunctionScalingConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("FunctionArn", self.function_arn);
-        b.opt(
-            "AppliedFunctionScalingConfig",
-            self.applied_function_scaling_config,
-        );
-        b.opt(
-            "RequestedFunctionScalingConfig",
-            self.requested_function_scaling_config,
-        );
         b.build()
     }
 }
@@ -5624,202 +3224,6 @@ impl IntoValue for GetPolicyResponse {
     }
 }
 
-/// The `GetProvisionedConcurrencyConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetProvisionedConcurrencyConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier` (required).
-    pub qualifier: String,
-}
-
-impl FromValue for GetProvisionedConcurrencyConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.required("Qualifier")?,
-        })
-    }
-}
-
-impl IntoValue for GetProvisionedConcurrencyConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FunctionName", self.function_name);
-        b.set("Qualifier", self.qualifier);
-        b.build()
-    }
-}
-
-/// The `GetProvisionedConcurrencyConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetProvisionedConcurrencyConfigResponse {
-    /// `RequestedProvisionedConcurrentExecutions`.
-    pub requested_provisioned_concurrent_executions: Option<i32>,
-    /// `AvailableProvisionedConcurrentExecutions`.
-    pub available_provisioned_concurrent_executions: Option<i32>,
-    /// `AllocatedProvisionedConcurrentExecutions`.
-    pub allocated_provisioned_concurrent_executions: Option<i32>,
-    /// `Status`.
-    pub status: Option<String>,
-    /// `StatusReason`.
-    pub status_reason: Option<String>,
-    /// `LastModified`.
-    pub last_modified: Option<String>,
-}
-
-impl FromValue for GetProvisionedConcurrencyConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            requested_provisioned_concurrent_executions: f
-                .optional("RequestedProvisionedConcurrentExecutions")?,
-            available_provisioned_concurrent_executions: f
-                .optional("AvailableProvisionedConcurrentExecutions")?,
-            allocated_provisioned_concurrent_executions: f
-                .optional("AllocatedProvisionedConcurrentExecutions")?,
-            status: f.optional("Status")?,
-            status_reason: f.optional("StatusReason")?,
-            last_modified: f.optional("LastModified")?,
-        })
-    }
-}
-
-impl IntoValue for GetProvisionedConcurrencyConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(6);
-        b.opt(
-            "RequestedProvisionedConcurrentExecutions",
-            self.requested_provisioned_concurrent_executions,
-        );
-        b.opt(
-            "AvailableProvisionedConcurrentExecutions",
-            self.available_provisioned_concurrent_executions,
-        );
-        b.opt(
-            "AllocatedProvisionedConcurrentExecutions",
-            self.allocated_provisioned_concurrent_executions,
-        );
-        b.opt("Status", self.status);
-        b.opt("StatusReason", self.status_reason);
-        b.opt("LastModified", self.last_modified);
-        b.build()
-    }
-}
-
-/// The `GetResourcePolicyRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetResourcePolicyRequest {
-    /// `ResourceArn` (required).
-    pub resource_arn: String,
-}
-
-impl FromValue for GetResourcePolicyRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            resource_arn: f.required("ResourceArn")?,
-        })
-    }
-}
-
-impl IntoValue for GetResourcePolicyRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("ResourceArn", self.resource_arn);
-        b.build()
-    }
-}
-
-/// The `GetResourcePolicyResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetResourcePolicyResponse {
-    /// `Policy`.
-    pub policy: Option<String>,
-    /// `RevisionId`.
-    pub revision_id: Option<String>,
-}
-
-impl FromValue for GetResourcePolicyResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            policy: f.optional("Policy")?,
-            revision_id: f.optional("RevisionId")?,
-        })
-    }
-}
-
-impl IntoValue for GetResourcePolicyResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Policy", self.policy);
-        b.opt("RevisionId", self.revision_id);
-        b.build()
-    }
-}
-
-/// The `GetRuntimeManagementConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetRuntimeManagementConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier`.
-    pub qualifier: Option<String>,
-}
-
-impl FromValue for GetRuntimeManagementConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.optional("Qualifier")?,
-        })
-    }
-}
-
-impl IntoValue for GetRuntimeManagementConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FunctionName", self.function_name);
-        b.opt("Qualifier", self.qualifier);
-        b.build()
-    }
-}
-
-/// The `GetRuntimeManagementConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetRuntimeManagementConfigResponse {
-    /// `UpdateRuntimeOn`.
-    pub update_runtime_on: Option<String>,
-    /// `FunctionArn`.
-    pub function_arn: Option<String>,
-    /// `RuntimeVersionArn`.
-    pub runtime_version_arn: Option<String>,
-}
-
-impl FromValue for GetRuntimeManagementConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            update_runtime_on: f.optional("UpdateRuntimeOn")?,
-            function_arn: f.optional("FunctionArn")?,
-            runtime_version_arn: f.optional("RuntimeVersionArn")?,
-        })
-    }
-}
-
-impl IntoValue for GetRuntimeManagementConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("UpdateRuntimeOn", self.update_runtime_on);
-        b.opt("FunctionArn", self.function_arn);
-        b.opt("RuntimeVersionArn", self.runtime_version_arn);
-        b.build()
-    }
-}
-
 /// The `ImageConfig` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageConfig {
@@ -5904,38 +3308,6 @@ impl IntoValue for ImageConfigResponse {
         let mut b = Builder::new(2);
         b.opt("ImageConfig", self.image_config);
         b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `InstanceRequirements` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InstanceRequirements {
-    /// `Architectures`.
-    pub architectures: Option<Vec<String>>,
-    /// `AllowedInstanceTypes`.
-    pub allowed_instance_types: Option<Vec<String>>,
-    /// `ExcludedInstanceTypes`.
-    pub excluded_instance_types: Option<Vec<String>>,
-}
-
-impl FromValue for InstanceRequirements {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            architectures: f.optional("Architectures")?,
-            allowed_instance_types: f.optional("AllowedInstanceTypes")?,
-            excluded_instance_types: f.optional("ExcludedInstanceTypes")?,
-        })
-    }
-}
-
-impl IntoValue for InstanceRequirements {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("Architectures", self.architectures);
-        b.opt("AllowedInstanceTypes", self.allowed_instance_types);
-        b.opt("ExcludedInstanceTypes", self.excluded_instance_types);
         b.build()
     }
 }
@@ -6136,42 +3508,6 @@ impl IntoValue for InvalidZipFileException {
     }
 }
 
-/// The `InvocationCompletedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvocationCompletedDetails {
-    /// `StartTimestamp` (required).
-    pub start_timestamp: Timestamp,
-    /// `EndTimestamp` (required).
-    pub end_timestamp: Timestamp,
-    /// `RequestId` (required).
-    pub request_id: String,
-    /// `Error`.
-    pub error: Option<EventError>,
-}
-
-impl FromValue for InvocationCompletedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            start_timestamp: f.required("StartTimestamp")?,
-            end_timestamp: f.required("EndTimestamp")?,
-            request_id: f.required("RequestId")?,
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for InvocationCompletedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("StartTimestamp", self.start_timestamp);
-        b.set("EndTimestamp", self.end_timestamp);
-        b.set("RequestId", self.request_id);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
 /// The `InvocationRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InvocationRequest {
@@ -6264,229 +3600,6 @@ impl IntoValue for InvocationResponse {
         b.opt("Payload", self.payload);
         b.opt("ExecutedVersion", self.executed_version);
         b.opt("DurableExecutionArn", self.durable_execution_arn);
-        b.build()
-    }
-}
-
-/// The `InvokeAsyncRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvokeAsyncRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `InvokeArgs` (required).
-    pub invoke_args: Bytes,
-}
-
-impl FromValue for InvokeAsyncRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            invoke_args: f.required("InvokeArgs")?,
-        })
-    }
-}
-
-impl IntoValue for InvokeAsyncRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FunctionName", self.function_name);
-        b.set("InvokeArgs", self.invoke_args);
-        b.build()
-    }
-}
-
-/// The `InvokeAsyncResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvokeAsyncResponse {
-    /// `Status`.
-    pub status: Option<i32>,
-}
-
-impl FromValue for InvokeAsyncResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            status: f.optional("Status")?,
-        })
-    }
-}
-
-impl IntoValue for InvokeAsyncResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("Status", self.status);
-        b.build()
-    }
-}
-
-/// The `InvokeResponseStreamUpdate` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvokeResponseStreamUpdate {
-    /// `Payload`.
-    pub payload: Option<Bytes>,
-}
-
-impl FromValue for InvokeResponseStreamUpdate {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            payload: f.optional("Payload")?,
-        })
-    }
-}
-
-impl IntoValue for InvokeResponseStreamUpdate {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("Payload", self.payload);
-        b.build()
-    }
-}
-
-/// The `InvokeWithResponseStreamCompleteEvent` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvokeWithResponseStreamCompleteEvent {
-    /// `ErrorCode`.
-    pub error_code: Option<String>,
-    /// `ErrorDetails`.
-    pub error_details: Option<String>,
-    /// `LogResult`.
-    pub log_result: Option<String>,
-}
-
-impl FromValue for InvokeWithResponseStreamCompleteEvent {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error_code: f.optional("ErrorCode")?,
-            error_details: f.optional("ErrorDetails")?,
-            log_result: f.optional("LogResult")?,
-        })
-    }
-}
-
-impl IntoValue for InvokeWithResponseStreamCompleteEvent {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("ErrorCode", self.error_code);
-        b.opt("ErrorDetails", self.error_details);
-        b.opt("LogResult", self.log_result);
-        b.build()
-    }
-}
-
-/// The `InvokeWithResponseStreamRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvokeWithResponseStreamRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `LogType`.
-    pub log_type: Option<String>,
-    /// `ClientContext`.
-    pub client_context: Option<String>,
-    /// `Qualifier`.
-    pub qualifier: Option<String>,
-    /// `Payload`.
-    pub payload: Option<Bytes>,
-    /// `TenantId`.
-    pub tenant_id: Option<String>,
-    /// `InvocationType`.
-    pub invocation_type: Option<String>,
-}
-
-impl FromValue for InvokeWithResponseStreamRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            log_type: f.optional("LogType")?,
-            client_context: f.optional("ClientContext")?,
-            qualifier: f.optional("Qualifier")?,
-            payload: f.optional("Payload")?,
-            tenant_id: f.optional("TenantId")?,
-            invocation_type: f.optional("InvocationType")?,
-        })
-    }
-}
-
-impl IntoValue for InvokeWithResponseStreamRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(7);
-        b.set("FunctionName", self.function_name);
-        b.opt("LogType", self.log_type);
-        b.opt("ClientContext", self.client_context);
-        b.opt("Qualifier", self.qualifier);
-        b.opt("Payload", self.payload);
-        b.opt("TenantId", self.tenant_id);
-        b.opt("InvocationType", self.invocation_type);
-        b.build()
-    }
-}
-
-/// The `InvokeWithResponseStreamResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvokeWithResponseStreamResponse {
-    /// `StatusCode`.
-    pub status_code: Option<i32>,
-    /// `ExecutedVersion`.
-    pub executed_version: Option<String>,
-    /// `EventStream`.
-    pub event_stream: Option<InvokeWithResponseStreamResponseEvent>,
-    /// `ResponseStreamContentType`.
-    pub response_stream_content_type: Option<String>,
-}
-
-impl FromValue for InvokeWithResponseStreamResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            status_code: f.optional("StatusCode")?,
-            executed_version: f.optional("ExecutedVersion")?,
-            event_stream: f.optional("EventStream")?,
-            response_stream_content_type: f.optional("ResponseStreamContentType")?,
-        })
-    }
-}
-
-impl IntoValue for InvokeWithResponseStreamResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.opt("StatusCode", self.status_code);
-        b.opt("ExecutedVersion", self.executed_version);
-        b.opt("EventStream", self.event_stream);
-        b.opt(
-            "ResponseStreamContentType",
-            self.response_stream_content_type,
-        );
-        b.build()
-    }
-}
-
-/// The `InvokeWithResponseStreamResponseEvent` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvokeWithResponseStreamResponseEvent {
-    /// `PayloadChunk`.
-    pub payload_chunk: Option<InvokeResponseStreamUpdate>,
-    /// `InvokeComplete`.
-    pub invoke_complete: Option<InvokeWithResponseStreamCompleteEvent>,
-}
-
-impl FromValue for InvokeWithResponseStreamResponseEvent {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            payload_chunk: f.optional("PayloadChunk")?,
-            invoke_complete: f.optional("InvokeComplete")?,
-        })
-    }
-}
-
-impl IntoValue for InvokeWithResponseStreamResponseEvent {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("PayloadChunk", self.payload_chunk);
-        b.opt("InvokeComplete", self.invoke_complete);
         b.build()
     }
 }
@@ -6995,206 +4108,6 @@ impl IntoValue for ListAliasesResponse {
     }
 }
 
-/// The `ListCapacityProvidersRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListCapacityProvidersRequest {
-    /// `State`.
-    pub state: Option<String>,
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-}
-
-impl FromValue for ListCapacityProvidersRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            state: f.optional("State")?,
-            marker: f.optional("Marker")?,
-            max_items: f.optional("MaxItems")?,
-        })
-    }
-}
-
-impl IntoValue for ListCapacityProvidersRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("State", self.state);
-        b.opt("Marker", self.marker);
-        b.opt("MaxItems", self.max_items);
-        b.build()
-    }
-}
-
-/// The `ListCapacityProvidersResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListCapacityProvidersResponse {
-    /// `CapacityProviders` (required).
-    pub capacity_providers: Vec<CapacityProvider>,
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-}
-
-impl FromValue for ListCapacityProvidersResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_providers: f.required("CapacityProviders")?,
-            next_marker: f.optional("NextMarker")?,
-        })
-    }
-}
-
-impl IntoValue for ListCapacityProvidersResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("CapacityProviders", self.capacity_providers);
-        b.opt("NextMarker", self.next_marker);
-        b.build()
-    }
-}
-
-/// The `ListCodeSigningConfigsRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListCodeSigningConfigsRequest {
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-}
-
-impl FromValue for ListCodeSigningConfigsRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            marker: f.optional("Marker")?,
-            max_items: f.optional("MaxItems")?,
-        })
-    }
-}
-
-impl IntoValue for ListCodeSigningConfigsRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Marker", self.marker);
-        b.opt("MaxItems", self.max_items);
-        b.build()
-    }
-}
-
-/// The `ListCodeSigningConfigsResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListCodeSigningConfigsResponse {
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-    /// `CodeSigningConfigs`.
-    pub code_signing_configs: Option<Vec<CodeSigningConfig>>,
-}
-
-impl FromValue for ListCodeSigningConfigsResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_marker: f.optional("NextMarker")?,
-            code_signing_configs: f.optional("CodeSigningConfigs")?,
-        })
-    }
-}
-
-impl IntoValue for ListCodeSigningConfigsResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("NextMarker", self.next_marker);
-        b.opt("CodeSigningConfigs", self.code_signing_configs);
-        b.build()
-    }
-}
-
-/// The `ListDurableExecutionsByFunctionRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListDurableExecutionsByFunctionRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier`.
-    pub qualifier: Option<String>,
-    /// `DurableExecutionName`.
-    pub durable_execution_name: Option<String>,
-    /// `Statuses`.
-    pub statuses: Option<Vec<String>>,
-    /// `StartedAfter`.
-    pub started_after: Option<Timestamp>,
-    /// `StartedBefore`.
-    pub started_before: Option<Timestamp>,
-    /// `ReverseOrder`.
-    pub reverse_order: Option<bool>,
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-}
-
-impl FromValue for ListDurableExecutionsByFunctionRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.optional("Qualifier")?,
-            durable_execution_name: f.optional("DurableExecutionName")?,
-            statuses: f.optional("Statuses")?,
-            started_after: f.optional("StartedAfter")?,
-            started_before: f.optional("StartedBefore")?,
-            reverse_order: f.optional("ReverseOrder")?,
-            marker: f.optional("Marker")?,
-            max_items: f.optional("MaxItems")?,
-        })
-    }
-}
-
-impl IntoValue for ListDurableExecutionsByFunctionRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(9);
-        b.set("FunctionName", self.function_name);
-        b.opt("Qualifier", self.qualifier);
-        b.opt("DurableExecutionName", self.durable_execution_name);
-        b.opt("Statuses", self.statuses);
-        b.opt("StartedAfter", self.started_after);
-        b.opt("StartedBefore", self.started_before);
-        b.opt("ReverseOrder", self.reverse_order);
-        b.opt("Marker", self.marker);
-        b.opt("MaxItems", self.max_items);
-        b.build()
-    }
-}
-
-/// The `ListDurableExecutionsByFunctionResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListDurableExecutionsByFunctionResponse {
-    /// `DurableExecutions`.
-    pub durable_executions: Option<Vec<Execution>>,
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-}
-
-impl FromValue for ListDurableExecutionsByFunctionResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_executions: f.optional("DurableExecutions")?,
-            next_marker: f.optional("NextMarker")?,
-        })
-    }
-}
-
-impl IntoValue for ListDurableExecutionsByFunctionResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("DurableExecutions", self.durable_executions);
-        b.opt("NextMarker", self.next_marker);
-        b.build()
-    }
-}
-
 /// The `ListEventSourceMappingsRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListEventSourceMappingsRequest {
@@ -7378,130 +4291,6 @@ impl IntoValue for ListFunctionUrlConfigsResponse {
         let mut b = Builder::new(2);
         b.set("FunctionUrlConfigs", self.function_url_configs);
         b.opt("NextMarker", self.next_marker);
-        b.build()
-    }
-}
-
-/// The `ListFunctionVersionsByCapacityProviderRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListFunctionVersionsByCapacityProviderRequest {
-    /// `CapacityProviderName` (required).
-    pub capacity_provider_name: String,
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-}
-
-impl FromValue for ListFunctionVersionsByCapacityProviderRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_name: f.required("CapacityProviderName")?,
-            marker: f.optional("Marker")?,
-            max_items: f.optional("MaxItems")?,
-        })
-    }
-}
-
-impl IntoValue for ListFunctionVersionsByCapacityProviderRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("CapacityProviderName", self.capacity_provider_name);
-        b.opt("Marker", self.marker);
-        b.opt("MaxItems", self.max_items);
-        b.build()
-    }
-}
-
-/// The `ListFunctionVersionsByCapacityProviderResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListFunctionVersionsByCapacityProviderResponse {
-    /// `CapacityProviderArn` (required).
-    pub capacity_provider_arn: String,
-    /// `FunctionVersions` (required).
-    pub function_versions: Vec<FunctionVersionsByCapacityProviderListItem>,
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-}
-
-impl FromValue for ListFunctionVersionsByCapacityProviderResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_arn: f.required("CapacityProviderArn")?,
-            function_versions: f.required("FunctionVersions")?,
-            next_marker: f.optional("NextMarker")?,
-        })
-    }
-}
-
-impl IntoValue for ListFunctionVersionsByCapacityProviderResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("CapacityProviderArn", self.capacity_provider_arn);
-        b.set("FunctionVersions", self.function_versions);
-        b.opt("NextMarker", self.next_marker);
-        b.build()
-    }
-}
-
-/// The `ListFunctionsByCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListFunctionsByCodeSigningConfigRequest {
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-}
-
-impl FromValue for ListFunctionsByCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-            marker: f.optional("Marker")?,
-            max_items: f.optional("MaxItems")?,
-        })
-    }
-}
-
-impl IntoValue for ListFunctionsByCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.opt("Marker", self.marker);
-        b.opt("MaxItems", self.max_items);
-        b.build()
-    }
-}
-
-/// The `ListFunctionsByCodeSigningConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListFunctionsByCodeSigningConfigResponse {
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-    /// `FunctionArns`.
-    pub function_arns: Option<Vec<String>>,
-}
-
-impl FromValue for ListFunctionsByCodeSigningConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_marker: f.optional("NextMarker")?,
-            function_arns: f.optional("FunctionArns")?,
-        })
-    }
-}
-
-impl IntoValue for ListFunctionsByCodeSigningConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("NextMarker", self.next_marker);
-        b.opt("FunctionArns", self.function_arns);
         b.build()
     }
 }
@@ -7698,69 +4487,6 @@ impl IntoValue for ListLayersResponse {
         let mut b = Builder::new(2);
         b.opt("NextMarker", self.next_marker);
         b.opt("Layers", self.layers);
-        b.build()
-    }
-}
-
-/// The `ListProvisionedConcurrencyConfigsRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListProvisionedConcurrencyConfigsRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Marker`.
-    pub marker: Option<String>,
-    /// `MaxItems`.
-    pub max_items: Option<i32>,
-}
-
-impl FromValue for ListProvisionedConcurrencyConfigsRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            marker: f.optional("Marker")?,
-            max_items: f.optional("MaxItems")?,
-        })
-    }
-}
-
-impl IntoValue for ListProvisionedConcurrencyConfigsRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("FunctionName", self.function_name);
-        b.opt("Marker", self.marker);
-        b.opt("MaxItems", self.max_items);
-        b.build()
-    }
-}
-
-/// The `ListProvisionedConcurrencyConfigsResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListProvisionedConcurrencyConfigsResponse {
-    /// `ProvisionedConcurrencyConfigs`.
-    pub provisioned_concurrency_configs: Option<Vec<ProvisionedConcurrencyConfigListItem>>,
-    /// `NextMarker`.
-    pub next_marker: Option<String>,
-}
-
-impl FromValue for ListProvisionedConcurrencyConfigsResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            provisioned_concurrency_configs: f.optional("ProvisionedConcurrencyConfigs")?,
-            next_marker: f.optional("NextMarker")?,
-        })
-    }
-}
-
-impl IntoValue for ListProvisionedConcurrencyConfigsResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt(
-            "ProvisionedConcurrencyConfigs",
-            self.provisioned_concurrency_configs,
-        );
-        b.opt("NextMarker", self.next_marker);
         b.build()
     }
 }
@@ -8013,239 +4739,6 @@ impl IntoValue for OnSuccess {
     }
 }
 
-/// The `Operation` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OperationShape {
-    /// `Id` (required).
-    pub id: String,
-    /// `ParentId`.
-    pub parent_id: Option<String>,
-    /// `Name`.
-    pub name: Option<String>,
-    /// `Type` (required).
-    pub type_: String,
-    /// `SubType`.
-    pub sub_type: Option<String>,
-    /// `StartTimestamp` (required).
-    pub start_timestamp: Timestamp,
-    /// `EndTimestamp`.
-    pub end_timestamp: Option<Timestamp>,
-    /// `Status` (required).
-    pub status: String,
-    /// `ExecutionDetails`.
-    pub execution_details: Option<ExecutionDetails>,
-    /// `ContextDetails`.
-    pub context_details: Option<ContextDetails>,
-    /// `StepDetails`.
-    pub step_details: Option<StepDetails>,
-    /// `WaitDetails`.
-    pub wait_details: Option<WaitDetails>,
-    /// `CallbackDetails`.
-    pub callback_details: Option<CallbackDetails>,
-    /// `ChainedInvokeDetails`.
-    pub chained_invoke_details: Option<ChainedInvokeDetails>,
-}
-
-impl FromValue for OperationShape {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            id: f.required("Id")?,
-            parent_id: f.optional("ParentId")?,
-            name: f.optional("Name")?,
-            type_: f.required("Type")?,
-            sub_type: f.optional("SubType")?,
-            start_timestamp: f.required("StartTimestamp")?,
-            end_timestamp: f.optional("EndTimestamp")?,
-            status: f.required("Status")?,
-            execution_details: f.optional("ExecutionDetails")?,
-            context_details: f.optional("ContextDetails")?,
-            step_details: f.optional("StepDetails")?,
-            wait_details: f.optional("WaitDetails")?,
-            callback_details: f.optional("CallbackDetails")?,
-            chained_invoke_details: f.optional("ChainedInvokeDetails")?,
-        })
-    }
-}
-
-impl IntoValue for OperationShape {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(14);
-        b.set("Id", self.id);
-        b.opt("ParentId", self.parent_id);
-        b.opt("Name", self.name);
-        b.set("Type", self.type_);
-        b.opt("SubType", self.sub_type);
-        b.set("StartTimestamp", self.start_timestamp);
-        b.opt("EndTimestamp", self.end_timestamp);
-        b.set("Status", self.status);
-        b.opt("ExecutionDetails", self.execution_details);
-        b.opt("ContextDetails", self.context_details);
-        b.opt("StepDetails", self.step_details);
-        b.opt("WaitDetails", self.wait_details);
-        b.opt("CallbackDetails", self.callback_details);
-        b.opt("ChainedInvokeDetails", self.chained_invoke_details);
-        b.build()
-    }
-}
-
-/// The `OperationUpdate` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OperationUpdate {
-    /// `Id` (required).
-    pub id: String,
-    /// `ParentId`.
-    pub parent_id: Option<String>,
-    /// `Name`.
-    pub name: Option<String>,
-    /// `Type` (required).
-    pub type_: String,
-    /// `SubType`.
-    pub sub_type: Option<String>,
-    /// `Action` (required).
-    pub action: String,
-    /// `Payload`.
-    pub payload: Option<String>,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-    /// `ContextOptions`.
-    pub context_options: Option<ContextOptions>,
-    /// `StepOptions`.
-    pub step_options: Option<StepOptions>,
-    /// `WaitOptions`.
-    pub wait_options: Option<WaitOptions>,
-    /// `CallbackOptions`.
-    pub callback_options: Option<CallbackOptions>,
-    /// `ChainedInvokeOptions`.
-    pub chained_invoke_options: Option<ChainedInvokeOptions>,
-}
-
-impl FromValue for OperationUpdate {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            id: f.required("Id")?,
-            parent_id: f.optional("ParentId")?,
-            name: f.optional("Name")?,
-            type_: f.required("Type")?,
-            sub_type: f.optional("SubType")?,
-            action: f.required("Action")?,
-            payload: f.optional("Payload")?,
-            error: f.optional("Error")?,
-            context_options: f.optional("ContextOptions")?,
-            step_options: f.optional("StepOptions")?,
-            wait_options: f.optional("WaitOptions")?,
-            callback_options: f.optional("CallbackOptions")?,
-            chained_invoke_options: f.optional("ChainedInvokeOptions")?,
-        })
-    }
-}
-
-impl IntoValue for OperationUpdate {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(13);
-        b.set("Id", self.id);
-        b.opt("ParentId", self.parent_id);
-        b.opt("Name", self.name);
-        b.set("Type", self.type_);
-        b.opt("SubType", self.sub_type);
-        b.set("Action", self.action);
-        b.opt("Payload", self.payload);
-        b.opt("Error", self.error);
-        b.opt("ContextOptions", self.context_options);
-        b.opt("StepOptions", self.step_options);
-        b.opt("WaitOptions", self.wait_options);
-        b.opt("CallbackOptions", self.callback_options);
-        b.opt("ChainedInvokeOptions", self.chained_invoke_options);
-        b.build()
-    }
-}
-
-/// The `PauseDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PauseDetails {
-    /// `PauseRequestTimestamp` (required).
-    pub pause_request_timestamp: Timestamp,
-    /// `Reason`.
-    pub reason: Option<String>,
-    /// `ExecutionTimeoutPaused` (required).
-    pub execution_timeout_paused: bool,
-}
-
-impl FromValue for PauseDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            pause_request_timestamp: f.required("PauseRequestTimestamp")?,
-            reason: f.optional("Reason")?,
-            execution_timeout_paused: f.required("ExecutionTimeoutPaused")?,
-        })
-    }
-}
-
-impl IntoValue for PauseDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("PauseRequestTimestamp", self.pause_request_timestamp);
-        b.opt("Reason", self.reason);
-        b.set("ExecutionTimeoutPaused", self.execution_timeout_paused);
-        b.build()
-    }
-}
-
-/// The `PauseDurableExecutionRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PauseDurableExecutionRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `ClientToken`.
-    pub client_token: Option<String>,
-    /// `Reason`.
-    pub reason: Option<String>,
-    /// `ExecutionTimeoutPaused`.
-    pub execution_timeout_paused: Option<bool>,
-}
-
-impl FromValue for PauseDurableExecutionRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            client_token: f.optional("ClientToken")?,
-            reason: f.optional("Reason")?,
-            execution_timeout_paused: f.optional("ExecutionTimeoutPaused")?,
-        })
-    }
-}
-
-impl IntoValue for PauseDurableExecutionRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.opt("ClientToken", self.client_token);
-        b.opt("Reason", self.reason);
-        b.opt("ExecutionTimeoutPaused", self.execution_timeout_paused);
-        b.build()
-    }
-}
-
-/// The `PauseDurableExecutionResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PauseDurableExecutionResponse {}
-
-impl FromValue for PauseDurableExecutionResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for PauseDurableExecutionResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
 /// The `PolicyLengthExceededException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyLengthExceededException {
@@ -8298,94 +4791,6 @@ impl IntoValue for PreconditionFailedException {
         let mut b = Builder::new(2);
         b.opt("Type", self.type_);
         b.opt("message", self.message);
-        b.build()
-    }
-}
-
-/// The `PropagateTags` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PropagateTags {
-    /// `Mode`.
-    pub mode: Option<String>,
-    /// `ExplicitTags`.
-    pub explicit_tags: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for PropagateTags {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            mode: f.optional("Mode")?,
-            explicit_tags: f.optional("ExplicitTags")?,
-        })
-    }
-}
-
-impl IntoValue for PropagateTags {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Mode", self.mode);
-        b.opt("ExplicitTags", self.explicit_tags);
-        b.build()
-    }
-}
-
-/// The `ProvisionedConcurrencyConfigListItem` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProvisionedConcurrencyConfigListItem {
-    /// `FunctionArn`.
-    pub function_arn: Option<String>,
-    /// `RequestedProvisionedConcurrentExecutions`.
-    pub requested_provisioned_concurrent_executions: Option<i32>,
-    /// `AvailableProvisionedConcurrentExecutions`.
-    pub available_provisioned_concurrent_executions: Option<i32>,
-    /// `AllocatedProvisionedConcurrentExecutions`.
-    pub allocated_provisioned_concurrent_executions: Option<i32>,
-    /// `Status`.
-    pub status: Option<String>,
-    /// `StatusReason`.
-    pub status_reason: Option<String>,
-    /// `LastModified`.
-    pub last_modified: Option<String>,
-}
-
-impl FromValue for ProvisionedConcurrencyConfigListItem {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_arn: f.optional("FunctionArn")?,
-            requested_provisioned_concurrent_executions: f
-                .optional("RequestedProvisionedConcurrentExecutions")?,
-            available_provisioned_concurrent_executions: f
-                .optional("AvailableProvisionedConcurrentExecutions")?,
-            allocated_provisioned_concurrent_executions: f
-                .optional("AllocatedProvisionedConcurrentExecutions")?,
-            status: f.optional("Status")?,
-            status_reason: f.optional("StatusReason")?,
-            last_modified: f.optional("LastModified")?,
-        })
-    }
-}
-
-impl IntoValue for ProvisionedConcurrencyConfigListItem {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(7);
-        b.opt("FunctionArn", self.function_arn);
-        b.opt(
-            "RequestedProvisionedConcurrentExecutions",
-            self.requested_provisioned_concurrent_executions,
-        );
-        b.opt(
-            "AvailableProvisionedConcurrentExecutions",
-            self.available_provisioned_concurrent_executions,
-        );
-        b.opt(
-            "AllocatedProvisionedConcurrentExecutions",
-            self.allocated_provisioned_concurrent_executions,
-        );
-        b.opt("Status", self.status);
-        b.opt("StatusReason", self.status_reason);
-        b.opt("LastModified", self.last_modified);
         b.build()
     }
 }
@@ -8618,62 +5023,6 @@ impl IntoValue for PublishVersionRequest {
     }
 }
 
-/// The `PutFunctionCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutFunctionCodeSigningConfigRequest {
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-    /// `FunctionName` (required).
-    pub function_name: String,
-}
-
-impl FromValue for PutFunctionCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-            function_name: f.required("FunctionName")?,
-        })
-    }
-}
-
-impl IntoValue for PutFunctionCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.set("FunctionName", self.function_name);
-        b.build()
-    }
-}
-
-/// The `PutFunctionCodeSigningConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutFunctionCodeSigningConfigResponse {
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-    /// `FunctionName` (required).
-    pub function_name: String,
-}
-
-impl FromValue for PutFunctionCodeSigningConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-            function_name: f.required("FunctionName")?,
-        })
-    }
-}
-
-impl IntoValue for PutFunctionCodeSigningConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.set("FunctionName", self.function_name);
-        b.build()
-    }
-}
-
 /// The `PutFunctionConcurrencyRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutFunctionConcurrencyRequest {
@@ -8744,333 +5093,6 @@ impl IntoValue for PutFunctionEventInvokeConfigRequest {
             self.maximum_event_age_in_seconds,
         );
         b.opt("DestinationConfig", self.destination_config);
-        b.build()
-    }
-}
-
-/// The `PutFunctionRecursionConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutFunctionRecursionConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `RecursiveLoop` (required).
-    pub recursive_loop: String,
-}
-
-impl FromValue for PutFunctionRecursionConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            recursive_loop: f.required("RecursiveLoop")?,
-        })
-    }
-}
-
-impl IntoValue for PutFunctionRecursionConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FunctionName", self.function_name);
-        b.set("RecursiveLoop", self.recursive_loop);
-        b.build()
-    }
-}
-
-/// The `PutFunctionRecursionConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutFunctionRecursionConfigResponse {
-    /// `RecursiveLoop`.
-    pub recursive_loop: Option<String>,
-}
-
-impl FromValue for PutFunctionRecursionConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            recursive_loop: f.optional("RecursiveLoop")?,
-        })
-    }
-}
-
-impl IntoValue for PutFunctionRecursionConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("RecursiveLoop", self.recursive_loop);
-        b.build()
-    }
-}
-
-/// The `PutFunctionScalingConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutFunctionScalingConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier` (required).
-    pub qualifier: String,
-    /// `FunctionScalingConfig`.
-    pub function_scaling_config: Option<FunctionScalingConfig>,
-}
-
-impl FromValue for PutFunctionScalingConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.required("Qualifier")?,
-            function_scaling_config: f.optional("FunctionScalingConfig")?,
-        })
-    }
-}
-
-impl IntoValue for PutFunctionScalingConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("FunctionName", self.function_name);
-        b.set("Qualifier", self.qualifier);
-        b.opt("FunctionScalingConfig", self.function_scaling_config);
-        b.build()
-    }
-}
-
-/// The `PutFunctionScalingConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutFunctionScalingConfigResponse {
-    /// `FunctionState`.
-    pub function_state: Option<String>,
-}
-
-impl FromValue for PutFunctionScalingConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_state: f.optional("FunctionState")?,
-        })
-    }
-}
-
-impl IntoValue for PutFunctionScalingConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("FunctionState", self.function_state);
-        b.build()
-    }
-}
-
-/// The `PutProvisionedConcurrencyConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutProvisionedConcurrencyConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier` (required).
-    pub qualifier: String,
-    /// `ProvisionedConcurrentExecutions` (required).
-    pub provisioned_concurrent_executions: i32,
-}
-
-impl FromValue for PutProvisionedConcurrencyConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.required("Qualifier")?,
-            provisioned_concurrent_executions: f.required("ProvisionedConcurrentExecutions")?,
-        })
-    }
-}
-
-impl IntoValue for PutProvisionedConcurrencyConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("FunctionName", self.function_name);
-        b.set("Qualifier", self.qualifier);
-        b.set(
-            "ProvisionedConcurrentExecutions",
-            self.provisioned_concurrent_executions,
-        );
-        b.build()
-    }
-}
-
-/// The `PutProvisionedConcurrencyConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutProvisionedConcurrencyConfigResponse {
-    /// `RequestedProvisionedConcurrentExecutions`.
-    pub requested_provisioned_concurrent_executions: Option<i32>,
-    /// `AllocatedProvisionedConcurrentExecutions`.
-    pub allocated_provisioned_concurrent_executions: Option<i32>,
-    /// `AvailableProvisionedConcurrentExecutions`.
-    pub available_provisioned_concurrent_executions: Option<i32>,
-    /// `Status`.
-    pub status: Option<String>,
-    /// `StatusReason`.
-    pub status_reason: Option<String>,
-    /// `LastModified`.
-    pub last_modified: Option<String>,
-}
-
-impl FromValue for PutProvisionedConcurrencyConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            requested_provisioned_concurrent_executions: f
-                .optional("RequestedProvisionedConcurrentExecutions")?,
-            allocated_provisioned_concurrent_executions: f
-                .optional("AllocatedProvisionedConcurrentExecutions")?,
-            available_provisioned_concurrent_executions: f
-                .optional("AvailableProvisionedConcurrentExecutions")?,
-            status: f.optional("Status")?,
-            status_reason: f.optional("StatusReason")?,
-            last_modified: f.optional("LastModified")?,
-        })
-    }
-}
-
-impl IntoValue for PutProvisionedConcurrencyConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(6);
-        b.opt(
-            "RequestedProvisionedConcurrentExecutions",
-            self.requested_provisioned_concurrent_executions,
-        );
-        b.opt(
-            "AllocatedProvisionedConcurrentExecutions",
-            self.allocated_provisioned_concurrent_executions,
-        );
-        b.opt(
-            "AvailableProvisionedConcurrentExecutions",
-            self.available_provisioned_concurrent_executions,
-        );
-        b.opt("Status", self.status);
-        b.opt("StatusReason", self.status_reason);
-        b.opt("LastModified", self.last_modified);
-        b.build()
-    }
-}
-
-/// The `PutResourcePolicyRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutResourcePolicyRequest {
-    /// `ResourceArn` (required).
-    pub resource_arn: String,
-    /// `Policy` (required).
-    pub policy: String,
-    /// `RevisionId`.
-    pub revision_id: Option<String>,
-}
-
-impl FromValue for PutResourcePolicyRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            resource_arn: f.required("ResourceArn")?,
-            policy: f.required("Policy")?,
-            revision_id: f.optional("RevisionId")?,
-        })
-    }
-}
-
-impl IntoValue for PutResourcePolicyRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("ResourceArn", self.resource_arn);
-        b.set("Policy", self.policy);
-        b.opt("RevisionId", self.revision_id);
-        b.build()
-    }
-}
-
-/// The `PutResourcePolicyResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutResourcePolicyResponse {
-    /// `Policy`.
-    pub policy: Option<String>,
-    /// `RevisionId`.
-    pub revision_id: Option<String>,
-}
-
-impl FromValue for PutResourcePolicyResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            policy: f.optional("Policy")?,
-            revision_id: f.optional("RevisionId")?,
-        })
-    }
-}
-
-impl IntoValue for PutResourcePolicyResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Policy", self.policy);
-        b.opt("RevisionId", self.revision_id);
-        b.build()
-    }
-}
-
-/// The `PutRuntimeManagementConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutRuntimeManagementConfigRequest {
-    /// `FunctionName` (required).
-    pub function_name: String,
-    /// `Qualifier`.
-    pub qualifier: Option<String>,
-    /// `UpdateRuntimeOn` (required).
-    pub update_runtime_on: String,
-    /// `RuntimeVersionArn`.
-    pub runtime_version_arn: Option<String>,
-}
-
-impl FromValue for PutRuntimeManagementConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            function_name: f.required("FunctionName")?,
-            qualifier: f.optional("Qualifier")?,
-            update_runtime_on: f.required("UpdateRuntimeOn")?,
-            runtime_version_arn: f.optional("RuntimeVersionArn")?,
-        })
-    }
-}
-
-impl IntoValue for PutRuntimeManagementConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("FunctionName", self.function_name);
-        b.opt("Qualifier", self.qualifier);
-        b.set("UpdateRuntimeOn", self.update_runtime_on);
-        b.opt("RuntimeVersionArn", self.runtime_version_arn);
-        b.build()
-    }
-}
-
-/// The `PutRuntimeManagementConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutRuntimeManagementConfigResponse {
-    /// `UpdateRuntimeOn` (required).
-    pub update_runtime_on: String,
-    /// `FunctionArn` (required).
-    pub function_arn: String,
-    /// `RuntimeVersionArn`.
-    pub runtime_version_arn: Option<String>,
-}
-
-impl FromValue for PutRuntimeManagementConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            update_runtime_on: f.required("UpdateRuntimeOn")?,
-            function_arn: f.required("FunctionArn")?,
-            runtime_version_arn: f.optional("RuntimeVersionArn")?,
-        })
-    }
-}
-
-impl IntoValue for PutRuntimeManagementConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("UpdateRuntimeOn", self.update_runtime_on);
-        b.set("FunctionArn", self.function_arn);
-        b.opt("RuntimeVersionArn", self.runtime_version_arn);
         b.build()
     }
 }
@@ -9343,83 +5365,6 @@ impl IntoValue for ResourceNotReadyException {
         let mut b = Builder::new(2);
         b.opt("Type", self.type_);
         b.opt("message", self.message);
-        b.build()
-    }
-}
-
-/// The `ResumeDurableExecutionRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResumeDurableExecutionRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `ClientToken`.
-    pub client_token: Option<String>,
-    /// `Reason`.
-    pub reason: Option<String>,
-}
-
-impl FromValue for ResumeDurableExecutionRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            client_token: f.optional("ClientToken")?,
-            reason: f.optional("Reason")?,
-        })
-    }
-}
-
-impl IntoValue for ResumeDurableExecutionRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.opt("ClientToken", self.client_token);
-        b.opt("Reason", self.reason);
-        b.build()
-    }
-}
-
-/// The `ResumeDurableExecutionResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResumeDurableExecutionResponse {}
-
-impl FromValue for ResumeDurableExecutionResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for ResumeDurableExecutionResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
-/// The `RetryDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RetryDetails {
-    /// `CurrentAttempt`.
-    pub current_attempt: Option<i32>,
-    /// `NextAttemptDelaySeconds`.
-    pub next_attempt_delay_seconds: Option<i32>,
-}
-
-impl FromValue for RetryDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            current_attempt: f.optional("CurrentAttempt")?,
-            next_attempt_delay_seconds: f.optional("NextAttemptDelaySeconds")?,
-        })
-    }
-}
-
-impl IntoValue for RetryDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("CurrentAttempt", self.current_attempt);
-        b.opt("NextAttemptDelaySeconds", self.next_attempt_delay_seconds);
         b.build()
     }
 }
@@ -9724,137 +5669,6 @@ impl IntoValue for SelfManagedKafkaEventSourceConfig {
     }
 }
 
-/// The `SendDurableExecutionCallbackFailureRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendDurableExecutionCallbackFailureRequest {
-    /// `CallbackId` (required).
-    pub callback_id: String,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-}
-
-impl FromValue for SendDurableExecutionCallbackFailureRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            callback_id: f.required("CallbackId")?,
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for SendDurableExecutionCallbackFailureRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("CallbackId", self.callback_id);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `SendDurableExecutionCallbackFailureResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendDurableExecutionCallbackFailureResponse {}
-
-impl FromValue for SendDurableExecutionCallbackFailureResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for SendDurableExecutionCallbackFailureResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
-/// The `SendDurableExecutionCallbackHeartbeatRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendDurableExecutionCallbackHeartbeatRequest {
-    /// `CallbackId` (required).
-    pub callback_id: String,
-}
-
-impl FromValue for SendDurableExecutionCallbackHeartbeatRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            callback_id: f.required("CallbackId")?,
-        })
-    }
-}
-
-impl IntoValue for SendDurableExecutionCallbackHeartbeatRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CallbackId", self.callback_id);
-        b.build()
-    }
-}
-
-/// The `SendDurableExecutionCallbackHeartbeatResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendDurableExecutionCallbackHeartbeatResponse {}
-
-impl FromValue for SendDurableExecutionCallbackHeartbeatResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for SendDurableExecutionCallbackHeartbeatResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
-/// The `SendDurableExecutionCallbackSuccessRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendDurableExecutionCallbackSuccessRequest {
-    /// `CallbackId` (required).
-    pub callback_id: String,
-    /// `Result`.
-    pub result: Option<Bytes>,
-}
-
-impl FromValue for SendDurableExecutionCallbackSuccessRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            callback_id: f.required("CallbackId")?,
-            result: f.optional("Result")?,
-        })
-    }
-}
-
-impl IntoValue for SendDurableExecutionCallbackSuccessRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("CallbackId", self.callback_id);
-        b.opt("Result", self.result);
-        b.build()
-    }
-}
-
-/// The `SendDurableExecutionCallbackSuccessResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendDurableExecutionCallbackSuccessResponse {}
-
-impl FromValue for SendDurableExecutionCallbackSuccessResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for SendDurableExecutionCallbackSuccessResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
 /// The `SerializedRequestEntityTooLargeException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SerializedRequestEntityTooLargeException {
@@ -10131,191 +5945,6 @@ impl IntoValue for SourceAccessConfiguration {
     }
 }
 
-/// The `StepDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StepDetails {
-    /// `Attempt`.
-    pub attempt: Option<i32>,
-    /// `NextAttemptTimestamp`.
-    pub next_attempt_timestamp: Option<Timestamp>,
-    /// `Result`.
-    pub result: Option<String>,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-}
-
-impl FromValue for StepDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            attempt: f.optional("Attempt")?,
-            next_attempt_timestamp: f.optional("NextAttemptTimestamp")?,
-            result: f.optional("Result")?,
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for StepDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.opt("Attempt", self.attempt);
-        b.opt("NextAttemptTimestamp", self.next_attempt_timestamp);
-        b.opt("Result", self.result);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `StepFailedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StepFailedDetails {
-    /// `Error` (required).
-    pub error: EventError,
-    /// `RetryDetails` (required).
-    pub retry_details: RetryDetails,
-}
-
-impl FromValue for StepFailedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.required("Error")?,
-            retry_details: f.required("RetryDetails")?,
-        })
-    }
-}
-
-impl IntoValue for StepFailedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("Error", self.error);
-        b.set("RetryDetails", self.retry_details);
-        b.build()
-    }
-}
-
-/// The `StepOptions` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StepOptions {
-    /// `NextAttemptDelaySeconds`.
-    pub next_attempt_delay_seconds: Option<i32>,
-}
-
-impl FromValue for StepOptions {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_attempt_delay_seconds: f.optional("NextAttemptDelaySeconds")?,
-        })
-    }
-}
-
-impl IntoValue for StepOptions {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("NextAttemptDelaySeconds", self.next_attempt_delay_seconds);
-        b.build()
-    }
-}
-
-/// The `StepStartedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StepStartedDetails {}
-
-impl FromValue for StepStartedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for StepStartedDetails {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
-/// The `StepSucceededDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StepSucceededDetails {
-    /// `Result` (required).
-    pub result: EventResult,
-    /// `RetryDetails` (required).
-    pub retry_details: RetryDetails,
-}
-
-impl FromValue for StepSucceededDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            result: f.required("Result")?,
-            retry_details: f.required("RetryDetails")?,
-        })
-    }
-}
-
-impl IntoValue for StepSucceededDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("Result", self.result);
-        b.set("RetryDetails", self.retry_details);
-        b.build()
-    }
-}
-
-/// The `StopDurableExecutionRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StopDurableExecutionRequest {
-    /// `DurableExecutionArn` (required).
-    pub durable_execution_arn: String,
-    /// `Error`.
-    pub error: Option<ErrorObject>,
-}
-
-impl FromValue for StopDurableExecutionRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            durable_execution_arn: f.required("DurableExecutionArn")?,
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for StopDurableExecutionRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("DurableExecutionArn", self.durable_execution_arn);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `StopDurableExecutionResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StopDurableExecutionResponse {
-    /// `StopTimestamp` (required).
-    pub stop_timestamp: Timestamp,
-}
-
-impl FromValue for StopDurableExecutionResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            stop_timestamp: f.required("StopTimestamp")?,
-        })
-    }
-}
-
-impl IntoValue for StopDurableExecutionResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("StopTimestamp", self.stop_timestamp);
-        b.build()
-    }
-}
-
 /// The `SubnetIPAddressLimitReachedException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubnetIPAddressLimitReachedException {
@@ -10400,34 +6029,6 @@ impl IntoValue for TagsError {
     }
 }
 
-/// The `TargetTrackingScalingPolicy` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TargetTrackingScalingPolicy {
-    /// `PredefinedMetricType` (required).
-    pub predefined_metric_type: String,
-    /// `TargetValue` (required).
-    pub target_value: f64,
-}
-
-impl FromValue for TargetTrackingScalingPolicy {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            predefined_metric_type: f.required("PredefinedMetricType")?,
-            target_value: f.required("TargetValue")?,
-        })
-    }
-}
-
-impl IntoValue for TargetTrackingScalingPolicy {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("PredefinedMetricType", self.predefined_metric_type);
-        b.set("TargetValue", self.target_value);
-        b.build()
-    }
-}
-
 /// The `TenancyConfig` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TenancyConfig {
@@ -10484,30 +6085,6 @@ impl IntoValue for TooManyRequestsException {
         b.opt("Type", self.type_);
         b.opt("message", self.message);
         b.opt("Reason", self.reason);
-        b.build()
-    }
-}
-
-/// The `TraceHeader` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TraceHeader {
-    /// `XAmznTraceId`.
-    pub x_amzn_trace_id: Option<String>,
-}
-
-impl FromValue for TraceHeader {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            x_amzn_trace_id: f.optional("XAmznTraceId")?,
-        })
-    }
-}
-
-impl IntoValue for TraceHeader {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("XAmznTraceId", self.x_amzn_trace_id);
         b.build()
     }
 }
@@ -10656,129 +6233,6 @@ impl IntoValue for UpdateAliasRequest {
         b.opt("Description", self.description);
         b.opt("RoutingConfig", self.routing_config);
         b.opt("RevisionId", self.revision_id);
-        b.build()
-    }
-}
-
-/// The `UpdateCapacityProviderRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UpdateCapacityProviderRequest {
-    /// `CapacityProviderName` (required).
-    pub capacity_provider_name: String,
-    /// `CapacityProviderScalingConfig`.
-    pub capacity_provider_scaling_config: Option<CapacityProviderScalingConfig>,
-    /// `PropagateTags`.
-    pub propagate_tags: Option<PropagateTags>,
-    /// `TelemetryConfig`.
-    pub telemetry_config: Option<CapacityProviderTelemetryConfig>,
-}
-
-impl FromValue for UpdateCapacityProviderRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider_name: f.required("CapacityProviderName")?,
-            capacity_provider_scaling_config: f.optional("CapacityProviderScalingConfig")?,
-            propagate_tags: f.optional("PropagateTags")?,
-            telemetry_config: f.optional("TelemetryConfig")?,
-        })
-    }
-}
-
-impl IntoValue for UpdateCapacityProviderRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("CapacityProviderName", self.capacity_provider_name);
-        b.opt(
-            "CapacityProviderScalingConfig",
-            self.capacity_provider_scaling_config,
-        );
-        b.opt("PropagateTags", self.propagate_tags);
-        b.opt("TelemetryConfig", self.telemetry_config);
-        b.build()
-    }
-}
-
-/// The `UpdateCapacityProviderResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UpdateCapacityProviderResponse {
-    /// `CapacityProvider` (required).
-    pub capacity_provider: CapacityProvider,
-}
-
-impl FromValue for UpdateCapacityProviderResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            capacity_provider: f.required("CapacityProvider")?,
-        })
-    }
-}
-
-impl IntoValue for UpdateCapacityProviderResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CapacityProvider", self.capacity_provider);
-        b.build()
-    }
-}
-
-/// The `UpdateCodeSigningConfigRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UpdateCodeSigningConfigRequest {
-    /// `CodeSigningConfigArn` (required).
-    pub code_signing_config_arn: String,
-    /// `Description`.
-    pub description: Option<String>,
-    /// `AllowedPublishers`.
-    pub allowed_publishers: Option<AllowedPublishers>,
-    /// `CodeSigningPolicies`.
-    pub code_signing_policies: Option<CodeSigningPolicies>,
-}
-
-impl FromValue for UpdateCodeSigningConfigRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config_arn: f.required("CodeSigningConfigArn")?,
-            description: f.optional("Description")?,
-            allowed_publishers: f.optional("AllowedPublishers")?,
-            code_signing_policies: f.optional("CodeSigningPolicies")?,
-        })
-    }
-}
-
-impl IntoValue for UpdateCodeSigningConfigRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("CodeSigningConfigArn", self.code_signing_config_arn);
-        b.opt("Description", self.description);
-        b.opt("AllowedPublishers", self.allowed_publishers);
-        b.opt("CodeSigningPolicies", self.code_signing_policies);
-        b.build()
-    }
-}
-
-/// The `UpdateCodeSigningConfigResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UpdateCodeSigningConfigResponse {
-    /// `CodeSigningConfig` (required).
-    pub code_signing_config: CodeSigningConfig,
-}
-
-impl FromValue for UpdateCodeSigningConfigResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            code_signing_config: f.required("CodeSigningConfig")?,
-        })
-    }
-}
-
-impl IntoValue for UpdateCodeSigningConfigResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("CodeSigningConfig", self.code_signing_config);
         b.build()
     }
 }
@@ -11297,130 +6751,6 @@ impl IntoValue for VpcConfigResponse {
     }
 }
 
-/// The `WaitCancelledDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WaitCancelledDetails {
-    /// `Error`.
-    pub error: Option<EventError>,
-}
-
-impl FromValue for WaitCancelledDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            error: f.optional("Error")?,
-        })
-    }
-}
-
-impl IntoValue for WaitCancelledDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("Error", self.error);
-        b.build()
-    }
-}
-
-/// The `WaitDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WaitDetails {
-    /// `ScheduledEndTimestamp`.
-    pub scheduled_end_timestamp: Option<Timestamp>,
-}
-
-impl FromValue for WaitDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            scheduled_end_timestamp: f.optional("ScheduledEndTimestamp")?,
-        })
-    }
-}
-
-impl IntoValue for WaitDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("ScheduledEndTimestamp", self.scheduled_end_timestamp);
-        b.build()
-    }
-}
-
-/// The `WaitOptions` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WaitOptions {
-    /// `WaitSeconds`.
-    pub wait_seconds: Option<i32>,
-}
-
-impl FromValue for WaitOptions {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            wait_seconds: f.optional("WaitSeconds")?,
-        })
-    }
-}
-
-impl IntoValue for WaitOptions {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("WaitSeconds", self.wait_seconds);
-        b.build()
-    }
-}
-
-/// The `WaitStartedDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WaitStartedDetails {
-    /// `Duration` (required).
-    pub duration: i32,
-    /// `ScheduledEndTimestamp` (required).
-    pub scheduled_end_timestamp: Timestamp,
-}
-
-impl FromValue for WaitStartedDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            duration: f.required("Duration")?,
-            scheduled_end_timestamp: f.required("ScheduledEndTimestamp")?,
-        })
-    }
-}
-
-impl IntoValue for WaitStartedDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("Duration", self.duration);
-        b.set("ScheduledEndTimestamp", self.scheduled_end_timestamp);
-        b.build()
-    }
-}
-
-/// The `WaitSucceededDetails` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WaitSucceededDetails {
-    /// `Duration`.
-    pub duration: Option<i32>,
-}
-
-impl FromValue for WaitSucceededDetails {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            duration: f.optional("Duration")?,
-        })
-    }
-}
-
-impl IntoValue for WaitSucceededDetails {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("Duration", self.duration);
-        b.build()
-    }
-}
-
 /// The model's errors, one constructor per error shape.
 pub mod errors {
     use skyport_wire::ApiError;
@@ -11723,751 +7053,304 @@ pub mod errors {
     }
 }
 
-/// The operations of the service; each defaults to `NotImplemented`.
+/// The operations the service implements (its `OPERATIONS` list); the model's others answer
+/// `NotImplemented` from `dispatch`.
 #[async_trait::async_trait]
 pub trait LambdaApi: Send + Sync + 'static {
     /// `AddLayerVersionPermission`.
     async fn add_layer_version_permission(
         &self,
-        _ctx: &mut RequestContext,
-        _input: AddLayerVersionPermissionRequest,
-    ) -> Result<AddLayerVersionPermissionResponse, ApiError> {
-        Err(ApiError::not_implemented("AddLayerVersionPermission"))
-    }
+        ctx: &mut RequestContext,
+        input: AddLayerVersionPermissionRequest,
+    ) -> Result<AddLayerVersionPermissionResponse, ApiError>;
     /// `AddPermission`.
     async fn add_permission(
         &self,
-        _ctx: &mut RequestContext,
-        _input: AddPermissionRequest,
-    ) -> Result<AddPermissionResponse, ApiError> {
-        Err(ApiError::not_implemented("AddPermission"))
-    }
-    /// `CheckpointDurableExecution`.
-    async fn checkpoint_durable_execution(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: CheckpointDurableExecutionRequest,
-    ) -> Result<CheckpointDurableExecutionResponse, ApiError> {
-        Err(ApiError::not_implemented("CheckpointDurableExecution"))
-    }
+        ctx: &mut RequestContext,
+        input: AddPermissionRequest,
+    ) -> Result<AddPermissionResponse, ApiError>;
     /// `CreateAlias`.
     async fn create_alias(
         &self,
-        _ctx: &mut RequestContext,
-        _input: CreateAliasRequest,
-    ) -> Result<AliasConfiguration, ApiError> {
-        Err(ApiError::not_implemented("CreateAlias"))
-    }
-    /// `CreateCapacityProvider`.
-    async fn create_capacity_provider(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: CreateCapacityProviderRequest,
-    ) -> Result<CreateCapacityProviderResponse, ApiError> {
-        Err(ApiError::not_implemented("CreateCapacityProvider"))
-    }
-    /// `CreateCodeSigningConfig`.
-    async fn create_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: CreateCodeSigningConfigRequest,
-    ) -> Result<CreateCodeSigningConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("CreateCodeSigningConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: CreateAliasRequest,
+    ) -> Result<AliasConfiguration, ApiError>;
     /// `CreateEventSourceMapping`.
     async fn create_event_source_mapping(
         &self,
-        _ctx: &mut RequestContext,
-        _input: CreateEventSourceMappingRequest,
-    ) -> Result<EventSourceMappingConfiguration, ApiError> {
-        Err(ApiError::not_implemented("CreateEventSourceMapping"))
-    }
+        ctx: &mut RequestContext,
+        input: CreateEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError>;
     /// `CreateFunction`.
     async fn create_function(
         &self,
-        _ctx: &mut RequestContext,
-        _input: CreateFunctionRequest,
-    ) -> Result<FunctionConfiguration, ApiError> {
-        Err(ApiError::not_implemented("CreateFunction"))
-    }
+        ctx: &mut RequestContext,
+        input: CreateFunctionRequest,
+    ) -> Result<FunctionConfiguration, ApiError>;
     /// `CreateFunctionUrlConfig`.
     async fn create_function_url_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: CreateFunctionUrlConfigRequest,
-    ) -> Result<CreateFunctionUrlConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("CreateFunctionUrlConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: CreateFunctionUrlConfigRequest,
+    ) -> Result<CreateFunctionUrlConfigResponse, ApiError>;
     /// `DeleteAlias`.
     async fn delete_alias(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteAliasRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteAlias"))
-    }
-    /// `DeleteCapacityProvider`.
-    async fn delete_capacity_provider(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteCapacityProviderRequest,
-    ) -> Result<DeleteCapacityProviderResponse, ApiError> {
-        Err(ApiError::not_implemented("DeleteCapacityProvider"))
-    }
-    /// `DeleteCodeSigningConfig`.
-    async fn delete_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteCodeSigningConfigRequest,
-    ) -> Result<DeleteCodeSigningConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("DeleteCodeSigningConfig"))
-    }
-    /// `DeleteDurableExecution`.
-    async fn delete_durable_execution(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteDurableExecutionRequest,
-    ) -> Result<DeleteDurableExecutionResponse, ApiError> {
-        Err(ApiError::not_implemented("DeleteDurableExecution"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteAliasRequest,
+    ) -> Result<(), ApiError>;
     /// `DeleteEventSourceMapping`.
     async fn delete_event_source_mapping(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteEventSourceMappingRequest,
-    ) -> Result<EventSourceMappingConfiguration, ApiError> {
-        Err(ApiError::not_implemented("DeleteEventSourceMapping"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError>;
     /// `DeleteFunction`.
     async fn delete_function(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteFunctionRequest,
-    ) -> Result<DeleteFunctionResponse, ApiError> {
-        Err(ApiError::not_implemented("DeleteFunction"))
-    }
-    /// `DeleteFunctionCodeSigningConfig`.
-    async fn delete_function_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteFunctionCodeSigningConfigRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteFunctionCodeSigningConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteFunctionRequest,
+    ) -> Result<DeleteFunctionResponse, ApiError>;
     /// `DeleteFunctionConcurrency`.
     async fn delete_function_concurrency(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteFunctionConcurrencyRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteFunctionConcurrency"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteFunctionConcurrencyRequest,
+    ) -> Result<(), ApiError>;
     /// `DeleteFunctionEventInvokeConfig`.
     async fn delete_function_event_invoke_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteFunctionEventInvokeConfigRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteFunctionEventInvokeConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteFunctionEventInvokeConfigRequest,
+    ) -> Result<(), ApiError>;
     /// `DeleteFunctionUrlConfig`.
     async fn delete_function_url_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteFunctionUrlConfigRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteFunctionUrlConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteFunctionUrlConfigRequest,
+    ) -> Result<(), ApiError>;
     /// `DeleteLayerVersion`.
     async fn delete_layer_version(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteLayerVersionRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteLayerVersion"))
-    }
-    /// `DeleteProvisionedConcurrencyConfig`.
-    async fn delete_provisioned_concurrency_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteProvisionedConcurrencyConfigRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented(
-            "DeleteProvisionedConcurrencyConfig",
-        ))
-    }
-    /// `DeleteResourcePolicy`.
-    async fn delete_resource_policy(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteResourcePolicyRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteResourcePolicy"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteLayerVersionRequest,
+    ) -> Result<(), ApiError>;
     /// `GetAccountSettings`.
     async fn get_account_settings(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetAccountSettingsRequest,
-    ) -> Result<GetAccountSettingsResponse, ApiError> {
-        Err(ApiError::not_implemented("GetAccountSettings"))
-    }
+        ctx: &mut RequestContext,
+        input: GetAccountSettingsRequest,
+    ) -> Result<GetAccountSettingsResponse, ApiError>;
     /// `GetAlias`.
     async fn get_alias(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetAliasRequest,
-    ) -> Result<AliasConfiguration, ApiError> {
-        Err(ApiError::not_implemented("GetAlias"))
-    }
-    /// `GetCapacityProvider`.
-    async fn get_capacity_provider(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetCapacityProviderRequest,
-    ) -> Result<GetCapacityProviderResponse, ApiError> {
-        Err(ApiError::not_implemented("GetCapacityProvider"))
-    }
-    /// `GetCodeSigningConfig`.
-    async fn get_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetCodeSigningConfigRequest,
-    ) -> Result<GetCodeSigningConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("GetCodeSigningConfig"))
-    }
-    /// `GetDurableExecution`.
-    async fn get_durable_execution(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetDurableExecutionRequest,
-    ) -> Result<GetDurableExecutionResponse, ApiError> {
-        Err(ApiError::not_implemented("GetDurableExecution"))
-    }
-    /// `GetDurableExecutionHistory`.
-    async fn get_durable_execution_history(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetDurableExecutionHistoryRequest,
-    ) -> Result<GetDurableExecutionHistoryResponse, ApiError> {
-        Err(ApiError::not_implemented("GetDurableExecutionHistory"))
-    }
-    /// `GetDurableExecutionState`.
-    async fn get_durable_execution_state(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetDurableExecutionStateRequest,
-    ) -> Result<GetDurableExecutionStateResponse, ApiError> {
-        Err(ApiError::not_implemented("GetDurableExecutionState"))
-    }
+        ctx: &mut RequestContext,
+        input: GetAliasRequest,
+    ) -> Result<AliasConfiguration, ApiError>;
     /// `GetEventSourceMapping`.
     async fn get_event_source_mapping(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetEventSourceMappingRequest,
-    ) -> Result<EventSourceMappingConfiguration, ApiError> {
-        Err(ApiError::not_implemented("GetEventSourceMapping"))
-    }
+        ctx: &mut RequestContext,
+        input: GetEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError>;
     /// `GetFunction`.
     async fn get_function(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionRequest,
-    ) -> Result<GetFunctionResponse, ApiError> {
-        Err(ApiError::not_implemented("GetFunction"))
-    }
-    /// `GetFunctionCodeSigningConfig`.
-    async fn get_function_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionCodeSigningConfigRequest,
-    ) -> Result<GetFunctionCodeSigningConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("GetFunctionCodeSigningConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: GetFunctionRequest,
+    ) -> Result<GetFunctionResponse, ApiError>;
     /// `GetFunctionConcurrency`.
     async fn get_function_concurrency(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionConcurrencyRequest,
-    ) -> Result<GetFunctionConcurrencyResponse, ApiError> {
-        Err(ApiError::not_implemented("GetFunctionConcurrency"))
-    }
+        ctx: &mut RequestContext,
+        input: GetFunctionConcurrencyRequest,
+    ) -> Result<GetFunctionConcurrencyResponse, ApiError>;
     /// `GetFunctionConfiguration`.
     async fn get_function_configuration(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionConfigurationRequest,
-    ) -> Result<FunctionConfiguration, ApiError> {
-        Err(ApiError::not_implemented("GetFunctionConfiguration"))
-    }
+        ctx: &mut RequestContext,
+        input: GetFunctionConfigurationRequest,
+    ) -> Result<FunctionConfiguration, ApiError>;
     /// `GetFunctionEventInvokeConfig`.
     async fn get_function_event_invoke_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionEventInvokeConfigRequest,
-    ) -> Result<FunctionEventInvokeConfig, ApiError> {
-        Err(ApiError::not_implemented("GetFunctionEventInvokeConfig"))
-    }
-    /// `GetFunctionRecursionConfig`.
-    async fn get_function_recursion_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionRecursionConfigRequest,
-    ) -> Result<GetFunctionRecursionConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("GetFunctionRecursionConfig"))
-    }
-    /// `GetFunctionScalingConfig`.
-    async fn get_function_scaling_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionScalingConfigRequest,
-    ) -> Result<GetFunctionScalingConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("GetFunctionScalingConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: GetFunctionEventInvokeConfigRequest,
+    ) -> Result<FunctionEventInvokeConfig, ApiError>;
     /// `GetFunctionUrlConfig`.
     async fn get_function_url_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetFunctionUrlConfigRequest,
-    ) -> Result<GetFunctionUrlConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("GetFunctionUrlConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: GetFunctionUrlConfigRequest,
+    ) -> Result<GetFunctionUrlConfigResponse, ApiError>;
     /// `GetLayerVersion`.
     async fn get_layer_version(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetLayerVersionRequest,
-    ) -> Result<GetLayerVersionResponse, ApiError> {
-        Err(ApiError::not_implemented("GetLayerVersion"))
-    }
+        ctx: &mut RequestContext,
+        input: GetLayerVersionRequest,
+    ) -> Result<GetLayerVersionResponse, ApiError>;
     /// `GetLayerVersionByArn`.
     async fn get_layer_version_by_arn(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetLayerVersionByArnRequest,
-    ) -> Result<GetLayerVersionResponse, ApiError> {
-        Err(ApiError::not_implemented("GetLayerVersionByArn"))
-    }
+        ctx: &mut RequestContext,
+        input: GetLayerVersionByArnRequest,
+    ) -> Result<GetLayerVersionResponse, ApiError>;
     /// `GetLayerVersionPolicy`.
     async fn get_layer_version_policy(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetLayerVersionPolicyRequest,
-    ) -> Result<GetLayerVersionPolicyResponse, ApiError> {
-        Err(ApiError::not_implemented("GetLayerVersionPolicy"))
-    }
+        ctx: &mut RequestContext,
+        input: GetLayerVersionPolicyRequest,
+    ) -> Result<GetLayerVersionPolicyResponse, ApiError>;
     /// `GetPolicy`.
     async fn get_policy(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetPolicyRequest,
-    ) -> Result<GetPolicyResponse, ApiError> {
-        Err(ApiError::not_implemented("GetPolicy"))
-    }
-    /// `GetProvisionedConcurrencyConfig`.
-    async fn get_provisioned_concurrency_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetProvisionedConcurrencyConfigRequest,
-    ) -> Result<GetProvisionedConcurrencyConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("GetProvisionedConcurrencyConfig"))
-    }
-    /// `GetResourcePolicy`.
-    async fn get_resource_policy(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetResourcePolicyRequest,
-    ) -> Result<GetResourcePolicyResponse, ApiError> {
-        Err(ApiError::not_implemented("GetResourcePolicy"))
-    }
-    /// `GetRuntimeManagementConfig`.
-    async fn get_runtime_management_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetRuntimeManagementConfigRequest,
-    ) -> Result<GetRuntimeManagementConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("GetRuntimeManagementConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: GetPolicyRequest,
+    ) -> Result<GetPolicyResponse, ApiError>;
     /// `Invoke`.
     async fn invoke(
         &self,
-        _ctx: &mut RequestContext,
-        _input: InvocationRequest,
-    ) -> Result<InvocationResponse, ApiError> {
-        Err(ApiError::not_implemented("Invoke"))
-    }
-    /// `InvokeAsync`.
-    async fn invoke_async(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: InvokeAsyncRequest,
-    ) -> Result<InvokeAsyncResponse, ApiError> {
-        Err(ApiError::not_implemented("InvokeAsync"))
-    }
-    /// `InvokeWithResponseStream`.
-    async fn invoke_with_response_stream(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: InvokeWithResponseStreamRequest,
-    ) -> Result<InvokeWithResponseStreamResponse, ApiError> {
-        Err(ApiError::not_implemented("InvokeWithResponseStream"))
-    }
+        ctx: &mut RequestContext,
+        input: InvocationRequest,
+    ) -> Result<InvocationResponse, ApiError>;
     /// `ListAliases`.
     async fn list_aliases(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListAliasesRequest,
-    ) -> Result<ListAliasesResponse, ApiError> {
-        Err(ApiError::not_implemented("ListAliases"))
-    }
-    /// `ListCapacityProviders`.
-    async fn list_capacity_providers(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListCapacityProvidersRequest,
-    ) -> Result<ListCapacityProvidersResponse, ApiError> {
-        Err(ApiError::not_implemented("ListCapacityProviders"))
-    }
-    /// `ListCodeSigningConfigs`.
-    async fn list_code_signing_configs(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListCodeSigningConfigsRequest,
-    ) -> Result<ListCodeSigningConfigsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListCodeSigningConfigs"))
-    }
-    /// `ListDurableExecutionsByFunction`.
-    async fn list_durable_executions_by_function(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListDurableExecutionsByFunctionRequest,
-    ) -> Result<ListDurableExecutionsByFunctionResponse, ApiError> {
-        Err(ApiError::not_implemented("ListDurableExecutionsByFunction"))
-    }
+        ctx: &mut RequestContext,
+        input: ListAliasesRequest,
+    ) -> Result<ListAliasesResponse, ApiError>;
     /// `ListEventSourceMappings`.
     async fn list_event_source_mappings(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListEventSourceMappingsRequest,
-    ) -> Result<ListEventSourceMappingsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListEventSourceMappings"))
-    }
+        ctx: &mut RequestContext,
+        input: ListEventSourceMappingsRequest,
+    ) -> Result<ListEventSourceMappingsResponse, ApiError>;
     /// `ListFunctionEventInvokeConfigs`.
     async fn list_function_event_invoke_configs(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListFunctionEventInvokeConfigsRequest,
-    ) -> Result<ListFunctionEventInvokeConfigsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListFunctionEventInvokeConfigs"))
-    }
+        ctx: &mut RequestContext,
+        input: ListFunctionEventInvokeConfigsRequest,
+    ) -> Result<ListFunctionEventInvokeConfigsResponse, ApiError>;
     /// `ListFunctionUrlConfigs`.
     async fn list_function_url_configs(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListFunctionUrlConfigsRequest,
-    ) -> Result<ListFunctionUrlConfigsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListFunctionUrlConfigs"))
-    }
-    /// `ListFunctionVersionsByCapacityProvider`.
-    async fn list_function_versions_by_capacity_provider(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListFunctionVersionsByCapacityProviderRequest,
-    ) -> Result<ListFunctionVersionsByCapacityProviderResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "ListFunctionVersionsByCapacityProvider",
-        ))
-    }
+        ctx: &mut RequestContext,
+        input: ListFunctionUrlConfigsRequest,
+    ) -> Result<ListFunctionUrlConfigsResponse, ApiError>;
     /// `ListFunctions`.
     async fn list_functions(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListFunctionsRequest,
-    ) -> Result<ListFunctionsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListFunctions"))
-    }
-    /// `ListFunctionsByCodeSigningConfig`.
-    async fn list_functions_by_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListFunctionsByCodeSigningConfigRequest,
-    ) -> Result<ListFunctionsByCodeSigningConfigResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "ListFunctionsByCodeSigningConfig",
-        ))
-    }
+        ctx: &mut RequestContext,
+        input: ListFunctionsRequest,
+    ) -> Result<ListFunctionsResponse, ApiError>;
     /// `ListLayerVersions`.
     async fn list_layer_versions(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListLayerVersionsRequest,
-    ) -> Result<ListLayerVersionsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListLayerVersions"))
-    }
+        ctx: &mut RequestContext,
+        input: ListLayerVersionsRequest,
+    ) -> Result<ListLayerVersionsResponse, ApiError>;
     /// `ListLayers`.
     async fn list_layers(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListLayersRequest,
-    ) -> Result<ListLayersResponse, ApiError> {
-        Err(ApiError::not_implemented("ListLayers"))
-    }
-    /// `ListProvisionedConcurrencyConfigs`.
-    async fn list_provisioned_concurrency_configs(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListProvisionedConcurrencyConfigsRequest,
-    ) -> Result<ListProvisionedConcurrencyConfigsResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "ListProvisionedConcurrencyConfigs",
-        ))
-    }
+        ctx: &mut RequestContext,
+        input: ListLayersRequest,
+    ) -> Result<ListLayersResponse, ApiError>;
     /// `ListTags`.
     async fn list_tags(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListTagsRequest,
-    ) -> Result<ListTagsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListTags"))
-    }
+        ctx: &mut RequestContext,
+        input: ListTagsRequest,
+    ) -> Result<ListTagsResponse, ApiError>;
     /// `ListVersionsByFunction`.
     async fn list_versions_by_function(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListVersionsByFunctionRequest,
-    ) -> Result<ListVersionsByFunctionResponse, ApiError> {
-        Err(ApiError::not_implemented("ListVersionsByFunction"))
-    }
-    /// `PauseDurableExecution`.
-    async fn pause_durable_execution(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PauseDurableExecutionRequest,
-    ) -> Result<PauseDurableExecutionResponse, ApiError> {
-        Err(ApiError::not_implemented("PauseDurableExecution"))
-    }
+        ctx: &mut RequestContext,
+        input: ListVersionsByFunctionRequest,
+    ) -> Result<ListVersionsByFunctionResponse, ApiError>;
     /// `PublishLayerVersion`.
     async fn publish_layer_version(
         &self,
-        _ctx: &mut RequestContext,
-        _input: PublishLayerVersionRequest,
-    ) -> Result<PublishLayerVersionResponse, ApiError> {
-        Err(ApiError::not_implemented("PublishLayerVersion"))
-    }
+        ctx: &mut RequestContext,
+        input: PublishLayerVersionRequest,
+    ) -> Result<PublishLayerVersionResponse, ApiError>;
     /// `PublishVersion`.
     async fn publish_version(
         &self,
-        _ctx: &mut RequestContext,
-        _input: PublishVersionRequest,
-    ) -> Result<FunctionConfiguration, ApiError> {
-        Err(ApiError::not_implemented("PublishVersion"))
-    }
-    /// `PutFunctionCodeSigningConfig`.
-    async fn put_function_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PutFunctionCodeSigningConfigRequest,
-    ) -> Result<PutFunctionCodeSigningConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("PutFunctionCodeSigningConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: PublishVersionRequest,
+    ) -> Result<FunctionConfiguration, ApiError>;
     /// `PutFunctionConcurrency`.
     async fn put_function_concurrency(
         &self,
-        _ctx: &mut RequestContext,
-        _input: PutFunctionConcurrencyRequest,
-    ) -> Result<Concurrency, ApiError> {
-        Err(ApiError::not_implemented("PutFunctionConcurrency"))
-    }
+        ctx: &mut RequestContext,
+        input: PutFunctionConcurrencyRequest,
+    ) -> Result<Concurrency, ApiError>;
     /// `PutFunctionEventInvokeConfig`.
     async fn put_function_event_invoke_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: PutFunctionEventInvokeConfigRequest,
-    ) -> Result<FunctionEventInvokeConfig, ApiError> {
-        Err(ApiError::not_implemented("PutFunctionEventInvokeConfig"))
-    }
-    /// `PutFunctionRecursionConfig`.
-    async fn put_function_recursion_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PutFunctionRecursionConfigRequest,
-    ) -> Result<PutFunctionRecursionConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("PutFunctionRecursionConfig"))
-    }
-    /// `PutFunctionScalingConfig`.
-    async fn put_function_scaling_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PutFunctionScalingConfigRequest,
-    ) -> Result<PutFunctionScalingConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("PutFunctionScalingConfig"))
-    }
-    /// `PutProvisionedConcurrencyConfig`.
-    async fn put_provisioned_concurrency_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PutProvisionedConcurrencyConfigRequest,
-    ) -> Result<PutProvisionedConcurrencyConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("PutProvisionedConcurrencyConfig"))
-    }
-    /// `PutResourcePolicy`.
-    async fn put_resource_policy(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PutResourcePolicyRequest,
-    ) -> Result<PutResourcePolicyResponse, ApiError> {
-        Err(ApiError::not_implemented("PutResourcePolicy"))
-    }
-    /// `PutRuntimeManagementConfig`.
-    async fn put_runtime_management_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PutRuntimeManagementConfigRequest,
-    ) -> Result<PutRuntimeManagementConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("PutRuntimeManagementConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: PutFunctionEventInvokeConfigRequest,
+    ) -> Result<FunctionEventInvokeConfig, ApiError>;
     /// `RemoveLayerVersionPermission`.
     async fn remove_layer_version_permission(
         &self,
-        _ctx: &mut RequestContext,
-        _input: RemoveLayerVersionPermissionRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("RemoveLayerVersionPermission"))
-    }
+        ctx: &mut RequestContext,
+        input: RemoveLayerVersionPermissionRequest,
+    ) -> Result<(), ApiError>;
     /// `RemovePermission`.
     async fn remove_permission(
         &self,
-        _ctx: &mut RequestContext,
-        _input: RemovePermissionRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("RemovePermission"))
-    }
-    /// `ResumeDurableExecution`.
-    async fn resume_durable_execution(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ResumeDurableExecutionRequest,
-    ) -> Result<ResumeDurableExecutionResponse, ApiError> {
-        Err(ApiError::not_implemented("ResumeDurableExecution"))
-    }
-    /// `SendDurableExecutionCallbackFailure`.
-    async fn send_durable_execution_callback_failure(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: SendDurableExecutionCallbackFailureRequest,
-    ) -> Result<SendDurableExecutionCallbackFailureResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "SendDurableExecutionCallbackFailure",
-        ))
-    }
-    /// `SendDurableExecutionCallbackHeartbeat`.
-    async fn send_durable_execution_callback_heartbeat(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: SendDurableExecutionCallbackHeartbeatRequest,
-    ) -> Result<SendDurableExecutionCallbackHeartbeatResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "SendDurableExecutionCallbackHeartbeat",
-        ))
-    }
-    /// `SendDurableExecutionCallbackSuccess`.
-    async fn send_durable_execution_callback_success(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: SendDurableExecutionCallbackSuccessRequest,
-    ) -> Result<SendDurableExecutionCallbackSuccessResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "SendDurableExecutionCallbackSuccess",
-        ))
-    }
-    /// `StopDurableExecution`.
-    async fn stop_durable_execution(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: StopDurableExecutionRequest,
-    ) -> Result<StopDurableExecutionResponse, ApiError> {
-        Err(ApiError::not_implemented("StopDurableExecution"))
-    }
+        ctx: &mut RequestContext,
+        input: RemovePermissionRequest,
+    ) -> Result<(), ApiError>;
     /// `TagResource`.
     async fn tag_resource(
         &self,
-        _ctx: &mut RequestContext,
-        _input: TagResourceRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("TagResource"))
-    }
+        ctx: &mut RequestContext,
+        input: TagResourceRequest,
+    ) -> Result<(), ApiError>;
     /// `UntagResource`.
     async fn untag_resource(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UntagResourceRequest,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("UntagResource"))
-    }
+        ctx: &mut RequestContext,
+        input: UntagResourceRequest,
+    ) -> Result<(), ApiError>;
     /// `UpdateAlias`.
     async fn update_alias(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateAliasRequest,
-    ) -> Result<AliasConfiguration, ApiError> {
-        Err(ApiError::not_implemented("UpdateAlias"))
-    }
-    /// `UpdateCapacityProvider`.
-    async fn update_capacity_provider(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateCapacityProviderRequest,
-    ) -> Result<UpdateCapacityProviderResponse, ApiError> {
-        Err(ApiError::not_implemented("UpdateCapacityProvider"))
-    }
-    /// `UpdateCodeSigningConfig`.
-    async fn update_code_signing_config(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateCodeSigningConfigRequest,
-    ) -> Result<UpdateCodeSigningConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("UpdateCodeSigningConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: UpdateAliasRequest,
+    ) -> Result<AliasConfiguration, ApiError>;
     /// `UpdateEventSourceMapping`.
     async fn update_event_source_mapping(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateEventSourceMappingRequest,
-    ) -> Result<EventSourceMappingConfiguration, ApiError> {
-        Err(ApiError::not_implemented("UpdateEventSourceMapping"))
-    }
+        ctx: &mut RequestContext,
+        input: UpdateEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError>;
     /// `UpdateFunctionCode`.
     async fn update_function_code(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateFunctionCodeRequest,
-    ) -> Result<FunctionConfiguration, ApiError> {
-        Err(ApiError::not_implemented("UpdateFunctionCode"))
-    }
+        ctx: &mut RequestContext,
+        input: UpdateFunctionCodeRequest,
+    ) -> Result<FunctionConfiguration, ApiError>;
     /// `UpdateFunctionConfiguration`.
     async fn update_function_configuration(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateFunctionConfigurationRequest,
-    ) -> Result<FunctionConfiguration, ApiError> {
-        Err(ApiError::not_implemented("UpdateFunctionConfiguration"))
-    }
+        ctx: &mut RequestContext,
+        input: UpdateFunctionConfigurationRequest,
+    ) -> Result<FunctionConfiguration, ApiError>;
     /// `UpdateFunctionEventInvokeConfig`.
     async fn update_function_event_invoke_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateFunctionEventInvokeConfigRequest,
-    ) -> Result<FunctionEventInvokeConfig, ApiError> {
-        Err(ApiError::not_implemented("UpdateFunctionEventInvokeConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: UpdateFunctionEventInvokeConfigRequest,
+    ) -> Result<FunctionEventInvokeConfig, ApiError>;
     /// `UpdateFunctionUrlConfig`.
     async fn update_function_url_config(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UpdateFunctionUrlConfigRequest,
-    ) -> Result<UpdateFunctionUrlConfigResponse, ApiError> {
-        Err(ApiError::not_implemented("UpdateFunctionUrlConfig"))
-    }
+        ctx: &mut RequestContext,
+        input: UpdateFunctionUrlConfigRequest,
+    ) -> Result<UpdateFunctionUrlConfigResponse, ApiError>;
 }
 
 /// Converts a validated input, calls the operation, converts its output.
@@ -12486,23 +7369,8 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .add_permission(ctx, AddPermissionRequest::from_value(input)?)
             .await?
             .into_value()),
-        "CheckpointDurableExecution" => Ok(api
-            .checkpoint_durable_execution(
-                ctx,
-                CheckpointDurableExecutionRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "CreateAlias" => Ok(api
             .create_alias(ctx, CreateAliasRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "CreateCapacityProvider" => Ok(api
-            .create_capacity_provider(ctx, CreateCapacityProviderRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "CreateCodeSigningConfig" => Ok(api
-            .create_code_signing_config(ctx, CreateCodeSigningConfigRequest::from_value(input)?)
             .await?
             .into_value()),
         "CreateEventSourceMapping" => Ok(api
@@ -12522,18 +7390,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
                 .await?;
             Ok(Builder::new(0).build())
         }
-        "DeleteCapacityProvider" => Ok(api
-            .delete_capacity_provider(ctx, DeleteCapacityProviderRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "DeleteCodeSigningConfig" => Ok(api
-            .delete_code_signing_config(ctx, DeleteCodeSigningConfigRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "DeleteDurableExecution" => Ok(api
-            .delete_durable_execution(ctx, DeleteDurableExecutionRequest::from_value(input)?)
-            .await?
-            .into_value()),
         "DeleteEventSourceMapping" => Ok(api
             .delete_event_source_mapping(ctx, DeleteEventSourceMappingRequest::from_value(input)?)
             .await?
@@ -12542,14 +7398,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .delete_function(ctx, DeleteFunctionRequest::from_value(input)?)
             .await?
             .into_value()),
-        "DeleteFunctionCodeSigningConfig" => {
-            api.delete_function_code_signing_config(
-                ctx,
-                DeleteFunctionCodeSigningConfigRequest::from_value(input)?,
-            )
-            .await?;
-            Ok(Builder::new(0).build())
-        }
         "DeleteFunctionConcurrency" => {
             api.delete_function_concurrency(
                 ctx,
@@ -12576,19 +7424,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
                 .await?;
             Ok(Builder::new(0).build())
         }
-        "DeleteProvisionedConcurrencyConfig" => {
-            api.delete_provisioned_concurrency_config(
-                ctx,
-                DeleteProvisionedConcurrencyConfigRequest::from_value(input)?,
-            )
-            .await?;
-            Ok(Builder::new(0).build())
-        }
-        "DeleteResourcePolicy" => {
-            api.delete_resource_policy(ctx, DeleteResourcePolicyRequest::from_value(input)?)
-                .await?;
-            Ok(Builder::new(0).build())
-        }
         "GetAccountSettings" => Ok(api
             .get_account_settings(ctx, GetAccountSettingsRequest::from_value(input)?)
             .await?
@@ -12597,42 +7432,12 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .get_alias(ctx, GetAliasRequest::from_value(input)?)
             .await?
             .into_value()),
-        "GetCapacityProvider" => Ok(api
-            .get_capacity_provider(ctx, GetCapacityProviderRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetCodeSigningConfig" => Ok(api
-            .get_code_signing_config(ctx, GetCodeSigningConfigRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetDurableExecution" => Ok(api
-            .get_durable_execution(ctx, GetDurableExecutionRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetDurableExecutionHistory" => Ok(api
-            .get_durable_execution_history(
-                ctx,
-                GetDurableExecutionHistoryRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "GetDurableExecutionState" => Ok(api
-            .get_durable_execution_state(ctx, GetDurableExecutionStateRequest::from_value(input)?)
-            .await?
-            .into_value()),
         "GetEventSourceMapping" => Ok(api
             .get_event_source_mapping(ctx, GetEventSourceMappingRequest::from_value(input)?)
             .await?
             .into_value()),
         "GetFunction" => Ok(api
             .get_function(ctx, GetFunctionRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetFunctionCodeSigningConfig" => Ok(api
-            .get_function_code_signing_config(
-                ctx,
-                GetFunctionCodeSigningConfigRequest::from_value(input)?,
-            )
             .await?
             .into_value()),
         "GetFunctionConcurrency" => Ok(api
@@ -12648,17 +7453,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
                 ctx,
                 GetFunctionEventInvokeConfigRequest::from_value(input)?,
             )
-            .await?
-            .into_value()),
-        "GetFunctionRecursionConfig" => Ok(api
-            .get_function_recursion_config(
-                ctx,
-                GetFunctionRecursionConfigRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "GetFunctionScalingConfig" => Ok(api
-            .get_function_scaling_config(ctx, GetFunctionScalingConfigRequest::from_value(input)?)
             .await?
             .into_value()),
         "GetFunctionUrlConfig" => Ok(api
@@ -12681,53 +7475,12 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .get_policy(ctx, GetPolicyRequest::from_value(input)?)
             .await?
             .into_value()),
-        "GetProvisionedConcurrencyConfig" => Ok(api
-            .get_provisioned_concurrency_config(
-                ctx,
-                GetProvisionedConcurrencyConfigRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "GetResourcePolicy" => Ok(api
-            .get_resource_policy(ctx, GetResourcePolicyRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetRuntimeManagementConfig" => Ok(api
-            .get_runtime_management_config(
-                ctx,
-                GetRuntimeManagementConfigRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "Invoke" => Ok(api
             .invoke(ctx, InvocationRequest::from_value(input)?)
             .await?
             .into_value()),
-        "InvokeAsync" => Ok(api
-            .invoke_async(ctx, InvokeAsyncRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "InvokeWithResponseStream" => Ok(api
-            .invoke_with_response_stream(ctx, InvokeWithResponseStreamRequest::from_value(input)?)
-            .await?
-            .into_value()),
         "ListAliases" => Ok(api
             .list_aliases(ctx, ListAliasesRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListCapacityProviders" => Ok(api
-            .list_capacity_providers(ctx, ListCapacityProvidersRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListCodeSigningConfigs" => Ok(api
-            .list_code_signing_configs(ctx, ListCodeSigningConfigsRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListDurableExecutionsByFunction" => Ok(api
-            .list_durable_executions_by_function(
-                ctx,
-                ListDurableExecutionsByFunctionRequest::from_value(input)?,
-            )
             .await?
             .into_value()),
         "ListEventSourceMappings" => Ok(api
@@ -12745,22 +7498,8 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .list_function_url_configs(ctx, ListFunctionUrlConfigsRequest::from_value(input)?)
             .await?
             .into_value()),
-        "ListFunctionVersionsByCapacityProvider" => Ok(api
-            .list_function_versions_by_capacity_provider(
-                ctx,
-                ListFunctionVersionsByCapacityProviderRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "ListFunctions" => Ok(api
             .list_functions(ctx, ListFunctionsRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListFunctionsByCodeSigningConfig" => Ok(api
-            .list_functions_by_code_signing_config(
-                ctx,
-                ListFunctionsByCodeSigningConfigRequest::from_value(input)?,
-            )
             .await?
             .into_value()),
         "ListLayerVersions" => Ok(api
@@ -12771,23 +7510,12 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .list_layers(ctx, ListLayersRequest::from_value(input)?)
             .await?
             .into_value()),
-        "ListProvisionedConcurrencyConfigs" => Ok(api
-            .list_provisioned_concurrency_configs(
-                ctx,
-                ListProvisionedConcurrencyConfigsRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "ListTags" => Ok(api
             .list_tags(ctx, ListTagsRequest::from_value(input)?)
             .await?
             .into_value()),
         "ListVersionsByFunction" => Ok(api
             .list_versions_by_function(ctx, ListVersionsByFunctionRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "PauseDurableExecution" => Ok(api
-            .pause_durable_execution(ctx, PauseDurableExecutionRequest::from_value(input)?)
             .await?
             .into_value()),
         "PublishLayerVersion" => Ok(api
@@ -12798,13 +7526,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .publish_version(ctx, PublishVersionRequest::from_value(input)?)
             .await?
             .into_value()),
-        "PutFunctionCodeSigningConfig" => Ok(api
-            .put_function_code_signing_config(
-                ctx,
-                PutFunctionCodeSigningConfigRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "PutFunctionConcurrency" => Ok(api
             .put_function_concurrency(ctx, PutFunctionConcurrencyRequest::from_value(input)?)
             .await?
@@ -12813,35 +7534,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
             .put_function_event_invoke_config(
                 ctx,
                 PutFunctionEventInvokeConfigRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "PutFunctionRecursionConfig" => Ok(api
-            .put_function_recursion_config(
-                ctx,
-                PutFunctionRecursionConfigRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "PutFunctionScalingConfig" => Ok(api
-            .put_function_scaling_config(ctx, PutFunctionScalingConfigRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "PutProvisionedConcurrencyConfig" => Ok(api
-            .put_provisioned_concurrency_config(
-                ctx,
-                PutProvisionedConcurrencyConfigRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "PutResourcePolicy" => Ok(api
-            .put_resource_policy(ctx, PutResourcePolicyRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "PutRuntimeManagementConfig" => Ok(api
-            .put_runtime_management_config(
-                ctx,
-                PutRuntimeManagementConfigRequest::from_value(input)?,
             )
             .await?
             .into_value()),
@@ -12858,35 +7550,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
                 .await?;
             Ok(Builder::new(0).build())
         }
-        "ResumeDurableExecution" => Ok(api
-            .resume_durable_execution(ctx, ResumeDurableExecutionRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "SendDurableExecutionCallbackFailure" => Ok(api
-            .send_durable_execution_callback_failure(
-                ctx,
-                SendDurableExecutionCallbackFailureRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "SendDurableExecutionCallbackHeartbeat" => Ok(api
-            .send_durable_execution_callback_heartbeat(
-                ctx,
-                SendDurableExecutionCallbackHeartbeatRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "SendDurableExecutionCallbackSuccess" => Ok(api
-            .send_durable_execution_callback_success(
-                ctx,
-                SendDurableExecutionCallbackSuccessRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "StopDurableExecution" => Ok(api
-            .stop_durable_execution(ctx, StopDurableExecutionRequest::from_value(input)?)
-            .await?
-            .into_value()),
         "TagResource" => {
             api.tag_resource(ctx, TagResourceRequest::from_value(input)?)
                 .await?;
@@ -12899,14 +7562,6 @@ pub async fn dispatch<A: LambdaApi + ?Sized>(
         }
         "UpdateAlias" => Ok(api
             .update_alias(ctx, UpdateAliasRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "UpdateCapacityProvider" => Ok(api
-            .update_capacity_provider(ctx, UpdateCapacityProviderRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "UpdateCodeSigningConfig" => Ok(api
-            .update_code_signing_config(ctx, UpdateCodeSigningConfigRequest::from_value(input)?)
             .await?
             .into_value()),
         "UpdateEventSourceMapping" => Ok(api

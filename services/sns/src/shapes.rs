@@ -11,42 +11,6 @@ use skyport_wire::{
     ApiError, Builder, ConvertError, Fields, FromValue, IntoValue, Operation, Timestamp, Value,
 };
 
-/// The `AddPermissionInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AddPermissionInput {
-    /// `TopicArn` (required).
-    pub topic_arn: String,
-    /// `Label` (required).
-    pub label: String,
-    /// `AWSAccountId` (required).
-    pub aws_account_id: Vec<String>,
-    /// `ActionName` (required).
-    pub action_name: Vec<String>,
-}
-
-impl FromValue for AddPermissionInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            topic_arn: f.required("TopicArn")?,
-            label: f.required("Label")?,
-            aws_account_id: f.required("AWSAccountId")?,
-            action_name: f.required("ActionName")?,
-        })
-    }
-}
-
-impl IntoValue for AddPermissionInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("TopicArn", self.topic_arn);
-        b.set("Label", self.label);
-        b.set("AWSAccountId", self.aws_account_id);
-        b.set("ActionName", self.action_name);
-        b.build()
-    }
-}
-
 /// The `AuthorizationErrorException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuthorizationErrorException {
@@ -155,54 +119,6 @@ impl IntoValue for BatchResultErrorEntry {
     }
 }
 
-/// The `CheckIfPhoneNumberIsOptedOutInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckIfPhoneNumberIsOptedOutInput {
-    /// `phoneNumber` (required).
-    pub phone_number: String,
-}
-
-impl FromValue for CheckIfPhoneNumberIsOptedOutInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_number: f.required("phoneNumber")?,
-        })
-    }
-}
-
-impl IntoValue for CheckIfPhoneNumberIsOptedOutInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("phoneNumber", self.phone_number);
-        b.build()
-    }
-}
-
-/// The `CheckIfPhoneNumberIsOptedOutResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckIfPhoneNumberIsOptedOutResponse {
-    /// `isOptedOut`.
-    pub is_opted_out: Option<bool>,
-}
-
-impl FromValue for CheckIfPhoneNumberIsOptedOutResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            is_opted_out: f.optional("isOptedOut")?,
-        })
-    }
-}
-
-impl IntoValue for CheckIfPhoneNumberIsOptedOutResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("isOptedOut", self.is_opted_out);
-        b.build()
-    }
-}
-
 /// The `ConcurrentAccessException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConcurrentAccessException {
@@ -286,167 +202,6 @@ impl IntoValue for ConfirmSubscriptionResponse {
     }
 }
 
-/// The `CreateEndpointResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreateEndpointResponse {
-    /// `EndpointArn`.
-    pub endpoint_arn: Option<String>,
-}
-
-impl FromValue for CreateEndpointResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            endpoint_arn: f.optional("EndpointArn")?,
-        })
-    }
-}
-
-impl IntoValue for CreateEndpointResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("EndpointArn", self.endpoint_arn);
-        b.build()
-    }
-}
-
-/// The `CreatePlatformApplicationInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreatePlatformApplicationInput {
-    /// `Name` (required).
-    pub name: String,
-    /// `Platform` (required).
-    pub platform: String,
-    /// `Attributes` (required).
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl FromValue for CreatePlatformApplicationInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            name: f.required("Name")?,
-            platform: f.required("Platform")?,
-            attributes: f.required("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for CreatePlatformApplicationInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.set("Name", self.name);
-        b.set("Platform", self.platform);
-        b.set("Attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `CreatePlatformApplicationResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreatePlatformApplicationResponse {
-    /// `PlatformApplicationArn`.
-    pub platform_application_arn: Option<String>,
-}
-
-impl FromValue for CreatePlatformApplicationResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_application_arn: f.optional("PlatformApplicationArn")?,
-        })
-    }
-}
-
-impl IntoValue for CreatePlatformApplicationResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("PlatformApplicationArn", self.platform_application_arn);
-        b.build()
-    }
-}
-
-/// The `CreatePlatformEndpointInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreatePlatformEndpointInput {
-    /// `PlatformApplicationArn` (required).
-    pub platform_application_arn: String,
-    /// `Token` (required).
-    pub token: String,
-    /// `CustomUserData`.
-    pub custom_user_data: Option<String>,
-    /// `Attributes`.
-    pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for CreatePlatformEndpointInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_application_arn: f.required("PlatformApplicationArn")?,
-            token: f.required("Token")?,
-            custom_user_data: f.optional("CustomUserData")?,
-            attributes: f.optional("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for CreatePlatformEndpointInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("PlatformApplicationArn", self.platform_application_arn);
-        b.set("Token", self.token);
-        b.opt("CustomUserData", self.custom_user_data);
-        b.opt("Attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `CreateSMSSandboxPhoneNumberInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreateSMSSandboxPhoneNumberInput {
-    /// `PhoneNumber` (required).
-    pub phone_number: String,
-    /// `LanguageCode`.
-    pub language_code: Option<String>,
-}
-
-impl FromValue for CreateSMSSandboxPhoneNumberInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_number: f.required("PhoneNumber")?,
-            language_code: f.optional("LanguageCode")?,
-        })
-    }
-}
-
-impl IntoValue for CreateSMSSandboxPhoneNumberInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("PhoneNumber", self.phone_number);
-        b.opt("LanguageCode", self.language_code);
-        b.build()
-    }
-}
-
-/// The `CreateSMSSandboxPhoneNumberResult` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CreateSMSSandboxPhoneNumberResult {}
-
-impl FromValue for CreateSMSSandboxPhoneNumberResult {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for CreateSMSSandboxPhoneNumberResult {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
 /// The `CreateTopicInput` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateTopicInput {
@@ -507,95 +262,6 @@ impl IntoValue for CreateTopicResponse {
     }
 }
 
-/// The `DeleteEndpointInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteEndpointInput {
-    /// `EndpointArn` (required).
-    pub endpoint_arn: String,
-}
-
-impl FromValue for DeleteEndpointInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            endpoint_arn: f.required("EndpointArn")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteEndpointInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("EndpointArn", self.endpoint_arn);
-        b.build()
-    }
-}
-
-/// The `DeletePlatformApplicationInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeletePlatformApplicationInput {
-    /// `PlatformApplicationArn` (required).
-    pub platform_application_arn: String,
-}
-
-impl FromValue for DeletePlatformApplicationInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_application_arn: f.required("PlatformApplicationArn")?,
-        })
-    }
-}
-
-impl IntoValue for DeletePlatformApplicationInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("PlatformApplicationArn", self.platform_application_arn);
-        b.build()
-    }
-}
-
-/// The `DeleteSMSSandboxPhoneNumberInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteSMSSandboxPhoneNumberInput {
-    /// `PhoneNumber` (required).
-    pub phone_number: String,
-}
-
-impl FromValue for DeleteSMSSandboxPhoneNumberInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_number: f.required("PhoneNumber")?,
-        })
-    }
-}
-
-impl IntoValue for DeleteSMSSandboxPhoneNumberInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("PhoneNumber", self.phone_number);
-        b.build()
-    }
-}
-
-/// The `DeleteSMSSandboxPhoneNumberResult` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeleteSMSSandboxPhoneNumberResult {}
-
-impl FromValue for DeleteSMSSandboxPhoneNumberResult {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for DeleteSMSSandboxPhoneNumberResult {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
 /// The `DeleteTopicInput` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteTopicInput {
@@ -644,34 +310,6 @@ impl IntoValue for EmptyBatchRequestException {
     }
 }
 
-/// The `Endpoint` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Endpoint {
-    /// `EndpointArn`.
-    pub endpoint_arn: Option<String>,
-    /// `Attributes`.
-    pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for Endpoint {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            endpoint_arn: f.optional("EndpointArn")?,
-            attributes: f.optional("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for Endpoint {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("EndpointArn", self.endpoint_arn);
-        b.opt("Attributes", self.attributes);
-        b.build()
-    }
-}
-
 /// The `EndpointDisabledException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EndpointDisabledException {
@@ -716,239 +354,6 @@ impl IntoValue for FilterPolicyLimitExceededException {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("message", self.message);
-        b.build()
-    }
-}
-
-/// The `GetDataProtectionPolicyInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDataProtectionPolicyInput {
-    /// `ResourceArn` (required).
-    pub resource_arn: String,
-}
-
-impl FromValue for GetDataProtectionPolicyInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            resource_arn: f.required("ResourceArn")?,
-        })
-    }
-}
-
-impl IntoValue for GetDataProtectionPolicyInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("ResourceArn", self.resource_arn);
-        b.build()
-    }
-}
-
-/// The `GetDataProtectionPolicyResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDataProtectionPolicyResponse {
-    /// `DataProtectionPolicy`.
-    pub data_protection_policy: Option<String>,
-}
-
-impl FromValue for GetDataProtectionPolicyResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            data_protection_policy: f.optional("DataProtectionPolicy")?,
-        })
-    }
-}
-
-impl IntoValue for GetDataProtectionPolicyResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("DataProtectionPolicy", self.data_protection_policy);
-        b.build()
-    }
-}
-
-/// The `GetEndpointAttributesInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetEndpointAttributesInput {
-    /// `EndpointArn` (required).
-    pub endpoint_arn: String,
-}
-
-impl FromValue for GetEndpointAttributesInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            endpoint_arn: f.required("EndpointArn")?,
-        })
-    }
-}
-
-impl IntoValue for GetEndpointAttributesInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("EndpointArn", self.endpoint_arn);
-        b.build()
-    }
-}
-
-/// The `GetEndpointAttributesResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetEndpointAttributesResponse {
-    /// `Attributes`.
-    pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for GetEndpointAttributesResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            attributes: f.optional("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for GetEndpointAttributesResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("Attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `GetPlatformApplicationAttributesInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetPlatformApplicationAttributesInput {
-    /// `PlatformApplicationArn` (required).
-    pub platform_application_arn: String,
-}
-
-impl FromValue for GetPlatformApplicationAttributesInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_application_arn: f.required("PlatformApplicationArn")?,
-        })
-    }
-}
-
-impl IntoValue for GetPlatformApplicationAttributesInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("PlatformApplicationArn", self.platform_application_arn);
-        b.build()
-    }
-}
-
-/// The `GetPlatformApplicationAttributesResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetPlatformApplicationAttributesResponse {
-    /// `Attributes`.
-    pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for GetPlatformApplicationAttributesResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            attributes: f.optional("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for GetPlatformApplicationAttributesResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("Attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `GetSMSAttributesInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetSMSAttributesInput {
-    /// `attributes`.
-    pub attributes: Option<Vec<String>>,
-}
-
-impl FromValue for GetSMSAttributesInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            attributes: f.optional("attributes")?,
-        })
-    }
-}
-
-impl IntoValue for GetSMSAttributesInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `GetSMSAttributesResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetSMSAttributesResponse {
-    /// `attributes`.
-    pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for GetSMSAttributesResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            attributes: f.optional("attributes")?,
-        })
-    }
-}
-
-impl IntoValue for GetSMSAttributesResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `GetSMSSandboxAccountStatusInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetSMSSandboxAccountStatusInput {}
-
-impl FromValue for GetSMSSandboxAccountStatusInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for GetSMSSandboxAccountStatusInput {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
-/// The `GetSMSSandboxAccountStatusResult` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetSMSSandboxAccountStatusResult {
-    /// `IsInSandbox` (required).
-    pub is_in_sandbox: bool,
-}
-
-impl FromValue for GetSMSSandboxAccountStatusResult {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            is_in_sandbox: f.required("IsInSandbox")?,
-        })
-    }
-}
-
-impl IntoValue for GetSMSSandboxAccountStatusResult {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("IsInSandbox", self.is_in_sandbox);
         b.build()
     }
 }
@@ -1337,278 +742,6 @@ impl IntoValue for KMSThrottlingException {
     }
 }
 
-/// The `ListEndpointsByPlatformApplicationInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListEndpointsByPlatformApplicationInput {
-    /// `PlatformApplicationArn` (required).
-    pub platform_application_arn: String,
-    /// `NextToken`.
-    pub next_token: Option<String>,
-}
-
-impl FromValue for ListEndpointsByPlatformApplicationInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_application_arn: f.required("PlatformApplicationArn")?,
-            next_token: f.optional("NextToken")?,
-        })
-    }
-}
-
-impl IntoValue for ListEndpointsByPlatformApplicationInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("PlatformApplicationArn", self.platform_application_arn);
-        b.opt("NextToken", self.next_token);
-        b.build()
-    }
-}
-
-/// The `ListEndpointsByPlatformApplicationResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListEndpointsByPlatformApplicationResponse {
-    /// `Endpoints`.
-    pub endpoints: Option<Vec<Endpoint>>,
-    /// `NextToken`.
-    pub next_token: Option<String>,
-}
-
-impl FromValue for ListEndpointsByPlatformApplicationResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            endpoints: f.optional("Endpoints")?,
-            next_token: f.optional("NextToken")?,
-        })
-    }
-}
-
-impl IntoValue for ListEndpointsByPlatformApplicationResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("Endpoints", self.endpoints);
-        b.opt("NextToken", self.next_token);
-        b.build()
-    }
-}
-
-/// The `ListOriginationNumbersRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListOriginationNumbersRequest {
-    /// `NextToken`.
-    pub next_token: Option<String>,
-    /// `MaxResults`.
-    pub max_results: Option<i32>,
-}
-
-impl FromValue for ListOriginationNumbersRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_token: f.optional("NextToken")?,
-            max_results: f.optional("MaxResults")?,
-        })
-    }
-}
-
-impl IntoValue for ListOriginationNumbersRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("NextToken", self.next_token);
-        b.opt("MaxResults", self.max_results);
-        b.build()
-    }
-}
-
-/// The `ListOriginationNumbersResult` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListOriginationNumbersResult {
-    /// `NextToken`.
-    pub next_token: Option<String>,
-    /// `PhoneNumbers`.
-    pub phone_numbers: Option<Vec<PhoneNumberInformation>>,
-}
-
-impl FromValue for ListOriginationNumbersResult {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_token: f.optional("NextToken")?,
-            phone_numbers: f.optional("PhoneNumbers")?,
-        })
-    }
-}
-
-impl IntoValue for ListOriginationNumbersResult {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("NextToken", self.next_token);
-        b.opt("PhoneNumbers", self.phone_numbers);
-        b.build()
-    }
-}
-
-/// The `ListPhoneNumbersOptedOutInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListPhoneNumbersOptedOutInput {
-    /// `nextToken`.
-    pub next_token: Option<String>,
-}
-
-impl FromValue for ListPhoneNumbersOptedOutInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_token: f.optional("nextToken")?,
-        })
-    }
-}
-
-impl IntoValue for ListPhoneNumbersOptedOutInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("nextToken", self.next_token);
-        b.build()
-    }
-}
-
-/// The `ListPhoneNumbersOptedOutResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListPhoneNumbersOptedOutResponse {
-    /// `phoneNumbers`.
-    pub phone_numbers: Option<Vec<String>>,
-    /// `nextToken`.
-    pub next_token: Option<String>,
-}
-
-impl FromValue for ListPhoneNumbersOptedOutResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_numbers: f.optional("phoneNumbers")?,
-            next_token: f.optional("nextToken")?,
-        })
-    }
-}
-
-impl IntoValue for ListPhoneNumbersOptedOutResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("phoneNumbers", self.phone_numbers);
-        b.opt("nextToken", self.next_token);
-        b.build()
-    }
-}
-
-/// The `ListPlatformApplicationsInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListPlatformApplicationsInput {
-    /// `NextToken`.
-    pub next_token: Option<String>,
-}
-
-impl FromValue for ListPlatformApplicationsInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_token: f.optional("NextToken")?,
-        })
-    }
-}
-
-impl IntoValue for ListPlatformApplicationsInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("NextToken", self.next_token);
-        b.build()
-    }
-}
-
-/// The `ListPlatformApplicationsResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListPlatformApplicationsResponse {
-    /// `PlatformApplications`.
-    pub platform_applications: Option<Vec<PlatformApplication>>,
-    /// `NextToken`.
-    pub next_token: Option<String>,
-}
-
-impl FromValue for ListPlatformApplicationsResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_applications: f.optional("PlatformApplications")?,
-            next_token: f.optional("NextToken")?,
-        })
-    }
-}
-
-impl IntoValue for ListPlatformApplicationsResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("PlatformApplications", self.platform_applications);
-        b.opt("NextToken", self.next_token);
-        b.build()
-    }
-}
-
-/// The `ListSMSSandboxPhoneNumbersInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListSMSSandboxPhoneNumbersInput {
-    /// `NextToken`.
-    pub next_token: Option<String>,
-    /// `MaxResults`.
-    pub max_results: Option<i32>,
-}
-
-impl FromValue for ListSMSSandboxPhoneNumbersInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            next_token: f.optional("NextToken")?,
-            max_results: f.optional("MaxResults")?,
-        })
-    }
-}
-
-impl IntoValue for ListSMSSandboxPhoneNumbersInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("NextToken", self.next_token);
-        b.opt("MaxResults", self.max_results);
-        b.build()
-    }
-}
-
-/// The `ListSMSSandboxPhoneNumbersResult` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListSMSSandboxPhoneNumbersResult {
-    /// `PhoneNumbers` (required).
-    pub phone_numbers: Vec<SMSSandboxPhoneNumber>,
-    /// `NextToken`.
-    pub next_token: Option<String>,
-}
-
-impl FromValue for ListSMSSandboxPhoneNumbersResult {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_numbers: f.required("PhoneNumbers")?,
-            next_token: f.optional("NextToken")?,
-        })
-    }
-}
-
-impl IntoValue for ListSMSSandboxPhoneNumbersResult {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("PhoneNumbers", self.phone_numbers);
-        b.opt("NextToken", self.next_token);
-        b.build()
-    }
-}
-
 /// The `ListSubscriptionsByTopicInput` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListSubscriptionsByTopicInput {
@@ -1873,47 +1006,6 @@ impl IntoValue for NotFoundException {
     }
 }
 
-/// The `OptInPhoneNumberInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OptInPhoneNumberInput {
-    /// `phoneNumber` (required).
-    pub phone_number: String,
-}
-
-impl FromValue for OptInPhoneNumberInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_number: f.required("phoneNumber")?,
-        })
-    }
-}
-
-impl IntoValue for OptInPhoneNumberInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("phoneNumber", self.phone_number);
-        b.build()
-    }
-}
-
-/// The `OptInPhoneNumberResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OptInPhoneNumberResponse {}
-
-impl FromValue for OptInPhoneNumberResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for OptInPhoneNumberResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
 /// The `OptedOutException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OptedOutException {
@@ -1934,78 +1026,6 @@ impl IntoValue for OptedOutException {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("message", self.message);
-        b.build()
-    }
-}
-
-/// The `PhoneNumberInformation` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PhoneNumberInformation {
-    /// `CreatedAt`.
-    pub created_at: Option<Timestamp>,
-    /// `PhoneNumber`.
-    pub phone_number: Option<String>,
-    /// `Status`.
-    pub status: Option<String>,
-    /// `Iso2CountryCode`.
-    pub iso2_country_code: Option<String>,
-    /// `RouteType`.
-    pub route_type: Option<String>,
-    /// `NumberCapabilities`.
-    pub number_capabilities: Option<Vec<String>>,
-}
-
-impl FromValue for PhoneNumberInformation {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            created_at: f.optional("CreatedAt")?,
-            phone_number: f.optional("PhoneNumber")?,
-            status: f.optional("Status")?,
-            iso2_country_code: f.optional("Iso2CountryCode")?,
-            route_type: f.optional("RouteType")?,
-            number_capabilities: f.optional("NumberCapabilities")?,
-        })
-    }
-}
-
-impl IntoValue for PhoneNumberInformation {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(6);
-        b.opt("CreatedAt", self.created_at);
-        b.opt("PhoneNumber", self.phone_number);
-        b.opt("Status", self.status);
-        b.opt("Iso2CountryCode", self.iso2_country_code);
-        b.opt("RouteType", self.route_type);
-        b.opt("NumberCapabilities", self.number_capabilities);
-        b.build()
-    }
-}
-
-/// The `PlatformApplication` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PlatformApplication {
-    /// `PlatformApplicationArn`.
-    pub platform_application_arn: Option<String>,
-    /// `Attributes`.
-    pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl FromValue for PlatformApplication {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_application_arn: f.optional("PlatformApplicationArn")?,
-            attributes: f.optional("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for PlatformApplication {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("PlatformApplicationArn", self.platform_application_arn);
-        b.opt("Attributes", self.attributes);
         b.build()
     }
 }
@@ -2257,62 +1277,6 @@ impl IntoValue for PublishResponse {
     }
 }
 
-/// The `PutDataProtectionPolicyInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PutDataProtectionPolicyInput {
-    /// `ResourceArn` (required).
-    pub resource_arn: String,
-    /// `DataProtectionPolicy` (required).
-    pub data_protection_policy: String,
-}
-
-impl FromValue for PutDataProtectionPolicyInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            resource_arn: f.required("ResourceArn")?,
-            data_protection_policy: f.required("DataProtectionPolicy")?,
-        })
-    }
-}
-
-impl IntoValue for PutDataProtectionPolicyInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("ResourceArn", self.resource_arn);
-        b.set("DataProtectionPolicy", self.data_protection_policy);
-        b.build()
-    }
-}
-
-/// The `RemovePermissionInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RemovePermissionInput {
-    /// `TopicArn` (required).
-    pub topic_arn: String,
-    /// `Label` (required).
-    pub label: String,
-}
-
-impl FromValue for RemovePermissionInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            topic_arn: f.required("TopicArn")?,
-            label: f.required("Label")?,
-        })
-    }
-}
-
-impl IntoValue for RemovePermissionInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("TopicArn", self.topic_arn);
-        b.set("Label", self.label);
-        b.build()
-    }
-}
-
 /// The `ReplayLimitExceededException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReplayLimitExceededException {
@@ -2358,131 +1322,6 @@ impl IntoValue for ResourceNotFoundException {
         let mut b = Builder::new(1);
         b.opt("message", self.message);
         b.build()
-    }
-}
-
-/// The `SMSSandboxPhoneNumber` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SMSSandboxPhoneNumber {
-    /// `PhoneNumber`.
-    pub phone_number: Option<String>,
-    /// `Status`.
-    pub status: Option<String>,
-}
-
-impl FromValue for SMSSandboxPhoneNumber {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_number: f.optional("PhoneNumber")?,
-            status: f.optional("Status")?,
-        })
-    }
-}
-
-impl IntoValue for SMSSandboxPhoneNumber {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("PhoneNumber", self.phone_number);
-        b.opt("Status", self.status);
-        b.build()
-    }
-}
-
-/// The `SetEndpointAttributesInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SetEndpointAttributesInput {
-    /// `EndpointArn` (required).
-    pub endpoint_arn: String,
-    /// `Attributes` (required).
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl FromValue for SetEndpointAttributesInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            endpoint_arn: f.required("EndpointArn")?,
-            attributes: f.required("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for SetEndpointAttributesInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("EndpointArn", self.endpoint_arn);
-        b.set("Attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `SetPlatformApplicationAttributesInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SetPlatformApplicationAttributesInput {
-    /// `PlatformApplicationArn` (required).
-    pub platform_application_arn: String,
-    /// `Attributes` (required).
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl FromValue for SetPlatformApplicationAttributesInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            platform_application_arn: f.required("PlatformApplicationArn")?,
-            attributes: f.required("Attributes")?,
-        })
-    }
-}
-
-impl IntoValue for SetPlatformApplicationAttributesInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("PlatformApplicationArn", self.platform_application_arn);
-        b.set("Attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `SetSMSAttributesInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SetSMSAttributesInput {
-    /// `attributes` (required).
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl FromValue for SetSMSAttributesInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            attributes: f.required("attributes")?,
-        })
-    }
-}
-
-impl IntoValue for SetSMSAttributesInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("attributes", self.attributes);
-        b.build()
-    }
-}
-
-/// The `SetSMSAttributesResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SetSMSAttributesResponse {}
-
-impl FromValue for SetSMSAttributesResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for SetSMSAttributesResponse {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
     }
 }
 
@@ -3064,51 +1903,6 @@ impl IntoValue for VerificationException {
     }
 }
 
-/// The `VerifySMSSandboxPhoneNumberInput` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VerifySMSSandboxPhoneNumberInput {
-    /// `PhoneNumber` (required).
-    pub phone_number: String,
-    /// `OneTimePassword` (required).
-    pub one_time_password: String,
-}
-
-impl FromValue for VerifySMSSandboxPhoneNumberInput {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            phone_number: f.required("PhoneNumber")?,
-            one_time_password: f.required("OneTimePassword")?,
-        })
-    }
-}
-
-impl IntoValue for VerifySMSSandboxPhoneNumberInput {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("PhoneNumber", self.phone_number);
-        b.set("OneTimePassword", self.one_time_password);
-        b.build()
-    }
-}
-
-/// The `VerifySMSSandboxPhoneNumberResult` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VerifySMSSandboxPhoneNumberResult {}
-
-impl FromValue for VerifySMSSandboxPhoneNumberResult {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        Fields::new(value)?;
-        Ok(Self {})
-    }
-}
-
-impl IntoValue for VerifySMSSandboxPhoneNumberResult {
-    fn into_value(self) -> Value {
-        Builder::new(0).build()
-    }
-}
-
 /// The model's errors, one constructor per error shape.
 pub mod errors {
     use skyport_wire::ApiError;
@@ -3284,351 +2078,112 @@ pub mod errors {
     }
 }
 
-/// The operations of the service; each defaults to `NotImplemented`.
+/// The operations the service implements (its `OPERATIONS` list); the model's others answer
+/// `NotImplemented` from `dispatch`.
 #[async_trait::async_trait]
 pub trait SnsApi: Send + Sync + 'static {
-    /// `AddPermission`.
-    async fn add_permission(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: AddPermissionInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("AddPermission"))
-    }
-    /// `CheckIfPhoneNumberIsOptedOut`.
-    async fn check_if_phone_number_is_opted_out(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: CheckIfPhoneNumberIsOptedOutInput,
-    ) -> Result<CheckIfPhoneNumberIsOptedOutResponse, ApiError> {
-        Err(ApiError::not_implemented("CheckIfPhoneNumberIsOptedOut"))
-    }
     /// `ConfirmSubscription`.
     async fn confirm_subscription(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ConfirmSubscriptionInput,
-    ) -> Result<ConfirmSubscriptionResponse, ApiError> {
-        Err(ApiError::not_implemented("ConfirmSubscription"))
-    }
-    /// `CreatePlatformApplication`.
-    async fn create_platform_application(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: CreatePlatformApplicationInput,
-    ) -> Result<CreatePlatformApplicationResponse, ApiError> {
-        Err(ApiError::not_implemented("CreatePlatformApplication"))
-    }
-    /// `CreatePlatformEndpoint`.
-    async fn create_platform_endpoint(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: CreatePlatformEndpointInput,
-    ) -> Result<CreateEndpointResponse, ApiError> {
-        Err(ApiError::not_implemented("CreatePlatformEndpoint"))
-    }
-    /// `CreateSMSSandboxPhoneNumber`.
-    async fn create_sms_sandbox_phone_number(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: CreateSMSSandboxPhoneNumberInput,
-    ) -> Result<CreateSMSSandboxPhoneNumberResult, ApiError> {
-        Err(ApiError::not_implemented("CreateSMSSandboxPhoneNumber"))
-    }
+        ctx: &mut RequestContext,
+        input: ConfirmSubscriptionInput,
+    ) -> Result<ConfirmSubscriptionResponse, ApiError>;
     /// `CreateTopic`.
     async fn create_topic(
         &self,
-        _ctx: &mut RequestContext,
-        _input: CreateTopicInput,
-    ) -> Result<CreateTopicResponse, ApiError> {
-        Err(ApiError::not_implemented("CreateTopic"))
-    }
-    /// `DeleteEndpoint`.
-    async fn delete_endpoint(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteEndpointInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteEndpoint"))
-    }
-    /// `DeletePlatformApplication`.
-    async fn delete_platform_application(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeletePlatformApplicationInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeletePlatformApplication"))
-    }
-    /// `DeleteSMSSandboxPhoneNumber`.
-    async fn delete_sms_sandbox_phone_number(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteSMSSandboxPhoneNumberInput,
-    ) -> Result<DeleteSMSSandboxPhoneNumberResult, ApiError> {
-        Err(ApiError::not_implemented("DeleteSMSSandboxPhoneNumber"))
-    }
+        ctx: &mut RequestContext,
+        input: CreateTopicInput,
+    ) -> Result<CreateTopicResponse, ApiError>;
     /// `DeleteTopic`.
     async fn delete_topic(
         &self,
-        _ctx: &mut RequestContext,
-        _input: DeleteTopicInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("DeleteTopic"))
-    }
-    /// `GetDataProtectionPolicy`.
-    async fn get_data_protection_policy(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetDataProtectionPolicyInput,
-    ) -> Result<GetDataProtectionPolicyResponse, ApiError> {
-        Err(ApiError::not_implemented("GetDataProtectionPolicy"))
-    }
-    /// `GetEndpointAttributes`.
-    async fn get_endpoint_attributes(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetEndpointAttributesInput,
-    ) -> Result<GetEndpointAttributesResponse, ApiError> {
-        Err(ApiError::not_implemented("GetEndpointAttributes"))
-    }
-    /// `GetPlatformApplicationAttributes`.
-    async fn get_platform_application_attributes(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetPlatformApplicationAttributesInput,
-    ) -> Result<GetPlatformApplicationAttributesResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "GetPlatformApplicationAttributes",
-        ))
-    }
-    /// `GetSMSAttributes`.
-    async fn get_sms_attributes(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetSMSAttributesInput,
-    ) -> Result<GetSMSAttributesResponse, ApiError> {
-        Err(ApiError::not_implemented("GetSMSAttributes"))
-    }
-    /// `GetSMSSandboxAccountStatus`.
-    async fn get_sms_sandbox_account_status(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetSMSSandboxAccountStatusInput,
-    ) -> Result<GetSMSSandboxAccountStatusResult, ApiError> {
-        Err(ApiError::not_implemented("GetSMSSandboxAccountStatus"))
-    }
+        ctx: &mut RequestContext,
+        input: DeleteTopicInput,
+    ) -> Result<(), ApiError>;
     /// `GetSubscriptionAttributes`.
     async fn get_subscription_attributes(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetSubscriptionAttributesInput,
-    ) -> Result<GetSubscriptionAttributesResponse, ApiError> {
-        Err(ApiError::not_implemented("GetSubscriptionAttributes"))
-    }
+        ctx: &mut RequestContext,
+        input: GetSubscriptionAttributesInput,
+    ) -> Result<GetSubscriptionAttributesResponse, ApiError>;
     /// `GetTopicAttributes`.
     async fn get_topic_attributes(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetTopicAttributesInput,
-    ) -> Result<GetTopicAttributesResponse, ApiError> {
-        Err(ApiError::not_implemented("GetTopicAttributes"))
-    }
-    /// `ListEndpointsByPlatformApplication`.
-    async fn list_endpoints_by_platform_application(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListEndpointsByPlatformApplicationInput,
-    ) -> Result<ListEndpointsByPlatformApplicationResponse, ApiError> {
-        Err(ApiError::not_implemented(
-            "ListEndpointsByPlatformApplication",
-        ))
-    }
-    /// `ListOriginationNumbers`.
-    async fn list_origination_numbers(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListOriginationNumbersRequest,
-    ) -> Result<ListOriginationNumbersResult, ApiError> {
-        Err(ApiError::not_implemented("ListOriginationNumbers"))
-    }
-    /// `ListPhoneNumbersOptedOut`.
-    async fn list_phone_numbers_opted_out(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListPhoneNumbersOptedOutInput,
-    ) -> Result<ListPhoneNumbersOptedOutResponse, ApiError> {
-        Err(ApiError::not_implemented("ListPhoneNumbersOptedOut"))
-    }
-    /// `ListPlatformApplications`.
-    async fn list_platform_applications(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListPlatformApplicationsInput,
-    ) -> Result<ListPlatformApplicationsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListPlatformApplications"))
-    }
-    /// `ListSMSSandboxPhoneNumbers`.
-    async fn list_sms_sandbox_phone_numbers(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: ListSMSSandboxPhoneNumbersInput,
-    ) -> Result<ListSMSSandboxPhoneNumbersResult, ApiError> {
-        Err(ApiError::not_implemented("ListSMSSandboxPhoneNumbers"))
-    }
+        ctx: &mut RequestContext,
+        input: GetTopicAttributesInput,
+    ) -> Result<GetTopicAttributesResponse, ApiError>;
     /// `ListSubscriptions`.
     async fn list_subscriptions(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListSubscriptionsInput,
-    ) -> Result<ListSubscriptionsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListSubscriptions"))
-    }
+        ctx: &mut RequestContext,
+        input: ListSubscriptionsInput,
+    ) -> Result<ListSubscriptionsResponse, ApiError>;
     /// `ListSubscriptionsByTopic`.
     async fn list_subscriptions_by_topic(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListSubscriptionsByTopicInput,
-    ) -> Result<ListSubscriptionsByTopicResponse, ApiError> {
-        Err(ApiError::not_implemented("ListSubscriptionsByTopic"))
-    }
+        ctx: &mut RequestContext,
+        input: ListSubscriptionsByTopicInput,
+    ) -> Result<ListSubscriptionsByTopicResponse, ApiError>;
     /// `ListTagsForResource`.
     async fn list_tags_for_resource(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListTagsForResourceRequest,
-    ) -> Result<ListTagsForResourceResponse, ApiError> {
-        Err(ApiError::not_implemented("ListTagsForResource"))
-    }
+        ctx: &mut RequestContext,
+        input: ListTagsForResourceRequest,
+    ) -> Result<ListTagsForResourceResponse, ApiError>;
     /// `ListTopics`.
     async fn list_topics(
         &self,
-        _ctx: &mut RequestContext,
-        _input: ListTopicsInput,
-    ) -> Result<ListTopicsResponse, ApiError> {
-        Err(ApiError::not_implemented("ListTopics"))
-    }
-    /// `OptInPhoneNumber`.
-    async fn opt_in_phone_number(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: OptInPhoneNumberInput,
-    ) -> Result<OptInPhoneNumberResponse, ApiError> {
-        Err(ApiError::not_implemented("OptInPhoneNumber"))
-    }
+        ctx: &mut RequestContext,
+        input: ListTopicsInput,
+    ) -> Result<ListTopicsResponse, ApiError>;
     /// `Publish`.
     async fn publish(
         &self,
-        _ctx: &mut RequestContext,
-        _input: PublishInput,
-    ) -> Result<PublishResponse, ApiError> {
-        Err(ApiError::not_implemented("Publish"))
-    }
+        ctx: &mut RequestContext,
+        input: PublishInput,
+    ) -> Result<PublishResponse, ApiError>;
     /// `PublishBatch`.
     async fn publish_batch(
         &self,
-        _ctx: &mut RequestContext,
-        _input: PublishBatchInput,
-    ) -> Result<PublishBatchResponse, ApiError> {
-        Err(ApiError::not_implemented("PublishBatch"))
-    }
-    /// `PutDataProtectionPolicy`.
-    async fn put_data_protection_policy(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: PutDataProtectionPolicyInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("PutDataProtectionPolicy"))
-    }
-    /// `RemovePermission`.
-    async fn remove_permission(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: RemovePermissionInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("RemovePermission"))
-    }
-    /// `SetEndpointAttributes`.
-    async fn set_endpoint_attributes(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: SetEndpointAttributesInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("SetEndpointAttributes"))
-    }
-    /// `SetPlatformApplicationAttributes`.
-    async fn set_platform_application_attributes(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: SetPlatformApplicationAttributesInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented(
-            "SetPlatformApplicationAttributes",
-        ))
-    }
-    /// `SetSMSAttributes`.
-    async fn set_sms_attributes(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: SetSMSAttributesInput,
-    ) -> Result<SetSMSAttributesResponse, ApiError> {
-        Err(ApiError::not_implemented("SetSMSAttributes"))
-    }
+        ctx: &mut RequestContext,
+        input: PublishBatchInput,
+    ) -> Result<PublishBatchResponse, ApiError>;
     /// `SetSubscriptionAttributes`.
     async fn set_subscription_attributes(
         &self,
-        _ctx: &mut RequestContext,
-        _input: SetSubscriptionAttributesInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("SetSubscriptionAttributes"))
-    }
+        ctx: &mut RequestContext,
+        input: SetSubscriptionAttributesInput,
+    ) -> Result<(), ApiError>;
     /// `SetTopicAttributes`.
     async fn set_topic_attributes(
         &self,
-        _ctx: &mut RequestContext,
-        _input: SetTopicAttributesInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("SetTopicAttributes"))
-    }
+        ctx: &mut RequestContext,
+        input: SetTopicAttributesInput,
+    ) -> Result<(), ApiError>;
     /// `Subscribe`.
     async fn subscribe(
         &self,
-        _ctx: &mut RequestContext,
-        _input: SubscribeInput,
-    ) -> Result<SubscribeResponse, ApiError> {
-        Err(ApiError::not_implemented("Subscribe"))
-    }
+        ctx: &mut RequestContext,
+        input: SubscribeInput,
+    ) -> Result<SubscribeResponse, ApiError>;
     /// `TagResource`.
     async fn tag_resource(
         &self,
-        _ctx: &mut RequestContext,
-        _input: TagResourceRequest,
-    ) -> Result<TagResourceResponse, ApiError> {
-        Err(ApiError::not_implemented("TagResource"))
-    }
+        ctx: &mut RequestContext,
+        input: TagResourceRequest,
+    ) -> Result<TagResourceResponse, ApiError>;
     /// `Unsubscribe`.
     async fn unsubscribe(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UnsubscribeInput,
-    ) -> Result<(), ApiError> {
-        Err(ApiError::not_implemented("Unsubscribe"))
-    }
+        ctx: &mut RequestContext,
+        input: UnsubscribeInput,
+    ) -> Result<(), ApiError>;
     /// `UntagResource`.
     async fn untag_resource(
         &self,
-        _ctx: &mut RequestContext,
-        _input: UntagResourceRequest,
-    ) -> Result<UntagResourceResponse, ApiError> {
-        Err(ApiError::not_implemented("UntagResource"))
-    }
-    /// `VerifySMSSandboxPhoneNumber`.
-    async fn verify_sms_sandbox_phone_number(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: VerifySMSSandboxPhoneNumberInput,
-    ) -> Result<VerifySMSSandboxPhoneNumberResult, ApiError> {
-        Err(ApiError::not_implemented("VerifySMSSandboxPhoneNumber"))
-    }
+        ctx: &mut RequestContext,
+        input: UntagResourceRequest,
+    ) -> Result<UntagResourceResponse, ApiError>;
 }
 
 /// Converts a validated input, calls the operation, converts its output.
@@ -3639,59 +2194,12 @@ pub async fn dispatch<A: SnsApi + ?Sized>(
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation.name.as_str() {
-        "AddPermission" => {
-            api.add_permission(ctx, AddPermissionInput::from_value(input)?)
-                .await?;
-            Ok(Builder::new(0).build())
-        }
-        "CheckIfPhoneNumberIsOptedOut" => Ok(api
-            .check_if_phone_number_is_opted_out(
-                ctx,
-                CheckIfPhoneNumberIsOptedOutInput::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "ConfirmSubscription" => Ok(api
             .confirm_subscription(ctx, ConfirmSubscriptionInput::from_value(input)?)
             .await?
             .into_value()),
-        "CreatePlatformApplication" => Ok(api
-            .create_platform_application(ctx, CreatePlatformApplicationInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "CreatePlatformEndpoint" => Ok(api
-            .create_platform_endpoint(ctx, CreatePlatformEndpointInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "CreateSMSSandboxPhoneNumber" => Ok(api
-            .create_sms_sandbox_phone_number(
-                ctx,
-                CreateSMSSandboxPhoneNumberInput::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "CreateTopic" => Ok(api
             .create_topic(ctx, CreateTopicInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "DeleteEndpoint" => {
-            api.delete_endpoint(ctx, DeleteEndpointInput::from_value(input)?)
-                .await?;
-            Ok(Builder::new(0).build())
-        }
-        "DeletePlatformApplication" => {
-            api.delete_platform_application(
-                ctx,
-                DeletePlatformApplicationInput::from_value(input)?,
-            )
-            .await?;
-            Ok(Builder::new(0).build())
-        }
-        "DeleteSMSSandboxPhoneNumber" => Ok(api
-            .delete_sms_sandbox_phone_number(
-                ctx,
-                DeleteSMSSandboxPhoneNumberInput::from_value(input)?,
-            )
             .await?
             .into_value()),
         "DeleteTopic" => {
@@ -3699,64 +2207,12 @@ pub async fn dispatch<A: SnsApi + ?Sized>(
                 .await?;
             Ok(Builder::new(0).build())
         }
-        "GetDataProtectionPolicy" => Ok(api
-            .get_data_protection_policy(ctx, GetDataProtectionPolicyInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetEndpointAttributes" => Ok(api
-            .get_endpoint_attributes(ctx, GetEndpointAttributesInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetPlatformApplicationAttributes" => Ok(api
-            .get_platform_application_attributes(
-                ctx,
-                GetPlatformApplicationAttributesInput::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "GetSMSAttributes" => Ok(api
-            .get_sms_attributes(ctx, GetSMSAttributesInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetSMSSandboxAccountStatus" => Ok(api
-            .get_sms_sandbox_account_status(
-                ctx,
-                GetSMSSandboxAccountStatusInput::from_value(input)?,
-            )
-            .await?
-            .into_value()),
         "GetSubscriptionAttributes" => Ok(api
             .get_subscription_attributes(ctx, GetSubscriptionAttributesInput::from_value(input)?)
             .await?
             .into_value()),
         "GetTopicAttributes" => Ok(api
             .get_topic_attributes(ctx, GetTopicAttributesInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListEndpointsByPlatformApplication" => Ok(api
-            .list_endpoints_by_platform_application(
-                ctx,
-                ListEndpointsByPlatformApplicationInput::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "ListOriginationNumbers" => Ok(api
-            .list_origination_numbers(ctx, ListOriginationNumbersRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListPhoneNumbersOptedOut" => Ok(api
-            .list_phone_numbers_opted_out(ctx, ListPhoneNumbersOptedOutInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListPlatformApplications" => Ok(api
-            .list_platform_applications(ctx, ListPlatformApplicationsInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "ListSMSSandboxPhoneNumbers" => Ok(api
-            .list_sms_sandbox_phone_numbers(
-                ctx,
-                ListSMSSandboxPhoneNumbersInput::from_value(input)?,
-            )
             .await?
             .into_value()),
         "ListSubscriptions" => Ok(api
@@ -3775,43 +2231,12 @@ pub async fn dispatch<A: SnsApi + ?Sized>(
             .list_topics(ctx, ListTopicsInput::from_value(input)?)
             .await?
             .into_value()),
-        "OptInPhoneNumber" => Ok(api
-            .opt_in_phone_number(ctx, OptInPhoneNumberInput::from_value(input)?)
-            .await?
-            .into_value()),
         "Publish" => Ok(api
             .publish(ctx, PublishInput::from_value(input)?)
             .await?
             .into_value()),
         "PublishBatch" => Ok(api
             .publish_batch(ctx, PublishBatchInput::from_value(input)?)
-            .await?
-            .into_value()),
-        "PutDataProtectionPolicy" => {
-            api.put_data_protection_policy(ctx, PutDataProtectionPolicyInput::from_value(input)?)
-                .await?;
-            Ok(Builder::new(0).build())
-        }
-        "RemovePermission" => {
-            api.remove_permission(ctx, RemovePermissionInput::from_value(input)?)
-                .await?;
-            Ok(Builder::new(0).build())
-        }
-        "SetEndpointAttributes" => {
-            api.set_endpoint_attributes(ctx, SetEndpointAttributesInput::from_value(input)?)
-                .await?;
-            Ok(Builder::new(0).build())
-        }
-        "SetPlatformApplicationAttributes" => {
-            api.set_platform_application_attributes(
-                ctx,
-                SetPlatformApplicationAttributesInput::from_value(input)?,
-            )
-            .await?;
-            Ok(Builder::new(0).build())
-        }
-        "SetSMSAttributes" => Ok(api
-            .set_sms_attributes(ctx, SetSMSAttributesInput::from_value(input)?)
             .await?
             .into_value()),
         "SetSubscriptionAttributes" => {
@@ -3842,13 +2267,6 @@ pub async fn dispatch<A: SnsApi + ?Sized>(
         }
         "UntagResource" => Ok(api
             .untag_resource(ctx, UntagResourceRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "VerifySMSSandboxPhoneNumber" => Ok(api
-            .verify_sms_sandbox_phone_number(
-                ctx,
-                VerifySMSSandboxPhoneNumberInput::from_value(input)?,
-            )
             .await?
             .into_value()),
         other => Err(ApiError::not_implemented(other)),

@@ -127,126 +127,6 @@ impl IntoValue for AssumeRoleResponse {
     }
 }
 
-/// The `AssumeRoleWithSAMLRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AssumeRoleWithSAMLRequest {
-    /// `RoleArn` (required).
-    pub role_arn: String,
-    /// `PrincipalArn` (required).
-    pub principal_arn: String,
-    /// `SAMLAssertion` (required).
-    pub saml_assertion: String,
-    /// `PolicyArns`.
-    pub policy_arns: Option<Vec<PolicyDescriptorType>>,
-    /// `Policy`.
-    pub policy: Option<String>,
-    /// `DurationSeconds`.
-    pub duration_seconds: Option<i32>,
-    /// `MinimumSessionTokenSize`.
-    pub minimum_session_token_size: Option<i32>,
-}
-
-impl FromValue for AssumeRoleWithSAMLRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            role_arn: f.required("RoleArn")?,
-            principal_arn: f.required("PrincipalArn")?,
-            saml_assertion: f.required("SAMLAssertion")?,
-            policy_arns: f.optional("PolicyArns")?,
-            policy: f.optional("Policy")?,
-            duration_seconds: f.optional("DurationSeconds")?,
-            minimum_session_token_size: f.optional("MinimumSessionTokenSize")?,
-        })
-    }
-}
-
-impl IntoValue for AssumeRoleWithSAMLRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(7);
-        b.set("RoleArn", self.role_arn);
-        b.set("PrincipalArn", self.principal_arn);
-        b.set("SAMLAssertion", self.saml_assertion);
-        b.opt("PolicyArns", self.policy_arns);
-        b.opt("Policy", self.policy);
-        b.opt("DurationSeconds", self.duration_seconds);
-        b.opt("MinimumSessionTokenSize", self.minimum_session_token_size);
-        b.build()
-    }
-}
-
-/// The `AssumeRoleWithSAMLResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AssumeRoleWithSAMLResponse {
-    /// `Credentials`.
-    pub credentials: Option<Credentials>,
-    /// `AssumedRoleUser`.
-    pub assumed_role_user: Option<AssumedRoleUser>,
-    /// `PackedPolicySize`.
-    pub packed_policy_size: Option<i32>,
-    /// `Subject`.
-    pub subject: Option<String>,
-    /// `SubjectType`.
-    pub subject_type: Option<String>,
-    /// `Issuer`.
-    pub issuer: Option<String>,
-    /// `Audience`.
-    pub audience: Option<String>,
-    /// `NameQualifier`.
-    pub name_qualifier: Option<String>,
-    /// `SourceIdentity`.
-    pub source_identity: Option<String>,
-    /// `SessionTokenUtilization`.
-    pub session_token_utilization: Option<i32>,
-    /// `SessionTokenSize`.
-    pub session_token_size: Option<i32>,
-    /// `TrustedIdentityPropagationContext`.
-    pub trusted_identity_propagation_context: Option<TrustedIdentityPropagationContext>,
-}
-
-impl FromValue for AssumeRoleWithSAMLResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            credentials: f.optional("Credentials")?,
-            assumed_role_user: f.optional("AssumedRoleUser")?,
-            packed_policy_size: f.optional("PackedPolicySize")?,
-            subject: f.optional("Subject")?,
-            subject_type: f.optional("SubjectType")?,
-            issuer: f.optional("Issuer")?,
-            audience: f.optional("Audience")?,
-            name_qualifier: f.optional("NameQualifier")?,
-            source_identity: f.optional("SourceIdentity")?,
-            session_token_utilization: f.optional("SessionTokenUtilization")?,
-            session_token_size: f.optional("SessionTokenSize")?,
-            trusted_identity_propagation_context: f
-                .optional("TrustedIdentityPropagationContext")?,
-        })
-    }
-}
-
-impl IntoValue for AssumeRoleWithSAMLResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(12);
-        b.opt("Credentials", self.credentials);
-        b.opt("AssumedRoleUser", self.assumed_role_user);
-        b.opt("PackedPolicySize", self.packed_policy_size);
-        b.opt("Subject", self.subject);
-        b.opt("SubjectType", self.subject_type);
-        b.opt("Issuer", self.issuer);
-        b.opt("Audience", self.audience);
-        b.opt("NameQualifier", self.name_qualifier);
-        b.opt("SourceIdentity", self.source_identity);
-        b.opt("SessionTokenUtilization", self.session_token_utilization);
-        b.opt("SessionTokenSize", self.session_token_size);
-        b.opt(
-            "TrustedIdentityPropagationContext",
-            self.trusted_identity_propagation_context,
-        );
-        b.build()
-    }
-}
-
 /// The `AssumeRoleWithWebIdentityRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AssumeRoleWithWebIdentityRequest {
@@ -366,78 +246,6 @@ impl IntoValue for AssumeRoleWithWebIdentityResponse {
     }
 }
 
-/// The `AssumeRootRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AssumeRootRequest {
-    /// `TargetPrincipal` (required).
-    pub target_principal: String,
-    /// `TaskPolicyArn` (required).
-    pub task_policy_arn: PolicyDescriptorType,
-    /// `DurationSeconds`.
-    pub duration_seconds: Option<i32>,
-    /// `MinimumSessionTokenSize`.
-    pub minimum_session_token_size: Option<i32>,
-}
-
-impl FromValue for AssumeRootRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            target_principal: f.required("TargetPrincipal")?,
-            task_policy_arn: f.required("TaskPolicyArn")?,
-            duration_seconds: f.optional("DurationSeconds")?,
-            minimum_session_token_size: f.optional("MinimumSessionTokenSize")?,
-        })
-    }
-}
-
-impl IntoValue for AssumeRootRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.set("TargetPrincipal", self.target_principal);
-        b.set("TaskPolicyArn", self.task_policy_arn);
-        b.opt("DurationSeconds", self.duration_seconds);
-        b.opt("MinimumSessionTokenSize", self.minimum_session_token_size);
-        b.build()
-    }
-}
-
-/// The `AssumeRootResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AssumeRootResponse {
-    /// `Credentials`.
-    pub credentials: Option<Credentials>,
-    /// `SourceIdentity`.
-    pub source_identity: Option<String>,
-    /// `SessionTokenUtilization`.
-    pub session_token_utilization: Option<i32>,
-    /// `SessionTokenSize`.
-    pub session_token_size: Option<i32>,
-}
-
-impl FromValue for AssumeRootResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            credentials: f.optional("Credentials")?,
-            source_identity: f.optional("SourceIdentity")?,
-            session_token_utilization: f.optional("SessionTokenUtilization")?,
-            session_token_size: f.optional("SessionTokenSize")?,
-        })
-    }
-}
-
-impl IntoValue for AssumeRootResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.opt("Credentials", self.credentials);
-        b.opt("SourceIdentity", self.source_identity);
-        b.opt("SessionTokenUtilization", self.session_token_utilization);
-        b.opt("SessionTokenSize", self.session_token_size);
-        b.build()
-    }
-}
-
 /// The `AssumedRoleUser` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AssumedRoleUser {
@@ -502,54 +310,6 @@ impl IntoValue for Credentials {
     }
 }
 
-/// The `DecodeAuthorizationMessageRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DecodeAuthorizationMessageRequest {
-    /// `EncodedMessage` (required).
-    pub encoded_message: String,
-}
-
-impl FromValue for DecodeAuthorizationMessageRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            encoded_message: f.required("EncodedMessage")?,
-        })
-    }
-}
-
-impl IntoValue for DecodeAuthorizationMessageRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("EncodedMessage", self.encoded_message);
-        b.build()
-    }
-}
-
-/// The `DecodeAuthorizationMessageResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DecodeAuthorizationMessageResponse {
-    /// `DecodedMessage`.
-    pub decoded_message: Option<String>,
-}
-
-impl FromValue for DecodeAuthorizationMessageResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            decoded_message: f.optional("DecodedMessage")?,
-        })
-    }
-}
-
-impl IntoValue for DecodeAuthorizationMessageResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("DecodedMessage", self.decoded_message);
-        b.build()
-    }
-}
-
 /// The `ExpiredTokenException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExpiredTokenException {
@@ -594,34 +354,6 @@ impl IntoValue for ExpiredTradeInTokenException {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("message", self.message);
-        b.build()
-    }
-}
-
-/// The `FederatedUser` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FederatedUser {
-    /// `FederatedUserId` (required).
-    pub federated_user_id: String,
-    /// `Arn` (required).
-    pub arn: String,
-}
-
-impl FromValue for FederatedUser {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            federated_user_id: f.required("FederatedUserId")?,
-            arn: f.required("Arn")?,
-        })
-    }
-}
-
-impl IntoValue for FederatedUser {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("FederatedUserId", self.federated_user_id);
-        b.set("Arn", self.arn);
         b.build()
     }
 }
@@ -723,297 +455,6 @@ impl IntoValue for GetCallerIdentityResponse {
     }
 }
 
-/// The `GetCertificateRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetCertificateRequest {
-    /// `CertificateSigningRequest` (required).
-    pub certificate_signing_request: String,
-    /// `MaxDurationSeconds`.
-    pub max_duration_seconds: Option<i32>,
-}
-
-impl FromValue for GetCertificateRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            certificate_signing_request: f.required("CertificateSigningRequest")?,
-            max_duration_seconds: f.optional("MaxDurationSeconds")?,
-        })
-    }
-}
-
-impl IntoValue for GetCertificateRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set(
-            "CertificateSigningRequest",
-            self.certificate_signing_request,
-        );
-        b.opt("MaxDurationSeconds", self.max_duration_seconds);
-        b.build()
-    }
-}
-
-/// The `GetCertificateResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetCertificateResponse {
-    /// `Certificate`.
-    pub certificate: Option<String>,
-    /// `CertificateChain`.
-    pub certificate_chain: Option<String>,
-    /// `NotBefore`.
-    pub not_before: Option<Timestamp>,
-    /// `NotAfter`.
-    pub not_after: Option<Timestamp>,
-    /// `Subject`.
-    pub subject: Option<String>,
-}
-
-impl FromValue for GetCertificateResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            certificate: f.optional("Certificate")?,
-            certificate_chain: f.optional("CertificateChain")?,
-            not_before: f.optional("NotBefore")?,
-            not_after: f.optional("NotAfter")?,
-            subject: f.optional("Subject")?,
-        })
-    }
-}
-
-impl IntoValue for GetCertificateResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(5);
-        b.opt("Certificate", self.certificate);
-        b.opt("CertificateChain", self.certificate_chain);
-        b.opt("NotBefore", self.not_before);
-        b.opt("NotAfter", self.not_after);
-        b.opt("Subject", self.subject);
-        b.build()
-    }
-}
-
-/// The `GetDelegatedAccessTokenRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDelegatedAccessTokenRequest {
-    /// `TradeInToken` (required).
-    pub trade_in_token: String,
-}
-
-impl FromValue for GetDelegatedAccessTokenRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            trade_in_token: f.required("TradeInToken")?,
-        })
-    }
-}
-
-impl IntoValue for GetDelegatedAccessTokenRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("TradeInToken", self.trade_in_token);
-        b.build()
-    }
-}
-
-/// The `GetDelegatedAccessTokenResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetDelegatedAccessTokenResponse {
-    /// `Credentials`.
-    pub credentials: Option<Credentials>,
-    /// `PackedPolicySize`.
-    pub packed_policy_size: Option<i32>,
-    /// `AssumedPrincipal`.
-    pub assumed_principal: Option<String>,
-}
-
-impl FromValue for GetDelegatedAccessTokenResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            credentials: f.optional("Credentials")?,
-            packed_policy_size: f.optional("PackedPolicySize")?,
-            assumed_principal: f.optional("AssumedPrincipal")?,
-        })
-    }
-}
-
-impl IntoValue for GetDelegatedAccessTokenResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(3);
-        b.opt("Credentials", self.credentials);
-        b.opt("PackedPolicySize", self.packed_policy_size);
-        b.opt("AssumedPrincipal", self.assumed_principal);
-        b.build()
-    }
-}
-
-/// The `GetFederationTokenRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFederationTokenRequest {
-    /// `Name` (required).
-    pub name: String,
-    /// `Policy`.
-    pub policy: Option<String>,
-    /// `PolicyArns`.
-    pub policy_arns: Option<Vec<PolicyDescriptorType>>,
-    /// `DurationSeconds`.
-    pub duration_seconds: Option<i32>,
-    /// `Tags`.
-    pub tags: Option<Vec<Tag>>,
-    /// `MinimumSessionTokenSize`.
-    pub minimum_session_token_size: Option<i32>,
-}
-
-impl FromValue for GetFederationTokenRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            name: f.required("Name")?,
-            policy: f.optional("Policy")?,
-            policy_arns: f.optional("PolicyArns")?,
-            duration_seconds: f.optional("DurationSeconds")?,
-            tags: f.optional("Tags")?,
-            minimum_session_token_size: f.optional("MinimumSessionTokenSize")?,
-        })
-    }
-}
-
-impl IntoValue for GetFederationTokenRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(6);
-        b.set("Name", self.name);
-        b.opt("Policy", self.policy);
-        b.opt("PolicyArns", self.policy_arns);
-        b.opt("DurationSeconds", self.duration_seconds);
-        b.opt("Tags", self.tags);
-        b.opt("MinimumSessionTokenSize", self.minimum_session_token_size);
-        b.build()
-    }
-}
-
-/// The `GetFederationTokenResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetFederationTokenResponse {
-    /// `Credentials`.
-    pub credentials: Option<Credentials>,
-    /// `FederatedUser`.
-    pub federated_user: Option<FederatedUser>,
-    /// `PackedPolicySize`.
-    pub packed_policy_size: Option<i32>,
-    /// `SessionTokenUtilization`.
-    pub session_token_utilization: Option<i32>,
-    /// `SessionTokenSize`.
-    pub session_token_size: Option<i32>,
-}
-
-impl FromValue for GetFederationTokenResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            credentials: f.optional("Credentials")?,
-            federated_user: f.optional("FederatedUser")?,
-            packed_policy_size: f.optional("PackedPolicySize")?,
-            session_token_utilization: f.optional("SessionTokenUtilization")?,
-            session_token_size: f.optional("SessionTokenSize")?,
-        })
-    }
-}
-
-impl IntoValue for GetFederationTokenResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(5);
-        b.opt("Credentials", self.credentials);
-        b.opt("FederatedUser", self.federated_user);
-        b.opt("PackedPolicySize", self.packed_policy_size);
-        b.opt("SessionTokenUtilization", self.session_token_utilization);
-        b.opt("SessionTokenSize", self.session_token_size);
-        b.build()
-    }
-}
-
-/// The `GetScopedCredentialsRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetScopedCredentialsRequest {
-    /// `Policy`.
-    pub policy: Option<String>,
-    /// `DurationSeconds`.
-    pub duration_seconds: Option<i32>,
-    /// `MinimumSessionTokenSize`.
-    pub minimum_session_token_size: Option<i32>,
-    /// `ScopedSessionDescription`.
-    pub scoped_session_description: Option<String>,
-}
-
-impl FromValue for GetScopedCredentialsRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            policy: f.optional("Policy")?,
-            duration_seconds: f.optional("DurationSeconds")?,
-            minimum_session_token_size: f.optional("MinimumSessionTokenSize")?,
-            scoped_session_description: f.optional("ScopedSessionDescription")?,
-        })
-    }
-}
-
-impl IntoValue for GetScopedCredentialsRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(4);
-        b.opt("Policy", self.policy);
-        b.opt("DurationSeconds", self.duration_seconds);
-        b.opt("MinimumSessionTokenSize", self.minimum_session_token_size);
-        b.opt("ScopedSessionDescription", self.scoped_session_description);
-        b.build()
-    }
-}
-
-/// The `GetScopedCredentialsResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetScopedCredentialsResponse {
-    /// `Credentials`.
-    pub credentials: Option<Credentials>,
-    /// `SessionInfo`.
-    pub session_info: Option<ScopedSession>,
-    /// `SessionTokenUtilization`.
-    pub session_token_utilization: Option<i32>,
-    /// `SessionTokenSize`.
-    pub session_token_size: Option<i32>,
-    /// `ScopedPoliciesCount`.
-    pub scoped_policies_count: Option<i32>,
-    /// `SourceIdentity`.
-    pub source_identity: Option<String>,
-}
-
-impl FromValue for GetScopedCredentialsResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            credentials: f.optional("Credentials")?,
-            session_info: f.optional("SessionInfo")?,
-            session_token_utilization: f.optional("SessionTokenUtilization")?,
-            session_token_size: f.optional("SessionTokenSize")?,
-            scoped_policies_count: f.optional("ScopedPoliciesCount")?,
-            source_identity: f.optional("SourceIdentity")?,
-        })
-    }
-}
-
-impl IntoValue for GetScopedCredentialsResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(6);
-        b.opt("Credentials", self.credentials);
-        b.opt("SessionInfo", self.session_info);
-        b.opt("SessionTokenUtilization", self.session_token_utilization);
-        b.opt("SessionTokenSize", self.session_token_size);
-        b.opt("ScopedPoliciesCount", self.scoped_policies_count);
-        b.opt("SourceIdentity", self.source_identity);
-        b.build()
-    }
-}
-
 /// The `GetSessionTokenRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetSessionTokenRequest {
@@ -1078,130 +519,6 @@ impl IntoValue for GetSessionTokenResponse {
         b.opt("Credentials", self.credentials);
         b.opt("SessionTokenUtilization", self.session_token_utilization);
         b.opt("SessionTokenSize", self.session_token_size);
-        b.build()
-    }
-}
-
-/// The `GetTrustBundlesRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetTrustBundlesRequest {
-    /// `ProviderArn` (required).
-    pub provider_arn: String,
-}
-
-impl FromValue for GetTrustBundlesRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            provider_arn: f.required("ProviderArn")?,
-        })
-    }
-}
-
-impl IntoValue for GetTrustBundlesRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.set("ProviderArn", self.provider_arn);
-        b.build()
-    }
-}
-
-/// The `GetTrustBundlesResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetTrustBundlesResponse {
-    /// `TrustBundles`.
-    pub trust_bundles: Option<Vec<TrustBundleEntry>>,
-}
-
-impl FromValue for GetTrustBundlesResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            trust_bundles: f.optional("TrustBundles")?,
-        })
-    }
-}
-
-impl IntoValue for GetTrustBundlesResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(1);
-        b.opt("TrustBundles", self.trust_bundles);
-        b.build()
-    }
-}
-
-/// The `GetWebIdentityTokenRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetWebIdentityTokenRequest {
-    /// `Audience` (required).
-    pub audience: Vec<String>,
-    /// `DurationSeconds`.
-    pub duration_seconds: Option<i32>,
-    /// `SigningAlgorithm` (required).
-    pub signing_algorithm: String,
-    /// `Scope`.
-    pub scope: Option<String>,
-    /// `SubjectMode`.
-    pub subject_mode: Option<String>,
-    /// `Tags`.
-    pub tags: Option<Vec<Tag>>,
-    /// `TokenType`.
-    pub token_type: Option<String>,
-}
-
-impl FromValue for GetWebIdentityTokenRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            audience: f.required("Audience")?,
-            duration_seconds: f.optional("DurationSeconds")?,
-            signing_algorithm: f.required("SigningAlgorithm")?,
-            scope: f.optional("Scope")?,
-            subject_mode: f.optional("SubjectMode")?,
-            tags: f.optional("Tags")?,
-            token_type: f.optional("TokenType")?,
-        })
-    }
-}
-
-impl IntoValue for GetWebIdentityTokenRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(7);
-        b.set("Audience", self.audience);
-        b.opt("DurationSeconds", self.duration_seconds);
-        b.set("SigningAlgorithm", self.signing_algorithm);
-        b.opt("Scope", self.scope);
-        b.opt("SubjectMode", self.subject_mode);
-        b.opt("Tags", self.tags);
-        b.opt("TokenType", self.token_type);
-        b.build()
-    }
-}
-
-/// The `GetWebIdentityTokenResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetWebIdentityTokenResponse {
-    /// `WebIdentityToken`.
-    pub web_identity_token: Option<String>,
-    /// `Expiration`.
-    pub expiration: Option<Timestamp>,
-}
-
-impl FromValue for GetWebIdentityTokenResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            web_identity_token: f.optional("WebIdentityToken")?,
-            expiration: f.optional("Expiration")?,
-        })
-    }
-}
-
-impl IntoValue for GetWebIdentityTokenResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.opt("WebIdentityToken", self.web_identity_token);
-        b.opt("Expiration", self.expiration);
         b.build()
     }
 }
@@ -1426,89 +743,6 @@ impl IntoValue for InvalidWorkloadIdentityConfigurationException {
         let mut b = Builder::new(2);
         b.set("message", self.message);
         b.set("reason", self.reason);
-        b.build()
-    }
-}
-
-/// The `IssueWorkloadIdentityContextRequest` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IssueWorkloadIdentityContextRequest {
-    /// `WorkloadIdentityTemplateArn`.
-    pub workload_identity_template_arn: Option<String>,
-    /// `AttestationDocument` (required).
-    pub attestation_document: String,
-    /// `TargetRoleArn`.
-    pub target_role_arn: Option<String>,
-    /// `DurationSeconds`.
-    pub duration_seconds: Option<i32>,
-    /// `SessionDurationSeconds`.
-    pub session_duration_seconds: Option<i32>,
-}
-
-impl FromValue for IssueWorkloadIdentityContextRequest {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            workload_identity_template_arn: f.optional("WorkloadIdentityTemplateArn")?,
-            attestation_document: f.required("AttestationDocument")?,
-            target_role_arn: f.optional("TargetRoleArn")?,
-            duration_seconds: f.optional("DurationSeconds")?,
-            session_duration_seconds: f.optional("SessionDurationSeconds")?,
-        })
-    }
-}
-
-impl IntoValue for IssueWorkloadIdentityContextRequest {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(5);
-        b.opt(
-            "WorkloadIdentityTemplateArn",
-            self.workload_identity_template_arn,
-        );
-        b.set("AttestationDocument", self.attestation_document);
-        b.opt("TargetRoleArn", self.target_role_arn);
-        b.opt("DurationSeconds", self.duration_seconds);
-        b.opt("SessionDurationSeconds", self.session_duration_seconds);
-        b.build()
-    }
-}
-
-/// The `IssueWorkloadIdentityContextResponse` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IssueWorkloadIdentityContextResponse {
-    /// `ProvidedContext` (required).
-    pub provided_context: ProvidedContext,
-    /// `Subject` (required).
-    pub subject: String,
-    /// `Audience`.
-    pub audience: Option<String>,
-    /// `Expiration`.
-    pub expiration: Option<Timestamp>,
-    /// `SessionExpiration`.
-    pub session_expiration: Option<Timestamp>,
-}
-
-impl FromValue for IssueWorkloadIdentityContextResponse {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            provided_context: f.required("ProvidedContext")?,
-            subject: f.required("Subject")?,
-            audience: f.optional("Audience")?,
-            expiration: f.optional("Expiration")?,
-            session_expiration: f.optional("SessionExpiration")?,
-        })
-    }
-}
-
-impl IntoValue for IssueWorkloadIdentityContextResponse {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(5);
-        b.set("ProvidedContext", self.provided_context);
-        b.set("Subject", self.subject);
-        b.opt("Audience", self.audience);
-        b.opt("Expiration", self.expiration);
-        b.opt("SessionExpiration", self.session_expiration);
         b.build()
     }
 }
@@ -1801,34 +1035,6 @@ impl IntoValue for ResourceNotFoundException {
     }
 }
 
-/// The `ScopedSession` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ScopedSession {
-    /// `ScopedSessionId` (required).
-    pub scoped_session_id: String,
-    /// `Arn` (required).
-    pub arn: String,
-}
-
-impl FromValue for ScopedSession {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            scoped_session_id: f.required("ScopedSessionId")?,
-            arn: f.required("Arn")?,
-        })
-    }
-}
-
-impl IntoValue for ScopedSession {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("ScopedSessionId", self.scoped_session_id);
-        b.set("Arn", self.arn);
-        b.build()
-    }
-}
-
 /// The `SessionDurationEscalationException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionDurationEscalationException {
@@ -1925,34 +1131,6 @@ impl IntoValue for TransactionContext {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("IdentityProvider", self.identity_provider);
-        b.build()
-    }
-}
-
-/// The `TrustBundleEntry` structure.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TrustBundleEntry {
-    /// `TrustDomain` (required).
-    pub trust_domain: String,
-    /// `Bundle` (required).
-    pub bundle: String,
-}
-
-impl FromValue for TrustBundleEntry {
-    fn from_value(value: Value) -> Result<Self, ConvertError> {
-        let mut f = Fields::new(value)?;
-        Ok(Self {
-            trust_domain: f.required("TrustDomain")?,
-            bundle: f.required("Bundle")?,
-        })
-    }
-}
-
-impl IntoValue for TrustBundleEntry {
-    fn into_value(self) -> Value {
-        let mut b = Builder::new(2);
-        b.set("TrustDomain", self.trust_domain);
-        b.set("Bundle", self.bundle);
         b.build()
     }
 }
@@ -2099,129 +1277,40 @@ pub mod errors {
     }
 }
 
-/// The operations of the service; each defaults to `NotImplemented`.
+/// The operations the service implements (its `OPERATIONS` list); the model's others answer
+/// `NotImplemented` from `dispatch`.
 #[async_trait::async_trait]
 pub trait StsApi: Send + Sync + 'static {
     /// `AssumeRole`.
     async fn assume_role(
         &self,
-        _ctx: &mut RequestContext,
-        _input: AssumeRoleRequest,
-    ) -> Result<AssumeRoleResponse, ApiError> {
-        Err(ApiError::not_implemented("AssumeRole"))
-    }
-    /// `AssumeRoleWithSAML`.
-    async fn assume_role_with_saml(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: AssumeRoleWithSAMLRequest,
-    ) -> Result<AssumeRoleWithSAMLResponse, ApiError> {
-        Err(ApiError::not_implemented("AssumeRoleWithSAML"))
-    }
+        ctx: &mut RequestContext,
+        input: AssumeRoleRequest,
+    ) -> Result<AssumeRoleResponse, ApiError>;
     /// `AssumeRoleWithWebIdentity`.
     async fn assume_role_with_web_identity(
         &self,
-        _ctx: &mut RequestContext,
-        _input: AssumeRoleWithWebIdentityRequest,
-    ) -> Result<AssumeRoleWithWebIdentityResponse, ApiError> {
-        Err(ApiError::not_implemented("AssumeRoleWithWebIdentity"))
-    }
-    /// `AssumeRoot`.
-    async fn assume_root(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: AssumeRootRequest,
-    ) -> Result<AssumeRootResponse, ApiError> {
-        Err(ApiError::not_implemented("AssumeRoot"))
-    }
-    /// `DecodeAuthorizationMessage`.
-    async fn decode_authorization_message(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: DecodeAuthorizationMessageRequest,
-    ) -> Result<DecodeAuthorizationMessageResponse, ApiError> {
-        Err(ApiError::not_implemented("DecodeAuthorizationMessage"))
-    }
+        ctx: &mut RequestContext,
+        input: AssumeRoleWithWebIdentityRequest,
+    ) -> Result<AssumeRoleWithWebIdentityResponse, ApiError>;
     /// `GetAccessKeyInfo`.
     async fn get_access_key_info(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetAccessKeyInfoRequest,
-    ) -> Result<GetAccessKeyInfoResponse, ApiError> {
-        Err(ApiError::not_implemented("GetAccessKeyInfo"))
-    }
+        ctx: &mut RequestContext,
+        input: GetAccessKeyInfoRequest,
+    ) -> Result<GetAccessKeyInfoResponse, ApiError>;
     /// `GetCallerIdentity`.
     async fn get_caller_identity(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetCallerIdentityRequest,
-    ) -> Result<GetCallerIdentityResponse, ApiError> {
-        Err(ApiError::not_implemented("GetCallerIdentity"))
-    }
-    /// `GetCertificate`.
-    async fn get_certificate(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetCertificateRequest,
-    ) -> Result<GetCertificateResponse, ApiError> {
-        Err(ApiError::not_implemented("GetCertificate"))
-    }
-    /// `GetDelegatedAccessToken`.
-    async fn get_delegated_access_token(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetDelegatedAccessTokenRequest,
-    ) -> Result<GetDelegatedAccessTokenResponse, ApiError> {
-        Err(ApiError::not_implemented("GetDelegatedAccessToken"))
-    }
-    /// `GetFederationToken`.
-    async fn get_federation_token(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetFederationTokenRequest,
-    ) -> Result<GetFederationTokenResponse, ApiError> {
-        Err(ApiError::not_implemented("GetFederationToken"))
-    }
-    /// `GetScopedCredentials`.
-    async fn get_scoped_credentials(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetScopedCredentialsRequest,
-    ) -> Result<GetScopedCredentialsResponse, ApiError> {
-        Err(ApiError::not_implemented("GetScopedCredentials"))
-    }
+        ctx: &mut RequestContext,
+        input: GetCallerIdentityRequest,
+    ) -> Result<GetCallerIdentityResponse, ApiError>;
     /// `GetSessionToken`.
     async fn get_session_token(
         &self,
-        _ctx: &mut RequestContext,
-        _input: GetSessionTokenRequest,
-    ) -> Result<GetSessionTokenResponse, ApiError> {
-        Err(ApiError::not_implemented("GetSessionToken"))
-    }
-    /// `GetTrustBundles`.
-    async fn get_trust_bundles(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetTrustBundlesRequest,
-    ) -> Result<GetTrustBundlesResponse, ApiError> {
-        Err(ApiError::not_implemented("GetTrustBundles"))
-    }
-    /// `GetWebIdentityToken`.
-    async fn get_web_identity_token(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: GetWebIdentityTokenRequest,
-    ) -> Result<GetWebIdentityTokenResponse, ApiError> {
-        Err(ApiError::not_implemented("GetWebIdentityToken"))
-    }
-    /// `IssueWorkloadIdentityContext`.
-    async fn issue_workload_identity_context(
-        &self,
-        _ctx: &mut RequestContext,
-        _input: IssueWorkloadIdentityContextRequest,
-    ) -> Result<IssueWorkloadIdentityContextResponse, ApiError> {
-        Err(ApiError::not_implemented("IssueWorkloadIdentityContext"))
-    }
+        ctx: &mut RequestContext,
+        input: GetSessionTokenRequest,
+    ) -> Result<GetSessionTokenResponse, ApiError>;
 }
 
 /// Converts a validated input, calls the operation, converts its output.
@@ -2236,25 +1325,10 @@ pub async fn dispatch<A: StsApi + ?Sized>(
             .assume_role(ctx, AssumeRoleRequest::from_value(input)?)
             .await?
             .into_value()),
-        "AssumeRoleWithSAML" => Ok(api
-            .assume_role_with_saml(ctx, AssumeRoleWithSAMLRequest::from_value(input)?)
-            .await?
-            .into_value()),
         "AssumeRoleWithWebIdentity" => Ok(api
             .assume_role_with_web_identity(
                 ctx,
                 AssumeRoleWithWebIdentityRequest::from_value(input)?,
-            )
-            .await?
-            .into_value()),
-        "AssumeRoot" => Ok(api
-            .assume_root(ctx, AssumeRootRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "DecodeAuthorizationMessage" => Ok(api
-            .decode_authorization_message(
-                ctx,
-                DecodeAuthorizationMessageRequest::from_value(input)?,
             )
             .await?
             .into_value()),
@@ -2266,39 +1340,8 @@ pub async fn dispatch<A: StsApi + ?Sized>(
             .get_caller_identity(ctx, GetCallerIdentityRequest::from_value(input)?)
             .await?
             .into_value()),
-        "GetCertificate" => Ok(api
-            .get_certificate(ctx, GetCertificateRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetDelegatedAccessToken" => Ok(api
-            .get_delegated_access_token(ctx, GetDelegatedAccessTokenRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetFederationToken" => Ok(api
-            .get_federation_token(ctx, GetFederationTokenRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetScopedCredentials" => Ok(api
-            .get_scoped_credentials(ctx, GetScopedCredentialsRequest::from_value(input)?)
-            .await?
-            .into_value()),
         "GetSessionToken" => Ok(api
             .get_session_token(ctx, GetSessionTokenRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetTrustBundles" => Ok(api
-            .get_trust_bundles(ctx, GetTrustBundlesRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "GetWebIdentityToken" => Ok(api
-            .get_web_identity_token(ctx, GetWebIdentityTokenRequest::from_value(input)?)
-            .await?
-            .into_value()),
-        "IssueWorkloadIdentityContext" => Ok(api
-            .issue_workload_identity_context(
-                ctx,
-                IssueWorkloadIdentityContextRequest::from_value(input)?,
-            )
             .await?
             .into_value()),
         other => Err(ApiError::not_implemented(other)),
