@@ -322,20 +322,17 @@ async fn import(gates: &Arc<StateGates>, request: Body) -> Response<Body> {
     }
 }
 
-/// Where `save` and `load` keep `service`'s snapshot, or the `503` when nowhere.
-fn snapshot_file(gates: &StateGates, service: &str) -> Result<PathBuf, Response<Body>> {
-    gates.snapshot_file(service).ok_or_else(|| {
-        json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"error": "no snapshot directory configured"}),
-        )
-    })
+/// The answer of `save` and `load` when Skyport has no state directory for snapshots.
+fn no_snapshot_dir() -> Response<Body> {
+    json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({"error": "no snapshot directory configured"}),
+    )
 }
 
 async fn save(gates: &Arc<StateGates>, service: &str) -> Response<Body> {
-    let file = match snapshot_file(gates, service) {
-        Ok(f) => f,
-        Err(response) => return response,
+    let Some(file) = gates.snapshot_file(service) else {
+        return no_snapshot_dir();
     };
     let written = async {
         if let Some(dir) = file.parent() {
@@ -357,9 +354,8 @@ async fn save(gates: &Arc<StateGates>, service: &str) -> Response<Body> {
 }
 
 async fn load(gates: &Arc<StateGates>, service: &str) -> Response<Body> {
-    let file = match snapshot_file(gates, service) {
-        Ok(f) => f,
-        Err(response) => return response,
+    let Some(file) = gates.snapshot_file(service) else {
+        return no_snapshot_dir();
     };
     let opened = match tokio::fs::File::open(&file).await {
         Ok(f) => f,
