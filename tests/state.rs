@@ -808,3 +808,58 @@ async fn with_persistence_reset_save_load_and_import_survive_a_restart() {
     let c = clients(&skyport.endpoint()).await;
     assert_eq!(listing(&c).await, seeded);
 }
+
+/// A long poll waiting on a queue does not hold a reset up: it returns early, and the reset answers at
+/// once instead of after the poll's 20 seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_poll_does_not_hold_a_reset_up() {
+    let skyport = Skyport::start();
+    let endpoint = skyport.endpoint();
+    let c = clients(&endpoint).await;
+    let url = c
+        .sqs
+        .create_queue()
+        .queue_name("waiting")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let sqs = c.sqs.clone();
+    let poll = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(20)
+            .send()
+            .await;
+        (started.elapsed(), out.map(|o| o.messages().len()))
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        http(&endpoint, "POST", "/_localstack/state/sqs/reset").0
+    })
+    .await
+    .unwrap();
+    let reset_took = started.elapsed();
+    assert_eq!(status, 200);
+    assert!(
+        reset_took < Duration::from_secs(3),
+        "reset took {reset_took:?}"
+    );
+    let (polled, messages) = poll.await.unwrap();
+    assert!(polled < Duration::from_secs(5), "long poll took {polled:?}");
+    assert_eq!(messages.unwrap(), 0);
+    eprintln!("reset with a long poll waiting: {reset_took:?}");
+    assert!(
+        c.sqs
+            .list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls()
+            .is_empty()
+    );
+}
