@@ -1,5 +1,5 @@
 //! Command-line parsing (clap) and the subcommands: `start` (in this process, or `--docker` in a
-//! container), `stop`, `logs`, `status`, `wait`, `config validate`, `aws`, `certs`, `dns resolve`, and the
+//! container), `stop`, `logs`, `status`, `wait`, `config validate`, `aws`, `certs`, `state`, `dns resolve`, and the
 //! `--health-check` probe used by container health checks.
 
 use std::collections::BTreeMap;
@@ -83,6 +83,8 @@ pub enum Command {
     },
     /// The local CA: print it, export a trust bundle, add it to or remove it from the system trust store.
     Certs(crate::certs_cmd::CertsArgs),
+    /// Reset, export or import the state of a running Skyport.
+    State(crate::state_cmd::StateArgs),
     /// The embedded DNS server.
     Dns {
         #[command(subcommand)]
@@ -238,6 +240,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }) => validate(&settings, &docker),
         Some(Command::Aws { endpoint, args }) => crate::aws_cli::run(endpoint.as_deref(), &args),
         Some(Command::Certs(args)) => crate::certs_cmd::run(&args),
+        Some(Command::State(args)) => crate::state_cmd::run(&args),
         Some(Command::Dns {
             command: DnsCommand::Resolve(args),
         }) => crate::dns_cmd::resolve(&args),

@@ -514,6 +514,68 @@ fn split_host_port(item: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
+/// True for a host name (letters, digits, `-` and `_` in dot-separated labels of at most 63
+/// characters, 253 in all) or an IP address.
+fn valid_host(host: &str) -> bool {
+    if host.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// A host name or IP address in `var`.
+fn host_var(env: &dyn EnvSource, var: &'static str) -> Result<Option<String>, ConfigError> {
+    match env.var(var).map(|v| v.trim().to_owned()) {
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if valid_host(&v) => Ok(Some(v)),
+        Some(v) => Err(invalid(var, &v, "a host name or an IP address")),
+        None => Ok(None),
+    }
+}
+
+/// Docker object names (networks, containers): comma-separated when `list`, each
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+fn docker_names_var(
+    env: &dyn EnvSource,
+    var: &'static str,
+    list: bool,
+) -> Result<Option<String>, ConfigError> {
+    let Some(value) = env.var(var).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let valid = |name: &str| {
+        let mut bytes = name.bytes();
+        bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    };
+    let names: Vec<&str> = if list {
+        value.split(',').map(str::trim).collect()
+    } else {
+        vec![value.trim()]
+    };
+    if names.iter().all(|n| valid(n)) {
+        Ok(Some(value))
+    } else {
+        let expected = if list {
+            "Docker network names, comma-separated (letters, digits, '_', '.' and '-')"
+        } else {
+            "a Docker container name (letters, digits, '_', '.' and '-')"
+        };
+        Err(invalid(var, &value, expected))
+    }
+}
+
 /// Parses `LOCALSTACK_HOST` (`host[:port]`).
 pub fn parse_host_and_port(value: &str, default_port: u16) -> Result<HostAndPort, ConfigError> {
     let err = || {
@@ -524,11 +586,11 @@ pub fn parse_host_and_port(value: &str, default_port: u16) -> Result<HostAndPort
         )
     };
     let (host, port) = split_host_port(value.trim()).ok_or_else(err)?;
-    if host.is_empty() || host.contains('/') || host.contains(' ') {
+    if !valid_host(host) {
         return Err(err());
     }
     let port = match port {
-        Some(p) => p.parse().map_err(|_| err())?,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(err)?,
         None => default_port,
     };
     Ok(HostAndPort {
@@ -754,6 +816,13 @@ impl Config {
         let start = env
             .var("EXTERNAL_SERVICE_PORTS_START")
             .map_or(Ok(4510), |v| parse_port("EXTERNAL_SERVICE_PORTS_START", &v))?;
+        if start == 0 {
+            return Err(invalid(
+                "EXTERNAL_SERVICE_PORTS_START",
+                "0",
+                "a port number from 1 to 65535",
+            ));
+        }
         // END is excluded (LocalStack's documented meaning: 4510..4560 is 4510-4559).
         let end = env
             .var("EXTERNAL_SERVICE_PORTS_END")
@@ -907,12 +976,13 @@ impl Config {
                     Some(v) if matches!(v.as_str(), "docker" | "local" | "auto") => Some(v),
                     Some(v) => return Err(invalid("LAMBDA_EXECUTOR", &v, "docker, local or auto")),
                 },
-                docker_network: env
-                    .var("LAMBDA_DOCKER_NETWORK")
-                    .filter(|v| !v.trim().is_empty()),
-                docker_dns: env
-                    .var("LAMBDA_DOCKER_DNS")
-                    .filter(|v| !v.trim().is_empty()),
+                docker_network: docker_names_var(env, "LAMBDA_DOCKER_NETWORK", true)?,
+                docker_dns: match env.var("LAMBDA_DOCKER_DNS").map(|v| v.trim().to_owned()) {
+                    Some(v) if v.is_empty() => None,
+                    Some(v) if v.parse::<IpAddr>().is_ok() => Some(v),
+                    Some(v) => return Err(invalid("LAMBDA_DOCKER_DNS", &v, "an IP address")),
+                    None => None,
+                },
                 docker_flags: env
                     .var("LAMBDA_DOCKER_FLAGS")
                     .filter(|v| !v.trim().is_empty()),
@@ -941,12 +1011,8 @@ impl Config {
                     None => None,
                 },
                 keepalive: millis_in(env, "LAMBDA_KEEPALIVE_MS", (0.0, 86_400_000.0), 600_000.0)?,
-                hostname_from_lambda: env
-                    .var("HOSTNAME_FROM_LAMBDA")
-                    .filter(|v| !v.trim().is_empty()),
-                main_container_name: env
-                    .var("MAIN_CONTAINER_NAME")
-                    .filter(|v| !v.trim().is_empty()),
+                hostname_from_lambda: host_var(env, "HOSTNAME_FROM_LAMBDA")?,
+                main_container_name: docker_names_var(env, "MAIN_CONTAINER_NAME", false)?,
                 retry_base: millis_in(
                     env,
                     "SKYPORT_LAMBDA_RETRY_BASE_MS",
@@ -1356,6 +1422,22 @@ mod tests {
     }
 
     #[test]
+    fn valid_hosts_are_accepted() {
+        for (k, v) in [
+            ("LOCALSTACK_HOST", "localhost.localstack.cloud:4566"),
+            ("LOCALSTACK_HOST", "127.0.0.1"),
+            ("LOCALSTACK_HOST", "[::1]:4566"),
+            ("LOCALSTACK_HOST", "my_service.internal"),
+            ("HOSTNAME_FROM_LAMBDA", "172.17.0.1"),
+            ("LAMBDA_DOCKER_DNS", "10.0.0.2"),
+            ("LAMBDA_DOCKER_NETWORK", "my-net,other_net.1"),
+            ("MAIN_CONTAINER_NAME", "localstack-main"),
+        ] {
+            assert!(Config::load(&env(&[(k, v)]), false).is_ok(), "{k}={v}");
+        }
+    }
+
+    #[test]
     fn invalid_values_name_the_variable() {
         for (k, v) in [
             ("DEBUG", "maybe"),
@@ -1374,6 +1456,17 @@ mod tests {
             ("SKYPORT_HANDSHAKE_TIMEOUT", "0"),
             ("TOKIO_WORKER_THREADS", "0"),
             ("TOKIO_WORKER_THREADS", "two"),
+            ("LOCALSTACK_HOST", "bad_host!:4566"),
+            ("LOCALSTACK_HOST", "http://localhost:4566"),
+            ("LOCALSTACK_HOST", "localhost:0"),
+            ("LOCALSTACK_HOST", "localhost:99999"),
+            ("LOCALSTACK_HOST", ":4566"),
+            ("LOCALSTACK_HOST", "-leading.example.com"),
+            ("HOSTNAME_FROM_LAMBDA", "not a host"),
+            ("LAMBDA_DOCKER_DNS", "dns.example.com"),
+            ("LAMBDA_DOCKER_NETWORK", "good,bad network"),
+            ("MAIN_CONTAINER_NAME", "/slash"),
+            ("EXTERNAL_SERVICE_PORTS_START", "0"),
         ] {
             let e = Config::load(&env(&[(k, v)]), false).unwrap_err();
             assert_eq!(e.var, k, "{e}");

@@ -14,6 +14,7 @@ mod logging;
 mod pitfalls;
 mod probe;
 mod start;
+mod state_cmd;
 mod tls;
 
 use std::process::ExitCode;

@@ -43,12 +43,8 @@ pub enum ProbeError {
     BadResponse(String),
 }
 
-/// GETs `path` from `endpoint`; returns the status code and body.
-pub fn http_get(
-    endpoint: &str,
-    path: &str,
-    timeout: Duration,
-) -> Result<(u16, String), ProbeError> {
+/// Connects to `endpoint` (`http://host:port`); returns the stream and the `host:port` for `Host`.
+pub fn connect(endpoint: &str, timeout: Duration) -> Result<(TcpStream, &str), ProbeError> {
     let authority = endpoint
         .strip_prefix("http://")
         .ok_or_else(|| ProbeError::BadEndpoint(endpoint.to_owned()))?
@@ -62,7 +58,21 @@ pub fn http_get(
         .map_err(io)?
         .next()
         .ok_or_else(|| ProbeError::BadEndpoint(endpoint.to_owned()))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
+    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
+    Ok((stream, authority))
+}
+
+/// GETs `path` from `endpoint`; returns the status code and body.
+pub fn http_get(
+    endpoint: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, String), ProbeError> {
+    let (mut stream, authority) = connect(endpoint, timeout)?;
+    let io = |source| ProbeError::Io {
+        endpoint: endpoint.to_owned(),
+        source,
+    };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let request = format!(

@@ -105,6 +105,14 @@ async fn serve(
     options.is_docker = config.in_container;
     options.handshake_timeout = config.handshake_timeout;
     options.header_read_timeout = config.header_timeout;
+    options.snapshot_dir = Some(layout.root().join("snapshots"));
+    // Port-range routes made through `/_skyport/ports` are kept across restarts with persistence.
+    if config.persistence {
+        match layout.open_store("ports") {
+            Ok(store) => options.ports_store = Some(store),
+            Err(e) => tracing::warn!("cannot open the port allocations' store: {e}"),
+        }
+    }
     let (first, last) = config.external_ports;
     // Services that need a port of their own (Lambda, RDS, ...) get a clone of this registry.
     let ports = PortRange::new(first, last).map(PortRegistry::new);

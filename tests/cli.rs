@@ -87,6 +87,34 @@ fn invalid_configuration_exits_before_binding() {
     assert!(!out.contains("Ready."));
 }
 
+/// Every variable whose accepted forms docs/configuration.md states stops `skyport start` with the
+/// variable's name when its value is not one of them.
+#[test]
+fn invalid_values_of_documented_variables_stop_start_naming_the_variable() {
+    for (var, value) in [
+        ("LOCALSTACK_HOST", "bad host!:4566"),
+        ("LOCALSTACK_HOST", "localhost.localstack.cloud:0"),
+        ("LOCALSTACK_HOST", "http://localhost:4566"),
+        ("HOSTNAME_FROM_LAMBDA", "not/a/host"),
+        ("LAMBDA_DOCKER_DNS", "resolver.example"),
+        ("LAMBDA_DOCKER_NETWORK", "my net"),
+        ("MAIN_CONTAINER_NAME", "-dash"),
+        ("EXTERNAL_SERVICE_PORTS_START", "0"),
+        ("LAMBDA_EXECUTOR", "vm"),
+        ("GATEWAY_LISTEN", "nowhere:4566"),
+        ("PERSISTENCE", "sometimes"),
+    ] {
+        let (status, out, err) = run(command()
+            .arg("start")
+            .env("GATEWAY_LISTEN", "127.0.0.1:0")
+            .env("DNS_ADDRESS", "0")
+            .env(var, value));
+        assert_eq!(status.code(), Some(2), "{var}={value}: {out}{err}");
+        assert!(err.contains(var), "{var}={value}: {err}");
+        assert!(!out.contains("Ready."), "{var}={value}");
+    }
+}
+
 #[test]
 fn aws_wrapper_presets_the_endpoint_and_credentials() {
     if !common::require("aws") {

@@ -605,3 +605,78 @@ fn a_route_hostname_resolves_to_skyport_until_the_route_is_released() {
     );
     assert!(upstream.asked("db.backend.test"));
 }
+
+/// With `PERSISTENCE=1`, routes made through the API come back after a restart on their ports, with their
+/// backends and descriptions; a route deleted before the restart does not.
+#[test]
+fn api_routes_survive_a_restart_with_persistence() {
+    if !require("curl") {
+        return;
+    }
+    let (backend, _events) = echo_backend();
+    let dir = tempfile::tempdir().unwrap();
+    let first = free_block(4);
+    let options = Options::default()
+        .state_dir(dir.path())
+        .env("PERSISTENCE", "1")
+        .env("EXTERNAL_SERVICE_PORTS_START", &first.to_string())
+        .env("EXTERNAL_SERVICE_PORTS_END", &(first + 4).to_string());
+    let mut skyport = Skyport::start_with(options.clone());
+    let endpoint = skyport.endpoint();
+    let kept = route(
+        &endpoint,
+        &format!(
+            r#"{{"target": "{backend}", "port": {}, "description": "kept"}}"#,
+            first + 2
+        ),
+    );
+    let http = route(
+        &endpoint,
+        r#"{"service": "sts", "description": "sts route"}"#,
+    );
+    let gone = route(&endpoint, &format!(r#"{{"target": "{backend}"}}"#));
+    assert_eq!(
+        api(
+            &endpoint,
+            "DELETE",
+            &format!("/_skyport/ports/{gone}"),
+            None
+        )
+        .0,
+        204
+    );
+    skyport.signal("TERM");
+    skyport.wait_exit(Duration::from_secs(10));
+    drop(skyport);
+
+    let skyport = Skyport::start_with(options);
+    let endpoint = skyport.endpoint();
+    let (status, list) = api(&endpoint, "GET", "/_skyport/ports", None);
+    assert_eq!(status, 200);
+    let mut ports: Vec<(u64, String)> = list["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["port"].as_u64().unwrap(),
+                p["description"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    ports.sort();
+    let mut want = vec![
+        (u64::from(kept), "kept".to_owned()),
+        (u64::from(http), "sts route".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(ports, want, "{list}");
+    assert_eq!(echo_through(kept, b"after restart"), b"after restart");
+    let (status, json) = api(
+        &format!("http://127.0.0.1:{http}"),
+        "GET",
+        "/_skyport/health",
+        None,
+    );
+    assert_eq!(status, 200, "{json}");
+}

@@ -43,12 +43,16 @@ async fn handle_request(
 
     let internal = {
         let path = parts.uri.path();
-        path.starts_with("/_localstack/") || path.starts_with("/_skyport/")
+        path.starts_with("/_localstack/")
+            || path.starts_with("/_skyport/")
+            || path == "/moto-api/reset"
     };
     if internal {
         let path = parts.uri.path();
         let mut response = if path == "/_skyport/ports" || path.starts_with("/_skyport/ports/") {
             crate::ports::handle(&shared, &parts, request_body).await
+        } else if crate::state::is_state_path(path) {
+            crate::state::handle(&shared.state, &parts, request_body).await
         } else {
             crate::internal::handle(&shared.health, &shared.shutdown, &parts, request_body).await
         };
@@ -222,6 +226,8 @@ async fn call(
         return Err(errors::not_implemented(def.id, route.protocol, false));
     };
     let name = def.id;
+    // Shared with every other request of the service; a reset or an import waits for it.
+    let _gate = shared.state.enter(name).await;
     match unwind::CatchUnwind(service.call(ctx, request)).await {
         Ok(result) => result,
         Err(_) => {

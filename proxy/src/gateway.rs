@@ -41,6 +41,10 @@ pub struct GatewayOptions {
     pub ports: Option<PortRegistry>,
     /// Connect and idle timeouts of TCP routes in the port range.
     pub forward: ForwardOptions,
+    /// Where `/_localstack/state/<service>/save` keeps snapshots and imports stage data files.
+    pub snapshot_dir: Option<std::path::PathBuf>,
+    /// Where allocations made through `/_skyport/ports` are kept across restarts (with persistence).
+    pub ports_store: Option<skyport_core::store::Store>,
 }
 
 impl GatewayOptions {
@@ -57,6 +61,8 @@ impl GatewayOptions {
             is_docker: false,
             ports: None,
             forward: ForwardOptions::default(),
+            snapshot_dir: None,
+            ports_store: None,
         }
     }
 }
@@ -74,6 +80,8 @@ pub(crate) struct Shared {
     pub router: RouterConfig,
     pub services: HashMap<&'static str, Arc<dyn Service>>,
     pub disabled: HashSet<String>,
+    /// The per-service gates of resets and imports, and the state endpoints' services.
+    pub state: Arc<crate::state::StateGates>,
     pub health: Arc<Health>,
     pub shutdown: Shutdown,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
@@ -91,6 +99,8 @@ pub(crate) struct Shared {
 pub struct Gateway {
     options: GatewayOptions,
     services: HashMap<&'static str, Arc<dyn Service>>,
+    /// Registration order (the order of resets and exports).
+    order: Vec<&'static str>,
     disabled: HashSet<String>,
     documents: BTreeMap<String, (&'static str, bytes::Bytes)>,
 }
@@ -101,6 +111,7 @@ impl Gateway {
         Gateway {
             options,
             services: HashMap::new(),
+            order: Vec::new(),
             disabled: HashSet::new(),
             documents: BTreeMap::new(),
         }
@@ -108,7 +119,10 @@ impl Gateway {
 
     /// Adds a service implementation.
     pub fn register(&mut self, service: Arc<dyn Service>) {
-        self.services.insert(service.info().name, service);
+        let name = service.info().name;
+        if self.services.insert(name, service).is_none() {
+            self.order.push(name);
+        }
     }
 
     /// Marks a service as disabled (`SERVICES` excludes it): requests get a "disabled" error.
@@ -160,8 +174,19 @@ impl Gateway {
             .keep_alive_interval(Some(Duration::from_secs(30)));
 
         let shutdown = Shutdown::new();
+        let stateful = self
+            .order
+            .iter()
+            .filter(|name| !self.disabled.contains(**name))
+            .filter_map(|name| Some((*name, self.services.get(name)?.clone())))
+            .collect();
+        let state = Arc::new(crate::state::StateGates::new(
+            stateful,
+            self.options.snapshot_dir.clone(),
+        ));
         let shared = Arc::new(Shared {
             router: self.options.router.clone(),
+            state,
             services: self.services,
             disabled: self.disabled,
             health: health.clone(),
@@ -176,11 +201,13 @@ impl Gateway {
             header_read_timeout: self.options.header_read_timeout,
             max_form_body: self.options.max_form_body,
             localstack_header: self.options.localstack_header,
-            ports: self
-                .options
-                .ports
-                .clone()
-                .map(|registry| crate::ports::Ports::new(registry, self.options.forward)),
+            ports: self.options.ports.clone().map(|registry| {
+                crate::ports::Ports::new(
+                    registry,
+                    self.options.forward,
+                    self.options.ports_store.clone(),
+                )
+            }),
             extra_conn_tx: std::sync::Mutex::new(None),
         });
 
@@ -217,6 +244,7 @@ impl Gateway {
         if let Some(ports) = &shared.ports {
             let binder = crate::ports::Binder::new(&addrs, &shared);
             ports.registry.serve_with(Arc::new(binder));
+            ports.restore(&shared.services);
         }
         Ok(RunningGateway {
             addrs,

@@ -24,6 +24,7 @@ pub mod listener;
 pub mod ports;
 pub mod router;
 pub mod shutdown;
+mod state;
 mod watchdog;
 
 pub use gateway::{Gateway, GatewayOptions, Listeners, RunningGateway};

@@ -9,6 +9,9 @@
 //!   registered in Skyport's DNS (it resolves to Skyport, so `<hostname>:<port>` reaches the backend) and
 //!   removed again when the allocation is released.
 //! - `DELETE /_skyport/ports/<port>` releases an allocation made through this endpoint (204).
+//!
+//! With persistence (a store given to the gateway), allocations made through the endpoint are stored
+//! before the 201 and removed before the 204, and made again at the next start.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +25,7 @@ use skyport_core::ports::{
     Allocation, Backend, PortBinder, PortError, PortGuard, PortLease, PortRegistry, PortRequest,
     parse_target,
 };
+use skyport_core::store::Store;
 use skyport_core::{Body, body, protocol::bytes_response, timefmt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -37,15 +41,120 @@ pub(crate) struct Ports {
     pub registry: PortRegistry,
     pub forward: ForwardOptions,
     api_leases: Mutex<HashMap<u16, PortLease>>,
+    /// Where API allocations are kept across restarts (with persistence).
+    store: Option<Store>,
 }
 
+/// The store table of API allocations: port (5 digits) → [`CreateRequest`] JSON with the port set.
+const API_PORTS: &str = "api_ports";
+
 impl Ports {
-    pub fn new(registry: PortRegistry, forward: ForwardOptions) -> Ports {
+    pub fn new(registry: PortRegistry, forward: ForwardOptions, store: Option<Store>) -> Ports {
         Ports {
             registry,
             forward,
             api_leases: Mutex::new(HashMap::new()),
+            store,
         }
+    }
+
+    /// Makes the stored API allocations again (at start, once the range is served).
+    pub fn restore(&self, services: &HashMap<&'static str, Arc<dyn skyport_core::Service>>) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let mut saved = Vec::new();
+        let read = store.read(|r| {
+            r.visit(API_PORTS, |_, v| {
+                match serde_json::from_slice::<CreateRequest>(v) {
+                    Ok(request) => saved.push(request),
+                    Err(e) => tracing::warn!("skipping an unreadable stored port allocation: {e}"),
+                }
+                Ok(())
+            })
+        });
+        if let Err(e) = read {
+            tracing::warn!("cannot read the stored port allocations: {e}");
+            return;
+        }
+        for request in saved {
+            let port = request.port;
+            match self.allocate(services, request) {
+                Ok(lease) => {
+                    tracing::info!(port = lease.port(), "port allocation restored");
+                    if let Ok(mut leases) = self.api_leases.lock() {
+                        leases.insert(lease.port(), lease);
+                    }
+                }
+                Err((_, message)) => {
+                    tracing::warn!(?port, "cannot restore a port allocation: {message}")
+                }
+            }
+        }
+    }
+
+    /// Reserves a port for `request` with its backend and host name.
+    fn allocate(
+        &self,
+        services: &HashMap<&'static str, Arc<dyn skyport_core::Service>>,
+        request: CreateRequest,
+    ) -> Result<PortLease, (StatusCode, String)> {
+        let backend = match (request.target, request.service) {
+            (Some(target), None) => {
+                parse_target(&target).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+                Backend::Tcp { target }
+            }
+            (None, Some(service)) => {
+                if !services.contains_key(service.as_str()) {
+                    let mut known: Vec<&str> = services.keys().copied().collect();
+                    known.sort_unstable();
+                    return Err((
+                        StatusCode::BAD_REQUEST,
+                        format!("unknown service {service:?}; known: {}", known.join(", ")),
+                    ));
+                }
+                Backend::Http {
+                    service: Some(service),
+                }
+            }
+            _ => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    "give exactly one of \"target\" (host:port, raw TCP) or \"service\" (a Skyport service over HTTP)".to_owned(),
+                ));
+            }
+        };
+        let lease = self
+            .registry
+            .reserve(PortRequest {
+                preferred: request.port,
+                owner: API_OWNER.to_owned(),
+                description: request.description,
+            })
+            .map_err(|e| (status_of(&e), e.to_string()))?;
+        lease.set_backend(backend);
+        if let Some(name) = &request.hostname {
+            // A name that cannot be registered frees the port again (the lease is dropped).
+            lease
+                .add_name(name)
+                .map_err(|e| (status_of(&e), e.to_string()))?;
+        }
+        Ok(lease)
+    }
+
+    /// Stores (`Some`) or forgets (`None`) the API allocation of `port`, durably.
+    async fn save(&self, port: u16, request: Option<CreateRequest>) -> Result<(), String> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let key = format!("{port:05}");
+        store
+            .write_async(move |w| match &request {
+                Some(r) => w.put_json(API_PORTS, &key, r),
+                None => w.delete(API_PORTS, &key).map(|_| ()),
+            })
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -215,8 +324,8 @@ fn describe(allocation: &Allocation) -> Value {
     })
 }
 
-/// The body of `POST /_skyport/ports`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /_skyport/ports` (also how an allocation is stored).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
     target: Option<String>,
@@ -290,6 +399,9 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts, request_body: Body) -
                 .and_then(|mut leases| leases.remove(&port));
             match (lease, ports.registry.get(port)) {
                 (Some(lease), _) => {
+                    if let Err(e) = ports.save(port, None).await {
+                        tracing::warn!(port, "cannot remove the stored port allocation: {e}");
+                    }
                     lease.release();
                     Response::builder()
                         .status(StatusCode::NO_CONTENT)
@@ -333,47 +445,18 @@ async fn create(shared: &Shared, ports: &Ports, request_body: Body) -> Response<
             );
         }
     };
-    let backend = match (request.target, request.service) {
-        (Some(target), None) => {
-            if let Err(e) = parse_target(&target) {
-                return error(StatusCode::BAD_REQUEST, e.to_string());
-            }
-            Backend::Tcp { target }
-        }
-        (None, Some(service)) => {
-            if !shared.services.contains_key(service.as_str()) {
-                let mut known: Vec<&str> = shared.services.keys().copied().collect();
-                known.sort_unstable();
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown service {service:?}; known: {}", known.join(", ")),
-                );
-            }
-            Backend::Http {
-                service: Some(service),
-            }
-        }
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "give exactly one of \"target\" (host:port, raw TCP) or \"service\" (a Skyport service over HTTP)",
-            );
-        }
+    let mut saved = request.clone();
+    let lease = match ports.allocate(&shared.services, request) {
+        Ok(lease) => lease,
+        Err((status, message)) => return error(status, message),
     };
-    let lease = match ports.registry.reserve(PortRequest {
-        preferred: request.port,
-        owner: API_OWNER.to_owned(),
-        description: request.description,
-    }) {
-        Ok(l) => l,
-        Err(e) => return error(status_of(&e), e.to_string()),
-    };
-    lease.set_backend(backend);
-    if let Some(name) = &request.hostname {
-        // A name that cannot be registered frees the port again (the lease is dropped).
-        if let Err(e) = lease.add_name(name) {
-            return error(status_of(&e), e.to_string());
-        }
+    saved.port = Some(lease.port());
+    if let Err(e) = ports.save(lease.port(), Some(saved)).await {
+        // Not stored: not made (the lease is dropped, the port freed).
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot store the allocation: {e}"),
+        );
     }
     let value = describe(lease.allocation());
     let port = lease.port();

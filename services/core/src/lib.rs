@@ -7,6 +7,8 @@
 //! - [`protocol`]: the protocol enum and the small codecs (form/query decoding, an XML writer, JSON helpers).
 //! - [`service::Service`]: the interface the proxy's router dispatches to.
 //! - [`store::Store`]: the embedded ACID state store (redb) and [`store::StateLayout`], the state directory.
+//! - [`state`]: reset, export and import of a service's state ([`state::StateControl`]) and the snapshot
+//!   format.
 //! - [`operations`]: operation names the router and the services share.
 //! - [`ports`]: the external service port range (4510-4559): leases and the backends they route to.
 //! - [`arn`], [`host`], [`ids`], [`timefmt`], [`body`]: helpers for ARNs, AWS hostnames, request ids,
@@ -25,6 +27,7 @@ pub mod operations;
 pub mod ports;
 pub mod protocol;
 pub mod service;
+pub mod state;
 pub mod store;
 pub mod timefmt;
 pub mod xml;

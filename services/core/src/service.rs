@@ -46,6 +46,11 @@ pub trait Service: Send + Sync + 'static {
         None
     }
 
+    /// The service's state control (reset, export, import), if it keeps state.
+    fn state_control(&self) -> Option<&dyn crate::state::StateControl> {
+        None
+    }
+
     /// Called as soon as graceful shutdown begins, before in-flight requests are drained: end long waits
     /// (long polls) early so they do not hold the shutdown up.
     fn stopping(&self) {}

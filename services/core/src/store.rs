@@ -635,6 +635,22 @@ impl Writer<'_> {
         }
     }
 
+    /// Removes every table and entry of the store (a state reset, or the start of an import).
+    pub fn clear(&mut self) -> Result<(), StoreError> {
+        match &mut self.tx {
+            WriteTx::File(tx) => {
+                let names: Vec<String> = db_err!(tx.list_tables())?
+                    .map(|h| redb::TableHandle::name(&h).to_owned())
+                    .collect();
+                for name in names {
+                    db_err!(tx.delete_table(table(&name)))?;
+                }
+            }
+            WriteTx::Memory(tables) => tables.clear(),
+        }
+        Ok(())
+    }
+
     /// Removes a value; true when it existed.
     pub fn delete(&mut self, table_name: &str, key: &str) -> Result<bool, StoreError> {
         match &mut self.tx {
@@ -682,6 +698,20 @@ impl Reader {
                 Ok(value)
             }
             ReadTx::Memory(tables) => Ok(tables.get(table_name, key).map(<[u8]>::to_vec)),
+        }
+    }
+
+    /// The names of the tables that exist, in order.
+    pub fn tables(&self) -> Result<Vec<String>, StoreError> {
+        match &self.tx {
+            ReadTx::File(tx) => {
+                let mut names: Vec<String> = db_err!(tx.list_tables())?
+                    .map(|h| redb::TableHandle::name(&h).to_owned())
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+            ReadTx::Memory(tables) => Ok(tables.names()),
         }
     }
 

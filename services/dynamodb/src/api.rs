@@ -166,6 +166,10 @@ impl Service for DynamoDb {
         &INFO
     }
 
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
+    }
+
     fn operations(&self) -> Option<OperationTable> {
         Some(OperationTable {
             implemented: OPERATIONS,

@@ -28,6 +28,7 @@ mod request;
 mod scan;
 mod schema;
 pub mod shapes;
+mod snapshot;
 mod state;
 mod tables;
 mod transact;

@@ -31,6 +31,8 @@ pub enum Op {
     PutItem(String, Vec<u8>),
     /// Remove an item.
     DeleteItem(String),
+    /// Remove every table and item (a state reset or import), in order with the other changes.
+    Clear,
 }
 
 type Ack = oneshot::Sender<Result<(), StorageFailure>>;
@@ -110,13 +112,14 @@ fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Ack)>) {
                     Op::DeleteItem(k) => {
                         w.delete(ITEMS, k)?;
                     }
+                    Op::Clear => w.clear()?,
                 }
             }
             Ok(())
         };
         let frees = all
             .iter()
-            .all(|op| matches!(op, Op::DeleteTable(_) | Op::DeleteItem(_)));
+            .all(|op| matches!(op, Op::DeleteTable(_) | Op::DeleteItem(_) | Op::Clear));
         let result = if frees {
             store.write_freeing(apply)
         } else {

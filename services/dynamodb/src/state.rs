@@ -303,8 +303,28 @@ impl Registry {
                 tables.insert(name, Arc::new(RwLock::new(table)));
             }
         }
-        self.next_uid.store(max_uid + 1, Ordering::Relaxed);
+        // Never below a uid given before (a detached table's late commits must not hit a new one).
+        self.next_uid.fetch_max(max_uid + 1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Replaces every table by those of `from` (empty for a reset): the tables held so far are marked
+    /// deleted, so a request or sweep still holding one writes nothing more.
+    pub fn replace(&self, from: &Store) -> Result<(), StoreError> {
+        let old: Vec<TableRef> = {
+            let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut *tables).into_values().collect()
+        };
+        for table in old {
+            write(&table).deleted = true;
+        }
+        self.load(from)
+    }
+
+    /// Every table with its account, region and name, in order.
+    pub fn entries(&self) -> Vec<((String, String, String), TableRef)> {
+        let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        tables.iter().map(|(k, t)| (k.clone(), t.clone())).collect()
     }
 
     /// A fresh table uid.

@@ -236,10 +236,16 @@ impl Events {
     }
 }
 
+skyport_core::store_state_control!(Events, this => this.inner.state.store());
+
 #[async_trait::async_trait]
 impl Service for Events {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
     }
 
     fn operations(&self) -> Option<OperationTable> {

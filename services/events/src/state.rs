@@ -166,6 +166,11 @@ impl EventStore {
         EventStore { store }
     }
 
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Writes the `default` bus of `account`/`region` when it is not there yet.
     pub async fn ensure_default(&self, account: &str, region: &str) -> Result<(), StoreError> {
         let key = bus_key(account, region, DEFAULT_BUS);

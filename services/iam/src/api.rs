@@ -135,10 +135,16 @@ impl Iam {
     }
 }
 
+skyport_core::store_state_control!(Iam, this => &this.store);
+
 #[async_trait::async_trait]
 impl Service for Iam {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
     }
 
     fn operations(&self) -> Option<OperationTable> {

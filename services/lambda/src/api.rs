@@ -23,6 +23,7 @@ use crate::runtimes;
 use crate::shapes::{self, LambdaApi};
 
 mod layers;
+mod state;
 mod triggers;
 mod urls;
 
@@ -647,6 +648,10 @@ fn policy_document(statements: &[serde_json::Value]) -> String {
 impl Service for Lambda {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
     }
 
     fn operations(&self) -> Option<OperationTable> {

@@ -308,6 +308,16 @@ impl CodeStore {
             .map_err(std::io::Error::other)?
     }
 
+    /// The directory of the packages (`<sha256>.zip` each).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// True when packages are fsynced.
+    pub fn durable(&self) -> bool {
+        self.durable
+    }
+
     /// Removes packages no function refers to any more.
     pub fn sweep(&self, referenced: &std::collections::HashSet<String>) {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {

@@ -387,14 +387,9 @@ impl Engine {
         }
     }
 
-    /// Graceful shutdown began: no new environments.
-    pub fn stopping(&self) {
-        self.inner.stopping.store(true, Ordering::Release);
-    }
-
-    /// Stops every environment.
-    pub async fn shutdown(&self) {
-        self.stopping();
+    /// Stops every idle environment and forgets the pools (a state reset or import); unlike
+    /// [`Engine::shutdown`] new environments start afterwards.
+    pub async fn retire_all(&self) {
         let envs: Vec<Arc<Env>> = {
             let mut pools = lock(&self.inner.pools);
             pools
@@ -404,6 +399,17 @@ impl Engine {
         };
         let stops = envs.iter().map(|e| e.stop());
         futures_util::future::join_all(stops).await;
+    }
+
+    /// Graceful shutdown began: no new environments.
+    pub fn stopping(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+    }
+
+    /// Stops every environment.
+    pub async fn shutdown(&self) {
+        self.stopping();
+        self.retire_all().await;
     }
 
     async fn reap_idle_forever(&self) {

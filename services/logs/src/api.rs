@@ -95,10 +95,16 @@ impl Logs {
     }
 }
 
+skyport_core::store_state_control!(Logs, this => this.state.store());
+
 #[async_trait::async_trait]
 impl Service for Logs {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
     }
 
     fn operations(&self) -> Option<OperationTable> {

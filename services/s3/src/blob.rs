@@ -274,7 +274,7 @@ fn md5_loop(mut md5: Md5, mut rx: mpsc::Receiver<Vec<Bytes>>) -> Md5 {
     md5
 }
 
-fn is_inline(id: &str) -> bool {
+pub(crate) fn is_inline(id: &str) -> bool {
     id.starts_with('i')
 }
 
@@ -680,7 +680,7 @@ impl BlobStore {
     }
 
     /// An inline body (a shared buffer in memory, else read from the store).
-    fn inline_body(&self, id: &str) -> Result<Option<Bytes>, StoreError> {
+    pub(crate) fn inline_body(&self, id: &str) -> Result<Option<Bytes>, StoreError> {
         if !self.durable {
             let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
             return Ok(memory.get(id).cloned());
@@ -726,6 +726,52 @@ impl BlobStore {
             }
         }
         Ok(())
+    }
+
+    /// Removes every blob (a state reset or import; no request is in flight): inline bodies in memory
+    /// and every object file (stored inline bodies go with the store's own reset). Blocking.
+    pub fn clear_all(&self) -> std::io::Result<()> {
+        self.memory_map().clear();
+        let objects = self.dir.join("objects");
+        match std::fs::remove_dir_all(&objects) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        std::fs::create_dir_all(&objects)
+    }
+
+    /// The file of blob `id` (not inline).
+    pub(crate) fn file_of(&self, id: &str) -> PathBuf {
+        self.path(id)
+    }
+
+    /// Puts an imported blob in place: an inline body into memory (without persistence; with it the
+    /// caller stores it in its transaction), a file moved (or copied) to its place. Blocking.
+    pub fn adopt(&self, id: &str, staged: &Path) -> std::io::Result<()> {
+        if is_inline(id) {
+            if !self.durable {
+                let bytes = Bytes::from(std::fs::read(staged)?);
+                self.memory_map().insert(id.to_owned(), bytes);
+            }
+            return Ok(());
+        }
+        let to = self.path(id);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::rename(staged, &to).is_err() {
+            std::fs::copy(staged, &to)?;
+        }
+        if self.durable {
+            std::fs::File::open(&to)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// True when inline bodies live in the store (persistence).
+    pub fn durable(&self) -> bool {
+        self.durable
     }
 
     /// Removes blobs that no metadata refers to: files under `objects/` and inline bodies whose ids are

@@ -43,6 +43,7 @@ pub mod notify;
 mod object;
 mod post;
 pub mod sigv4;
+mod snapshot;
 mod source;
 mod sse;
 mod subresource;
@@ -386,6 +387,10 @@ impl S3 {
 impl Service for S3 {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
     }
 
     async fn call(

@@ -2,6 +2,7 @@
 //! parses each query-protocol request, checks the model's constraints and writes the XML response;
 //! each `SnsApi` method forwards to the module of its topic: `topics`, `subscriptions`, `publish`.
 
+use skyport_core::state::{SnapshotWriter, Staged, StateControl, StateError};
 use std::sync::{Arc, RwLock};
 
 use http::{Request, Response};
@@ -140,10 +141,41 @@ impl Sns {
     }
 }
 
+/// Reset and import replace the store, then the topics and subscriptions in memory are read from it
+/// again; FIFO deduplication is forgotten.
+#[async_trait::async_trait]
+impl StateControl for Sns {
+    async fn reset(&self) -> Result<(), StateError> {
+        skyport_core::state::reset_store(self.state.store()).await?;
+        self.reloaded()
+    }
+
+    async fn export(&self, out: &mut SnapshotWriter<'_>) -> Result<(), StateError> {
+        out.store(self.state.store(), &[]).await
+    }
+
+    async fn import(&self, mut staged: Staged) -> Result<(), StateError> {
+        staged.replace_store_async(self.state.store()).await?;
+        self.reloaded()
+    }
+}
+
+impl Sns {
+    fn reloaded(&self) -> Result<(), StateError> {
+        self.dedup.clear();
+        self.state.reload()?;
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl Service for Sns {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn StateControl> {
+        Some(self)
     }
 
     fn operations(&self) -> Option<OperationTable> {

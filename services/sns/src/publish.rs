@@ -37,6 +37,12 @@ struct DedupInner {
 }
 
 impl Dedup {
+    /// Forgets every deduplication id and sequence (a state reset).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *inner = DedupInner::default();
+    }
+
     /// For a FIFO message: `Err((message id, sequence))` of the earlier message with this
     /// deduplication id within the window, or `Ok(sequence)` for a new one, remembered as `message_id`.
     fn admit(

@@ -124,29 +124,43 @@ pub fn compile_filter(rec: &SubRec) -> Option<Arc<Pattern>> {
     }
 }
 
+/// The topics and subscriptions in `store`.
+fn load(store: &Store) -> Result<Inner, StoreError> {
+    let mut inner = Inner::default();
+    store.read(|r| {
+        r.visit(TOPICS, |_, v| {
+            if let Ok(t) = serde_json::from_slice::<TopicRec>(v) {
+                inner.topics.insert(t.arn.clone(), t);
+            }
+            Ok(())
+        })?;
+        r.visit(SUBSCRIPTIONS, |_, v| {
+            if let Ok(s) = serde_json::from_slice::<SubRec>(v) {
+                let filter = compile_filter(&s);
+                inner.subs.insert(s.arn.clone(), LiveSub { rec: s, filter });
+            }
+            Ok(())
+        })
+    })?;
+    Ok(inner)
+}
+
 impl SnsState {
     /// The state kept in `store`, loaded from it.
     pub fn open(store: Store) -> Result<SnsState, StoreError> {
-        let mut inner = Inner::default();
-        store.read(|r| {
-            r.visit(TOPICS, |_, v| {
-                if let Ok(t) = serde_json::from_slice::<TopicRec>(v) {
-                    inner.topics.insert(t.arn.clone(), t);
-                }
-                Ok(())
-            })?;
-            r.visit(SUBSCRIPTIONS, |_, v| {
-                if let Ok(s) = serde_json::from_slice::<SubRec>(v) {
-                    let filter = compile_filter(&s);
-                    inner.subs.insert(s.arn.clone(), LiveSub { rec: s, filter });
-                }
-                Ok(())
-            })
-        })?;
+        let inner = load(&store)?;
         Ok(SnsState {
             store,
             inner: Arc::new(RwLock::new(inner)),
         })
+    }
+
+    /// Reads the topics and subscriptions from the store again (after a reset or an import replaced
+    /// it).
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let fresh = load(&self.store)?;
+        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
     }
 
     /// The store.

@@ -41,11 +41,37 @@ pub enum Op {
     PutTask(String, Vec<u8>),
     /// Remove a message move task.
     DeleteTask(String),
+    /// Remove everything (a state reset), in order with the changes queued before.
+    Clear,
 }
 
 /// The key of message `seq` in queue `queue_key`.
 pub fn message_key(queue_key: &str, seq: u64) -> String {
     format!("{queue_key}/{seq:020}")
+}
+
+impl Op {
+    /// The store entry this op writes (`None` for a removal).
+    pub fn into_entry(self) -> Option<(&'static str, String, Vec<u8>)> {
+        match self {
+            Op::PutQueue(k, v) => Some((QUEUES, k, v)),
+            Op::PutMessage(k, v) => Some((MESSAGES, k, v)),
+            Op::PutDelivery(k, v) => Some((DELIVERIES, k, v)),
+            Op::PutTask(k, v) => Some((TASKS, k, v)),
+            _ => None,
+        }
+    }
+
+    /// The op writing a store entry (`None` for an unknown table).
+    pub fn from_entry(table: &str, key: String, value: Vec<u8>) -> Option<Op> {
+        match table {
+            QUEUES => Some(Op::PutQueue(key, value)),
+            MESSAGES => Some(Op::PutMessage(key, value)),
+            DELIVERIES => Some(Op::PutDelivery(key, value)),
+            TASKS => Some(Op::PutTask(key, value)),
+            _ => None,
+        }
+    }
 }
 
 /// An `Op` storing `message`.
@@ -240,6 +266,7 @@ fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Option<Ack>)>) {
                     Op::DeleteTask(k) => {
                         w.delete(TASKS, k)?;
                     }
+                    Op::Clear => w.clear()?,
                 }
             }
             Ok(())
@@ -248,7 +275,7 @@ fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Option<Ack>)>) {
         let frees = all.iter().all(|op| {
             matches!(
                 op,
-                Op::DeleteQueue(_) | Op::DeleteMessage(_) | Op::DeleteTask(_)
+                Op::DeleteQueue(_) | Op::DeleteMessage(_) | Op::DeleteTask(_) | Op::Clear
             )
         });
         let result = if frees {

@@ -330,6 +330,8 @@ pub struct Queue {
     pub notify: Notify,
     /// Set when the queue is deleted (long polls stop).
     pub deleted: AtomicBool,
+    /// Set when a state reset or import dropped the queue: nothing it does reaches the store any more.
+    retired: AtomicBool,
     persist: Option<Persister>,
 }
 
@@ -373,6 +375,7 @@ impl Queue {
             }),
             notify: Notify::new(),
             deleted: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
             persist,
         }
     }
@@ -399,6 +402,9 @@ impl Queue {
     }
 
     fn submit(&self, ops: Vec<Op>) -> Pending {
+        if self.retired.load(Ordering::SeqCst) {
+            return None;
+        }
         match &self.persist {
             Some(p) if !ops.is_empty() => Some(p.submit(ops)),
             _ => None,
@@ -940,6 +946,14 @@ impl Queue {
             }
         }
         Ok(self.submit(ops))
+    }
+
+    /// Drops the queue for a state reset or import: long polls end and later changes (a message a
+    /// producer still holding the queue sends) stay out of the store.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+        self.deleted.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
     }
 
     /// Removes the queue's messages and settings from the store (`DeleteQueue`).

@@ -172,6 +172,8 @@ struct Inner {
     deleted: Mutex<BTreeMap<String, u64>>,
     /// Set when shutdown begins: long polls return at once.
     stopping: AtomicBool,
+    /// Set while a state reset waits for requests to finish: long polls return at once.
+    resetting: AtomicBool,
 }
 
 /// The SQS service.
@@ -182,31 +184,41 @@ pub struct Sqs {
 
 type Out = Result<Value, AwsError>;
 
+/// The queues (with their messages) and move tasks of what a store holds.
+fn build(
+    loaded: persist::Loaded,
+    persist: Option<&Persister>,
+) -> (BTreeMap<String, Arc<Queue>>, Vec<Arc<MoveTask>>) {
+    let mut queues = BTreeMap::new();
+    let mut tasks = Vec::new();
+    let mut messages = loaded.messages;
+    for (key, bytes) in loaded.queues {
+        let Ok(record) = serde_json::from_slice::<QueueRecord>(&bytes) else {
+            tracing::warn!(key, "skipping an unreadable stored SQS queue");
+            continue;
+        };
+        let queue = Queue::new(record, persist.cloned());
+        queue.restore(messages.remove(&key).unwrap_or_default());
+        queues.insert(key, Arc::new(queue));
+    }
+    for (key, bytes) in loaded.tasks {
+        match serde_json::from_slice::<TaskRecord>(&bytes) {
+            Ok(record) => tasks.push(Arc::new(MoveTask::from_record(key, record))),
+            Err(_) => tracing::warn!(key, "skipping an unreadable stored SQS move task"),
+        }
+    }
+    (queues, tasks)
+}
+
 impl Sqs {
     /// SQS with its state in `layout` (durable with persistence, in memory otherwise), set up per `options`.
     pub fn new(layout: &StateLayout, options: SqsOptions) -> Result<Sqs, SqsError> {
-        let mut queues = BTreeMap::new();
-        let mut tasks = Vec::new();
+        let (mut queues, mut tasks) = (BTreeMap::new(), Vec::new());
         let persist = if layout.persistent() {
             let store = layout.open_store_with_cache("sqs", STORE_CACHE_BYTES)?;
             let loaded = persist::load(&store)?;
             let persist = Persister::start(store)?;
-            let mut messages = loaded.messages;
-            for (key, bytes) in loaded.queues {
-                let Ok(record) = serde_json::from_slice::<QueueRecord>(&bytes) else {
-                    tracing::warn!(key, "skipping an unreadable stored SQS queue");
-                    continue;
-                };
-                let queue = Queue::new(record, Some(persist.clone()));
-                queue.restore(messages.remove(&key).unwrap_or_default());
-                queues.insert(key, Arc::new(queue));
-            }
-            for (key, bytes) in loaded.tasks {
-                match serde_json::from_slice::<TaskRecord>(&bytes) {
-                    Ok(record) => tasks.push(Arc::new(MoveTask::from_record(key, record))),
-                    Err(_) => tracing::warn!(key, "skipping an unreadable stored SQS move task"),
-                }
-            }
+            (queues, tasks) = build(loaded, Some(&persist));
             tracing::debug!(
                 queues = queues.len(),
                 tasks = tasks.len(),
@@ -223,6 +235,7 @@ impl Sqs {
             tasks: Mutex::new(tasks),
             deleted: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
+            resetting: AtomicBool::new(false),
         });
         let sqs = Sqs { inner };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -954,6 +967,7 @@ impl Sqs {
                 || now >= deadline
                 || q.deleted.load(Ordering::SeqCst)
                 || self.inner.stopping.load(Ordering::SeqCst)
+                || self.inner.resetting.load(Ordering::SeqCst)
             {
                 break outcome.received;
             }
@@ -1386,10 +1400,138 @@ impl Sqs {
     }
 }
 
+/// A reset runs with no SQS request in flight (the gateway's gate; long polls are ended first by
+/// `interrupt`): every queue is retired (its long polls end, and a producer still holding it, such as an S3
+/// notification, writes nothing to the store), move tasks are cancelled, and with persistence the store
+/// is cleared through the commit thread, after every commit queued before.
+#[async_trait::async_trait]
+impl skyport_core::state::StateControl for Sqs {
+    fn interrupt(&self) {
+        self.inner.resetting.store(true, Ordering::SeqCst);
+        for queue in self.queues().values() {
+            queue.notify.notify_waiters();
+        }
+    }
+
+    fn resume(&self) {
+        self.inner.resetting.store(false, Ordering::SeqCst);
+    }
+
+    async fn reset(&self) -> Result<(), skyport_core::state::StateError> {
+        self.replace(BTreeMap::new(), Vec::new(), Vec::new()).await
+    }
+
+    async fn export(
+        &self,
+        out: &mut skyport_core::state::SnapshotWriter<'_>,
+    ) -> Result<(), skyport_core::state::StateError> {
+        let queues: Vec<Arc<Queue>> = self.queues().values().cloned().collect();
+        for queue in queues {
+            // One queue at a time, copied under its lock: a consistent view of each queue.
+            let ops = {
+                let state = queue.lock();
+                let Some(record) = state.record.as_ref() else {
+                    continue;
+                };
+                let mut ops = vec![persist::Op::PutQueue(
+                    queue.key.clone(),
+                    serde_json::to_vec(record).unwrap_or_default(),
+                )];
+                for message in state.messages.values() {
+                    ops.push(persist::put_message(&queue.key, message));
+                    ops.push(persist::put_delivery(&queue.key, message));
+                }
+                ops
+            };
+            for (table, key, value) in ops.into_iter().filter_map(persist::Op::into_entry) {
+                out.entry(table, &key, &value).await?;
+            }
+        }
+        let tasks: Vec<persist::Op> = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|t| t.save())
+            .collect();
+        for (table, key, value) in tasks.into_iter().filter_map(persist::Op::into_entry) {
+            out.entry(table, &key, &value).await?;
+        }
+        Ok(())
+    }
+
+    async fn import(
+        &self,
+        staged: skyport_core::state::Staged,
+    ) -> Result<(), skyport_core::state::StateError> {
+        let from = skyport_core::store::Store::in_memory()?;
+        staged.replace_store(&from)?;
+        let (queues, tasks) = build(persist::load(&from)?, self.inner.persist.as_ref());
+        let ops = if self.inner.persist.is_some() {
+            staged
+                .entries
+                .into_iter()
+                .filter_map(|(t, k, v)| persist::Op::from_entry(&t, k, v))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.replace(queues, tasks, ops).await?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.resume_move_tasks(&runtime);
+        }
+        Ok(())
+    }
+}
+
+impl Sqs {
+    /// Replaces every queue and move task (a reset or an import, with no request in flight): the old
+    /// queues are retired and with persistence the store is cleared and given `ops`, in order after
+    /// every commit queued before.
+    async fn replace(
+        &self,
+        queues: BTreeMap<String, Arc<Queue>>,
+        tasks: Vec<Arc<MoveTask>>,
+        mut ops: Vec<persist::Op>,
+    ) -> Result<(), skyport_core::state::StateError> {
+        let old_tasks = std::mem::replace(
+            &mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()),
+            tasks,
+        );
+        for task in old_tasks {
+            task.cancel.store(true, Ordering::SeqCst);
+        }
+        let old = std::mem::replace(
+            &mut *self.inner.queues.write().unwrap_or_else(|e| e.into_inner()),
+            queues,
+        );
+        for queue in old.values() {
+            queue.retire();
+        }
+        self.inner
+            .deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        if let Some(p) = &self.inner.persist {
+            ops.insert(0, persist::Op::Clear);
+            persist::wait(p.submit(ops))
+                .await
+                .map_err(|e| skyport_core::state::StateError::Service(e.detail))?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl Service for Sqs {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
     }
 
     async fn call(

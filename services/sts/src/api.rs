@@ -76,10 +76,16 @@ fn store_error(e: StoreError) -> ApiError {
     AwsError::storage(&(&e).into(), StorageCodes::COMMON).into()
 }
 
+skyport_core::store_state_control!(Sts, this => this.identities.store());
+
 #[async_trait::async_trait]
 impl Service for Sts {
     fn info(&self) -> &'static ServiceInfo {
         &INFO
+    }
+
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
     }
 
     fn operations(&self) -> Option<OperationTable> {

@@ -62,6 +62,11 @@ impl IdentityStore {
         IdentityStore { store }
     }
 
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The identity behind `access_key`, if Skyport minted it (other keys are not looked up: the
     /// store holds only keys with the minted prefix).
     pub fn lookup(&self, access_key: &str) -> Result<Option<Identity>, StoreError> {

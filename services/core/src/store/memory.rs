@@ -73,6 +73,18 @@ impl Tables {
         t.insert(Arc::from(key), Arc::from(value));
     }
 
+    /// Removes every table.
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The names of the tables, in order.
+    pub(super) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.0.keys().map(|k| k.to_string()).collect();
+        names.sort();
+        names
+    }
+
     pub(super) fn delete(&mut self, table: &str, key: &str) -> bool {
         self.0
             .get_mut(table)
