@@ -30,6 +30,7 @@ SERVICES = {
     "logs": ("services/logs/src/shapes.rs", "LogsApi"),
     "iam": ("services/iam/src/shapes.rs", "IamApi"),
     "dynamodb": ("services/dynamodb/src/shapes.rs", "DynamoDbApi"),
+    "dynamodbstreams": ("services/dynamodb/src/streams/shapes.rs", "DynamoDbStreamsApi"),
     "events": ("services/events/src/shapes.rs", "EventsApi"),
     "sns": ("services/sns/src/shapes.rs", "SnsApi"),
 }
