@@ -15,7 +15,7 @@ The output is committed (reviewable, and compile errors point at real files). It
   model's other operations answer `NotImplemented` without a conversion.
 
 Which operations a service implements is read from its `OPERATIONS` list (`pub const OPERATIONS: &[&str]`
-in the service's `src/api.rs`), the same list the wire layer checks before validating. The compiler keeps
+in the service's `src/api.rs`, or the `mod.rs` beside the generated file), the same list the wire layer checks before validating. The compiler keeps
 the two honest: a listed operation without its trait method, or a method for an unlisted one, does not
 build. Only the structures those operations reach (and the error shapes) are generated, so the model's
 other shapes cost neither compile time nor image bytes. Add an operation: list it, run this script, write
@@ -38,6 +38,7 @@ SERVICES = {
     "logs": ("services/logs/src/shapes.rs", "LogsApi"),
     "iam": ("services/iam/src/shapes.rs", "IamApi"),
     "dynamodb": ("services/dynamodb/src/shapes.rs", "DynamoDbApi"),
+    "dynamodbstreams": ("services/dynamodb/src/streams/shapes.rs", "DynamoDbStreamsApi"),
     "events": ("services/events/src/shapes.rs", "EventsApi"),
     "sns": ("services/sns/src/shapes.rs", "SnsApi"),
 }
@@ -271,8 +272,10 @@ class Gen:
 
 
 def implemented_operations(service, target, model):
-    """The service's `OPERATIONS` list, read from `src/api.rs` beside the generated file."""
-    api = os.path.join(ROOT, os.path.dirname(target), "api.rs")
+    """The service's `OPERATIONS` list, read from `api.rs` (or `mod.rs`) beside the generated file."""
+    here = os.path.join(ROOT, os.path.dirname(target))
+    api = next((os.path.join(here, f) for f in ("api.rs", "mod.rs") if os.path.exists(os.path.join(here, f))),
+               os.path.join(here, "api.rs"))
     text = open(api).read()
     found = re.search(r"const OPERATIONS: &\[&str\] = &\[(.*?)\];", text, re.S)
     if not found:

@@ -431,7 +431,16 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 
 /// The services this build implements.
 pub const IMPLEMENTED_SERVICES: &[&str] = &[
-    "sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb", "events", "sns",
+    "sts",
+    "s3",
+    "sqs",
+    "lambda",
+    "logs",
+    "iam",
+    "dynamodb",
+    "dynamodbstreams",
+    "events",
+    "sns",
 ];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -1036,7 +1045,10 @@ impl Config {
 
     /// True when `service` is enabled by `SERVICES`.
     pub fn service_enabled(&self, service: &str) -> bool {
-        self.services.as_ref().is_none_or(|s| s.contains(service))
+        // DynamoDB Streams comes with DynamoDB (its tables' streams), as in LocalStack.
+        self.services.as_ref().is_none_or(|s| {
+            s.contains(service) || (service == "dynamodbstreams" && s.contains("dynamodb"))
+        })
     }
 
     fn find_warnings(&self, env: &dyn EnvSource) -> Vec<String> {

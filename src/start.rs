@@ -212,7 +212,10 @@ async fn serve(
         )
     });
     match dynamodb {
-        Ok(dynamodb) => gateway.register(Arc::new(dynamodb)),
+        Ok(dynamodb) => {
+            gateway.register(Arc::new(dynamodb.streams()));
+            gateway.register(Arc::new(dynamodb));
+        }
         Err(e) => {
             tracing::error!("cannot open the DynamoDB state: {e}");
             return ExitCode::FAILURE;

@@ -1,6 +1,7 @@
 //! DynamoDB through boto3 (the client, and the `Table` resource with `batch_writer` and
 //! `boto3.dynamodb.conditions`) and the AWS CLI v1 against the real binary. botocore checks every
-//! response's `x-amz-crc32` header against its body, so these also prove the checksum.
+//! response's `x-amz-crc32` header against its body, so these also prove the checksum. boto3's
+//! `dynamodbstreams` client reads a table's stream.
 
 mod common;
 
@@ -121,6 +122,89 @@ fn boto3_client_resource_batch_writer_and_conditions() {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert!(out.contains("boto3 ok"), "{out}");
+}
+
+const BOTO3_STREAMS: &str = r#"
+import sys
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+endpoint = sys.argv[1]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1",
+          aws_access_key_id="test", aws_secret_access_key="test")
+ddb = boto3.client("dynamodb", **kw)
+streams = boto3.client("dynamodbstreams", **kw)
+
+desc = ddb.create_table(
+    TableName="events",
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                          {"AttributeName": "sk", "AttributeType": "N"}],
+    BillingMode="PAY_PER_REQUEST",
+    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+arn = desc["LatestStreamArn"]
+assert desc["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}, desc
+table = boto3.resource("dynamodb", **kw).Table("events")
+with table.batch_writer() as batch:
+    for i in range(30):
+        batch.put_item(Item={"pk": "p", "sk": i, "n": i * 2})
+table.update_item(Key={"pk": "p", "sk": 0}, UpdateExpression="SET n = n + :one",
+                  ExpressionAttributeValues={":one": 1})
+
+listed = streams.list_streams(TableName="events")["Streams"]
+assert [s["StreamArn"] for s in listed] == [arn], listed
+d = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+assert d["StreamStatus"] == "ENABLED" and d["StreamViewType"] == "NEW_IMAGE", d
+assert [k["KeyType"] for k in d["KeySchema"]] == ["HASH", "RANGE"], d
+shard = d["Shards"][0]["ShardId"]
+it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+records = []
+while it:
+    out = streams.get_records(ShardIterator=it, Limit=7)
+    if not out["Records"]:
+        break
+    records += out["Records"]
+    it = out.get("NextShardIterator")
+assert len(records) == 31, len(records)
+de = TypeDeserializer()
+last = records[-1]
+assert last["eventName"] == "MODIFY", last
+assert last["eventSource"] == "aws:dynamodb" and last["awsRegion"] == "us-east-1", last
+image = {k: de.deserialize(v) for k, v in last["dynamodb"]["NewImage"].items()}
+assert image == {"pk": "p", "sk": 0, "n": 1}, image
+assert "OldImage" not in last["dynamodb"], last
+assert hasattr(last["dynamodb"]["ApproximateCreationDateTime"], "timestamp"), last
+seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+assert seqs == sorted(seqs) and len(set(seqs)) == 31, seqs
+
+try:
+    streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER")
+    raise SystemExit("a missing SequenceNumber must fail")
+except streams.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "ValidationException", e.response
+try:
+    streams.describe_stream(StreamArn=arn + "x")
+    raise SystemExit("an unknown stream must fail")
+except streams.exceptions.ResourceNotFoundException as e:
+    pass
+print("streams ok")
+"#;
+
+#[test]
+fn boto3_dynamodbstreams_reads_every_change() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(BOTO3_STREAMS)
+        .arg(skyport.endpoint())
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert!(out.contains("streams ok"), "{out}");
 }
 
 fn aws(endpoint: &str, args: &[&str]) -> (bool, String, String) {

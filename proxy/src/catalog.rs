@@ -119,7 +119,7 @@ pub static SERVICES: &[ServiceDef] = &[
     ServiceDef {
         id: "dynamodbstreams",
         signing_names: &[],
-        endpoint_prefixes: &["streams.dynamodb"],
+        endpoint_prefixes: &["streams.dynamodb", "streams"],
         target_prefixes: &["DynamoDBStreams_20120810"],
         protocols: &[Json10],
         actions: &[],

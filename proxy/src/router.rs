@@ -185,7 +185,7 @@ pub fn classify(parts: &Parts, config: &RouterConfig) -> Route {
 
     let decided = data_plane(&route.host)
         .map(|d| (d, Rule::DataPlaneHost))
-        .or_else(|| by_credential(&route, path).map(|d| (d, Rule::CredentialScope)))
+        .or_else(|| by_credential(&route, path, target_def).map(|d| (d, Rule::CredentialScope)))
         .or_else(|| target_def.map(|d| (d, Rule::Target)))
         .or_else(|| by_path(path).map(|d| (d, Rule::Path)))
         .or_else(|| {
@@ -277,11 +277,23 @@ fn data_plane(host: &HostInfo) -> Option<&'static ServiceDef> {
     }
 }
 
-fn by_credential(route: &Route, path: &str) -> Option<&'static ServiceDef> {
+fn by_credential(
+    route: &Route,
+    path: &str,
+    target: Option<&'static ServiceDef>,
+) -> Option<&'static ServiceDef> {
     let name = route.credential.as_ref()?.service.as_deref()?;
     // Signing names shared by several services, split by path the way the SDKs do.
     if name == "s3" && path.starts_with("/v20180820") {
         return None;
+    }
+    // DynamoDB Streams signs as `dynamodb`: its target prefix or host (`streams.dynamodb.<region>`,
+    // whose first label is the prefix) tells them apart.
+    if name == "dynamodb"
+        && (target.is_some_and(|t| t.id == "dynamodbstreams")
+            || route.host.endpoint_prefix.as_deref() == Some("streams"))
+    {
+        return catalog::by_id("dynamodbstreams");
     }
     catalog::by_signing_name(name)
 }

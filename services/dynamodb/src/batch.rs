@@ -3,7 +3,6 @@
 //! in `UnprocessedItems`).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 use skyport_core::RequestContext;
 
@@ -15,6 +14,7 @@ use crate::items::{Change, WriteSpec};
 use crate::request::{self, Units};
 use crate::shapes;
 use crate::state;
+use crate::streams::log::Origin;
 
 /// The most keys one BatchGetItem reads.
 const MAX_GET: usize = 100;
@@ -222,14 +222,7 @@ impl DynamoDb {
                     if self.registry().durable() {
                         ops.push(t.item_op(&pkey, new.as_ref()));
                     }
-                    match new {
-                        Some(item) => {
-                            t.put(pkey, Arc::new(item));
-                        }
-                        None => {
-                            t.remove(&pkey);
-                        }
-                    }
+                    t.apply(pkey, new, Origin::Request);
                 }
                 if !ops.is_empty() {
                     pendings.push(self.registry().commit(ops));

@@ -14,6 +14,7 @@ use crate::request::{self, Units};
 use crate::schema::TableMeta;
 use crate::shapes;
 use crate::state;
+use crate::streams::log::Origin;
 
 /// What a write does to its item.
 #[derive(Debug, Clone)]
@@ -215,14 +216,7 @@ impl DynamoDb {
             } else {
                 None
             };
-            match &new {
-                Some(item) => {
-                    t.put(pkey, Arc::new(item.clone()));
-                }
-                None => {
-                    t.remove(&pkey);
-                }
-            }
+            t.apply(pkey, new.clone(), Origin::Request);
             (old, new, units, pending)
         };
         self.wait(pending).await?;

@@ -7,6 +7,9 @@
 //! - `tables`: CreateTable, DescribeTable, UpdateTable, DeleteTable, ListTables, tags, limits, endpoints;
 //! - `items`: PutItem, GetItem, UpdateItem, DeleteItem; `batch`: BatchGetItem, BatchWriteItem;
 //! - `transact`: TransactGetItems, TransactWriteItems; `scan`: Query and Scan; `ttl`: Time to Live;
+//! - [`streams`]: the DynamoDB Streams service (`DynamoDBStreams_20120810`) over the same tables, whose
+//!   every item change (requests, batches, transactions, TTL deletions) is appended to the table's
+//!   stream by `state::Table::apply`;
 //!
 //! over [`attr`] (attribute values, item sizes, key order), [`number`] (the 38-digit decimal),
 //! [`expr`] (the one expression parser and evaluator), `legacy` (the pre-expression parameters on the
@@ -30,8 +33,10 @@ mod schema;
 pub mod shapes;
 mod snapshot;
 mod state;
+pub mod streams;
 mod tables;
 mod transact;
 mod ttl;
 
 pub use api::{DynamoDb, OPERATIONS, Options, model};
+pub use streams::DynamoDbStreams;

@@ -16,6 +16,7 @@ use crate::attr::{self, Item, KeyVal, PKey, SortPart, item_size};
 use crate::error::{DdbError, table_not_found};
 use crate::persist::{ITEMS, Op, Pending, Persister, TABLES};
 use crate::schema::{IndexMeta, TableMeta};
+use crate::streams::log::{Origin, StreamLog, ViewType};
 
 /// An index entry: the index key, then the table key (ties in AWS's order are unspecified; this
 /// orders them by table key).
@@ -53,6 +54,8 @@ pub struct Table {
     pub in_flight: HashMap<PKey, u32>,
     /// Set once the table is deleted (a request holding it must not write to it any more).
     pub deleted: bool,
+    /// The enabled stream, which records every change.
+    pub stream: Option<Arc<StreamLog>>,
 }
 
 /// A table shared by requests.
@@ -86,6 +89,7 @@ impl Table {
     /// An empty table.
     pub fn new(meta: TableMeta) -> Table {
         let indexes = meta.indexes.iter().map(|_| IndexData::default()).collect();
+        let stream = new_stream(&meta);
         Table {
             meta,
             items: BTreeMap::new(),
@@ -93,7 +97,34 @@ impl Table {
             bytes: 0,
             in_flight: HashMap::new(),
             deleted: false,
+            stream,
         }
+    }
+
+    /// Writes `new` at `pkey` (deletes the item when `None`) and records the change in the stream;
+    /// returns the item it replaced.
+    pub fn apply(&mut self, pkey: PKey, new: Option<Item>, origin: Origin) -> Option<Arc<Item>> {
+        let keys = self.stream.as_ref().map(|_| self.meta.key_item(&pkey));
+        let (old, new) = match new {
+            Some(item) => {
+                let item = Arc::new(item);
+                (self.put(pkey, item.clone()), Some(item))
+            }
+            None => (self.remove(&pkey), None),
+        };
+        if let (Some(stream), Some(keys)) = (&self.stream, keys) {
+            stream.append(keys, old.as_ref(), new.as_ref(), origin);
+        }
+        old
+    }
+
+    /// Starts a new stream as `meta.stream` now says (closing the one before, if any); returns it.
+    pub fn restart_stream(&mut self) -> Option<Arc<StreamLog>> {
+        if let Some(old) = self.stream.take() {
+            old.close();
+        }
+        self.stream = new_stream(&self.meta);
+        self.stream.clone()
     }
 
     fn projected_size(&self, n: usize, item: &Item) -> i64 {
@@ -218,6 +249,18 @@ impl Table {
     }
 }
 
+/// The stream `meta` describes, when enabled.
+fn new_stream(meta: &TableMeta) -> Option<Arc<StreamLog>> {
+    let view = ViewType::parse(meta.stream.as_deref()?)?;
+    let label = meta.stream_label.as_deref()?;
+    Some(Arc::new(StreamLog::new(
+        &meta.arn,
+        label,
+        view,
+        meta.key_names(),
+    )))
+}
+
 /// `<account>/<region>/<name>`: where a table is registered and stored.
 pub fn table_key(account: &str, region: &str, name: &str) -> String {
     format!("{account}/{region}/{name}")
@@ -235,6 +278,8 @@ pub fn table_op(account: &str, region: &str, meta: &TableMeta) -> Op {
 #[derive(Debug)]
 pub struct Registry {
     tables: RwLock<BTreeMap<(String, String, String), TableRef>>,
+    /// Streams by ARN: the enabled ones, and closed ones for 24 hours.
+    streams: RwLock<BTreeMap<String, Arc<StreamLog>>>,
     next_uid: AtomicU64,
     persist: Option<Persister>,
 }
@@ -244,6 +289,7 @@ impl Registry {
     pub fn open(store: &Store, persist: Option<Persister>) -> Result<Registry, StoreError> {
         let registry = Registry {
             tables: RwLock::new(BTreeMap::new()),
+            streams: RwLock::new(BTreeMap::new()),
             next_uid: AtomicU64::new(1),
             persist,
         };
@@ -300,6 +346,9 @@ impl Registry {
         let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
         for (uid, table) in by_uid {
             if let Some(name) = names.remove(&uid) {
+                if let Some(stream) = &table.stream {
+                    self.add_stream(stream.clone());
+                }
                 tables.insert(name, Arc::new(RwLock::new(table)));
             }
         }
@@ -364,6 +413,9 @@ impl Registry {
             return None;
         }
         let out = created(&table);
+        if let Some(stream) = &table.stream {
+            self.add_stream(stream.clone());
+        }
         tables.insert(key, Arc::new(RwLock::new(table)));
         Some(out)
     }
@@ -388,6 +440,32 @@ impl Registry {
     pub fn all(&self) -> Vec<TableRef> {
         let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
         tables.values().cloned().collect()
+    }
+
+    /// Registers a new stream.
+    pub fn add_stream(&self, stream: Arc<StreamLog>) {
+        let mut streams = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        let now = crate::streams::log::now_ms();
+        streams.retain(|_, s| !s.expired(now));
+        streams.insert(stream.arn.clone(), stream);
+    }
+
+    /// The stream `arn` (closed streams for 24 hours after they closed).
+    pub fn stream(&self, arn: &str) -> Option<Arc<StreamLog>> {
+        let streams = self.streams.read().unwrap_or_else(|e| e.into_inner());
+        let now = crate::streams::log::now_ms();
+        streams.get(arn).filter(|s| !s.expired(now)).cloned()
+    }
+
+    /// The streams of an account in a region, by ARN.
+    pub fn streams(&self, account: &str, region: &str) -> Vec<Arc<StreamLog>> {
+        let streams = self.streams.read().unwrap_or_else(|e| e.into_inner());
+        let now = crate::streams::log::now_ms();
+        streams
+            .values()
+            .filter(|s| s.account == account && s.region == region && !s.expired(now))
+            .cloned()
+            .collect()
     }
 
     /// Queues `ops` for a durable commit (nothing to wait for without persistence).

@@ -344,6 +344,9 @@ impl DynamoDb {
                 ));
             }
             t.deleted = true;
+            if let Some(stream) = t.stream.take() {
+                stream.close();
+            }
             let description = t.describe("DELETING");
             let pending = if self.registry().durable() {
                 let mut ops = vec![crate::persist::Op::DeleteTable(table_key(
@@ -405,6 +408,7 @@ impl DynamoDb {
             }
             let mut meta = t.meta.clone();
             let mut changed = false;
+            let mut stream_changed = false;
             for index in &mut meta.indexes {
                 index.creating = false;
             }
@@ -459,8 +463,12 @@ impl DynamoDb {
                         return Err(validation("Table already has stream disabled"));
                     }
                     (view, _) => {
-                        meta.stream_label = view.as_ref().map(|_| stream_label());
+                        // A disabled stream stays the table's latest (readable for 24 hours).
+                        if view.is_some() {
+                            meta.stream_label = Some(stream_label());
+                        }
                         meta.stream = view;
+                        stream_changed = true;
                     }
                 }
                 changed = true;
@@ -578,6 +586,9 @@ impl DynamoDb {
             t.meta = meta;
             if let Some(index) = new_index {
                 t.add_index(index);
+            }
+            if stream_changed && let Some(stream) = t.restart_stream() {
+                self.registry().add_stream(stream);
             }
             let description = t.describe("UPDATING");
             for index in &mut t.meta.indexes {

@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use skyport_core::RequestContext;
@@ -25,6 +24,7 @@ use crate::items::{Change, Refusal, WriteSpec};
 use crate::request::{self, Units};
 use crate::shapes;
 use crate::state::{self, TableRef};
+use crate::streams::log::Origin;
 
 /// How long a `ClientRequestToken` is remembered.
 const TOKEN_TTL: Duration = Duration::from_secs(600);
@@ -275,14 +275,7 @@ impl DynamoDb {
                     *t.in_flight.entry(pkey.clone()).or_default() += 1;
                     marked.push((at, pkey.clone()));
                 }
-                match new {
-                    Some(item) => {
-                        t.put(pkey, Arc::new(item));
-                    }
-                    None => {
-                        t.remove(&pkey);
-                    }
-                }
+                t.apply(pkey, new, Origin::Request);
             }
             let pending = if ops.is_empty() {
                 None

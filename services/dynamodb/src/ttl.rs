@@ -16,6 +16,7 @@ use crate::error::{DdbError, table_not_found_named, validation};
 use crate::number::Decimal;
 use crate::shapes;
 use crate::state::{self, table_op};
+use crate::streams::log::Origin;
 
 /// Five years of seconds.
 const FIVE_YEARS: i64 = 5 * 365 * 86_400;
@@ -147,7 +148,7 @@ impl DynamoDb {
                     if self.registry().durable() {
                         ops.push(t.item_op(&key, None));
                     }
-                    t.remove(&key);
+                    t.apply(key, None, Origin::Ttl);
                     deleted += 1;
                 }
                 if ops.is_empty() {

@@ -1,0 +1,564 @@
+//! DynamoDB Streams through the official `aws-sdk-dynamodb` and `aws-sdk-dynamodbstreams` crates
+//! against the real binary: a stream per table with each view type, records for every write path
+//! (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems, TTL deletions by the
+//! service), none for writes that change nothing, ListStreams, DescribeStream with its shard,
+//! GetShardIterator with every iterator type, GetRecords paging, a disabled stream's closed shard,
+//! and AWS's errors.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, PutRequest,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    TransactWriteItem, WriteRequest,
+};
+use aws_sdk_dynamodbstreams::types::{
+    AttributeValue as StreamValue, OperationType, Record, ShardIteratorType,
+};
+use common::{Options, Skyport};
+
+type Item = HashMap<String, AttributeValue>;
+
+fn creds() -> Credentials {
+    Credentials::new("test", "test", None, None, "test")
+}
+
+fn db(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds())
+            .build(),
+    )
+}
+
+fn streams(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds())
+            .build(),
+    )
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn item(pairs: &[(&str, AttributeValue)]) -> Item {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+/// Creates table `name` (hash key `id`) with a stream of `view`; returns the stream ARN.
+async fn table(db: &aws_sdk_dynamodb::Client, name: &str, view: StreamViewType) -> String {
+    let out = db
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(view)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let d = out.table_description.unwrap();
+    let arn = d.latest_stream_arn.unwrap();
+    assert_eq!(
+        arn,
+        format!(
+            "{}/stream/{}",
+            d.table_arn.unwrap(),
+            d.latest_stream_label.unwrap()
+        )
+    );
+    arn
+}
+
+/// Every record of the stream's shard from `kind`.
+async fn read_all(
+    st: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+    kind: ShardIteratorType,
+    seq: Option<&str>,
+) -> Vec<Record> {
+    let desc = st.describe_stream().stream_arn(arn).send().await.unwrap();
+    let shard = desc.stream_description.unwrap().shards.unwrap().remove(0);
+    let mut it = st
+        .get_shard_iterator()
+        .stream_arn(arn)
+        .shard_id(shard.shard_id.unwrap())
+        .shard_iterator_type(kind)
+        .set_sequence_number(seq.map(str::to_owned))
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator;
+    let mut out = Vec::new();
+    while let Some(i) = it {
+        let page = st
+            .get_records()
+            .shard_iterator(i)
+            .limit(2)
+            .send()
+            .await
+            .unwrap();
+        let records = page.records.unwrap_or_default();
+        if records.is_empty() {
+            break;
+        }
+        out.extend(records);
+        it = page.next_shard_iterator;
+    }
+    out
+}
+
+fn sv(v: &str) -> StreamValue {
+    StreamValue::S(v.to_owned())
+}
+
+#[tokio::test]
+async fn every_write_path_lands_in_the_stream_in_order() {
+    let sky = Skyport::start_with(Options::default().env("SKYPORT_DYNAMODB_TTL_SWEEP_MS", "100"));
+    let db = db(&sky.endpoint());
+    let st = streams(&sky.endpoint());
+    let arn = table(&db, "orders", StreamViewType::NewAndOldImages).await;
+
+    let put = |id: &str, v: &str| {
+        db.put_item()
+            .table_name("orders")
+            .set_item(Some(item(&[("id", s(id)), ("v", s(v))])))
+            .send()
+    };
+    put("a", "1").await.unwrap();
+    put("a", "1").await.unwrap(); // no change: no record
+    db.update_item()
+        .table_name("orders")
+        .key("id", s("a"))
+        .update_expression("SET v = :v")
+        .expression_attribute_values(":v", s("2"))
+        .send()
+        .await
+        .unwrap();
+    db.batch_write_item()
+        .request_items(
+            "orders",
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item(&[("id", s("b")), ("v", s("1"))])))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    db.transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name("orders")
+                        .set_item(Some(item(&[("id", s("c")), ("v", s("1"))])))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    db.delete_item()
+        .table_name("orders")
+        .key("id", s("a"))
+        .send()
+        .await
+        .unwrap();
+    // TTL: the sweeper's deletion is the service's.
+    db.update_time_to_live()
+        .table_name("orders")
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("exp")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let past = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 10;
+    db.put_item()
+        .table_name("orders")
+        .set_item(Some(item(&[
+            ("id", s("t")),
+            ("exp", AttributeValue::N(past.to_string())),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+        if records.len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let summary: Vec<(OperationType, String)> = records
+        .iter()
+        .map(|r| {
+            let d = r.dynamodb.as_ref().unwrap();
+            let id = match d.keys.as_ref().unwrap().get("id") {
+                Some(StreamValue::S(id)) => id.clone(),
+                other => panic!("{other:?}"),
+            };
+            (r.event_name.clone().unwrap(), id)
+        })
+        .collect();
+    use OperationType::*;
+    assert_eq!(
+        summary,
+        [
+            (Insert, "a".to_owned()),
+            (Modify, "a".to_owned()),
+            (Insert, "b".to_owned()),
+            (Insert, "c".to_owned()),
+            (Remove, "a".to_owned()),
+            (Insert, "t".to_owned()),
+            (Remove, "t".to_owned()),
+        ]
+    );
+    // AWS's record shape.
+    let modify = records[1].clone();
+    assert_eq!(modify.event_source.as_deref(), Some("aws:dynamodb"));
+    assert_eq!(modify.event_version.as_deref(), Some("1.1"));
+    assert_eq!(modify.aws_region.as_deref(), Some("us-east-1"));
+    assert_eq!(modify.event_id.as_ref().unwrap().len(), 32);
+    assert!(modify.user_identity.is_none());
+    let d = modify.dynamodb.unwrap();
+    assert_eq!(d.old_image.unwrap().get("v"), Some(&sv("1")));
+    assert_eq!(d.new_image.unwrap().get("v"), Some(&sv("2")));
+    assert_eq!(d.stream_view_type.unwrap().as_str(), "NEW_AND_OLD_IMAGES");
+    assert!(d.size_bytes.unwrap() > 0);
+    assert!(d.approximate_creation_date_time.is_some());
+    let remove = records[4].dynamodb.clone().unwrap();
+    assert!(remove.new_image.is_none() && remove.old_image.is_some());
+    let ttl = &records[6];
+    let who = ttl.user_identity.as_ref().unwrap();
+    assert_eq!(who.r#type.as_deref(), Some("Service"));
+    assert_eq!(who.principal_id.as_deref(), Some("dynamodb.amazonaws.com"));
+    // Sequence numbers: 21+ digits, increasing.
+    let seqs: Vec<String> = records
+        .iter()
+        .map(|r| {
+            r.dynamodb
+                .as_ref()
+                .unwrap()
+                .sequence_number
+                .clone()
+                .unwrap()
+        })
+        .collect();
+    assert!(seqs.iter().all(|q| q.len() >= 21));
+    let nums: Vec<u128> = seqs.iter().map(|q| q.parse().unwrap()).collect();
+    assert!(nums.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    // AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER.
+    let at = read_all(
+        &st,
+        &arn,
+        ShardIteratorType::AtSequenceNumber,
+        Some(&seqs[5]),
+    )
+    .await;
+    assert_eq!(at.len(), 2);
+    let after = read_all(
+        &st,
+        &arn,
+        ShardIteratorType::AfterSequenceNumber,
+        Some(&seqs[5]),
+    )
+    .await;
+    assert_eq!(after.len(), 1);
+    // LATEST sees only what comes next.
+    let shard_id = st
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let latest = st
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(&shard_id)
+        .shard_iterator_type(ShardIteratorType::Latest)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let empty = st
+        .get_records()
+        .shard_iterator(&latest)
+        .send()
+        .await
+        .unwrap();
+    assert!(empty.records.unwrap().is_empty());
+    put("z", "1").await.unwrap();
+    let next = st
+        .get_records()
+        .shard_iterator(empty.next_shard_iterator.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.records.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn view_types_listing_disabling_and_errors() {
+    let sky = Skyport::start();
+    let db = db(&sky.endpoint());
+    let st = streams(&sky.endpoint());
+    let views = [
+        ("keys", StreamViewType::KeysOnly, false, false),
+        ("news", StreamViewType::NewImage, true, false),
+        ("olds", StreamViewType::OldImage, false, true),
+        ("both", StreamViewType::NewAndOldImages, true, true),
+    ];
+    let mut arns = Vec::new();
+    for (name, view, new, old) in views.iter().cloned() {
+        let arn = table(&db, name, view).await;
+        for v in ["1", "2"] {
+            db.put_item()
+                .table_name(name)
+                .set_item(Some(item(&[("id", s("k")), ("v", s(v))])))
+                .send()
+                .await
+                .unwrap();
+        }
+        let records = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+        assert_eq!(records.len(), 2, "{name}");
+        let d = records[1].dynamodb.clone().unwrap();
+        assert_eq!(d.new_image.is_some(), new, "{name}");
+        assert_eq!(d.old_image.is_some(), old, "{name}");
+        assert_eq!(d.keys.unwrap().get("id"), Some(&sv("k")));
+        arns.push(arn);
+    }
+
+    // ListStreams: all, by table, paged.
+    let all = st.list_streams().send().await.unwrap();
+    assert_eq!(all.streams.unwrap().len(), 4);
+    let one = st.list_streams().table_name("news").send().await.unwrap();
+    let listed = one.streams.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].stream_arn.as_deref(), Some(arns[1].as_str()));
+    let page = st.list_streams().limit(3).send().await.unwrap();
+    assert_eq!(page.streams.unwrap().len(), 3);
+    let rest = st
+        .list_streams()
+        .exclusive_start_stream_arn(page.last_evaluated_stream_arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.streams.unwrap().len(), 1);
+    assert!(rest.last_evaluated_stream_arn.is_none());
+
+    // DescribeStream.
+    let desc = st
+        .describe_stream()
+        .stream_arn(&arns[0])
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
+    assert_eq!(desc.stream_status.unwrap().as_str(), "ENABLED");
+    assert_eq!(desc.stream_view_type.unwrap().as_str(), "KEYS_ONLY");
+    assert_eq!(desc.table_name.as_deref(), Some("keys"));
+    assert_eq!(desc.key_schema.unwrap()[0].attribute_name, "id");
+    let shard = &desc.shards.unwrap()[0];
+    let range = shard.sequence_number_range.clone().unwrap();
+    assert!(range.starting_sequence_number.is_some());
+    assert!(range.ending_sequence_number.is_none());
+    let shard_id = shard.shard_id.clone().unwrap();
+
+    // Disabling closes the shard: its records stay readable, then the iterator ends.
+    db.update_table()
+        .table_name("keys")
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(false)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let desc = st
+        .describe_stream()
+        .stream_arn(&arns[0])
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
+    assert_eq!(desc.stream_status.unwrap().as_str(), "DISABLED");
+    let range = desc.shards.unwrap()[0]
+        .sequence_number_range
+        .clone()
+        .unwrap();
+    assert!(range.ending_sequence_number.is_some());
+    let table = db.describe_table().table_name("keys").send().await.unwrap();
+    assert_eq!(
+        table.table.unwrap().latest_stream_arn.as_deref(),
+        Some(arns[0].as_str())
+    );
+    let mut it = st
+        .get_shard_iterator()
+        .stream_arn(&arns[0])
+        .shard_id(&shard_id)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator;
+    let mut read = 0;
+    let mut calls = 0;
+    while let Some(i) = it {
+        let page = st.get_records().shard_iterator(i).send().await.unwrap();
+        read += page.records.unwrap().len();
+        it = page.next_shard_iterator;
+        calls += 1;
+        assert!(calls < 5, "a closed shard must end");
+    }
+    assert_eq!(read, 2);
+
+    // Errors.
+    let missing = format!("{}-nope", arns[1]);
+    let e = st
+        .describe_stream()
+        .stream_arn(&missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().unwrap().code(),
+        Some("ResourceNotFoundException")
+    );
+    let e = st
+        .get_shard_iterator()
+        .stream_arn(&arns[1])
+        .shard_id("shardId-00000000000000000000-00000000")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().unwrap().code(),
+        Some("ResourceNotFoundException")
+    );
+    let shard_news = st
+        .describe_stream()
+        .stream_arn(&arns[1])
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let e = st
+        .get_shard_iterator()
+        .stream_arn(&arns[1])
+        .shard_id(&shard_news)
+        .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().unwrap().code(),
+        Some("ValidationException")
+    );
+    let e = st
+        .get_records()
+        .shard_iterator("garbage")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().unwrap().code(),
+        Some("ValidationException")
+    );
+    let e = st
+        .list_streams()
+        .table_name("no-such-table")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().unwrap().code(),
+        Some("ResourceNotFoundException")
+    );
+    // A deleted table's stream stays readable (closed).
+    db.delete_table().table_name("both").send().await.unwrap();
+    let desc = st
+        .describe_stream()
+        .stream_arn(&arns[3])
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
+    assert_eq!(desc.stream_status.unwrap().as_str(), "DISABLED");
+    let records = read_all(&st, &arns[3], ShardIteratorType::TrimHorizon, None).await;
+    assert_eq!(records.len(), 2);
+}
