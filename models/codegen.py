@@ -32,6 +32,7 @@ SERVICES = {
     "dynamodb": ("services/dynamodb/src/shapes.rs", "DynamoDbApi"),
     "events": ("services/events/src/shapes.rs", "EventsApi"),
     "sns": ("services/sns/src/shapes.rs", "SnsApi"),
+    "ecr": ("services/ecr/src/shapes.rs", "EcrApi"),
 }
 
 RUST_KEYWORDS = {

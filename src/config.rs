@@ -431,7 +431,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
 
 /// The services this build implements.
 pub const IMPLEMENTED_SERVICES: &[&str] = &[
-    "sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb", "events", "sns",
+    "sts", "s3", "sqs", "lambda", "logs", "iam", "dynamodb", "events", "sns", "ecr",
 ];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
