@@ -41,6 +41,7 @@ SERVICES = {
     "dynamodbstreams": ("services/dynamodb/src/streams/shapes.rs", "DynamoDbStreamsApi"),
     "events": ("services/events/src/shapes.rs", "EventsApi"),
     "sns": ("services/sns/src/shapes.rs", "SnsApi"),
+    "ecr": ("services/ecr/src/shapes.rs", "EcrApi"),
 }
 
 RUST_KEYWORDS = {

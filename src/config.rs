@@ -441,6 +441,7 @@ pub const IMPLEMENTED_SERVICES: &[&str] = &[
     "dynamodbstreams",
     "events",
     "sns",
+    "ecr",
 ];
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {

@@ -299,6 +299,23 @@ async fn serve(
     };
     gateway.register(events.clone());
     s3.set_event_sink(events.clone());
+    // ECR: repository URIs name `<account>.dkr.ecr.<region>.<LOCALSTACK_HOST>`; the registry also gets
+    // a port of the external range on first need (`docker login 127.0.0.1:<port>`).
+    let ecr = skyport_ecr::Ecr::new(
+        &layout,
+        skyport_ecr::Options {
+            host: config.localstack_host.to_string(),
+            ports: ports.clone(),
+            ..skyport_ecr::Options::default()
+        },
+    );
+    match ecr {
+        Ok(ecr) => gateway.register(Arc::new(ecr)),
+        Err(e) => {
+            tracing::error!("cannot open the ECR state: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     // S3's `TopicConfigurations` publish to SNS.
     s3.set_topic_publisher(sns.clone());
     for service in IMPLEMENTED_SERVICES {

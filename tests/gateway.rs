@@ -230,11 +230,11 @@ fn unimplemented_services_get_errors_in_their_protocol() {
     }
     let skyport = Skyport::start();
     let ep = skyport.endpoint();
-    // awsJson: UnknownOperationException with x-amzn-ErrorType (ECR is not implemented yet).
+    // awsJson: UnknownOperationException with x-amzn-ErrorType (KMS is not implemented yet).
     let (out, _) = curl(&[
         "-i",
         "-H",
-        "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
+        "X-Amz-Target: TrentService.ListKeys",
         "-H",
         "Content-Type: application/x-amz-json-1.1",
         "-d",

@@ -106,10 +106,11 @@ impl Route {
             .to_owned()
     }
 
-    /// Sends a request the router could not place to the service `id` (a port-range route pinned to one
-    /// service); a request it did place keeps its service.
+    /// Sends a request the router could not place, or placed only by the S3 fallbacks (any path looks
+    /// like a bucket), to the service `id` (a port-range route pinned to one service); a request it
+    /// placed by a stronger rule keeps its service.
     pub fn pin(&mut self, id: &str) {
-        if self.service.is_some() {
+        if self.service.is_some() && self.rule != Rule::S3Fallback {
             return;
         }
         if let Some(def) = catalog::by_id(id) {
