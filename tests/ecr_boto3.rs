@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Skyport, require, run};
+use common::{Options, Skyport, require, run};
 
 const BOTO3: &str = r#"
 import base64, hashlib, json, sys
@@ -105,7 +105,10 @@ fn boto3_repositories_images_and_errors() {
     if !require("python3") {
         return;
     }
-    let skyport = Skyport::start();
+    // Repository URIs name LOCALSTACK_HOST (its port follows the gateway's, which is 0 in tests).
+    let skyport = Skyport::start_with(
+        Options::default().env("LOCALSTACK_HOST", "localhost.localstack.cloud:4566"),
+    );
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
         .arg(BOTO3)

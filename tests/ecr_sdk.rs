@@ -13,7 +13,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::primitives::Blob;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability, Tag};
 use base64::Engine;
-use common::{Skyport, require, run};
+use common::{Options, Skyport, require, run};
 use serde_json::Value;
 
 fn client(endpoint: &str) -> Client {
@@ -101,7 +101,10 @@ async fn upload(ecr: &Client, repo: &str, bytes: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repositories_images_and_their_errors() {
-    let skyport = Skyport::start();
+    // Repository URIs name LOCALSTACK_HOST (its port follows the gateway's, which is 0 in tests).
+    let skyport = Skyport::start_with(
+        Options::default().env("LOCALSTACK_HOST", "localhost.localstack.cloud:4566"),
+    );
     let ecr = client(&skyport.endpoint());
 
     let created = ecr
@@ -263,7 +266,8 @@ async fn repositories_images_and_their_errors() {
     let e = ecr
         .complete_layer_upload()
         .repository_name("team/app")
-        .upload_id("nope")
+        // A well-formed id (the model's pattern is a UUID) that names no upload.
+        .upload_id("00000000-0000-4000-8000-000000000000")
         .layer_digests(sha(b"x"))
         .send()
         .await
@@ -538,7 +542,10 @@ async fn the_registry_follows_the_distribution_spec() {
     if !require("curl") {
         return;
     }
-    let skyport = Skyport::start();
+    // Repository URIs name LOCALSTACK_HOST (its port follows the gateway's, which is 0 in tests).
+    let skyport = Skyport::start_with(
+        Options::default().env("LOCALSTACK_HOST", "localhost.localstack.cloud:4566"),
+    );
     let ecr = client(&skyport.endpoint());
     for name in ["spec/one", "spec/two"] {
         ecr.create_repository()
@@ -573,7 +580,7 @@ async fn the_registry_follows_the_distribution_spec() {
     assert!(
         header(&head, "www-authenticate")
             .unwrap()
-            .starts_with("Basic realm=")
+            .starts_with("basic realm=") // the head is lowercased
     );
     let (status, head, _) = req(&[&format!("{base}/v2/")]);
     assert_eq!(status, 200);

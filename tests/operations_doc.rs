@@ -57,7 +57,14 @@ fn operations_doc_matches_the_running_table() {
     ]));
     assert!(status.success());
     let table: serde_json::Value = serde_json::from_str(&body).unwrap();
-    for service in ["sts", "lambda", "logs", "iam", "dynamodb", "dynamodbstreams"] {
+    for service in [
+        "sts",
+        "lambda",
+        "logs",
+        "iam",
+        "dynamodb",
+        "dynamodbstreams",
+    ] {
         assert!(
             table[service]["implemented"]
                 .as_array()

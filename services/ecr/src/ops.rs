@@ -41,9 +41,9 @@ fn after_token(token: Option<&str>) -> Result<Option<String>, ApiError> {
         .transpose()
 }
 
-/// One page of `items` (sorted by `key`) after the token's key.
+/// One page of `items`, in `key` order, after the token's key.
 fn page<T>(
-    items: Vec<T>,
+    mut items: Vec<T>,
     key: impl Fn(&T) -> String,
     token: Option<&str>,
     max: Option<i32>,
@@ -51,6 +51,7 @@ fn page<T>(
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let after = after_token(token)?;
     let max = max.map_or(default_max, |m| usize::try_from(m).unwrap_or(default_max));
+    items.sort_by_cached_key(&key);
     let mut out: Vec<T> = items
         .into_iter()
         .filter(|i| after.as_deref().is_none_or(|a| key(i).as_str() > a))
