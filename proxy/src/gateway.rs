@@ -41,6 +41,8 @@ pub struct GatewayOptions {
     pub ports: Option<PortRegistry>,
     /// Connect and idle timeouts of TCP routes in the port range.
     pub forward: ForwardOptions,
+    /// The init hooks' state reported by `/_localstack/init` (the hook runner writes it).
+    pub init: Arc<skyport_core::init::InitStatus>,
 }
 
 impl GatewayOptions {
@@ -57,6 +59,7 @@ impl GatewayOptions {
             is_docker: false,
             ports: None,
             forward: ForwardOptions::default(),
+            init: Arc::new(skyport_core::init::InitStatus::new()),
         }
     }
 }
@@ -136,6 +139,7 @@ impl Gateway {
         }
         let mut health = Health::new(services_health, self.options.is_docker);
         health.documents = self.documents;
+        health.init = self.options.init.clone();
         health.operations = self
             .services
             .iter()
@@ -282,7 +286,6 @@ impl RunningGateway {
     /// Stops accepting, asks every connection to finish its in-flight requests, and waits up to `grace`
     /// for them. Returns the number of connections still open when the deadline passed.
     pub async fn shutdown(mut self, grace: Duration) -> bool {
-        self.health.set_shutting_down();
         self.shutdown.trigger();
         self.shared
             .extra_conn_tx
