@@ -357,6 +357,8 @@ async fn serve(
     }
     // ready.d runs against the serving gateway; `Ready.` only once it ran (tools wait for that line).
     hooks.run(Stage::Ready).await;
+    // The hooks' log lines first, then `Ready.`.
+    crate::logging::flush();
     println!("Ready.");
     // The machine checks (Docker socket, LOCALSTACK_HOST, compose file, state volume) after Ready., so
     // they cost the start nothing; the ports are ours by now, so they are not checked.
