@@ -265,10 +265,10 @@ impl Hooks {
                     .ends_with("/env")
                     .then_some(arg.as_deref())
                     .flatten();
-                if let Some(program) = env_target {
-                    if self.find(program).is_none() {
-                        return Err(hint(format!("{program} (its #! line)")));
-                    }
+                if let Some(program) = env_target
+                    && self.find(program).is_none()
+                {
+                    return Err(hint(format!("{program} (its #! line)")));
                 }
                 return Ok((interpreter_path, arg.into_iter().collect()));
             }
