@@ -11,19 +11,21 @@ fn endpoint_from_config() -> String {
         Ok(config) if std::env::var("LOCALSTACK_HOST").is_ok_and(|v| !v.trim().is_empty()) => {
             format!("http://{}", config.localstack_host)
         }
-        Ok(config) => {
-            // `localhost` resolves from /etc/hosts on every machine; Skyport listens on both 127.0.0.1 and ::1.
-            let port = config.edge_port();
-            match config.gateway_listen.first().map(|a| a.ip()) {
-                Some(ip) if ip.is_loopback() || ip.is_unspecified() => {
-                    format!("http://localhost:{port}")
-                }
-                Some(std::net::IpAddr::V6(ip)) => format!("http://[{ip}]:{port}"),
-                Some(ip) => format!("http://{ip}:{port}"),
-                None => format!("http://localhost:{port}"),
-            }
-        }
+        Ok(config) => local_endpoint(&config),
         Err(_) => "http://localhost:4566".to_owned(),
+    }
+}
+
+/// The gateway's URL from this machine: `http://localhost:<port>` for a loopback or wildcard listen
+/// address (Skyport listens on both 127.0.0.1 and ::1, and `localhost` resolves from /etc/hosts
+/// everywhere), else the first listen address.
+pub fn local_endpoint(config: &Config) -> String {
+    let port = config.edge_port();
+    match config.gateway_listen.first().map(|a| a.ip()) {
+        Some(ip) if ip.is_loopback() || ip.is_unspecified() => format!("http://localhost:{port}"),
+        Some(std::net::IpAddr::V6(ip)) => format!("http://[{ip}]:{port}"),
+        Some(ip) => format!("http://{ip}:{port}"),
+        None => format!("http://localhost:{port}"),
     }
 }
 

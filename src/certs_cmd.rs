@@ -1,7 +1,12 @@
-//! `skyport certs ...`: the local CA for clients. `ca` prints the CA certificate (creating the CA when
-//! there is none yet, exactly as `start` would), `bundle` writes the system roots plus the CA as one PEM
-//! (for `AWS_CA_BUNDLE`, `REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, `NODE_EXTRA_CA_CERTS`), and `install` /
-//! `uninstall` add the CA to or remove it from the host trust store where that is supported.
+//! `skyport certs ...`: the local CA for clients. `ca` prints the CA certificate, `bundle` writes the
+//! system roots plus the CA as one PEM (for `AWS_CA_BUNDLE`, `REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`,
+//! `NODE_EXTRA_CA_CERTS`), and `install` / `uninstall` add the CA to or remove it from the host trust
+//! store where that is supported.
+//!
+//! Which CA: the one of the Skyport that is running (its `/_skyport/certs/ca.pem`, at `--endpoint`, the
+//! container `--docker` names, or the default gateway address), since that is the CA its certificates
+//! chain to; a state directory whose CA differs from it is reported. Only when no Skyport answers is the
+//! CA of the state directory used, and created there when there is none yet, exactly as `start` would.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,9 +20,23 @@ use crate::cli::StartArgs;
 /// `skyport certs` flags and subcommand.
 #[derive(Debug, Args)]
 pub struct CertsArgs {
-    /// State directory holding `certs/ca.pem` (SKYPORT_STATE_DIR).
+    /// State directory holding `certs/ca.pem` (SKYPORT_STATE_DIR); used when no Skyport is running.
     #[arg(long, value_name = "DIR", global = true)]
     pub state_dir: Option<String>,
+
+    /// The running Skyport to take the CA from (default: the configured gateway, e.g.
+    /// http://localhost:4566).
+    #[arg(long, value_name = "URL", global = true)]
+    pub endpoint: Option<String>,
+
+    /// Take the CA from the Skyport container (LOCALSTACK_DOCKER_NAME, or --name) through its published
+    /// gateway port.
+    #[arg(long, global = true)]
+    pub docker: bool,
+
+    /// The container for --docker (default: LOCALSTACK_DOCKER_NAME or localstack-main).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub name: Option<String>,
 
     #[command(subcommand)]
     pub command: CertsCommand,
@@ -52,7 +71,54 @@ pub fn run(args: &CertsArgs) -> ExitCode {
     }
 }
 
-/// Loads (or creates) the CA the way `start` does and hands its PEM to `then`.
+/// Where the CA comes from.
+enum Running {
+    /// A Skyport answered at this endpoint with its CA.
+    Found { endpoint: String, pem: String },
+    /// Nothing answered at the default endpoint: use the state directory.
+    NotRunning { endpoint: String },
+}
+
+/// How long to wait for a running Skyport before using the state directory.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(700);
+
+/// The running Skyport's CA. An endpoint the user named (`--endpoint`, `--docker`) must answer.
+fn running_ca(args: &CertsArgs) -> Result<Running, String> {
+    let (endpoint, required) = if args.docker {
+        match crate::docker_cmd::container_status(args.name.as_deref()) {
+            Some((_, Some(endpoint))) => (endpoint, true),
+            Some((line, None)) => {
+                return Err(format!(
+                    "{line}; its gateway port 4566 is not published or it is not running"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "no Skyport container {} (is Docker running? start it with `skyport start --docker`)",
+                    crate::docker_cmd::container_name(args.name.as_deref())
+                ));
+            }
+        }
+    } else if let Some(endpoint) = &args.endpoint {
+        (endpoint.clone(), true)
+    } else {
+        (crate::probe::default_endpoint(), false)
+    };
+    match crate::probe::http_get(&endpoint, crate::tls::CA_DOCUMENT_PATH, PROBE_TIMEOUT) {
+        Ok((200, pem)) if pem.contains("-----BEGIN CERTIFICATE-----") => {
+            Ok(Running::Found { endpoint, pem })
+        }
+        Ok((status, _)) if required => Err(format!(
+            "{endpoint} answered {} with HTTP {status}: is it Skyport?",
+            crate::tls::CA_DOCUMENT_PATH
+        )),
+        Err(e) if required => Err(format!("no Skyport answers: {e}")),
+        _ => Ok(Running::NotRunning { endpoint }),
+    }
+}
+
+/// Hands the CA's PEM to `then`: the running Skyport's, else the state directory's (created when
+/// missing, as `start` would).
 fn with_ca_pem(args: &CertsArgs, then: impl FnOnce(&str) -> ExitCode) -> ExitCode {
     let start_args = StartArgs {
         state_dir: args.state_dir.clone(),
@@ -66,21 +132,56 @@ fn with_ca_pem(args: &CertsArgs, then: impl FnOnce(&str) -> ExitCode) -> ExitCod
         }
     };
     let dir = crate::tls::certs_dir(&config);
-    match crate::tls::load_ca(&config, &dir) {
-        Ok(ca) => {
-            if ca.origin() == CaOrigin::Created {
-                eprintln!(
-                    "skyport: created a new local CA in {}; clients must trust it",
-                    dir.display()
-                );
-            }
-            then(ca.cert_pem())
-        }
+    match running_ca(args) {
         Err(e) => {
             eprintln!("skyport: {e}");
             ExitCode::FAILURE
         }
+        Ok(Running::Found { endpoint, pem }) => {
+            eprintln!("skyport: the CA of the Skyport running at {endpoint}");
+            if let Some(warning) = state_dir_mismatch(&dir, &pem, args.state_dir.is_some()) {
+                eprintln!("skyport: {warning}");
+            }
+            then(&pem)
+        }
+        Ok(Running::NotRunning { endpoint }) => match crate::tls::load_ca(&config, &dir) {
+            Ok(ca) => {
+                if ca.origin() == CaOrigin::Created {
+                    eprintln!(
+                        "skyport: no Skyport answers at {endpoint}; created a new local CA in {} for a \
+                         Skyport started with this state directory. For a Skyport in a container, start it \
+                         first (or pass --docker or --endpoint)",
+                        dir.display()
+                    );
+                } else {
+                    eprintln!(
+                        "skyport: no Skyport answers at {endpoint}; the CA in {}",
+                        dir.display()
+                    );
+                }
+                then(ca.cert_pem())
+            }
+            Err(e) => {
+                eprintln!("skyport: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// A warning when the state directory holds another CA than the running Skyport serves.
+fn state_dir_mismatch(dir: &std::path::Path, running_pem: &str, explicit: bool) -> Option<String> {
+    let path = dir.join(skyport_certs::ca::CA_CERT_FILE);
+    let local = std::fs::read_to_string(&path).ok()?;
+    if local.trim() == running_pem.trim() {
+        return None;
+    }
+    Some(format!(
+        "{} holds a different CA than the running Skyport{}: that Skyport uses another state directory \
+         (in a container: its volume). Using the running Skyport's CA",
+        path.display(),
+        if explicit { " (--state-dir)" } else { "" }
+    ))
 }
 
 fn write_stdout(bytes: &[u8]) -> ExitCode {

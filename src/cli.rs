@@ -122,6 +122,10 @@ pub struct StartArgs {
     /// State directory (SKYPORT_STATE_DIR).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<String>,
+    /// Init hooks directory with boot.d, start.d, ready.d and shutdown.d (SKYPORT_INIT_DIR; in a
+    /// container /etc/localstack/init).
+    #[arg(long, value_name = "DIR")]
+    pub init_dir: Option<String>,
     /// Keep state across restarts (PERSISTENCE=1).
     #[arg(long)]
     pub persistence: bool,
@@ -165,6 +169,7 @@ impl StartArgs {
         set("GATEWAY_LISTEN", &self.gateway_listen);
         set("LOCALSTACK_HOST", &self.localstack_host);
         set("SKYPORT_STATE_DIR", &self.state_dir);
+        set("SKYPORT_INIT_DIR", &self.init_dir);
         set("SERVICES", &self.services);
         set("DNS_ADDRESS", &self.dns_address);
         set("DNS_PORT", &self.dns_port);

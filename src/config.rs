@@ -158,6 +158,9 @@ pub struct Config {
     pub persistence: bool,
     /// The state directory (`--state-dir`, `SKYPORT_STATE_DIR`).
     pub state_dir: PathBuf,
+    /// The init hooks directory (`--init-dir`, `SKYPORT_INIT_DIR`); in a container
+    /// `/etc/localstack/init` by default, natively none.
+    pub init_dir: Option<PathBuf>,
     /// Only these services (`SERVICES`); `None` means all.
     pub services: Option<BTreeSet<String>>,
     /// How long in-flight requests may take to finish on shutdown (`SKYPORT_SHUTDOWN_TIMEOUT`, seconds).
@@ -301,6 +304,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("PERSISTENCE", "keep state across restarts"),
     ("SERVICES", "enabled services"),
     ("SKYPORT_STATE_DIR", "state directory"),
+    (
+        "SKYPORT_INIT_DIR",
+        "init hooks directory (boot.d, start.d, ready.d, shutdown.d)",
+    ),
     (
         "SKYPORT_SHUTDOWN_TIMEOUT",
         "graceful shutdown deadline, seconds",
@@ -717,6 +724,9 @@ fn worker_threads_var(env: &dyn EnvSource) -> Result<usize, ConfigError> {
     }
 }
 
+/// Where LocalStack's image keeps its init hooks; Skyport's container default.
+pub const DEFAULT_INIT_DIR: &str = "/etc/localstack/init";
+
 fn default_state_dir(env: &dyn EnvSource, in_container: bool) -> PathBuf {
     if in_container {
         return PathBuf::from("/var/lib/localstack");
@@ -930,6 +940,11 @@ impl Config {
                 .var("SKYPORT_STATE_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| default_state_dir(env, in_container)),
+            init_dir: match env.var("SKYPORT_INIT_DIR") {
+                Some(dir) if dir.trim().is_empty() => None,
+                Some(dir) => Some(PathBuf::from(dir)),
+                None => in_container.then(|| PathBuf::from(DEFAULT_INIT_DIR)),
+            },
             services,
             shutdown_timeout,
             handshake_timeout,
@@ -1164,6 +1179,12 @@ impl Config {
             (
                 "SKYPORT_STATE_DIR".into(),
                 self.state_dir.display().to_string(),
+            ),
+            (
+                "SKYPORT_INIT_DIR".into(),
+                self.init_dir
+                    .as_ref()
+                    .map_or("none".to_owned(), |d| d.display().to_string()),
             ),
             ("PERSISTENCE".into(), u8::from(self.persistence).to_string()),
             (

@@ -3,6 +3,9 @@
 //! (the same variables `skyport start` reads) and this machine's interfaces, runs the server's
 //! answer logic and prints the result. It sends no DNS query (forwarded names are not resolved) and
 //! does not need a running Skyport; names a running instance registered at run time are not known.
+//! It says which Skyport it describes: none is running at the gateway address (what one started with
+//! these settings would answer), one runs natively, or one runs in a container, whose settings and
+//! interfaces are not this shell's (then it shows how to ask that one's DNS server directly).
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -24,9 +27,42 @@ pub struct ResolveArgs {
     /// The record type (A, AAAA, MX, TXT, HTTPS, SOA, NS, ANY, ...).
     #[arg(long = "type", short = 't', value_name = "TYPE", default_value = "A")]
     pub qtype: String,
+    /// The running Skyport to check against (default: the configured gateway address).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
     /// The settings a running Skyport would use (flags override the environment).
     #[command(flatten)]
     pub settings: StartArgs,
+}
+
+/// Which Skyport the explanation is about.
+fn whose_answer(endpoint: &str, name: &str) -> String {
+    let timeout = std::time::Duration::from_millis(500);
+    match crate::probe::http_get(endpoint, "/_localstack/info", timeout) {
+        Ok((200, body)) => {
+            let in_docker = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("is_docker").and_then(serde_json::Value::as_bool))
+                .unwrap_or(false);
+            if in_docker {
+                format!(
+                    "  note: the Skyport at {endpoint} runs in a container; this answer comes from this shell's \
+                     settings and this machine's interfaces, not the container's. Ask it directly: \
+                     `dig @127.0.0.1 -p <its published DNS port> {name}` (publish it with \
+                     `skyport start --docker --host-dns`, or `127.0.0.1:53:53/udp` in compose)"
+                )
+            } else {
+                format!(
+                    "  note: a Skyport runs at {endpoint}; names it registered at run time (port-range \
+                     host names) are not shown here"
+                )
+            }
+        }
+        _ => format!(
+            "  note: no Skyport answers at {endpoint}; this is what one started with these settings would \
+             answer"
+        ),
+    }
 }
 
 /// Runs the command: 0 with the explanation on stdout; 2 for bad arguments or settings; 1 when the
@@ -64,6 +100,11 @@ pub fn resolve(args: &ResolveArgs) -> ExitCode {
     ) {
         Ok(explanation) => {
             print!("{explanation}");
+            let endpoint = args
+                .endpoint
+                .clone()
+                .unwrap_or_else(crate::probe::default_endpoint);
+            println!("{}", whose_answer(&endpoint, &args.name));
             if config.dns.address.is_none() {
                 println!(
                     "  note: the DNS server is off (DNS_ADDRESS=0); this is what it would answer"

@@ -43,6 +43,7 @@ const IMAGE_GATEWAY_LISTEN: &str = ":4566,:443";
 /// ignored tokens.
 const NOT_PASSED: &[&str] = &[
     "SKYPORT_STATE_DIR",
+    "SKYPORT_INIT_DIR",
     "OVERRIDE_IN_DOCKER",
     "CUSTOM_SSL_CERT_PATH",
     "LOCALSTACK_AUTH_TOKEN",
@@ -351,6 +352,11 @@ pub fn plan(settings: &StartArgs, args: &DockerArgs) -> Result<Plan, DockerCmdEr
         (
             "CUSTOM_SSL_CERT_PATH",
             "mount the file into the container yourself (docker run -v) and set the variable there",
+        ),
+        (
+            "SKYPORT_INIT_DIR",
+            "mount it at /etc/localstack/init (docker run -v DIR:/etc/localstack/init) and use the \
+             `-tools` image, which runs the hooks",
         ),
     ] {
         if source.var(key).is_some() {

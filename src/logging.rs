@@ -41,11 +41,13 @@ struct Shared {
 
 impl Shared {
     fn flush(&self) {
+        // Standard output first: lines are taken from the buffer only under its lock, so once one
+        // flush returns, every line logged before it is written (a `println!` after it follows them).
+        let mut out = std::io::stdout().lock();
         let pending = match self.buffer.lock() {
             Ok(mut buffer) if !buffer.is_empty() => std::mem::take(&mut *buffer),
             _ => return,
         };
-        let mut out = std::io::stdout().lock();
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             let _ = writeln!(
@@ -110,6 +112,16 @@ impl Drop for LogGuard {
     }
 }
 
+/// The installed subscriber's buffer, for [`flush`].
+static INSTALLED: std::sync::OnceLock<Arc<Shared>> = std::sync::OnceLock::new();
+
+/// Writes the waiting lines now, e.g. before a line printed directly (`Ready.`) so that it follows them.
+pub fn flush() {
+    if let Some(shared) = INSTALLED.get() {
+        shared.flush();
+    }
+}
+
 /// Installs the global subscriber.
 pub fn init(config: &Config) -> LogGuard {
     let level = match (&config.log_level, config.debug) {
@@ -125,6 +137,7 @@ pub fn init(config: &Config) -> LogGuard {
     };
     let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let shared = Arc::new(Shared::default());
+    let _ = INSTALLED.set(shared.clone());
     let thread = {
         let shared = shared.clone();
         std::thread::Builder::new()

@@ -9,6 +9,7 @@ mod config;
 mod dns;
 mod dns_cmd;
 mod docker_cmd;
+mod hooks;
 mod lambda;
 mod logging;
 mod pitfalls;
@@ -22,6 +23,21 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Called as `awslocal` (a link to this binary, as init hooks find it on their PATH): the AWS CLI
+    // against Skyport, like LocalStack's command of that name.
+    let mut args = std::env::args_os();
+    let name = args.next();
+    if name
+        .as_ref()
+        .and_then(|n| std::path::Path::new(n).file_name())
+        .is_some_and(|n| n == "awslocal")
+    {
+        let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty());
+        return aws_cli::run(endpoint.as_deref(), &args);
+    }
     let cli = cli::Cli::parse();
     cli::run(cli)
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use skyport_core::init::Stage;
 use skyport_core::ports::{PortRange, PortRegistry};
 use skyport_core::{host::HostDomains, store::StateLayout};
 use skyport_proxy::{Gateway, GatewayOptions, router::RouterConfig};
@@ -85,6 +86,9 @@ async fn serve(
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Init hooks: boot.d before anything starts.
+    let mut hooks = crate::hooks::discover(&config);
+    hooks.run(Stage::Boot).await;
     let layout = match StateLayout::new(&config.state_dir, config.persistence) {
         Ok(l) => l,
         Err(e) => {
@@ -104,6 +108,7 @@ async fn serve(
     options.localstack_header = config.response_header;
     options.is_docker = config.in_container;
     options.handshake_timeout = config.handshake_timeout;
+    options.init = hooks.status().clone();
     options.header_read_timeout = config.header_timeout;
     options.snapshot_dir = Some(layout.root().join("snapshots"));
     // Port-range routes made through `/_skyport/ports` are kept across restarts with persistence.
@@ -332,6 +337,8 @@ async fn serve(
         ports.names_with(Arc::new(crate::dns::PortNamesInDns(dns.records())));
     }
 
+    // start.d: the services are open, the gateway is about to accept requests.
+    hooks.run(Stage::Start).await;
     let running = match gateway.start().await {
         Ok(r) => r,
         Err(e) => {
@@ -372,7 +379,14 @@ async fn serve(
     if let Some(range) = PortRange::new(first, last) {
         tracing::debug!("external service ports {range}: bound on demand, on the gateway's hosts");
     }
-    running.health().set_ready();
+    // The port actually bound (a configured port 0 is chosen by the system).
+    if let Some(addr) = running.addrs.first() {
+        hooks.set_env("AWS_ENDPOINT_URL", &crate::hooks::endpoint(*addr));
+    }
+    // ready.d runs against the serving gateway; `Ready.` only once it ran (tools wait for that line).
+    hooks.run(Stage::Ready).await;
+    // The hooks' log lines first, then `Ready.`.
+    crate::logging::flush();
     println!("Ready.");
     // The machine checks (Docker socket, LOCALSTACK_HOST, compose file, state volume) after Ready., so
     // they cost the start nothing; the ports are ours by now, so they are not checked.
@@ -392,6 +406,14 @@ async fn serve(
     tokio::select! {
         _ = signal() => tracing::info!("shutdown signal received; finishing in-flight requests"),
         _ = shutdown.wait() => tracing::info!("shutdown requested; finishing in-flight requests"),
+    }
+    // shutdown.d while the gateway still serves (scripts may call it), unless a second signal.
+    tokio::select! {
+        _ = hooks.run(Stage::Shutdown) => {}
+        _ = signal() => {
+            tracing::warn!("second signal: exiting without the shutdown hooks");
+            return ExitCode::from(130);
+        }
     }
     let grace = config.shutdown_timeout;
     let drained = tokio::select! {

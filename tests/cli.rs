@@ -150,6 +150,54 @@ fn aws_wrapper_presets_the_endpoint_and_credentials() {
     assert!(out.contains("123456789012"));
 }
 
+/// The README's first client commands, on a machine with no AWS configuration at all (no credentials,
+/// no region, an empty home): `skyport aws ...`, and `aws --endpoint-url ...` with the test credentials
+/// and region the README shows.
+#[test]
+fn readme_first_client_commands_work_without_aws_credentials_or_region() {
+    if !common::require("aws") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let home = tempfile::tempdir().unwrap();
+    let bare = |cmd: &mut std::process::Command| {
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AWS_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("HOME", home.path());
+    };
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("skyport aws sts get-caller-identity"));
+    assert!(readme.contains(
+        "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \\\n  aws --endpoint-url http://localhost:4566 sts get-caller-identity"
+    ));
+    // `skyport aws` finds the gateway where `skyport start` listens (here: GATEWAY_LISTEN's port).
+    let mut cmd = command();
+    bare(&mut cmd);
+    cmd.args(["aws", "sts", "get-caller-identity", "--output", "json"])
+        .env("GATEWAY_LISTEN", skyport.addrs[0].to_string());
+    let (status, out, err) = run(&mut cmd);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("000000000000"), "{out}");
+    let mut cmd = std::process::Command::new("aws");
+    bare(&mut cmd);
+    cmd.args([
+        "--endpoint-url",
+        &skyport.endpoint(),
+        "sts",
+        "get-caller-identity",
+    ])
+    .env("AWS_ACCESS_KEY_ID", "test")
+    .env("AWS_SECRET_ACCESS_KEY", "test")
+    .env("AWS_DEFAULT_REGION", "us-east-1");
+    let (status, out, err) = run(&mut cmd);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("000000000000"), "{out}");
+}
+
 #[test]
 fn aws_wrapper_explains_a_missing_cli() {
     let (status, _, err) = run(command()
@@ -291,5 +339,30 @@ fn start_logs_docker_pitfalls_after_ready() {
         ),
         "{:?}",
         skyport.output.lock().unwrap()
+    );
+}
+
+/// `skyport dns resolve` says which Skyport its answer describes: none running at the gateway address,
+/// or one running natively (in a container it says the answer is not the container's; docs/dns.md).
+#[test]
+fn dns_resolve_says_which_skyport_it_describes() {
+    // Native, also where the tests run in a container (which Skyport would otherwise report).
+    let skyport = Skyport::start_with(common::Options::default().env("OVERRIDE_IN_DOCKER", "0"));
+    let resolve = |endpoint: &str| {
+        let (status, out, err) =
+            run(command().args(["dns", "resolve", "s3.amazonaws.com", "--endpoint", endpoint]));
+        assert!(status.success(), "{err}");
+        out
+    };
+    let out = resolve(&skyport.endpoint());
+    assert!(out.contains("answer: s3.amazonaws.com."), "{out}");
+    assert!(
+        out.contains(&format!("note: a Skyport runs at {}", skyport.endpoint())),
+        "{out}"
+    );
+    let out = resolve("http://127.0.0.1:1");
+    assert!(
+        out.contains("note: no Skyport answers at http://127.0.0.1:1; this is what one started with these settings would answer"),
+        "{out}"
     );
 }

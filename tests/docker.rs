@@ -1414,3 +1414,250 @@ fn config_validate_in_the_container_warns_about_socket_volume_and_loopback() {
         assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
     }
 }
+
+/// The `-tools` variant `compose/build-tools.sh` builds.
+const TOOLS_IMAGE: &str = "skyport/skyport:local-tools";
+
+/// Builds the `-tools` image once per test binary, on the default image [`image`] just built (its
+/// Debian root is cached under `SKYPORT_BUILD_CACHE`, so only the first build on a machine downloads
+/// packages).
+fn tools_image() -> &'static str {
+    image();
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/build-tools.sh");
+        let started = Instant::now();
+        let (status, stdout, stderr) = run(Command::new(&script)
+            .env("SKYPORT_LOCAL_BUILT", "1")
+            .env_remove("SKYPORT_TOOLS_TAG"));
+        if !status.success() {
+            return Err(format!("{} failed:\n{stdout}\n{stderr}", script.display()));
+        }
+        println!(
+            "{} in {:.1}s",
+            stdout.trim(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    });
+    if let Err(e) = built {
+        panic!("{e}");
+    }
+    TOOLS_IMAGE
+}
+
+/// The seed's `ready.d` script: a bucket, a queue and a Lambda function, with `awslocal`.
+const SEED_HOOK: &str = r#"#!/bin/bash
+set -euo pipefail
+awslocal s3 mb s3://hooked-bucket
+awslocal sqs create-queue --queue-name hooked-queue
+python3 -c "import zipfile; z = zipfile.ZipFile('/tmp/fn.zip', 'w'); z.writestr('handler.py', 'def main(event, context):\n    return event\n'); z.close()"
+awslocal lambda create-function --function-name hooked-function --runtime python3.11 \
+  --handler handler.main --zip-file fileb:///tmp/fn.zip \
+  --role arn:aws:iam::000000000000:role/hooked >/dev/null
+echo "seeded"
+"#;
+
+/// Polls `docker logs` until a line is exactly `Ready.`; returns the time from `since`.
+fn wait_ready_line(container: &str, since: Instant, timeout: Duration) -> Duration {
+    loop {
+        let (_, o, e) = run(Command::new("docker").args(["logs", container]));
+        if format!("{o}{e}").lines().any(|l| l.trim() == "Ready.") {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < timeout,
+            "no Ready. after {timeout:?}:\n{o}{e}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_image_runs_a_ready_d_hook_from_the_seed_compose_file() {
+    if !docker_available() {
+        return;
+    }
+    let Some(compose) = compose_or_skip() else {
+        return;
+    };
+    let tools = tools_image();
+    // The seed's file with the -tools image, the init script mounted where LocalStack's users mount it,
+    // and the common LocalStack healthcheck (curl inside the container). Docker picks the host port.
+    let file = SEED_COMPOSE
+        .replace("image: skyport/skyport:local", &format!("image: {tools}"))
+        .replace("\"127.0.0.1:4566:4566\"", "\"127.0.0.1::4566\"")
+        .replace(
+            "      - \"127.0.0.1:4510-4559:4510-4559\"  # external services port range\n",
+            "",
+        )
+        .replace(
+            "      - \"/var/run/docker.sock:/var/run/docker.sock\"\n",
+            "      - \"/var/run/docker.sock:/var/run/docker.sock\"\n      \
+             - \"./init-aws.sh:/etc/localstack/init/ready.d/init-aws.sh\"\n    \
+             healthcheck:\n      \
+             test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:4566/_localstack/health\"]\n      \
+             interval: 1s\n      timeout: 2s\n      retries: 30\n",
+        );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("docker-compose.yml"), &file).expect("write compose file");
+    std::fs::write(dir.path().join("init-aws.sh"), SEED_HOOK).expect("write hook");
+    let container = unique("tools");
+    let project = ComposeProject {
+        cmd: compose,
+        dir: dir.path().to_owned(),
+        project: container.clone(),
+        env: vec![("LOCALSTACK_DOCKER_NAME".into(), container.clone())],
+    };
+    let started = Instant::now();
+    let (status, stdout, stderr) = run(&mut project.command(&["up", "-d"]));
+    assert!(status.success(), "compose up failed: {stdout}{stderr}");
+    let took = wait_ready_line(&container, started, Duration::from_secs(60));
+    println!(
+        "compose up (-tools image, ready.d: bucket, queue, function) to Ready.: {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+    let logs = || {
+        let (_, o, e) = run(Command::new("docker").args(["logs", &container]));
+        format!("{o}{e}")
+    };
+    let log = logs();
+    let seeded = log.lines().position(|l| l.contains("init-aws.sh: seeded"));
+    let ready = log.lines().position(|l| l.trim() == "Ready.");
+    assert!(seeded.is_some() && seeded < ready, "{log}");
+
+    // What the script made is there as soon as Ready. is printed.
+    let port = host_port(&container, 4566);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(sdk_credentials())
+        .endpoint_url(&endpoint)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::new(&shared);
+    let buckets = s3.list_buckets().send().await.expect("ListBuckets");
+    assert!(
+        buckets
+            .buckets()
+            .iter()
+            .any(|b| b.name() == Some("hooked-bucket")),
+        "{buckets:?}"
+    );
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let url = sqs
+        .get_queue_url()
+        .queue_name("hooked-queue")
+        .send()
+        .await
+        .expect("GetQueueUrl");
+    assert!(
+        url.queue_url()
+            .unwrap_or_default()
+            .ends_with("/hooked-queue")
+    );
+    let lambda = aws_sdk_lambda::Client::new(&shared);
+    let function = lambda
+        .get_function()
+        .function_name("hooked-function")
+        .send()
+        .await
+        .expect("GetFunction");
+    assert_eq!(
+        function.configuration().and_then(|c| c.handler()),
+        Some("handler.main")
+    );
+    let (code, body) = curl(&[&format!("{endpoint}/_localstack/init/ready")]);
+    assert_eq!(code, 200);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"completed": true, "scripts": [
+            {"stage": "READY", "name": "init-aws.sh", "state": "SUCCESSFUL"}
+        ]})
+    );
+    // LocalStack's common compose healthcheck (curl in the container) passes.
+    wait_healthy(&container, Duration::from_secs(30), logs);
+
+    // The host user (not root) can read the CA the root container wrote into ./volume.
+    if common::require("setpriv") {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ca = dir.path().join("volume/certs/ca.pem");
+        let (status, out, err) = run(Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+            .arg(&ca));
+        assert!(
+            status.success(),
+            "nobody cannot read {}: {err}",
+            ca.display()
+        );
+        assert!(out.starts_with("-----BEGIN CERTIFICATE-----"), "{out}");
+    }
+}
+
+#[test]
+fn default_image_says_which_hook_it_cannot_run_and_which_tag_does() {
+    if !docker_available() {
+        return;
+    }
+    let image = image();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hook = dir.path().join("init-aws.sh");
+    std::fs::write(&hook, SEED_HOOK).expect("write hook");
+    let mount = format!(
+        "{}:/etc/localstack/init/ready.d/init-aws.sh",
+        hook.display()
+    );
+    let container = Container::run(&["-p", "127.0.0.1::4566", "-v", &mount, image]);
+    wait_ready_line(&container.id, Instant::now(), Duration::from_secs(30));
+    let log = container.logs();
+    let said = log
+        .lines()
+        .find(|l| l.contains("/etc/localstack/init/ready.d/init-aws.sh (READY) cannot run"))
+        .unwrap_or_else(|| panic!("no message about the hook:\n{log}"));
+    assert!(said.contains("-tools"), "{said}");
+    assert!(said.contains("skyport/skyport:latest-tools"), "{said}");
+    // Skyport keeps serving; the script is reported as failed.
+    let endpoint = format!("http://127.0.0.1:{}", container.host_port(4566));
+    let (code, body) = curl(&[&format!("{endpoint}/_localstack/init")]);
+    assert_eq!(code, 200);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["completed"]["READY"], true);
+    assert_eq!(
+        body["scripts"],
+        serde_json::json!([{"stage": "READY", "name": "init-aws.sh", "state": "ERROR"}])
+    );
+}
+
+/// testcontainers-python's LocalStack module (installed from PyPI by `.ci/run`) with Skyport's image
+/// as the image name: it starts the container, waits for `Ready.` as the module does, and S3 and SQS
+/// work through the URL it gives. Ryuk (the reaper container) is disabled: its image cannot be pulled
+/// here.
+#[test]
+fn testcontainers_python_localstack_module_runs_skyport() {
+    if !docker_available() || !common::require("python3") {
+        return;
+    }
+    let have_module = Command::new("python3")
+        .args(["-c", "import testcontainers.localstack"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_module {
+        if std::env::var("SKYPORT_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+            panic!("testcontainers (PyPI) is required for this test (installed by .ci/run)");
+        }
+        eprintln!("skipping: the testcontainers Python package is not installed");
+        return;
+    }
+    let image = image();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testcontainers/localstack_module.py");
+    let (status, stdout, stderr) = run(Command::new("python3")
+        .arg(&script)
+        .arg(image)
+        .env("TESTCONTAINERS_RYUK_DISABLED", "true"));
+    assert!(status.success(), "{stdout}\n{stderr}");
+    println!("{}", stdout.trim());
+    assert!(stdout.contains("OK s3 sqs"), "{stdout}\n{stderr}");
+}

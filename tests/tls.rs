@@ -617,9 +617,85 @@ fn certs_command(state_dir: &Path, args: &[&str]) -> (String, String) {
         .args(args)
         .arg("--state-dir")
         .arg(state_dir)
-        .env_remove("SKYPORT_STATE_DIR"));
+        .env_remove("SKYPORT_STATE_DIR")
+        // No Skyport at the default endpoint: the state directory's CA (see the test below for the
+        // running one's).
+        .env("GATEWAY_LISTEN", "127.0.0.1:1"));
     assert!(status.success(), "skyport certs {args:?}: {err}");
     (out, err)
+}
+
+#[test]
+fn certs_commands_use_the_running_skyports_ca_and_report_a_state_dir_mismatch() {
+    let state = tempfile::tempdir().unwrap();
+    let skyport = Skyport::start_with(
+        Options::default()
+            .listen("127.0.0.1:0")
+            .state_dir(state.path()),
+    );
+    let running_pem = std::fs::read_to_string(state.path().join("certs/ca.pem")).unwrap();
+    let ep = skyport.endpoint();
+    let other = tempfile::tempdir().unwrap();
+    let certs = |args: &[&str], listen: &str| {
+        run(common::command()
+            .arg("certs")
+            .args(args)
+            .env_remove("SKYPORT_STATE_DIR")
+            .env("GATEWAY_LISTEN", listen))
+    };
+    // Found at the default endpoint (the configured gateway): its CA, and no second CA made in a state
+    // directory that has none.
+    let port = ep.rsplit(':').next().unwrap();
+    let (status, out, err) = certs(
+        &["ca", "--state-dir", other.path().to_str().unwrap()],
+        &format!("127.0.0.1:{port}"),
+    );
+    assert!(status.success(), "{err}");
+    assert_eq!(out, running_pem);
+    assert!(
+        err.contains(&format!("the CA of the Skyport running at {ep}")),
+        "{err}"
+    );
+    assert!(
+        !other.path().join("certs").exists(),
+        "a second CA was created"
+    );
+
+    // Nothing running: the state directory's CA, created and said so.
+    let (status, out, err) = certs(
+        &["ca", "--state-dir", other.path().to_str().unwrap()],
+        "127.0.0.1:1",
+    );
+    assert!(status.success(), "{err}");
+    assert_ne!(out, running_pem);
+    assert!(
+        err.contains("no Skyport answers at http://127.0.0.1:1; created a new local CA"),
+        "{err}"
+    );
+
+    // A state directory with another CA than the running Skyport's: reported, the running one used
+    // (the bundle too).
+    let (status, out, err) = certs(
+        &[
+            "bundle",
+            "--endpoint",
+            &ep,
+            "--state-dir",
+            other.path().to_str().unwrap(),
+        ],
+        "127.0.0.1:1",
+    );
+    assert!(status.success(), "{err}");
+    assert!(out.contains(running_pem.trim()));
+    assert!(
+        err.contains("holds a different CA than the running Skyport (--state-dir)"),
+        "{err}"
+    );
+
+    // A named endpoint that does not answer is an error, not a fallback to a local CA.
+    let (status, _, err) = certs(&["ca", "--endpoint", "http://127.0.0.1:1"], "127.0.0.1:1");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("no Skyport answers"), "{err}");
 }
 
 #[test]

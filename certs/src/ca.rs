@@ -581,12 +581,14 @@ fn current_mode(_path: &Path) -> Option<u32> {
     None
 }
 
-/// Sets the CA directory to 0700 (warning if that fails).
+/// Sets the CA directory to 0755: anyone on the machine may read the certificate (`ca.pem`, 0644; e.g.
+/// the host user from a volume a root container wrote), nobody else may add or replace files; the key
+/// is protected by its own mode, 0600. Warns if that fails.
 fn secure_dir(dir: &Path) {
-    if current_mode(dir).is_some_and(|m| m != 0o700)
-        && let Err(e) = set_mode(dir, 0o700)
+    if current_mode(dir).is_some_and(|m| m != 0o755)
+        && let Err(e) = set_mode(dir, 0o755)
     {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot set the CA directory to mode 0700");
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot set the CA directory to mode 0755");
     }
 }
 

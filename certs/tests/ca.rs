@@ -31,8 +31,9 @@ fn restart_reuses_the_ca_and_files_have_tight_modes() {
     let dir = tmp.path().join("state").join("certs");
     let first = CertAuthority::load_or_create(&dir, "box", &defaults()).unwrap();
     assert_eq!(first.origin(), CaOrigin::Created);
-    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir), 0o755);
     assert_eq!(mode(&dir.join("ca.key")), 0o600);
+    assert_eq!(mode(&dir.join("ca.pem")), 0o644);
     assert_eq!(first.cert_path().unwrap(), dir.join("ca.pem"));
     assert_eq!(
         std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
@@ -105,11 +106,11 @@ fn loose_permissions_are_tightened_on_load() {
     let dir = tmp.path().join("certs");
     CertAuthority::load_or_create(&dir, "box", &defaults()).unwrap();
     std::fs::set_permissions(dir.join("ca.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let ca = CertAuthority::load_or_create(&dir, "box", &defaults()).unwrap();
     assert_eq!(ca.origin(), CaOrigin::Loaded);
     assert_eq!(mode(&dir.join("ca.key")), 0o600);
-    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir), 0o755);
 }
 
 #[test]

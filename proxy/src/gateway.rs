@@ -45,6 +45,8 @@ pub struct GatewayOptions {
     pub snapshot_dir: Option<std::path::PathBuf>,
     /// Where allocations made through `/_skyport/ports` are kept across restarts (with persistence).
     pub ports_store: Option<skyport_core::store::Store>,
+    /// The init hooks' state reported by `/_localstack/init` (the hook runner writes it).
+    pub init: Arc<skyport_core::init::InitStatus>,
 }
 
 impl GatewayOptions {
@@ -63,6 +65,7 @@ impl GatewayOptions {
             forward: ForwardOptions::default(),
             snapshot_dir: None,
             ports_store: None,
+            init: Arc::new(skyport_core::init::InitStatus::new()),
         }
     }
 }
@@ -150,6 +153,7 @@ impl Gateway {
         }
         let mut health = Health::new(services_health, self.options.is_docker);
         health.documents = self.documents;
+        health.init = self.options.init.clone();
         health.operations = self
             .services
             .iter()
@@ -310,7 +314,6 @@ impl RunningGateway {
     /// Stops accepting, asks every connection to finish its in-flight requests, and waits up to `grace`
     /// for them. Returns the number of connections still open when the deadline passed.
     pub async fn shutdown(mut self, grace: Duration) -> bool {
-        self.health.set_shutting_down();
         self.shutdown.trigger();
         self.shared
             .extra_conn_tx

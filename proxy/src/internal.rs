@@ -4,13 +4,13 @@
 //! parts register (e.g. `/_skyport/certs/ca.pem`). An unknown path under these prefixes gets a JSON 404.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode, request::Parts};
 use serde_json::{Map, Value, json};
+use skyport_core::init::{InitStatus, Stage};
 use skyport_core::{Body, body, protocol::bytes_response, timefmt};
 
 use crate::shutdown::Shutdown;
@@ -26,11 +26,11 @@ pub struct Health {
     pub documents: BTreeMap<String, (&'static str, Bytes)>,
     /// The operation tables of the services on the model-driven wire layer (`/_skyport/operations`).
     pub operations: BTreeMap<&'static str, skyport_core::OperationTable>,
+    /// The init hooks' stages and scripts (`/_localstack/init`), written by the hook runner.
+    pub init: Arc<InitStatus>,
     started: Instant,
     session_id: String,
     machine_id: String,
-    ready: AtomicBool,
-    shutting_down: AtomicBool,
     merged: Mutex<Map<String, Value>>,
 }
 
@@ -42,23 +42,12 @@ impl Health {
             is_docker,
             documents: BTreeMap::new(),
             operations: BTreeMap::new(),
+            init: Arc::new(InitStatus::new()),
             started: Instant::now(),
             session_id: skyport_core::ids::uuid(),
             machine_id: machine_id(),
-            ready: AtomicBool::new(false),
-            shutting_down: AtomicBool::new(false),
             merged: Mutex::new(Map::new()),
         }
-    }
-
-    /// Marks startup as complete (the READY stage).
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::SeqCst);
-    }
-
-    /// Marks shutdown as started.
-    pub fn set_shutting_down(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
     }
 
     fn health_json(&self) -> Value {
@@ -73,16 +62,6 @@ impl Health {
             }
         }
         Value::Object(object)
-    }
-
-    fn stages(&self) -> Value {
-        let ready = self.ready.load(Ordering::SeqCst);
-        json!({
-            "BOOT": true,
-            "START": ready,
-            "READY": ready,
-            "SHUTDOWN": self.shutting_down.load(Ordering::SeqCst),
-        })
     }
 }
 
@@ -200,21 +179,16 @@ pub async fn handle(
                 }),
             )
         }
-        ("/_localstack/init", &Method::GET) => json_response(
-            StatusCode::OK,
-            &json!({"completed": health.stages(), "scripts": []}),
-        ),
+        ("/_localstack/init", &Method::GET) => {
+            json_response(StatusCode::OK, &health.init.to_json())
+        }
         (p, &Method::GET) if p.starts_with("/_localstack/init/") => {
-            let stage = p
-                .trim_start_matches("/_localstack/init/")
-                .to_ascii_uppercase();
-            match health.stages().get(&stage) {
-                Some(done) => {
-                    json_response(StatusCode::OK, &json!({"completed": done, "scripts": []}))
-                }
+            let name = p.trim_start_matches("/_localstack/init/");
+            match Stage::parse(name) {
+                Some(stage) => json_response(StatusCode::OK, &health.init.stage_json(stage)),
                 None => json_response(
                     StatusCode::NOT_FOUND,
-                    &json!({"error": format!("no such stage {}", stage.to_ascii_lowercase())}),
+                    &json!({"error": format!("no such stage {name}")}),
                 ),
             }
         }

@@ -10,6 +10,7 @@
 //! - [`state`]: reset, export and import of a service's state ([`state::StateControl`]) and the snapshot
 //!   format.
 //! - [`operations`]: operation names the router and the services share.
+//! - [`init`]: the init hooks' stages and script states (`/_localstack/init`).
 //! - [`ports`]: the external service port range (4510-4559): leases and the backends they route to.
 //! - [`arn`], [`host`], [`ids`], [`timefmt`], [`body`]: helpers for ARNs, AWS hostnames, request ids,
 //!   timestamps and HTTP bodies.
@@ -23,6 +24,7 @@ pub mod context;
 pub mod error;
 pub mod host;
 pub mod ids;
+pub mod init;
 pub mod operations;
 pub mod ports;
 pub mod protocol;

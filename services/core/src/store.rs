@@ -109,7 +109,10 @@ impl StateLayout {
     /// Prepares the layout under `root`, creating directories and sweeping scratch directories left by
     /// processes that no longer run.
     pub fn new(root: &Path, persistence: bool) -> Result<StateLayout, StoreError> {
-        create_private_dir(root)?;
+        // The root is readable (not writable) by others so that the host user can read the CA
+        // certificate from a volume a root container wrote (`./volume/certs/ca.pem`); what is private
+        // lives in private directories below it.
+        create_dir_with_mode(root, 0o755)?;
         let tmp = root.join("tmp");
         create_private_dir(&tmp)?;
         sweep_stale_scratch(&tmp);
@@ -141,7 +144,10 @@ impl StateLayout {
     /// The data directory of `service`: `state/<service>` with persistence, else in the scratch directory.
     pub fn service_dir(&self, service: &str) -> Result<PathBuf, StoreError> {
         let dir = if self.persistence {
-            self.root.join("state").join(service)
+            // Private: the root itself is readable by others (for the CA certificate).
+            let state = self.root.join("state");
+            create_private_dir(&state)?;
+            state.join(service)
         } else {
             self.scratch.0.join(service)
         };
@@ -178,11 +184,15 @@ impl StateLayout {
 }
 
 fn create_private_dir(path: &Path) -> Result<(), StoreError> {
+    create_dir_with_mode(path, 0o700)
+}
+
+fn create_dir_with_mode(path: &Path, _mode: u32) -> Result<(), StoreError> {
     std::fs::create_dir_all(path).map_err(|e| StoreError::io(path, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(_mode));
     }
     Ok(())
 }
