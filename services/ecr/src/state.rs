@@ -334,11 +334,8 @@ pub fn put_image(
             .get(TAGS, &tag_key(repo, tag))?
             .and_then(|v| String::from_utf8(v).ok());
         match current.as_deref() {
-            Some(d) if d == rec.digest => {
-                if refuse_same {
-                    return Err(PutError::Exists);
-                }
-            }
+            Some(d) if d == rec.digest && refuse_same => return Err(PutError::Exists),
+            Some(d) if d == rec.digest => {}
             Some(_) if repo_rec.tag_immutable(tag) => {
                 return Err(PutError::TagImmutable(tag.to_owned()));
             }
