@@ -20,7 +20,7 @@ use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
 };
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Writer};
 
 /// The snapshot format this Skyport writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -281,6 +281,18 @@ pub struct Staged {
     dir: Option<tempfile::TempDir>,
 }
 
+/// Clears the store `w` writes to and puts `entries` (table, key, value) in it.
+fn replace_all(
+    w: &mut Writer<'_>,
+    entries: &[(String, String, Vec<u8>)],
+) -> Result<(), StoreError> {
+    w.clear()?;
+    for (table, key, value) in entries {
+        w.put(table, key, value)?;
+    }
+    Ok(())
+}
+
 /// Runs blocking file work (removing or moving data files) off the async runtime.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
@@ -321,27 +333,13 @@ impl Staged {
     /// are moved into the store (none are left here).
     pub async fn replace_store_async(&mut self, store: &Store) -> Result<(), StateError> {
         let entries = std::mem::take(&mut self.entries);
-        store
-            .write_async(move |w| {
-                w.clear()?;
-                for (table, key, value) in &entries {
-                    w.put(table, key, value)?;
-                }
-                Ok(())
-            })
-            .await?;
+        store.write_async(move |w| replace_all(w, &entries)).await?;
         Ok(())
     }
 
     /// Writes every entry into `store`, replacing all it held, in one transaction.
     pub fn replace_store(&self, store: &Store) -> Result<(), StoreError> {
-        store.write(|w| {
-            w.clear()?;
-            for (table, key, value) in &self.entries {
-                w.put(table, key, value)?;
-            }
-            Ok(())
-        })
+        store.write(|w| replace_all(w, &self.entries))
     }
 
     /// The entries of `table`.
