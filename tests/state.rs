@@ -22,7 +22,7 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use common::{Options, Skyport};
 
@@ -31,6 +31,7 @@ struct Clients {
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
     ddb: aws_sdk_dynamodb::Client,
+    streams: aws_sdk_dynamodbstreams::Client,
     iam: aws_sdk_iam::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     sns: aws_sdk_sns::Client,
@@ -53,6 +54,7 @@ async fn clients(endpoint: &str) -> Clients {
         s3: aws_sdk_s3::Client::from_conf(s3),
         sqs: aws_sdk_sqs::Client::new(&shared),
         ddb: aws_sdk_dynamodb::Client::new(&shared),
+        streams: aws_sdk_dynamodbstreams::Client::new(&shared),
         iam: aws_sdk_iam::Client::new(&shared),
         logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
         sns: aws_sdk_sns::Client::new(&shared),
@@ -125,6 +127,13 @@ async fn seed(c: &Clients, tag: &str) {
                 .unwrap(),
         )
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -258,6 +267,11 @@ async fn listing(c: &Clients) -> BTreeMap<&'static str, Vec<String>> {
         items.sort();
         ddb.push(t.clone());
         ddb.extend(items);
+    }
+    // The tables' streams (DynamoDB Streams' state lives with DynamoDB's).
+    let streams = c.streams.list_streams().send().await.unwrap();
+    for stream in streams.streams() {
+        ddb.push(format!("stream of {}", stream.table_name().unwrap_or("")));
     }
     out.insert("dynamodb", ddb);
     out.insert(

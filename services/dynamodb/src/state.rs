@@ -367,6 +367,11 @@ impl Registry {
         for table in old {
             write(&table).deleted = true;
         }
+        // The old tables' streams go with them; `load` registers those of the tables it brings.
+        self.streams
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.load(from)
     }
 
