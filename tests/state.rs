@@ -37,6 +37,8 @@ struct Clients {
     sns: aws_sdk_sns::Client,
     events: aws_sdk_eventbridge::Client,
     lambda: aws_sdk_lambda::Client,
+    ecr: aws_sdk_ecr::Client,
+    endpoint: String,
 }
 
 async fn clients(endpoint: &str) -> Clients {
@@ -60,6 +62,8 @@ async fn clients(endpoint: &str) -> Clients {
         sns: aws_sdk_sns::Client::new(&shared),
         events: aws_sdk_eventbridge::Client::new(&shared),
         lambda: aws_sdk_lambda::Client::new(&shared),
+        ecr: aws_sdk_ecr::Client::new(&shared),
+        endpoint: endpoint.to_owned(),
     }
 }
 
@@ -201,6 +205,90 @@ async fn seed(c: &Clients, tag: &str) {
         .send()
         .await
         .unwrap();
+    // An ECR repository with one image: its config and layer uploaded through the API.
+    let repo = format!("repo-{tag}");
+    c.ecr
+        .create_repository()
+        .repository_name(&repo)
+        .send()
+        .await
+        .unwrap();
+    let config = format!("{{\"config\":\"{tag}\"}}").into_bytes();
+    let layer = content(&repo, 300_000);
+    for blob in [&config, &layer] {
+        let id = c
+            .ecr
+            .initiate_layer_upload()
+            .repository_name(&repo)
+            .send()
+            .await
+            .unwrap()
+            .upload_id
+            .unwrap();
+        c.ecr
+            .upload_layer_part()
+            .repository_name(&repo)
+            .upload_id(&id)
+            .part_first_byte(0)
+            .part_last_byte(blob.len() as i64 - 1)
+            .layer_part_blob(aws_sdk_ecr::primitives::Blob::new(blob.clone()))
+            .send()
+            .await
+            .unwrap();
+        c.ecr
+            .complete_layer_upload()
+            .repository_name(&repo)
+            .upload_id(&id)
+            .layer_digests(sha256(blob))
+            .send()
+            .await
+            .unwrap();
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "digest": sha256(&layer), "size": layer.len()}],
+    })
+    .to_string();
+    c.ecr
+        .put_image()
+        .repository_name(&repo)
+        .image_manifest(manifest)
+        .image_tag("v1")
+        .send()
+        .await
+        .unwrap();
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// The length of the body at `url` (an ECR download URL naming the registry host), fetched from
+/// Skyport at `endpoint` with the URL's host in the `Host` header.
+fn download_len(endpoint: &str, url: &str) -> usize {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = TcpStream::connect(endpoint.trim_start_matches("http://")).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    raw.len() - head_end - 4
 }
 
 /// What a client sees of every service, as sorted lines per service.
@@ -362,6 +450,59 @@ async fn listing(c: &Clients) -> BTreeMap<&'static str, Vec<String>> {
             })
             .collect(),
     );
+    let mut ecr = Vec::new();
+    let repos = c.ecr.describe_repositories().send().await.unwrap();
+    for repo in repos.repositories() {
+        let name = repo.repository_name().unwrap();
+        ecr.push(name.to_owned());
+        let images = c
+            .ecr
+            .describe_images()
+            .repository_name(name)
+            .send()
+            .await
+            .unwrap();
+        for image in images.image_details() {
+            let digest = image.image_digest().unwrap();
+            let got = c
+                .ecr
+                .batch_get_image()
+                .repository_name(name)
+                .image_ids(
+                    aws_sdk_ecr::types::ImageIdentifier::builder()
+                        .image_digest(digest)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let manifest: serde_json::Value =
+                serde_json::from_str(got.images()[0].image_manifest().unwrap()).unwrap();
+            let mut blobs = Vec::new();
+            let layers = manifest["layers"].as_array().unwrap();
+            for blob in layers.iter().chain([&manifest["config"]]) {
+                let blob_digest = blob["digest"].as_str().unwrap();
+                let url = c
+                    .ecr
+                    .get_download_url_for_layer()
+                    .repository_name(name)
+                    .layer_digest(blob_digest)
+                    .send()
+                    .await
+                    .unwrap()
+                    .download_url
+                    .unwrap();
+                blobs.push(format!("{blob_digest}={}", download_len(&c.endpoint, &url)));
+            }
+            ecr.push(format!(
+                "{name}@{digest} {:?} {} {}",
+                image.image_tags(),
+                image.image_size_in_bytes().unwrap_or(0),
+                blobs.join(",")
+            ));
+        }
+    }
+    out.insert("ecr", ecr);
     for lines in out.values_mut() {
         lines.sort();
     }
@@ -416,6 +557,7 @@ async fn resets_empty_every_service_and_one_service_reset_touches_only_it() {
     assert!(after["s3"].is_empty());
     assert_eq!(after["sqs"], before["sqs"]);
     assert_eq!(after["lambda"], before["lambda"]);
+    assert_eq!(after["ecr"], before["ecr"]);
     let (status, body) = http(&endpoint, "POST", "/_localstack/state/nosuch/reset");
     assert_eq!(status, 404, "{body}");
 

@@ -302,6 +302,51 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| StateError::Service(e.to_string()))?
 }
 
+/// Every entry (table, key, value) of `store` from one consistent snapshot, but the tables in `skip`:
+/// metadata a service exports beside the data files it names.
+pub fn store_entries(
+    store: &Store,
+    skip: &[&str],
+) -> Result<Vec<(String, String, Vec<u8>)>, StateError> {
+    Ok(store.read(|r| {
+        let mut entries = Vec::new();
+        for table in r.tables()? {
+            if skip.contains(&table.as_str()) {
+                continue;
+            }
+            r.visit(&table, |k, v| {
+                entries.push((table.clone(), k.to_owned(), v.to_vec()));
+                Ok(())
+            })?;
+        }
+        Ok(entries)
+    })?)
+}
+
+/// Moves a staged data file to its place `to` (copied when a rename cannot cross file systems), creating
+/// its directory; fsynced when `durable`. Blocking.
+pub fn adopt_file(staged: &Path, to: &Path, durable: bool) -> io::Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if std::fs::rename(staged, to).is_err() {
+        std::fs::copy(staged, to)?;
+    }
+    if durable {
+        std::fs::File::open(to)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Removes a directory of data files and everything under it, if it exists (blocking).
+pub fn remove_dir(dir: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Empties `store` in one durable transaction (one that frees space: it works on a full disk).
 pub async fn reset_store(store: &Store) -> Result<(), StateError> {
     store.write_freeing_async(|w| w.clear()).await?;

@@ -362,6 +362,10 @@ impl Service for Ecr {
         })
     }
 
+    fn state_control(&self) -> Option<&dyn skyport_core::state::StateControl> {
+        Some(self)
+    }
+
     async fn call(
         &self,
         ctx: &mut RequestContext,

@@ -273,6 +273,20 @@ impl BlobStore {
         self.take(id, repo).map(drop)
     }
 
+    /// Drops every upload in progress and every blob file (a state reset or import; blocking).
+    pub fn clear_all(&self) -> std::io::Result<()> {
+        self.uploads().clear();
+        skyport_core::state::remove_dir(&self.dir.join("blobs"))
+    }
+
+    /// Puts an imported blob's staged file in place (blocking).
+    pub fn adopt(&self, digest: &str, staged: &Path) -> std::io::Result<()> {
+        let to = self
+            .path(digest)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        skyport_core::state::adopt_file(staged, &to, self.durable)
+    }
+
     /// Removes blob files (no repository links them any more).
     pub fn remove(&self, digests: &[String]) {
         for digest in digests {

@@ -16,6 +16,7 @@ pub mod manifest;
 mod ops;
 mod registry;
 pub mod shapes;
+mod snapshot;
 mod state;
 pub mod token;
 

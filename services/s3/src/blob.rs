@@ -733,11 +733,7 @@ impl BlobStore {
     pub fn clear_all(&self) -> std::io::Result<()> {
         self.memory_map().clear();
         let objects = self.dir.join("objects");
-        match std::fs::remove_dir_all(&objects) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+        skyport_core::state::remove_dir(&objects)?;
         std::fs::create_dir_all(&objects)
     }
 
@@ -756,17 +752,7 @@ impl BlobStore {
             }
             return Ok(());
         }
-        let to = self.path(id);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        if std::fs::rename(staged, &to).is_err() {
-            std::fs::copy(staged, &to)?;
-        }
-        if self.durable {
-            std::fs::File::open(&to)?.sync_all()?;
-        }
-        Ok(())
+        skyport_core::state::adopt_file(staged, &self.path(id), self.durable)
     }
 
     /// True when inline bodies live in the store (persistence).

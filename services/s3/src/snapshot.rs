@@ -78,19 +78,7 @@ impl StateControl for S3 {
 
     async fn export(&self, out: &mut SnapshotWriter<'_>) -> Result<(), StateError> {
         // Metadata only (bodies are streamed below), from one consistent snapshot.
-        let entries = self.store.read(|r| {
-            let mut entries = Vec::new();
-            for table in r.tables()? {
-                if table == BODIES {
-                    continue;
-                }
-                r.visit(&table, |k, v| {
-                    entries.push((table.clone(), k.to_owned(), v.to_vec()));
-                    Ok(())
-                })?;
-            }
-            Ok(entries)
-        })?;
+        let entries = skyport_core::state::store_entries(&self.store, &[BODIES])?;
         let mut sent: HashSet<String> = HashSet::new();
         for (table, key, value) in entries {
             let ids: Vec<String> = blob_ids(&table, &value)
