@@ -217,12 +217,30 @@ async fn callbacks_work(endpoint: &str) {
         let out = lambda
             .invoke()
             .function_name(name)
+            .log_type(aws_sdk_lambda::types::LogType::Tail)
             .payload(Blob::new(event.to_string()))
             .send()
             .await
             .unwrap();
         let body = String::from_utf8_lossy(out.payload().unwrap().as_ref()).into_owned();
         assert_eq!(out.function_error(), None, "{name}: {body}");
+        // The REPORT line's Max Memory Used is the container's own peak (its cgroup, or the
+        // Engine's stats when Skyport runs in a container and cannot see the host's cgroups).
+        let log = String::from_utf8(
+            base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                out.log_result().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let used: u64 = log
+            .split("Max Memory Used: ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|mb| mb.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: no Max Memory Used in {log}"));
+        assert!((1..=256).contains(&used), "{name}: {used} MB: {log}");
         let result: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(
             result["identity"]["Arn"],

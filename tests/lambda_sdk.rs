@@ -45,6 +45,10 @@ def main(event, context):
     event = event or {}
     if event.get("print"):
         print(event["print"])
+    if event.get("allocate_mb"):
+        held = b"x" * (int(event["allocate_mb"]) << 20)
+        time.sleep(float(event.get("hold", 0.3)))
+        del held
     if event.get("sleep"):
         time.sleep(float(event["sleep"]))
     if event.get("exit"):
@@ -691,6 +695,47 @@ async fn local_invocations_errors_timeouts_and_limits() {
     assert!(
         log.contains("REPORT RequestId: ") && log.contains("Billed Duration: "),
         "{log}"
+    );
+
+    // Max Memory Used is the runtime process's peak resident memory, not a made-up figure.
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .log_type(LogType::Tail)
+        .payload(Blob::new(r#"{"allocate_mb": 48}"#))
+        .send()
+        .await
+        .unwrap();
+    let log = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(out.log_result().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let used: u64 = log
+        .split("Max Memory Used: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|mb| mb.parse().ok())
+        .unwrap_or_else(|| panic!("no Max Memory Used in {log}"));
+    assert!((48..128).contains(&used), "{used} MB: {log}");
+
+    // Above its MemorySize (128 MB) the runtime is killed, as a container's cgroup would kill it.
+    let out = lambda
+        .invoke()
+        .function_name("inv")
+        .payload(Blob::new(r#"{"allocate_mb": 200, "hold": 2}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("Runtime exited with error: signal: killed")),
+        "{body}"
     );
 
     // The same lines in CloudWatch Logs, in the function's group, in a stream named as AWS names it.

@@ -120,9 +120,16 @@ pub fn has_file(zip: &[u8], path: &str) -> bool {
         .is_some_and(|mut a| a.by_name(path).is_ok())
 }
 
-/// A tar archive of the package's files under `prefix` (e.g. `var/task`), for copying into a container.
-pub fn tar(entries: &[Entry], prefix: &str) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
+/// One tar archive of several sources, each a list of entries placed under its prefix (`var/task`,
+/// `opt`, or `""` for absolute paths), in order: unpacked, a later file replaces an earlier one at the same
+/// path, which is how layers stack in `/opt`. Each directory is written once, before its first file.
+pub fn tar(sources: &[(&[Entry], &str)]) -> std::io::Result<Vec<u8>> {
+    let size: usize = sources
+        .iter()
+        .flat_map(|(entries, _)| entries.iter())
+        .map(|e| 512 + e.data.len().div_ceil(512) * 512)
+        .sum();
+    let mut builder = tar::Builder::new(Vec::with_capacity(size + 1024));
     let mut dirs = std::collections::BTreeSet::new();
     let mut add_dir = |builder: &mut tar::Builder<Vec<u8>>, path: &str| -> std::io::Result<()> {
         if path.is_empty() || !dirs.insert(path.to_owned()) {
@@ -134,53 +141,52 @@ pub fn tar(entries: &[Entry], prefix: &str) -> std::io::Result<Vec<u8>> {
         header.set_size(0);
         builder.append_data(&mut header, format!("{path}/"), std::io::empty())
     };
-    for (i, _) in prefix.match_indices('/').chain([(prefix.len(), "")]) {
-        add_dir(&mut builder, &prefix[..i])?;
-    }
-    for e in entries {
-        let full = if prefix.is_empty() {
-            e.path.clone()
-        } else {
-            format!("{prefix}/{}", e.path)
-        };
-        let parent = Path::new(&full)
-            .parent()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut acc = String::new();
-        for part in parent.split('/') {
-            if !acc.is_empty() {
-                acc.push('/');
+    for (entries, prefix) in sources {
+        for (i, _) in prefix.match_indices('/').chain([(prefix.len(), "")]) {
+            add_dir(&mut builder, &prefix[..i])?;
+        }
+        for e in entries.iter() {
+            let full = if prefix.is_empty() {
+                e.path.clone()
+            } else {
+                format!("{prefix}/{}", e.path)
+            };
+            let parent = Path::new(&full)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut acc = String::new();
+            for part in parent.split('/') {
+                if !acc.is_empty() {
+                    acc.push('/');
+                }
+                acc.push_str(part);
+                add_dir(&mut builder, &acc)?;
             }
-            acc.push_str(part);
-            add_dir(&mut builder, &acc)?;
+            if e.dir {
+                add_dir(&mut builder, &full)?;
+                continue;
+            }
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(e.mode);
+            header.set_size(e.data.len() as u64);
+            builder.append_data(&mut header, &full, e.data.as_slice())?;
         }
-        if e.dir {
-            add_dir(&mut builder, &full)?;
-            continue;
-        }
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_mode(e.mode);
-        header.set_size(e.data.len() as u64);
-        builder.append_data(&mut header, &full, e.data.as_slice())?;
     }
     builder.into_inner()
 }
 
-/// Reads the package at `path` and makes a tar of it under `prefix` (blocking).
-pub fn tar_file(path: &Path, prefix: &str) -> Result<Vec<u8>, String> {
+/// Reads the package at `path` and lists its entries (blocking).
+pub fn entries_of_file(path: &Path) -> Result<Vec<Entry>, String> {
     let zip = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let entries = entries(&zip).map_err(|e| e.to_string())?;
-    tar(&entries, prefix).map_err(|e| e.to_string())
+    entries(&zip).map_err(|e| e.to_string())
 }
 
 /// Reads the package at `path` and unpacks it into `dir` (blocking; later files replace earlier ones,
 /// which is how layers stack in `/opt`).
 pub fn unpack_file(path: &Path, dir: &Path) -> Result<(), String> {
-    let zip = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let entries = entries(&zip).map_err(|e| e.to_string())?;
-    unpack(&entries, dir).map_err(|e| e.to_string())
+    unpack(&entries_of_file(path)?, dir).map_err(|e| e.to_string())
 }
 
 /// A fingerprint of a hot-reload directory's files (paths, sizes and modification times), so that a
@@ -363,17 +369,30 @@ mod tests {
         assert!(matches!(entries(b"not a zip"), Err(CodeError::NotAZip)));
         let evil = zip_of(&[("../escape", b"x", 0o644)]);
         assert!(matches!(entries(&evil), Err(CodeError::UnsafePath(_))));
-        let tarball = tar(&files, "var/task").unwrap();
+        let trust = [Entry {
+            path: "etc/skyport/ca.pem".to_owned(),
+            mode: 0o644,
+            dir: false,
+            data: b"pem".to_vec(),
+        }];
+        let tarball = tar(&[(&files, "var/task"), (&files, "opt"), (&trust, "")]).unwrap();
         let mut archive = tar::Archive::new(Cursor::new(tarball));
         let names: Vec<String> = archive
             .entries()
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert!(
-            names.contains(&"var/task/handler.py".to_owned()),
-            "{names:?}"
-        );
-        assert!(names.contains(&"var/".to_owned()), "{names:?}");
+        for name in [
+            "var/",
+            "var/task/",
+            "var/task/handler.py",
+            "opt/bootstrap",
+            "etc/skyport/",
+            "etc/skyport/ca.pem",
+        ] {
+            assert!(names.contains(&name.to_owned()), "{name} in {names:?}");
+        }
+        let var = names.iter().filter(|n| *n == "var/").count();
+        assert_eq!(var, 1, "each directory once: {names:?}");
     }
 }

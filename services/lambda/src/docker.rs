@@ -33,7 +33,9 @@ use skyport_core::bus::ListenerControl;
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use crate::code;
-use crate::executor::{EnvSpec, Executor, Instance, NotReady, Reach, StartError, Stop};
+use crate::executor::{
+    EnvSpec, Executor, Instance, MemoryGauge, NotReady, Reach, StartError, Stop,
+};
 use crate::runtimes::{self, Family};
 use crate::trust;
 
@@ -99,7 +101,13 @@ pub struct DockerExecutor {
     instance: String,
     docker: OnceCell<Docker>,
     placement: OnceCell<Placement>,
+    /// The trust files made for each image (by image ID, and whether the function runs a JVM): the
+    /// image's own CA bundle is read once, not at every container start.
+    trust_files: std::sync::Mutex<HashMap<(String, bool), TrustFiles>>,
 }
+
+/// The trust files of one image, shared by its containers.
+type TrustFiles = Arc<Vec<code::Entry>>;
 
 /// The labels every Lambda container carries.
 const LABEL: &str = "skyport.lambda";
@@ -143,6 +151,7 @@ impl DockerExecutor {
             instance: skyport_core::ids::uuid(),
             docker: OnceCell::new(),
             placement: OnceCell::new(),
+            trust_files: std::sync::Mutex::default(),
         }
     }
 
@@ -376,47 +385,31 @@ impl DockerExecutor {
         None
     }
 
-    /// Copies the trust files into a created container.
-    async fn install_trust(&self, docker: &Docker, id: &str, java: bool) -> Result<(), StartError> {
-        let ca = self.settings.ca_pem.trim().to_owned() + "\n";
-        let mut bundle = self.image_bundle(docker, id).await.unwrap_or_default();
-        if !bundle.is_empty() && !bundle.ends_with('\n') {
-            bundle.push('\n');
+    /// The trust files for a container of the image `image_id` (Skyport's CA, and the image's own
+    /// bundle extended with it at each system path), read from the created container `id` the first
+    /// time the image is seen.
+    async fn trust_files(
+        &self,
+        docker: &Docker,
+        id: &str,
+        image_id: Option<&str>,
+        java: bool,
+    ) -> TrustFiles {
+        let key = image_id.map(|image| (image.to_owned(), java));
+        if let Some(key) = &key
+            && let Ok(cache) = self.trust_files.lock()
+            && let Some(files) = cache.get(key)
+        {
+            return files.clone();
         }
-        bundle.push_str("# Skyport local CA\n");
-        bundle.push_str(&ca);
-        let mut files: Vec<(String, Vec<u8>)> = vec![
-            (
-                BUNDLE.trim_start_matches('/').to_owned(),
-                bundle.clone().into_bytes(),
-            ),
-            (CA_ONLY.trim_start_matches('/').to_owned(), ca.into_bytes()),
-        ];
-        if java {
-            let created = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
-                .unwrap_or(0);
-            let store = trust::java_trust_store(&trust::pem_certificates(&bundle), created);
-            files.push((JAVA_STORE.trim_start_matches('/').to_owned(), store));
+        let bundle = self.image_bundle(docker, id).await.unwrap_or_default();
+        let files = Arc::new(trust_entries(&self.settings.ca_pem, bundle, java));
+        if let Some(key) = key
+            && let Ok(mut cache) = self.trust_files.lock()
+        {
+            cache.insert(key, files.clone());
         }
-        for path in SYSTEM_BUNDLES {
-            files.push((
-                path.trim_start_matches('/').to_owned(),
-                bundle.clone().into_bytes(),
-            ));
-        }
-        let entries: Vec<code::Entry> = files
-            .into_iter()
-            .map(|(path, data)| code::Entry {
-                path,
-                mode: 0o644,
-                dir: false,
-                data,
-            })
-            .collect();
-        let tarball = code::tar(&entries, "").map_err(|e| StartError::Failed(e.to_string()))?;
-        upload(docker, id, tarball, "/").await
+        files
     }
 
     fn parse_flags(&self) -> ExtraFlags {
@@ -482,6 +475,41 @@ async fn upload(docker: &Docker, id: &str, tarball: Vec<u8>, path: &str) -> Resu
         })
 }
 
+/// The trust files: Skyport's CA alone, the image's `bundle` extended with it (at Skyport's path and at
+/// each system bundle path), and for JVMs the same roots as a JKS store.
+fn trust_entries(ca_pem: &str, mut bundle: String, java: bool) -> Vec<code::Entry> {
+    let ca = ca_pem.trim().to_owned() + "\n";
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str("# Skyport local CA\n");
+    bundle.push_str(&ca);
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
+        (BUNDLE, bundle.clone().into_bytes()),
+        (CA_ONLY, ca.into_bytes()),
+    ];
+    if java {
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
+            .unwrap_or(0);
+        let store = trust::java_trust_store(&trust::pem_certificates(&bundle), created);
+        files.push((JAVA_STORE, store));
+    }
+    for path in SYSTEM_BUNDLES {
+        files.push((path, bundle.clone().into_bytes()));
+    }
+    files
+        .into_iter()
+        .map(|(path, data)| code::Entry {
+            path: path.trim_start_matches('/').to_owned(),
+            mode: 0o644,
+            dir: false,
+            data,
+        })
+        .collect()
+}
+
 struct Container {
     docker: Docker,
     id: String,
@@ -512,6 +540,65 @@ impl Stop for Container {
                 )
                 .await;
         }
+    }
+}
+
+/// A container's peak memory: its memory cgroup's high-water mark, read from the host's cgroup files
+/// when Skyport can see them (cgroup v1 `memory.max_usage_in_bytes`, v2 `memory.peak`), else from the
+/// Engine's one-shot stats (the highest usage seen so far).
+struct ContainerMemory {
+    docker: Docker,
+    id: String,
+    file: Option<std::path::PathBuf>,
+    seen: std::sync::atomic::AtomicU64,
+}
+
+impl ContainerMemory {
+    fn new(docker: Docker, id: String) -> ContainerMemory {
+        let file = [
+            format!("/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes"),
+            format!(
+                "/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes"
+            ),
+            format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.peak"),
+            format!("/sys/fs/cgroup/docker/{id}/memory.peak"),
+        ]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.exists());
+        ContainerMemory {
+            docker,
+            id,
+            file,
+            seen: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl MemoryGauge for ContainerMemory {
+    async fn peak_bytes(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        if let Some(file) = &self.file
+            && let Some(bytes) = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+        {
+            return Some(bytes);
+        }
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stats = self.docker.stats(&self.id, Some(options));
+        let read = tokio::time::timeout(std::time::Duration::from_millis(500), stats.next()).await;
+        if let Ok(Some(Ok(stats))) = read
+            && let Some(memory) = stats.memory_stats
+            && let Some(bytes) = memory.max_usage.or(memory.usage)
+        {
+            self.seen.fetch_max(bytes, Ordering::AcqRel);
+        }
+        Some(self.seen.load(Ordering::Acquire)).filter(|b| *b > 0)
     }
 }
 
@@ -719,16 +806,34 @@ impl Executor for DockerExecutor {
             }),
             ..Default::default()
         };
-        let created = docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
+        // Creating the container, finding the image's ID (its trust files are cached by it) and
+        // reading the packages go on at once; then one archive (layers, code, trust) is copied in.
+        let java = runs_java(spec);
+        let layer_count = spec.layer_paths.len();
+        let mut packages = spec.layer_paths.clone();
+        if spec.code.hot_reload.is_none()
+            && spec.runtime.is_some()
+            && let Some(path) = &spec.code_path
+        {
+            packages.push(path.clone());
+        }
+        let read = tokio::task::spawn_blocking(move || {
+            packages
+                .iter()
+                .map(|path| code::entries_of_file(path))
+                .collect::<Result<Vec<_>, String>>()
+        });
+        let create = docker.create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        );
+        let inspect = docker.inspect_image(&image);
+        let (created, inspected, read) = tokio::join!(create, inspect, read);
+        let id = created
             .map_err(|e| {
                 StartError::Failed(api_error(&format!("creating a container from {image}"), e))
-            })?;
-        let id = created.id;
+            })?
+            .id;
         let container = Container {
             docker: docker.clone(),
             id: id.clone(),
@@ -736,28 +841,32 @@ impl Executor for DockerExecutor {
             stopped: std::sync::atomic::AtomicBool::new(false),
         };
         let prepared = async {
-            // Layers first, in order, into /opt (a later layer's files replace an earlier one's).
-            for path in &spec.layer_paths {
-                let path = path.clone();
-                let tarball = tokio::task::spawn_blocking(move || code::tar_file(&path, "opt"))
-                    .await
-                    .map_err(|e| StartError::Failed(e.to_string()))?
-                    .map_err(StartError::Failed)?;
-                upload(&docker, &id, tarball, "/").await?;
-            }
-            if spec.code.hot_reload.is_none()
-                && let Some(path) = &spec.code_path
-                && spec.runtime.is_some()
-            {
-                let path = path.clone();
-                let tarball =
-                    tokio::task::spawn_blocking(move || code::tar_file(&path, "var/task"))
-                        .await
-                        .map_err(|e| StartError::Failed(e.to_string()))?
-                        .map_err(StartError::Failed)?;
-                upload(&docker, &id, tarball, "/").await?;
-            }
-            self.install_trust(&docker, &id, runs_java(spec)).await?;
+            let packages = read
+                .map_err(|e| StartError::Failed(e.to_string()))?
+                .map_err(StartError::Failed)?;
+            let image_id = inspected.ok().and_then(|i| i.id);
+            let trust = self
+                .trust_files(&docker, &id, image_id.as_deref(), java)
+                .await;
+            let tarball = tokio::task::spawn_blocking(move || {
+                // Layers first, in order, into /opt (a later layer's files replace an earlier one's).
+                let mut sources: Vec<(&[code::Entry], &str)> = packages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        (
+                            p.as_slice(),
+                            if i < layer_count { "opt" } else { "var/task" },
+                        )
+                    })
+                    .collect();
+                sources.push((trust.as_slice(), ""));
+                code::tar(&sources)
+            })
+            .await
+            .map_err(|e| StartError::Failed(e.to_string()))?
+            .map_err(|e| StartError::Failed(e.to_string()))?;
+            upload(&docker, &id, tarball, "/").await?;
             for extra in &placement.extra_networks {
                 let request = bollard::models::NetworkConnectRequest {
                     container: id.clone(),
@@ -832,6 +941,7 @@ impl Executor for DockerExecutor {
             lines,
             exited,
             stopper: Box::new(container),
+            memory: Box::new(ContainerMemory::new(docker, id)),
         })
     }
 

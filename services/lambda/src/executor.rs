@@ -64,6 +64,15 @@ pub struct Instance {
     pub exited: oneshot::Receiver<String>,
     /// Stops the environment (idempotent).
     pub stopper: Box<dyn Stop>,
+    /// Reads the environment's peak memory (the REPORT line's `Max Memory Used`).
+    pub memory: Box<dyn MemoryGauge>,
+}
+
+/// Reads how much memory an environment has used at most.
+#[async_trait::async_trait]
+pub trait MemoryGauge: Send + Sync {
+    /// The environment's peak resident memory in bytes since it started, when it can be read.
+    async fn peak_bytes(&self) -> Option<u64>;
 }
 
 /// Stops an environment.

@@ -121,6 +121,7 @@ struct Env {
     revision: String,
     api: RuntimeApi,
     stopper: Box<dyn Stop>,
+    memory: Box<dyn crate::executor::MemoryGauge>,
     /// How the environment ended, once it did.
     exit: tokio::sync::watch::Receiver<Option<String>>,
     log: LogPump,
@@ -700,6 +701,7 @@ impl Engine {
         let duration = started.elapsed();
         let init = if cold { lock(&env.init).take() } else { None };
         let memory = target.record.config.memory_size.unwrap_or(128);
+        let used = env.memory.peak_bytes().await.map(|b| b.div_ceil(1 << 20));
         let report_extra = match &outcome {
             Err(Failure::Timeout(_)) => "\tStatus: timeout",
             Err(Failure::Exited(_)) => "\tStatus: error\tError Type: Runtime.ExitError",
@@ -713,7 +715,14 @@ impl Engine {
         }
         let log_tail = env
             .log
-            .end(&request_id, duration, memory, init, report_extra, tail)
+            .end(
+                &request_id,
+                duration,
+                (memory, used),
+                init,
+                report_extra,
+                tail,
+            )
             .await;
         match &outcome {
             Ok(_) => self.give_back(target, env),
@@ -827,6 +836,7 @@ impl Engine {
             revision: revision.to_owned(),
             api,
             stopper: instance.stopper,
+            memory: instance.memory,
             exit,
             log,
             started,
@@ -1086,7 +1096,7 @@ impl LogPump {
         &self,
         request_id: &str,
         duration: Duration,
-        memory: i32,
+        (memory, used): (i32, Option<u64>),
         init: Option<Duration>,
         extra: &str,
         want_tail: bool,
@@ -1099,8 +1109,9 @@ impl LogPump {
         let text = vec![
             format!("END RequestId: {request_id}"),
             format!(
-                "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB{init}{extra}\t",
-                (memory / 4).clamp(32, 128)
+                "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory} MB{}{init}{extra}\t",
+                used.map(|mb| format!("\tMax Memory Used: {mb} MB"))
+                    .unwrap_or_default()
             ),
         ];
         let (tail_tx, tail_rx) = if want_tail {

@@ -15,7 +15,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::code;
-use crate::executor::{EnvSpec, Executor, Instance, NotReady, Reach, StartError, Stop};
+use crate::executor::{
+    EnvSpec, Executor, Instance, MemoryGauge, NotReady, Reach, StartError, Stop,
+};
 use crate::runtimes::{self, Family};
 
 const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap.py");
@@ -144,15 +146,10 @@ impl Executor for LocalExecutor {
                     .clone()
                     .ok_or_else(|| StartError::Failed("the function has no code".to_owned()))?;
                 let target = dir.join("task");
-                tokio::task::spawn_blocking(move || -> Result<(), String> {
-                    let bytes =
-                        std::fs::read(&zip).map_err(|e| format!("{}: {e}", zip.display()))?;
-                    let entries = code::entries(&bytes).map_err(|e| e.to_string())?;
-                    code::unpack(&entries, &target).map_err(|e| e.to_string())
-                })
-                .await
-                .map_err(|e| StartError::Failed(e.to_string()))?
-                .map_err(StartError::Failed)?;
+                tokio::task::spawn_blocking(move || code::unpack_file(&zip, &target))
+                    .await
+                    .map_err(|e| StartError::Failed(e.to_string()))?
+                    .map_err(StartError::Failed)?;
                 dir.join("task")
             }
         };
@@ -266,14 +263,32 @@ impl Executor for LocalExecutor {
         });
         let (exit_tx, exited) = oneshot::channel();
         let watcher = process.clone();
+        let limit_kb = u64::from(spec.memory_mb) * 1024;
         tokio::spawn(async move {
-            // Poll the child without holding it: `stop` may take it to kill it.
+            // Poll the child without holding it: `stop` may take it to kill it. Every 100 ms its
+            // resident memory is checked against the function's MemorySize, which a container's
+            // cgroup enforces: above it the process is killed, as the kernel's OOM killer would.
+            let mut tick = 0u32;
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tick = tick.wrapping_add(1);
+                let over = tick.is_multiple_of(5)
+                    && pid
+                        .and_then(|pid| proc_status_kb(pid, "VmRSS:"))
+                        .is_some_and(|rss| rss > limit_kb);
                 let status = {
                     let mut guard = watcher.child.lock().unwrap_or_else(|p| p.into_inner());
                     match guard.as_mut() {
-                        Some(c) => c.try_wait(),
+                        Some(c) => {
+                            if over {
+                                tracing::info!(
+                                    ?pid,
+                                    "lambda: the function's process went over its memory size; killed"
+                                );
+                                let _ = c.start_kill();
+                            }
+                            c.try_wait()
+                        }
                         None => return,
                     }
                 };
@@ -296,6 +311,7 @@ impl Executor for LocalExecutor {
             lines,
             exited,
             stopper: Box::new(ArcStop(process)),
+            memory: Box::new(PeakRss(pid)),
         })
     }
 }
@@ -306,5 +322,27 @@ struct ArcStop(std::sync::Arc<Process>);
 impl Stop for ArcStop {
     async fn stop(&self) {
         self.0.stop().await;
+    }
+}
+
+/// A field of `/proc/<pid>/status` given in kB (`VmRSS:`, `VmHWM:`), on Linux.
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+}
+
+/// The runtime process's peak resident memory (`VmHWM`).
+struct PeakRss(Option<u32>);
+
+#[async_trait::async_trait]
+impl MemoryGauge for PeakRss {
+    async fn peak_bytes(&self) -> Option<u64> {
+        self.0
+            .and_then(|pid| proc_status_kb(pid, "VmHWM:"))
+            .map(|kb| kb * 1024)
     }
 }
