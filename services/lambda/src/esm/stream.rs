@@ -238,13 +238,17 @@ pub async fn save(
 
 /// Removes the checkpoints of `uuid` (its mapping was deleted).
 pub async fn forget(store: &Store, uuid: &str) -> Result<(), StoreError> {
-    let keys: Vec<String> = checkpoints(store, uuid)?
-        .into_keys()
-        .map(|shard| row_key(uuid, &shard))
-        .collect();
-    if keys.is_empty() {
+    let shards = checkpoints(store, uuid)?.into_keys().collect();
+    prune(store, uuid, shards).await
+}
+
+/// Removes the checkpoints of `uuid` in the shards `gone` (shards its stream no longer has: the
+/// shards before a restart of Skyport).
+pub async fn prune(store: &Store, uuid: &str, gone: Vec<String>) -> Result<(), StoreError> {
+    if gone.is_empty() {
         return Ok(());
     }
+    let keys: Vec<String> = gone.iter().map(|shard| row_key(uuid, shard)).collect();
     store
         .write_freeing_async(move |w| {
             for key in &keys {
@@ -365,6 +369,14 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(all["shard-a"], first);
         assert_eq!(last_result(&store, "u").as_deref(), Some(FAILED));
+        prune(&store, "u", vec!["shard-a".into()]).await.unwrap();
+        assert_eq!(
+            checkpoints(&store, "u")
+                .unwrap()
+                .into_keys()
+                .collect::<Vec<_>>(),
+            ["shard-b"]
+        );
         forget(&store, "u").await.unwrap();
         assert!(checkpoints(&store, "u").unwrap().is_empty());
         assert_eq!(checkpoints(&store, "v").unwrap().len(), 1);

@@ -212,6 +212,18 @@ pub async fn run(
                         stop.clone(),
                     ));
                 }
+                // The checkpoints of shards the stream no longer has go, once a shard it has holds
+                // one (so the mapping still counts as having read the stream).
+                if checkpoints.keys().any(|k| listed.contains(k.as_str())) {
+                    let gone: Vec<String> = checkpoints
+                        .keys()
+                        .filter(|k| !listed.contains(k.as_str()))
+                        .cloned()
+                        .collect();
+                    if let Err(e) = stream::prune(&deps.store, &config.uuid, gone).await {
+                        tracing::debug!(mapping = %config.uuid, "lambda: cannot remove old checkpoints: {e}");
+                    }
+                }
             }
             Err(e) => {
                 if !missing_reported {
