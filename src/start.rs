@@ -216,16 +216,18 @@ async fn serve(
             },
         )
     });
-    match dynamodb {
+    let table_streams = match dynamodb {
         Ok(dynamodb) => {
-            gateway.register(Arc::new(dynamodb.streams()));
+            let streams = Arc::new(dynamodb.streams());
+            gateway.register(streams.clone());
             gateway.register(Arc::new(dynamodb));
+            streams
         }
         Err(e) => {
             tracing::error!("cannot open the DynamoDB state: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     // SNS delivers to SQS (and, once Lambda is open, to functions).
     let sns = layout.open_store("sns").and_then(|store| {
         skyport_sns::Sns::new(
@@ -268,9 +270,11 @@ async fn serve(
         Some(sts.clone()),
     ) {
         // Deployment packages given as `S3Bucket`/`S3Key` come from Skyport's S3; event source
-        // mappings poll SQS, and asynchronous invocations' destinations deliver to it.
+        // mappings poll SQS and read DynamoDB streams; destinations deliver to SQS and SNS.
         Ok(lambda) => {
             let lambda = lambda.with_object_source(s3.clone());
+            lambda.connect_topics(sns.clone());
+            lambda.connect_streams(table_streams);
             lambda.connect_queues(sqs.clone(), sqs.clone());
             // S3's `LambdaFunctionConfigurations` and SNS's `lambda` subscriptions invoke functions.
             s3.set_function_invoker(lambda.handle());

@@ -1,6 +1,8 @@
 //! The in-process message bus between services: how one service hands a message to another without
 //! importing its crate. S3 event notifications and (later) SNS and EventBridge targets enqueue into SQS
-//! through [`QueueSink`]; the binary wires the SQS implementation into the services that need it.
+//! through [`QueueSink`]; Lambda's event source mappings consume queues through [`QueueSource`] and
+//! table streams through [`StreamSource`]. The binary wires the implementations into the services
+//! that need them.
 
 use std::collections::BTreeMap;
 
@@ -335,4 +337,74 @@ pub struct BusEvent {
 pub trait EventSink: Send + Sync {
     /// Puts `event` on its bus and routes it to the matching rules' targets; returns the event id.
     async fn put_event(&self, event: BusEvent) -> Result<String, BusError>;
+}
+
+/// Where a consumer starts reading a stream's shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStart {
+    /// The oldest record the shard still keeps (`TRIM_HORIZON`).
+    TrimHorizon,
+    /// After the newest record: only what is written from now on (`LATEST`).
+    Latest,
+}
+
+/// One shard of a stream, as [`StreamSource::shards`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamShard {
+    /// `ShardId`.
+    pub shard_id: String,
+    /// `ParentShardId`: a shard whose records come before this one's.
+    pub parent_shard_id: Option<String>,
+    /// The shard takes no more records (its stream was disabled, or its table deleted).
+    pub closed: bool,
+}
+
+/// One stream record, ready for a function's event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEventRecord {
+    /// Its sequence number (the `itemIdentifier` of a `ReportBatchItemFailures` response).
+    pub sequence_number: String,
+    /// When the change was made, in milliseconds since the epoch.
+    pub created_ms: i64,
+    /// The record as Lambda's event carries it: for DynamoDB `eventID`, `eventName`, `eventVersion`,
+    /// `eventSource`, `awsRegion`, `dynamodb` (`Keys`, `NewImage`, `OldImage`, ...),
+    /// `eventSourceARN`, and `userIdentity` for TTL deletions.
+    pub record: serde_json::Value,
+}
+
+/// Records read from a shard, and where to read next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPage {
+    /// The records, in order.
+    pub records: Vec<StreamEventRecord>,
+    /// The cursor after them; `None` once a closed shard has been read to its end.
+    pub next: Option<String>,
+}
+
+/// Reads table streams named by ARN (implemented by DynamoDB Streams): Lambda's event source
+/// mappings consume them through it, shard by shard, in order.
+#[async_trait::async_trait]
+pub trait StreamSource: Send + Sync {
+    /// The shards of `stream_arn`, parents before children ([`BusError::NoSuchTarget`] when no
+    /// stream has that ARN).
+    async fn shards(&self, stream_arn: &str) -> Result<Vec<StreamShard>, BusError>;
+
+    /// A cursor at `start` in the shard `shard_id` of `stream_arn`. Cursors do not expire (unlike
+    /// shard iterators), so a consumer may keep one as its checkpoint.
+    async fn cursor(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        start: StreamStart,
+    ) -> Result<String, BusError>;
+
+    /// Up to `max` records (and about 1 MB of them) from `cursor`, waiting up to `wait` for a first
+    /// one. A cursor behind the trim horizon reads from the oldest record kept;
+    /// [`BusError::NoSuchTarget`] when its shard is gone, [`BusError::Rejected`] when it is no cursor.
+    async fn read(
+        &self,
+        cursor: &str,
+        max: usize,
+        wait: std::time::Duration,
+    ) -> Result<StreamPage, BusError>;
 }

@@ -222,7 +222,7 @@ impl Lambda {
         engine.set_reporter(deliverer.clone());
         Lambda {
             inner: Arc::new(Inner {
-                mappings: Arc::new(crate::esm::Mappings::new(store.clone())),
+                mappings: Arc::new(crate::esm::Mappings::new(store.clone(), deliverer.clone())),
                 store,
                 code,
                 engine,

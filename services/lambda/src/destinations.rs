@@ -2,16 +2,17 @@
 //! (`MaximumRetryAttempts`, `MaximumEventAgeInSeconds`, `DestinationConfig`), stored in Lambda's
 //! store (table `event_invoke_configs`, key `<account>/<region>/<name>:<qualifier>`), the
 //! [`AsyncPolicy`] an `Event` invocation runs with, and where its outcome goes: the `OnSuccess` or
-//! `OnFailure` destination (an SQS queue, or another function invoked asynchronously) with AWS's
-//! destination record, and the function's `DeadLetterConfig` queue (the event as its body, with
-//! `RequestID`, `ErrorCode` and `ErrorMessage` attributes) when the event is dropped.
+//! `OnFailure` destination (an SQS queue, an SNS topic, or another function invoked asynchronously)
+//! with AWS's destination record, and the function's `DeadLetterConfig` queue (the event as its body,
+//! with `RequestID`, `ErrorCode` and `ErrorMessage` attributes) when the event is dropped. Stream
+//! event source mappings send their discarded batches' records through the same [`Deliverer`].
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use skyport_core::bus::{BusAttribute, BusAttributes, QueueSink};
+use skyport_core::bus::{BusAttribute, BusAttributes, QueueSink, TopicMessage, TopicPublisher};
 use skyport_core::store::{Store, StoreError};
 use skyport_wire::{ApiError, persist};
 
@@ -82,7 +83,7 @@ pub fn list(store: &Store, prefix: &str) -> Result<Vec<FunctionEventInvokeConfig
 }
 
 /// The destinations AWS accepts: an SQS queue, an SNS topic, a function, an event bus or an S3
-/// bucket (Skyport delivers to queues and functions).
+/// bucket (Skyport delivers to queues, topics and functions).
 pub fn check_destinations(config: Option<&DestinationConfig>) -> Result<(), ApiError> {
     let Some(config) = config else {
         return Ok(());
@@ -237,10 +238,11 @@ pub trait EventInvoker: Send + Sync {
     async fn invoke_event(&self, function_arn: &str, payload: Bytes) -> Result<(), ApiError>;
 }
 
-/// Delivers outcomes to queues (through the bus) and functions (through Lambda).
+/// Delivers outcomes to queues and topics (through the bus) and functions (through Lambda).
 #[derive(Default)]
 pub struct Deliverer {
     queues: OnceLock<Arc<dyn QueueSink>>,
+    topics: OnceLock<Arc<dyn TopicPublisher>>,
     functions: OnceLock<Arc<dyn EventInvoker>>,
 }
 
@@ -250,19 +252,45 @@ impl Deliverer {
         let _ = self.queues.set(sink);
     }
 
+    /// Wires the topics destinations go to.
+    pub fn set_topics(&self, publisher: Arc<dyn TopicPublisher>) {
+        let _ = self.topics.set(publisher);
+    }
+
     /// Wires the functions function destinations go to.
     pub fn set_functions(&self, invoker: Arc<dyn EventInvoker>) {
         let _ = self.functions.set(invoker);
     }
 
-    async fn deliver(&self, target: &str, body: String, attributes: BusAttributes) {
-        let result = match target.split(':').nth(2) {
+    /// Sends `body` to the queue, topic or function `target` (the message attributes go to queues
+    /// only); why not, when it could not.
+    pub async fn send(
+        &self,
+        target: &str,
+        body: String,
+        attributes: BusAttributes,
+    ) -> Result<(), String> {
+        match target.split(':').nth(2) {
             Some("sqs") => match self.queues.get() {
                 Some(sink) => sink
                     .send_to_queue(target, body, attributes)
                     .await
                     .map_err(|e| e.to_string()),
                 None => Err("SQS is not available".to_owned()),
+            },
+            Some("sns") => match self.topics.get() {
+                Some(topics) => {
+                    let message = TopicMessage {
+                        message: body,
+                        ..TopicMessage::default()
+                    };
+                    topics
+                        .publish(target, message)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+                None => Err("SNS is not available".to_owned()),
             },
             Some("lambda") => match self.functions.get() {
                 Some(f) => f
@@ -271,9 +299,14 @@ impl Deliverer {
                     .map_err(|e| e.message),
                 None => Err("Lambda is not wired".to_owned()),
             },
-            _ => Err("Skyport delivers to SQS queues and Lambda functions only".to_owned()),
-        };
-        if let Err(e) = result {
+            _ => Err(
+                "Skyport delivers to SQS queues, SNS topics and Lambda functions only".to_owned(),
+            ),
+        }
+    }
+
+    async fn deliver(&self, target: &str, body: String, attributes: BusAttributes) {
+        if let Err(e) = self.send(target, body, attributes).await {
             tracing::warn!(destination = %target, "lambda: delivering an asynchronous invocation's outcome failed: {e}");
         }
     }

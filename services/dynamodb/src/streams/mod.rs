@@ -1,10 +1,12 @@
 //! Amazon DynamoDB Streams (`DynamoDBStreams_20120810`, served on `streams.dynamodb.<region>`): the
 //! second service of this crate, over the same tables. [`log`] keeps each stream's records;
 //! this module serves ListStreams, DescribeStream, GetShardIterator and GetRecords on the wire layer
-//! with `models/dynamodbstreams.json` ([`shapes`] is generated from it).
+//! with `models/dynamodbstreams.json` ([`shapes`] is generated from it); [`source`] lets Lambda's
+//! event source mappings read the same logs through the bus (`skyport_core::bus::StreamSource`).
 
 pub mod log;
 pub mod shapes;
+pub mod source;
 
 use std::sync::Arc;
 

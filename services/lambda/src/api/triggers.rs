@@ -7,7 +7,9 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use skyport_core::RequestContext;
-use skyport_core::bus::{BusError, FunctionInvoker, QueueSink, QueueSource};
+use skyport_core::bus::{
+    BusError, FunctionInvoker, QueueSink, QueueSource, StreamSource, TopicPublisher,
+};
 use skyport_wire::{ApiError, Timestamp};
 
 use super::{Inner, Lambda};
@@ -146,6 +148,18 @@ impl Lambda {
         self.inner.deliverer.set_functions(handle.clone());
         self.inner.mappings.connect(source, handle);
         self.inner.mappings.resume();
+    }
+
+    /// Connects Lambda to DynamoDB Streams: stream event source mappings read `source`. Call it
+    /// before [`Lambda::connect_queues`], which starts the pollers of the stored mappings.
+    pub fn connect_streams(&self, source: Arc<dyn StreamSource>) {
+        self.inner.mappings.connect_streams(source, self.handle());
+    }
+
+    /// Connects Lambda to SNS: destinations (of asynchronous invocations, and of stream mappings'
+    /// discarded batches) may be topics.
+    pub fn connect_topics(&self, topics: Arc<dyn TopicPublisher>) {
+        self.inner.deliverer.set_topics(topics);
     }
 
     /// An invocation Lambda makes itself (pollers, destinations, other services).

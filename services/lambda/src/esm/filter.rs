@@ -2,7 +2,9 @@
 //! (`skyport-patterns`), ORed. For SQS, the record's `body` is matched as JSON when the message body
 //! is a JSON object or array and the pattern treats `body` as an object, as AWS documents ("Properly
 //! filtering Amazon SQS messages"): a JSON body against a plain-string rule, or a plain body against
-//! a JSON rule, does not match, and the message is dropped.
+//! a JSON rule, does not match, and the message is dropped. For DynamoDB streams the pattern applies
+//! to the record as the function gets it (`{"eventName": ["INSERT"]}`,
+//! `{"dynamodb": {"NewImage": {"status": {"S": ["open"]}}}}`).
 
 use serde_json::Value;
 use skyport_patterns::{FieldShape, Pattern};
@@ -54,6 +56,11 @@ impl Filters {
     /// True when there is nothing to filter on.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
+    }
+
+    /// True when `record` (a stream record, as the function gets it) passes a filter.
+    pub fn matches(&self, record: &Value) -> bool {
+        self.patterns.is_empty() || self.patterns.iter().any(|p| p.matches(record))
     }
 
     /// True when the SQS record `record` (AWS's event record, `body` a string) passes a filter.
@@ -133,6 +140,20 @@ mod tests {
         );
         let f = filters(&[r#"{"attributes": {"ApproximateReceiveCount": ["1"]}}"#]);
         assert!(f.matches_sqs(&record("anything")) && f.matches_sqs(&record("{}")));
+    }
+
+    #[test]
+    fn stream_records_match_on_their_json() {
+        let f = filters(&[
+            r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["vip"]}}}}"#,
+            r#"{"eventName": ["REMOVE"]}"#,
+        ]);
+        let record = |name: &str, kind: &str| json!({"eventName": name, "dynamodb": {"NewImage": {"kind": {"S": kind}}}});
+        assert!(f.matches(&record("INSERT", "vip")));
+        assert!(!f.matches(&record("INSERT", "plain")));
+        assert!(!f.matches(&record("MODIFY", "vip")));
+        assert!(f.matches(&json!({"eventName": "REMOVE", "dynamodb": {}})));
+        assert!(Filters::default().matches(&record("MODIFY", "x")));
     }
 
     #[test]
