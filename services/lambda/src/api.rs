@@ -199,7 +199,8 @@ impl Lambda {
         let work_dir = layout.scratch_dir().join("lambda-envs");
         let executor = crate::executor::Auto::new(
             options.executor,
-            crate::docker::DockerExecutor::new(options.docker),
+            crate::docker::DockerExecutor::new(options.docker)
+                .with_unpack_dir(layout.scratch_dir().join("lambda-unpacked")),
             crate::local::LocalExecutor::new(
                 work_dir,
                 options.local_endpoint,

@@ -104,6 +104,9 @@ pub struct DockerExecutor {
     /// The trust files made for each image (by image ID, and whether the function runs a JVM): the
     /// image's own CA bundle is read once, not at every container start.
     trust_files: std::sync::Mutex<HashMap<(String, bool), TrustFiles>>,
+    /// Where packages are unpacked once per code version, to be bind-mounted read-only at `/var/task`
+    /// instead of copied into each container (Skyport on the host only: the Engine sees the same files).
+    unpack_dir: Option<std::path::PathBuf>,
 }
 
 /// The trust files of one image, shared by its containers.
@@ -152,6 +155,51 @@ impl DockerExecutor {
             docker: OnceCell::new(),
             placement: OnceCell::new(),
             trust_files: std::sync::Mutex::default(),
+            unpack_dir: None,
+        }
+    }
+
+    /// Unpacks each code version once under `dir` and bind-mounts it at `/var/task`, when Skyport runs
+    /// on the Engine's host (in a container, the code is copied into each function container).
+    pub fn with_unpack_dir(mut self, dir: std::path::PathBuf) -> DockerExecutor {
+        if !self.settings.in_container {
+            // The Engine needs an absolute source path.
+            self.unpack_dir = Some(std::path::absolute(&dir).unwrap_or(dir));
+        }
+        self
+    }
+
+    /// The host directory holding the unpacked package `path` (version `sha256`), unpacked now if it
+    /// is not yet; `None` when packages are copied instead.
+    async fn unpacked(&self, path: &std::path::Path, sha256: &str) -> Option<std::path::PathBuf> {
+        let root = self.unpack_dir.clone()?;
+        if sha256.is_empty() || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let dir = root.join(sha256);
+        if dir.is_dir() {
+            return Some(dir);
+        }
+        let path = path.to_owned();
+        let target = dir.clone();
+        let done = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            // Unpacked beside its place and renamed into it: a directory there is always complete.
+            let staging = root.join(format!("{}.{}", skyport_core::ids::uuid(), "unpacking"));
+            code::unpack_file(&path, &staging)?;
+            if std::fs::rename(&staging, &target).is_err() {
+                // Another environment of the same version got there first.
+                let _ = std::fs::remove_dir_all(&staging);
+            }
+            Ok(())
+        })
+        .await;
+        match done {
+            Ok(Ok(())) if dir.is_dir() => Some(dir),
+            Ok(Err(e)) => {
+                tracing::warn!("lambda: unpacking the code to mount it: {e}; copying it instead");
+                None
+            }
+            _ => None,
         }
     }
 
@@ -545,21 +593,46 @@ impl Stop for Container {
 
 /// A container's peak memory: its memory cgroup's high-water mark, read from the host's cgroup files
 /// when Skyport can see them (cgroup v1 `memory.max_usage_in_bytes`, v2 `memory.peak`), else from the
-/// Engine's one-shot stats (the highest usage seen so far).
+/// Engine's one-shot stats: refreshed in the background at most once a second, so an invoke never
+/// waits for the Engine except an environment's first, which waits (up to 2 s) for a first reading.
 struct ContainerMemory {
+    file: Option<std::path::PathBuf>,
+    stats: Arc<EngineStats>,
+}
+
+/// The highest memory figure the Engine reported for a container.
+struct EngineStats {
     docker: Docker,
     id: String,
-    file: Option<std::path::PathBuf>,
     seen: std::sync::atomic::AtomicU64,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+    read: tokio::sync::Notify,
+}
+
+impl EngineStats {
+    async fn refresh(&self) {
+        use std::sync::atomic::Ordering;
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stats = self.docker.stats(&self.id, Some(options));
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stats.next()).await;
+        if let Ok(Some(Ok(stats))) = read
+            && let Some(memory) = stats.memory_stats
+            && let Some(bytes) = memory.max_usage.or(memory.usage)
+        {
+            self.seen.fetch_max(bytes, Ordering::AcqRel);
+        }
+        self.read.notify_waiters();
+    }
 }
 
 impl ContainerMemory {
     fn new(docker: Docker, id: String) -> ContainerMemory {
         let file = [
             format!("/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes"),
-            format!(
-                "/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes"
-            ),
+            format!("/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes"),
             format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.peak"),
             format!("/sys/fs/cgroup/docker/{id}/memory.peak"),
         ]
@@ -567,10 +640,14 @@ impl ContainerMemory {
         .map(std::path::PathBuf::from)
         .find(|path| path.exists());
         ContainerMemory {
-            docker,
-            id,
             file,
-            seen: std::sync::atomic::AtomicU64::new(0),
+            stats: Arc::new(EngineStats {
+                docker,
+                id,
+                seen: std::sync::atomic::AtomicU64::new(0),
+                last: std::sync::Mutex::new(None),
+                read: tokio::sync::Notify::new(),
+            }),
         }
     }
 }
@@ -586,19 +663,23 @@ impl MemoryGauge for ContainerMemory {
         {
             return Some(bytes);
         }
-        let options = bollard::query_parameters::StatsOptionsBuilder::default()
-            .stream(false)
-            .one_shot(true)
-            .build();
-        let mut stats = self.docker.stats(&self.id, Some(options));
-        let read = tokio::time::timeout(std::time::Duration::from_millis(500), stats.next()).await;
-        if let Ok(Some(Ok(stats))) = read
-            && let Some(memory) = stats.memory_stats
-            && let Some(bytes) = memory.max_usage.or(memory.usage)
-        {
-            self.seen.fetch_max(bytes, Ordering::AcqRel);
+        let due = {
+            let mut last = self.stats.last.lock().unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        let read = self.stats.read.notified();
+        if due {
+            let stats = self.stats.clone();
+            tokio::spawn(async move { stats.refresh().await });
         }
-        Some(self.seen.load(Ordering::Acquire)).filter(|b| *b > 0)
+        if self.stats.seen.load(Ordering::Acquire) == 0 {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), read).await;
+        }
+        Some(self.stats.seen.load(Ordering::Acquire)).filter(|b| *b > 0)
     }
 }
 
@@ -752,14 +833,23 @@ impl Executor for DockerExecutor {
             dns.push(placement.ip.to_string());
         }
         let mut binds = binds;
+        // The code: mounted from its unpacked directory (Skyport on the host), or copied below.
+        let mounted = match (&spec.code.hot_reload, &spec.code_path, &spec.runtime) {
+            (None, Some(path), Some(_)) => self.unpacked(path, &spec.code.sha256).await,
+            _ => None,
+        };
         let (entrypoint, cmd, working_dir) = match (family, &spec.image_config) {
             (Some(Family::Provided), _) => {
                 let own = spec.code.hot_reload.is_some()
-                    || spec
-                        .code_path
+                    || mounted
                         .as_ref()
-                        .and_then(|p| std::fs::read(p).ok())
-                        .is_some_and(|zip| code::has_file(&zip, "bootstrap"));
+                        .is_some_and(|dir| dir.join("bootstrap").is_file())
+                    || mounted.is_none()
+                        && spec
+                            .code_path
+                            .as_ref()
+                            .and_then(|p| std::fs::read(p).ok())
+                            .is_some_and(|zip| code::has_file(&zip, "bootstrap"));
                 let bootstrap = if own {
                     "/var/task/bootstrap"
                 } else {
@@ -781,6 +871,8 @@ impl Executor for DockerExecutor {
         };
         if let Some(dir) = &spec.code.hot_reload {
             binds.push(format!("{dir}:/var/task:ro"));
+        } else if let Some(dir) = &mounted {
+            binds.push(format!("{}:/var/task:ro", dir.display()));
         }
         let name = format!(
             "skyport-lambda-{}-{}",
@@ -812,6 +904,7 @@ impl Executor for DockerExecutor {
         let layer_count = spec.layer_paths.len();
         let mut packages = spec.layer_paths.clone();
         if spec.code.hot_reload.is_none()
+            && mounted.is_none()
             && spec.runtime.is_some()
             && let Some(path) = &spec.code_path
         {
