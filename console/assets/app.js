@@ -67,7 +67,7 @@ function table(headers, rows, empty = "Nothing here yet.") {
 }
 
 function kv(pairs) {
-  return h("dl.kv", pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
+  return h("dl.kv", pairs.filter(([, v]) => v !== undefined && v !== null && v !== "" && v !== false)
     .map(([k, v]) => [h("dt", k), h("dd", v instanceof Node ? v : String(v))]));
 }
 
@@ -179,7 +179,7 @@ async function s3Objects(bucket, prefix) {
   const out = await api("s3/objects", { params: { bucket, prefix } });
   const here = (p) => `#/s3/${enc(bucket)}${p ? `?prefix=${enc(p)}` : ""}`;
   const folders = list(out.CommonPrefixes).map((c) => h("tr.folder",
-    h("td", h("a", { href: here(c.Prefix) }, `📁 ${c.Prefix.slice(prefix.length)}`)), h("td"), h("td"), h("td"), h("td")));
+    h("td", h("a.folder", { href: here(c.Prefix) }, c.Prefix.slice(prefix.length))), h("td"), h("td"), h("td"), h("td")));
   const objects = list(out.Contents).map((o) => {
     const download = new URL(API + "s3/object", location.origin);
     for (const [k, v] of Object.entries({ bucket, key: o.Key, account: state.account, region: state.region })) {
@@ -261,6 +261,7 @@ async function sqsQueue(url) {
   const messages = list(peek.Messages).map((m) => h("tr.message",
     h("td", h("code", m.MessageId)),
     h("td", when(Number(m.Attributes?.SentTimestamp))),
+    h("td", m.Attributes?.IsVisible === "false" ? (m.Attributes?.ApproximateReceiveCount !== "0" ? "in flight" : "delayed") : "visible"),
     h("td.num", m.Attributes?.ApproximateReceiveCount || "0"),
     h("td", h("pre", pretty(m.Body)))));
   const body = h("textarea#send-body", { rows: 4, placeholder: "Message body" });
@@ -290,13 +291,13 @@ async function sqsQueue(url) {
       ["Retention", a.MessageRetentionPeriod && `${a.MessageRetentionPeriod} s`],
       ["Dead-letter queue", redrive && h("span", h("a", { href: `#/sqs/${enc(queueUrlFor(url, redrive.deadLetterTargetArn))}` },
         lastPart(redrive.deadLetterTargetArn)), ` after ${redrive.maxReceiveCount} receives`)],
-      ["Dead-letter queue of", sources.length && h("span", sources.map((s, i) => [i ? ", " : "", h("a", { href: `#/sqs/${enc(s)}` }, lastPart(s))]))],
+      ["Dead-letter queue of", sources.length > 0 && h("span", sources.map((s, i) => [i ? ", " : "", h("a", { href: `#/sqs/${enc(s)}` }, lastPart(s))]))],
     ])),
     h("div.row", purge, redriveButton),
     h("h2", "Send a message"),
     h("div.panel", body, group, h("div.row", { style: "margin-top:8px" }, send)),
-    h("h2", `Messages (peek: ${list(peek.Messages).length}, nothing is received)`),
-    table(["Message id", "Sent", "#Receives", "Body"], messages, "The queue has no messages."),
+    h("h2", `Messages (${list(peek.Messages).length}${list(peek.Messages).length === 100 ? "+" : ""}, peeked: nothing is received)`),
+    table(["Message id", "Sent", "State", "#Receives", "Body"], messages, "The queue has no messages."),
   ];
 }
 
@@ -598,7 +599,7 @@ function requestLog() {
     h("p.muted", "Every AWS request Skyport serves, newest first. Bodies (their first 64 KiB) are captured while this page is open."),
     h("div.row", live, pause, h("label", showConsole, " show the console's own requests"), count),
     h("div.split", { style: "margin-top:10px" },
-      h("table", h("thead", h("tr", ["Time", "Service", "Operation", "Status", "ms", "Account", "Region", "Client"].map((x) => h("th", x)))), body),
+      h("div.scroll", h("table.requests", h("thead", h("tr", ["Time", "Service", "Operation", "Status", "ms", "Account", "Region", "Client"].map((x) => h("th", x)))), body)),
       detail),
   ];
 }

@@ -380,13 +380,14 @@ pub async fn sqs(
     match (method, route) {
         (&Method::GET, "peek") => {
             let url = query.required("url")?;
+            // Visible, in flight and delayed: the console marks which is which.
             let uri = format!(
-                "/_aws/sqs/messages?QueueUrl={}",
+                "/_aws/sqs/messages?QueueUrl={}&ShowInvisible=true&ShowDelayed=true&MaxNumberOfMessages=100",
                 utf8_percent_encode(url, SEGMENT)
             );
             let request = caller
                 .builder(Method::GET, &uri, "sqs")
-                .header(header::ACCEPT, "application/json")
+                .header(header::CONTENT_TYPE, "application/x-amz-json-1.0")
                 .body(body::empty())
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             let out = fetch_json(caller, request).await?;

@@ -229,7 +229,8 @@ impl RequestLog {
             }
             ring.push_back(entry.clone());
         }
-        if self.feed.receiver_count() > 0 {
+        // `watchers` counts the subscriptions (an atomic; the channel's own count takes a lock).
+        if self.capturing() {
             let _ = self.feed.send(entry);
         }
     }
