@@ -106,6 +106,7 @@ try:
     row = css("tr.request-row[data-operation='SendMessage']")
     row.click()
     wait.until(lambda d: "seen by the request log" in d.find_element(By.ID, "request-detail").text)
+    driver.execute_script("document.querySelector('.scroll').scrollLeft = 0; window.scrollTo(0, 0)")
     shot("requests.png")
     print("request log shows SendMessage")
     print("ok")
