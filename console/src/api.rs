@@ -274,6 +274,17 @@ async fn fetch_json(caller: &Caller<'_>, request: Request<Body>) -> Result<Value
     }
 }
 
+/// `GET uri` of the service signing as `signing_name`, answered as JSON.
+async fn get_json(
+    caller: &Caller<'_>,
+    uri: &str,
+    signing_name: &str,
+) -> Result<Response<Body>, ApiError> {
+    let request = empty_request(caller, Method::GET, uri, signing_name)?;
+    let out = fetch_json(caller, request).await?;
+    Ok(crate::json_response(StatusCode::OK, &out))
+}
+
 fn object_uri(bucket: &str, key: &str) -> String {
     format!(
         "/{}/{}",
@@ -291,11 +302,7 @@ pub async fn s3(
     request: Request<Body>,
 ) -> Result<Response<Body>, ApiError> {
     match (method, route) {
-        (&Method::GET, "buckets") => {
-            let request = empty_request(caller, Method::GET, "/", "s3")?;
-            let out = fetch_json(caller, request).await?;
-            Ok(crate::json_response(StatusCode::OK, &out))
-        }
+        (&Method::GET, "buckets") => get_json(caller, "/", "s3").await,
         (&Method::GET, "objects") => {
             let bucket = query.required("bucket")?;
             let mut uri = format!(
@@ -307,9 +314,7 @@ pub async fn s3(
                     uri.push_str(&format!("&{name}={}", utf8_percent_encode(v, SEGMENT)));
                 }
             }
-            let request = empty_request(caller, Method::GET, &uri, "s3")?;
-            let out = fetch_json(caller, request).await?;
-            Ok(crate::json_response(StatusCode::OK, &out))
+            get_json(caller, &uri, "s3").await
         }
         (&Method::GET, "object") => {
             let (bucket, key) = (query.required("bucket")?, query.required("key")?);
@@ -411,9 +416,7 @@ pub async fn lambda(
             if let Some(marker) = query.get("marker").filter(|m| !m.is_empty()) {
                 uri.push_str(&format!("&Marker={}", utf8_percent_encode(marker, SEGMENT)));
             }
-            let request = empty_request(caller, Method::GET, &uri, "lambda")?;
-            let out = fetch_json(caller, request).await?;
-            Ok(crate::json_response(StatusCode::OK, &out))
+            get_json(caller, &uri, "lambda").await
         }
         (&Method::GET, "function") => {
             let name = query.required("name")?;
@@ -421,9 +424,7 @@ pub async fn lambda(
                 "/2015-03-31/functions/{}",
                 utf8_percent_encode(name, SEGMENT)
             );
-            let request = empty_request(caller, Method::GET, &uri, "lambda")?;
-            let out = fetch_json(caller, request).await?;
-            Ok(crate::json_response(StatusCode::OK, &out))
+            get_json(caller, &uri, "lambda").await
         }
         (&Method::POST, "invoke") => {
             let name = query.required("name")?;
