@@ -219,8 +219,7 @@ pub(crate) async fn aws(
     }
 
     // Milliseconds with two decimals, formatted as integers (float formatting costs more).
-    let elapsed = started.elapsed();
-    let micros = elapsed.as_micros();
+    let micros = started.elapsed().as_micros();
     let status = response.status().as_u16();
     tracing::info!(
         target: "skyport::request",
