@@ -210,11 +210,14 @@ impl RequestLog {
     /// Adds a served request; sends it to the subscribers.
     pub(crate) fn push(&self, entry: Entry) {
         let entry = Arc::new(entry);
-        {
+        // Freed after the lock is released.
+        let _evicted = {
             let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-            if ring.len() == CAPACITY {
-                ring.pop_front();
-            }
+            let evicted = if ring.len() == CAPACITY {
+                ring.pop_front()
+            } else {
+                None
+            };
             // Only the latest requests keep their bodies.
             if entry.detail.is_some() {
                 let mut with_detail = ring.iter().rev().filter(|e| e.detail.is_some());
@@ -228,7 +231,8 @@ impl RequestLog {
                 }
             }
             ring.push_back(entry.clone());
-        }
+            evicted
+        };
         // `watchers` counts the subscriptions (an atomic; the channel's own count takes a lock).
         if self.capturing() {
             let _ = self.feed.send(entry);
