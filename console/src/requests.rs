@@ -36,7 +36,7 @@ pub fn entry_json(entry: &Entry) -> Value {
         "region": entry.region,
         "client": entry.client.to_string(),
         "method": entry.method.as_str(),
-        "path": entry.uri.to_string(),
+        "path": &*entry.target,
         "request_id": entry.request_id,
         "origin": match entry.origin {
             Origin::Client => "client",

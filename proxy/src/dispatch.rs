@@ -145,13 +145,13 @@ pub(crate) async fn aws(
         started,
     };
     let method = parts.method.clone();
-    let uri = parts.uri.clone();
+    let target = request_log::target(&parts.uri);
     let version = parts.version;
     let expect_continue = expects_continue(&parts);
     // Someone watches the request log: keep the headers and a prefix of both bodies.
     let detail = shared.requests.capturing().then(|| {
         Arc::new(Detail {
-            request_headers: parts.headers.clone(),
+            request_headers: request_log::owned_headers(&parts.headers),
             ..Detail::default()
         })
     });
@@ -234,7 +234,7 @@ pub(crate) async fn aws(
         *detail
             .response_headers
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = response.headers().clone();
+            .unwrap_or_else(|p| p.into_inner()) = request_log::owned_headers(response.headers());
         response = response.map(|b| request_log::tap(b, detail.response_body.clone()));
     }
     shared.requests.push(Entry {
@@ -248,7 +248,7 @@ pub(crate) async fn aws(
         region: ctx.region,
         client: conn.peer,
         method,
-        uri,
+        target,
         request_id: ctx.request_id,
         origin,
         detail,

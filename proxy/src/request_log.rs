@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use skyport_core::Body;
 use skyport_core::body::BoxError;
@@ -62,8 +62,9 @@ pub struct Entry {
     pub client: SocketAddr,
     /// The HTTP method.
     pub method: Method,
-    /// The request target (path and query).
-    pub uri: Uri,
+    /// The request target (path and query), copied: a `Uri` parsed by hyper shares the connection's
+    /// read buffer, which hyper could then not reuse while the entry is kept.
+    pub target: Box<str>,
     /// The request id returned to the client.
     pub request_id: String,
     /// Who sent it.
@@ -83,6 +84,25 @@ pub struct Detail {
     pub request_body: Arc<Capture>,
     /// The response body's prefix.
     pub response_body: Arc<Capture>,
+}
+
+/// The request target of `uri` as the entry keeps it.
+pub(crate) fn target(uri: &Uri) -> Box<str> {
+    uri.path_and_query()
+        .map_or_else(|| uri.path(), |p| p.as_str())
+        .into()
+}
+
+/// A copy of `headers` that shares no buffer with the connection (values parsed by hyper are slices of
+/// its read buffer).
+pub(crate) fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            copy.append(name.clone(), value);
+        }
+    }
+    copy
 }
 
 /// The first [`BODY_PREFIX`] bytes of a body, and how long the body was.
@@ -276,7 +296,7 @@ impl Entry {
             region: self.region.clone(),
             client: self.client,
             method: self.method.clone(),
-            uri: self.uri.clone(),
+            target: self.target.clone(),
             request_id: self.request_id.clone(),
             origin: self.origin,
             detail: None,
@@ -326,7 +346,7 @@ mod tests {
             region: "us-east-1".into(),
             client: "127.0.0.1:1".parse().unwrap(),
             method: Method::GET,
-            uri: Uri::from_static("/b/k"),
+            target: "/b/k".into(),
             request_id: "r".into(),
             origin: Origin::Client,
             detail: detail.then(|| Arc::new(Detail::default())),
