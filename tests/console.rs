@@ -7,6 +7,7 @@
 //! - Without `SKYPORT_CONSOLE_WRITE=1` every write answers 403 and reads still work; API writes need the
 //!   `X-Skyport-Console` header.
 //! - The request log streams over Server-Sent Events (`curl -N`), with bodies only while someone watches.
+//! - SQS messages are peeked (`/_aws/sqs/messages`, the console's queue page) without being received.
 //! - A client on another network (a network namespace's veth address) is refused, unless Skyport runs in
 //!   a container and the client is on its network, or `SKYPORT_CONSOLE_PUBLIC=1`.
 //!
@@ -232,6 +233,80 @@ fn the_console_is_read_only_without_skyport_console_write() {
         br#"{"TableName":"t"}"#,
     );
     assert_eq!(status, 400, "{out}");
+}
+
+#[test]
+fn sqs_messages_are_peeked_without_being_received() {
+    let sp = Skyport::start();
+    let addr = ipv4(&sp);
+    let sqs = |op: &str, body: &str| {
+        let target = format!("X-Amz-Target: AmazonSQS.{op}");
+        let (status, out) = http(
+            addr,
+            "POST",
+            "/",
+            &[&target, "Content-Type: application/x-amz-json-1.0"],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 200, "{op}: {out}");
+        json(&out)
+    };
+    sqs("CreateQueue", r#"{"QueueName":"peeked"}"#);
+    sqs(
+        "SendMessage",
+        r#"{"QueueUrl":"peeked","MessageBody":"first"}"#,
+    );
+    sqs(
+        "SendMessage",
+        r#"{"QueueUrl":"peeked","MessageBody":"second"}"#,
+    );
+    // LocalStack's endpoint, unsigned: XML by default.
+    for _ in 0..2 {
+        let (status, xml) = http(addr, "GET", "/_aws/sqs/messages?QueueUrl=peeked", &[], b"");
+        assert_eq!(status, 200, "{xml}");
+        assert!(
+            xml.contains("<Body>first</Body>") && xml.contains("<Body>second</Body>"),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("<Name>ApproximateReceiveCount</Name><Value>1"),
+            "{xml}"
+        );
+    }
+    // Peeking received nothing: both messages are still there to receive.
+    let got = sqs(
+        "ReceiveMessage",
+        r#"{"QueueUrl":"peeked","MaxNumberOfMessages":1,"VisibilityTimeout":60}"#,
+    );
+    assert_eq!(got["Messages"][0]["Body"], "first");
+    // In flight now: only with ShowInvisible, marked so.
+    let peek = |query: &str| {
+        let (status, out) = http(
+            addr,
+            "GET",
+            &format!("/_aws/sqs/messages?QueueUrl=peeked{query}"),
+            &["Content-Type: application/x-amz-json-1.0"],
+            b"",
+        );
+        assert_eq!(status, 200, "{out}");
+        json(&out)["Messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let visible = peek("");
+    assert_eq!(visible.len(), 1);
+    assert_eq!(visible[0]["Body"], "second");
+    let all = peek("&ShowInvisible=true");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0]["Body"], "first");
+    assert_eq!(all[0]["Attributes"]["IsVisible"], "false");
+    assert_eq!(all[0]["Attributes"]["ApproximateReceiveCount"], "1");
+    assert_eq!(peek("&ShowInvisible=true&MaxNumberOfMessages=1").len(), 1);
+    // Through the console: the same, all states.
+    let (status, out) = http(addr, "GET", &format!("{API}/sqs/peek?url=peeked"), &[], b"");
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(json(&out)["Messages"].as_array().unwrap().len(), 2);
 }
 
 #[test]
