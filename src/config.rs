@@ -212,6 +212,11 @@ pub struct Config {
     pub sns_retry_second: Duration,
     /// Lambda's settings.
     pub lambda: LambdaSettings,
+    /// The web console may change resources (`SKYPORT_CONSOLE_WRITE`, default off: read-only).
+    pub console_write: bool,
+    /// The web console is served to every client, not only loopback and the container's networks
+    /// (`SKYPORT_CONSOLE_PUBLIC`, default off).
+    pub console_public: bool,
     /// Non-fatal findings, each with its fix.
     pub warnings: Vec<String>,
 }
@@ -272,6 +277,14 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     (
         "SKYPORT_SNS_RETRY_SECOND_MS",
         "length of one second of an SNS HTTP(S) retry policy, milliseconds (default 1000; small values for tests)",
+    ),
+    (
+        "SKYPORT_CONSOLE_WRITE",
+        "the web console at /_skyport/ may upload, delete, send, purge, invoke and write items (default 0)",
+    ),
+    (
+        "SKYPORT_CONSOLE_PUBLIC",
+        "serve the web console to every client, not only loopback and the container's networks (default 0)",
     ),
     ("GATEWAY_LISTEN", "gateway listen addresses"),
     ("LOCALSTACK_HOST", "host:port used in returned URLs"),
@@ -1045,6 +1058,8 @@ impl Config {
                     60_000.0,
                 )?,
             },
+            console_write: bool_var(env, "SKYPORT_CONSOLE_WRITE", false)?,
+            console_public: bool_var(env, "SKYPORT_CONSOLE_PUBLIC", false)?,
             warnings: Vec::new(),
         };
         config.warnings = config.find_warnings(env);
@@ -1093,6 +1108,13 @@ impl Config {
                     ));
                 }
             }
+        }
+        if self.console_public && self.console_write {
+            warnings.push(
+                "SKYPORT_CONSOLE_PUBLIC=1 with SKYPORT_CONSOLE_WRITE=1: every client that reaches the gateway can \
+                 change resources through the console at /_skyport/. Drop one of them unless that is intended."
+                    .to_owned(),
+            );
         }
         if let Some(services) = &self.services {
             for s in services {
@@ -1291,6 +1313,14 @@ impl Config {
             (
                 "SKYPORT_SNS_RETRY_SECOND_MS".into(),
                 self.sns_retry_second.as_millis().to_string(),
+            ),
+            (
+                "SKYPORT_CONSOLE_WRITE".into(),
+                u8::from(self.console_write).to_string(),
+            ),
+            (
+                "SKYPORT_CONSOLE_PUBLIC".into(),
+                u8::from(self.console_public).to_string(),
             ),
             (
                 "SKYPORT_SHUTDOWN_TIMEOUT".into(),
@@ -1501,10 +1531,34 @@ mod tests {
             ("LAMBDA_DOCKER_NETWORK", "good,bad network"),
             ("MAIN_CONTAINER_NAME", "/slash"),
             ("EXTERNAL_SERVICE_PORTS_START", "0"),
+            ("SKYPORT_CONSOLE_WRITE", "please"),
+            ("SKYPORT_CONSOLE_PUBLIC", "2"),
         ] {
             let e = Config::load(&env(&[(k, v)]), false).unwrap_err();
             assert_eq!(e.var, k, "{e}");
         }
+    }
+
+    #[test]
+    fn the_console_is_read_only_and_private_by_default() {
+        let c = Config::load(&env(&[]), false).expect("config");
+        assert!(!c.console_write && !c.console_public);
+        let c = Config::load(
+            &env(&[
+                ("SKYPORT_CONSOLE_WRITE", "1"),
+                ("SKYPORT_CONSOLE_PUBLIC", "true"),
+            ]),
+            false,
+        )
+        .expect("config");
+        assert!(c.console_write && c.console_public);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("SKYPORT_CONSOLE_PUBLIC")),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]

@@ -327,6 +327,13 @@ async fn serve(
     }
     // S3's `TopicConfigurations` publish to SNS.
     s3.set_topic_publisher(sns.clone());
+    // The web console at `/_skyport/`: a resource browser and the live request log.
+    gateway.mount(Arc::new(skyport_console::Console::new(
+        skyport_console::Options {
+            write: config.console_write,
+            public: config.console_public,
+        },
+    )));
     for service in IMPLEMENTED_SERVICES {
         if !config.service_enabled(service) {
             gateway.disable(service);

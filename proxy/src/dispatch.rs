@@ -1,6 +1,6 @@
 //! One request, start to finish: internal endpoints, routing, the `RequestContext`, the service call (with
 //! panics contained), the common response headers (request ids, `x-localstack`, `Server`), and the one
-//! INFO line per request: `service.Operation => status (ms)`.
+//! INFO line per request: `service.Operation => status (ms)`, with its entry in the request log.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,6 +15,7 @@ use skyport_core::{AwsError, Body, RequestContext, body, error::ErrorRender, ids
 use crate::conn::ConnInfo;
 use crate::errors;
 use crate::gateway::Shared;
+use crate::request_log::{self, Detail, Entry, Origin};
 use crate::router::{self, Route};
 
 static SERVER: HeaderValue =
@@ -32,7 +33,6 @@ async fn handle_request(
     conn: ConnInfo,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let started = Instant::now();
     let (parts, incoming) = request.into_parts();
     let (request_body, leftover) = if hyper::body::Body::is_end_stream(&incoming) {
         (body::wrap(incoming), None)
@@ -45,11 +45,21 @@ async fn handle_request(
         let path = parts.uri.path();
         path.starts_with("/_localstack/")
             || path.starts_with("/_skyport/")
+            || path == "/_skyport"
             || path == "/moto-api/reset"
     };
     if internal {
         let path = parts.uri.path();
-        let mut response = if path == "/_skyport/ports" || path.starts_with("/_skyport/ports/") {
+        let app = shared.apps.iter().find(|app| app.serves(path)).cloned();
+        let method = parts.method.clone();
+        let uri = parts.uri.clone();
+        let version = parts.version;
+        let expect_continue = expects_continue(&parts);
+        let mut response = if let Some(app) = app {
+            let handle = crate::app::GatewayHandle::new(shared.clone(), conn);
+            app.handle(Request::from_parts(parts, request_body), conn, handle)
+                .await
+        } else if path == "/_skyport/ports" || path.starts_with("/_skyport/ports/") {
             crate::ports::handle(&shared, &parts, request_body).await
         } else if crate::state::is_state_path(path) {
             crate::state::handle(&shared.state, &parts, request_body).await
@@ -58,21 +68,28 @@ async fn handle_request(
         };
         common_headers(&shared, &mut response);
         if let Some(leftover) = leftover {
-            crate::leftover::settle(
-                &leftover,
-                parts.version,
-                expects_continue(&parts),
-                &mut response,
-            )
-            .await;
+            crate::leftover::settle(&leftover, version, expect_continue, &mut response).await;
         }
         tracing::debug!(
-            method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(),
+            %method, path = uri.path(), status = response.status().as_u16(),
             "internal endpoint"
         );
         return Ok(response);
     }
+    Ok(aws(&shared, conn, parts, request_body, leftover, Origin::Client).await)
+}
 
+/// Serves an AWS request: routing, the service call, the common headers, the INFO line and the request
+/// log's entry (with the bodies' prefixes while someone watches).
+pub(crate) async fn aws(
+    shared: &Shared,
+    conn: ConnInfo,
+    parts: http::request::Parts,
+    request_body: Body,
+    leftover: Option<Arc<crate::leftover::Leftover>>,
+    origin: Origin,
+) -> Response<Body> {
+    let started = Instant::now();
     let mut route = router::classify(&parts, &shared.router);
     let mut request_body = request_body;
     let mut body_error = None;
@@ -128,14 +145,25 @@ async fn handle_request(
         started,
     };
     let method = parts.method.clone();
+    let target = request_log::target(&parts.uri);
     let version = parts.version;
     let expect_continue = expects_continue(&parts);
+    // Someone watches the request log: keep the headers and a prefix of both bodies.
+    let detail = shared.requests.capturing().then(|| {
+        Arc::new(Detail {
+            request_headers: request_log::owned_headers(&parts.headers),
+            ..Detail::default()
+        })
+    });
+    if let Some(detail) = &detail {
+        request_body = request_log::tap(request_body, detail.request_body.clone());
+    }
 
     let result = match body_error {
         Some(e) => Err(e),
         None => {
             call(
-                &shared,
+                shared,
                 &route,
                 &mut ctx,
                 Request::from_parts(parts, request_body),
@@ -185,23 +213,47 @@ async fn handle_request(
                 .or_insert(id);
         }
     }
-    common_headers(&shared, &mut response);
+    common_headers(shared, &mut response);
     if let Some(leftover) = leftover {
         crate::leftover::settle(&leftover, version, expect_continue, &mut response).await;
     }
 
     // Milliseconds with two decimals, formatted as integers (float formatting costs more).
     let micros = started.elapsed().as_micros();
+    let status = response.status().as_u16();
     tracing::info!(
         target: "skyport::request",
         "{}.{} => {} ({}.{:02} ms)",
         ctx.service,
         ctx.operation.as_deref().unwrap_or("-"),
-        response.status().as_u16(),
+        status,
         micros / 1000,
         micros % 1000 / 10
     );
-    Ok(response)
+    if let Some(detail) = &detail {
+        *detail
+            .response_headers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = request_log::owned_headers(response.headers());
+        response = response.map(|b| request_log::tap(b, detail.response_body.clone()));
+    }
+    shared.requests.push(Entry {
+        id: shared.requests.next_id(),
+        time: ctx.received_at,
+        service: ctx.service,
+        operation: ctx.operation,
+        status,
+        micros: u64::try_from(micros).unwrap_or(u64::MAX),
+        account: ctx.account,
+        region: ctx.region,
+        client: conn.peer,
+        method,
+        target,
+        request_id: ctx.request_id,
+        origin,
+        detail,
+    });
+    response
 }
 
 async fn call(

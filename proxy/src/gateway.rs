@@ -96,6 +96,10 @@ pub(crate) struct Shared {
     pub ports: Option<crate::ports::Ports>,
     /// Lets listeners added after the start ([`Listeners`]) take part in draining; taken at shutdown.
     pub extra_conn_tx: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+    /// Applications mounted under internal paths (the console).
+    pub apps: Vec<Arc<dyn crate::app::App>>,
+    /// The recent requests, and the live feed of new ones.
+    pub requests: Arc<crate::request_log::RequestLog>,
 }
 
 /// A gateway being assembled.
@@ -106,6 +110,7 @@ pub struct Gateway {
     order: Vec<&'static str>,
     disabled: HashSet<String>,
     documents: BTreeMap<String, (&'static str, bytes::Bytes)>,
+    apps: Vec<Arc<dyn crate::app::App>>,
 }
 
 impl Gateway {
@@ -117,6 +122,7 @@ impl Gateway {
             order: Vec::new(),
             disabled: HashSet::new(),
             documents: BTreeMap::new(),
+            apps: Vec::new(),
         }
     }
 
@@ -137,6 +143,12 @@ impl Gateway {
     pub fn add_document(&mut self, path: &str, content_type: &'static str, bytes: bytes::Bytes) {
         self.documents
             .insert(path.to_owned(), (content_type, bytes));
+    }
+
+    /// Serves an application under the internal paths it claims (the console), before the built-in
+    /// endpoints.
+    pub fn mount(&mut self, app: Arc<dyn crate::app::App>) {
+        self.apps.push(app);
     }
 
     /// Binds every listen address and starts serving. Addresses that cannot be bound are reported in
@@ -213,6 +225,8 @@ impl Gateway {
                 )
             }),
             extra_conn_tx: std::sync::Mutex::new(None),
+            apps: self.apps,
+            requests: Arc::new(crate::request_log::RequestLog::new()),
         });
 
         let mut bound = Vec::new();

@@ -10,8 +10,12 @@
 //! The external service port range (4510-4559) is served by [`ports`]: each port a service leases from
 //! `skyport_core::ports` is bound on the gateway's hosts and routed to the gateway's HTTP serving or, as
 //! raw TCP, to a backend address through [`forward`].
+//!
+//! Every AWS request served lands in the [`request_log`]; applications mounted under internal paths
+//! ([`app`], the web console) read it and call the services in process through a [`GatewayHandle`].
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod catalog;
 pub mod conn;
 pub mod dispatch;
@@ -22,9 +26,11 @@ pub mod internal;
 mod leftover;
 pub mod listener;
 pub mod ports;
+pub mod request_log;
 pub mod router;
 pub mod shutdown;
 mod state;
 mod watchdog;
 
+pub use app::{App, GatewayHandle};
 pub use gateway::{Gateway, GatewayOptions, Listeners, RunningGateway};

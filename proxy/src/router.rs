@@ -309,9 +309,13 @@ fn by_path(path: &str) -> Option<&'static ServiceDef> {
     if first == "queue" && second.is_some_and(is_region) {
         return catalog::by_id("sqs");
     }
-    // LocalStack's SNS inspection endpoints (`/_aws/sns/sms-messages`, ...).
+    // LocalStack's SNS inspection endpoints (`/_aws/sns/sms-messages`, ...) and SQS's message peek
+    // (`/_aws/sqs/messages`).
     if first == "_aws" && second == Some("sns") {
         return catalog::by_id("sns");
+    }
+    if first == "_aws" && second == Some("sqs") {
+        return catalog::by_id("sqs");
     }
     let lambda_resources = [
         "functions",

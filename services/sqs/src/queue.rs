@@ -998,6 +998,31 @@ impl Queue {
         self.submit(ops)
     }
 
+    /// Up to `max` of the queue's messages, oldest first, without receiving them (nothing about them
+    /// changes): the visible ones, the in-flight ones when `invisible`, the delayed ones when `delayed`.
+    /// Each comes with whether it is visible now.
+    pub fn peek(&self, invisible: bool, delayed: bool, max: usize) -> Vec<(Message, bool)> {
+        let now = now_ms();
+        let state = self.lock();
+        let retention_ms = state.settings.retention * 1000;
+        state
+            .messages
+            .values()
+            .filter(|m| m.sent_at + retention_ms > now)
+            .filter(|m| {
+                if m.visible_at <= now {
+                    true
+                } else if m.receive_count > 0 {
+                    invisible
+                } else {
+                    delayed
+                }
+            })
+            .take(max)
+            .map(|m| ((**m).clone(), m.visible_at <= now))
+            .collect()
+    }
+
     /// `(visible, in flight, delayed)` message counts.
     pub fn counts(&self) -> (u64, u64, u64) {
         let now = now_ms();

@@ -36,6 +36,8 @@ static INFO: ServiceInfo = ServiceInfo {
 
 /// The largest request body read (a 1 MiB batch, form-encoded, fits).
 const MAX_REQUEST: usize = 8 << 20;
+/// LocalStack's developer endpoint listing a queue's messages without receiving them.
+pub const PEEK_PATH: &str = "/_aws/sqs/messages";
 
 /// Why SQS could not start.
 #[derive(Debug, thiserror::Error)]
@@ -472,6 +474,50 @@ impl Sqs {
         ctx.set_operation(op.clone());
         let output = self.dispatch(ctx, &op, &input, parts).await?;
         Ok(wire::encode(ctx, &op, output, json))
+    }
+
+    /// `GET /_aws/sqs/messages?QueueUrl=<url>` (LocalStack's developer endpoint): the queue's messages
+    /// without receiving them, in `ReceiveMessage`'s shape (XML, or JSON with `Accept: application/json`).
+    /// `ShowInvisible=true` adds in-flight messages, `ShowDelayed=true` delayed ones; `MaxNumberOfMessages`
+    /// (Skyport's) caps the list. Each message's attributes also say `IsVisible`.
+    fn peek(&self, ctx: &mut RequestContext, parts: &Parts) -> Result<Response<Body>, AwsError> {
+        ctx.set_operation("PeekMessages");
+        let json = ctx.protocol.is_aws_json() || wire::accepts_json(ctx, parts);
+        let params = skyport_core::protocol::Params::from_query_and_form(parts.uri.query(), b"");
+        let param = |name: &str| params.get(name);
+        let flag = |name: &str| param(name).is_some_and(is_true);
+        let max = match param("MaxNumberOfMessages") {
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                invalid(format!(
+                    "Value {v} for parameter MaxNumberOfMessages is invalid."
+                ))
+            })?,
+            None => usize::MAX,
+        };
+        let url = param("QueueUrl").unwrap_or("");
+        let q = self.queue(ctx, &json!({ "QueueUrl": url }), parts.uri.path())?;
+        let all = ["All".to_owned()];
+        let messages: Vec<Value> = q
+            .peek(flag("ShowInvisible"), flag("ShowDelayed"), max)
+            .into_iter()
+            .map(|(message, visible)| {
+                let received = Received {
+                    message,
+                    receipt: String::new(),
+                };
+                let mut out = render_message(&received, q.fifo, &all, &all);
+                if let Some(Value::Object(attributes)) = out.get_mut("Attributes") {
+                    attributes.insert("IsVisible".into(), visible.to_string().into());
+                }
+                out
+            })
+            .collect();
+        Ok(wire::encode(
+            ctx,
+            "ReceiveMessage",
+            json!({ "Messages": messages }),
+            json,
+        ))
     }
 
     async fn create_queue(&self, ctx: &RequestContext, input: &Value) -> Out {
@@ -1540,6 +1586,9 @@ impl Service for Sqs {
         request: Request<Body>,
     ) -> Result<Response<Body>, AwsError> {
         let (parts, request_body) = request.into_parts();
+        if parts.uri.path().trim_end_matches('/') == PEEK_PATH {
+            return self.peek(ctx, &parts);
+        }
         if let Some(response) = wire::unknown_operation(ctx, &parts) {
             return Ok(response);
         }
