@@ -594,15 +594,25 @@ async fn start_docker_functions_join_the_container_network() {
     let port = docker(&["port", &name, "4566/tcp"]);
     let endpoint = format!("http://{}", port.lines().next().unwrap_or_default());
     callbacks_work(&endpoint).await;
-    // The functions ran on the network of Skyport's container (the default bridge for `start --docker`).
-    let functions = docker(&[
+    // The functions ran on the network of Skyport's container (the default bridge for `start --docker`),
+    // with Skyport's address there as their resolver (which tells them from the function containers of
+    // other tests running at the same time on the same network).
+    let skyport_ip = docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name]);
+    let functions: Vec<String> = docker(&[
         "ps",
         "-aq",
         "--filter",
         "label=skyport.lambda",
         "--filter",
         "network=bridge",
-    ]);
+    ])
+    .split_whitespace()
+    .filter(|id| {
+        docker_quiet(&["inspect", "-f", "{{json .HostConfig.Dns}}", id])
+            .contains(&format!("\"{}\"", skyport_ip.trim()))
+    })
+    .map(str::to_owned)
+    .collect();
     assert!(
         !functions.is_empty(),
         "function containers on Skyport's network"
@@ -610,7 +620,7 @@ async fn start_docker_functions_join_the_container_network() {
     let (status, _, err) = run(common::command().args(["stop", "--name", &name]));
     assert!(status.success(), "{err}");
     // A graceful stop removes them.
-    for id in functions.split_whitespace() {
+    for id in &functions {
         let left = docker_quiet(&["ps", "-aq", "--filter", &format!("id={id}")]);
         if !left.is_empty() {
             docker_quiet(&["rm", "-f", id]);
