@@ -632,7 +632,9 @@ impl ContainerMemory {
     fn new(docker: Docker, id: String) -> ContainerMemory {
         let file = [
             format!("/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes"),
-            format!("/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes"),
+            format!(
+                "/sys/fs/cgroup/memory/system.slice/docker-{id}.scope/memory.max_usage_in_bytes"
+            ),
             format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.peak"),
             format!("/sys/fs/cgroup/docker/{id}/memory.peak"),
         ]
