@@ -165,6 +165,8 @@ pub fn options(
             own_container,
             ca_pem: ca_pem.to_owned(),
             listeners: Some(listeners),
+            // Set by the caller once ECR is open.
+            images: None,
         },
         engine: skyport_lambda::invoke::EngineSettings {
             keepalive: l.keepalive,

@@ -256,13 +256,32 @@ async fn serve(
         .map_err(|e| e.to_string())
     });
     gateway.register(sns.clone());
+    // ECR: repository URIs name `<account>.dkr.ecr.<region>.<LOCALSTACK_HOST>`; the registry also gets
+    // a port of the external range on first need (`docker login 127.0.0.1:<port>`). Lambda runs the
+    // images of image functions from it.
+    let ecr = skyport_ecr::Ecr::new(
+        &layout,
+        skyport_ecr::Options {
+            host: config.localstack_host.to_string(),
+            ports: ports.clone(),
+            ..skyport_ecr::Options::default()
+        },
+    );
+    let ecr = match ecr {
+        Ok(ecr) => Arc::new(ecr),
+        Err(e) => {
+            tracing::error!("cannot open the ECR state: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let network_listeners = Arc::new(crate::lambda::NetworkListeners::new(&config));
-    let lambda_options = crate::lambda::options(
+    let mut lambda_options = crate::lambda::options(
         &config,
         &layout,
         tls.ca.cert_pem(),
         network_listeners.clone(),
     );
+    lambda_options.docker.images = Some(ecr.clone());
     let function_invoker = match skyport_lambda::Lambda::open(
         &layout,
         lambda_options,
@@ -308,23 +327,7 @@ async fn serve(
     };
     gateway.register(events.clone());
     s3.set_event_sink(events.clone());
-    // ECR: repository URIs name `<account>.dkr.ecr.<region>.<LOCALSTACK_HOST>`; the registry also gets
-    // a port of the external range on first need (`docker login 127.0.0.1:<port>`).
-    let ecr = skyport_ecr::Ecr::new(
-        &layout,
-        skyport_ecr::Options {
-            host: config.localstack_host.to_string(),
-            ports: ports.clone(),
-            ..skyport_ecr::Options::default()
-        },
-    );
-    match ecr {
-        Ok(ecr) => gateway.register(Arc::new(ecr)),
-        Err(e) => {
-            tracing::error!("cannot open the ECR state: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
+    gateway.register(ecr);
     // S3's `TopicConfigurations` publish to SNS.
     s3.set_topic_publisher(sns.clone());
     // The web console at `/_skyport/`: a resource browser and the live request log.

@@ -10,7 +10,6 @@ mod common;
 #[path = "common/lambda_images.rs"]
 mod lambda_images;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -73,24 +72,6 @@ fn docker_quiet(args: &[&str]) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
-}
-
-/// The Skyport image (`compose/build-local.sh`, once per test binary).
-fn skyport_image() -> &'static str {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/build-local.sh");
-        let (status, stdout, stderr) = run(Command::new(&script).env_remove("SKYPORT_LOCAL_TAG"));
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("{} failed:\n{stdout}\n{stderr}", script.display()))
-        }
-    });
-    if let Err(e) = built {
-        panic!("{e}");
-    }
-    "skyport/skyport:local"
 }
 
 fn config(endpoint: &str) -> aws_config::SdkConfig {
@@ -378,7 +359,7 @@ async fn compose_stack_functions_join_skyports_network_and_resolve_service_names
         return;
     }
     let images = lambda_images_built().clone();
-    let image = skyport_image();
+    let image = lambda_images::skyport_image();
     let network = Network::create("skyport-lambda-stack");
     // A sibling service of the stack, which the function must find by its compose name.
     let sibling = unique("app-svc");
@@ -556,7 +537,7 @@ async fn start_docker_functions_join_the_container_network() {
         return;
     }
     let images = lambda_images_built().clone();
-    let image = skyport_image();
+    let image = lambda_images::skyport_image();
     let name = unique("skyport-start-docker");
     let volume = tempfile::tempdir().unwrap();
     let (status, out, err) = run(common::command()

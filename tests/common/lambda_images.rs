@@ -1,6 +1,7 @@
 //! The Lambda tests' runtime images and test functions, built offline by `tests/lambda_images/build.sh`
 //! (no registry is reachable, so AWS's `public.ecr.aws/lambda/*` images are replaced by local images with
-//! the same contract). Include it with `#[path = "common/lambda_images.rs"] mod lambda_images;`.
+//! the same contract), and the Skyport image the container placements run (`compose/build-local.sh`).
+//! Include it with `#[path = "common/lambda_images.rs"] mod lambda_images;`.
 //!
 //! ```ignore
 //! let images = lambda_images::ensure_images();
@@ -84,4 +85,36 @@ fn build() -> Result<Images, String> {
         }
     }
     Ok(images)
+}
+
+/// The Skyport image (`compose/build-local.sh`, once per test binary): `skyport/skyport:local`, or the
+/// tag in `SKYPORT_TEST_IMAGE_TAG` (several checkouts sharing one Docker Engine keep apart). Panics with
+/// the script's output when it fails.
+pub fn skyport_image() -> &'static str {
+    static BUILT: OnceLock<Result<String, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let tag = std::env::var("SKYPORT_TEST_IMAGE_TAG")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "skyport/skyport:local".to_owned());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/build-local.sh");
+        let output = Command::new(&script)
+            .env("SKYPORT_LOCAL_TAG", &tag)
+            .output()
+            .map_err(|e| format!("could not run {}: {e}", script.display()))?;
+        if output.status.success() {
+            Ok(tag)
+        } else {
+            Err(format!(
+                "{} failed:\n{}\n{}",
+                script.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    match built {
+        Ok(tag) => tag,
+        Err(e) => panic!("{e}"),
+    }
 }

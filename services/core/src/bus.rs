@@ -1,8 +1,8 @@
 //! The in-process message bus between services: how one service hands a message to another without
 //! importing its crate. S3 event notifications and (later) SNS and EventBridge targets enqueue into SQS
 //! through [`QueueSink`]; Lambda's event source mappings consume queues through [`QueueSource`] and
-//! table streams through [`StreamSource`]. The binary wires the implementations into the services
-//! that need them.
+//! table streams through [`StreamSource`], and Lambda runs images of ECR's registry through
+//! [`ImageSource`]. The binary wires the implementations into the services that need them.
 
 use std::collections::BTreeMap;
 
@@ -407,4 +407,97 @@ pub trait StreamSource: Send + Sync {
         max: usize,
         wait: std::time::Duration,
     ) -> Result<StreamPage, BusError>;
+}
+
+/// An image of Skyport's container registry, as [`ImageSource::resolve`] finds it: where it lives, the
+/// digest its reference names, and the image manifest a function of one architecture runs (for a
+/// manifest list or OCI index, the entry of that platform).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// The registry's account.
+    pub account: String,
+    /// The registry's region.
+    pub region: String,
+    /// The repository's name (`team/app`).
+    pub repository: String,
+    /// The repository's URI as ECR names it (`<account>.dkr.ecr.<region>.<host>/<name>`).
+    pub repository_uri: String,
+    /// `sha256:<hex>` of the manifest the reference names (a tag's, or the digest given).
+    pub digest: String,
+    /// `sha256:<hex>` of the image manifest to run: [`ResolvedImage::digest`] itself, or the entry of
+    /// the function's platform when that names a manifest list or an index.
+    pub manifest_digest: String,
+    /// The bytes of the image manifest to run, as pushed.
+    pub manifest: bytes::Bytes,
+    /// Its media type.
+    pub media_type: String,
+    /// The config blob's digest.
+    pub config: String,
+    /// The layer blobs' digests, base layer first.
+    pub layers: Vec<String>,
+}
+
+impl ResolvedImage {
+    /// `<repository uri>@sha256:<hex>`: the image pinned to its digest (Lambda's `ResolvedImageUri`).
+    pub fn pinned_uri(&self) -> String {
+        format!("{}@{}", self.repository_uri, self.digest)
+    }
+}
+
+/// Why an image reference could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    /// The reference names Skyport's registry but no image (no tag or digest, a malformed one).
+    #[error("not a valid image reference: {0}")]
+    Invalid(String),
+    /// The repository, the tag or the digest does not exist.
+    #[error("the image does not exist")]
+    NotFound,
+    /// An artifact that is not a container image, or an index without the function's platform.
+    #[error("unsupported image: {0}")]
+    Unsupported(String),
+    /// The registry failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A blob opened for reading: its size and its bytes.
+pub struct BlobReader {
+    /// The size in bytes.
+    pub size: u64,
+    /// The bytes, read from the start.
+    pub reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+}
+
+impl std::fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobReader")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Container images of Skyport's own registry (implemented by ECR): Lambda resolves a function's
+/// `ImageUri` through it and hands the Docker Engine the image's blobs, so nothing is pulled over the
+/// network.
+#[async_trait::async_trait]
+pub trait ImageSource: Send + Sync {
+    /// Resolves `uri` for a function of `architecture` (`x86_64` or `arm64`) in `account`/`region`
+    /// (the account and region of a bare `127.0.0.1:<registry port>/...` URI). `Ok(None)` when the URI
+    /// does not name Skyport's registry (a public registry's image, say).
+    async fn resolve(
+        &self,
+        uri: &str,
+        account: &str,
+        region: &str,
+        architecture: &str,
+    ) -> Result<Option<ResolvedImage>, ImageError>;
+
+    /// Opens the blob `digest` of `image`'s repository ([`ImageError::NotFound`] when the repository
+    /// does not hold it).
+    async fn open_blob(
+        &self,
+        image: &ResolvedImage,
+        digest: &str,
+    ) -> Result<BlobReader, ImageError>;
 }

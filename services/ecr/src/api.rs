@@ -195,6 +195,12 @@ impl Ecr {
         }
     }
 
+    /// The registry's port, when it has one already (none is reserved here).
+    pub(crate) fn leased_port(&self) -> Option<u16> {
+        let slot = self.inner.port.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map(PortLease::port)
+    }
+
     /// The registry host of an account and region (`<account>.dkr.ecr.<region>.<host>`).
     pub(crate) fn registry_host(&self, account: &str, region: &str) -> String {
         format!("{account}.dkr.ecr.{region}.{}", self.inner.options.host)

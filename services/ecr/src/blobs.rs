@@ -300,6 +300,13 @@ impl BlobStore {
         }
     }
 
+    /// Opens a blob's file: the file and its size.
+    pub async fn open(&self, digest: &str) -> Result<(tokio::fs::File, u64), BlobError> {
+        let file = tokio::fs::File::open(self.path(digest)?).await?;
+        let size = file.metadata().await?.len();
+        Ok((file, size))
+    }
+
     /// Streams `len` bytes of a blob from `offset`.
     pub async fn read(&self, digest: &str, offset: u64, len: u64) -> Result<Body, BlobError> {
         let mut file = tokio::fs::File::open(self.path(digest)?).await?;

@@ -6,11 +6,13 @@
 //! tags and blob links in the store; [`blobs`] blob files, content-addressed, written while their
 //! digest is computed; [`manifest`] the manifest kinds and what they reference; [`lifecycle`] the
 //! lifecycle policy rules; [`token`] the registry credentials; `registry` the OCI Distribution API at
-//! `/v2/`. Operations the model has and this crate does not implement answer `NotImplemented`.
+//! `/v2/`; `images` the registry's images for Lambda (`skyport_core::bus::ImageSource`). Operations
+//! the model has and this crate does not implement answer `NotImplemented`.
 #![forbid(unsafe_code)]
 
 mod api;
 pub mod blobs;
+mod images;
 pub mod lifecycle;
 pub mod manifest;
 mod ops;

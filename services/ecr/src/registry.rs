@@ -116,7 +116,7 @@ fn target<'a>(path: &'a str) -> Option<Target<'a>> {
 }
 
 /// The account and region a registry host names (`<account>.dkr.ecr.<region>.…`).
-fn host_registry(host: &str) -> Option<(String, String)> {
+pub(crate) fn host_registry(host: &str) -> Option<(String, String)> {
     let labels: Vec<&str> = host.split(':').next()?.split('.').collect();
     let pos = labels.iter().position(|l| l.eq_ignore_ascii_case("ecr"))?;
     if pos != 2 || !labels[1].eq_ignore_ascii_case("dkr") {
@@ -128,7 +128,7 @@ fn host_registry(host: &str) -> Option<(String, String)> {
     ))
 }
 
-fn is_tag(reference: &str) -> bool {
+pub(crate) fn is_tag(reference: &str) -> bool {
     let b = reference.as_bytes();
     !b.is_empty()
         && b.len() <= 128

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use skyport_core::bus::{BusError, ObjectSource};
+use skyport_core::bus::{BusError, ImageError, ImageSource, ObjectSource};
 use skyport_core::store::{Store, StoreError};
 use skyport_core::{
     AwsError, Body, OperationTable, Protocol, RequestContext, Service, ServiceInfo, body,
@@ -132,6 +132,8 @@ struct Inner {
     code: CodeStore,
     engine: Engine,
     objects: Option<Arc<dyn ObjectSource>>,
+    /// Skyport's ECR, which resolves the `ImageUri` of image functions.
+    images: Option<Arc<dyn ImageSource>>,
     /// Event source mappings and their pollers.
     mappings: Arc<crate::esm::Mappings>,
     /// Where asynchronous invocations' outcomes go.
@@ -197,6 +199,7 @@ impl Lambda {
                 source: e,
             })?;
         let work_dir = layout.scratch_dir().join("lambda-envs");
+        let images = options.docker.images.clone();
         let executor = crate::executor::Auto::new(
             options.executor,
             crate::docker::DockerExecutor::new(options.docker)
@@ -214,7 +217,11 @@ impl Lambda {
             logs,
             credentials,
         );
-        Ok(Lambda::new(store, code, engine))
+        let lambda = Lambda::new(store, code, engine);
+        Ok(match images {
+            Some(images) => lambda.with_image_source(images),
+            None => lambda,
+        })
     }
 
     /// Lambda keeping its records in `store`, packages in `code`, running functions with `engine`.
@@ -228,6 +235,7 @@ impl Lambda {
                 code,
                 engine,
                 objects: None,
+                images: None,
                 deliverer,
             }),
         }
@@ -235,20 +243,28 @@ impl Lambda {
 
     /// Reads `S3Bucket`/`S3Key` code from Skyport's S3 through `objects`.
     pub fn with_object_source(self, objects: Arc<dyn ObjectSource>) -> Lambda {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.objects = Some(objects);
-                inner
-            }
+        self.with_inner(|inner| inner.objects = Some(objects))
+    }
+
+    /// Resolves the `ImageUri` of image functions in Skyport's ECR through `images`.
+    pub fn with_image_source(self, images: Arc<dyn ImageSource>) -> Lambda {
+        self.with_inner(|inner| inner.images = Some(images))
+    }
+
+    fn with_inner(self, change: impl FnOnce(&mut Inner)) -> Lambda {
+        let mut inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
             Err(shared) => Inner {
                 store: shared.store.clone(),
                 code: shared.code.clone(),
                 engine: shared.engine.clone(),
-                objects: Some(objects),
+                objects: shared.objects.clone(),
+                images: shared.images.clone(),
                 mappings: shared.mappings.clone(),
                 deliverer: shared.deliverer.clone(),
             },
         };
+        change(&mut inner);
         Lambda {
             inner: Arc::new(inner),
         }
@@ -302,6 +318,61 @@ impl Lambda {
             .map_err(store_error)?
     }
 
+    /// The code of an image function and its `CodeSha256`. An `ImageUri` of Skyport's ECR must name an
+    /// image there (AWS's `InvalidParameterValueException` otherwise); the function then runs the
+    /// digest the URI names now (`ResolvedImageUri`), whose hex is the `CodeSha256`, as on AWS. Other
+    /// URIs are taken as given (the Docker executor pulls them).
+    async fn image_code(
+        &self,
+        ctx: &RequestContext,
+        uri: &str,
+        architecture: &str,
+    ) -> Result<(CodeRef, String), ApiError> {
+        let resolved = match &self.inner.images {
+            Some(images) => images
+                .resolve(uri, &ctx.account, &ctx.region, architecture)
+                .await
+                .map_err(|e| match e {
+                    ImageError::NotFound => errors::invalid_parameter(format!(
+                        "Source image {uri} does not exist. Provide a valid source image."
+                    )),
+                    ImageError::Invalid(_) => errors::invalid_parameter(format!(
+                        "Source image {uri} is not valid. Provide a valid source image."
+                    )),
+                    ImageError::Unsupported(why) => {
+                        tracing::info!("lambda: the image {uri} cannot run: {why}");
+                        errors::invalid_parameter(format!(
+                            "The image manifest, config or layer media type for the source image {uri} is not supported."
+                        ))
+                    }
+                    ImageError::Internal(why) => errors::service(why),
+                })?,
+            None => None,
+        };
+        let code = |sha256: String, resolved_image_uri: Option<String>| CodeRef {
+            sha256,
+            size: 0,
+            hot_reload: None,
+            image_uri: Some(uri.to_owned()),
+            resolved_image_uri,
+            layers: Vec::new(),
+        };
+        Ok(match resolved {
+            Some(image) => {
+                let hex = image
+                    .digest
+                    .strip_prefix("sha256:")
+                    .unwrap_or(&image.digest)
+                    .to_owned();
+                (code(hex.clone(), Some(image.pinned_uri())), hex)
+            }
+            None => {
+                let (hex, b64) = crate::code::digests(uri.as_bytes());
+                (code(hex, None), b64)
+            }
+        })
+    }
+
     /// The package of a `FunctionCode` (or `UpdateFunctionCode`): inline zip, S3 object, or a
     /// hot-reload directory.
     async fn fetch_code(
@@ -329,6 +400,7 @@ impl Lambda {
                         size: 0,
                         hot_reload: Some(dir.to_owned()),
                         image_uri: None,
+                        resolved_image_uri: None,
                         layers: Vec::new(),
                     },
                     sha,
@@ -764,17 +836,12 @@ impl LambdaApi for Lambda {
             .transpose()?;
         let (mut code, sha_b64) = if package_type == "Image" {
             let uri = input.code.image_uri.clone().unwrap_or_default();
-            let (hex, b64) = crate::code::digests(uri.as_bytes());
-            (
-                CodeRef {
-                    sha256: hex,
-                    size: 0,
-                    hot_reload: None,
-                    image_uri: Some(uri),
-                    layers: Vec::new(),
-                },
-                b64,
-            )
+            let architecture = input
+                .architectures
+                .as_ref()
+                .and_then(|a| a.first())
+                .map_or("x86_64", String::as_str);
+            self.image_code(ctx, &uri, architecture).await?
         } else {
             self.fetch_code(
                 ctx,
@@ -854,7 +921,11 @@ impl LambdaApi for Lambda {
             shapes::FunctionCodeLocation {
                 repository_type: Some("ECR".to_owned()),
                 image_uri: version.code.image_uri.clone(),
-                resolved_image_uri: version.code.image_uri.clone(),
+                resolved_image_uri: version
+                    .code
+                    .resolved_image_uri
+                    .clone()
+                    .or(version.code.image_uri.clone()),
                 ..Default::default()
             }
         } else {
@@ -997,18 +1068,25 @@ impl LambdaApi for Lambda {
         let r = ids::parse(ctx, &input.function_name)?;
         let current = self.load(ctx, &r)?;
         check_runtime(current.latest.config.runtime.as_deref(), false)?;
+        let image = current.latest.config.package_type.as_deref() == Some("Image");
+        if image && input.image_uri.is_none() {
+            return Err(errors::invalid_parameter(
+                "Please provide ImageUri when updating a function with packageType Image.",
+            ));
+        }
+        if !image && input.image_uri.is_some() {
+            return Err(errors::invalid_parameter(
+                "Please don't provide ImageUri when updating a function with packageType Zip.",
+            ));
+        }
         let (code, sha_b64) = if let Some(uri) = &input.image_uri {
-            let (hex, b64) = crate::code::digests(uri.as_bytes());
-            (
-                CodeRef {
-                    sha256: hex,
-                    size: 0,
-                    hot_reload: None,
-                    image_uri: Some(uri.clone()),
-                    layers: Vec::new(),
-                },
-                b64,
-            )
+            let architecture = input
+                .architectures
+                .as_ref()
+                .or(current.latest.config.architectures.as_ref())
+                .and_then(|a| a.first())
+                .map_or("x86_64", String::as_str);
+            self.image_code(ctx, uri, architecture).await?
         } else {
             self.fetch_code(
                 ctx,

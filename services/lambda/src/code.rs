@@ -300,6 +300,7 @@ impl CodeStore {
                 size: zip.len() as u64,
                 hot_reload: None,
                 image_uri: None,
+                resolved_image_uri: None,
                 layers: Vec::new(),
             },
             b64,

@@ -29,13 +29,14 @@ use bollard::query_parameters::{
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
-use skyport_core::bus::ListenerControl;
+use skyport_core::bus::{ImageError, ImageSource, ListenerControl, ResolvedImage};
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use crate::code;
 use crate::executor::{
     EnvSpec, Executor, Instance, MemoryGauge, NotReady, Reach, StartError, Stop,
 };
+use crate::image_archive;
 use crate::runtimes::{self, Family};
 use crate::trust;
 
@@ -66,6 +67,8 @@ pub struct DockerSettings {
     pub owner: String,
     /// Starts the gateway and DNS on a network's gateway address (Skyport on the host).
     pub listeners: Option<Arc<dyn ListenerControl>>,
+    /// Skyport's ECR: images of its registry are loaded into the Engine from there, never pulled.
+    pub images: Option<Arc<dyn ImageSource>>,
 }
 
 impl std::fmt::Debug for DockerSettings {
@@ -107,6 +110,10 @@ pub struct DockerExecutor {
     /// Where packages are unpacked once per code version, to be bind-mounted read-only at `/var/task`
     /// instead of copied into each container (Skyport on the host only: the Engine sees the same files).
     unpack_dir: Option<std::path::PathBuf>,
+    /// The local names of the ECR images loaded into the Engine, by image URI and architecture.
+    ecr_images: std::sync::Mutex<HashMap<(String, String), String>>,
+    /// One image load at a time (two functions of one image load it once).
+    loading: tokio::sync::Mutex<()>,
 }
 
 /// The trust files of one image, shared by its containers.
@@ -136,6 +143,27 @@ fn api_error(what: &str, e: bollard::errors::Error) -> String {
     format!("{what}: {why}")
 }
 
+/// The state reason of an image function whose image of Skyport's ECR cannot run.
+fn image_not_ready(uri: &str, e: ImageError) -> NotReady {
+    match e {
+        ImageError::NotFound => (
+            "ImageDeleted".to_owned(),
+            format!("Source image {uri} does not exist. Provide a valid source image."),
+        ),
+        ImageError::Invalid(_) => (
+            "InvalidImage".to_owned(),
+            format!("Source image {uri} is not valid. Provide a valid source image."),
+        ),
+        ImageError::Unsupported(why) => (
+            "InvalidImage".to_owned(),
+            format!(
+                "The image manifest, config or layer media type for the source image {uri} is not supported ({why})."
+            ),
+        ),
+        ImageError::Internal(why) => ("InternalError".to_owned(), why),
+    }
+}
+
 fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
@@ -156,6 +184,8 @@ impl DockerExecutor {
             placement: OnceCell::new(),
             trust_files: std::sync::Mutex::default(),
             unpack_dir: None,
+            ecr_images: std::sync::Mutex::default(),
+            loading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -395,6 +425,123 @@ impl DockerExecutor {
             dns: served.dns && self.settings.dns.is_none(),
             https: served.https_443 && served.dns,
         })
+    }
+
+    /// The local name of the image of an image function whose `ImageUri` names Skyport's ECR, loaded
+    /// into the Engine first when it does not have it (`None`: not an ECR image, the Engine pulls it).
+    async fn ecr_image(&self, spec: &EnvSpec) -> Result<Option<String>, NotReady> {
+        let (Some(images), Some(uri), None) = (&self.settings.images, &spec.image, &spec.runtime)
+        else {
+            return Ok(None);
+        };
+        let key = (uri.clone(), spec.architecture.clone());
+        let cached = || {
+            self.ecr_images
+                .lock()
+                .ok()
+                .and_then(|names| names.get(&key).cloned())
+        };
+        if let Some(name) = cached() {
+            return Ok(Some(name));
+        }
+        let Some(image) = images
+            .resolve(uri, &spec.account, &spec.region, &spec.architecture)
+            .await
+            .map_err(|e| image_not_ready(uri, e))?
+        else {
+            return Ok(None);
+        };
+        let _one_at_a_time = self.loading.lock().await;
+        if let Some(name) = cached() {
+            return Ok(Some(name));
+        }
+        let docker = self
+            .docker()
+            .await
+            .map_err(|e| ("InternalError".to_owned(), e.to_string()))?;
+        let name = image_archive::local_name(&image);
+        if docker.inspect_image(&name).await.is_ok() {
+            tracing::debug!("lambda: the Engine has {name} already");
+        } else if docker
+            .inspect_image(image_archive::image_id(&image))
+            .await
+            .is_ok()
+        {
+            // The same image under another name (loaded for another repository, or pulled).
+            let (repo, tag) = name.rsplit_once(':').unwrap_or((name.as_str(), "latest"));
+            let options = bollard::query_parameters::TagImageOptionsBuilder::default()
+                .repo(repo)
+                .tag(tag)
+                .build();
+            docker
+                .tag_image(image_archive::image_id(&image), Some(options))
+                .await
+                .map_err(|e| {
+                    (
+                        "InternalError".to_owned(),
+                        api_error(&format!("tagging {name}"), e),
+                    )
+                })?;
+        } else {
+            self.load(docker, images.clone(), image, &name, uri).await?;
+        }
+        if let Ok(mut names) = self.ecr_images.lock() {
+            names.insert(key, name.clone());
+        }
+        Ok(Some(name))
+    }
+
+    /// Forgets that the ECR image of `spec` is loaded (the Engine lost it).
+    fn forget_ecr_image(&self, spec: &EnvSpec) {
+        if let (Some(uri), Ok(mut names)) = (&spec.image, self.ecr_images.lock()) {
+            names.remove(&(uri.clone(), spec.architecture.clone()));
+        }
+    }
+
+    /// Streams `image` to the Engine's image load API as a `docker save` archive tagged `name`.
+    async fn load(
+        &self,
+        docker: &Docker,
+        images: Arc<dyn ImageSource>,
+        image: ResolvedImage,
+        name: &str,
+        uri: &str,
+    ) -> Result<(), NotReady> {
+        let started = std::time::Instant::now();
+        tracing::info!(
+            "lambda: loading {uri} ({}) into the Docker Engine as {name}",
+            image.manifest_digest
+        );
+        let archive = image_archive::archive(images, image, name.to_owned());
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build();
+        let mut progress = docker.import_image(options, bollard::body_try_stream(archive), None);
+        while let Some(item) = progress.next().await {
+            if let Err(e) = item {
+                return Err((
+                    "InvalidImage".to_owned(),
+                    api_error(
+                        &format!("The Docker Engine could not load the image {uri}"),
+                        e,
+                    ),
+                ));
+            }
+        }
+        docker.inspect_image(name).await.map_err(|e| {
+            (
+                "InvalidImage".to_owned(),
+                api_error(
+                    &format!("The Docker Engine did not load the image {uri}"),
+                    e,
+                ),
+            )
+        })?;
+        tracing::info!(
+            "lambda: {name} loaded in {} ms",
+            started.elapsed().as_millis()
+        );
+        Ok(())
     }
 
     /// The image's own CA bundle (the first standard path that exists), to extend with Skyport's CA.
@@ -719,6 +866,9 @@ impl Executor for DockerExecutor {
                 ));
             }
         };
+        if self.ecr_image(spec).await?.is_some() {
+            return Ok(());
+        }
         let docker = self
             .docker()
             .await
@@ -778,6 +928,11 @@ impl Executor for DockerExecutor {
                 .ok_or_else(|| StartError::Failed(format!("no image for the runtime {r}")))?,
             (Some(image), None) => image.clone(),
             (None, None) => return Err(StartError::Failed("the function has no image".to_owned())),
+        };
+        let (image, from_ecr) = match self.ecr_image(spec).await {
+            Ok(Some(local)) => (local, true),
+            Ok(None) => (image, false),
+            Err((_, reason)) => return Err(StartError::Failed(reason)),
         };
         let ExtraFlags {
             env: flag_env,
@@ -918,12 +1073,23 @@ impl Executor for DockerExecutor {
                 .map(|path| code::entries_of_file(path))
                 .collect::<Result<Vec<_>, String>>()
         });
-        let create = docker.create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-            body,
-        );
+        let create_options = CreateContainerOptionsBuilder::default().name(&name).build();
+        // An ECR image removed from the Engine since it was loaded (`docker image prune`) is loaded
+        // again, once.
+        let retry = from_ecr.then(|| (body.clone(), create_options.clone()));
+        let create = docker.create_container(Some(create_options), body);
         let inspect = docker.inspect_image(&image);
-        let (created, inspected, read) = tokio::join!(create, inspect, read);
+        let (mut created, inspected, read) = tokio::join!(create, inspect, read);
+        if let (Err(e), Some((body, options))) = (&created, retry)
+            && is_not_found(e)
+        {
+            tracing::info!("lambda: {image} is no longer in the Docker Engine; loading it again");
+            self.forget_ecr_image(spec);
+            self.ecr_image(spec)
+                .await
+                .map_err(|(_, reason)| StartError::Failed(reason))?;
+            created = docker.create_container(Some(options), body).await;
+        }
         let id = created
             .map_err(|e| {
                 StartError::Failed(api_error(&format!("creating a container from {image}"), e))

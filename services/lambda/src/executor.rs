@@ -30,6 +30,10 @@ pub struct EnvSpec {
     pub id: String,
     /// The function's name.
     pub function_name: String,
+    /// The function's account.
+    pub account: String,
+    /// The function's region.
+    pub region: String,
     /// The runtime (`python3.12`), absent for container images.
     pub runtime: Option<String>,
     /// The handler.
@@ -41,7 +45,8 @@ pub struct EnvSpec {
     /// The packages of the function's layers, in order (extracted into `/opt`, later ones over
     /// earlier ones).
     pub layer_paths: Vec<PathBuf>,
-    /// The container image (image functions, or a runtime's image).
+    /// The container image of an image function: its `ResolvedImageUri` when Skyport's ECR resolved
+    /// it at create time (pinned to the digest), else its `ImageUri`.
     pub image: Option<String>,
     /// `ImageConfig` (entry point, command, working directory) of image functions.
     pub image_config: Option<crate::shapes::ImageConfig>,

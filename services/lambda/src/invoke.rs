@@ -306,11 +306,18 @@ impl Engine {
                 env.push((k.clone(), v.clone()));
             }
         }
-        // Zip functions run in their runtime's image, which the executor picks (it knows the mapping).
-        let image = target.record.code.image_uri.clone();
+        // Zip functions run in their runtime's image, which the executor picks (it knows the mapping);
+        // image functions the digest their tag named when the code was set.
+        let code = &target.record.code;
+        let image = code.resolved_image_uri.clone().or(code.image_uri.clone());
+        // `arn:aws:lambda:<region>:<account>:function:<name>`
+        let mut arn = target.function_arn.split(':').skip(3);
+        let (arn_region, account) = (arn.next().unwrap_or(region), arn.next().unwrap_or_default());
         EnvSpec {
             id: env_id.to_owned(),
             function_name: name,
+            account: account.to_owned(),
+            region: arn_region.to_owned(),
             runtime: c.runtime.clone(),
             handler: c.handler.clone(),
             code: target.record.code.clone(),

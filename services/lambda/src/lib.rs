@@ -7,6 +7,7 @@
 //! - [`invoke`]: invocations, warm environment pools, deadlines, logs;
 //! - [`runtime_api`]: the Runtime API Skyport serves to each environment;
 //! - [`executor`]: how environments run: [`local`] (child processes) and `docker` (containers);
+//! - [`image_archive`]: images of Skyport's ECR streamed to the Docker Engine as `docker save` archives;
 //! - [`code`]: deployment packages; [`layers`]: layers and their versions; [`record`]: what is stored; [`runtimes`]: the managed runtimes;
 //! - [`trust`]: the CA trust store JVMs need (the others read the PEM bundle);
 //! - [`esm`]: event source mappings (SQS queues feeding functions, with `FilterCriteria` in the
@@ -22,6 +23,7 @@ mod errors;
 pub mod esm;
 pub mod executor;
 mod ids;
+pub mod image_archive;
 pub mod invoke;
 pub mod layers;
 pub mod local;

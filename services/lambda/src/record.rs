@@ -38,6 +38,10 @@ pub struct CodeRef {
     /// The container image of an image function (`ImageUri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_uri: Option<String>,
+    /// The image pinned to the digest its `ImageUri` named when the code was set
+    /// (`<repository uri>@sha256:<hex>`), for images of Skyport's ECR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_image_uri: Option<String>,
     /// The packages of the function's layers (SHA-256 hex in the code store), in the order they are
     /// extracted into `/opt`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
