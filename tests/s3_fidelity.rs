@@ -1593,3 +1593,171 @@ fn boto3_sse_c_sse_kms_bucket_default_encryption_and_cors() {
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
 }
+
+/// `x-amz-expected-bucket-owner` and `x-amz-source-expected-bucket-owner`: another account's id is
+/// `403 AccessDenied`, the owner's passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_bucket_owner_is_checked() {
+    let skyport = Skyport::start();
+    let s3 = client(&skyport.endpoint());
+    s3.create_bucket().bucket("owned").send().await.unwrap();
+    s3.put_object()
+        .bucket("owned")
+        .key("k")
+        .body(ByteStream::from_static(b"v"))
+        .expected_bucket_owner("000000000000")
+        .send()
+        .await
+        .unwrap();
+    s3.head_bucket()
+        .bucket("owned")
+        .expected_bucket_owner("000000000000")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, message) = fail(
+        s3.get_object()
+            .bucket("owned")
+            .key("k")
+            .expected_bucket_owner("111111111111")
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code.as_str(), message.as_str()),
+        (403, "AccessDenied", "Access Denied")
+    );
+    let (status, code, _) = fail(
+        s3.put_object()
+            .bucket("owned")
+            .key("other")
+            .body(ByteStream::from_static(b"v"))
+            .expected_bucket_owner("111111111111")
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (403, "AccessDenied"));
+    let err = s3
+        .head_bucket()
+        .bucket("owned")
+        .expected_bucket_owner("111111111111")
+        .send()
+        .await
+        .expect_err("another owner");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+    let (status, code, _) = fail(
+        s3.copy_object()
+            .bucket("owned")
+            .key("copy")
+            .copy_source("owned/k")
+            .expected_source_bucket_owner("111111111111")
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (403, "AccessDenied"));
+    s3.copy_object()
+        .bucket("owned")
+        .key("copy")
+        .copy_source("owned/k")
+        .expected_source_bucket_owner("000000000000")
+        .expected_bucket_owner("000000000000")
+        .send()
+        .await
+        .unwrap();
+    // Nothing was written by the refused calls.
+    let (status, code, _) = fail(s3.head_object().bucket("owned").key("other").send().await);
+    assert_eq!((status, code.as_str()), (404, "NotFound"));
+}
+
+const RESTORE_AND_EVENTS: &str = r##"
+import json, sys, time
+import boto3, botocore
+from botocore.config import Config
+
+endpoint = sys.argv[1]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}), **kw)
+sqs = boto3.client("sqs", **kw)
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
+    raise AssertionError("no error from %s" % call)
+
+s3.create_bucket(Bucket="cold", ObjectOwnership="BucketOwnerPreferred")
+s3.put_public_access_block(Bucket="cold", PublicAccessBlockConfiguration={
+    "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+q = sqs.create_queue(QueueName="cold-events")["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+s3.put_bucket_notification_configuration(Bucket="cold", NotificationConfiguration={"QueueConfigurations": [
+    {"Id": "all", "QueueArn": arn, "Events": ["s3:ObjectRestore:*", "s3:ObjectTagging:*", "s3:ObjectAcl:Put"]}]})
+
+s3.put_object(Bucket="cold", Key="archive.bin", Body=b"frozen", StorageClass="GLACIER")
+s3.put_object(Bucket="cold", Key="warm.bin", Body=b"warm")
+head = s3.head_object(Bucket="cold", Key="archive.bin")
+assert head["StorageClass"] == "GLACIER" and "Restore" not in head, head
+status, err = error(s3.get_object, Bucket="cold", Key="archive.bin")
+assert status == 403 and err["Code"] == "InvalidObjectState", (status, err)
+assert err["Message"] == "The operation is not valid for the object's storage class", err
+assert err.get("StorageClass") == "GLACIER", err
+status, err = error(s3.copy_object, Bucket="cold", Key="copy.bin", CopySource="cold/archive.bin")
+assert status == 403 and err["Code"] == "InvalidObjectState", (status, err)
+status, err = error(s3.restore_object, Bucket="cold", Key="warm.bin", RestoreRequest={"Days": 1})
+assert status == 403 and err["Code"] == "InvalidObjectState", (status, err)
+status, err = error(s3.restore_object, Bucket="cold", Key="missing", RestoreRequest={"Days": 1})
+assert status == 404 and err["Code"] == "NoSuchKey", (status, err)
+
+r = s3.restore_object(Bucket="cold", Key="archive.bin", RestoreRequest={"Days": 2, "GlacierJobParameters": {"Tier": "Bulk"}})
+assert r["ResponseMetadata"]["HTTPStatusCode"] == 202, r
+head = s3.head_object(Bucket="cold", Key="archive.bin")
+assert head["Restore"].startswith('ongoing-request="false", expiry-date="') and head["Restore"].endswith(' 00:00:00 GMT"'), head
+assert s3.get_object(Bucket="cold", Key="archive.bin")["Body"].read() == b"frozen"
+s3.copy_object(Bucket="cold", Key="copy.bin", CopySource="cold/archive.bin")
+copy = s3.head_object(Bucket="cold", Key="copy.bin")
+assert "Restore" not in copy and "StorageClass" not in copy, copy
+r = s3.restore_object(Bucket="cold", Key="archive.bin", RestoreRequest={"Days": 5})
+assert r["ResponseMetadata"]["HTTPStatusCode"] == 200, r
+listed = s3.list_objects_v2(Bucket="cold", OptionalObjectAttributes=["RestoreStatus"])["Contents"]
+entry = [o for o in listed if o["Key"] == "archive.bin"][0]
+assert entry["RestoreStatus"]["IsRestoreInProgress"] is False and "RestoreExpiryDate" in entry["RestoreStatus"], entry
+assert "RestoreStatus" not in [o for o in listed if o["Key"] == "warm.bin"][0]
+
+s3.put_object_tagging(Bucket="cold", Key="warm.bin", Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
+s3.delete_object_tagging(Bucket="cold", Key="warm.bin")
+s3.put_object_acl(Bucket="cold", Key="warm.bin", ACL="public-read")
+
+seen = {}
+deadline = time.time() + 10
+while len(seen) < 5 and time.time() < deadline:
+    for m in sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        body = json.loads(m["Body"])
+        for rec in body.get("Records", []):
+            seen[rec["eventName"]] = rec
+names = sorted(seen)
+assert names == ["ObjectAcl:Put", "ObjectRestore:Completed", "ObjectRestore:Post", "ObjectTagging:Delete", "ObjectTagging:Put"], names
+done = seen["ObjectRestore:Completed"]
+data = done["glacierEventData"]["restoreEventData"]
+assert data["lifecycleRestoreStorageClass"] == "GLACIER" and data["lifecycleRestorationExpiryTime"].endswith("T00:00:00.000Z"), done
+assert "glacierEventData" not in seen["ObjectRestore:Post"]
+assert seen["ObjectTagging:Put"]["s3"]["object"]["key"] == "warm.bin"
+print("ok")
+"##;
+
+/// Archived storage classes and RestoreObject (202, then 200; `x-amz-restore`; listings'
+/// `RestoreStatus`; `InvalidObjectState` on reads and copies), and the restore, tagging and ACL event
+/// notifications, through boto3.
+#[test]
+fn boto3_restore_archived_objects_and_their_events() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(RESTORE_AND_EVENTS)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}

@@ -71,6 +71,15 @@ pub enum S3Error {
     MalformedPostRequest,
     #[error("{0}")]
     PolicyDenied(String),
+    /// A read of an archived object's data, or a restore of an object that is not archived.
+    #[error("{message}")]
+    InvalidObjectState {
+        message: &'static str,
+        storage_class: String,
+    },
+    /// A POST upload's policy that is not a valid policy document.
+    #[error("{0}")]
+    InvalidPolicyDocument(String),
     #[error("Your proposed upload is smaller than the minimum allowed size")]
     EntityTooSmallPost { size: u64, min: u64 },
     #[error(
@@ -266,6 +275,13 @@ impl S3Error {
             S3Error::InvalidPartNumber => e(StatusCode::RANGE_NOT_SATISFIABLE, "InvalidPartNumber"),
             S3Error::MalformedPostRequest => e(StatusCode::BAD_REQUEST, "MalformedPOSTRequest"),
             S3Error::PolicyDenied(_) => e(StatusCode::FORBIDDEN, "AccessDenied"),
+            S3Error::InvalidObjectState { storage_class, .. } => {
+                e(StatusCode::FORBIDDEN, "InvalidObjectState")
+                    .with_field("StorageClass", storage_class)
+            }
+            S3Error::InvalidPolicyDocument(_) => {
+                e(StatusCode::BAD_REQUEST, "InvalidPolicyDocument")
+            }
             S3Error::EntityTooSmallPost { size, min } => {
                 e(StatusCode::BAD_REQUEST, "EntityTooSmall")
                     .with_field("ProposedSize", size.to_string())

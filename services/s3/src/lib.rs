@@ -42,6 +42,7 @@ mod multipart;
 pub mod notify;
 mod object;
 mod post;
+mod restore;
 pub mod sigv4;
 mod snapshot;
 mod source;
@@ -180,6 +181,27 @@ impl S3 {
             })
     }
 
+    /// `x-amz-expected-bucket-owner` (and `x-amz-source-expected-bucket-owner` on copies): a bucket
+    /// owned by another account answers `403 AccessDenied`, as in AWS.
+    fn check_expected_owners(&self, req: &S3Request, bucket: &str) -> S3Result<()> {
+        let denied = || S3Error::PolicyDenied("Access Denied".into());
+        if let Some(expected) = req.h("x-amz-expected-bucket-owner")
+            && let Ok(b) = self.bucket(bucket)
+            && b.account != expected.trim()
+        {
+            return Err(denied());
+        }
+        if let Some(expected) = req.h("x-amz-source-expected-bucket-owner")
+            && req.h("x-amz-copy-source").is_some()
+            && let Ok((source, _, _)) = S3::copy_source(req)
+            && let Ok(b) = self.bucket(&source)
+            && b.account != expected.trim()
+        {
+            return Err(denied());
+        }
+        Ok(())
+    }
+
     async fn route(
         &self,
         ctx: &mut RequestContext,
@@ -204,6 +226,7 @@ impl S3 {
             return self.preflight(&req, &bucket);
         }
         subresource::check(&req)?;
+        self.check_expected_owners(&req, &bucket)?;
         match req.key.clone() {
             None => self.bucket_op(ctx, &req, &bucket, body).await,
             Some(key) => {
@@ -213,7 +236,16 @@ impl S3 {
                 let response = self.object_op(ctx, &req, &bucket, &key, body).await?;
                 let notifies = matches!(
                     ctx.operation.as_deref(),
-                    Some("PutObject" | "CopyObject" | "CompleteMultipartUpload" | "DeleteObject")
+                    Some(
+                        "PutObject"
+                            | "CopyObject"
+                            | "CompleteMultipartUpload"
+                            | "DeleteObject"
+                            | "PutObjectTagging"
+                            | "DeleteObjectTagging"
+                            | "PutObjectAcl"
+                            | "RestoreObject"
+                    )
                 );
                 if notifies
                     && (self.queue_sink.is_some()
@@ -253,6 +285,13 @@ impl S3 {
             Some("PutObject") => "ObjectCreated:Put",
             Some("CopyObject") => "ObjectCreated:Copy",
             Some("CompleteMultipartUpload") => "ObjectCreated:CompleteMultipartUpload",
+            Some("PutObjectTagging") => "ObjectTagging:Put",
+            Some("DeleteObjectTagging") => "ObjectTagging:Delete",
+            Some("PutObjectAcl") => "ObjectAcl:Put",
+            // A new restore (202); extending a restored copy's expiry (200) is no event.
+            Some("RestoreObject") if response.status() == http::StatusCode::ACCEPTED => {
+                "ObjectRestore:Post"
+            }
             Some("DeleteObject") => {
                 let marker = header("x-amz-delete-marker").is_some_and(|m| m == "true");
                 let created = marker && !by_version && ctx_versioned(self, bucket);
@@ -265,6 +304,7 @@ impl S3 {
                     key: key.to_owned(),
                     size: None,
                     etag: None,
+                    restore: None,
                     version_id: header("x-amz-version-id"),
                 }];
             }
@@ -273,16 +313,36 @@ impl S3 {
         let Ok(Some(rec)) = self.object(bucket, key) else {
             return Vec::new();
         };
-        let Some(v) = rec.versions.first() else {
+        let addressed = header("x-amz-version-id")
+            .and_then(|id| rec.versions.iter().find(|v| v.version_id == id));
+        let Some(v) = addressed.or(rec.versions.first()) else {
             return Vec::new();
         };
-        vec![notify::ObjectEvent {
+        let event = |name: &'static str| notify::ObjectEvent {
             name,
             key: key.to_owned(),
             size: Some(v.size),
             etag: Some(v.etag.clone()),
             version_id: Some(v.version_id.clone()),
-        }]
+            restore: None,
+        };
+        if name == "ObjectRestore:Post" {
+            // Skyport restores at once: the restore starts and completes together.
+            let restore = v
+                .restore_expiry_ms
+                .map(|t| (t, v.storage_class.clone().unwrap_or_default()));
+            return vec![
+                notify::ObjectEvent {
+                    restore: restore.clone(),
+                    ..event(name)
+                },
+                notify::ObjectEvent {
+                    restore,
+                    ..event("ObjectRestore:Completed")
+                },
+            ];
+        }
+        vec![event(name)]
     }
 
     async fn object_op(
@@ -369,6 +429,9 @@ impl S3 {
                     ctx.set_operation("CompleteMultipartUpload");
                     self.complete_upload(ctx, req, bucket, key, &upload, body)
                         .await
+                } else if req.has("restore") {
+                    ctx.set_operation("RestoreObject");
+                    self.restore_object(req, bucket, key, body).await
                 } else {
                     Err(S3Error::NotImplemented {
                         message: "This POST operation on objects is not implemented yet".into(),
@@ -406,7 +469,11 @@ impl Service for S3 {
         }
         let chunk_signer = match &self.verifier {
             Some(v) => v.verify(ctx, &parts)?,
-            None => None,
+            None => {
+                // Without signature checks, a presigned URL still expires, as in AWS.
+                sigv4::check_presigned(&parts)?;
+                None
+            }
         };
         let mut req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
         req.chunk_signer = chunk_signer;

@@ -135,6 +135,7 @@ impl S3 {
             Entry::Prefix(p) => p.clone(),
         });
         let fetch_owner = !v2 || req.q("fetch-owner") == Some("true");
+        let restore_status = wants_restore_status(req);
         let mut w = XmlWriter::with_declaration();
         w.start_ns("ListBucketResult", NS);
         // ListObjects (v1) leaves the top-level Prefix as sent, even with encoding-type=url.
@@ -186,8 +187,11 @@ impl S3 {
                 w.leaf(
                     "StorageClass",
                     v.storage_class.as_deref().unwrap_or("STANDARD"),
-                )
-                .end("Contents");
+                );
+                if restore_status {
+                    write_restore_status(&mut w, v);
+                }
+                w.end("Contents");
             }
         }
         for e in &entries {
@@ -203,6 +207,7 @@ impl S3 {
 
     pub(crate) fn list_versions(&self, req: &S3Request, bucket: &str) -> S3Result<Response<Body>> {
         let owner = canonical_id(&self.bucket(bucket)?.account);
+        let restore_status = wants_restore_status(req);
         let prefix = req.q("prefix").unwrap_or("");
         let delimiter = req.q("delimiter").filter(|d| !d.is_empty());
         let url = encoding_type(req)?;
@@ -307,8 +312,11 @@ impl S3 {
                     )
                     .start("Owner")
                     .leaf("ID", &owner)
-                    .end("Owner")
-                    .end("Version");
+                    .end("Owner");
+                if restore_status {
+                    write_restore_status(&mut w, v);
+                }
+                w.end("Version");
             }
         }
         for p in &prefixes {
@@ -322,6 +330,25 @@ impl S3 {
 }
 
 /// `encoding-type`: `url` or nothing.
+/// Whether the listing asks for `RestoreStatus` (`x-amz-optional-object-attributes`).
+fn wants_restore_status(req: &S3Request) -> bool {
+    req.h("x-amz-optional-object-attributes")
+        .is_some_and(|a| a.split(',').any(|x| x.trim() == "RestoreStatus"))
+}
+
+/// An entry's `RestoreStatus`, when its version has a restored copy.
+fn write_restore_status(w: &mut XmlWriter, v: &model::Version) {
+    if let Some((ongoing, expiry)) = crate::restore::status(v) {
+        w.start("RestoreStatus")
+            .leaf(
+                "IsRestoreInProgress",
+                if ongoing { "true" } else { "false" },
+            )
+            .leaf("RestoreExpiryDate", &expiry)
+            .end("RestoreStatus");
+    }
+}
+
 pub(crate) fn encoding_type(req: &S3Request) -> S3Result<bool> {
     match req.q("encoding-type") {
         None => Ok(false),

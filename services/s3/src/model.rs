@@ -146,6 +146,9 @@ pub struct Version {
     /// The parts' checksums (of the object's checksum algorithm) when the upload had one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub part_checksums: Vec<String>,
+    /// When the restored copy of an archived version expires (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_expiry_ms: Option<u64>,
 }
 
 impl Version {
@@ -171,6 +174,7 @@ impl Version {
             upload_id: None,
             part_numbers: Vec::new(),
             part_checksums: Vec::new(),
+            restore_expiry_ms: None,
         }
     }
 

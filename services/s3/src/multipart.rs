@@ -226,6 +226,7 @@ impl S3 {
         let (sb, sk, sv) = Self::copy_source(req)?;
         let src_bucket = self.bucket(&sb)?;
         let src = self.read_version(&sb, &sk, sv.as_deref())?;
+        crate::restore::check_readable(&src, true)?;
         crate::sse::check_read(req, "x-amz-copy-source-", &src)?;
         crate::sse::check_part(req, &up.template.sse)?;
         crate::object::preconditions(req, "x-amz-copy-source-", &src, false)?;

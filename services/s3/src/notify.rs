@@ -110,6 +110,8 @@ pub struct ObjectEvent {
     pub size: Option<u64>,
     pub etag: Option<String>,
     pub version_id: Option<String>,
+    /// For `ObjectRestore:Completed`: when the restored copy expires (ms) and the object's class.
+    pub restore: Option<(u64, String)>,
 }
 
 /// Form-style encoding of keys in event records (as S3: space becomes `+`).
@@ -256,7 +258,7 @@ impl S3 {
                 if let Some(v) = ev.version_id.as_deref().filter(|v| *v != "null") {
                     object["versionId"] = v.into();
                 }
-                let record = serde_json::json!({
+                let mut record = serde_json::json!({
                     "eventVersion": "2.1",
                     "eventSource": "aws:s3",
                     "awsRegion": b.region,
@@ -279,6 +281,16 @@ impl S3 {
                         "object": object,
                     },
                 });
+                if let Some((expiry_ms, class)) = &ev.restore
+                    && ev.name == "ObjectRestore:Completed"
+                {
+                    record["glacierEventData"] = serde_json::json!({
+                        "restoreEventData": {
+                            "lifecycleRestorationExpiryTime": skyport_core::timefmt::iso8601_millis(crate::model::time_of(*expiry_ms)),
+                            "lifecycleRestoreStorageClass": class,
+                        }
+                    });
+                }
                 let body = serde_json::json!({ "Records": [record] }).to_string();
                 let delivered = match (t.kind, &self.queue_sink, self.functions.get()) {
                     (TargetKind::Queue, Some(sink), _) => {
@@ -319,6 +331,11 @@ fn eventbridge_kind(name: &str) -> Option<(&'static str, &'static str, Option<&'
             "DeleteObject",
             Some("Delete Marker Created"),
         ),
+        "ObjectTagging:Put" => ("Object Tags Added", "PutObjectTagging", None),
+        "ObjectTagging:Delete" => ("Object Tags Deleted", "DeleteObjectTagging", None),
+        "ObjectAcl:Put" => ("Object ACL Updated", "PutObjectAcl", None),
+        "ObjectRestore:Post" => ("Object Restore Initiated", "RestoreObject", None),
+        "ObjectRestore:Completed" => ("Object Restore Completed", "RestoreObject", None),
         _ => return None,
     })
 }
@@ -355,6 +372,13 @@ fn eventbridge_detail(
     });
     if let Some(deletion) = deletion {
         detail["deletion-type"] = deletion.into();
+    }
+    if let Some((expiry_ms, class)) = &ev.restore {
+        detail["source-storage-class"] = class.clone().into();
+        if ev.name == "ObjectRestore:Completed" {
+            detail["restore-expiry-time"] =
+                skyport_core::timefmt::iso8601_millis(crate::model::time_of(*expiry_ms)).into();
+        }
     }
     detail
 }

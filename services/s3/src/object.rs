@@ -318,6 +318,9 @@ pub(crate) fn object_headers(v: &Version, h: &mut HeaderMap, versioned: bool) {
     if let Some(class) = &v.storage_class {
         wire::set(h, "x-amz-storage-class", class);
     }
+    if let Some(restore) = crate::restore::header(v) {
+        wire::set(h, "x-amz-restore", &restore);
+    }
     if versioned {
         wire::set(h, "x-amz-version-id", &v.version_id);
     }
@@ -845,6 +848,9 @@ impl S3 {
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
         let v = self.read_version(bucket, key, req.q("versionId"))?;
+        if !head {
+            crate::restore::check_readable(&v, false)?;
+        }
         crate::sse::check_read(req, "", &v)?;
         preconditions(req, "", &v, true)?;
         if req.q("partNumber").is_some() && req.h("range").is_some() {
@@ -1245,6 +1251,7 @@ impl S3 {
                         key: key.clone(),
                         size: None,
                         etag: None,
+                        restore: None,
                         version_id: version.clone(),
                     });
                     if quiet {
@@ -1317,6 +1324,7 @@ impl S3 {
         let (sb, sk, sv) = Self::copy_source(req)?;
         let src_bucket = self.bucket(&sb)?;
         let src = self.read_version(&sb, &sk, sv.as_deref())?;
+        crate::restore::check_readable(&src, true)?;
         crate::sse::check_read(req, "x-amz-copy-source-", &src)?;
         preconditions(req, "x-amz-copy-source-", &src, false)?;
         let replace_meta = match req.h("x-amz-metadata-directive") {
@@ -1380,6 +1388,8 @@ impl S3 {
         }
         // The copy is encrypted as the request (or the bucket's default) says, never as the source.
         v.sse = req_template.sse.clone();
+        // A restored copy belongs to its archived version, not to copies made from it.
+        v.restore_expiry_ms = None;
         // New blobs (hard links) so each version owns its files.
         let mut segments = Vec::new();
         for seg in &src.segments {

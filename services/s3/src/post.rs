@@ -1,7 +1,8 @@
 //! Browser-based uploads: `POST /<bucket>` with `multipart/form-data` (the HTML form fields of S3's POST
 //! policy uploads). Fields before the `file` part are read (bounded); the file content streams to disk
-//! like any PUT body, with the multipart boundary found on the fly. The policy's `expiration` and
-//! `content-length-range` are enforced; its signature is not (Skyport accepts any credentials).
+//! like any PUT body, with the multipart boundary found on the fly. The policy's `expiration` and every
+//! condition (exact matches, `starts-with`, `content-length-range`, and no form field left uncovered) are
+//! enforced as S3 enforces them; its signature is not (Skyport accepts any credentials).
 
 use std::collections::VecDeque;
 
@@ -126,6 +127,163 @@ fn param(value: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The form fields no policy condition needs to cover (AWS: the signature fields, the file, the policy
+/// itself and any `x-ignore-` field).
+fn exempt_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "file" | "policy" | "x-amz-signature" | "signature" | "awsaccesskeyid"
+    ) || n.starts_with("x-ignore-")
+}
+
+/// Whether AWS allows `starts-with` on the field (the others take exact matches only).
+fn prefix_allowed(field: &str) -> bool {
+    let f = field.to_ascii_lowercase();
+    matches!(
+        f.as_str(),
+        "key"
+            | "acl"
+            | "cache-control"
+            | "content-type"
+            | "content-disposition"
+            | "content-encoding"
+            | "expires"
+            | "success_action_redirect"
+            | "redirect"
+    ) || f.starts_with("x-amz-meta-")
+}
+
+/// A failed condition, rendered as S3 quotes it (`["eq", "$key", "value"]`).
+fn condition_failed(items: &[serde_json::Value]) -> S3Error {
+    let parts: Vec<String> = items.iter().map(serde_json::Value::to_string).collect();
+    S3Error::PolicyDenied(format!(
+        "Invalid according to Policy: Policy Condition failed: [{}]",
+        parts.join(", ")
+    ))
+}
+
+/// Checks the policy's conditions against the form (`key` as expanded, `bucket` the request's) and
+/// returns its `content-length-range`, checked once the file is read.
+fn check_conditions(
+    doc: &serde_json::Value,
+    fields: &[(String, String)],
+    bucket: &str,
+    key: &str,
+) -> S3Result<Option<(u64, u64)>> {
+    let value_of = |name: &str| -> Option<&str> {
+        if name.eq_ignore_ascii_case("bucket") {
+            return Some(bucket);
+        }
+        if name.eq_ignore_ascii_case("key") {
+            return Some(key);
+        }
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let invalid = |what: &str| S3Error::InvalidPolicyDocument(format!("Invalid Policy: {what}"));
+    let Some(conditions) = doc.get("conditions") else {
+        return Err(invalid("Invalid 'conditions' value."));
+    };
+    let conditions = conditions
+        .as_array()
+        .ok_or_else(|| invalid("Invalid 'conditions' value."))?;
+    let mut covered: Vec<String> = Vec::new();
+    let mut range = None;
+    for c in conditions {
+        match c {
+            serde_json::Value::Object(map) => {
+                for (name, want) in map {
+                    let want = want.as_str().ok_or_else(|| {
+                        invalid("Invalid Simple-Condition: value must be a string.")
+                    })?;
+                    if value_of(name) != Some(want) {
+                        return Err(condition_failed(&[
+                            "eq".into(),
+                            format!("${name}").into(),
+                            want.into(),
+                        ]));
+                    }
+                    covered.push(name.to_ascii_lowercase());
+                }
+            }
+            serde_json::Value::Array(items) => {
+                let op = items
+                    .first()
+                    .and_then(|v| v.as_str())
+                    .map(str::to_ascii_lowercase)
+                    .ok_or_else(|| {
+                        invalid("Invalid Condition: the first element must be a string.")
+                    })?;
+                if op == "content-length-range" {
+                    let bound = |i: usize| {
+                        items.get(i).and_then(|v| {
+                            v.as_u64()
+                                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                        })
+                    };
+                    match (items.len(), bound(1), bound(2)) {
+                        (3, Some(lo), Some(hi)) => range = Some((lo, hi)),
+                        _ => {
+                            return Err(invalid(
+                                "Invalid content-length-range: the range must be two integers.",
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                // A condition S3 cannot apply fails like one that does not hold.
+                let (Some(target), Some(want), 3) = (
+                    items.get(1).and_then(|v| v.as_str()),
+                    items.get(2).and_then(|v| v.as_str()),
+                    items.len(),
+                ) else {
+                    return Err(condition_failed(items));
+                };
+                let Some(name) = target.strip_prefix('$') else {
+                    return Err(condition_failed(items));
+                };
+                let have = value_of(name);
+                let ok = match op.as_str() {
+                    "eq" => have == Some(want),
+                    "starts-with" if prefix_allowed(name) => have.is_some_and(|v| {
+                        if name.eq_ignore_ascii_case("content-type") {
+                            // A list of types: every one must carry the prefix.
+                            v.split(',').all(|t| t.trim().starts_with(want))
+                        } else {
+                            v.starts_with(want)
+                        }
+                    }),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(condition_failed(items));
+                }
+                covered.push(name.to_ascii_lowercase());
+            }
+            _ => {
+                return Err(invalid(
+                    "Invalid Condition: a condition must be an object or an array.",
+                ));
+            }
+        }
+    }
+    let extra: Vec<&str> = fields
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !exempt_field(k) && !covered.contains(&k.to_ascii_lowercase()))
+        .collect();
+    if !extra.is_empty() {
+        return Err(S3Error::PolicyDenied(format!(
+            "Invalid according to Policy: Extra input fields: {}",
+            extra.join(", ")
+        )));
+    }
+    Ok(range)
+}
+
 impl S3 {
     pub(crate) async fn post_object(
         &self,
@@ -217,7 +375,7 @@ impl S3 {
                 .ok()
                 .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok())
                 .ok_or_else(|| {
-                    S3Error::argument("Invalid Policy: Invalid JSON.", "policy", policy)
+                    S3Error::InvalidPolicyDocument("Invalid Policy: Invalid JSON.".into())
                 })?;
             if let Some(exp) = doc.get("expiration").and_then(|e| e.as_str()) {
                 let expired = skyport_core::timefmt::parse_rfc3339(exp)
@@ -228,23 +386,7 @@ impl S3 {
                     ));
                 }
             }
-            for c in doc
-                .get("conditions")
-                .and_then(|c| c.as_array())
-                .into_iter()
-                .flatten()
-            {
-                if let Some(arr) = c.as_array()
-                    && arr.first().and_then(|v| v.as_str()) == Some("content-length-range")
-                {
-                    let lo = arr.get(1).and_then(serde_json::Value::as_u64).unwrap_or(0);
-                    let hi = arr
-                        .get(2)
-                        .and_then(serde_json::Value::as_u64)
-                        .unwrap_or(u64::MAX);
-                    range = Some((lo, hi));
-                }
-            }
+            range = check_conditions(&doc, &fields, bucket, &key)?;
         }
         // The fields as headers, for the object's content headers, metadata, tagging and checksums.
         let mut headers = HeaderMap::new();
@@ -418,6 +560,7 @@ impl S3 {
             size: Some(v.size),
             etag: Some(v.etag.clone()),
             version_id: Some(v.version_id.clone()),
+            restore: None,
         };
         Ok((r, event))
     }

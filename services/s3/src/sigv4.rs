@@ -109,6 +109,86 @@ fn forbidden(code: &'static str, message: &str) -> AwsError {
     AwsError::new(StatusCode::FORBIDDEN, code, message)
 }
 
+/// The checks S3 applies to every presigned URL, signatures verified or not: the query-string
+/// parameters of SigV4 (`X-Amz-Expires` a number of at most a week, `X-Amz-Date` well formed, the URL
+/// not expired) or of SigV2 (`Expires`, in epoch seconds, not past).
+pub fn check_presigned(parts: &Parts) -> Result<(), AwsError> {
+    let Some(q) = parts.uri.query() else {
+        return Ok(());
+    };
+    if !q.contains("X-Amz-Algorithm=") && !q.contains("Expires=") {
+        return Ok(());
+    }
+    let query: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let qget = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let now = now_secs();
+    if qget("X-Amz-Algorithm").is_some() {
+        return presigned_window(&qget, now);
+    }
+    // SigV2 query authentication: `AWSAccessKeyId`, `Signature` and `Expires`.
+    if let (Some(_), Some(_), Some(expires)) =
+        (qget("AWSAccessKeyId"), qget("Signature"), qget("Expires"))
+    {
+        let Ok(expires) = expires.trim().parse::<i64>() else {
+            return Err(forbidden(
+                "AccessDenied",
+                "Invalid date (should be seconds since epoch)",
+            ));
+        };
+        if now > expires {
+            return Err(forbidden("AccessDenied", "Request has expired")
+                .with_field("Expires", fmt_amz(expires))
+                .with_field("ServerTime", fmt_amz(now)));
+        }
+    }
+    Ok(())
+}
+
+/// The validity window of a SigV4 presigned URL: its parameters well formed and `now` inside it.
+fn presigned_window<'a>(qget: &dyn Fn(&str) -> Option<&'a str>, now: i64) -> Result<(), AwsError> {
+    let param_error = |m: &str| AwsError::bad_request("AuthorizationQueryParametersError", m);
+    let missing = || {
+        param_error(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+        )
+    };
+    if qget("X-Amz-Algorithm") != Some("AWS4-HMAC-SHA256") {
+        return Err(param_error(
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
+        ));
+    }
+    let date = qget("X-Amz-Date").ok_or_else(missing)?;
+    let expires: i64 = qget("X-Amz-Expires")
+        .ok_or_else(missing)?
+        .parse()
+        .map_err(|_| param_error("X-Amz-Expires should be a number"))?;
+    if expires < 0 {
+        return Err(param_error("X-Amz-Expires must be non-negative"));
+    }
+    if expires > 604_800 {
+        return Err(param_error(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        ));
+    }
+    let start = parse_amz_date(date).ok_or_else(|| {
+        param_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+    })?;
+    if now > start + expires {
+        return Err(forbidden("AccessDenied", "Request has expired")
+            .with_field("X-Amz-Expires", expires.to_string())
+            .with_field("Expires", fmt_amz(start + expires))
+            .with_field("ServerTime", fmt_amz(now)));
+    }
+    Ok(())
+}
+
 struct Signed {
     access_key: String,
     date: String,
@@ -213,41 +293,16 @@ impl SigV4Verifier {
                 presigned: false,
             }
         } else if qget("X-Amz-Algorithm").is_some() {
-            let param_error =
-                |m: &str| AwsError::bad_request("AuthorizationQueryParametersError", m);
-            if qget("X-Amz-Algorithm") != Some("AWS4-HMAC-SHA256") {
-                return Err(param_error(
-                    "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
-                ));
-            }
             let missing = || {
-                param_error(
+                AwsError::bad_request(
+                    "AuthorizationQueryParametersError",
                     "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
                 )
             };
+            presigned_window(&qget, now)?;
             let credential = qget("X-Amz-Credential").ok_or_else(missing)?;
             let (access_key, scope) = credential.split_once('/').ok_or_else(missing)?;
             let date = qget("X-Amz-Date").ok_or_else(missing)?;
-            let expires: i64 = qget("X-Amz-Expires")
-                .ok_or_else(missing)?
-                .parse()
-                .map_err(|_| param_error("X-Amz-Expires should be a number"))?;
-            if expires > 604_800 {
-                return Err(param_error(
-                    "X-Amz-Expires must be less than a week (in seconds) that is 604800",
-                ));
-            }
-            let start = parse_amz_date(date).ok_or_else(|| {
-                param_error(
-                    "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
-                )
-            })?;
-            if now > start + expires {
-                return Err(forbidden("AccessDenied", "Request has expired")
-                    .with_field("X-Amz-Expires", expires.to_string())
-                    .with_field("Expires", fmt_amz(start + expires))
-                    .with_field("ServerTime", fmt_amz(now)));
-            }
             Signed {
                 access_key: access_key.to_owned(),
                 date: date.to_owned(),

@@ -78,6 +78,7 @@ const IMPLEMENTED: &[(bool, &str, &str)] = &[
     (true, "PUT", "legal-hold"),
     (true, "POST", "uploads"),
     (true, "GET", "attributes"),
+    (true, "POST", "restore"),
 ];
 
 /// The model's subresources: (object-level, key) → the operations per method.
