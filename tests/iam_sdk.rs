@@ -1077,3 +1077,252 @@ async fn roles_and_user_keys_survive_a_restart_with_persistence() {
     assert_eq!(caller.account(), Some("111122223333"));
     assert!(dir.path().join("state/iam/meta.redb").exists());
 }
+
+/// The policy simulator on AWS's evaluation logic: custom policies (allow, explicit deny over allow,
+/// implicit deny, conditions with context entries and missing keys, boundaries, statement positions),
+/// and a user's stored policies (inline, attached, its group's, its permissions boundary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_simulator_custom_and_principal() {
+    use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
+    let skyport = Skyport::start();
+    let iam = client(&skyport.endpoint(), "test", "test");
+    let allow_s3 = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Allow\",\n      \"Action\": \"s3:*\",\n      \"Resource\": \"arn:aws:s3:::data/*\"\n    },\n    {\"Sid\": \"NoDeletes\", \"Effect\": \"Deny\", \"Action\": \"s3:DeleteObject\", \"Resource\": \"*\"}\n  ]\n}";
+    let out = iam
+        .simulate_custom_policy()
+        .policy_input_list(allow_s3)
+        .action_names("s3:GetObject")
+        .action_names("s3:DeleteObject")
+        .action_names("sqs:SendMessage")
+        .resource_arns("arn:aws:s3:::data/report.csv")
+        .send()
+        .await
+        .unwrap();
+    let results = out.evaluation_results();
+    let decisions: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| (r.eval_action_name(), r.eval_decision().as_str()))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            ("s3:GetObject", "allowed"),
+            ("s3:DeleteObject", "explicitDeny"),
+            ("sqs:SendMessage", "implicitDeny")
+        ]
+    );
+    assert_eq!(
+        results[0].eval_resource_name(),
+        Some("arn:aws:s3:::data/report.csv")
+    );
+    let allowed = &results[0].matched_statements()[0];
+    assert_eq!(allowed.source_policy_id(), Some("PolicyInputList.1"));
+    let start = allowed.start_position().unwrap();
+    let end = allowed.end_position().unwrap();
+    assert_eq!((start.line(), start.column()), (4, 5));
+    assert_eq!((end.line(), end.column()), (8, 5));
+    let denied = &results[1].matched_statements()[0];
+    assert_eq!(denied.start_position().unwrap().line(), 9);
+    assert!(results[2].matched_statements().is_empty());
+    assert!(!out.is_truncated());
+
+    // Conditions: a context entry decides; a key the context lacks is reported missing.
+    let mfa = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"},"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+    let simulate = |ip: &'static str| {
+        iam.simulate_custom_policy()
+            .policy_input_list(mfa)
+            .action_names("iam:CreateUser")
+            .context_entries(
+                ContextEntry::builder()
+                    .context_key_name("aws:SourceIp")
+                    .context_key_type(ContextKeyTypeEnum::Ip)
+                    .context_key_values(ip)
+                    .build(),
+            )
+            .send()
+    };
+    let out = simulate("10.1.2.3").await.unwrap();
+    let r = &out.evaluation_results()[0];
+    assert_eq!(r.eval_decision().as_str(), "implicitDeny");
+    assert_eq!(r.eval_resource_name(), Some("*"));
+    assert_eq!(r.missing_context_values(), ["aws:MultiFactorAuthPresent"]);
+    let out = iam
+        .simulate_custom_policy()
+        .policy_input_list(mfa)
+        .action_names("iam:CreateUser")
+        .context_entries(
+            ContextEntry::builder()
+                .context_key_name("aws:SourceIp")
+                .context_key_type(ContextKeyTypeEnum::Ip)
+                .context_key_values("10.1.2.3")
+                .build(),
+        )
+        .context_entries(
+            ContextEntry::builder()
+                .context_key_name("aws:MultiFactorAuthPresent")
+                .context_key_type(ContextKeyTypeEnum::Boolean)
+                .context_key_values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = &out.evaluation_results()[0];
+    assert_eq!(r.eval_decision().as_str(), "allowed");
+    assert!(r.missing_context_values().is_empty());
+
+    // A permissions boundary limits what the identity policy allows.
+    let out = iam
+        .simulate_custom_policy()
+        .policy_input_list(allow_s3)
+        .permissions_boundary_policy_input_list(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#,
+        )
+        .action_names("s3:GetObject")
+        .action_names("s3:PutObject")
+        .resource_arns("arn:aws:s3:::data/x")
+        .send()
+        .await
+        .unwrap();
+    let r = out.evaluation_results();
+    assert_eq!(r[0].eval_decision().as_str(), "implicitDeny");
+    assert_eq!(
+        r[0].permissions_boundary_decision_detail()
+            .map(|d| d.allowed_by_permissions_boundary()),
+        Some(false)
+    );
+    assert_eq!(r[1].eval_decision().as_str(), "allowed");
+
+    // Paging with MaxItems and Marker.
+    let first = iam
+        .simulate_custom_policy()
+        .policy_input_list(allow_s3)
+        .action_names("s3:GetObject")
+        .action_names("s3:PutObject")
+        .action_names("s3:ListBucket")
+        .max_items(2)
+        .send()
+        .await
+        .unwrap();
+    assert!(first.is_truncated());
+    assert_eq!(first.evaluation_results().len(), 2);
+    let rest = iam
+        .simulate_custom_policy()
+        .policy_input_list(allow_s3)
+        .action_names("s3:GetObject")
+        .action_names("s3:PutObject")
+        .action_names("s3:ListBucket")
+        .max_items(2)
+        .marker(first.marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(!rest.is_truncated());
+    assert_eq!(
+        rest.evaluation_results()[0].eval_action_name(),
+        "s3:ListBucket"
+    );
+
+    // A malformed policy is refused.
+    let err = iam
+        .simulate_custom_policy()
+        .policy_input_list("{not json")
+        .action_names("s3:GetObject")
+        .send()
+        .await
+        .expect_err("malformed");
+    assert_eq!(code(&err).0, "MalformedPolicyDocument");
+
+    // A stored user: its inline policy, its group's managed policy, its boundary.
+    iam.create_user().user_name("alice").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("alice")
+        .policy_name("read-bucket")
+        .policy_document(READ_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let queue_policy = iam
+        .create_policy()
+        .policy_name("send-queue")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .and_then(|p| p.arn())
+        .unwrap()
+        .to_owned();
+    iam.create_group()
+        .group_name("senders")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_group_policy()
+        .group_name("senders")
+        .policy_arn(&queue_policy)
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .group_name("senders")
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let user_arn = "arn:aws:iam::000000000000:user/alice";
+    let out = iam
+        .simulate_principal_policy()
+        .policy_source_arn(user_arn)
+        .action_names("s3:GetObject")
+        .action_names("sqs:SendMessage")
+        .action_names("s3:PutObject")
+        .resource_arns("arn:aws:s3:::bucket/k")
+        .send()
+        .await
+        .unwrap();
+    let r = out.evaluation_results();
+    assert_eq!(r[0].eval_decision().as_str(), "allowed");
+    assert_eq!(
+        r[0].matched_statements()[0].source_policy_id(),
+        Some("read-bucket")
+    );
+    assert_eq!(
+        r[0].matched_statements()[0]
+            .source_policy_type()
+            .map(|t| t.as_str()),
+        Some("user")
+    );
+    assert_eq!(r[1].eval_decision().as_str(), "allowed");
+    assert_eq!(
+        r[1].matched_statements()[0].source_policy_id(),
+        Some("send-queue")
+    );
+    assert_eq!(r[2].eval_decision().as_str(), "implicitDeny");
+    // A boundary allowing only S3 takes SendMessage away.
+    iam.put_user_permissions_boundary()
+        .user_name("alice")
+        .permissions_boundary("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let out = iam
+        .simulate_principal_policy()
+        .policy_source_arn(user_arn)
+        .action_names("s3:GetObject")
+        .action_names("sqs:SendMessage")
+        .resource_arns("arn:aws:s3:::bucket/k")
+        .send()
+        .await
+        .unwrap();
+    let r = out.evaluation_results();
+    assert_eq!(r[0].eval_decision().as_str(), "allowed");
+    assert_eq!(r[1].eval_decision().as_str(), "implicitDeny");
+    let err = iam
+        .simulate_principal_policy()
+        .policy_source_arn("arn:aws:iam::000000000000:user/nobody")
+        .action_names("s3:GetObject")
+        .send()
+        .await
+        .expect_err("no such user");
+    assert_eq!(code(&err).0, "NoSuchEntity");
+}

@@ -96,6 +96,8 @@ pub const OPERATIONS: &[&str] = &[
     "RemoveRoleFromInstanceProfile",
     "RemoveUserFromGroup",
     "SetDefaultPolicyVersion",
+    "SimulateCustomPolicy",
+    "SimulatePrincipalPolicy",
     "TagInstanceProfile",
     "TagPolicy",
     "TagRole",
@@ -392,6 +394,22 @@ impl IamApi for Iam {
     ) -> Result<(), ApiError> {
         self.set_default_policy_version(ctx, input.policy_arn, input.version_id)
             .await
+    }
+
+    async fn simulate_custom_policy(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::SimulateCustomPolicyRequest,
+    ) -> Result<shapes::SimulatePolicyResponse, ApiError> {
+        self.simulate_custom_policy(ctx, input)
+    }
+
+    async fn simulate_principal_policy(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::SimulatePrincipalPolicyRequest,
+    ) -> Result<shapes::SimulatePolicyResponse, ApiError> {
+        self.simulate_principal_policy(ctx, input)
     }
 
     async fn tag_policy(

@@ -20,6 +20,7 @@ mod policies;
 mod profiles;
 mod roles;
 pub mod shapes;
+mod simulate;
 mod state;
 mod users;
 mod util;

@@ -373,6 +373,38 @@ impl IntoValue for ConcurrentModificationException {
     }
 }
 
+/// The `ContextEntry` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContextEntry {
+    /// `ContextKeyName`.
+    pub context_key_name: Option<String>,
+    /// `ContextKeyValues`.
+    pub context_key_values: Option<Vec<String>>,
+    /// `ContextKeyType`.
+    pub context_key_type: Option<String>,
+}
+
+impl FromValue for ContextEntry {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            context_key_name: f.optional("ContextKeyName")?,
+            context_key_values: f.optional("ContextKeyValues")?,
+            context_key_type: f.optional("ContextKeyType")?,
+        })
+    }
+}
+
+impl IntoValue for ContextEntry {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.opt("ContextKeyName", self.context_key_name);
+        b.opt("ContextKeyValues", self.context_key_values);
+        b.opt("ContextKeyType", self.context_key_type);
+        b.build()
+    }
+}
+
 /// The `CreateAccessKeyRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateAccessKeyRequest {
@@ -1369,6 +1401,69 @@ impl IntoValue for EntityTemporarilyUnmodifiableException {
     }
 }
 
+/// The `EvaluationResult` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvaluationResult {
+    /// `EvalActionName` (required).
+    pub eval_action_name: String,
+    /// `EvalResourceName`.
+    pub eval_resource_name: Option<String>,
+    /// `EvalDecision` (required).
+    pub eval_decision: String,
+    /// `MatchedStatements`.
+    pub matched_statements: Option<Vec<Statement>>,
+    /// `MissingContextValues`.
+    pub missing_context_values: Option<Vec<String>>,
+    /// `OrganizationsDecisionDetail`.
+    pub organizations_decision_detail: Option<OrganizationsDecisionDetail>,
+    /// `PermissionsBoundaryDecisionDetail`.
+    pub permissions_boundary_decision_detail: Option<PermissionsBoundaryDecisionDetail>,
+    /// `EvalDecisionDetails`.
+    pub eval_decision_details: Option<BTreeMap<String, String>>,
+    /// `ResourceSpecificResults`.
+    pub resource_specific_results: Option<Vec<ResourceSpecificResult>>,
+}
+
+impl FromValue for EvaluationResult {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            eval_action_name: f.required("EvalActionName")?,
+            eval_resource_name: f.optional("EvalResourceName")?,
+            eval_decision: f.required("EvalDecision")?,
+            matched_statements: f.optional("MatchedStatements")?,
+            missing_context_values: f.optional("MissingContextValues")?,
+            organizations_decision_detail: f.optional("OrganizationsDecisionDetail")?,
+            permissions_boundary_decision_detail: f
+                .optional("PermissionsBoundaryDecisionDetail")?,
+            eval_decision_details: f.optional("EvalDecisionDetails")?,
+            resource_specific_results: f.optional("ResourceSpecificResults")?,
+        })
+    }
+}
+
+impl IntoValue for EvaluationResult {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(9);
+        b.set("EvalActionName", self.eval_action_name);
+        b.opt("EvalResourceName", self.eval_resource_name);
+        b.set("EvalDecision", self.eval_decision);
+        b.opt("MatchedStatements", self.matched_statements);
+        b.opt("MissingContextValues", self.missing_context_values);
+        b.opt(
+            "OrganizationsDecisionDetail",
+            self.organizations_decision_detail,
+        );
+        b.opt(
+            "PermissionsBoundaryDecisionDetail",
+            self.permissions_boundary_decision_detail,
+        );
+        b.opt("EvalDecisionDetails", self.eval_decision_details);
+        b.opt("ResourceSpecificResults", self.resource_specific_results);
+        b.build()
+    }
+}
+
 /// The `FeatureDisabledException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureDisabledException {
@@ -2121,6 +2216,38 @@ impl IntoValue for GroupDetail {
         b.opt("CreateDate", self.create_date);
         b.opt("GroupPolicyList", self.group_policy_list);
         b.opt("AttachedManagedPolicies", self.attached_managed_policies);
+        b.build()
+    }
+}
+
+/// The `InlinePolicyIdentifierType` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InlinePolicyIdentifierType {
+    /// `PolicyName` (required).
+    pub policy_name: String,
+    /// `AttachmentType` (required).
+    pub attachment_type: String,
+    /// `AttachmentName` (required).
+    pub attachment_name: String,
+}
+
+impl FromValue for InlinePolicyIdentifierType {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            policy_name: f.required("PolicyName")?,
+            attachment_type: f.required("AttachmentType")?,
+            attachment_name: f.required("AttachmentName")?,
+        })
+    }
+}
+
+impl IntoValue for InlinePolicyIdentifierType {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.set("PolicyName", self.policy_name);
+        b.set("AttachmentType", self.attachment_type);
+        b.set("AttachmentName", self.attachment_name);
         b.build()
     }
 }
@@ -3856,6 +3983,33 @@ impl IntoValue for OpenIdIdpCommunicationErrorException {
     }
 }
 
+/// The `OrderedOrganizationPolicyType` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderedOrganizationPolicyType {
+    /// `ServiceControlPolicyInputList`.
+    pub service_control_policy_input_list: Option<Vec<String>>,
+}
+
+impl FromValue for OrderedOrganizationPolicyType {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            service_control_policy_input_list: f.optional("ServiceControlPolicyInputList")?,
+        })
+    }
+}
+
+impl IntoValue for OrderedOrganizationPolicyType {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(1);
+        b.opt(
+            "ServiceControlPolicyInputList",
+            self.service_control_policy_input_list,
+        );
+        b.build()
+    }
+}
+
 /// The `OrganizationLevelResourcesExistException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrganizationLevelResourcesExistException {}
@@ -3907,6 +4061,30 @@ impl IntoValue for OrganizationNotInAllFeaturesModeException {
     }
 }
 
+/// The `OrganizationsDecisionDetail` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrganizationsDecisionDetail {
+    /// `AllowedByOrganizations`.
+    pub allowed_by_organizations: Option<bool>,
+}
+
+impl FromValue for OrganizationsDecisionDetail {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            allowed_by_organizations: f.optional("AllowedByOrganizations")?,
+        })
+    }
+}
+
+impl IntoValue for OrganizationsDecisionDetail {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(1);
+        b.opt("AllowedByOrganizations", self.allowed_by_organizations);
+        b.build()
+    }
+}
+
 /// The `PasswordPolicyViolationException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PasswordPolicyViolationException {
@@ -3927,6 +4105,33 @@ impl IntoValue for PasswordPolicyViolationException {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("message", self.message);
+        b.build()
+    }
+}
+
+/// The `PermissionsBoundaryDecisionDetail` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PermissionsBoundaryDecisionDetail {
+    /// `AllowedByPermissionsBoundary`.
+    pub allowed_by_permissions_boundary: Option<bool>,
+}
+
+impl FromValue for PermissionsBoundaryDecisionDetail {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            allowed_by_permissions_boundary: f.optional("AllowedByPermissionsBoundary")?,
+        })
+    }
+}
+
+impl IntoValue for PermissionsBoundaryDecisionDetail {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(1);
+        b.opt(
+            "AllowedByPermissionsBoundary",
+            self.allowed_by_permissions_boundary,
+        );
         b.build()
     }
 }
@@ -4082,6 +4287,38 @@ impl IntoValue for PolicyGroup {
     }
 }
 
+/// The `PolicyIdentifier` union.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyIdentifier {
+    /// `PolicyType`.
+    pub policy_type: Option<String>,
+    /// `PolicyArn`.
+    pub policy_arn: Option<String>,
+    /// `InlinePolicyIdentifier`.
+    pub inline_policy_identifier: Option<InlinePolicyIdentifierType>,
+}
+
+impl FromValue for PolicyIdentifier {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            policy_type: f.optional("PolicyType")?,
+            policy_arn: f.optional("PolicyArn")?,
+            inline_policy_identifier: f.optional("InlinePolicyIdentifier")?,
+        })
+    }
+}
+
+impl IntoValue for PolicyIdentifier {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.opt("PolicyType", self.policy_type);
+        b.opt("PolicyArn", self.policy_arn);
+        b.opt("InlinePolicyIdentifier", self.inline_policy_identifier);
+        b.build()
+    }
+}
+
 /// The `PolicyNotAttachableException` error.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyNotAttachableException {
@@ -4194,6 +4431,34 @@ impl IntoValue for PolicyVersion {
         b.opt("VersionId", self.version_id);
         b.opt("IsDefaultVersion", self.is_default_version);
         b.opt("CreateDate", self.create_date);
+        b.build()
+    }
+}
+
+/// The `Position` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Position {
+    /// `Line`.
+    pub line: Option<i32>,
+    /// `Column`.
+    pub column: Option<i32>,
+}
+
+impl FromValue for Position {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            line: f.optional("Line")?,
+            column: f.optional("Column")?,
+        })
+    }
+}
+
+impl IntoValue for Position {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(2);
+        b.opt("Line", self.line);
+        b.opt("Column", self.column);
         b.build()
     }
 }
@@ -4426,6 +4691,54 @@ impl IntoValue for ReportGenerationLimitExceededException {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("message", self.message);
+        b.build()
+    }
+}
+
+/// The `ResourceSpecificResult` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceSpecificResult {
+    /// `EvalResourceName` (required).
+    pub eval_resource_name: String,
+    /// `EvalResourceDecision` (required).
+    pub eval_resource_decision: String,
+    /// `MatchedStatements`.
+    pub matched_statements: Option<Vec<Statement>>,
+    /// `MissingContextValues`.
+    pub missing_context_values: Option<Vec<String>>,
+    /// `EvalDecisionDetails`.
+    pub eval_decision_details: Option<BTreeMap<String, String>>,
+    /// `PermissionsBoundaryDecisionDetail`.
+    pub permissions_boundary_decision_detail: Option<PermissionsBoundaryDecisionDetail>,
+}
+
+impl FromValue for ResourceSpecificResult {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            eval_resource_name: f.required("EvalResourceName")?,
+            eval_resource_decision: f.required("EvalResourceDecision")?,
+            matched_statements: f.optional("MatchedStatements")?,
+            missing_context_values: f.optional("MissingContextValues")?,
+            eval_decision_details: f.optional("EvalDecisionDetails")?,
+            permissions_boundary_decision_detail: f
+                .optional("PermissionsBoundaryDecisionDetail")?,
+        })
+    }
+}
+
+impl IntoValue for ResourceSpecificResult {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(6);
+        b.set("EvalResourceName", self.eval_resource_name);
+        b.set("EvalResourceDecision", self.eval_resource_decision);
+        b.opt("MatchedStatements", self.matched_statements);
+        b.opt("MissingContextValues", self.missing_context_values);
+        b.opt("EvalDecisionDetails", self.eval_decision_details);
+        b.opt(
+            "PermissionsBoundaryDecisionDetail",
+            self.permissions_boundary_decision_detail,
+        );
         b.build()
     }
 }
@@ -4739,6 +5052,190 @@ impl IntoValue for SetDefaultPolicyVersionRequest {
     }
 }
 
+/// The `SimulateCustomPolicyRequest` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimulateCustomPolicyRequest {
+    /// `PolicyInputList` (required).
+    pub policy_input_list: Vec<String>,
+    /// `PermissionsBoundaryPolicyInputList`.
+    pub permissions_boundary_policy_input_list: Option<Vec<String>>,
+    /// `OrderedOrganizationPolicyInputList`.
+    pub ordered_organization_policy_input_list: Option<Vec<OrderedOrganizationPolicyType>>,
+    /// `ActionNames` (required).
+    pub action_names: Vec<String>,
+    /// `ResourceArns`.
+    pub resource_arns: Option<Vec<String>>,
+    /// `ResourcePolicy`.
+    pub resource_policy: Option<String>,
+    /// `ResourceOwner`.
+    pub resource_owner: Option<String>,
+    /// `CallerArn`.
+    pub caller_arn: Option<String>,
+    /// `ContextEntries`.
+    pub context_entries: Option<Vec<ContextEntry>>,
+    /// `ResourceHandlingOption`.
+    pub resource_handling_option: Option<String>,
+    /// `MaxItems`.
+    pub max_items: Option<i32>,
+    /// `Marker`.
+    pub marker: Option<String>,
+}
+
+impl FromValue for SimulateCustomPolicyRequest {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            policy_input_list: f.required("PolicyInputList")?,
+            permissions_boundary_policy_input_list: f
+                .optional("PermissionsBoundaryPolicyInputList")?,
+            ordered_organization_policy_input_list: f
+                .optional("OrderedOrganizationPolicyInputList")?,
+            action_names: f.required("ActionNames")?,
+            resource_arns: f.optional("ResourceArns")?,
+            resource_policy: f.optional("ResourcePolicy")?,
+            resource_owner: f.optional("ResourceOwner")?,
+            caller_arn: f.optional("CallerArn")?,
+            context_entries: f.optional("ContextEntries")?,
+            resource_handling_option: f.optional("ResourceHandlingOption")?,
+            max_items: f.optional("MaxItems")?,
+            marker: f.optional("Marker")?,
+        })
+    }
+}
+
+impl IntoValue for SimulateCustomPolicyRequest {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(12);
+        b.set("PolicyInputList", self.policy_input_list);
+        b.opt(
+            "PermissionsBoundaryPolicyInputList",
+            self.permissions_boundary_policy_input_list,
+        );
+        b.opt(
+            "OrderedOrganizationPolicyInputList",
+            self.ordered_organization_policy_input_list,
+        );
+        b.set("ActionNames", self.action_names);
+        b.opt("ResourceArns", self.resource_arns);
+        b.opt("ResourcePolicy", self.resource_policy);
+        b.opt("ResourceOwner", self.resource_owner);
+        b.opt("CallerArn", self.caller_arn);
+        b.opt("ContextEntries", self.context_entries);
+        b.opt("ResourceHandlingOption", self.resource_handling_option);
+        b.opt("MaxItems", self.max_items);
+        b.opt("Marker", self.marker);
+        b.build()
+    }
+}
+
+/// The `SimulatePolicyResponse` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimulatePolicyResponse {
+    /// `EvaluationResults`.
+    pub evaluation_results: Option<Vec<EvaluationResult>>,
+    /// `IsTruncated`.
+    pub is_truncated: Option<bool>,
+    /// `Marker`.
+    pub marker: Option<String>,
+}
+
+impl FromValue for SimulatePolicyResponse {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            evaluation_results: f.optional("EvaluationResults")?,
+            is_truncated: f.optional("IsTruncated")?,
+            marker: f.optional("Marker")?,
+        })
+    }
+}
+
+impl IntoValue for SimulatePolicyResponse {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.opt("EvaluationResults", self.evaluation_results);
+        b.opt("IsTruncated", self.is_truncated);
+        b.opt("Marker", self.marker);
+        b.build()
+    }
+}
+
+/// The `SimulatePrincipalPolicyRequest` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimulatePrincipalPolicyRequest {
+    /// `PolicySourceArn` (required).
+    pub policy_source_arn: String,
+    /// `PolicyInputList`.
+    pub policy_input_list: Option<Vec<String>>,
+    /// `PermissionsBoundaryPolicyInputList`.
+    pub permissions_boundary_policy_input_list: Option<Vec<String>>,
+    /// `PolicyExclusionList`.
+    pub policy_exclusion_list: Option<Vec<PolicyIdentifier>>,
+    /// `ActionNames` (required).
+    pub action_names: Vec<String>,
+    /// `ResourceArns`.
+    pub resource_arns: Option<Vec<String>>,
+    /// `ResourcePolicy`.
+    pub resource_policy: Option<String>,
+    /// `ResourceOwner`.
+    pub resource_owner: Option<String>,
+    /// `CallerArn`.
+    pub caller_arn: Option<String>,
+    /// `ContextEntries`.
+    pub context_entries: Option<Vec<ContextEntry>>,
+    /// `ResourceHandlingOption`.
+    pub resource_handling_option: Option<String>,
+    /// `MaxItems`.
+    pub max_items: Option<i32>,
+    /// `Marker`.
+    pub marker: Option<String>,
+}
+
+impl FromValue for SimulatePrincipalPolicyRequest {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            policy_source_arn: f.required("PolicySourceArn")?,
+            policy_input_list: f.optional("PolicyInputList")?,
+            permissions_boundary_policy_input_list: f
+                .optional("PermissionsBoundaryPolicyInputList")?,
+            policy_exclusion_list: f.optional("PolicyExclusionList")?,
+            action_names: f.required("ActionNames")?,
+            resource_arns: f.optional("ResourceArns")?,
+            resource_policy: f.optional("ResourcePolicy")?,
+            resource_owner: f.optional("ResourceOwner")?,
+            caller_arn: f.optional("CallerArn")?,
+            context_entries: f.optional("ContextEntries")?,
+            resource_handling_option: f.optional("ResourceHandlingOption")?,
+            max_items: f.optional("MaxItems")?,
+            marker: f.optional("Marker")?,
+        })
+    }
+}
+
+impl IntoValue for SimulatePrincipalPolicyRequest {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(13);
+        b.set("PolicySourceArn", self.policy_source_arn);
+        b.opt("PolicyInputList", self.policy_input_list);
+        b.opt(
+            "PermissionsBoundaryPolicyInputList",
+            self.permissions_boundary_policy_input_list,
+        );
+        b.opt("PolicyExclusionList", self.policy_exclusion_list);
+        b.set("ActionNames", self.action_names);
+        b.opt("ResourceArns", self.resource_arns);
+        b.opt("ResourcePolicy", self.resource_policy);
+        b.opt("ResourceOwner", self.resource_owner);
+        b.opt("CallerArn", self.caller_arn);
+        b.opt("ContextEntries", self.context_entries);
+        b.opt("ResourceHandlingOption", self.resource_handling_option);
+        b.opt("MaxItems", self.max_items);
+        b.opt("Marker", self.marker);
+        b.build()
+    }
+}
+
 /// The `SourceRoleTemplate` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceRoleTemplate {
@@ -4763,6 +5260,42 @@ impl IntoValue for SourceRoleTemplate {
         let mut b = Builder::new(2);
         b.set("TemplateArn", self.template_arn);
         b.set("TemplateMinorVersion", self.template_minor_version);
+        b.build()
+    }
+}
+
+/// The `Statement` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Statement {
+    /// `SourcePolicyId`.
+    pub source_policy_id: Option<String>,
+    /// `SourcePolicyType`.
+    pub source_policy_type: Option<String>,
+    /// `StartPosition`.
+    pub start_position: Option<Position>,
+    /// `EndPosition`.
+    pub end_position: Option<Position>,
+}
+
+impl FromValue for Statement {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            source_policy_id: f.optional("SourcePolicyId")?,
+            source_policy_type: f.optional("SourcePolicyType")?,
+            start_position: f.optional("StartPosition")?,
+            end_position: f.optional("EndPosition")?,
+        })
+    }
+}
+
+impl IntoValue for Statement {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(4);
+        b.opt("SourcePolicyId", self.source_policy_id);
+        b.opt("SourcePolicyType", self.source_policy_type);
+        b.opt("StartPosition", self.start_position);
+        b.opt("EndPosition", self.end_position);
         b.build()
     }
 }
@@ -6020,6 +6553,18 @@ pub trait IamApi: Send + Sync + 'static {
         ctx: &mut RequestContext,
         input: SetDefaultPolicyVersionRequest,
     ) -> Result<(), ApiError>;
+    /// `SimulateCustomPolicy`.
+    async fn simulate_custom_policy(
+        &self,
+        ctx: &mut RequestContext,
+        input: SimulateCustomPolicyRequest,
+    ) -> Result<SimulatePolicyResponse, ApiError>;
+    /// `SimulatePrincipalPolicy`.
+    async fn simulate_principal_policy(
+        &self,
+        ctx: &mut RequestContext,
+        input: SimulatePrincipalPolicyRequest,
+    ) -> Result<SimulatePolicyResponse, ApiError>;
     /// `TagInstanceProfile`.
     async fn tag_instance_profile(
         &self,
@@ -6430,6 +6975,14 @@ pub async fn dispatch<A: IamApi + ?Sized>(
                 .await?;
             Ok(Builder::new(0).build())
         }
+        "SimulateCustomPolicy" => Ok(api
+            .simulate_custom_policy(ctx, SimulateCustomPolicyRequest::from_value(input)?)
+            .await?
+            .into_value()),
+        "SimulatePrincipalPolicy" => Ok(api
+            .simulate_principal_policy(ctx, SimulatePrincipalPolicyRequest::from_value(input)?)
+            .await?
+            .into_value()),
         "TagInstanceProfile" => {
             api.tag_instance_profile(ctx, TagInstanceProfileRequest::from_value(input)?)
                 .await?;

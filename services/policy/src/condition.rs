@@ -74,6 +74,8 @@ enum Qualifier {
 #[derive(Debug, Clone, PartialEq)]
 struct Clause {
     key: String,
+    /// The key as the policy writes it.
+    name: String,
     test: Test,
     negated: bool,
     if_exists: bool,
@@ -85,6 +87,13 @@ struct Clause {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Condition {
     clauses: Vec<Clause>,
+}
+
+impl Condition {
+    /// The condition keys its clauses test, as written.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.clauses.iter().map(|c| c.name.as_str())
+    }
 }
 
 /// The operator families, with whether the operator is the negated one.
@@ -277,6 +286,7 @@ impl Condition {
             let has_vars = matches!(&test, Test::Text(ps) if ps.iter().any(Pattern::has_vars));
             clauses.push(Clause {
                 key: key.to_lowercase(),
+                name: key.to_string(),
                 test,
                 negated,
                 if_exists,

@@ -331,6 +331,20 @@ impl Policy {
         self.kind
     }
 
+    /// The condition keys the policy's statements test, as written, each once, in order of appearance
+    /// (what a simulation lists as missing when the request context lacks them).
+    pub fn condition_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::new();
+        for s in &self.statements {
+            for k in s.condition.keys() {
+                if !keys.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
+    }
+
     /// The number of statements.
     pub fn len(&self) -> usize {
         self.statements.len()
