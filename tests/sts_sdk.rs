@@ -176,3 +176,65 @@ async fn assumed_roles_survive_a_restart_with_persistence() {
     );
     assert!(dir.path().join("state/sts/meta.redb").exists());
 }
+
+/// GetFederationToken: a federated user's credentials (an hour at most for a root caller), which
+/// GetCallerIdentity then reports; session credentials may not call it; the name is validated.
+#[tokio::test]
+async fn federation_tokens_name_a_federated_user() {
+    let skyport = Skyport::start();
+    let sts = client(&skyport.endpoint(), "123456789012", "x", None).await;
+    let before = std::time::SystemTime::now();
+    let out = sts
+        .get_federation_token()
+        .name("Bob")
+        .duration_seconds(7200)
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let user = out.federated_user().unwrap();
+    assert_eq!(user.arn(), "arn:aws:sts::123456789012:federated-user/Bob");
+    assert_eq!(user.federated_user_id(), "123456789012:Bob");
+    assert!(out.packed_policy_size().is_some());
+    let creds = out.credentials().unwrap();
+    // A root caller's session lasts an hour, whatever was asked.
+    let expires = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(u64::try_from(creds.expiration().secs()).unwrap());
+    let lasts = expires.duration_since(before).unwrap().as_secs();
+    assert!((3590..=3610).contains(&lasts), "{lasts}");
+    let federated = client(
+        &skyport.endpoint(),
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(creds.session_token()),
+    )
+    .await;
+    let me = federated.get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        me.arn(),
+        Some("arn:aws:sts::123456789012:federated-user/Bob")
+    );
+    assert_eq!(me.user_id(), Some("123456789012:Bob"));
+    assert_eq!(me.account(), Some("123456789012"));
+    let err = federated
+        .get_federation_token()
+        .name("Again")
+        .send()
+        .await
+        .expect_err("session credentials");
+    let e = err.as_service_error().unwrap();
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(e),
+        Some("AccessDenied")
+    );
+    let err = sts
+        .get_federation_token()
+        .name("x")
+        .send()
+        .await
+        .expect_err("name too short");
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(err.as_service_error().unwrap()),
+        Some("ValidationError")
+    );
+}

@@ -32,6 +32,7 @@ pub const OPERATIONS: &[&str] = &[
     "AssumeRoleWithWebIdentity",
     "GetAccessKeyInfo",
     "GetCallerIdentity",
+    "GetFederationToken",
     "GetSessionToken",
 ];
 
@@ -273,6 +274,55 @@ impl StsApi for Sts {
             .map_err(store_error)?;
         Ok(shapes::GetSessionTokenResponse {
             credentials: Some(wire_credentials(credentials)),
+            ..Default::default()
+        })
+    }
+
+    async fn get_federation_token(
+        &self,
+        ctx: &mut RequestContext,
+        input: shapes::GetFederationTokenRequest,
+    ) -> Result<shapes::GetFederationTokenResponse, ApiError> {
+        let caller = self.caller(ctx)?;
+        if caller.expires.is_some() {
+            return Err(ApiError::with_status(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "Cannot call GetFederationToken with session credentials",
+            ));
+        }
+        // Sessions a root user obtains last at most an hour (a longer request gets an hour), others
+        // up to 36 hours, 12 by default.
+        let mut duration = duration(input.duration_seconds, 43200);
+        if caller.arn.ends_with(":root") {
+            duration = duration.min(std::time::Duration::from_secs(3600));
+        }
+        let partition = caller.arn.split(':').nth(1).unwrap_or("aws").to_owned();
+        let federated = Identity {
+            arn: format!(
+                "arn:{partition}:sts::{}:federated-user/{}",
+                caller.account, input.name
+            ),
+            user_id: format!("{}:{}", caller.account, input.name),
+            account: caller.account,
+            expires: None,
+        };
+        let credentials = self
+            .identities
+            .mint(federated.clone(), duration)
+            .await
+            .map_err(store_error)?;
+        Ok(shapes::GetFederationTokenResponse {
+            credentials: Some(wire_credentials(credentials)),
+            federated_user: Some(shapes::FederatedUser {
+                federated_user_id: federated.user_id,
+                arn: federated.arn,
+            }),
+            packed_policy_size: packed_policy_size(
+                input.policy.as_deref(),
+                input.policy_arns.as_ref().map_or(0, Vec::len),
+                input.tags.as_ref().map_or(0, Vec::len),
+            ),
             ..Default::default()
         })
     }

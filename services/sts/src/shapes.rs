@@ -358,6 +358,34 @@ impl IntoValue for ExpiredTradeInTokenException {
     }
 }
 
+/// The `FederatedUser` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FederatedUser {
+    /// `FederatedUserId` (required).
+    pub federated_user_id: String,
+    /// `Arn` (required).
+    pub arn: String,
+}
+
+impl FromValue for FederatedUser {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            federated_user_id: f.required("FederatedUserId")?,
+            arn: f.required("Arn")?,
+        })
+    }
+}
+
+impl IntoValue for FederatedUser {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(2);
+        b.set("FederatedUserId", self.federated_user_id);
+        b.set("Arn", self.arn);
+        b.build()
+    }
+}
+
 /// The `GetAccessKeyInfoRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetAccessKeyInfoRequest {
@@ -451,6 +479,90 @@ impl IntoValue for GetCallerIdentityResponse {
         b.opt("UserId", self.user_id);
         b.opt("Account", self.account);
         b.opt("Arn", self.arn);
+        b.build()
+    }
+}
+
+/// The `GetFederationTokenRequest` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GetFederationTokenRequest {
+    /// `Name` (required).
+    pub name: String,
+    /// `Policy`.
+    pub policy: Option<String>,
+    /// `PolicyArns`.
+    pub policy_arns: Option<Vec<PolicyDescriptorType>>,
+    /// `DurationSeconds`.
+    pub duration_seconds: Option<i32>,
+    /// `Tags`.
+    pub tags: Option<Vec<Tag>>,
+    /// `MinimumSessionTokenSize`.
+    pub minimum_session_token_size: Option<i32>,
+}
+
+impl FromValue for GetFederationTokenRequest {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            name: f.required("Name")?,
+            policy: f.optional("Policy")?,
+            policy_arns: f.optional("PolicyArns")?,
+            duration_seconds: f.optional("DurationSeconds")?,
+            tags: f.optional("Tags")?,
+            minimum_session_token_size: f.optional("MinimumSessionTokenSize")?,
+        })
+    }
+}
+
+impl IntoValue for GetFederationTokenRequest {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(6);
+        b.set("Name", self.name);
+        b.opt("Policy", self.policy);
+        b.opt("PolicyArns", self.policy_arns);
+        b.opt("DurationSeconds", self.duration_seconds);
+        b.opt("Tags", self.tags);
+        b.opt("MinimumSessionTokenSize", self.minimum_session_token_size);
+        b.build()
+    }
+}
+
+/// The `GetFederationTokenResponse` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GetFederationTokenResponse {
+    /// `Credentials`.
+    pub credentials: Option<Credentials>,
+    /// `FederatedUser`.
+    pub federated_user: Option<FederatedUser>,
+    /// `PackedPolicySize`.
+    pub packed_policy_size: Option<i32>,
+    /// `SessionTokenUtilization`.
+    pub session_token_utilization: Option<i32>,
+    /// `SessionTokenSize`.
+    pub session_token_size: Option<i32>,
+}
+
+impl FromValue for GetFederationTokenResponse {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            credentials: f.optional("Credentials")?,
+            federated_user: f.optional("FederatedUser")?,
+            packed_policy_size: f.optional("PackedPolicySize")?,
+            session_token_utilization: f.optional("SessionTokenUtilization")?,
+            session_token_size: f.optional("SessionTokenSize")?,
+        })
+    }
+}
+
+impl IntoValue for GetFederationTokenResponse {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(5);
+        b.opt("Credentials", self.credentials);
+        b.opt("FederatedUser", self.federated_user);
+        b.opt("PackedPolicySize", self.packed_policy_size);
+        b.opt("SessionTokenUtilization", self.session_token_utilization);
+        b.opt("SessionTokenSize", self.session_token_size);
         b.build()
     }
 }
@@ -1305,6 +1417,12 @@ pub trait StsApi: Send + Sync + 'static {
         ctx: &mut RequestContext,
         input: GetCallerIdentityRequest,
     ) -> Result<GetCallerIdentityResponse, ApiError>;
+    /// `GetFederationToken`.
+    async fn get_federation_token(
+        &self,
+        ctx: &mut RequestContext,
+        input: GetFederationTokenRequest,
+    ) -> Result<GetFederationTokenResponse, ApiError>;
     /// `GetSessionToken`.
     async fn get_session_token(
         &self,
@@ -1338,6 +1456,10 @@ pub async fn dispatch<A: StsApi + ?Sized>(
             .into_value()),
         "GetCallerIdentity" => Ok(api
             .get_caller_identity(ctx, GetCallerIdentityRequest::from_value(input)?)
+            .await?
+            .into_value()),
+        "GetFederationToken" => Ok(api
+            .get_federation_token(ctx, GetFederationTokenRequest::from_value(input)?)
             .await?
             .into_value()),
         "GetSessionToken" => Ok(api
