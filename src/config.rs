@@ -202,6 +202,8 @@ pub struct Config {
     pub s3_lifecycle_day: Duration,
     /// How often S3 lifecycle rules run (`SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS`, seconds).
     pub s3_lifecycle_interval: Duration,
+    /// How often S3 server access logs are delivered (`SKYPORT_S3_ACCESS_LOG_INTERVAL_SECONDS`, seconds).
+    pub s3_access_log_interval: Duration,
     /// How often DynamoDB deletes expired TTL items (`SKYPORT_DYNAMODB_TTL_SWEEP_MS`, milliseconds).
     pub dynamodb_ttl_sweep: Duration,
     /// The real length of an EventBridge schedule minute (`SKYPORT_EVENTS_SCHEDULE_MINUTE_MS`,
@@ -265,6 +267,10 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     (
         "SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS",
         "how often S3 lifecycle rules run, seconds (default 60)",
+    ),
+    (
+        "SKYPORT_S3_ACCESS_LOG_INTERVAL_SECONDS",
+        "how often S3 server access logs are delivered, seconds (default 10)",
     ),
     (
         "SKYPORT_DYNAMODB_TTL_SWEEP_MS",
@@ -986,6 +992,12 @@ impl Config {
                 (0.01, 86_400.0),
                 60.0,
             )?,
+            s3_access_log_interval: seconds_in(
+                env,
+                "SKYPORT_S3_ACCESS_LOG_INTERVAL_SECONDS",
+                (0.01, 86_400.0),
+                10.0,
+            )?,
             dynamodb_ttl_sweep: millis_in(
                 env,
                 "SKYPORT_DYNAMODB_TTL_SWEEP_MS",
@@ -1301,6 +1313,10 @@ impl Config {
             (
                 "SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS".into(),
                 format!("{}s", self.s3_lifecycle_interval.as_secs_f64()),
+            ),
+            (
+                "SKYPORT_S3_ACCESS_LOG_INTERVAL_SECONDS".into(),
+                format!("{}s", self.s3_access_log_interval.as_secs_f64()),
             ),
             (
                 "SKYPORT_DYNAMODB_TTL_SWEEP_MS".into(),

@@ -205,6 +205,7 @@ async fn serve(
             return ExitCode::FAILURE;
         }
     };
+    s3.spawn_access_log_delivery(config.s3_access_log_interval);
     gateway.register(s3.clone());
     let logs = Arc::new(skyport_logs::Logs::new(logs_store));
     gateway.register(logs.clone());

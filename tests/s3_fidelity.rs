@@ -1761,3 +1761,85 @@ fn boto3_restore_archived_objects_and_their_events() {
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
 }
+
+const ACCESS_LOGS: &str = r##"
+import re, sys, time, urllib.request, urllib.error
+import boto3, botocore
+from botocore.config import Config
+
+endpoint = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                  aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+for b in ("app", "app-logs", "parted"):
+    s3.create_bucket(Bucket=b)
+s3.put_bucket_logging(Bucket="app", BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "app-logs", "TargetPrefix": "access/"}})
+s3.put_bucket_logging(Bucket="parted", BucketLoggingStatus={"LoggingEnabled": {
+    "TargetBucket": "app-logs", "TargetPrefix": "p/", "TargetObjectKeyFormat": {"PartitionedPrefix": {"PartitionDateSource": "EventTime"}}}})
+s3.put_object(Bucket="app", Key="dir/a b.txt", Body=b"hello")
+assert s3.get_object(Bucket="app", Key="dir/a b.txt")["Body"].read() == b"hello"
+try:
+    s3.get_object(Bucket="app", Key="missing")
+    raise SystemExit("missing key read")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "NoSuchKey"
+s3.list_objects_v2(Bucket="app")
+s3.get_bucket_versioning(Bucket="app")
+s3.put_object(Bucket="parted", Key="k", Body=b"x")
+
+LINE = re.compile(r'(\S+) (\S+) \[([^\]]+)\] (\S+) (\S+) (\S+) (\S+) (\S+) "([^"]*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) "([^"]*)" "([^"]*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)$')
+def records(prefix, want):
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="app-logs", Prefix=prefix).get("Contents", [])]
+        lines = []
+        for k in keys:
+            lines += s3.get_object(Bucket="app-logs", Key=k)["Body"].read().decode().splitlines()
+        if len(lines) >= want:
+            return keys, lines
+        time.sleep(0.3)
+    raise SystemExit("no access logs under %s" % prefix)
+
+keys, lines = records("access/", 5)
+assert all(re.fullmatch(r"access/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}", k) for k in keys), keys
+parsed = [LINE.match(l) for l in lines]
+assert all(parsed), lines
+by_op = {}
+for m in parsed:
+    assert m.group(2) == "app" and len(m.group(1)) == 64, m.groups()
+    assert re.fullmatch(r"\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000", m.group(3)), m.group(3)
+    by_op.setdefault(m.group(7), []).append(m)
+put = by_op["REST.PUT.OBJECT"][0]
+assert put.group(8) == "dir/a%20b.txt" and put.group(10) == "200" and put.group(13) == "5", put.groups()
+assert put.group(9).startswith("PUT /app/dir/a%20b.txt") and put.group(9).endswith("HTTP/1.1"), put.group(9)
+assert put.group(20) == "SigV4" and put.group(22) == "AuthHeader", put.groups()
+gets = by_op["REST.GET.OBJECT"]
+ok = [g for g in gets if g.group(10) == "200"][0]
+assert ok.group(12) == "5", ok.groups()
+missing = [g for g in gets if g.group(10) == "404"][0]
+assert missing.group(11) == "NoSuchKey" and missing.group(8) == "missing", missing.groups()
+assert by_op["REST.GET.BUCKET"][0].group(8) == "-"
+assert "REST.GET.VERSIONING" in by_op, sorted(by_op)
+assert "Boto3" in put.group(17) or "botocore" in put.group(17), put.group(17)
+
+keys, lines = records("p/", 1)
+assert re.fullmatch(r"p/000000000000/us-east-1/parted/\d{4}/\d{2}/\d{2}/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}", keys[0]), keys
+print("ok")
+"##;
+
+/// Server access logging: records in AWS's format delivered as log objects to the target bucket
+/// (simple and partitioned key formats), through boto3.
+#[test]
+fn boto3_server_access_logs_are_delivered() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start_with(
+        common::Options::default().env("SKYPORT_S3_ACCESS_LOG_INTERVAL_SECONDS", "0.3"),
+    );
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(ACCESS_LOGS)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}

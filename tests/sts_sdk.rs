@@ -195,7 +195,6 @@ async fn federation_tokens_name_a_federated_user() {
     let user = out.federated_user().unwrap();
     assert_eq!(user.arn(), "arn:aws:sts::123456789012:federated-user/Bob");
     assert_eq!(user.federated_user_id(), "123456789012:Bob");
-    assert!(out.packed_policy_size().is_some());
     let creds = out.credentials().unwrap();
     // A root caller's session lasts an hour, whatever was asked.
     let expires = std::time::UNIX_EPOCH

@@ -551,6 +551,7 @@ impl S3 {
                     }
                     "logging" => {
                         self.validate_logging(&b, &doc)?;
+                        self.access_logs.enable();
                         Update::Config(Some(text))
                     }
                     "encryption" => {

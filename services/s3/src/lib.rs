@@ -28,6 +28,7 @@
 //! object either absent or complete; object data no metadata refers to is swept at the next start.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod blob;
 mod bucket;
 pub mod checksum;
@@ -111,6 +112,8 @@ pub struct S3 {
     topics: std::sync::OnceLock<Arc<dyn skyport_core::bus::TopicPublisher>>,
     verifier: Option<sigv4::SigV4Verifier>,
     lifecycle: lifecycle::LifecycleOptions,
+    /// Server access log records waiting for delivery.
+    access_logs: access_log::AccessLogs,
 }
 
 impl S3 {
@@ -124,7 +127,7 @@ impl S3 {
             let (store, blobs) = (store.clone(), blobs.clone());
             std::thread::spawn(move || sweep_orphans(&store, &blobs));
         }
-        Ok(S3 {
+        let s3 = S3 {
             store,
             blobs,
             domains,
@@ -134,7 +137,10 @@ impl S3 {
             topics: std::sync::OnceLock::new(),
             verifier: None,
             lifecycle: lifecycle::LifecycleOptions::default(),
-        })
+            access_logs: access_log::AccessLogs::default(),
+        };
+        s3.note_access_logging();
+        Ok(s3)
     }
 
     /// Turns on strict SigV4 checking with these access keys (id → secret).
@@ -477,6 +483,15 @@ impl Service for S3 {
         };
         let mut req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
         req.chunk_signer = chunk_signer;
+        // Server access logging: what the record needs, taken before the handler consumes the request.
+        let logged = match &req.bucket {
+            Some(bucket) if self.access_logs.on() => Some((
+                access_log::Seen::of(&parts),
+                bucket.clone(),
+                req.key.clone(),
+            )),
+            _ => None,
+        };
         // A browser's actual request (with `Origin`, not a preflight) gets the CORS headers of the
         // bucket's matching rule, on success and on error alike.
         let cors = match (req.h("origin"), &req.bucket) {
@@ -494,6 +509,9 @@ impl Service for S3 {
 
             Err(e) => Err(e.into_aws()),
         };
+        if let Some((seen, bucket, key)) = logged {
+            self.log_access(ctx, &seen, &bucket, key.as_deref(), &result);
+        }
         let Some((origin, bucket, method)) = cors else {
             return result;
         };

@@ -125,6 +125,7 @@ impl StateControl for S3 {
         }
         self.clear().await?;
         staged.replace_store_async(&self.store).await?;
+        self.note_access_logging();
         let store = self.blobs.clone();
         skyport_core::state::blocking(move || {
             for (id, file) in &blobs {
