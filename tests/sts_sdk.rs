@@ -237,3 +237,121 @@ async fn federation_tokens_name_a_federated_user() {
         Some("ValidationError")
     );
 }
+
+/// A SAML response as an IdP posts it, for `role`/`provider`, valid until `not_after`.
+fn saml_response(role: &str, provider: &str, not_after: &str) -> String {
+    use base64::Engine;
+    let xml = format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">
+  <saml:Issuer>https://idp.example.com/saml</saml:Issuer>
+  <saml:Assertion>
+    <saml:Issuer>https://idp.example.com/saml</saml:Issuer>
+    <saml:Subject>
+      <saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient">alice@example.com</saml:NameID>
+      <saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">
+        <saml:SubjectConfirmationData NotOnOrAfter="{not_after}" Recipient="https://signin.aws.amazon.com/saml"/>
+      </saml:SubjectConfirmation>
+    </saml:Subject>
+    <saml:AttributeStatement>
+      <saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/Role">
+        <saml:AttributeValue>{provider},{role}</saml:AttributeValue>
+      </saml:Attribute>
+      <saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName">
+        <saml:AttributeValue>alice</saml:AttributeValue>
+      </saml:Attribute>
+      <saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/SessionDuration">
+        <saml:AttributeValue>1800</saml:AttributeValue>
+      </saml:Attribute>
+    </saml:AttributeStatement>
+  </saml:Assertion>
+</samlp:Response>"#
+    );
+    base64::engine::general_purpose::STANDARD.encode(xml)
+}
+
+/// AssumeRoleWithSAML: the assertion's role, session name, subject, issuer and audience; the session
+/// capped by `SessionDuration`; AWS's errors for another role, an expired assertion and garbage.
+#[tokio::test]
+async fn saml_assertions_assume_their_role() {
+    let skyport = Skyport::start();
+    let sts = client(&skyport.endpoint(), "test", "test", None).await;
+    let role = "arn:aws:iam::123456789012:role/Dev";
+    let provider = "arn:aws:iam::123456789012:saml-provider/Idp";
+    let assertion = saml_response(role, provider, "2099-01-01T00:00:00Z");
+    let before = std::time::SystemTime::now();
+    let out = sts
+        .assume_role_with_saml()
+        .role_arn(role)
+        .principal_arn(provider)
+        .saml_assertion(&assertion)
+        .duration_seconds(3600)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.assumed_role_user().map(|u| u.arn()),
+        Some("arn:aws:sts::123456789012:assumed-role/Dev/alice")
+    );
+    assert_eq!(out.subject(), Some("alice@example.com"));
+    assert_eq!(out.subject_type(), Some("transient"));
+    assert_eq!(out.issuer(), Some("https://idp.example.com/saml"));
+    assert_eq!(out.audience(), Some("https://signin.aws.amazon.com/saml"));
+    assert_eq!(out.name_qualifier().map(str::len), Some(28));
+    let creds = out.credentials().unwrap();
+    let expires = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(u64::try_from(creds.expiration().secs()).unwrap());
+    let lasts = expires.duration_since(before).unwrap().as_secs();
+    assert!(
+        (1790..=1810).contains(&lasts),
+        "SessionDuration caps it: {lasts}"
+    );
+    let me = client(
+        &skyport.endpoint(),
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(creds.session_token()),
+    )
+    .await
+    .get_caller_identity()
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some("arn:aws:sts::123456789012:assumed-role/Dev/alice")
+    );
+
+    let code = |e: &aws_sdk_sts::error::SdkError<_, _>| {
+        aws_sdk_sts::error::ProvideErrorMetadata::code(
+            e.as_service_error().expect("a service error"),
+        )
+        .map(str::to_owned)
+    };
+    let err = sts
+        .assume_role_with_saml()
+        .role_arn("arn:aws:iam::123456789012:role/Admin")
+        .principal_arn(provider)
+        .saml_assertion(&assertion)
+        .send()
+        .await
+        .expect_err("a role the assertion does not name");
+    assert_eq!(code(&err).as_deref(), Some("AccessDenied"));
+    let err = sts
+        .assume_role_with_saml()
+        .role_arn(role)
+        .principal_arn(provider)
+        .saml_assertion(saml_response(role, provider, "2001-01-01T00:00:00Z"))
+        .send()
+        .await
+        .expect_err("expired");
+    assert_eq!(code(&err).as_deref(), Some("ExpiredTokenException"));
+    let err = sts
+        .assume_role_with_saml()
+        .role_arn(role)
+        .principal_arn(provider)
+        .saml_assertion("bm90IHhtbA==")
+        .send()
+        .await
+        .expect_err("not an assertion");
+    assert_eq!(code(&err).as_deref(), Some("InvalidIdentityToken"));
+}

@@ -13,6 +13,7 @@ use skyport_core::{
 use skyport_wire::{ApiError, Endpoint, Handler, Model, Operation, Timestamp, Value};
 
 use crate::identity::{Credentials, Identity, IdentityStore, role_unique_id};
+use crate::saml;
 use crate::shapes::{self, StsApi};
 
 skyport_wire::static_model!(MODEL, skyport_wire::embedded::STS);
@@ -29,6 +30,7 @@ static INFO: ServiceInfo = ServiceInfo {
 /// The operations implemented; the model's others answer `NotImplemented`.
 pub const OPERATIONS: &[&str] = &[
     "AssumeRole",
+    "AssumeRoleWithSAML",
     "AssumeRoleWithWebIdentity",
     "GetAccessKeyInfo",
     "GetCallerIdentity",
@@ -250,6 +252,103 @@ impl StsApi for Sts {
             ),
             provider: Some(provider),
             audience: Some(audience),
+            ..Default::default()
+        })
+    }
+
+    async fn assume_role_with_saml(
+        &self,
+        _ctx: &mut RequestContext,
+        input: shapes::AssumeRoleWithSAMLRequest,
+    ) -> Result<shapes::AssumeRoleWithSAMLResponse, ApiError> {
+        let role = parse_role_arn(&input.role_arn)?;
+        let provider = Arn::parse(&input.principal_arn)
+            .ok()
+            .filter(|a| a.service == "iam" && a.resource.starts_with("saml-provider/"))
+            .ok_or_else(|| {
+                ApiError::with_status(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationError",
+                    format!("{} is invalid", input.principal_arn),
+                )
+            })?;
+        let assertion = saml::Assertion::parse(&input.saml_assertion).ok_or_else(|| {
+            shapes::errors::invalid_identity_token_exception(
+                "Invalid base64 SAMLResponse (check that your SAML response is base64 encoded)",
+            )
+        })?;
+        let now = std::time::SystemTime::now();
+        let ends: Vec<std::time::SystemTime> = assertion
+            .not_on_or_after
+            .iter()
+            .filter_map(|t| skyport_core::timefmt::parse_rfc3339(t))
+            .collect();
+        if ends.iter().any(|end| *end <= now) {
+            return Err(shapes::errors::expired_token_exception(
+                "Token must be redeemed within 5 minutes of issuance",
+            ));
+        }
+        if !assertion.allows(&input.role_arn, &input.principal_arn) {
+            return Err(ApiError::with_status(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "Not authorized to perform sts:AssumeRoleWithSAML",
+            ));
+        }
+        let session = assertion
+            .values(saml::SESSION_NAME)
+            .first()
+            .cloned()
+            .filter(|s| {
+                (2..=64).contains(&s.len())
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_=,.@-".contains(c))
+            })
+            .ok_or_else(|| {
+                shapes::errors::invalid_identity_token_exception(
+                    "The SAML assertion has no valid RoleSessionName attribute",
+                )
+            })?;
+        // The session lasts what was asked (an hour by default), no longer than the assertion's
+        // SessionDuration attribute or its SessionNotOnOrAfter.
+        let mut lasts = duration(input.duration_seconds, 3600);
+        if let Some(limit) = assertion
+            .values(saml::SESSION_DURATION)
+            .first()
+            .and_then(|d| d.trim().parse::<u64>().ok())
+        {
+            lasts = lasts.min(std::time::Duration::from_secs(limit));
+        }
+        if let Some(until) = ends.iter().filter_map(|e| e.duration_since(now).ok()).min() {
+            lasts = lasts.min(until);
+        }
+        let assumed = assumed_role(&role, &session);
+        let credentials = self
+            .identities
+            .mint(assumed.clone(), lasts)
+            .await
+            .map_err(store_error)?;
+        let issuer = assertion.issuer.clone().unwrap_or_default();
+        let provider_name = provider.resource.rsplit('/').next().unwrap_or_default();
+        let qualifier = {
+            use sha1::Digest;
+            let digest =
+                sha1::Sha1::digest(format!("{issuer}{}/{provider_name}", provider.account));
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        };
+        Ok(shapes::AssumeRoleWithSAMLResponse {
+            credentials: Some(wire_credentials(credentials)),
+            assumed_role_user: Some(assumed_role_user(&assumed)),
+            packed_policy_size: packed_policy_size(
+                input.policy.as_deref(),
+                input.policy_arns.as_ref().map_or(0, Vec::len),
+                0,
+            ),
+            subject: assertion.subject.clone(),
+            subject_type: assertion.subject_type(),
+            issuer: assertion.issuer.clone(),
+            audience: assertion.recipient.clone(),
+            name_qualifier: Some(qualifier),
             ..Default::default()
         })
     }

@@ -127,6 +127,126 @@ impl IntoValue for AssumeRoleResponse {
     }
 }
 
+/// The `AssumeRoleWithSAMLRequest` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssumeRoleWithSAMLRequest {
+    /// `RoleArn` (required).
+    pub role_arn: String,
+    /// `PrincipalArn` (required).
+    pub principal_arn: String,
+    /// `SAMLAssertion` (required).
+    pub saml_assertion: String,
+    /// `PolicyArns`.
+    pub policy_arns: Option<Vec<PolicyDescriptorType>>,
+    /// `Policy`.
+    pub policy: Option<String>,
+    /// `DurationSeconds`.
+    pub duration_seconds: Option<i32>,
+    /// `MinimumSessionTokenSize`.
+    pub minimum_session_token_size: Option<i32>,
+}
+
+impl FromValue for AssumeRoleWithSAMLRequest {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            role_arn: f.required("RoleArn")?,
+            principal_arn: f.required("PrincipalArn")?,
+            saml_assertion: f.required("SAMLAssertion")?,
+            policy_arns: f.optional("PolicyArns")?,
+            policy: f.optional("Policy")?,
+            duration_seconds: f.optional("DurationSeconds")?,
+            minimum_session_token_size: f.optional("MinimumSessionTokenSize")?,
+        })
+    }
+}
+
+impl IntoValue for AssumeRoleWithSAMLRequest {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(7);
+        b.set("RoleArn", self.role_arn);
+        b.set("PrincipalArn", self.principal_arn);
+        b.set("SAMLAssertion", self.saml_assertion);
+        b.opt("PolicyArns", self.policy_arns);
+        b.opt("Policy", self.policy);
+        b.opt("DurationSeconds", self.duration_seconds);
+        b.opt("MinimumSessionTokenSize", self.minimum_session_token_size);
+        b.build()
+    }
+}
+
+/// The `AssumeRoleWithSAMLResponse` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssumeRoleWithSAMLResponse {
+    /// `Credentials`.
+    pub credentials: Option<Credentials>,
+    /// `AssumedRoleUser`.
+    pub assumed_role_user: Option<AssumedRoleUser>,
+    /// `PackedPolicySize`.
+    pub packed_policy_size: Option<i32>,
+    /// `Subject`.
+    pub subject: Option<String>,
+    /// `SubjectType`.
+    pub subject_type: Option<String>,
+    /// `Issuer`.
+    pub issuer: Option<String>,
+    /// `Audience`.
+    pub audience: Option<String>,
+    /// `NameQualifier`.
+    pub name_qualifier: Option<String>,
+    /// `SourceIdentity`.
+    pub source_identity: Option<String>,
+    /// `SessionTokenUtilization`.
+    pub session_token_utilization: Option<i32>,
+    /// `SessionTokenSize`.
+    pub session_token_size: Option<i32>,
+    /// `TrustedIdentityPropagationContext`.
+    pub trusted_identity_propagation_context: Option<TrustedIdentityPropagationContext>,
+}
+
+impl FromValue for AssumeRoleWithSAMLResponse {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            credentials: f.optional("Credentials")?,
+            assumed_role_user: f.optional("AssumedRoleUser")?,
+            packed_policy_size: f.optional("PackedPolicySize")?,
+            subject: f.optional("Subject")?,
+            subject_type: f.optional("SubjectType")?,
+            issuer: f.optional("Issuer")?,
+            audience: f.optional("Audience")?,
+            name_qualifier: f.optional("NameQualifier")?,
+            source_identity: f.optional("SourceIdentity")?,
+            session_token_utilization: f.optional("SessionTokenUtilization")?,
+            session_token_size: f.optional("SessionTokenSize")?,
+            trusted_identity_propagation_context: f
+                .optional("TrustedIdentityPropagationContext")?,
+        })
+    }
+}
+
+impl IntoValue for AssumeRoleWithSAMLResponse {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(12);
+        b.opt("Credentials", self.credentials);
+        b.opt("AssumedRoleUser", self.assumed_role_user);
+        b.opt("PackedPolicySize", self.packed_policy_size);
+        b.opt("Subject", self.subject);
+        b.opt("SubjectType", self.subject_type);
+        b.opt("Issuer", self.issuer);
+        b.opt("Audience", self.audience);
+        b.opt("NameQualifier", self.name_qualifier);
+        b.opt("SourceIdentity", self.source_identity);
+        b.opt("SessionTokenUtilization", self.session_token_utilization);
+        b.opt("SessionTokenSize", self.session_token_size);
+        b.opt(
+            "TrustedIdentityPropagationContext",
+            self.trusted_identity_propagation_context,
+        );
+        b.build()
+    }
+}
+
 /// The `AssumeRoleWithWebIdentityRequest` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AssumeRoleWithWebIdentityRequest {
@@ -1399,6 +1519,12 @@ pub trait StsApi: Send + Sync + 'static {
         ctx: &mut RequestContext,
         input: AssumeRoleRequest,
     ) -> Result<AssumeRoleResponse, ApiError>;
+    /// `AssumeRoleWithSAML`.
+    async fn assume_role_with_saml(
+        &self,
+        ctx: &mut RequestContext,
+        input: AssumeRoleWithSAMLRequest,
+    ) -> Result<AssumeRoleWithSAMLResponse, ApiError>;
     /// `AssumeRoleWithWebIdentity`.
     async fn assume_role_with_web_identity(
         &self,
@@ -1441,6 +1567,10 @@ pub async fn dispatch<A: StsApi + ?Sized>(
     match operation.name.as_str() {
         "AssumeRole" => Ok(api
             .assume_role(ctx, AssumeRoleRequest::from_value(input)?)
+            .await?
+            .into_value()),
+        "AssumeRoleWithSAML" => Ok(api
+            .assume_role_with_saml(ctx, AssumeRoleWithSAMLRequest::from_value(input)?)
             .await?
             .into_value()),
         "AssumeRoleWithWebIdentity" => Ok(api
