@@ -1,11 +1,10 @@
 //! `skyport dns resolve NAME [--from IP] [--type A]`: what a client at IP would get from Skyport's DNS
-//! for NAME, and why. Standalone: it builds the DNS configuration from this environment and flags
-//! (the same variables `skyport start` reads) and this machine's interfaces, runs the server's
-//! answer logic and prints the result. It sends no DNS query (forwarded names are not resolved) and
-//! does not need a running Skyport; names a running instance registered at run time are not known.
-//! It says which Skyport it describes: none is running at the gateway address (what one started with
-//! these settings would answer), one runs natively, or one runs in a container, whose settings and
-//! interfaces are not this shell's (then it shows how to ask that one's DNS server directly).
+//! for NAME, and why. Asked with `--endpoint`, or when the Skyport at the gateway address runs in a
+//! container, the explanation is that running server's own (`GET /_skyport/dns/resolve`: its settings,
+//! its interfaces, the names it registered at run time). Otherwise it is standalone: it builds the DNS
+//! configuration from this environment and flags (the same variables `skyport start` reads) and this
+//! machine's interfaces, runs the server's answer logic and prints what one started with these settings
+//! would answer. It sends no DNS query (forwarded names are not resolved).
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -33,6 +32,34 @@ pub struct ResolveArgs {
     /// The settings a running Skyport would use (flags override the environment).
     #[command(flatten)]
     pub settings: StartArgs,
+}
+
+/// The running Skyport's own explanation, when one answers at `endpoint`: `Some(Ok(text))`, or
+/// `Some(Err(reason))` when it answers that it cannot (its DNS server is off, a bad argument).
+fn ask_running(endpoint: &str, args: &ResolveArgs) -> Option<Result<String, String>> {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("name", &args.name)
+        .append_pair("type", args.qtype.trim())
+        .append_pair("from", &args.from.to_string())
+        .finish();
+    let path = format!("{}?{query}", crate::dns_app::PATH);
+    match crate::probe::http_get(endpoint, &path, std::time::Duration::from_millis(800)) {
+        Ok((200, body)) => Some(Ok(body)),
+        Ok((400, body)) if !body.trim_start().starts_with('{') => Some(Err(body.trim().to_owned())),
+        // An older Skyport without the endpoint, or none at all.
+        _ => None,
+    }
+}
+
+/// Whether the Skyport at `endpoint` says it runs in a container.
+fn in_container(endpoint: &str) -> bool {
+    matches!(
+        crate::probe::http_get(endpoint, "/_localstack/info", std::time::Duration::from_millis(500)),
+        Ok((200, body)) if serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("is_docker").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false)
+    )
 }
 
 /// Which Skyport the explanation is about.
@@ -68,6 +95,31 @@ fn whose_answer(endpoint: &str, name: &str) -> String {
 /// Runs the command: 0 with the explanation on stdout; 2 for bad arguments or settings; 1 when the
 /// interfaces cannot be read.
 pub fn resolve(args: &ResolveArgs) -> ExitCode {
+    let endpoint = args
+        .endpoint
+        .clone()
+        .unwrap_or_else(crate::probe::default_endpoint);
+    // The running Skyport answers for itself when asked by address, or when it runs in a container
+    // (whose settings and interfaces this shell cannot know).
+    let ask = if args.endpoint.is_some() || in_container(&endpoint) {
+        ask_running(&endpoint, args)
+    } else {
+        None
+    };
+    match ask {
+        Some(Ok(text)) => {
+            print!("{text}");
+            println!(
+                "  note: answered by the running Skyport at {endpoint} (its settings, interfaces and run-time names)"
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(Err(reason)) => {
+            eprintln!("skyport: the Skyport at {endpoint}: {reason}");
+            return ExitCode::from(2);
+        }
+        None => {}
+    }
     let config = match args.settings.load() {
         Ok(c) => c,
         Err(e) => {
@@ -100,10 +152,6 @@ pub fn resolve(args: &ResolveArgs) -> ExitCode {
     ) {
         Ok(explanation) => {
             print!("{explanation}");
-            let endpoint = args
-                .endpoint
-                .clone()
-                .unwrap_or_else(crate::probe::default_endpoint);
             println!("{}", whose_answer(&endpoint, &args.name));
             if config.dns.address.is_none() {
                 println!(

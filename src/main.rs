@@ -7,6 +7,7 @@ mod certs_cmd;
 mod cli;
 mod config;
 mod dns;
+mod dns_app;
 mod dns_cmd;
 mod docker_cmd;
 mod hooks;

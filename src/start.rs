@@ -351,6 +351,8 @@ async fn serve(
     if let (Some(ports), Some(dns)) = (&ports, &dns) {
         ports.names_with(Arc::new(crate::dns::PortNamesInDns(dns.records())));
     }
+    // `skyport dns resolve` asks the running server for its own answer.
+    gateway.mount(Arc::new(crate::dns_app::DnsExplain::new(dns.as_ref())));
 
     // start.d: the services are open, the gateway is about to accept requests.
     hooks.run(Stage::Start).await;

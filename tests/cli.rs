@@ -342,12 +342,16 @@ fn start_logs_docker_pitfalls_after_ready() {
     );
 }
 
-/// `skyport dns resolve` says which Skyport its answer describes: none running at the gateway address,
-/// or one running natively (in a container it says the answer is not the container's; docs/dns.md).
+/// `skyport dns resolve` says which Skyport its answer describes: the running one asked by `--endpoint`
+/// (its own answer, with the names it registered at run time), or none running there (docs/dns.md).
 #[test]
 fn dns_resolve_says_which_skyport_it_describes() {
     // Native, also where the tests run in a container (which Skyport would otherwise report).
-    let skyport = Skyport::start_with(common::Options::default().env("OVERRIDE_IN_DOCKER", "0"));
+    let skyport = Skyport::start_with(
+        common::Options::default()
+            .env("OVERRIDE_IN_DOCKER", "0")
+            .dns(),
+    );
     let resolve = |endpoint: &str| {
         let (status, out, err) =
             run(command().args(["dns", "resolve", "s3.amazonaws.com", "--endpoint", endpoint]));
@@ -357,9 +361,43 @@ fn dns_resolve_says_which_skyport_it_describes() {
     let out = resolve(&skyport.endpoint());
     assert!(out.contains("answer: s3.amazonaws.com."), "{out}");
     assert!(
-        out.contains(&format!("note: a Skyport runs at {}", skyport.endpoint())),
+        out.contains(&format!(
+            "note: answered by the running Skyport at {}",
+            skyport.endpoint()
+        )),
         "{out}"
     );
+    // The endpoint itself: the requester's address by default, AWS names answered, bad input refused.
+    let get = |path: &str| {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", skyport.port())).unwrap();
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let answer = get("/_skyport/dns/resolve?name=sqs.us-east-1.amazonaws.com&type=AAAA");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("sqs.us-east-1.amazonaws.com. AAAA from 127.0.0.1:"),
+        "{answer}"
+    );
+    assert!(get("/_skyport/dns/resolve?name=x&type=BOGUS").starts_with("HTTP/1.1 400"));
+    let (status, out, err) = run(command().args([
+        "dns",
+        "resolve",
+        "s3.amazonaws.com",
+        "--type",
+        "bogus",
+        "--endpoint",
+        &skyport.endpoint(),
+    ]));
+    assert_eq!(status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("unknown record type"), "{err}");
     let out = resolve("http://127.0.0.1:1");
     assert!(
         out.contains("note: no Skyport answers at http://127.0.0.1:1; this is what one started with these settings would answer"),
