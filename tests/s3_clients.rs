@@ -1020,8 +1020,6 @@ for call, kw, op in [
     (s3.list_bucket_intelligent_tiering_configurations, dict(Bucket="subs"), "ListBucketIntelligentTieringConfigurations"),
     (s3.put_bucket_replication, dict(Bucket="subs", ReplicationConfiguration={"Role": "arn:aws:iam::000000000000:role/r",
         "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::other"}}]}), "PutBucketReplication"),
-    (s3.select_object_content, dict(Bucket="subs", Key="k", Expression="SELECT * FROM S3Object", ExpressionType="SQL",
-        InputSerialization={"CSV": {}}, OutputSerialization={"CSV": {}}), "SelectObjectContent"),
 ]:
     status, c, message = code(call, **kw)
     assert (status, c) == (501, "NotImplemented"), (op, status, c, message)

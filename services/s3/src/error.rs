@@ -77,6 +77,9 @@ pub enum S3Error {
         message: &'static str,
         storage_class: String,
     },
+    /// An S3 Select request S3 refuses (`ParseUnexpectedToken`, `CastFailed`, ...): 400 with the code.
+    #[error("{message}")]
+    Select { code: &'static str, message: String },
     /// A POST upload's policy that is not a valid policy document.
     #[error("{0}")]
     InvalidPolicyDocument(String),
@@ -279,6 +282,7 @@ impl S3Error {
                 e(StatusCode::FORBIDDEN, "InvalidObjectState")
                     .with_field("StorageClass", storage_class)
             }
+            S3Error::Select { code, .. } => e(StatusCode::BAD_REQUEST, code),
             S3Error::InvalidPolicyDocument(_) => {
                 e(StatusCode::BAD_REQUEST, "InvalidPolicyDocument")
             }

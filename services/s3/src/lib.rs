@@ -44,6 +44,7 @@ pub mod notify;
 mod object;
 mod post;
 mod restore;
+mod select;
 pub mod sigv4;
 mod snapshot;
 mod source;
@@ -435,6 +436,9 @@ impl S3 {
                     ctx.set_operation("CompleteMultipartUpload");
                     self.complete_upload(ctx, req, bucket, key, &upload, body)
                         .await
+                } else if req.has("select") {
+                    ctx.set_operation("SelectObjectContent");
+                    self.select_object_content(req, bucket, key, body).await
                 } else if req.has("restore") {
                     ctx.set_operation("RestoreObject");
                     self.restore_object(req, bucket, key, body).await

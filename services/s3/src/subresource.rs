@@ -79,6 +79,7 @@ const IMPLEMENTED: &[(bool, &str, &str)] = &[
     (true, "POST", "uploads"),
     (true, "GET", "attributes"),
     (true, "POST", "restore"),
+    (true, "POST", "select"),
 ];
 
 /// The model's subresources: (object-level, key) → the operations per method.
