@@ -71,8 +71,8 @@ assert "at 'logGroupName' failed to satisfy constraint: Member must have length 
 # An operation of the model Skyport does not implement: 501 naming it, never another operation.
 status, headers, text = call("GET", "/2020-06-30/functions/f/code-signing-config", "lambda", "", {})
 assert status == 501 and "GetFunctionCodeSigningConfig" in text, (status, text)
-status, _, text = call("POST", "/", "sts", "Action=GetFederationToken&Version=2011-06-15&Name=bob", {"Content-Type": "application/x-www-form-urlencoded"})
-assert status == 501 and "GetFederationToken" in text, (status, text)
+status, _, text = call("POST", "/", "sts", "Action=DecodeAuthorizationMessage&Version=2011-06-15&EncodedMessage=abc", {"Content-Type": "application/x-www-form-urlencoded"})
+assert status == 501 and "DecodeAuthorizationMessage" in text, (status, text)
 print("ok")
 "#;
 
