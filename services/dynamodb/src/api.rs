@@ -1,6 +1,6 @@
 //! Amazon DynamoDB on the wire layer: the service, its model, the operations it implements, and the
 //! generated `DynamoDbApi` trait forwarding each operation to the module that does it (`tables`,
-//! `items`, `batch`, `transact`, `scan`, `ttl`).
+//! `items`, `batch`, `transact`, `scan`, `ttl`, `partiql`).
 //!
 //! Responses carry `x-amz-crc32`, the CRC32 of the body, as DynamoDB's do (botocore verifies it when
 //! present); this service therefore writes its successful responses itself instead of through
@@ -36,6 +36,7 @@ static INFO: ServiceInfo = ServiceInfo {
 
 /// The operations implemented; the model's others answer `NotImplemented`.
 pub const OPERATIONS: &[&str] = &[
+    "BatchExecuteStatement",
     "BatchGetItem",
     "BatchWriteItem",
     "CreateTable",
@@ -45,6 +46,8 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeLimits",
     "DescribeTable",
     "DescribeTimeToLive",
+    "ExecuteStatement",
+    "ExecuteTransaction",
     "GetItem",
     "ListTables",
     "ListTagsOfResource",
@@ -263,4 +266,7 @@ forward! {
     transact_write_items(TransactWriteItemsInput) -> shapes::TransactWriteItemsOutput => transact_write_op;
     query(QueryInput) -> shapes::QueryOutput => query_op;
     scan(ScanInput) -> shapes::ScanOutput => scan_op;
+    execute_statement(ExecuteStatementInput) -> shapes::ExecuteStatementOutput => execute_statement_op;
+    batch_execute_statement(BatchExecuteStatementInput) -> shapes::BatchExecuteStatementOutput => batch_execute_statement_op;
+    execute_transaction(ExecuteTransactionInput) -> shapes::ExecuteTransactionOutput => execute_transaction_op;
 }

@@ -27,6 +27,9 @@ pub enum DdbError {
     /// `TransactionCanceledException`: one reason per action.
     #[error("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", .0.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))]
     TransactionCanceled(Vec<Reason>),
+    /// `DuplicateItemException`: a PartiQL `INSERT` of a key that exists.
+    #[error("Duplicate primary key exists in table")]
+    DuplicateItem,
     /// `TransactionConflictException`: the item takes part in an ongoing transaction.
     #[error("Transaction is ongoing for the item")]
     TransactionConflict,
@@ -107,6 +110,7 @@ impl From<DdbError> for ApiError {
                     .field("CancellationReasons", reasons)
             }
             DdbError::TransactionConflict => errors::transaction_conflict_exception(message),
+            DdbError::DuplicateItem => errors::duplicate_item_exception(message),
             DdbError::IdempotentMismatch(_) => {
                 errors::idempotent_parameter_mismatch_exception(message)
             }

@@ -133,7 +133,7 @@ impl WriteSpec {
 }
 
 /// The paths an update changes (for `UPDATED_OLD` and `UPDATED_NEW`).
-fn updated_paths(update: &Update) -> Vec<Path> {
+pub(crate) fn updated_paths(update: &Update) -> Vec<Path> {
     update.actions.iter().map(|a| a.path().clone()).collect()
 }
 
@@ -181,7 +181,7 @@ fn only_condition(
 impl DynamoDb {
     /// Applies one write to its table: checks, changes memory, queues the commit; then waits for
     /// the disk. Returns the old and new items and the units consumed.
-    async fn write_one(
+    pub(crate) async fn write_one(
         &self,
         ctx: &RequestContext,
         spec: &WriteSpec,

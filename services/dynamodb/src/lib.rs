@@ -7,6 +7,8 @@
 //! - `tables`: CreateTable, DescribeTable, UpdateTable, DeleteTable, ListTables, tags, limits, endpoints;
 //! - `items`: PutItem, GetItem, UpdateItem, DeleteItem; `batch`: BatchGetItem, BatchWriteItem;
 //! - `transact`: TransactGetItems, TransactWriteItems; `scan`: Query and Scan; `ttl`: Time to Live;
+//! - [`partiql`]: ExecuteStatement, BatchExecuteStatement, ExecuteTransaction, each statement run as
+//!   the item operation it stands for;
 //! - [`streams`]: the DynamoDB Streams service (`DynamoDBStreams_20120810`) over the same tables, whose
 //!   every item change (requests, batches, transactions, TTL deletions) is appended to the table's
 //!   stream by `state::Table::apply`;
@@ -26,6 +28,7 @@ pub mod expr;
 mod items;
 mod legacy;
 pub mod number;
+pub mod partiql;
 mod persist;
 mod request;
 mod scan;

@@ -621,7 +621,114 @@ fn limit(l: Option<i32>) -> Option<usize> {
     l.map(|l| l.max(1) as usize)
 }
 
+/// A Query or Scan, its expressions already parsed: what `Query`, `Scan` and PartiQL's `SELECT` run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadSpec {
+    /// The table.
+    pub table_name: String,
+    /// The index, if any.
+    pub index_name: Option<String>,
+    /// The key condition: a Query when given, a Scan otherwise.
+    pub key_cond: Option<Cond>,
+    /// The filter.
+    pub filter: Option<Cond>,
+    /// The projection.
+    pub paths: Option<Vec<Path>>,
+    /// `Select`.
+    pub select: Option<String>,
+    /// `Limit`.
+    pub limit: Option<i32>,
+    /// `ExclusiveStartKey`.
+    pub start: Option<Item>,
+    /// `ConsistentRead`.
+    pub consistent: bool,
+    /// `ScanIndexForward` (Query).
+    pub forward: bool,
+    /// `Segment` and `TotalSegments` (Scan).
+    pub segment: Option<(u64, u64)>,
+    /// `ReturnConsumedCapacity`.
+    pub return_consumed: Option<String>,
+}
+
+/// One page of a Query or Scan.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadPage {
+    /// The items (`None` for `Select: COUNT` with nothing to show).
+    pub items: Option<Vec<std::collections::BTreeMap<String, shapes::AttributeValue>>>,
+    /// `Count`.
+    pub count: usize,
+    /// `ScannedCount`.
+    pub scanned: usize,
+    /// `LastEvaluatedKey`.
+    pub last: Option<Item>,
+    /// `ConsumedCapacity`.
+    pub consumed: Option<shapes::ConsumedCapacity>,
+}
+
 impl DynamoDb {
+    /// Runs one page of a Query (`key_cond` given) or a Scan.
+    pub(crate) fn read_page(
+        &self,
+        ctx: &RequestContext,
+        spec: ReadSpec,
+    ) -> Result<ReadPage, DdbError> {
+        let table = self
+            .registry()
+            .existing(&ctx.account, &ctx.region, &spec.table_name)?;
+        let t = state::read(&table);
+        let meta = &t.meta;
+        let found = find_index(meta, spec.index_name.as_deref())?;
+        let index = found.map(|(_, i)| i);
+        if spec.consistent && index.is_some_and(|i| i.global) {
+            return Err(validation(
+                "Consistent reads are not supported on global secondary indexes",
+            ));
+        }
+        let key = match spec.key_cond {
+            Some(cond) => {
+                let (hash_attr, range_attr) = match index {
+                    Some(i) => (&i.hash, i.range.as_ref()),
+                    None => (&meta.hash, meta.range.as_ref()),
+                };
+                Some(key_condition(cond, hash_attr, range_attr)?)
+            }
+            None => None,
+        };
+        let select = select(spec.select.as_deref(), spec.paths.is_some(), index, meta)?;
+        let start = spec.start.map(|k| start_key(meta, index, k)).transpose()?;
+        let page_spec = PageSpec {
+            limit: limit(spec.limit),
+            filter: spec.filter.as_ref(),
+            paths: spec.paths.as_deref(),
+            select,
+            projected: projected(meta, index, select),
+        };
+        let n = found.map(|(n, _)| n);
+        let page = match &key {
+            Some((hash, sort)) => page_spec.run(query_candidates(
+                &t,
+                n,
+                hash.clone(),
+                sort.as_ref(),
+                spec.forward,
+                start,
+            )),
+            None => page_spec.run(scan_candidates(&t, n, start, spec.segment)),
+        };
+        let last = page.last.as_ref().map(|l| last_key(meta, index, l));
+        let units = units_for(index, page.bytes, spec.consistent);
+        let consumed = request::consumed(spec.return_consumed.as_deref(), &spec.table_name, &units);
+        drop(t);
+        Ok(ReadPage {
+            items: (!page.items.is_empty() || !matches!(spec.select.as_deref(), Some("COUNT")))
+                .then_some(page.items),
+            count: page.count,
+            scanned: page.scanned,
+            last,
+            consumed,
+        })
+    }
+
     /// `Query`.
     pub async fn query_op(
         &self,
@@ -689,71 +796,29 @@ impl DynamoDb {
         let key_cond = key_cond.ok_or_else(|| {
             validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
         })?;
-        let table = self
-            .registry()
-            .existing(&ctx.account, &ctx.region, &input.table_name)?;
-        let consistent = input.consistent_read.unwrap_or(false);
-        let forward = input.scan_index_forward.unwrap_or(true);
-        let (page, last) = {
-            let t = state::read(&table);
-            let meta = &t.meta;
-            let found = find_index(meta, input.index_name.as_deref())?;
-            let index = found.map(|(_, i)| i);
-            if consistent && index.is_some_and(|i| i.global) {
-                return Err(validation(
-                    "Consistent reads are not supported on global secondary indexes",
-                ));
-            }
-            let (hash_attr, range_attr) = match index {
-                Some(i) => (&i.hash, i.range.as_ref()),
-                None => (&meta.hash, meta.range.as_ref()),
-            };
-            let (hash, sort) = key_condition(key_cond, hash_attr, range_attr)?;
-            let select = select(input.select.as_deref(), paths.is_some(), index, meta)?;
-            let start = input
-                .exclusive_start_key
-                .map(|k| request::item(k).and_then(|k| start_key(meta, index, k)))
-                .transpose()?;
-            let spec = PageSpec {
-                limit: limit(input.limit),
-                filter: filter.as_ref(),
-                paths: paths.as_deref(),
-                select,
-                projected: projected(meta, index, select),
-            };
-            let page = spec.run(query_candidates(
-                &t,
-                found.map(|(n, _)| n),
-                hash,
-                sort.as_ref(),
-                forward,
-                start,
-            ));
-            let last = page
-                .last
-                .as_ref()
-                .map(|l| item_to_wire(&last_key(meta, index, l)));
-            let units = units_for(index, page.bytes, consistent);
-            (
-                (
-                    page,
-                    request::consumed(
-                        input.return_consumed_capacity.as_deref(),
-                        &input.table_name,
-                        &units,
-                    ),
-                ),
-                last,
-            )
-        };
-        let (page, consumed) = page;
+        let page = self.read_page(
+            ctx,
+            ReadSpec {
+                table_name: input.table_name,
+                index_name: input.index_name,
+                key_cond: Some(key_cond),
+                filter,
+                paths,
+                select: input.select,
+                limit: input.limit,
+                start: input.exclusive_start_key.map(request::item).transpose()?,
+                consistent: input.consistent_read.unwrap_or(false),
+                forward: input.scan_index_forward.unwrap_or(true),
+                segment: None,
+                return_consumed: input.return_consumed_capacity,
+            },
+        )?;
         Ok(shapes::QueryOutput {
-            items: (!page.items.is_empty() || !matches!(input.select.as_deref(), Some("COUNT")))
-                .then_some(page.items),
+            items: page.items,
             count: Some(page.count as i32),
             scanned_count: Some(page.scanned as i32),
-            last_evaluated_key: last,
-            consumed_capacity: consumed,
+            last_evaluated_key: page.last.as_ref().map(item_to_wire),
+            consumed_capacity: page.consumed,
         })
     }
 
@@ -814,50 +879,29 @@ impl DynamoDb {
         } else {
             request::no_expressions(names, values, &["FilterExpression", "ProjectionExpression"])?;
         }
-        let table = self
-            .registry()
-            .existing(&ctx.account, &ctx.region, &input.table_name)?;
-        let consistent = input.consistent_read.unwrap_or(false);
-        let t = state::read(&table);
-        let meta = &t.meta;
-        let found = find_index(meta, input.index_name.as_deref())?;
-        let index = found.map(|(_, i)| i);
-        if consistent && index.is_some_and(|i| i.global) {
-            return Err(validation(
-                "Consistent reads are not supported on global secondary indexes",
-            ));
-        }
-        let select = select(input.select.as_deref(), paths.is_some(), index, meta)?;
-        let start = input
-            .exclusive_start_key
-            .map(|k| request::item(k).and_then(|k| start_key(meta, index, k)))
-            .transpose()?;
-        let spec = PageSpec {
-            limit: limit(input.limit),
-            filter: filter.as_ref(),
-            paths: paths.as_deref(),
-            select,
-            projected: projected(meta, index, select),
-        };
-        let page = spec.run(scan_candidates(&t, found.map(|(n, _)| n), start, segment));
-        let last = page
-            .last
-            .as_ref()
-            .map(|l| item_to_wire(&last_key(meta, index, l)));
-        let units = units_for(index, page.bytes, consistent);
-        let consumed = request::consumed(
-            input.return_consumed_capacity.as_deref(),
-            &input.table_name,
-            &units,
-        );
-        drop(t);
+        let page = self.read_page(
+            ctx,
+            ReadSpec {
+                table_name: input.table_name,
+                index_name: input.index_name,
+                key_cond: None,
+                filter,
+                paths,
+                select: input.select,
+                limit: input.limit,
+                start: input.exclusive_start_key.map(request::item).transpose()?,
+                consistent: input.consistent_read.unwrap_or(false),
+                forward: true,
+                segment,
+                return_consumed: input.return_consumed_capacity,
+            },
+        )?;
         Ok(shapes::ScanOutput {
-            items: (!page.items.is_empty() || !matches!(input.select.as_deref(), Some("COUNT")))
-                .then_some(page.items),
+            items: page.items,
             count: Some(page.count as i32),
             scanned_count: Some(page.scanned as i32),
-            last_evaluated_key: last,
-            consumed_capacity: consumed,
+            last_evaluated_key: page.last.as_ref().map(item_to_wire),
+            consumed_capacity: page.consumed,
         })
     }
 }

@@ -207,6 +207,62 @@ impl IntoValue for BackupNotFoundException {
     }
 }
 
+/// The `BatchExecuteStatementInput` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchExecuteStatementInput {
+    /// `Statements` (required).
+    pub statements: Vec<BatchStatementRequest>,
+    /// `ReturnConsumedCapacity`.
+    pub return_consumed_capacity: Option<String>,
+}
+
+impl FromValue for BatchExecuteStatementInput {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            statements: f.required("Statements")?,
+            return_consumed_capacity: f.optional("ReturnConsumedCapacity")?,
+        })
+    }
+}
+
+impl IntoValue for BatchExecuteStatementInput {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(2);
+        b.set("Statements", self.statements);
+        b.opt("ReturnConsumedCapacity", self.return_consumed_capacity);
+        b.build()
+    }
+}
+
+/// The `BatchExecuteStatementOutput` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchExecuteStatementOutput {
+    /// `Responses`.
+    pub responses: Option<Vec<BatchStatementResponse>>,
+    /// `ConsumedCapacity`.
+    pub consumed_capacity: Option<Vec<ConsumedCapacity>>,
+}
+
+impl FromValue for BatchExecuteStatementOutput {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            responses: f.optional("Responses")?,
+            consumed_capacity: f.optional("ConsumedCapacity")?,
+        })
+    }
+}
+
+impl IntoValue for BatchExecuteStatementOutput {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(2);
+        b.opt("Responses", self.responses);
+        b.opt("ConsumedCapacity", self.consumed_capacity);
+        b.build()
+    }
+}
+
 /// The `BatchGetItemInput` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchGetItemInput {
@@ -263,6 +319,110 @@ impl IntoValue for BatchGetItemOutput {
         b.opt("Responses", self.responses);
         b.opt("UnprocessedKeys", self.unprocessed_keys);
         b.opt("ConsumedCapacity", self.consumed_capacity);
+        b.build()
+    }
+}
+
+/// The `BatchStatementError` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchStatementError {
+    /// `Code`.
+    pub code: Option<String>,
+    /// `Message`.
+    pub message: Option<String>,
+    /// `Item`.
+    pub item: Option<BTreeMap<String, AttributeValue>>,
+}
+
+impl FromValue for BatchStatementError {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            code: f.optional("Code")?,
+            message: f.optional("Message")?,
+            item: f.optional("Item")?,
+        })
+    }
+}
+
+impl IntoValue for BatchStatementError {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.opt("Code", self.code);
+        b.opt("Message", self.message);
+        b.opt("Item", self.item);
+        b.build()
+    }
+}
+
+/// The `BatchStatementRequest` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchStatementRequest {
+    /// `Statement` (required).
+    pub statement: String,
+    /// `Parameters`.
+    pub parameters: Option<Vec<AttributeValue>>,
+    /// `ConsistentRead`.
+    pub consistent_read: Option<bool>,
+    /// `ReturnValuesOnConditionCheckFailure`.
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+impl FromValue for BatchStatementRequest {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            statement: f.required("Statement")?,
+            parameters: f.optional("Parameters")?,
+            consistent_read: f.optional("ConsistentRead")?,
+            return_values_on_condition_check_failure: f
+                .optional("ReturnValuesOnConditionCheckFailure")?,
+        })
+    }
+}
+
+impl IntoValue for BatchStatementRequest {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(4);
+        b.set("Statement", self.statement);
+        b.opt("Parameters", self.parameters);
+        b.opt("ConsistentRead", self.consistent_read);
+        b.opt(
+            "ReturnValuesOnConditionCheckFailure",
+            self.return_values_on_condition_check_failure,
+        );
+        b.build()
+    }
+}
+
+/// The `BatchStatementResponse` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchStatementResponse {
+    /// `Error`.
+    pub error: Option<BatchStatementError>,
+    /// `TableName`.
+    pub table_name: Option<String>,
+    /// `Item`.
+    pub item: Option<BTreeMap<String, AttributeValue>>,
+}
+
+impl FromValue for BatchStatementResponse {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            error: f.optional("Error")?,
+            table_name: f.optional("TableName")?,
+            item: f.optional("Item")?,
+        })
+    }
+}
+
+impl IntoValue for BatchStatementResponse {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.opt("Error", self.error);
+        b.opt("TableName", self.table_name);
+        b.opt("Item", self.item);
         b.build()
     }
 }
@@ -1505,6 +1665,154 @@ impl IntoValue for Endpoint {
     }
 }
 
+/// The `ExecuteStatementInput` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecuteStatementInput {
+    /// `Statement` (required).
+    pub statement: String,
+    /// `Parameters`.
+    pub parameters: Option<Vec<AttributeValue>>,
+    /// `ConsistentRead`.
+    pub consistent_read: Option<bool>,
+    /// `NextToken`.
+    pub next_token: Option<String>,
+    /// `ReturnConsumedCapacity`.
+    pub return_consumed_capacity: Option<String>,
+    /// `Limit`.
+    pub limit: Option<i32>,
+    /// `ReturnValuesOnConditionCheckFailure`.
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+impl FromValue for ExecuteStatementInput {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            statement: f.required("Statement")?,
+            parameters: f.optional("Parameters")?,
+            consistent_read: f.optional("ConsistentRead")?,
+            next_token: f.optional("NextToken")?,
+            return_consumed_capacity: f.optional("ReturnConsumedCapacity")?,
+            limit: f.optional("Limit")?,
+            return_values_on_condition_check_failure: f
+                .optional("ReturnValuesOnConditionCheckFailure")?,
+        })
+    }
+}
+
+impl IntoValue for ExecuteStatementInput {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(7);
+        b.set("Statement", self.statement);
+        b.opt("Parameters", self.parameters);
+        b.opt("ConsistentRead", self.consistent_read);
+        b.opt("NextToken", self.next_token);
+        b.opt("ReturnConsumedCapacity", self.return_consumed_capacity);
+        b.opt("Limit", self.limit);
+        b.opt(
+            "ReturnValuesOnConditionCheckFailure",
+            self.return_values_on_condition_check_failure,
+        );
+        b.build()
+    }
+}
+
+/// The `ExecuteStatementOutput` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecuteStatementOutput {
+    /// `Items`.
+    pub items: Option<Vec<BTreeMap<String, AttributeValue>>>,
+    /// `NextToken`.
+    pub next_token: Option<String>,
+    /// `ConsumedCapacity`.
+    pub consumed_capacity: Option<ConsumedCapacity>,
+    /// `LastEvaluatedKey`.
+    pub last_evaluated_key: Option<BTreeMap<String, AttributeValue>>,
+}
+
+impl FromValue for ExecuteStatementOutput {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            items: f.optional("Items")?,
+            next_token: f.optional("NextToken")?,
+            consumed_capacity: f.optional("ConsumedCapacity")?,
+            last_evaluated_key: f.optional("LastEvaluatedKey")?,
+        })
+    }
+}
+
+impl IntoValue for ExecuteStatementOutput {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(4);
+        b.opt("Items", self.items);
+        b.opt("NextToken", self.next_token);
+        b.opt("ConsumedCapacity", self.consumed_capacity);
+        b.opt("LastEvaluatedKey", self.last_evaluated_key);
+        b.build()
+    }
+}
+
+/// The `ExecuteTransactionInput` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecuteTransactionInput {
+    /// `TransactStatements` (required).
+    pub transact_statements: Vec<ParameterizedStatement>,
+    /// `ClientRequestToken`.
+    pub client_request_token: Option<String>,
+    /// `ReturnConsumedCapacity`.
+    pub return_consumed_capacity: Option<String>,
+}
+
+impl FromValue for ExecuteTransactionInput {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            transact_statements: f.required("TransactStatements")?,
+            client_request_token: f.optional("ClientRequestToken")?,
+            return_consumed_capacity: f.optional("ReturnConsumedCapacity")?,
+        })
+    }
+}
+
+impl IntoValue for ExecuteTransactionInput {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.set("TransactStatements", self.transact_statements);
+        b.opt("ClientRequestToken", self.client_request_token);
+        b.opt("ReturnConsumedCapacity", self.return_consumed_capacity);
+        b.build()
+    }
+}
+
+/// The `ExecuteTransactionOutput` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecuteTransactionOutput {
+    /// `Responses`.
+    pub responses: Option<Vec<ItemResponse>>,
+    /// `ConsumedCapacity`.
+    pub consumed_capacity: Option<Vec<ConsumedCapacity>>,
+}
+
+impl FromValue for ExecuteTransactionOutput {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            responses: f.optional("Responses")?,
+            consumed_capacity: f.optional("ConsumedCapacity")?,
+        })
+    }
+}
+
+impl IntoValue for ExecuteTransactionOutput {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(2);
+        b.opt("Responses", self.responses);
+        b.opt("ConsumedCapacity", self.consumed_capacity);
+        b.build()
+    }
+}
+
 /// The `ExpectedAttributeValue` structure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExpectedAttributeValue {
@@ -2549,6 +2857,42 @@ impl IntoValue for OnDemandThroughputOverride {
     fn into_value(self) -> Value {
         let mut b = Builder::new(1);
         b.opt("MaxReadRequestUnits", self.max_read_request_units);
+        b.build()
+    }
+}
+
+/// The `ParameterizedStatement` structure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParameterizedStatement {
+    /// `Statement` (required).
+    pub statement: String,
+    /// `Parameters`.
+    pub parameters: Option<Vec<AttributeValue>>,
+    /// `ReturnValuesOnConditionCheckFailure`.
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+impl FromValue for ParameterizedStatement {
+    fn from_value(value: Value) -> Result<Self, ConvertError> {
+        let mut f = Fields::new(value)?;
+        Ok(Self {
+            statement: f.required("Statement")?,
+            parameters: f.optional("Parameters")?,
+            return_values_on_condition_check_failure: f
+                .optional("ReturnValuesOnConditionCheckFailure")?,
+        })
+    }
+}
+
+impl IntoValue for ParameterizedStatement {
+    fn into_value(self) -> Value {
+        let mut b = Builder::new(3);
+        b.set("Statement", self.statement);
+        b.opt("Parameters", self.parameters);
+        b.opt(
+            "ReturnValuesOnConditionCheckFailure",
+            self.return_values_on_condition_check_failure,
+        );
         b.build()
     }
 }
@@ -5298,6 +5642,12 @@ pub mod errors {
 /// `NotImplemented` from `dispatch`.
 #[async_trait::async_trait]
 pub trait DynamoDbApi: Send + Sync + 'static {
+    /// `BatchExecuteStatement`.
+    async fn batch_execute_statement(
+        &self,
+        ctx: &mut RequestContext,
+        input: BatchExecuteStatementInput,
+    ) -> Result<BatchExecuteStatementOutput, ApiError>;
     /// `BatchGetItem`.
     async fn batch_get_item(
         &self,
@@ -5352,6 +5702,18 @@ pub trait DynamoDbApi: Send + Sync + 'static {
         ctx: &mut RequestContext,
         input: DescribeTimeToLiveInput,
     ) -> Result<DescribeTimeToLiveOutput, ApiError>;
+    /// `ExecuteStatement`.
+    async fn execute_statement(
+        &self,
+        ctx: &mut RequestContext,
+        input: ExecuteStatementInput,
+    ) -> Result<ExecuteStatementOutput, ApiError>;
+    /// `ExecuteTransaction`.
+    async fn execute_transaction(
+        &self,
+        ctx: &mut RequestContext,
+        input: ExecuteTransactionInput,
+    ) -> Result<ExecuteTransactionOutput, ApiError>;
     /// `GetItem`.
     async fn get_item(
         &self,
@@ -5440,6 +5802,10 @@ pub async fn dispatch<A: DynamoDbApi + ?Sized>(
     input: Value,
 ) -> Result<Value, ApiError> {
     match operation.name.as_str() {
+        "BatchExecuteStatement" => Ok(api
+            .batch_execute_statement(ctx, BatchExecuteStatementInput::from_value(input)?)
+            .await?
+            .into_value()),
         "BatchGetItem" => Ok(api
             .batch_get_item(ctx, BatchGetItemInput::from_value(input)?)
             .await?
@@ -5474,6 +5840,14 @@ pub async fn dispatch<A: DynamoDbApi + ?Sized>(
             .into_value()),
         "DescribeTimeToLive" => Ok(api
             .describe_time_to_live(ctx, DescribeTimeToLiveInput::from_value(input)?)
+            .await?
+            .into_value()),
+        "ExecuteStatement" => Ok(api
+            .execute_statement(ctx, ExecuteStatementInput::from_value(input)?)
+            .await?
+            .into_value()),
+        "ExecuteTransaction" => Ok(api
+            .execute_transaction(ctx, ExecuteTransactionInput::from_value(input)?)
             .await?
             .into_value()),
         "GetItem" => Ok(api

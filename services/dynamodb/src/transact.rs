@@ -170,11 +170,34 @@ impl DynamoDb {
         ctx: &RequestContext,
         input: shapes::TransactWriteItemsInput,
     ) -> Result<shapes::TransactWriteItemsOutput, DdbError> {
-        let token = input
-            .client_request_token
-            .as_ref()
-            .map(|t| format!("{}/{}/{t}", ctx.account, ctx.region));
         let print = fingerprint(&input);
+        let mode = input.return_consumed_capacity.clone();
+        let token = input.client_request_token.clone();
+        let specs = input
+            .transact_items
+            .into_iter()
+            .map(write_spec)
+            .collect::<Result<Vec<_>, _>>()?;
+        let consumed = self
+            .transact_specs(ctx, token.as_deref(), print, specs, mode.as_deref())
+            .await?;
+        Ok(shapes::TransactWriteItemsOutput {
+            consumed_capacity: consumed,
+            item_collection_metrics: None,
+        })
+    }
+
+    /// Applies `specs` all or nothing (`TransactWriteItems`, PartiQL's `ExecuteTransaction`), with
+    /// `token` (`ClientRequestToken`) remembered against `print`, the request's fingerprint.
+    pub(crate) async fn transact_specs(
+        &self,
+        ctx: &RequestContext,
+        token: Option<&str>,
+        print: u64,
+        specs: Vec<WriteSpec>,
+        mode: Option<&str>,
+    ) -> Result<Option<Vec<shapes::ConsumedCapacity>>, DdbError> {
+        let token = token.map(|t| format!("{}/{}/{t}", ctx.account, ctx.region));
         if let Some(token) = &token {
             let mut tokens = self.inner.tokens.lock().unwrap_or_else(|e| e.into_inner());
             tokens.retain(|_, r| r.at.elapsed() < TOKEN_TTL);
@@ -184,15 +207,9 @@ impl DynamoDb {
                         "Specified idempotency token is used with different parameters".to_owned(),
                     ));
                 }
-                return Ok(shapes::TransactWriteItemsOutput::default());
+                return Ok(None);
             }
         }
-        let mode = input.return_consumed_capacity.clone();
-        let specs = input
-            .transact_items
-            .into_iter()
-            .map(write_spec)
-            .collect::<Result<Vec<_>, _>>()?;
         let names: Vec<&str> = specs.iter().map(|s| s.table.as_str()).collect();
         let (tables, positions) = resolve(self, ctx, &names)?;
         let durable = self.registry().durable();
@@ -310,13 +327,10 @@ impl DynamoDb {
             .filter_map(|(name, u)| {
                 let mut u = u.clone();
                 u.read = false;
-                request::consumed(mode.as_deref(), name, &u)
+                request::consumed(mode, name, &u)
             })
             .collect();
-        Ok(shapes::TransactWriteItemsOutput {
-            consumed_capacity: (!consumed.is_empty()).then_some(consumed),
-            item_collection_metrics: None,
-        })
+        Ok((!consumed.is_empty()).then_some(consumed))
     }
 
     /// `TransactGetItems`.
@@ -338,14 +352,52 @@ impl DynamoDb {
             }
             gets.push((g.table_name, request::item(g.key)?, paths));
         }
-        let names: Vec<&str> = gets.iter().map(|(t, _, _)| t.as_str()).collect();
+        let keys: Vec<(String, Item)> = gets
+            .iter()
+            .map(|(t, k, _)| (t.clone(), k.clone()))
+            .collect();
+        let (found, units) = self.transact_read(ctx, &keys)?;
+        let mut responses = Vec::new();
+        for ((_, _, paths), item) in gets.iter().zip(found) {
+            responses.push(shapes::ItemResponse {
+                item: item.map(|i| match paths {
+                    Some(p) => item_to_wire(&expr::project(&i, p)),
+                    None => item_to_wire(&i),
+                }),
+            });
+        }
+        let consumed: Vec<shapes::ConsumedCapacity> = units
+            .iter()
+            .filter_map(|(name, u)| {
+                request::consumed(
+                    input.return_consumed_capacity.as_deref(),
+                    name,
+                    &Units::read(*u),
+                )
+            })
+            .collect();
+        Ok(shapes::TransactGetItemsOutput {
+            consumed_capacity: (!consumed.is_empty()).then_some(consumed),
+            responses: Some(responses),
+        })
+    }
+
+    /// Reads items by key all at once (`TransactGetItems`, PartiQL's read transactions): the items,
+    /// and the read units per table.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn transact_read(
+        &self,
+        ctx: &RequestContext,
+        gets: &[(String, Item)],
+    ) -> Result<(Vec<Option<std::sync::Arc<Item>>>, BTreeMap<String, f64>), DdbError> {
+        let names: Vec<&str> = gets.iter().map(|(t, _)| t.as_str()).collect();
         let (tables, positions) = resolve(self, ctx, &names)?;
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
         let found = {
             let guards: Vec<_> = tables.iter().map(state::read).collect();
             let mut pkeys = Vec::new();
             let mut seen = HashSet::new();
-            for ((_, key, _), &at) in gets.iter().zip(&positions) {
+            for ((_, key), &at) in gets.iter().zip(&positions) {
                 let pkey = guards[at].meta.key_param(key)?;
                 if !seen.insert((at, pkey.clone())) {
                     return Err(same_item());
@@ -380,30 +432,10 @@ impl DynamoDb {
                 .map(|(p, &at)| guards[at].items.get(p).cloned())
                 .collect::<Vec<_>>()
         };
-        let mut responses = Vec::new();
-        for ((table, _, paths), item) in gets.iter().zip(found) {
+        for ((table, _), item) in gets.iter().zip(&found) {
             *units.entry(table.clone()).or_default() +=
                 2.0 * request::read_units(item.as_deref().map_or(0, item_size), true);
-            responses.push(shapes::ItemResponse {
-                item: item.map(|i| match paths {
-                    Some(p) => item_to_wire(&expr::project(&i, p)),
-                    None => item_to_wire(&i),
-                }),
-            });
         }
-        let consumed: Vec<shapes::ConsumedCapacity> = units
-            .iter()
-            .filter_map(|(name, u)| {
-                request::consumed(
-                    input.return_consumed_capacity.as_deref(),
-                    name,
-                    &Units::read(*u),
-                )
-            })
-            .collect();
-        Ok(shapes::TransactGetItemsOutput {
-            consumed_capacity: (!consumed.is_empty()).then_some(consumed),
-            responses: Some(responses),
-        })
+        Ok((found, units))
     }
 }
