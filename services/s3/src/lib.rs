@@ -28,6 +28,7 @@
 //! object either absent or complete; object data no metadata refers to is swept at the next start.
 #![forbid(unsafe_code)]
 
+mod access;
 pub mod blob;
 mod bucket;
 pub mod checksum;
@@ -111,6 +112,8 @@ pub struct S3 {
     topics: std::sync::OnceLock<Arc<dyn skyport_core::bus::TopicPublisher>>,
     verifier: Option<sigv4::SigV4Verifier>,
     lifecycle: lifecycle::LifecycleOptions,
+    /// Bucket policies parsed for anonymous requests, once per stored document.
+    policies: access::PolicyCache,
 }
 
 impl S3 {
@@ -134,6 +137,7 @@ impl S3 {
             topics: std::sync::OnceLock::new(),
             verifier: None,
             lifecycle: lifecycle::LifecycleOptions::default(),
+            policies: access::PolicyCache::default(),
         })
     }
 
@@ -212,7 +216,7 @@ impl S3 {
         let Some(bucket) = req.bucket.clone() else {
             return match m {
                 Method::GET => {
-                    ctx.set_operation("ListBuckets");
+                    self.authorize(ctx, &req, "ListBuckets")?;
                     self.list_buckets(ctx, &req)
                 }
                 _ => Err(S3Error::MethodNotAllowed {
@@ -233,7 +237,11 @@ impl S3 {
                 if key.len() > 1024 {
                     return Err(S3Error::KeyTooLong { size: key.len() });
                 }
-                let response = self.object_op(ctx, &req, &bucket, &key, body).await?;
+                let response = match self.object_op(ctx, &req, &bucket, &key, body).await {
+                    Ok(r) => r,
+                    Err(e) if req.anonymous => return Err(self.hide_missing(ctx, &req, &bucket, e)),
+                    Err(e) => return Err(e),
+                };
                 let notifies = matches!(
                     ctx.operation.as_deref(),
                     Some(
@@ -357,80 +365,80 @@ impl S3 {
         match req.method {
             Method::PUT => {
                 if req.has("retention") {
-                    ctx.set_operation("PutObjectRetention");
+                    self.authorize(ctx, req, "PutObjectRetention")?;
                     self.put_object_retention(req, bucket, key, body).await
                 } else if req.has("legal-hold") {
-                    ctx.set_operation("PutObjectLegalHold");
+                    self.authorize(ctx, req, "PutObjectLegalHold")?;
                     self.put_object_legal_hold(req, bucket, key, body).await
                 } else if req.has("tagging") {
-                    ctx.set_operation("PutObjectTagging");
+                    self.authorize(ctx, req, "PutObjectTagging")?;
                     self.put_object_tagging(req, bucket, key, body).await
                 } else if req.has("acl") {
-                    ctx.set_operation("PutObjectAcl");
+                    self.authorize(ctx, req, "PutObjectAcl")?;
                     self.put_object_acl(req, bucket, key, body).await
                 } else if let Some(upload) = upload {
                     if req.h("x-amz-copy-source").is_some() {
-                        ctx.set_operation("UploadPartCopy");
+                        self.authorize(ctx, req, "UploadPartCopy")?;
                         self.upload_part_copy(req, bucket, key, &upload).await
                     } else {
-                        ctx.set_operation("UploadPart");
+                        self.authorize(ctx, req, "UploadPart")?;
                         self.upload_part(req, bucket, key, &upload, body).await
                     }
                 } else if req.h("x-amz-copy-source").is_some() {
-                    ctx.set_operation("CopyObject");
+                    self.authorize(ctx, req, "CopyObject")?;
                     self.copy_object(req, bucket, key).await
                 } else {
-                    ctx.set_operation("PutObject");
+                    self.authorize(ctx, req, "PutObject")?;
                     self.put_object(req, bucket, key, body).await
                 }
             }
             Method::GET | Method::HEAD => {
                 let head = req.method == Method::HEAD;
                 if let Some(upload) = upload {
-                    ctx.set_operation("ListParts");
+                    self.authorize(ctx, req, "ListParts")?;
                     self.list_parts(req, bucket, key, &upload)
                 } else if req.has("attributes") && !head {
-                    ctx.set_operation("GetObjectAttributes");
+                    self.authorize(ctx, req, "GetObjectAttributes")?;
                     self.get_object_attributes(req, bucket, key)
                 } else if req.has("retention") && !head {
-                    ctx.set_operation("GetObjectRetention");
+                    self.authorize(ctx, req, "GetObjectRetention")?;
                     self.get_object_retention(req, bucket, key)
                 } else if req.has("legal-hold") && !head {
-                    ctx.set_operation("GetObjectLegalHold");
+                    self.authorize(ctx, req, "GetObjectLegalHold")?;
                     self.get_object_legal_hold(req, bucket, key)
                 } else if req.has("tagging") {
-                    ctx.set_operation("GetObjectTagging");
+                    self.authorize(ctx, req, "GetObjectTagging")?;
                     self.get_object_tagging(req, bucket, key)
                 } else if req.has("acl") {
-                    ctx.set_operation("GetObjectAcl");
+                    self.authorize(ctx, req, "GetObjectAcl")?;
                     self.get_object_acl(req, bucket, key)
                 } else {
-                    ctx.set_operation(if head { "HeadObject" } else { "GetObject" });
+                    self.authorize(ctx, req, if head { "HeadObject" } else { "GetObject" })?;
                     self.get_object(req, bucket, key, head)
                 }
             }
             Method::DELETE => {
                 if let Some(upload) = upload {
-                    ctx.set_operation("AbortMultipartUpload");
+                    self.authorize(ctx, req, "AbortMultipartUpload")?;
                     self.abort_upload(bucket, key, &upload).await
                 } else if req.has("tagging") {
-                    ctx.set_operation("DeleteObjectTagging");
+                    self.authorize(ctx, req, "DeleteObjectTagging")?;
                     self.delete_object_tagging(req, bucket, key).await
                 } else {
-                    ctx.set_operation("DeleteObject");
+                    self.authorize(ctx, req, "DeleteObject")?;
                     self.delete_object(req, bucket, key).await
                 }
             }
             Method::POST => {
                 if req.has("uploads") {
-                    ctx.set_operation("CreateMultipartUpload");
+                    self.authorize(ctx, req, "CreateMultipartUpload")?;
                     self.create_upload(req, bucket, key).await
                 } else if let Some(upload) = upload {
-                    ctx.set_operation("CompleteMultipartUpload");
+                    self.authorize(ctx, req, "CompleteMultipartUpload")?;
                     self.complete_upload(ctx, req, bucket, key, &upload, body)
                         .await
                 } else if req.has("restore") {
-                    ctx.set_operation("RestoreObject");
+                    self.authorize(ctx, req, "RestoreObject")?;
                     self.restore_object(req, bucket, key, body).await
                 } else {
                     Err(S3Error::NotImplemented {
@@ -464,12 +472,17 @@ impl Service for S3 {
         let (parts, body) = request.into_parts();
         // Website endpoints are anonymous: no signature to check.
         if website::is_website_host(&ctx.host, &self.domains) {
-            let req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
+            let mut req =
+                S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
+            req.anonymous = true;
             return Ok(self.website(ctx, req).await);
         }
+        // Decided before anything else: no credentials means AWS's checks for anonymous callers.
+        let anonymous = access::is_anonymous(&parts);
+        // Strict mode verifies what is signed; anonymous requests meet the access checks instead.
         let chunk_signer = match &self.verifier {
-            Some(v) => v.verify(ctx, &parts)?,
-            None => {
+            Some(v) if !anonymous => v.verify(ctx, &parts)?,
+            _ => {
                 // Without signature checks, a presigned URL still expires, as in AWS.
                 sigv4::check_presigned(&parts)?;
                 None
@@ -477,6 +490,7 @@ impl Service for S3 {
         };
         let mut req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
         req.chunk_signer = chunk_signer;
+        req.anonymous = anonymous;
         // A browser's actual request (with `Origin`, not a preflight) gets the CORS headers of the
         // bucket's matching rule, on success and on error alike.
         let cors = match (req.h("origin"), &req.bucket) {
