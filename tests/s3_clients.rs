@@ -92,6 +92,8 @@ try:
 except botocore.exceptions.ClientError as e:
     assert e.response["Error"]["Code"] == "NoSuchTagSet", e.response
 policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::py-sub/*"}]}'
+# A public policy needs BlockPublicPolicy off first (on for new buckets), as in AWS.
+s3.put_public_access_block(Bucket="py-sub", PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": True})
 s3.put_bucket_policy(Bucket="py-sub", Policy=policy)
 assert s3.get_bucket_policy(Bucket="py-sub")["Policy"] == policy
 s3.put_bucket_cors(Bucket="py-sub", CORSConfiguration={"CORSRules": [
