@@ -15,6 +15,9 @@ use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use common::Skyport;
 
+/// Credentials for the raw requests (Skyport accepts any signature; S3 refuses anonymous writes).
+const AUTH: &str = "Authorization: AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
+
 fn addr(skyport: &Skyport) -> SocketAddr {
     *skyport.addrs.iter().find(|a| a.is_ipv4()).unwrap()
 }
@@ -76,7 +79,7 @@ fn create_bucket(skyport: &Skyport, name: &str) {
     let (mut s, mut r) = connect(skyport);
     write!(
         s,
-        "PUT /{name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
+        "PUT /{name} HTTP/1.1\r\nHost: localhost\r\n{AUTH}\r\nContent-Length: 0\r\n\r\n"
     )
     .unwrap();
     assert!(read_reply(&mut r).status.contains("200"));
@@ -84,7 +87,7 @@ fn create_bucket(skyport: &Skyport, name: &str) {
 
 fn put(bucket: &str, key: &str, body: &[u8]) -> Vec<u8> {
     let mut request = format!(
-        "PUT /{bucket}/{key} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        "PUT /{bucket}/{key} HTTP/1.1\r\nHost: localhost\r\n{AUTH}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();

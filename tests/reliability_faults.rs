@@ -640,15 +640,19 @@ async fn vanishing_clients_leave_no_temp_files() {
             .unwrap()
             .upload_id
             .unwrap();
+        // Raw requests carry credentials (any signature): the bucket is private.
+        const AUTH: &str = "Authorization: AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x\r\n";
         let requests = [
-            format!("PUT /gone/half HTTP/1.1\r\nHost: {a}\r\nContent-Length: 4194304\r\n\r\n"),
             format!(
-                "PUT /gone/chunked HTTP/1.1\r\nHost: {a}\r\nContent-Encoding: aws-chunked\r\n\
+                "PUT /gone/half HTTP/1.1\r\nHost: {a}\r\n{AUTH}Content-Length: 4194304\r\n\r\n"
+            ),
+            format!(
+                "PUT /gone/chunked HTTP/1.1\r\nHost: {a}\r\n{AUTH}Content-Encoding: aws-chunked\r\n\
                  x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER\r\n\
                  x-amz-decoded-content-length: 4194304\r\nTransfer-Encoding: chunked\r\n\r\n"
             ),
             format!(
-                "PUT /gone/parts?partNumber=1&uploadId={upload} HTTP/1.1\r\nHost: {a}\r\n\
+                "PUT /gone/parts?partNumber=1&uploadId={upload} HTTP/1.1\r\nHost: {a}\r\n{AUTH}\
                  Content-Length: 6291456\r\n\r\n"
             ),
         ];
@@ -682,7 +686,7 @@ async fn vanishing_clients_leave_no_temp_files() {
         // Start a download, read a little, vanish.
         for _ in 0..3 {
             let mut conn = TcpStream::connect(a).unwrap();
-            conn.write_all(format!("GET /gone/big HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes())
+            conn.write_all(format!("GET /gone/big HTTP/1.1\r\nHost: {a}\r\n{AUTH}\r\n").as_bytes())
                 .unwrap();
             let mut buf = vec![0u8; 64 * 1024];
             let n = conn.read(&mut buf).unwrap();

@@ -92,6 +92,8 @@ try:
 except botocore.exceptions.ClientError as e:
     assert e.response["Error"]["Code"] == "NoSuchTagSet", e.response
 policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::py-sub/*"}]}'
+# A public policy needs BlockPublicPolicy off first (on for new buckets), as in AWS.
+s3.put_public_access_block(Bucket="py-sub", PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": True})
 s3.put_bucket_policy(Bucket="py-sub", Policy=policy)
 assert s3.get_bucket_policy(Bucket="py-sub")["Policy"] == policy
 s3.put_bucket_cors(Bucket="py-sub", CORSConfiguration={"CORSRules": [
@@ -225,7 +227,25 @@ fn aws_cli_s3_cp_ls_sync_rm_and_s3api() {
     ok(&["s3", "rb", "--force", "s3://cli-bucket"]);
 }
 
+/// curl signing with the test credentials (SigV4, `--aws-sigv4`), as an S3 user's client does:
+/// S3 refuses anonymous requests to private buckets.
 fn curl(args: &[&str]) -> String {
+    let (status, out, err) = run(Command::new("curl")
+        .args([
+            "-sS",
+            "-i",
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+            "test:test",
+        ])
+        .args(args));
+    assert!(status.success(), "{err}");
+    out
+}
+
+/// curl without credentials: an anonymous request (a browser, a public download).
+fn curl_anonymous(args: &[&str]) -> String {
     let (status, out, err) = run(Command::new("curl").args(["-sS", "-i"]).args(args));
     assert!(status.success(), "{err}");
     out
@@ -431,9 +451,22 @@ fn curl_virtual_hosts_error_xml_and_cors_preflight() {
         "{out}"
     );
 
+    // Without credentials the bucket's private objects are refused (HEAD: no body).
+    let out = curl_anonymous(&[&format!("{base}/vh-bucket/some/key.txt")]);
+    assert!(
+        out.starts_with("HTTP/1.1 403")
+            && out.contains("<Code>AccessDenied</Code><Message>Access Denied</Message>"),
+        "{out}"
+    );
+    let out = curl_anonymous(&["-I", &format!("{base}/vh-bucket/some/key.txt")]);
+    assert!(
+        out.starts_with("HTTP/1.1 403") && !out.contains("<Error>"),
+        "{out}"
+    );
+
     // CORS preflight answered from the bucket's configuration.
     let cors = "<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>30</MaxAgeSeconds></CORSRule></CORSConfiguration>";
-    let out = curl(&[
+    let out = curl_anonymous(&[
         "-X",
         "OPTIONS",
         "-H",
@@ -451,7 +484,7 @@ fn curl_virtual_hosts_error_xml_and_cors_preflight() {
         &format!("{base}/vh-bucket?cors"),
     ]);
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    let out = curl(&[
+    let out = curl_anonymous(&[
         "-X",
         "OPTIONS",
         "-H",
@@ -470,7 +503,7 @@ fn curl_virtual_hosts_error_xml_and_cors_preflight() {
     );
     assert!(lower.contains("access-control-allow-methods: put"), "{out}");
     assert!(lower.contains("access-control-max-age: 30"), "{out}");
-    let out = curl(&[
+    let out = curl_anonymous(&[
         "-X",
         "OPTIONS",
         "-H",
@@ -723,7 +756,10 @@ fn curl_static_website_endpoints() {
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--data-binary", body, &url]);
         let out = curl(&args);
-        assert!(out.starts_with("HTTP/1.1 200"), "{path}: {out}");
+        assert!(
+            out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.1 204"),
+            "{path}: {out}"
+        );
     };
     let html = ["-H", "Content-Type: text/html"];
     for b in [
@@ -732,8 +768,26 @@ fn curl_static_website_endpoints() {
         "lost-error-site",
         "moved-site",
         "no-website",
+        "private-site",
     ] {
         put(b, &[], "");
+    }
+    // Website endpoints read anonymously: as in AWS, a site's bucket needs its public access block
+    // relaxed and a public-read policy (with s3:ListBucket, so missing pages are 404s, not 403s).
+    for b in ["site", "bare-site", "lost-error-site"] {
+        put(
+            &format!("{b}?publicAccessBlock"),
+            &[],
+            "<PublicAccessBlockConfiguration><BlockPublicAcls>false</BlockPublicAcls>\
+             <IgnorePublicAcls>false</IgnorePublicAcls><BlockPublicPolicy>false</BlockPublicPolicy>\
+             <RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration>",
+        );
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+            {{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}},
+            {{"Sid":"PublicList","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::{b}"}}]}}"#
+        );
+        put(&format!("{b}?policy"), &[], &policy);
     }
     put("site/index.html", &html, "<h1>home</h1>");
     put("site/docs/index.html", &html, "<h1>docs</h1>");
@@ -772,6 +826,12 @@ fn curl_static_website_endpoints() {
         "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument><ErrorDocument><Key>err.html</Key></ErrorDocument></WebsiteConfiguration>",
     );
     put(
+        "private-site?website",
+        &[],
+        "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>",
+    );
+    put("private-site/index.html", &html, "<h1>private</h1>");
+    put(
         "moved-site?website",
         &[],
         "<WebsiteConfiguration><RedirectAllRequestsTo><HostName>www.example.com</HostName><Protocol>https</Protocol></RedirectAllRequestsTo></WebsiteConfiguration>",
@@ -783,7 +843,7 @@ fn curl_static_website_endpoints() {
         let mut args = vec!["--resolve", resolve.as_str()];
         args.extend_from_slice(extra);
         args.push(&url);
-        curl(&args)
+        curl_anonymous(&args)
     };
     let header = |out: &str, name: &str| -> Option<String> {
         let head = out.split("\r\n\r\n").next().unwrap_or("");
@@ -899,6 +959,18 @@ fn curl_static_website_endpoints() {
     );
     assert!(out.starts_with("HTTP/1.1 404"), "{out}");
     assert!(out.contains("<li>Code: NoSuchBucket</li>\n<li>Message: The specified bucket does not exist</li>\n<li>BucketName: missing-bkt</li>"), "{out}");
+    // A site whose bucket is not public: 403 AccessDenied, as an HTML page.
+    let out = get(
+        "private-site.s3-website.localhost.localstack.cloud",
+        "/",
+        &[],
+    );
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    assert!(
+        out.contains("<li>Code: AccessDenied</li>\n<li>Message: Access Denied</li>"),
+        "{out}"
+    );
+    assert!(!out.contains("<h1>private</h1>"), "{out}");
     // RedirectAllRequestsTo keeps the path.
     let out = get(
         "moved-site.s3-website.localhost.localstack.cloud",
@@ -1000,6 +1072,8 @@ ep = sys.argv[1]
 s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
 s3.create_bucket(Bucket="subs")
 s3.put_object(Bucket="subs", Key="k", Body=b"original")
+# Hand-made requests carry credentials (Skyport accepts any signature): the bucket is private.
+AUTH = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x"}
 
 def code(call, **kw):
     try:
@@ -1027,7 +1101,7 @@ for call, kw, op in [
     assert message.split(" ")[0].replace("Get", "").replace("List", "").rstrip("s") in op.replace("List", "").replace("Get", ""), (op, message)
 
 # A PUT of an object subresource that exists only for GET must not overwrite the object.
-req = urllib.request.Request(ep + "/subs/k?torrent", data=b"overwritten", method="PUT")
+req = urllib.request.Request(ep + "/subs/k?torrent", data=b"overwritten", method="PUT", headers=AUTH)
 try:
     urllib.request.urlopen(req)
     raise SystemExit("PUT ?torrent should fail")
@@ -1035,14 +1109,14 @@ except urllib.error.HTTPError as e:
     assert e.code == 405 and b"<Code>MethodNotAllowed</Code>" in e.read(), e.code
 assert s3.get_object(Bucket="subs", Key="k")["Body"].read() == b"original"
 # A GET of ?attributes is GetObjectAttributes, never the bytes (without x-amz-object-attributes: 400).
-req = urllib.request.Request(ep + "/subs/k?attributes", method="GET")
+req = urllib.request.Request(ep + "/subs/k?attributes", method="GET", headers=AUTH)
 try:
     body = urllib.request.urlopen(req).read()
     raise SystemExit("GET ?attributes returned %r" % body)
 except urllib.error.HTTPError as e:
     assert e.code == 400 and b"<Code>InvalidRequest</Code>" in e.read(), e.code
 # A PUT of a bucket subresource Skyport lacks is refused, not taken for CreateBucket.
-req = urllib.request.Request(ep + "/subs?metrics&id=m1", data=b"<MetricsConfiguration/>", method="PUT")
+req = urllib.request.Request(ep + "/subs?metrics&id=m1", data=b"<MetricsConfiguration/>", method="PUT", headers=AUTH)
 try:
     urllib.request.urlopen(req)
     raise SystemExit("PUT ?metrics should fail")

@@ -1490,7 +1490,9 @@ s3.put_object(Bucket="py-enc", Key="plain", Body=b"p")
 expect(error(s3.get_object, Bucket="py-enc", Key="plain", **ssec), 400, "InvalidRequest",
        "The encryption parameters are not applicable to this object.")
 # (botocore computes the key MD5 itself: a wrong one is sent by hand.)
-req = urllib.request.Request(endpoint + "/py-enc/bad", data=b"x", method="PUT", headers={
+# (Hand-made requests carry credentials, any signature: the bucket is private.)
+AUTH = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x"}
+req = urllib.request.Request(endpoint + "/py-enc/bad", data=b"x", method="PUT", headers={**AUTH,
     "x-amz-server-side-encryption-customer-algorithm": "AES256",
     "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
     "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(b"0" * 16).decode()})
@@ -1551,6 +1553,9 @@ assert s3.put_object(Bucket="py-enc", Key="e", Body=b"x")["ServerSideEncryption"
 
 # CORS: preflights without a configuration or a bucket are 403; actual requests get the rule's headers.
 def call(method, path, headers):
+    # Preflights are never signed; the actual requests are the signed calls of a logged-in page.
+    if method != "OPTIONS":
+        headers = {**AUTH, **headers}
     req = urllib.request.Request(endpoint + path, method=method, headers=headers)
     try:
         r = urllib.request.urlopen(req)
@@ -1906,6 +1911,136 @@ fn boto3_select_object_content() {
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
         .arg(SELECT)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}
+
+const ANONYMOUS_ACCESS: &str = r##"
+import json, sys, urllib.request, urllib.error
+import boto3, botocore
+
+ep = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="test",
+                  aws_secret_access_key="test")
+
+def anon(method, path, data=None):
+    req = urllib.request.Request(ep + path, data=data, method=method)
+    try:
+        r = urllib.request.urlopen(req)
+        return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+def denied(result):
+    status, body = result
+    return status == 403 and b"<Code>AccessDenied</Code><Message>Access Denied</Message>" in body
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"], e.response["Error"]["Message"]
+    raise SystemExit("expected %s to fail" % call.__name__)
+
+OPEN = {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+
+# A private object: anonymous GET is 403 AccessDenied (HEAD: no body), signed GET 200.
+s3.create_bucket(Bucket="anon-private")
+s3.put_object(Bucket="anon-private", Key="secret.txt", Body=b"secret")
+assert denied(anon("GET", "/anon-private/secret.txt"))
+status, body = anon("HEAD", "/anon-private/secret.txt")
+assert status == 403 and body == b"", (status, body)
+assert denied(anon("GET", "/anon-private/missing"))
+assert denied(anon("GET", "/anon-private?list-type=2"))
+assert denied(anon("PUT", "/anon-private/new", b"x"))
+assert anon("GET", "/anon-no-such-bucket/k")[0] == 404
+assert s3.get_object(Bucket="anon-private", Key="secret.txt")["Body"].read() == b"secret"
+
+# A public-read object ACL (ACLs enabled, public access block off): readable, not writable.
+s3.create_bucket(Bucket="anon-acl", ObjectOwnership="BucketOwnerPreferred")
+s3.put_public_access_block(Bucket="anon-acl", PublicAccessBlockConfiguration=OPEN)
+s3.put_object(Bucket="anon-acl", Key="pub.txt", Body=b"public", ACL="public-read")
+s3.put_object(Bucket="anon-acl", Key="priv.txt", Body=b"private")
+assert anon("GET", "/anon-acl/pub.txt") == (200, b"public")
+assert anon("HEAD", "/anon-acl/pub.txt")[0] == 200
+assert denied(anon("GET", "/anon-acl/priv.txt"))
+assert denied(anon("PUT", "/anon-acl/pub.txt", b"overwritten"))
+assert denied(anon("DELETE", "/anon-acl/pub.txt"))
+assert s3.get_object(Bucket="anon-acl", Key="pub.txt")["Body"].read() == b"public"
+# IgnorePublicAcls: the public-read ACL no longer grants.
+s3.put_public_access_block(Bucket="anon-acl", PublicAccessBlockConfiguration=dict(OPEN, IgnorePublicAcls=True))
+assert denied(anon("GET", "/anon-acl/pub.txt"))
+# BucketOwnerEnforced disables ACLs altogether.
+s3.put_public_access_block(Bucket="anon-acl", PublicAccessBlockConfiguration=OPEN)
+assert anon("GET", "/anon-acl/pub.txt")[0] == 200
+s3.put_object_acl(Bucket="anon-acl", Key="pub.txt", ACL="private")
+assert denied(anon("GET", "/anon-acl/pub.txt"))
+
+# Block Public Access is on for new buckets: a public policy is refused.
+s3.create_bucket(Bucket="anon-policy")
+public_read = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+     "Resource": "arn:aws:s3:::anon-policy/public/*"},
+    {"Sid": "PublicList", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:ListBucket",
+     "Resource": "arn:aws:s3:::anon-policy"},
+    {"Sid": "NotThisOne", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+     "Resource": "arn:aws:s3:::anon-policy/public/blocked.txt"}]}
+status, code, message = error(s3.put_bucket_policy, Bucket="anon-policy", Policy=json.dumps(public_read))
+assert (status, code) == (403, "AccessDenied") and "BlockPublicPolicy" in message, (status, code, message)
+assert error(s3.get_bucket_policy, Bucket="anon-policy")[1] == "NoSuchBucketPolicy"
+# A policy for named principals is not public: stored.
+named = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                                                 "Action": "s3:GetObject", "Resource": "arn:aws:s3:::anon-policy/*"}]}
+s3.put_bucket_policy(Bucket="anon-policy", Policy=json.dumps(named))
+
+# With the block relaxed: a policy allowing s3:GetObject to "*" on public/*.
+s3.put_public_access_block(Bucket="anon-policy", PublicAccessBlockConfiguration=OPEN)
+s3.put_bucket_policy(Bucket="anon-policy", Policy=json.dumps(public_read))
+for key in ["public/a.txt", "public/blocked.txt", "private/b.txt"]:
+    s3.put_object(Bucket="anon-policy", Key=key, Body=key.encode())
+assert anon("GET", "/anon-policy/public/a.txt") == (200, b"public/a.txt")
+assert denied(anon("GET", "/anon-policy/private/b.txt"))
+# An explicit Deny wins over the Allow.
+assert denied(anon("GET", "/anon-policy/public/blocked.txt"))
+status, body = anon("HEAD", "/anon-policy/public/blocked.txt")
+assert status == 403 and body == b"", (status, body)
+# Allowed to list: a missing key is a 404, and ListObjects works anonymously.
+assert anon("GET", "/anon-policy/public/missing.txt")[0] == 404
+status, body = anon("GET", "/anon-policy?list-type=2&prefix=public/")
+assert status == 200 and b"<Key>public/a.txt</Key>" in body and b"private/b.txt" not in body, (status, body)
+status, body = anon("GET", "/anon-policy")
+assert status == 200 and b"<Key>private/b.txt</Key>" in body, (status, body)
+# Writes are not granted.
+assert denied(anon("PUT", "/anon-policy/public/new.txt", b"x"))
+assert denied(anon("DELETE", "/anon-policy/public/a.txt"))
+# RestrictPublicBuckets: a public policy grants nothing to anonymous callers.
+s3.put_public_access_block(Bucket="anon-policy", PublicAccessBlockConfiguration=dict(OPEN, RestrictPublicBuckets=True))
+assert denied(anon("GET", "/anon-policy/public/a.txt"))
+s3.put_public_access_block(Bucket="anon-policy", PublicAccessBlockConfiguration=OPEN)
+# A policy granting anonymous writes under a prefix.
+upload = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                                                  "Resource": "arn:aws:s3:::anon-policy/inbox/*"}]}
+s3.put_bucket_policy(Bucket="anon-policy", Policy=json.dumps(upload))
+assert anon("PUT", "/anon-policy/inbox/drop.txt", b"dropped")[0] == 200
+assert denied(anon("PUT", "/anon-policy/other.txt", b"x"))
+assert s3.get_object(Bucket="anon-policy", Key="inbox/drop.txt")["Body"].read() == b"dropped"
+# Signed requests are unaffected.
+assert s3.get_object(Bucket="anon-policy", Key="private/b.txt")["Body"].read() == b"private/b.txt"
+print("ok")
+"##;
+
+/// What AWS always checks for anonymous requests: ACLs, the bucket policy and Block Public
+/// Access (issue #16); signed requests are allowed as before.
+#[test]
+fn anonymous_requests_follow_acls_bucket_policies_and_block_public_access() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(ANONYMOUS_ACCESS)
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");

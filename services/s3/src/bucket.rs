@@ -155,28 +155,28 @@ impl S3 {
                     });
                 }
             };
-            ctx.set_operation(format!("{verb}{}", sub.op));
+            self.authorize(ctx, req, &format!("{verb}{}", sub.op))?;
             return self.subresource(ctx, req, bucket, sub, body).await;
         }
         match *m {
             Method::PUT if req.has("object-lock") => {
-                ctx.set_operation("PutObjectLockConfiguration");
+                self.authorize(ctx, req, "PutObjectLockConfiguration")?;
                 self.put_object_lock_configuration(bucket, body).await
             }
             Method::GET if req.has("object-lock") => {
-                ctx.set_operation("GetObjectLockConfiguration");
+                self.authorize(ctx, req, "GetObjectLockConfiguration")?;
                 self.get_object_lock_configuration(bucket)
             }
             Method::PUT if req.has("versioning") => {
-                ctx.set_operation("PutBucketVersioning");
+                self.authorize(ctx, req, "PutBucketVersioning")?;
                 self.put_versioning(bucket, body).await
             }
             Method::PUT => {
-                ctx.set_operation("CreateBucket");
+                self.authorize(ctx, req, "CreateBucket")?;
                 self.create_bucket(ctx, req, bucket, body).await
             }
             Method::HEAD => {
-                ctx.set_operation("HeadBucket");
+                self.authorize(ctx, req, "HeadBucket")?;
                 let b = self.bucket(bucket)?;
                 let mut r = wire::empty(StatusCode::OK);
                 wire::set(r.headers_mut(), "x-amz-bucket-region", &b.region);
@@ -185,11 +185,11 @@ impl S3 {
                 Ok(r)
             }
             Method::DELETE => {
-                ctx.set_operation("DeleteBucket");
+                self.authorize(ctx, req, "DeleteBucket")?;
                 self.delete_bucket(bucket).await
             }
             Method::GET if req.has("location") => {
-                ctx.set_operation("GetBucketLocation");
+                self.authorize(ctx, req, "GetBucketLocation")?;
                 let b = self.bucket(bucket)?;
                 let text = if b.region == "us-east-1" {
                     format!(
@@ -204,7 +204,7 @@ impl S3 {
                 Ok(wire::xml(StatusCode::OK, text))
             }
             Method::GET if req.has("versioning") => {
-                ctx.set_operation("GetBucketVersioning");
+                self.authorize(ctx, req, "GetBucketVersioning")?;
                 let b = self.bucket(bucket)?;
                 let mut w = XmlWriter::with_declaration();
                 w.start_ns("VersioningConfiguration", NS);
@@ -214,19 +214,19 @@ impl S3 {
                 Ok(wire::xml(StatusCode::OK, w.finish()))
             }
             Method::GET if req.has("versions") => {
-                ctx.set_operation("ListObjectVersions");
+                self.authorize(ctx, req, "ListObjectVersions")?;
                 self.list_versions(req, bucket)
             }
             Method::GET if req.has("uploads") => {
-                ctx.set_operation("ListMultipartUploads");
+                self.authorize(ctx, req, "ListMultipartUploads")?;
                 self.list_uploads(req, bucket)
             }
             Method::GET if req.q("list-type") == Some("2") => {
-                ctx.set_operation("ListObjectsV2");
+                self.authorize(ctx, req, "ListObjectsV2")?;
                 self.list_objects(req, bucket, true)
             }
             Method::GET => {
-                ctx.set_operation("ListObjects");
+                self.authorize(ctx, req, "ListObjects")?;
                 self.list_objects(req, bucket, false)
             }
             Method::POST
@@ -239,8 +239,8 @@ impl S3 {
                 Ok(response)
             }
             Method::POST if req.has("delete") => {
-                ctx.set_operation("DeleteObjects");
-                let (response, events) = self.delete_objects(req, bucket, body).await?;
+                self.authorize(ctx, req, "DeleteObjects")?;
+                let (response, events) = self.delete_objects(ctx, req, bucket, body).await?;
                 self.notify(ctx, bucket, &events).await;
                 Ok(response)
             }
@@ -531,6 +531,7 @@ impl S3 {
                 let update = match sub.query {
                     "policy" => {
                         validate::policy(&text)?;
+                        self.check_block_public_policy(ctx, &b, &text)?;
                         Update::Config(Some(text))
                     }
                     "tagging" => {

@@ -28,6 +28,7 @@
 //! object either absent or complete; object data no metadata refers to is swept at the next start.
 #![forbid(unsafe_code)]
 
+mod access;
 pub mod access_log;
 pub mod blob;
 mod bucket;
@@ -115,6 +116,8 @@ pub struct S3 {
     lifecycle: lifecycle::LifecycleOptions,
     /// Server access log records waiting for delivery.
     access_logs: access_log::AccessLogs,
+    /// Bucket policies parsed for anonymous requests, once per stored document.
+    policies: access::PolicyCache,
 }
 
 impl S3 {
@@ -139,6 +142,7 @@ impl S3 {
             verifier: None,
             lifecycle: lifecycle::LifecycleOptions::default(),
             access_logs: access_log::AccessLogs::default(),
+            policies: access::PolicyCache::default(),
         };
         s3.note_access_logging();
         Ok(s3)
@@ -219,7 +223,7 @@ impl S3 {
         let Some(bucket) = req.bucket.clone() else {
             return match m {
                 Method::GET => {
-                    ctx.set_operation("ListBuckets");
+                    self.authorize(ctx, &req, "ListBuckets")?;
                     self.list_buckets(ctx, &req)
                 }
                 _ => Err(S3Error::MethodNotAllowed {
@@ -240,7 +244,11 @@ impl S3 {
                 if key.len() > 1024 {
                     return Err(S3Error::KeyTooLong { size: key.len() });
                 }
-                let response = self.object_op(ctx, &req, &bucket, &key, body).await?;
+                let response = match self.object_op(ctx, &req, &bucket, &key, body).await {
+                    Ok(r) => r,
+                    Err(e) if req.anonymous => return Err(self.hide_missing(ctx, &req, &bucket, e)),
+                    Err(e) => return Err(e),
+                };
                 let notifies = matches!(
                     ctx.operation.as_deref(),
                     Some(
@@ -364,83 +372,83 @@ impl S3 {
         match req.method {
             Method::PUT => {
                 if req.has("retention") {
-                    ctx.set_operation("PutObjectRetention");
+                    self.authorize(ctx, req, "PutObjectRetention")?;
                     self.put_object_retention(req, bucket, key, body).await
                 } else if req.has("legal-hold") {
-                    ctx.set_operation("PutObjectLegalHold");
+                    self.authorize(ctx, req, "PutObjectLegalHold")?;
                     self.put_object_legal_hold(req, bucket, key, body).await
                 } else if req.has("tagging") {
-                    ctx.set_operation("PutObjectTagging");
+                    self.authorize(ctx, req, "PutObjectTagging")?;
                     self.put_object_tagging(req, bucket, key, body).await
                 } else if req.has("acl") {
-                    ctx.set_operation("PutObjectAcl");
+                    self.authorize(ctx, req, "PutObjectAcl")?;
                     self.put_object_acl(req, bucket, key, body).await
                 } else if let Some(upload) = upload {
                     if req.h("x-amz-copy-source").is_some() {
-                        ctx.set_operation("UploadPartCopy");
+                        self.authorize(ctx, req, "UploadPartCopy")?;
                         self.upload_part_copy(req, bucket, key, &upload).await
                     } else {
-                        ctx.set_operation("UploadPart");
+                        self.authorize(ctx, req, "UploadPart")?;
                         self.upload_part(req, bucket, key, &upload, body).await
                     }
                 } else if req.h("x-amz-copy-source").is_some() {
-                    ctx.set_operation("CopyObject");
+                    self.authorize(ctx, req, "CopyObject")?;
                     self.copy_object(req, bucket, key).await
                 } else {
-                    ctx.set_operation("PutObject");
+                    self.authorize(ctx, req, "PutObject")?;
                     self.put_object(req, bucket, key, body).await
                 }
             }
             Method::GET | Method::HEAD => {
                 let head = req.method == Method::HEAD;
                 if let Some(upload) = upload {
-                    ctx.set_operation("ListParts");
+                    self.authorize(ctx, req, "ListParts")?;
                     self.list_parts(req, bucket, key, &upload)
                 } else if req.has("attributes") && !head {
-                    ctx.set_operation("GetObjectAttributes");
+                    self.authorize(ctx, req, "GetObjectAttributes")?;
                     self.get_object_attributes(req, bucket, key)
                 } else if req.has("retention") && !head {
-                    ctx.set_operation("GetObjectRetention");
+                    self.authorize(ctx, req, "GetObjectRetention")?;
                     self.get_object_retention(req, bucket, key)
                 } else if req.has("legal-hold") && !head {
-                    ctx.set_operation("GetObjectLegalHold");
+                    self.authorize(ctx, req, "GetObjectLegalHold")?;
                     self.get_object_legal_hold(req, bucket, key)
                 } else if req.has("tagging") {
-                    ctx.set_operation("GetObjectTagging");
+                    self.authorize(ctx, req, "GetObjectTagging")?;
                     self.get_object_tagging(req, bucket, key)
                 } else if req.has("acl") {
-                    ctx.set_operation("GetObjectAcl");
+                    self.authorize(ctx, req, "GetObjectAcl")?;
                     self.get_object_acl(req, bucket, key)
                 } else {
-                    ctx.set_operation(if head { "HeadObject" } else { "GetObject" });
+                    self.authorize(ctx, req, if head { "HeadObject" } else { "GetObject" })?;
                     self.get_object(req, bucket, key, head)
                 }
             }
             Method::DELETE => {
                 if let Some(upload) = upload {
-                    ctx.set_operation("AbortMultipartUpload");
+                    self.authorize(ctx, req, "AbortMultipartUpload")?;
                     self.abort_upload(bucket, key, &upload).await
                 } else if req.has("tagging") {
-                    ctx.set_operation("DeleteObjectTagging");
+                    self.authorize(ctx, req, "DeleteObjectTagging")?;
                     self.delete_object_tagging(req, bucket, key).await
                 } else {
-                    ctx.set_operation("DeleteObject");
+                    self.authorize(ctx, req, "DeleteObject")?;
                     self.delete_object(req, bucket, key).await
                 }
             }
             Method::POST => {
                 if req.has("uploads") {
-                    ctx.set_operation("CreateMultipartUpload");
+                    self.authorize(ctx, req, "CreateMultipartUpload")?;
                     self.create_upload(req, bucket, key).await
                 } else if let Some(upload) = upload {
-                    ctx.set_operation("CompleteMultipartUpload");
+                    self.authorize(ctx, req, "CompleteMultipartUpload")?;
                     self.complete_upload(ctx, req, bucket, key, &upload, body)
                         .await
                 } else if req.has("select") {
-                    ctx.set_operation("SelectObjectContent");
+                    self.authorize(ctx, req, "SelectObjectContent")?;
                     self.select_object_content(req, bucket, key, body).await
                 } else if req.has("restore") {
-                    ctx.set_operation("RestoreObject");
+                    self.authorize(ctx, req, "RestoreObject")?;
                     self.restore_object(req, bucket, key, body).await
                 } else {
                     Err(S3Error::NotImplemented {
@@ -474,12 +482,17 @@ impl Service for S3 {
         let (parts, body) = request.into_parts();
         // Website endpoints are anonymous: no signature to check.
         if website::is_website_host(&ctx.host, &self.domains) {
-            let req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
+            let mut req =
+                S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
+            req.anonymous = true;
             return Ok(self.website(ctx, req).await);
         }
+        // Decided before anything else: no credentials means AWS's checks for anonymous callers.
+        let anonymous = access::is_anonymous(&parts);
+        // Strict mode verifies what is signed; anonymous requests meet the access checks instead.
         let chunk_signer = match &self.verifier {
-            Some(v) => v.verify(ctx, &parts)?,
-            None => {
+            Some(v) if !anonymous => v.verify(ctx, &parts)?,
+            _ => {
                 // Without signature checks, a presigned URL still expires, as in AWS.
                 sigv4::check_presigned(&parts)?;
                 None
@@ -487,6 +500,7 @@ impl Service for S3 {
         };
         let mut req = S3Request::parse(ctx, &self.domains, &parts).map_err(S3Error::into_aws)?;
         req.chunk_signer = chunk_signer;
+        req.anonymous = anonymous;
         // Server access logging: what the record needs, taken before the handler consumes the request.
         let logged = match &req.bucket {
             Some(bucket) if self.access_logs.on() => Some((

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 use skyport_core::xml::XmlWriter;
-use skyport_core::{Body, timefmt};
+use skyport_core::{Body, RequestContext, timefmt};
 
 use crate::S3;
 use crate::blob::{BlobStore, WriteOptions, Written};
@@ -1200,6 +1200,7 @@ impl S3 {
 
     pub(crate) async fn delete_objects(
         &self,
+        ctx: &RequestContext,
         req: &S3Request,
         bucket: &str,
         body: Body,
@@ -1233,7 +1234,18 @@ impl S3 {
         for o in objects {
             let key = o.text_of("Key").unwrap_or("").to_owned();
             let vid = o.text_of("VersionId").map(str::to_owned);
-            let outcome = match DeleteConditions::from_object(o) {
+            let allowed = match req.anonymous {
+                true => self.authorize_anonymous(
+                    ctx,
+                    req,
+                    "DeleteObject",
+                    Some(bucket),
+                    Some(&key),
+                    vid.as_deref(),
+                ),
+                false => Ok(()),
+            };
+            let outcome = match allowed.and_then(|()| DeleteConditions::from_object(o)) {
                 Ok(conditions) => {
                     self.delete_one(&b, &key, vid.clone(), bypass, conditions)
                         .await

@@ -368,6 +368,10 @@ impl S3 {
                 "",
             ));
         }
+        // A form without a signature is an anonymous upload: it needs a public grant.
+        if req.anonymous && !crate::access::form_is_signed(&fields) {
+            self.authorize_anonymous(ctx, req, "PostObject", Some(bucket), Some(&key), None)?;
+        }
         let mut range: Option<(u64, u64)> = None;
         if let Some(policy) = field("policy") {
             let doc = base64::engine::general_purpose::STANDARD
@@ -418,6 +422,7 @@ impl S3 {
             query: Vec::new(),
             headers,
             chunk_signer: None,
+            anonymous: false,
         };
         let mut template = template_from(&form, &b)?;
         crate::object::check_write_acl(&b, &form)?;

@@ -5,7 +5,8 @@
 //! `RedirectAllRequestsTo`, `RoutingRules` (`KeyPrefixEquals`, `HttpErrorCodeReturnedEquals`; `HostName`,
 //! `Protocol`, `ReplaceKeyWith`, `ReplaceKeyPrefixWith`, `HttpRedirectCode`), objects' own
 //! `x-amz-website-redirect-location`, the custom error document, and S3's HTML error pages (never XML).
-//! Only GET and HEAD are served. Access is not checked (no public-read policy is needed).
+//! Only GET and HEAD are served, as anonymous reads: each object served must be public (a bucket
+//! policy allowing `s3:GetObject` to `"*"`, or a public-read ACL), as in AWS (see `access`).
 
 use http::{Method, Response, StatusCode};
 use skyport_core::context::Scheme;
@@ -251,7 +252,7 @@ impl S3 {
         } else {
             key.clone()
         };
-        let error = match self.website_object(&req, &bucket, &target, head) {
+        let error = match self.website_object(ctx, &req, &bucket, &target, head) {
             Ok(r) => return r,
             Err(S3Error::NotModified {
                 etag,
@@ -299,8 +300,9 @@ impl S3 {
             query: Vec::new(),
             headers: http::HeaderMap::new(),
             chunk_signer: None,
+            anonymous: true,
         };
-        match self.website_object(&plain, &bucket, error_key, head) {
+        match self.website_object(ctx, &plain, &bucket, error_key, head) {
             Ok(mut r) => {
                 *r.status_mut() = error.status;
                 error_headers(r.headers_mut(), &error);
@@ -323,12 +325,28 @@ impl S3 {
     /// apply; its query does not), or its own redirect.
     fn website_object(
         &self,
+        ctx: &RequestContext,
         req: &S3Request,
         bucket: &str,
         key: &str,
         head: bool,
     ) -> Result<Response<Body>, S3Error> {
-        let v = self.read_version(bucket, key, None)?;
+        // The website endpoint reads anonymously: the object must be public (a missing one reads
+        // as 404 only to callers allowed to list the bucket, 403 otherwise).
+        let read = S3Request {
+            method: Method::GET,
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+            query: Vec::new(),
+            headers: req.headers.clone(),
+            chunk_signer: None,
+            anonymous: true,
+        };
+        self.authorize_anonymous(ctx, &read, "GetObject", Some(bucket), Some(key), None)
+            .map_err(|e| self.hide_missing(ctx, &read, bucket, e))?;
+        let v = self
+            .read_version(bucket, key, None)
+            .map_err(|e| self.hide_missing(ctx, &read, bucket, e))?;
         if let Some((_, to)) = v
             .headers
             .iter()
@@ -343,6 +361,7 @@ impl S3 {
             query: Vec::new(),
             headers: req.headers.clone(),
             chunk_signer: None,
+            anonymous: true,
         };
         let mut r = self.get_object(&plain, bucket, key, head)?;
         // The website endpoint sends no S3 API headers of the version.

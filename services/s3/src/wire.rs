@@ -22,6 +22,8 @@ pub struct S3Request {
     pub headers: HeaderMap,
     /// Strict mode: verifies the chunk signatures of a signed aws-chunked body.
     pub chunk_signer: Option<crate::chunked::ChunkSigner>,
+    /// The request carries no credentials (see [`crate::access`]); set by the service.
+    pub anonymous: bool,
 }
 
 impl S3Request {
@@ -66,6 +68,7 @@ impl S3Request {
             query,
             headers,
             chunk_signer: None,
+            anonymous: false,
         })
     }
 
