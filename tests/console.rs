@@ -29,6 +29,10 @@ use skyport_testkit::netns::{NetnsGuard, is_root, root_required};
 const API: &str = "/_skyport/console/api";
 
 /// One HTTP/1.1 request (`Connection: close`): the status and the body.
+/// An `Authorization` header: S3 treats the request as signed (signatures are not verified by default);
+/// unsigned requests are anonymous and meet the bucket's ACLs and policy, as in AWS.
+const SIGNED: &str = "Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -317,7 +321,7 @@ fn the_request_log_streams_over_sse_and_captures_bodies_only_while_watched() {
     let sp = Skyport::start();
     let addr = ipv4(&sp);
     // Nobody watches: the entry has no bodies.
-    let (status, _) = http(addr, "PUT", "/unwatched-bucket", &[], b"");
+    let (status, _) = http(addr, "PUT", "/unwatched-bucket", &[SIGNED], b"");
     assert_eq!(status, 200);
     let (_, list) = http(addr, "GET", &format!("{API}/requests"), &[], b"");
     let list = json(&list);
@@ -359,11 +363,11 @@ fn the_request_log_streams_over_sse_and_captures_bodies_only_while_watched() {
         addr,
         "PUT",
         "/unwatched-bucket/key.txt",
-        &[],
+        &[SIGNED],
         b"watched body",
     );
     assert_eq!(status, 200);
-    let (status, body) = http(addr, "GET", "/unwatched-bucket/key.txt", &[], b"");
+    let (status, body) = http(addr, "GET", "/unwatched-bucket/key.txt", &[SIGNED], b"");
     assert_eq!((status, body.as_str()), (200, "watched body"));
     let mut events = Vec::new();
     while events.len() < 2 {
