@@ -45,7 +45,7 @@ pub mod notify;
 mod object;
 mod post;
 mod restore;
-mod select;
+pub mod select;
 pub mod sigv4;
 mod snapshot;
 mod source;

@@ -820,6 +820,38 @@ fn run(query: &Query, input: &Input, output: &Output, data: &[u8]) -> S3Result<V
     Ok(out.into_bytes())
 }
 
+/// Runs `expression` over `data` read as CSV with a header line (`csv`) or as JSON lines, writing CSV or
+/// JSON: the whole evaluation a `SelectObjectContent` request performs, without the request (for the fuzz
+/// target and tests). Errors are S3 Select's codes.
+pub fn evaluate(expression: &str, csv: bool, data: &[u8]) -> Result<Vec<u8>, String> {
+    let query = sql::parse(expression).map_err(|e| e.to_string())?;
+    let (input, output) = if csv {
+        (
+            Input::Csv {
+                header: "USE",
+                field: ',',
+                record: '\n',
+                quote: '"',
+                comments: None,
+            },
+            Output::Csv {
+                field: ",".into(),
+                record: "\n".into(),
+                quote: '"',
+                always: false,
+            },
+        )
+    } else {
+        (
+            Input::Json { lines: true },
+            Output::Json {
+                record: "\n".into(),
+            },
+        )
+    };
+    run(&query, &input, &output, data).map_err(|e| e.to_string())
+}
+
 /// One event-stream message with string headers.
 fn message(headers: &[(&str, &str)], payload: &[u8]) -> Bytes {
     let mut h = BytesMut::new();
