@@ -23,9 +23,10 @@ use common::run;
 /// The tag `compose/build-local.sh` builds.
 const IMAGE: &str = "skyport/skyport:local";
 /// The bound for the uncompressed image. Issue #7 set 20 MB for a binary serving S3, SQS and STS (15.7 MB
-/// then); with Lambda, Logs, IAM, DynamoDB, SNS and EventBridge it is 29.7 MB (docs/docker.md says where
-/// the bytes go), so the bound guards against regressions at 30 MB, still a twentieth of LocalStack's image.
-const MAX_IMAGE_BYTES: u64 = 30_000_000;
+/// then); with Lambda, Logs, IAM, DynamoDB, SNS, EventBridge, ECR, the policy evaluator, S3 Select and
+/// PartiQL it is 30.5 MB (docs/docker.md says where the bytes go), so the bound guards against regressions
+/// at 32 MB, still a fifteenth of LocalStack's image.
+const MAX_IMAGE_BYTES: u64 = 32_000_000;
 
 /// True when Docker is usable; otherwise skips (prints why) or, with `SKYPORT_REQUIRE_DOCKER=1`, fails.
 fn docker_available() -> bool {
