@@ -14,7 +14,7 @@
 
 mod api;
 mod identity;
-mod saml;
+pub mod saml;
 pub mod shapes;
 
 pub use api::{OPERATIONS, Sts, model};
