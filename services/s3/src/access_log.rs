@@ -20,7 +20,7 @@ use skyport_core::{AwsError, Body, RequestContext};
 use crate::S3;
 use crate::blob::WriteOptions;
 use crate::checksum::Algorithm;
-use crate::model::{self, BucketRecord, Segment, StoredChecksum, Version};
+use crate::model::{self, BucketRecord, Version};
 use crate::wire;
 
 /// Where a bucket's records go.
@@ -373,19 +373,7 @@ impl S3 {
             .await?;
         let mut v = Version::new("null".into(), model::now_ms());
         v.headers = vec![("content-type".into(), "text/plain".into())];
-        v.size = written.size;
-        v.etag = written.md5_hex.clone();
-        v.checksum = written
-            .checksums
-            .first()
-            .map(|(algorithm, value)| StoredChecksum {
-                algorithm: *algorithm,
-                value: value.clone(),
-                kind: "FULL_OBJECT".into(),
-            });
-        let size = v.size;
-        let blob = self.blobs.commit(written).await?;
-        v.segments = vec![Segment { blob, size }];
+        self.commit_written(&mut v, written).await?;
         self.commit_version(&b, &key, v, None, None, None).await?;
         Ok(())
     }

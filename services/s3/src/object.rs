@@ -679,6 +679,30 @@ impl S3 {
     /// Records a new version of `key` (replacing the `null` version unless versioning is enabled);
     /// `check` runs inside the transaction on the current version (conditional writes). Blobs of replaced
     /// versions are removed after the commit.
+    /// Makes a received body `v`'s data: its size, ETag, first checksum (a full-object one) and its one
+    /// segment, the body committed to the blob store (for bodies received whole: POST uploads, log
+    /// objects).
+    pub(crate) async fn commit_written(
+        &self,
+        v: &mut Version,
+        written: crate::blob::Written,
+    ) -> S3Result<()> {
+        v.size = written.size;
+        v.etag = written.md5_hex.clone();
+        v.checksum = written
+            .checksums
+            .first()
+            .map(|(algorithm, value)| StoredChecksum {
+                algorithm: *algorithm,
+                value: value.clone(),
+                kind: "FULL_OBJECT".into(),
+            });
+        let size = v.size;
+        let blob = self.blobs.commit(written).await?;
+        v.segments = vec![Segment { blob, size }];
+        Ok(())
+    }
+
     pub(crate) async fn commit_version(
         &self,
         bucket: &BucketRecord,

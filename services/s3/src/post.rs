@@ -17,7 +17,6 @@ use crate::S3;
 use crate::blob::WriteOptions;
 use crate::checksum::Algorithm;
 use crate::error::{S3Error, S3Result};
-use crate::model::{Segment, StoredChecksum};
 use crate::object::{MAX_PUT, template_from};
 use crate::wire::{self, NS, S3Request};
 
@@ -497,21 +496,7 @@ impl S3 {
                 });
             }
         }
-        template.size = written.size;
-        template.etag = written.md5_hex.clone();
-        template.checksum = written
-            .checksums
-            .first()
-            .map(|(algorithm, value)| StoredChecksum {
-                algorithm: *algorithm,
-                value: value.clone(),
-                kind: "FULL_OBJECT".into(),
-            });
-        let blob = self.blobs.commit(written).await?;
-        template.segments = vec![Segment {
-            blob,
-            size: template.size,
-        }];
+        self.commit_written(&mut template, written).await?;
         template.last_modified_ms = crate::model::now_ms();
         let v = self
             .commit_version(&b, &key, template, None, None, None)
