@@ -51,41 +51,34 @@ fn ask_running(endpoint: &str, args: &ResolveArgs) -> Option<Result<String, Stri
     }
 }
 
-/// Whether the Skyport at `endpoint` says it runs in a container.
-fn in_container(endpoint: &str) -> bool {
-    matches!(
-        crate::probe::http_get(endpoint, "/_localstack/info", std::time::Duration::from_millis(500)),
-        Ok((200, body)) if serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("is_docker").and_then(serde_json::Value::as_bool))
-            .unwrap_or(false)
-    )
-}
-
-/// Which Skyport the explanation is about.
-fn whose_answer(endpoint: &str, name: &str) -> String {
+/// The Skyport at `endpoint`: `None` when none answers, else whether it runs in a container.
+fn running_skyport(endpoint: &str) -> Option<bool> {
     let timeout = std::time::Duration::from_millis(500);
     match crate::probe::http_get(endpoint, "/_localstack/info", timeout) {
-        Ok((200, body)) => {
-            let in_docker = serde_json::from_str::<serde_json::Value>(&body)
+        Ok((200, body)) => Some(
+            serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.get("is_docker").and_then(serde_json::Value::as_bool))
-                .unwrap_or(false);
-            if in_docker {
-                format!(
-                    "  note: the Skyport at {endpoint} runs in a container; this answer comes from this shell's \
-                     settings and this machine's interfaces, not the container's. Ask it directly: \
-                     `dig @127.0.0.1 -p <its published DNS port> {name}` (publish it with \
-                     `skyport start --docker --host-dns`, or `127.0.0.1:53:53/udp` in compose)"
-                )
-            } else {
-                format!(
-                    "  note: a Skyport runs at {endpoint}; names it registered at run time (port-range \
-                     host names) are not shown here"
-                )
-            }
-        }
-        _ => format!(
+                .unwrap_or(false),
+        ),
+        _ => None,
+    }
+}
+
+/// Which Skyport the explanation is about (`running` as [`running_skyport`] found it).
+fn whose_answer(endpoint: &str, name: &str, running: Option<bool>) -> String {
+    match running {
+        Some(true) => format!(
+            "  note: the Skyport at {endpoint} runs in a container; this answer comes from this shell's \
+             settings and this machine's interfaces, not the container's. Ask it directly: \
+             `dig @127.0.0.1 -p <its published DNS port> {name}` (publish it with \
+             `skyport start --docker --host-dns`, or `127.0.0.1:53:53/udp` in compose)"
+        ),
+        Some(false) => format!(
+            "  note: a Skyport runs at {endpoint}; names it registered at run time (port-range \
+             host names) are not shown here"
+        ),
+        None => format!(
             "  note: no Skyport answers at {endpoint}; this is what one started with these settings would \
              answer"
         ),
@@ -101,7 +94,9 @@ pub fn resolve(args: &ResolveArgs) -> ExitCode {
         .unwrap_or_else(crate::probe::default_endpoint);
     // The running Skyport answers for itself when asked by address, or when it runs in a container
     // (whose settings and interfaces this shell cannot know).
-    let ask = if args.endpoint.is_some() || in_container(&endpoint) {
+    // Probed once: it decides whether to ask, and the last line says which Skyport answered.
+    let probed = args.endpoint.is_none().then(|| running_skyport(&endpoint));
+    let ask = if args.endpoint.is_some() || probed == Some(Some(true)) {
         ask_running(&endpoint, args)
     } else {
         None
@@ -152,7 +147,8 @@ pub fn resolve(args: &ResolveArgs) -> ExitCode {
     ) {
         Ok(explanation) => {
             print!("{explanation}");
-            println!("{}", whose_answer(&endpoint, &args.name));
+            let running = probed.unwrap_or_else(|| running_skyport(&endpoint));
+            println!("{}", whose_answer(&endpoint, &args.name, running));
             if config.dns.address.is_none() {
                 println!(
                     "  note: the DNS server is off (DNS_ADDRESS=0); this is what it would answer"
