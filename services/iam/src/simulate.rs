@@ -263,6 +263,59 @@ impl Simulation {
     }
 }
 
+/// The `ResourcePolicy` of a simulation, checked as a resource-based policy.
+fn resource_source(text: Option<String>) -> Result<Option<Source>, ApiError> {
+    text.map(|text| {
+        Source::new(
+            "ResourcePolicy".into(),
+            Some("resource"),
+            text,
+            PolicyKind::Resource,
+        )
+    })
+    .transpose()
+}
+
+/// What both simulations are asked besides their policies: the resource policy, the actions, resources,
+/// resource owner and context, and the page.
+struct Asked {
+    resource_policy: Option<Source>,
+    resource_owner: Option<String>,
+    actions: Vec<String>,
+    resources: Option<Vec<String>>,
+    context: Option<Vec<shapes::ContextEntry>>,
+    max_items: Option<i32>,
+    marker: Option<String>,
+}
+
+impl Asked {
+    /// Runs the simulation of `caller` under these policies (`owner`: the resource account when no
+    /// `ResourceOwner` names one) and answers one page.
+    fn simulate(
+        self,
+        identity: Vec<Source>,
+        boundary: Vec<Source>,
+        caller: Principal,
+        owner: String,
+    ) -> Result<shapes::SimulatePolicyResponse, ApiError> {
+        let simulation = Simulation {
+            identity,
+            boundary,
+            resource_policy: self.resource_policy,
+            resource_account: self
+                .resource_owner
+                .as_deref()
+                .and_then(owner_account)
+                .unwrap_or(owner),
+            caller,
+            actions: self.actions,
+            resources: self.resources.unwrap_or_else(|| vec!["*".into()]),
+            context: self.context.unwrap_or_default(),
+        };
+        page(simulation.run(), self.max_items, self.marker.as_deref())
+    }
+}
+
 /// One page of results (`MaxItems` default 100; the marker is the index of the next result).
 fn page(
     results: Vec<shapes::EvaluationResult>,
@@ -315,41 +368,27 @@ impl Iam {
                 .unwrap_or_default(),
             "PermissionsBoundaryPolicyInputList",
         )?;
-        let resource_policy = match input.resource_policy {
-            Some(text) => {
-                if input.caller_arn.is_none() {
-                    return Err(errors::invalid_input_exception(
-                        "CallerArn is required when a ResourcePolicy is specified.",
-                    ));
-                }
-                Some(Source::new(
-                    "ResourcePolicy".into(),
-                    Some("resource"),
-                    text,
-                    PolicyKind::Resource,
-                )?)
-            }
-            None => None,
-        };
+        if input.resource_policy.is_some() && input.caller_arn.is_none() {
+            return Err(errors::invalid_input_exception(
+                "CallerArn is required when a ResourcePolicy is specified.",
+            ));
+        }
+        let resource_policy = resource_source(input.resource_policy)?;
         let caller = match &input.caller_arn {
             Some(arn) => caller_of(arn)?,
             None => default_caller(&ctx.account),
         };
-        let simulation = Simulation {
-            identity,
-            boundary,
+        let owner = caller.account().to_owned();
+        Asked {
             resource_policy,
-            resource_account: input
-                .resource_owner
-                .as_deref()
-                .and_then(owner_account)
-                .unwrap_or_else(|| caller.account().to_owned()),
-            caller,
+            resource_owner: input.resource_owner,
             actions: input.action_names,
-            resources: input.resource_arns.unwrap_or_else(|| vec!["*".into()]),
-            context: input.context_entries.unwrap_or_default(),
-        };
-        page(simulation.run(), input.max_items, input.marker.as_deref())
+            resources: input.resource_arns,
+            context: input.context_entries,
+            max_items: input.max_items,
+            marker: input.marker,
+        }
+        .simulate(identity, boundary, caller, owner)
     }
 
     /// `SimulatePrincipalPolicy`: the stored policies of a user (its own and its groups'), group or
@@ -416,36 +455,21 @@ impl Iam {
                 None => Vec::new(),
             },
         };
-        let resource_policy = input
-            .resource_policy
-            .map(|text| {
-                Source::new(
-                    "ResourcePolicy".into(),
-                    Some("resource"),
-                    text,
-                    PolicyKind::Resource,
-                )
-            })
-            .transpose()?;
+        let resource_policy = resource_source(input.resource_policy)?;
         let caller = match &input.caller_arn {
             Some(arn) => caller_of(arn)?,
             None => caller,
         };
-        let simulation = Simulation {
-            identity,
-            boundary,
+        Asked {
             resource_policy,
-            resource_account: input
-                .resource_owner
-                .as_deref()
-                .and_then(owner_account)
-                .unwrap_or_else(|| ctx.account.clone()),
-            caller,
+            resource_owner: input.resource_owner,
             actions: input.action_names,
-            resources: input.resource_arns.unwrap_or_else(|| vec!["*".into()]),
-            context: input.context_entries.unwrap_or_default(),
-        };
-        page(simulation.run(), input.max_items, input.marker.as_deref())
+            resources: input.resource_arns,
+            context: input.context_entries,
+            max_items: input.max_items,
+            marker: input.marker,
+        }
+        .simulate(identity, boundary, caller, ctx.account.clone())
     }
 
     /// Adds an entity's inline policies (named as they are) and its attached managed policies.
