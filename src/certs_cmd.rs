@@ -53,10 +53,40 @@ pub enum CertsCommand {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Add the local CA to the host's trust store (Debian/Ubuntu, Fedora/RHEL; needs root).
-    Install,
-    /// Remove the local CA from the host's trust store.
-    Uninstall,
+    /// Add the local CA to the host's trust store (Debian/Ubuntu, Fedora/RHEL; needs root). With
+    /// --docker or --registry, also to the Docker Engine's trust for Skyport's ECR registry hosts
+    /// (`<certs.d>/<host>/ca.crt`), so `docker push` over HTTPS verifies Skyport's certificate.
+    Install(DockerTrustArgs),
+    /// Remove the local CA from the host's trust store (and, with --docker or --registry, from the
+    /// Docker Engine's `certs.d`).
+    Uninstall(DockerTrustArgs),
+}
+
+/// Where `install`/`uninstall` put the CA for the Docker Engine.
+#[derive(Debug, Args, Default)]
+pub struct DockerTrustArgs {
+    /// A registry host (`host` or `host:port`) the Docker Engine should trust the CA for; repeatable.
+    /// Default with --docker: `<account>.dkr.ecr.<region>.amazonaws.com` and
+    /// `<account>.dkr.ecr.<region>.<LOCALSTACK_HOST>`.
+    #[arg(long = "registry", value_name = "HOST[:PORT]")]
+    pub registries: Vec<String>,
+
+    /// The account of the default registry hosts.
+    #[arg(long, value_name = "ACCOUNT", default_value = skyport_core::DEFAULT_ACCOUNT)]
+    pub account: String,
+
+    /// The region of the default registry hosts (default: AWS_DEFAULT_REGION, AWS_REGION or us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Docker's `certs.d` directory (default: /etc/docker/certs.d; ~/.docker/certs.d for Docker
+    /// Desktop on macOS and Windows).
+    #[arg(long, value_name = "DIR")]
+    pub docker_certs_dir: Option<PathBuf>,
+
+    /// Only the Docker Engine's trust: leave the host's trust store alone.
+    #[arg(long)]
+    pub docker_only: bool,
 }
 
 /// Runs a `certs` subcommand.
@@ -66,8 +96,18 @@ pub fn run(args: &CertsArgs) -> ExitCode {
         CertsCommand::Bundle { ref output } => {
             with_ca_pem(args, |pem| bundle(pem, output.as_ref()))
         }
-        CertsCommand::Install => with_ca_pem(args, install),
-        CertsCommand::Uninstall => uninstall(),
+        CertsCommand::Install(ref docker) => {
+            let Some(hosts) = registry_hosts(args, docker) else {
+                return ExitCode::from(2);
+            };
+            with_ca_pem(args, |pem| install(pem, docker, &hosts))
+        }
+        CertsCommand::Uninstall(ref docker) => {
+            let Some(hosts) = registry_hosts(args, docker) else {
+                return ExitCode::from(2);
+            };
+            uninstall(docker, &hosts)
+        }
     }
 }
 
@@ -242,7 +282,85 @@ fn unsupported_or_failed(action: &str, e: &CertError) -> ExitCode {
     }
 }
 
-fn install(ca_pem: &str) -> ExitCode {
+/// The registry hosts the Docker Engine should trust the CA for: those given with --registry, else
+/// with --docker (or --docker-only) the default ECR hosts of the account and region; `None` after
+/// printing why when the configuration cannot be read.
+fn registry_hosts(args: &CertsArgs, docker: &DockerTrustArgs) -> Option<Vec<String>> {
+    if !docker.registries.is_empty() {
+        return Some(docker.registries.clone());
+    }
+    if !args.docker && !docker.docker_only {
+        return Some(Vec::new());
+    }
+    let start_args = StartArgs {
+        state_dir: args.state_dir.clone(),
+        ..StartArgs::default()
+    };
+    let config = match start_args.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skyport: {e}");
+            return None;
+        }
+    };
+    let region = docker
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| skyport_core::DEFAULT_REGION.to_owned());
+    let account = &docker.account;
+    Some(vec![
+        format!("{account}.dkr.ecr.{region}.amazonaws.com"),
+        format!("{account}.dkr.ecr.{region}.{}", config.localstack_host),
+    ])
+}
+
+/// Installs or removes the CA in Docker's `certs.d` for each registry host, printing what happened.
+fn docker_trust(docker: &DockerTrustArgs, hosts: &[String], ca_pem: Option<&str>) -> ExitCode {
+    let certs = docker
+        .docker_certs_dir
+        .clone()
+        .map(|root| skyport_certs::DockerCertsDir { root })
+        .unwrap_or_else(skyport_certs::DockerCertsDir::for_this_os);
+    let action = if ca_pem.is_some() {
+        "install"
+    } else {
+        "uninstall"
+    };
+    for host in hosts {
+        let result = match ca_pem {
+            Some(pem) => certs.install(host, pem),
+            None => certs.uninstall(host),
+        };
+        match result {
+            Ok((path, outcome)) => {
+                let what = match outcome {
+                    TrustOutcome::Installed => "trusts the Skyport CA",
+                    TrustOutcome::AlreadyInstalled => "already trusted the Skyport CA",
+                    TrustOutcome::Removed => "no longer trusts the Skyport CA",
+                    TrustOutcome::NotInstalled => "did not trust the Skyport CA",
+                };
+                println!("Docker Engine {what} for {host} ({}).", path.display());
+            }
+            Err(e) => return unsupported_or_failed(action, &e),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn install(ca_pem: &str, docker: &DockerTrustArgs, hosts: &[String]) -> ExitCode {
+    if !docker.docker_only {
+        let code = install_system(ca_pem);
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    docker_trust(docker, hosts, Some(ca_pem))
+}
+
+fn install_system(ca_pem: &str) -> ExitCode {
     let store = match TrustStore::detect() {
         Ok(s) => s,
         Err(e) => return unsupported_or_failed("install", &e),
@@ -264,7 +382,17 @@ fn install(ca_pem: &str) -> ExitCode {
     }
 }
 
-fn uninstall() -> ExitCode {
+fn uninstall(docker: &DockerTrustArgs, hosts: &[String]) -> ExitCode {
+    if !docker.docker_only {
+        let code = uninstall_system();
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    docker_trust(docker, hosts, None)
+}
+
+fn uninstall_system() -> ExitCode {
     let store = match TrustStore::detect() {
         Ok(s) => s,
         Err(e) => return unsupported_or_failed("uninstall", &e),

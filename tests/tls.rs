@@ -1072,3 +1072,73 @@ fn a_jvm_trusts_skyport_through_the_lambda_trust_store() {
     assert!(!status.success());
     assert!(err.contains("PKIX path building failed"), "{err}");
 }
+
+#[test]
+fn certs_install_docker_only_writes_the_registry_hosts_ca_for_the_docker_engine() {
+    let state = tempfile::tempdir().unwrap();
+    let skyport = Skyport::start_with(
+        Options::default()
+            .listen("127.0.0.1:0")
+            .state_dir(state.path()),
+    );
+    let running_pem = std::fs::read_to_string(state.path().join("certs/ca.pem")).unwrap();
+    let certs_d = tempfile::tempdir().unwrap();
+    let dir = certs_d.path().to_str().unwrap();
+    let certs = |args: &[&str]| {
+        run(common::command()
+            .arg("certs")
+            .args(args)
+            .args(["--endpoint", &skyport.endpoint(), "--docker-certs-dir", dir])
+            .env_remove("SKYPORT_STATE_DIR")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_REGION")
+            .env_remove("LOCALSTACK_HOST"))
+    };
+    // The default hosts: the account's ECR registry under its real name and under LOCALSTACK_HOST.
+    let (status, out, err) = certs(&["install", "--docker-only", "--region", "eu-west-1"]);
+    assert!(status.success(), "{out}\n{err}");
+    for host in [
+        "000000000000.dkr.ecr.eu-west-1.amazonaws.com",
+        "000000000000.dkr.ecr.eu-west-1.localhost.localstack.cloud:4566",
+    ] {
+        let file = certs_d.path().join(host).join("ca.crt");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            running_pem,
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("trusts the Skyport CA for {host}")),
+            "{out}"
+        );
+    }
+    // Named hosts; a second install says it was there; a path is no host.
+    let (status, out, err) = certs(&[
+        "install",
+        "--docker-only",
+        "--registry",
+        "registry.test:5000",
+    ]);
+    assert!(status.success(), "{out}\n{err}");
+    assert!(certs_d.path().join("registry.test:5000/ca.crt").is_file());
+    let (_, out, _) = certs(&[
+        "install",
+        "--docker-only",
+        "--registry",
+        "registry.test:5000",
+    ]);
+    assert!(out.contains("already trusted"), "{out}");
+    let (status, _, err) = certs(&["install", "--docker-only", "--registry", "../escape"]);
+    assert!(!status.success());
+    assert!(err.contains("is not a registry host"), "{err}");
+    // Uninstall removes the file and its directory.
+    let (status, out, err) = certs(&[
+        "uninstall",
+        "--docker-only",
+        "--registry",
+        "registry.test:5000",
+    ]);
+    assert!(status.success(), "{out}\n{err}");
+    assert!(!certs_d.path().join("registry.test:5000").exists());
+    assert!(out.contains("no longer trusts"), "{out}");
+}

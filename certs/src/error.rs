@@ -70,6 +70,12 @@ pub enum CertError {
         /// Exit status and stderr, or why it could not be started.
         detail: String,
     },
+    /// A registry name for Docker's `certs.d` that is not a `host[:port]`.
+    #[error("{host:?} is not a registry host (host or host:port)")]
+    InvalidRegistryHost {
+        /// The name given.
+        host: String,
+    },
 }
 
 impl CertError {

@@ -47,7 +47,7 @@ pub use custom::CustomCert;
 pub use error::CertError;
 pub use policy::{ConfiguredHost, IpSubnet, NameConstraintsPolicy, NamePolicy};
 pub use resolver::{CertChoice, ResolverConfig, SniResolver};
-pub use trust::{TrustBundle, TrustOutcome, TrustStore, trust_bundle};
+pub use trust::{DockerCertsDir, TrustBundle, TrustOutcome, TrustStore, trust_bundle};
 
 /// ALPN identifier of HTTP/2.
 pub const ALPN_H2: &[u8] = b"h2";

@@ -209,6 +209,79 @@ impl TrustStore {
     }
 }
 
+/// The Docker Engine's trust for one registry: `<certs.d>/<host[:port]>/ca.crt`, which the daemon reads
+/// on every connection to that registry (no restart needed). `docker push` to an HTTPS registry whose
+/// certificate chains to the local CA needs it, since the daemon does not use the system trust store
+/// for registries it was not restarted with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerCertsDir {
+    /// The `certs.d` directory.
+    pub root: PathBuf,
+}
+
+/// File name Docker reads a registry's CA from.
+pub const DOCKER_CA_FILE_NAME: &str = "ca.crt";
+
+impl DockerCertsDir {
+    /// `/etc/docker/certs.d` (Docker Engine on Linux), or `~/.docker/certs.d` on macOS and Windows
+    /// (Docker Desktop).
+    pub fn for_this_os() -> Self {
+        let root = match (std::env::consts::OS, std::env::var_os("HOME")) {
+            ("linux", _) | (_, None) => PathBuf::from("/etc/docker/certs.d"),
+            (_, Some(home)) => Path::new(&home).join(".docker").join("certs.d"),
+        };
+        DockerCertsDir { root }
+    }
+
+    /// The directory of `registry` (`host` or `host:port`), refusing names that are not a registry
+    /// host (a path separator, `..`, empty).
+    pub fn registry_dir(&self, registry: &str) -> Result<PathBuf, CertError> {
+        let valid = !registry.is_empty()
+            && registry != "."
+            && registry != ".."
+            && registry.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+            });
+        if !valid {
+            return Err(CertError::InvalidRegistryHost {
+                host: registry.to_owned(),
+            });
+        }
+        Ok(self.root.join(registry))
+    }
+
+    /// Writes `ca_pem` as the CA of `registry` (mode 0644), creating its directory.
+    pub fn install(
+        &self,
+        registry: &str,
+        ca_pem: &str,
+    ) -> Result<(PathBuf, TrustOutcome), CertError> {
+        let dir = self.registry_dir(registry)?;
+        let path = dir.join(DOCKER_CA_FILE_NAME);
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(ca_pem) {
+            return Ok((path, TrustOutcome::AlreadyInstalled));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| CertError::io("creating", &dir, e))?;
+        write_atomic(&path, ca_pem.as_bytes(), 0o644)?;
+        tracing::info!(registry, path = %path.display(), "Skyport CA installed for the Docker Engine");
+        Ok((path, TrustOutcome::Installed))
+    }
+
+    /// Removes the CA of `registry` (if present) and its directory when that is left empty.
+    pub fn uninstall(&self, registry: &str) -> Result<(PathBuf, TrustOutcome), CertError> {
+        let dir = self.registry_dir(registry)?;
+        let path = dir.join(DOCKER_CA_FILE_NAME);
+        let outcome = match std::fs::remove_file(&path) {
+            Ok(()) => TrustOutcome::Removed,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => TrustOutcome::NotInstalled,
+            Err(e) => return Err(CertError::io("removing", &path, e)),
+        };
+        // Only an empty directory goes: client certificates someone put beside it stay.
+        let _ = std::fs::remove_dir(&dir);
+        Ok((path, outcome))
+    }
+}
+
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
@@ -245,6 +318,35 @@ mod tests {
     use super::*;
 
     const CA: &str = "-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn docker_certs_dir_installs_and_removes_per_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = DockerCertsDir {
+            root: dir.path().join("certs.d"),
+        };
+        let host = "000000000000.dkr.ecr.us-east-1.localhost.localstack.cloud:4566";
+        let (path, outcome) = certs.install(host, CA).unwrap();
+        assert_eq!(outcome, TrustOutcome::Installed);
+        assert_eq!(path, dir.path().join("certs.d").join(host).join("ca.crt"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), CA);
+        assert_eq!(
+            certs.install(host, CA).unwrap().1,
+            TrustOutcome::AlreadyInstalled
+        );
+        assert_eq!(certs.uninstall(host).unwrap().1, TrustOutcome::Removed);
+        assert!(!path.parent().unwrap().exists());
+        assert_eq!(certs.uninstall(host).unwrap().1, TrustOutcome::NotInstalled);
+        for bad in ["", "..", "a/b", "../etc", "host name"] {
+            assert!(
+                matches!(
+                    certs.install(bad, CA),
+                    Err(CertError::InvalidRegistryHost { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn bundle_appends_ca_to_system_roots() {
