@@ -198,6 +198,8 @@ pub struct Config {
     pub sqs_endpoint_strategy: SqsEndpointStrategy,
     /// S3 strict SigV4 checking (`SKYPORT_VERIFY_SIGV4`): the accepted keys (id → secret), or `None`.
     pub s3_sigv4_keys: Option<Vec<(String, String)>>,
+    /// Verify every request's signature against the keys Skyport knows (`ENFORCE_IAM`).
+    pub enforce_iam: bool,
     /// The length of an S3 lifecycle "day" (`SKYPORT_S3_LIFECYCLE_DAY_SECONDS`, seconds; 86,400 as in AWS).
     pub s3_lifecycle_day: Duration,
     /// How often S3 lifecycle rules run (`SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS`, seconds).
@@ -252,6 +254,10 @@ pub struct LambdaSettings {
 /// Every variable Skyport reads or knowingly accepts, with a one-line description (for `config validate`
 /// and typo detection). Variables marked "accepted" are parsed for compatibility but change nothing yet.
 pub const KNOWN_VARS: &[(&str, &str)] = &[
+    (
+        "ENFORCE_IAM",
+        "verify every request's SigV4 signature against root test, IAM user and STS credentials",
+    ),
     (
         "SKYPORT_VERIFY_SIGV4",
         "S3 checks SigV4 signatures against SKYPORT_SIGV4_KEYS",
@@ -980,6 +986,7 @@ impl Config {
             custom_ssl_cert_path: env.var("CUSTOM_SSL_CERT_PATH").map(PathBuf::from),
             sqs_endpoint_strategy,
             s3_sigv4_keys,
+            enforce_iam: bool_var(env, "ENFORCE_IAM", false)?,
             s3_lifecycle_day: seconds_in(
                 env,
                 "SKYPORT_S3_LIFECYCLE_DAY_SECONDS",
@@ -1221,6 +1228,7 @@ impl Config {
                     .map_or("none".to_owned(), |d| d.display().to_string()),
             ),
             ("PERSISTENCE".into(), u8::from(self.persistence).to_string()),
+            ("ENFORCE_IAM".into(), u8::from(self.enforce_iam).to_string()),
             (
                 "SERVICES".into(),
                 self.services.as_ref().map_or("all".to_owned(), |s| {

@@ -159,8 +159,25 @@ async fn serve(
     };
     let iam = Arc::new(skyport_iam::Iam::new(iam_store));
     gateway.register(iam.clone());
-    let sts = Arc::new(skyport_sts::Sts::new(sts_store).with_key_directory(iam));
+    let sts = Arc::new(skyport_sts::Sts::new(sts_store).with_key_directory(iam.clone()));
     gateway.register(sts.clone());
+    // ENFORCE_IAM=1: every signature is verified against each account's root test credentials (and
+    // SKYPORT_SIGV4_KEYS), the keys IAM issued and the credentials STS minted.
+    let credentials: Option<Arc<dyn skyport_core::bus::CredentialDirectory>> =
+        config.enforce_iam.then(|| {
+            let roots = skyport_core::bus::RootTestCredentials {
+                keys: config.s3_sigv4_keys.iter().flatten().cloned().collect(),
+                only_keys: false,
+            };
+            Arc::new(skyport_core::bus::CredentialDirectories(vec![
+                Arc::new(roots),
+                iam.clone(),
+                Arc::new(sts.credentials()),
+            ])) as Arc<dyn skyport_core::bus::CredentialDirectory>
+        });
+    if let Some(directory) = &credentials {
+        gateway.enforce_signatures(directory.clone());
+    }
     let sqs_urls = skyport_sqs::UrlConfig {
         strategy: match config.sqs_endpoint_strategy {
             SqsEndpointStrategy::Standard => skyport_sqs::EndpointStrategy::Standard,
@@ -195,7 +212,9 @@ async fn serve(
                     interval: config.s3_lifecycle_interval,
                 },
             );
-            if let Some(keys) = &config.s3_sigv4_keys {
+            if let Some(directory) = &credentials {
+                s3 = s3.with_credentials(directory.clone());
+            } else if let Some(keys) = &config.s3_sigv4_keys {
                 s3 = s3.with_sigv4_keys(keys.iter().cloned());
             }
             Arc::new(s3)

@@ -136,6 +136,7 @@ pub(crate) async fn aws(
         account,
         region,
         access_key: route.credential.take().map(|c| c.access_key),
+        principal: None,
         request_id,
         host,
         scheme: conn.scheme,
@@ -157,6 +158,24 @@ pub(crate) async fn aws(
     });
     if let Some(detail) = &detail {
         request_body = request_log::tap(request_body, detail.request_body.clone());
+    }
+
+    if body_error.is_none()
+        && origin == Origin::Client
+        && let Some(auth) = &shared.auth
+        && auth.applies(&route, &parts, conn.pinned.is_some())
+    {
+        let outcome = auth
+            .authenticate(&route, &parts, request_body, &ctx.host)
+            .await;
+        request_body = outcome.body;
+        if ctx.operation.is_none() {
+            ctx.operation = outcome.action;
+        }
+        match outcome.result {
+            Ok(principal) => ctx.principal = Some(principal),
+            Err(e) => body_error = Some(e),
+        }
     }
 
     let result = match body_error {

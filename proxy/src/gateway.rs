@@ -47,6 +47,10 @@ pub struct GatewayOptions {
     pub ports_store: Option<skyport_core::store::Store>,
     /// The init hooks' state reported by `/_localstack/init` (the hook runner writes it).
     pub init: Arc<skyport_core::init::InitStatus>,
+    /// `ENFORCE_IAM=1`: verify every request's signature against these access keys.
+    pub credentials: Option<Arc<dyn skyport_core::bus::CredentialDirectory>>,
+    /// The largest body read to hash it when verifying a signature.
+    pub max_signed_body: usize,
 }
 
 impl GatewayOptions {
@@ -66,6 +70,8 @@ impl GatewayOptions {
             snapshot_dir: None,
             ports_store: None,
             init: Arc::new(skyport_core::init::InitStatus::new()),
+            credentials: None,
+            max_signed_body: 256 << 20,
         }
     }
 }
@@ -92,6 +98,8 @@ pub(crate) struct Shared {
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
     pub max_form_body: usize,
+    /// Signature verification (`ENFORCE_IAM=1`).
+    pub auth: Option<crate::auth::Authenticator>,
     pub localstack_header: bool,
     pub ports: Option<crate::ports::Ports>,
     /// Lets listeners added after the start ([`Listeners`]) take part in draining; taken at shutdown.
@@ -124,6 +132,15 @@ impl Gateway {
             documents: BTreeMap::new(),
             apps: Vec::new(),
         }
+    }
+
+    /// `ENFORCE_IAM=1`: verify the signature of every request against the keys `directory` knows
+    /// (set before [`Gateway::start`]; the directory is assembled from services registered later).
+    pub fn enforce_signatures(
+        &mut self,
+        directory: Arc<dyn skyport_core::bus::CredentialDirectory>,
+    ) {
+        self.options.credentials = Some(directory);
     }
 
     /// Adds a service implementation.
@@ -216,6 +233,9 @@ impl Gateway {
             handshake_timeout: self.options.handshake_timeout,
             header_read_timeout: self.options.header_read_timeout,
             max_form_body: self.options.max_form_body,
+            auth: self.options.credentials.clone().map(|directory| {
+                crate::auth::Authenticator::new(directory, self.options.max_signed_body)
+            }),
             localstack_header: self.options.localstack_header,
             ports: self.options.ports.clone().map(|registry| {
                 crate::ports::Ports::new(

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod conn;
 pub mod dispatch;

@@ -186,6 +186,100 @@ pub trait KeyDirectory: Send + Sync {
     fn principal(&self, access_key_id: &str) -> Option<KeyPrincipal>;
 }
 
+/// Who signed a request, once its signature has been verified (`ENFORCE_IAM=1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The 12-digit account.
+    pub account: String,
+    /// The caller's ARN, as `GetCallerIdentity` names it (`...:root`, `...:user/<path><name>`,
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`, `...:federated-user/<name>`).
+    pub arn: String,
+    /// The unique id (`GetCallerIdentity`'s `UserId`).
+    pub user_id: String,
+}
+
+/// The secret of an access key and whom it belongs to, for verifying signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningSecret {
+    /// The secret access key.
+    pub secret: String,
+    /// The session token temporary credentials must be presented with.
+    pub session_token: Option<String>,
+    /// When temporary credentials expire (seconds since the epoch).
+    pub expires: Option<u64>,
+    /// The principal the key acts as.
+    pub principal: Principal,
+}
+
+/// Looks up the secret of an access key (implemented by IAM for user keys, by STS for the temporary
+/// credentials it mints, and by the gateway for each account's root test credentials).
+pub trait CredentialDirectory: Send + Sync + std::fmt::Debug {
+    /// The secret and principal of `access_key_id`, if this directory knows the key (and it is active).
+    fn signing_secret(&self, access_key_id: &str) -> Option<SigningSecret>;
+}
+
+/// Several directories asked in turn; the first that knows a key answers.
+#[derive(Clone, Default)]
+pub struct CredentialDirectories(pub Vec<std::sync::Arc<dyn CredentialDirectory>>);
+
+impl CredentialDirectory for CredentialDirectories {
+    fn signing_secret(&self, access_key_id: &str) -> Option<SigningSecret> {
+        self.0.iter().find_map(|d| d.signing_secret(access_key_id))
+    }
+}
+
+impl std::fmt::Debug for CredentialDirectories {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CredentialDirectories({})", self.0.len())
+    }
+}
+
+/// The root test credentials of every account, as LocalStack accepts them: access key `test` (the
+/// default account) or a 12-digit account id as the access key, with the secret `test`; plus any
+/// fixed `id → secret` pairs (`SKYPORT_SIGV4_KEYS`), which act as the root of the account the router
+/// gives their id (a 12-digit id or a Skyport-minted `LSIA`/`LKIA` id names it; else the default).
+#[derive(Debug, Clone, Default)]
+pub struct RootTestCredentials {
+    /// Extra keys (id → secret).
+    pub keys: std::collections::BTreeMap<String, String>,
+    /// Only the extra keys: not `test` nor account ids (strict mode's fixed keys).
+    pub only_keys: bool,
+}
+
+/// The secret of the root test credentials.
+pub const ROOT_TEST_SECRET: &str = "test";
+
+impl CredentialDirectory for RootTestCredentials {
+    fn signing_secret(&self, access_key_id: &str) -> Option<SigningSecret> {
+        let (account, secret) = if let Some(secret) = self.keys.get(access_key_id) {
+            let account = crate::access_key::account_for_key(access_key_id, false)
+                .unwrap_or_else(|| crate::DEFAULT_ACCOUNT.to_owned());
+            (account, secret.clone())
+        } else if self.only_keys {
+            return None;
+        } else if access_key_id == "test" {
+            (
+                crate::DEFAULT_ACCOUNT.to_owned(),
+                ROOT_TEST_SECRET.to_owned(),
+            )
+        } else if crate::arn::is_account_id(access_key_id) {
+            (access_key_id.to_owned(), ROOT_TEST_SECRET.to_owned())
+        } else {
+            return None;
+        };
+        Some(SigningSecret {
+            secret,
+            session_token: None,
+            expires: None,
+            principal: Principal {
+                arn: format!("arn:aws:iam::{account}:root"),
+                user_id: account.clone(),
+                account,
+            },
+        })
+    }
+}
+
 /// Reads objects from Skyport's S3 (implemented by S3): Lambda's `S3Bucket`/`S3Key` code and layers.
 #[async_trait::async_trait]
 pub trait ObjectSource: Send + Sync {

@@ -39,6 +39,8 @@ pub struct RequestContext {
     pub region: String,
     /// The access key id the request was signed with, if any.
     pub access_key: Option<String>,
+    /// Who signed the request, when its signature was verified (`ENFORCE_IAM=1`).
+    pub principal: Option<std::sync::Arc<crate::bus::Principal>>,
     /// The request id returned in headers and bodies.
     pub request_id: String,
     /// The Host header as the client sent it (name and port), or the listener address.
@@ -65,6 +67,7 @@ impl RequestContext {
             account: crate::DEFAULT_ACCOUNT.to_owned(),
             region: crate::DEFAULT_REGION.to_owned(),
             access_key: None,
+            principal: None,
             request_id: crate::ids::uuid(),
             host: "localhost.localstack.cloud:4566".to_owned(),
             scheme: Scheme::Http,

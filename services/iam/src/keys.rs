@@ -6,7 +6,9 @@
 
 use skyport_core::RequestContext;
 use skyport_core::access_key;
-use skyport_core::bus::{KeyDirectory, KeyPrincipal};
+use skyport_core::bus::{
+    CredentialDirectory, KeyDirectory, KeyPrincipal, Principal, SigningSecret,
+};
 use skyport_wire::{ApiError, Timestamp};
 
 use crate::Iam;
@@ -258,6 +260,28 @@ impl KeyDirectory for Iam {
             account: rec.account,
             arn: rec.user_arn,
             user_id: rec.user_id,
+        })
+    }
+}
+
+impl CredentialDirectory for Iam {
+    fn signing_secret(&self, access_key_id: &str) -> Option<SigningSecret> {
+        let rec = match self.key_record(access_key_id) {
+            Ok(rec) => rec?,
+            Err(e) => {
+                tracing::warn!(key = access_key_id, "reading an access key: {}", e.message);
+                return None;
+            }
+        };
+        (rec.status == "Active").then_some(SigningSecret {
+            secret: rec.secret,
+            session_token: None,
+            expires: None,
+            principal: Principal {
+                account: rec.account,
+                arn: rec.user_arn,
+                user_id: rec.user_id,
+            },
         })
     }
 }

@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn verifies_the_aws_documentation_chunk_signatures() {
-        let key = crate::sigv4::signing_key(
+        let key = skyport_sigv4::signing_key(
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "20130524/us-east-1/s3/aws4_request",
         );

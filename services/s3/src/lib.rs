@@ -154,6 +154,16 @@ impl S3 {
         self
     }
 
+    /// Verifies every signed request against the keys `directory` knows (`ENFORCE_IAM=1`), and
+    /// names the verified principal in the request context.
+    pub fn with_credentials(
+        mut self,
+        directory: Arc<dyn skyport_core::bus::CredentialDirectory>,
+    ) -> S3 {
+        self.verifier = Some(sigv4::SigV4Verifier::with_directory(directory));
+        self
+    }
+
     /// Executes bucket lifecycle rules in a background thread with these settings (the length of a
     /// lifecycle day and the check interval); without it, rules are stored and reported only.
     pub fn start_lifecycle(mut self, options: lifecycle::LifecycleOptions) -> S3 {
@@ -491,7 +501,11 @@ impl Service for S3 {
         let anonymous = access::is_anonymous(&parts);
         // Strict mode verifies what is signed; anonymous requests meet the access checks instead.
         let chunk_signer = match &self.verifier {
-            Some(v) if !anonymous => v.verify(ctx, &parts)?,
+            Some(v) if !anonymous => {
+                let (principal, signer) = v.verify(ctx, &parts)?;
+                ctx.principal = principal.map(Arc::new);
+                signer
+            }
             _ => {
                 // Without signature checks, a presigned URL still expires, as in AWS.
                 sigv4::check_presigned(&parts)?;

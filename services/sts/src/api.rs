@@ -81,6 +81,13 @@ fn store_error(e: StoreError) -> ApiError {
 
 skyport_core::store_state_control!(Sts, this => this.identities.store());
 
+impl Sts {
+    /// The temporary credentials STS minted, as a directory of signing secrets (`ENFORCE_IAM=1`).
+    pub fn credentials(&self) -> IdentityStore {
+        self.identities.clone()
+    }
+}
+
 #[async_trait::async_trait]
 impl Service for Sts {
     fn info(&self) -> &'static ServiceInfo {

@@ -47,6 +47,18 @@ pub struct Credentials {
     pub expiration: SystemTime,
 }
 
+/// What the store keeps per minted access key: the identity, and the secret and session token a
+/// signature is verified with (`ENFORCE_IAM=1`; records written before they were kept have neither).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Minted {
+    #[serde(flatten)]
+    identity: Identity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_token: Option<String>,
+}
+
 /// The prefix of every access key id Skyport mints (LocalStack's, in place of AWS's `ASIA`).
 const MINTED_PREFIX: &str = "LSIA";
 
@@ -73,7 +85,38 @@ impl IdentityStore {
         if !access_key.starts_with(MINTED_PREFIX) {
             return Ok(None);
         }
+        Ok(self.minted(access_key)?.map(|m| m.identity))
+    }
+
+    fn minted(&self, access_key: &str) -> Result<Option<Minted>, StoreError> {
+        if !access_key.starts_with(MINTED_PREFIX) {
+            return Ok(None);
+        }
         self.store.get_json(KEYS, access_key)
+    }
+
+    /// The secret, session token and principal of `access_key`, for verifying its signatures.
+    pub fn signing_secret(
+        &self,
+        access_key: &str,
+    ) -> Result<Option<skyport_core::bus::SigningSecret>, StoreError> {
+        let Some(minted) = self.minted(access_key)? else {
+            return Ok(None);
+        };
+        let Some(secret) = minted.secret else {
+            return Ok(None);
+        };
+        let identity = minted.identity;
+        Ok(Some(skyport_core::bus::SigningSecret {
+            secret,
+            session_token: minted.session_token,
+            expires: identity.expires,
+            principal: skyport_core::bus::Principal {
+                account: identity.account,
+                arn: identity.arn,
+                user_id: identity.user_id,
+            },
+        }))
     }
 
     /// Mints credentials for `identity`, valid for `duration`, and records them (committed before return).
@@ -101,10 +144,27 @@ impl IdentityStore {
             ),
             expiration,
         };
+        let minted = Minted {
+            identity,
+            secret: Some(credentials.secret_access_key.clone()),
+            session_token: Some(credentials.session_token.clone()),
+        };
         self.store
-            .write_async(move |w| w.put_json(KEYS, &access_key_id, &identity))
+            .write_async(move |w| w.put_json(KEYS, &access_key_id, &minted))
             .await?;
         Ok(credentials)
+    }
+}
+
+impl skyport_core::bus::CredentialDirectory for IdentityStore {
+    fn signing_secret(&self, access_key_id: &str) -> Option<skyport_core::bus::SigningSecret> {
+        match IdentityStore::signing_secret(self, access_key_id) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(key = access_key_id, "reading minted credentials: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -154,5 +214,12 @@ mod tests {
         assert_eq!(found.arn, identity.arn);
         assert!(found.expires.is_some());
         assert_eq!(ids.lookup("LSIAUNKNOWN").unwrap(), None);
+        let secret = ids.signing_secret(&creds.access_key_id).unwrap().unwrap();
+        assert_eq!(secret.secret, creds.secret_access_key);
+        assert_eq!(
+            secret.session_token.as_deref(),
+            Some(creds.session_token.as_str())
+        );
+        assert_eq!(secret.principal.arn, identity.arn);
     }
 }
