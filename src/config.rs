@@ -198,8 +198,11 @@ pub struct Config {
     pub sqs_endpoint_strategy: SqsEndpointStrategy,
     /// S3 strict SigV4 checking (`SKYPORT_VERIFY_SIGV4`): the accepted keys (id → secret), or `None`.
     pub s3_sigv4_keys: Option<Vec<(String, String)>>,
-    /// Verify every request's signature against the keys Skyport knows (`ENFORCE_IAM`).
+    /// Verify every request's signature against the keys Skyport knows and authorize it with IAM's
+    /// policies (`ENFORCE_IAM`).
     pub enforce_iam: bool,
+    /// With `ENFORCE_IAM`: log denials but allow (`IAM_SOFT_MODE`).
+    pub iam_soft_mode: bool,
     /// The length of an S3 lifecycle "day" (`SKYPORT_S3_LIFECYCLE_DAY_SECONDS`, seconds; 86,400 as in AWS).
     pub s3_lifecycle_day: Duration,
     /// How often S3 lifecycle rules run (`SKYPORT_S3_LIFECYCLE_INTERVAL_SECONDS`, seconds).
@@ -256,7 +259,11 @@ pub struct LambdaSettings {
 pub const KNOWN_VARS: &[(&str, &str)] = &[
     (
         "ENFORCE_IAM",
-        "verify every request's SigV4 signature against root test, IAM user and STS credentials",
+        "verify every request's SigV4 signature (root test, IAM user and STS credentials) and authorize it with IAM policies",
+    ),
+    (
+        "IAM_SOFT_MODE",
+        "with ENFORCE_IAM: evaluate and log IAM decisions but allow; /_skyport/iam/denials lists what would be denied",
     ),
     (
         "SKYPORT_VERIFY_SIGV4",
@@ -987,6 +994,7 @@ impl Config {
             sqs_endpoint_strategy,
             s3_sigv4_keys,
             enforce_iam: bool_var(env, "ENFORCE_IAM", false)?,
+            iam_soft_mode: bool_var(env, "IAM_SOFT_MODE", false)?,
             s3_lifecycle_day: seconds_in(
                 env,
                 "SKYPORT_S3_LIFECYCLE_DAY_SECONDS",
@@ -1229,6 +1237,10 @@ impl Config {
             ),
             ("PERSISTENCE".into(), u8::from(self.persistence).to_string()),
             ("ENFORCE_IAM".into(), u8::from(self.enforce_iam).to_string()),
+            (
+                "IAM_SOFT_MODE".into(),
+                u8::from(self.iam_soft_mode).to_string(),
+            ),
             (
                 "SERVICES".into(),
                 self.services.as_ref().map_or("all".to_owned(), |s| {

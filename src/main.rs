@@ -11,6 +11,7 @@ mod dns_app;
 mod dns_cmd;
 mod docker_cmd;
 mod hooks;
+mod iam_app;
 mod lambda;
 mod logging;
 mod pitfalls;

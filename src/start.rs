@@ -177,6 +177,12 @@ async fn serve(
         });
     if let Some(directory) = &credentials {
         gateway.enforce_signatures(directory.clone());
+        let authorizer = Arc::new(skyport_iam::IamAuthorizer::new(
+            (*iam).clone(),
+            config.iam_soft_mode,
+        ));
+        gateway.enforce_policies(authorizer.clone());
+        gateway.mount(Arc::new(crate::iam_app::DenialsApp::new(authorizer)));
     }
     let sqs_urls = skyport_sqs::UrlConfig {
         strategy: match config.sqs_endpoint_strategy {

@@ -159,6 +159,16 @@ async fn iam_user_keys_and_sts_credentials_are_verified() {
     let root = config(&endpoint, "test", "test", None).await;
     let iam = aws_sdk_iam::Client::new(&root);
     iam.create_user().user_name("app").send().await.unwrap();
+    // Authentication is what this test is about: the principals may do everything.
+    let everything =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    iam.put_user_policy()
+        .user_name("app")
+        .policy_name("everything")
+        .policy_document(everything)
+        .send()
+        .await
+        .unwrap();
     let key = iam
         .create_access_key()
         .user_name("app")
@@ -226,6 +236,13 @@ async fn iam_user_keys_and_sts_credentials_are_verified() {
         .assume_role_policy_document(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
         )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("worker")
+        .policy_name("everything")
+        .policy_document(everything)
         .send()
         .await
         .unwrap();
@@ -346,4 +363,307 @@ print("ok")
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
+}
+
+/// Creates user `name` with an inline policy and returns its SDK configuration.
+async fn user_with_policy(
+    endpoint: &str,
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: &str,
+) -> aws_config::SdkConfig {
+    iam.create_user().user_name(name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("inline")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    config(endpoint, key.access_key_id(), key.secret_access_key(), None).await
+}
+
+/// The message of a failed SDK call.
+fn message<E: ProvideErrorMetadata, R: std::fmt::Debug>(
+    result: Result<R, aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> (String, String) {
+    let err = result.expect_err("the call should be denied");
+    (
+        err.code().unwrap_or("-").to_owned(),
+        err.message().unwrap_or("-").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn policies_decide_with_aws_evaluation_logic_and_messages() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let s3 = aws_sdk_s3::Client::new(&root);
+    s3.create_bucket().bucket("data").send().await.unwrap();
+    for key in ["public/a.txt", "private/b.txt"] {
+        s3.put_object()
+            .bucket("data")
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // The bucket policy grants the user uploads under uploads/ (same account: either side suffices).
+    s3.put_bucket_policy()
+        .bucket("data")
+        .policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/app"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::data/uploads/*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let sqs_root = aws_sdk_sqs::Client::new(&root);
+    let allowed = sqs_root
+        .create_queue()
+        .queue_name("allowed")
+        .send()
+        .await
+        .unwrap();
+    let blocked = sqs_root
+        .create_queue()
+        .queue_name("blocked")
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&root);
+    let app = user_with_policy(
+        &endpoint,
+        &iam,
+        "app",
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/public/*"},
+            {"Effect":"Allow","Action":"sqs:*","Resource":"*"},
+            {"Sid":"NoBlocked","Effect":"Deny","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:blocked"}]}"#,
+    )
+    .await;
+
+    // S3: allowed under the prefix, denied elsewhere with AWS's message.
+    let s3_app = aws_sdk_s3::Client::new(&app);
+    s3_app
+        .get_object()
+        .bucket("data")
+        .key("public/a.txt")
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(
+        s3_app
+            .get_object()
+            .bucket("data")
+            .key("private/b.txt")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        text,
+        "User: arn:aws:iam::000000000000:user/app is not authorized to perform: s3:GetObject on \
+         resource: arn:aws:s3:::data/private/b.txt because no identity-based policy allows the \
+         s3:GetObject action"
+    );
+    let put = |key: &'static str| {
+        s3_app
+            .put_object()
+            .bucket("data")
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"y"))
+            .send()
+    };
+    put("uploads/c.txt").await.unwrap();
+    assert_eq!(message(put("public/c.txt").await).0, "AccessDenied");
+
+    // SQS: allowed by `sqs:*`, except where an explicit deny says otherwise.
+    let sqs_app = aws_sdk_sqs::Client::new(&app);
+    sqs_app
+        .send_message()
+        .queue_url(allowed.queue_url().unwrap())
+        .message_body("hi")
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(
+        sqs_app
+            .send_message()
+            .queue_url(blocked.queue_url().unwrap())
+            .message_body("hi")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        text.contains("with an explicit deny in an identity-based policy"),
+        "{text}"
+    );
+
+    // Other services' shapes of the denial; GetCallerIdentity is never denied.
+    let (code, text) = message(
+        aws_sdk_dynamodb::Client::new(&app)
+            .list_tables()
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(text.contains("dynamodb:ListTables"), "{text}");
+    assert_eq!(
+        code_of(
+            aws_sdk_lambda::Client::new(&app)
+                .list_functions()
+                .send()
+                .await
+        ),
+        ("AccessDeniedException".to_owned(), 403)
+    );
+    aws_sdk_sts::Client::new(&app)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        skyport.wait_for_log("IAM: denied", std::time::Duration::from_secs(5)),
+        "{}",
+        skyport.log()
+    );
+
+    // A role session: the role's policies and its permissions boundary both have to allow.
+    iam.create_policy()
+        .policy_name("only-sqs")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.create_role()
+        .role_name("worker")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .permissions_boundary("arn:aws:iam::000000000000:policy/only-sqs")
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("worker")
+        .policy_name("everything")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let creds = aws_sdk_sts::Client::new(&root)
+        .assume_role()
+        .role_arn("arn:aws:iam::000000000000:role/worker")
+        .role_session_name("job")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let session = config(
+        &endpoint,
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(creds.session_token()),
+    )
+    .await;
+    aws_sdk_sqs::Client::new(&session)
+        .list_queues()
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(
+        aws_sdk_dynamodb::Client::new(&session)
+            .list_tables()
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(
+        text.starts_with(
+            "User: arn:aws:sts::000000000000:assumed-role/worker/job is not authorized"
+        ) && text.contains("because no permissions boundary allows"),
+        "{text}"
+    );
+}
+
+/// The error code and status of a failed Lambda call.
+fn code_of<E: ProvideErrorMetadata, R: std::fmt::Debug>(
+    result: Result<R, aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> (String, u16) {
+    code(result)
+}
+
+#[tokio::test]
+async fn soft_mode_allows_and_lists_what_would_be_denied() {
+    let skyport = Skyport::start_with(
+        Options::default()
+            .env("ENFORCE_IAM", "1")
+            .env("IAM_SOFT_MODE", "1"),
+    );
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    aws_sdk_s3::Client::new(&root)
+        .create_bucket()
+        .bucket("soft")
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&root);
+    let app = user_with_policy(
+        &endpoint,
+        &iam,
+        "grower",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::soft"}]}"#,
+    )
+    .await;
+    let s3 = aws_sdk_s3::Client::new(&app);
+    s3.put_object()
+        .bucket("soft")
+        .key("k")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"z"))
+        .send()
+        .await
+        .unwrap();
+    s3.list_objects_v2().bucket("soft").send().await.unwrap();
+    let (status, body, err) = run(std::process::Command::new("curl").args([
+        "-s",
+        "-w",
+        "\n%{http_code}",
+        &format!("{endpoint}/_skyport/iam/denials"),
+    ]));
+    assert!(status.success(), "{err}");
+    let (json, code) = body.trim().rsplit_once('\n').unwrap();
+    assert_eq!(code, "200");
+    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(report["softMode"], true);
+    let grower = &report["principals"][0];
+    assert_eq!(grower["principal"], "arn:aws:iam::000000000000:user/grower");
+    assert_eq!(
+        grower["denied"],
+        serde_json::json!([{"action": "s3:PutObject", "resource": "arn:aws:s3:::soft/k"}])
+    );
+    let statement = &grower["suggestedPolicy"]["Statement"][0];
+    assert_eq!(statement["Action"], "s3:PutObject");
+    assert_eq!(statement["Resource"], "arn:aws:s3:::soft/k");
+    assert!(
+        skyport.log().contains("IAM soft mode: would deny"),
+        "{}",
+        skyport.log()
+    );
 }

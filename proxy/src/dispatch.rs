@@ -137,6 +137,7 @@ pub(crate) async fn aws(
         region,
         access_key: route.credential.take().map(|c| c.access_key),
         principal: None,
+        authorizer: shared.authorizer.clone(),
         request_id,
         host,
         scheme: conn.scheme,

@@ -51,6 +51,8 @@ pub struct GatewayOptions {
     pub credentials: Option<Arc<dyn skyport_core::bus::CredentialDirectory>>,
     /// The largest body read to hash it when verifying a signature.
     pub max_signed_body: usize,
+    /// `ENFORCE_IAM=1`: IAM's policy evaluation, handed to services in each request's context.
+    pub authorizer: Option<Arc<dyn skyport_core::bus::Authorizer>>,
 }
 
 impl GatewayOptions {
@@ -72,6 +74,7 @@ impl GatewayOptions {
             init: Arc::new(skyport_core::init::InitStatus::new()),
             credentials: None,
             max_signed_body: 256 << 20,
+            authorizer: None,
         }
     }
 }
@@ -100,6 +103,8 @@ pub(crate) struct Shared {
     pub max_form_body: usize,
     /// Signature verification (`ENFORCE_IAM=1`).
     pub auth: Option<crate::auth::Authenticator>,
+    /// Policy evaluation (`ENFORCE_IAM=1`).
+    pub authorizer: Option<Arc<dyn skyport_core::bus::Authorizer>>,
     pub localstack_header: bool,
     pub ports: Option<crate::ports::Ports>,
     /// Lets listeners added after the start ([`Listeners`]) take part in draining; taken at shutdown.
@@ -132,6 +137,12 @@ impl Gateway {
             documents: BTreeMap::new(),
             apps: Vec::new(),
         }
+    }
+
+    /// `ENFORCE_IAM=1`: every service asks `authorizer` (IAM) whether a verified principal may do what
+    /// it asks (set before [`Gateway::start`]).
+    pub fn enforce_policies(&mut self, authorizer: Arc<dyn skyport_core::bus::Authorizer>) {
+        self.options.authorizer = Some(authorizer);
     }
 
     /// `ENFORCE_IAM=1`: verify the signature of every request against the keys `directory` knows
@@ -233,6 +244,7 @@ impl Gateway {
             handshake_timeout: self.options.handshake_timeout,
             header_read_timeout: self.options.header_read_timeout,
             max_form_body: self.options.max_form_body,
+            authorizer: self.options.authorizer.clone(),
             auth: self.options.credentials.clone().map(|directory| {
                 crate::auth::Authenticator::new(directory, self.options.max_signed_body)
             }),

@@ -23,12 +23,14 @@
 
 mod arn;
 mod bindings;
+pub mod check;
 mod data;
 mod error;
 mod inputs;
 mod resolve;
 mod rules;
 
+pub use check::{ResourcePolicy, check, check_with};
 pub use error::AuthrefError;
 pub use inputs::Inputs;
 

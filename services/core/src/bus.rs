@@ -280,6 +280,38 @@ impl CredentialDirectory for RootTestCredentials {
     }
 }
 
+/// One authorization asked of IAM (`ENFORCE_IAM=1`): may `principal` perform `action` on `resource`?
+#[derive(Debug, Clone)]
+pub struct AccessQuery<'a> {
+    /// Who asks (verified by its signature).
+    pub principal: &'a Principal,
+    /// The IAM action, `service:Action`.
+    pub action: &'a str,
+    /// The resource ARN, or `*`.
+    pub resource: &'a str,
+    /// The account that owns the resource (the principal's when `None`).
+    pub resource_account: Option<&'a str>,
+    /// The resource's own policy (an S3 bucket policy), which can grant or deny too.
+    pub resource_policy: Option<&'a str>,
+    /// Global condition keys of the request (`aws:SourceIp`, `aws:SecureTransport`, ...).
+    pub context: &'a [(&'static str, String)],
+}
+
+/// IAM's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessVerdict {
+    /// Whether the request may go on (also for a denial soft mode only logs).
+    pub allowed: bool,
+    /// For a denial: AWS's message ("User: ... is not authorized to perform: ...").
+    pub message: Option<String>,
+}
+
+/// Decides requests with AWS's policy evaluation logic (implemented by IAM).
+pub trait Authorizer: Send + Sync + std::fmt::Debug {
+    /// Evaluates one action on one resource.
+    fn authorize(&self, query: &AccessQuery<'_>) -> AccessVerdict;
+}
+
 /// Reads objects from Skyport's S3 (implemented by S3): Lambda's `S3Bucket`/`S3Key` code and layers.
 #[async_trait::async_trait]
 pub trait ObjectSource: Send + Sync {

@@ -41,6 +41,8 @@ pub struct RequestContext {
     pub access_key: Option<String>,
     /// Who signed the request, when its signature was verified (`ENFORCE_IAM=1`).
     pub principal: Option<std::sync::Arc<crate::bus::Principal>>,
+    /// IAM's policy evaluation, when requests are authorized (`ENFORCE_IAM=1`).
+    pub authorizer: Option<std::sync::Arc<dyn crate::bus::Authorizer>>,
     /// The request id returned in headers and bodies.
     pub request_id: String,
     /// The Host header as the client sent it (name and port), or the listener address.
@@ -68,6 +70,7 @@ impl RequestContext {
             region: crate::DEFAULT_REGION.to_owned(),
             access_key: None,
             principal: None,
+            authorizer: None,
             request_id: crate::ids::uuid(),
             host: "localhost.localstack.cloud:4566".to_owned(),
             scheme: Scheme::Http,

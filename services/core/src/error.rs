@@ -134,6 +134,27 @@ impl AwsError {
         }
     }
 
+    /// An IAM denial as `service` answers it in `protocol`: S3's and SQS's and the query services'
+    /// 403 `AccessDenied` (SNS: `AuthorizationError`), awsJson's 400 `AccessDeniedException`,
+    /// REST-JSON's 403 `AccessDeniedException`.
+    pub fn access_denied(
+        service: &str,
+        protocol: Protocol,
+        message: impl Into<String>,
+    ) -> AwsError {
+        let (status, code) = match (service, protocol) {
+            ("sns", _) => (StatusCode::FORBIDDEN, "AuthorizationError"),
+            ("s3" | "sqs", _) | (_, Protocol::Query | Protocol::Ec2 | Protocol::RestXml) => {
+                (StatusCode::FORBIDDEN, "AccessDenied")
+            }
+            (_, Protocol::RestJson) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+            (_, Protocol::Json10 | Protocol::Json11) => {
+                (StatusCode::BAD_REQUEST, "AccessDeniedException")
+            }
+        };
+        AwsError::new(status, code, message)
+    }
+
     /// A 400 error.
     pub fn bad_request(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> AwsError {
         AwsError::new(StatusCode::BAD_REQUEST, code, message)

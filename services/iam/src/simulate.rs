@@ -498,34 +498,33 @@ impl Iam {
     /// A managed policy's default version as a simulation source (`None` for an AWS managed policy
     /// outside Skyport's catalog, whose document it does not know).
     fn managed_source(&self, ctx: &RequestContext, arn: &str) -> Result<Option<Source>, ApiError> {
-        let Some(parsed) = PolicyArn::parse(arn) else {
+        let Some((name, kind, text)) = self.managed_text(ctx, arn) else {
             return Ok(None);
         };
+        Source::new(name, Some(kind), text, PolicyKind::Identity).map(Some)
+    }
+
+    /// A managed policy's name, kind (`aws-managed`, `user-managed`) and default version's document;
+    /// `None` when the policy is unknown (or an AWS managed policy outside Skyport's catalog).
+    pub(crate) fn managed_text(
+        &self,
+        ctx: &RequestContext,
+        arn: &str,
+    ) -> Option<(String, &'static str, String)> {
+        let parsed = PolicyArn::parse(arn)?;
         if parsed.is_aws() {
-            return managed::known(&parsed.name)
-                .map(|k| {
-                    Source::new(
-                        parsed.name.clone(),
-                        Some("aws-managed"),
-                        k.document.to_owned(),
-                        PolicyKind::Identity,
-                    )
-                })
-                .transpose();
+            let known = managed::known(&parsed.name)?;
+            return Some((
+                parsed.name.clone(),
+                "aws-managed",
+                known.document.to_owned(),
+            ));
         }
         let Ok(crate::policies::Managed::Local(p)) = self.managed(ctx, arn) else {
-            return Ok(None);
+            return None;
         };
-        let Some(version) = p.versions.iter().find(|v| v.id == p.default_version) else {
-            return Ok(None);
-        };
-        Source::new(
-            p.name.clone(),
-            Some("user-managed"),
-            version.document.clone(),
-            PolicyKind::Identity,
-        )
-        .map(Some)
+        let version = p.versions.iter().find(|v| v.id == p.default_version)?;
+        Some((p.name.clone(), "user-managed", version.document.clone()))
     }
 }
 

@@ -20,8 +20,9 @@
 //! ACL permissions as S3's "Access control list (ACL) overview" maps them to actions. Operations
 //! missing from the table are refused to anonymous callers.
 //!
-//! Signed requests are not checked here: Skyport accepts any credentials as the account's owner
-//! (IAM enforcement of signed requests is issue #24), so their path costs nothing.
+//! Signed requests are checked only with `ENFORCE_IAM=1` ([`S3::authorize_principal`]: IAM's policies
+//! of the verified principal and the bucket policy); otherwise Skyport accepts any credentials as the
+//! account's owner, and their path costs nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -753,10 +754,10 @@ impl S3 {
     ) -> S3Result<()> {
         ctx.set_operation(operation.to_owned());
         // DeleteObjects is authorized key by key (`delete_objects`).
-        if !req.anonymous || operation == "DeleteObjects" {
+        if operation == "DeleteObjects" {
             return Ok(());
         }
-        self.authorize_anonymous(
+        self.authorize_target(
             ctx,
             req,
             operation,
@@ -764,6 +765,10 @@ impl S3 {
             req.key.as_deref(),
             req.q("versionId"),
         )?;
+        if !req.anonymous {
+            // A principal's copy source is part of its requirements (`CopySource`).
+            return Ok(());
+        }
         if matches!(operation, "CopyObject" | "UploadPartCopy") {
             // Copying also reads the source.
             let (bucket, key, version) = S3::copy_source(req)?;
@@ -779,6 +784,75 @@ impl S3 {
             }
         }
         Ok(())
+    }
+
+    /// Authorizes `operation` on `bucket` (and `key`): an anonymous caller by S3's public-access
+    /// rules, a verified principal by IAM.
+    pub(crate) fn authorize_target(
+        &self,
+        ctx: &RequestContext,
+        req: &S3Request,
+        operation: &str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        version: Option<&str>,
+    ) -> S3Result<()> {
+        if req.anonymous {
+            self.authorize_anonymous(ctx, req, operation, bucket, key, version)
+        } else {
+            self.authorize_principal(ctx, req, operation, bucket, key, version)
+        }
+    }
+
+    /// `ENFORCE_IAM=1`: a signed request's principal, verified by its signature, authorized by IAM for
+    /// `operation` on `bucket` (and `key`), the bucket policy taking part. Nothing to do without a
+    /// verified principal.
+    pub(crate) fn authorize_principal(
+        &self,
+        ctx: &RequestContext,
+        req: &S3Request,
+        operation: &str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        version: Option<&str>,
+    ) -> S3Result<()> {
+        if ctx.authorizer.is_none() || ctx.principal.is_none() {
+            return Ok(());
+        }
+        // The request's members as the SDK model names them (what the authorization reference reads).
+        let mut input: Vec<(&str, &str)> = Vec::with_capacity(8);
+        input.extend(bucket.map(|b| ("Bucket", b)));
+        input.extend(key.map(|k| ("Key", k)));
+        input.extend(version.map(|v| ("VersionId", v)));
+        for (member, header) in [
+            ("CopySource", "x-amz-copy-source"),
+            ("Tagging", "x-amz-tagging"),
+            ("ACL", "x-amz-acl"),
+            ("GrantFullControl", "x-amz-grant-full-control"),
+            ("GrantRead", "x-amz-grant-read"),
+            ("GrantReadACP", "x-amz-grant-read-acp"),
+            ("GrantWrite", "x-amz-grant-write"),
+            ("GrantWriteACP", "x-amz-grant-write-acp"),
+            ("ObjectLockMode", "x-amz-object-lock-mode"),
+            (
+                "ObjectLockRetainUntilDate",
+                "x-amz-object-lock-retain-until-date",
+            ),
+            ("ObjectLockLegalHoldStatus", "x-amz-object-lock-legal-hold"),
+            (
+                "BypassGovernanceRetention",
+                "x-amz-bypass-governance-retention",
+            ),
+        ] {
+            input.extend(req.h(header).map(|v| (member, v)));
+        }
+        let record = bucket.and_then(|b| self.bucket(b).ok());
+        let resource = record.as_ref().map(|b| skyport_authref::ResourcePolicy {
+            policy: b.config.get("policy").map(String::as_str),
+            account: &b.account,
+        });
+        skyport_authref::check_with(ctx, operation, &input, resource)
+            .map_err(|e| S3Error::PolicyDenied(e.message))
     }
 
     /// Checks an anonymous request for `operation` on `bucket` (and `key`).

@@ -1258,17 +1258,14 @@ impl S3 {
         for o in objects {
             let key = o.text_of("Key").unwrap_or("").to_owned();
             let vid = o.text_of("VersionId").map(str::to_owned);
-            let allowed = match req.anonymous {
-                true => self.authorize_anonymous(
-                    ctx,
-                    req,
-                    "DeleteObject",
-                    Some(bucket),
-                    Some(&key),
-                    vid.as_deref(),
-                ),
-                false => Ok(()),
-            };
+            let allowed = self.authorize_target(
+                ctx,
+                req,
+                "DeleteObject",
+                Some(bucket),
+                Some(&key),
+                vid.as_deref(),
+            );
             let outcome = match allowed.and_then(|()| DeleteConditions::from_object(o)) {
                 Ok(conditions) => {
                     self.delete_one(&b, &key, vid.clone(), bypass, conditions)

@@ -472,8 +472,36 @@ impl Sqs {
             })?;
         let (op, input) = wire::decode(ctx, parts, &bytes)?;
         ctx.set_operation(op.clone());
+        self.authorize(ctx, &op, &input, parts)?;
         let output = self.dispatch(ctx, &op, &input, parts).await?;
         Ok(wire::encode(ctx, &op, output, json))
+    }
+
+    /// `ENFORCE_IAM=1`: the verified principal's request authorized by IAM. A request sent to the
+    /// queue's own URL (no `QueueUrl` member) names the queue by its path.
+    fn authorize(
+        &self,
+        ctx: &RequestContext,
+        op: &str,
+        input: &Value,
+        parts: &Parts,
+    ) -> Result<(), AwsError> {
+        if ctx.authorizer.is_none() || ctx.principal.is_none() {
+            return Ok(());
+        }
+        let has_url = input.get("QueueUrl").and_then(Value::as_str).is_some();
+        let path = parts.uri.path().trim_end_matches('/');
+        if has_url || path.matches('/').count() < 2 {
+            return skyport_authref::check(ctx, op, input);
+        }
+        let mut with_url = input.clone();
+        if let Value::Object(members) = &mut with_url {
+            members.insert(
+                "QueueUrl".to_owned(),
+                Value::String(format!("{}{path}", ctx.endpoint_url())),
+            );
+        }
+        skyport_authref::check(ctx, op, &with_url)
     }
 
     /// `GET /_aws/sqs/messages?QueueUrl=<url>` (LocalStack's developer endpoint): the queue's messages

@@ -173,6 +173,11 @@ impl Endpoint {
                 return Err(WireError::Validation(errors));
             }
         }
+        // ENFORCE_IAM=1: a verified principal's request is authorized on its parsed input.
+        if ctx.authorizer.is_some() && ctx.principal.is_some() {
+            skyport_authref::check(ctx, &op.name, &input.to_plain_json())
+                .map_err(|e| WireError::Denied(Box::new(e)))?;
+        }
         Ok((op, input))
     }
 

@@ -30,6 +30,9 @@ pub enum WireError {
     /// The model knows the operation; Skyport does not implement it yet.
     #[error("operation {0} is not implemented")]
     NotImplemented(String),
+    /// IAM denied the request (`ENFORCE_IAM=1`): the service's `AccessDenied`, ready to render.
+    #[error("{0}")]
+    Denied(Box<AwsError>),
 }
 
 /// An error a service returns: one of the model's error shapes by name (`ResourceNotFoundException`),
@@ -142,6 +145,7 @@ pub fn wire_error(codec: Codec, model: &Model, error: WireError) -> AwsError {
         },
         WireError::MissingAction => AwsError::bad_request("MissingAction", "Missing Action"),
         WireError::NotImplemented(op) => render(codec, model, ApiError::not_implemented(&op)),
+        WireError::Denied(e) => *e,
     }
 }
 

@@ -117,6 +117,34 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as plain JSON named by model member names (structures as objects, lists as arrays,
+    /// maps as objects, timestamps as RFC 3339 text, blobs as their length): what authorization reads.
+    pub fn to_plain_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Integer(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::String(s) => J::String(s.clone()),
+            Value::Timestamp(t) => J::String(format!("{t:?}")),
+            Value::Blob(b) => J::from(b.len()),
+            Value::List(items) => J::Array(items.iter().map(Value::to_plain_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_plain_json()))
+                    .collect(),
+            ),
+            Value::Struct(s) => J::Object(
+                s.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_plain_json()))
+                    .collect(),
+            ),
+            Value::Document(d) => d.clone(),
+        }
+    }
+
     /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {

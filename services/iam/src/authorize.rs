@@ -1,0 +1,299 @@
+//! IAM as the [`Authorizer`] of every service (`ENFORCE_IAM=1`): the policies of the principal behind
+//! a verified signature (a user's inline and attached policies and those of its groups, or the role's
+//! of a role session; the permissions boundary of either), the resource's own policy when the service
+//! has one (S3 bucket policies), decided by `skyport-policy` with AWS's evaluation logic and worded
+//! as AWS words denials. Documents are compiled once per distinct set and kept in a small cache, so a
+//! request costs the store reads of its principal plus one evaluation.
+//!
+//! Soft mode (`IAM_SOFT_MODE=1`) evaluates and logs every decision but allows the request, and keeps
+//! what would have been denied per principal for `GET /_skyport/iam/denials` ([`IamAuthorizer::denials`]),
+//! with the least-privilege policy that would have allowed it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use skyport_core::RequestContext;
+use skyport_core::bus::{AccessQuery, AccessVerdict, Authorizer};
+use skyport_policy::{
+    Outcome, Policy, PolicyKind, PolicySet, Principal, PrincipalKind,
+    RequestContext as PolicyContext, access_denied_message, evaluate, suggest_policy,
+};
+
+use crate::Iam;
+use crate::state::{GroupRec, RoleRec, UserRec};
+
+/// Compiled policy sets kept at most (a test run's distinct principals and policy versions).
+const CACHE_LIMIT: usize = 1024;
+
+/// The identity-based policies and the boundary of one principal, compiled.
+#[derive(Debug, Default)]
+struct Compiled {
+    identity: Vec<Policy>,
+    boundary: Option<Policy>,
+}
+
+/// A principal's policy documents as stored: `(id, text)` pairs.
+#[derive(Debug, Default, Hash)]
+struct Documents {
+    identity: Vec<(String, String)>,
+    boundary: Option<(String, String)>,
+}
+
+/// IAM's policy evaluation for the other services.
+#[derive(Debug)]
+pub struct IamAuthorizer {
+    iam: Iam,
+    soft: bool,
+    compiled: Mutex<HashMap<u64, Arc<Compiled>>>,
+    resource_policies: Mutex<HashMap<u64, Option<Arc<Policy>>>>,
+    /// Soft mode: per principal ARN, the `(action, resource)` pairs that would have been denied.
+    denials: Mutex<BTreeMap<String, BTreeSet<(String, String)>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// The value cached under `key`, made by `make` the first time (the cache is emptied when full).
+fn cached<T: Clone>(cache: &Mutex<HashMap<u64, T>>, key: u64, make: impl FnOnce() -> T) -> T {
+    if let Some(found) = lock(cache).get(&key) {
+        return found.clone();
+    }
+    let made = make();
+    let mut cache = lock(cache);
+    if cache.len() >= CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(key, made.clone());
+    made
+}
+
+impl IamAuthorizer {
+    /// The authorizer over `iam`'s users, groups, roles and policies; `soft` only logs denials.
+    pub fn new(iam: Iam, soft: bool) -> IamAuthorizer {
+        IamAuthorizer {
+            iam,
+            soft,
+            compiled: Mutex::new(HashMap::new()),
+            resource_policies: Mutex::new(HashMap::new()),
+            denials: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Soft mode's record: per principal, the actions and resources that would have been denied and
+    /// the policy that would allow them.
+    pub fn denials(&self) -> serde_json::Value {
+        let denials = lock(&self.denials);
+        let principals: Vec<serde_json::Value> = denials
+            .iter()
+            .map(|(arn, denied)| {
+                serde_json::json!({
+                    "principal": arn,
+                    "denied": denied
+                        .iter()
+                        .map(|(action, resource)| serde_json::json!({"action": action, "resource": resource}))
+                        .collect::<Vec<_>>(),
+                    "suggestedPolicy": suggest_policy(denied.iter().map(|(a, r)| (a, r))),
+                })
+            })
+            .collect();
+        serde_json::json!({ "softMode": self.soft, "principals": principals })
+    }
+
+    /// Forgets soft mode's record.
+    pub fn forget_denials(&self) {
+        lock(&self.denials).clear();
+    }
+
+    /// The stored documents of `principal` (`None`: it no longer exists).
+    fn documents(&self, principal: &Principal) -> Option<Documents> {
+        let account = principal.account();
+        let mut ctx = RequestContext::new("iam", skyport_core::Protocol::Query);
+        ctx.account = account.to_owned();
+        let mut docs = Documents::default();
+        let add = |docs: &mut Documents, inline: &BTreeMap<String, String>, attached: &[String]| {
+            for (name, text) in inline {
+                docs.identity.push((name.clone(), text.clone()));
+            }
+            for arn in attached {
+                if let Some((name, _, text)) = self.iam.managed_text(&ctx, arn) {
+                    docs.identity.push((name, text));
+                }
+            }
+        };
+        let last = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_owned();
+        let boundary = match principal.kind() {
+            PrincipalKind::User => {
+                let user: UserRec = self.iam.entity(account, &last(principal.arn())).ok()?;
+                add(&mut docs, &user.inline, &user.attached);
+                for group in &user.groups {
+                    if let Ok(g) = self.iam.entity::<GroupRec>(account, group) {
+                        add(&mut docs, &g.inline, &g.attached);
+                    }
+                }
+                user.boundary
+            }
+            PrincipalKind::AssumedRole { role_arn } => {
+                let role: RoleRec = self.iam.entity(account, &last(role_arn)).ok()?;
+                add(&mut docs, &role.inline, &role.attached);
+                role.boundary
+            }
+            _ => return None,
+        };
+        docs.boundary = boundary
+            .and_then(|arn| self.iam.managed_text(&ctx, &arn))
+            .map(|(name, _, text)| (name, text));
+        Some(docs)
+    }
+
+    fn compile(&self, docs: &Documents) -> Arc<Compiled> {
+        cached(&self.compiled, hash_of(docs), || {
+            let parse = |(id, text): &(String, String)| match Policy::parse(
+                id,
+                text,
+                PolicyKind::Identity,
+            ) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(policy = %id, "IAM: a stored policy does not parse ({e}); left out");
+                    None
+                }
+            };
+            Arc::new(Compiled {
+                identity: docs.identity.iter().filter_map(parse).collect(),
+                boundary: docs.boundary.as_ref().and_then(parse),
+            })
+        })
+    }
+
+    fn resource_policy(&self, text: &str) -> Option<Arc<Policy>> {
+        cached(&self.resource_policies, hash_of(&text), || {
+            Policy::parse("resource policy", text, PolicyKind::Resource)
+                .ok()
+                .map(Arc::new)
+        })
+    }
+
+    fn decide(&self, query: &AccessQuery<'_>) -> (bool, Option<String>, String) {
+        let Some(mut principal) = Principal::from_arn(&query.principal.arn) else {
+            return (false, None, "an unknown kind of principal".to_owned());
+        };
+        if *principal.kind() == PrincipalKind::FederatedUser {
+            // The session policy GetFederationToken was given is not kept: not evaluated.
+            return (true, None, "federated user (not evaluated)".to_owned());
+        }
+        let docs = match principal.kind() {
+            PrincipalKind::Root => Some(Documents::default()),
+            _ => self.documents(&principal),
+        };
+        let Some(docs) = docs else {
+            let message = format!(
+                "User: {} is not authorized to perform: {} because the principal no longer exists",
+                principal.arn(),
+                query.action
+            );
+            return (false, Some(message), "principal not found".to_owned());
+        };
+        if let PrincipalKind::AssumedRole { role_arn } = principal.kind() {
+            // The session ARN has the role's name only; policies name the role by its full ARN.
+            let account = principal.account().to_owned();
+            let name = role_arn.rsplit('/').next().unwrap_or_default().to_owned();
+            if let Ok(role) = self.iam.entity::<RoleRec>(&account, &name) {
+                principal = principal.with_role_arn(&role.arn);
+            }
+        }
+        let compiled = self.compile(&docs);
+        let resource_policy = query.resource_policy.and_then(|t| self.resource_policy(t));
+        let mut set = PolicySet::identity(&compiled.identity);
+        if let Some(b) = &compiled.boundary {
+            set = set.with_boundary(b);
+        }
+        if let Some(r) = &resource_policy {
+            set = set.with_resource(r);
+        }
+        let mut ctx = PolicyContext::new(principal, query.action, query.resource);
+        if let Some(account) = query.resource_account {
+            ctx = ctx.with_resource_account(account);
+        }
+        for (key, value) in query.context {
+            ctx = ctx.with_key(key, value);
+        }
+        let decision = evaluate(&ctx, &set);
+        let why = match (decision.outcome, decision.statement) {
+            (Outcome::Allowed, Some(s)) => {
+                format!(
+                    "allowed by {} statement {}",
+                    s.policy_id,
+                    s.sid.unwrap_or("(no Sid)")
+                )
+            }
+            (Outcome::Allowed, None) => "allowed (root)".to_owned(),
+            (Outcome::ExplicitDeny, Some(s)) => {
+                format!(
+                    "denied by {} statement {}",
+                    s.policy_id,
+                    s.sid.unwrap_or("(no Sid)")
+                )
+            }
+            _ => "no policy allows it".to_owned(),
+        };
+        (
+            decision.is_allowed(),
+            access_denied_message(&ctx, &decision),
+            why,
+        )
+    }
+}
+
+impl Authorizer for IamAuthorizer {
+    fn authorize(&self, query: &AccessQuery<'_>) -> AccessVerdict {
+        let (allowed, message, why) = self.decide(query);
+        let principal = query.principal.arn.as_str();
+        if allowed {
+            tracing::debug!(
+                principal,
+                action = query.action,
+                resource = query.resource,
+                "IAM: {why}"
+            );
+            return AccessVerdict {
+                allowed: true,
+                message: None,
+            };
+        }
+        lock(&self.denials)
+            .entry(principal.to_owned())
+            .or_default()
+            .insert((query.action.to_owned(), query.resource.to_owned()));
+        if self.soft {
+            tracing::info!(
+                principal,
+                action = query.action,
+                resource = query.resource,
+                "IAM soft mode: would deny ({why})"
+            );
+            return AccessVerdict {
+                allowed: true,
+                message: None,
+            };
+        }
+        tracing::info!(
+            principal,
+            action = query.action,
+            resource = query.resource,
+            "IAM: denied ({why})"
+        );
+        AccessVerdict {
+            allowed: false,
+            message,
+        }
+    }
+}
