@@ -3,9 +3,12 @@
 //! through the official SDKs and boto3, with AWS's error codes per protocol.
 
 mod common;
+#[path = "common/lambda_harness.rs"]
+mod harness;
 
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_lambda::client::Waiters;
 use common::{Options, Skyport, require, run};
 
 fn creds(key: &str, secret: &str, token: Option<&str>) -> Credentials {
@@ -665,5 +668,117 @@ async fn soft_mode_allows_and_lists_what_would_be_denied() {
         skyport.log().contains("IAM soft mode: would deny"),
         "{}",
         skyport.log()
+    );
+}
+
+#[tokio::test]
+async fn a_function_runs_as_its_execution_role() {
+    if !require("python3") {
+        return;
+    }
+    // A fixed port: the local executor hands functions the configured gateway as AWS_ENDPOINT_URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let skyport = Skyport::start_with(
+        Options::default()
+            .listen(&format!("127.0.0.1:{port}"))
+            .env("ENFORCE_IAM", "1")
+            .env("LAMBDA_EXECUTOR", "local"),
+    );
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let sqs = aws_sdk_sqs::Client::new(&root);
+    let ok = sqs.create_queue().queue_name("ok").send().await.unwrap();
+    let nope = sqs.create_queue().queue_name("nope").send().await.unwrap();
+    let iam = aws_sdk_iam::Client::new(&root);
+    iam.create_role()
+        .role_name("fn-role")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("fn-role")
+        .policy_name("send-to-ok")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:ok"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let code = r#"
+import boto3
+
+def main(event, context):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    try:
+        sqs.send_message(QueueUrl=event["url"], MessageBody="from the function")
+        return {"sent": True}
+    except Exception as e:
+        error = getattr(e, "response", {}).get("Error", {})
+        return {"sent": False, "code": error.get("Code"), "message": error.get("Message"), "error": repr(e)}
+"#;
+    let lambda = aws_sdk_lambda::Client::new(&root);
+    lambda
+        .create_function()
+        .function_name("sender")
+        .runtime(aws_sdk_lambda::types::Runtime::Python311)
+        .role("arn:aws:iam::000000000000:role/fn-role")
+        .handler("handler.main")
+        .timeout(10)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(harness::zip_of(
+                    "handler.py",
+                    code,
+                )))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .wait_until_function_active_v2()
+        .function_name("sender")
+        .wait(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let invoke = |url: String| {
+        let lambda = lambda.clone();
+        async move {
+            let out = lambda
+                .invoke()
+                .function_name("sender")
+                .payload(aws_sdk_lambda::primitives::Blob::new(
+                    serde_json::json!({ "url": url }).to_string(),
+                ))
+                .send()
+                .await
+                .unwrap();
+            let payload = out
+                .payload()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default();
+            serde_json::from_slice::<serde_json::Value>(&payload).unwrap()
+        }
+    };
+    let sent = invoke(ok.queue_url().unwrap().to_owned()).await;
+    assert_eq!(sent["sent"], true, "{sent}\n{}", skyport.log());
+    let refused = invoke(nope.queue_url().unwrap().to_owned()).await;
+    assert_eq!(
+        refused["code"],
+        "AccessDenied",
+        "{refused}\n{}",
+        skyport.log()
+    );
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("User: arn:aws:sts::000000000000:assumed-role/fn-role/")
+            && message.contains("sqs:SendMessage"),
+        "{message}"
     );
 }
