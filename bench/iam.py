@@ -46,7 +46,7 @@ def start(binary, enforce):
     state = tempfile.mkdtemp(prefix="skyport-iam-bench-")
     env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}", SKYPORT_STATE_DIR=state,
                ENFORCE_IAM="1" if enforce else "0", DNS_ADDRESS="0")
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([binary, "start"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_localstack/health", timeout=1)
@@ -91,7 +91,7 @@ def setup(port):
         "s3_get_object": user_s3.generate_presigned_url(
             "get_object", Params={"Bucket": "bench", "Key": "obj"}, ExpiresIn=3600),
         "sts_get_caller_identity": user_sts.generate_presigned_url(
-            "get_caller_identity", ExpiresIn=3600),
+            "get_caller_identity", ExpiresIn=3600, HttpMethod="GET"),
     }
 
 

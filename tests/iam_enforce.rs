@@ -346,6 +346,10 @@ except urllib.error.HTTPError as e:
     body = e.read().decode()
     assert e.code == 403 and "<Code>MissingAuthenticationToken</Code>" in body, (e.code, body)
 
+# A presigned STS URL (the empty body's hash signed) is verified like a header-signed request.
+sts_url = client("sts").generate_presigned_url("get_caller_identity", HttpMethod="GET")
+assert b"<Arn>arn:aws:iam::000000000000:root</Arn>" in urllib.request.urlopen(sts_url).read()
+
 # Presigned S3 URLs are verified too.
 s3 = client("s3")
 s3.create_bucket(Bucket="presigned")

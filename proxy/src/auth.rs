@@ -132,16 +132,8 @@ impl Authenticator {
             Err(e) => return refused(request_body, from_sig_error(e)),
         };
         let mut action = None;
-        // The payload hash: declared (`UNSIGNED-PAYLOAD` on presigned URLs), else the body's own.
-        let (request_body, payload_hash) = if signature.presigned {
-            (
-                request_body,
-                signature
-                    .content_sha256
-                    .clone()
-                    .unwrap_or_else(|| "UNSIGNED-PAYLOAD".to_owned()),
-            )
-        } else {
+        // The payload hash is the body's own (presigned URLs too: SDKs sign the empty body's hash).
+        let (request_body, payload_hash) =
             match body::collect_limited(request_body, self.max_body).await {
                 Ok(bytes) => {
                     let hash = skyport_sigv4::sha256_hex(&bytes);
@@ -158,8 +150,7 @@ impl Authenticator {
                         action: None,
                     };
                 }
-            }
-        };
+            };
         let result = self.check(&signature, parts, &payload_hash, host);
         Authenticated {
             body: request_body,
