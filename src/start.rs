@@ -175,15 +175,18 @@ async fn serve(
                 Arc::new(sts.credentials()),
             ])) as Arc<dyn skyport_core::bus::CredentialDirectory>
         });
-    if let Some(directory) = &credentials {
+    let authorizer = credentials.as_ref().map(|directory| {
         gateway.enforce_signatures(directory.clone());
         let authorizer = Arc::new(skyport_iam::IamAuthorizer::new(
             (*iam).clone(),
             config.iam_soft_mode,
         ));
         gateway.enforce_policies(authorizer.clone());
-        gateway.mount(Arc::new(crate::iam_app::DenialsApp::new(authorizer)));
-    }
+        gateway.mount(Arc::new(crate::iam_app::DenialsApp::new(
+            authorizer.clone(),
+        )));
+        authorizer
+    });
     let sqs_urls = skyport_sqs::UrlConfig {
         strategy: match config.sqs_endpoint_strategy {
             SqsEndpointStrategy::Standard => skyport_sqs::EndpointStrategy::Standard,
@@ -282,6 +285,11 @@ async fn serve(
         .map_err(|e| e.to_string())
     });
     gateway.register(sns.clone());
+    // Queue and topic policies take part in IAM's decisions (ENFORCE_IAM=1).
+    if let Some(authorizer) = &authorizer {
+        authorizer.add_resource_policies("sqs", sqs.clone());
+        authorizer.add_resource_policies("sns", sns.clone());
+    }
     // ECR: repository URIs name `<account>.dkr.ecr.<region>.<LOCALSTACK_HOST>`; the registry also gets
     // a port of the external range on first need (`docker login 127.0.0.1:<port>`). Lambda runs the
     // images of image functions from it.

@@ -786,3 +786,70 @@ def main(event, context):
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn queue_and_topic_policies_grant_what_identity_policies_do_not() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let sqs = aws_sdk_sqs::Client::new(&root);
+    let inbox = sqs.create_queue().queue_name("inbox").send().await.unwrap();
+    let other = sqs.create_queue().queue_name("other").send().await.unwrap();
+    sqs.set_queue_attributes()
+        .queue_url(inbox.queue_url().unwrap())
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/writer"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:inbox"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let sns = aws_sdk_sns::Client::new(&root);
+    let topic = sns.create_topic().name("alerts").send().await.unwrap();
+    let topic_arn = topic.topic_arn().unwrap();
+    sns.set_topic_attributes()
+        .topic_arn(topic_arn)
+        .attribute_name("Policy")
+        .attribute_value(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/writer"}},"Action":"SNS:Publish","Resource":"{topic_arn}"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&root);
+    let writer = user_with_policy(
+        &endpoint,
+        &iam,
+        "writer",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    )
+    .await;
+    let sqs_writer = aws_sdk_sqs::Client::new(&writer);
+    sqs_writer
+        .send_message()
+        .queue_url(inbox.queue_url().unwrap())
+        .message_body("granted by the queue policy")
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(
+        sqs_writer
+            .send_message()
+            .queue_url(other.queue_url().unwrap())
+            .message_body("no policy grants this")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied", "{text}");
+    let sns_writer = aws_sdk_sns::Client::new(&writer);
+    sns_writer
+        .publish()
+        .topic_arn(topic_arn)
+        .message("granted by the topic policy")
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(sns_writer.list_topics().send().await);
+    assert_eq!(code, "AuthorizationError", "{text}");
+    assert!(text.contains("sns:ListTopics"), "{text}");
+}

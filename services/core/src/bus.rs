@@ -306,6 +306,22 @@ pub struct AccessVerdict {
     pub message: Option<String>,
 }
 
+/// A resource's own policy (an SQS queue policy, an SNS topic policy) and the account that owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePolicyDoc {
+    /// The policy document.
+    pub policy: String,
+    /// The owner's account.
+    pub account: String,
+}
+
+/// Looks up the resource-based policies of a service's resources (implemented by SQS and SNS), for
+/// IAM's evaluation of requests on them.
+pub trait ResourcePolicySource: Send + Sync + std::fmt::Debug {
+    /// The policy of the resource `arn`, if it exists and has one.
+    fn resource_policy(&self, arn: &str) -> Option<ResourcePolicyDoc>;
+}
+
 /// Decides requests with AWS's policy evaluation logic (implemented by IAM).
 pub trait Authorizer: Send + Sync + std::fmt::Debug {
     /// Evaluates one action on one resource.

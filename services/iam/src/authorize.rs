@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use skyport_core::RequestContext;
-use skyport_core::bus::{AccessQuery, AccessVerdict, Authorizer};
+use skyport_core::bus::{AccessQuery, AccessVerdict, Authorizer, ResourcePolicySource};
 use skyport_policy::{
     Outcome, Policy, PolicyKind, PolicySet, Principal, PrincipalKind,
     RequestContext as PolicyContext, access_denied_message, evaluate, suggest_policy,
@@ -50,6 +50,8 @@ pub struct IamAuthorizer {
     resource_policies: Mutex<HashMap<u64, Option<Arc<Policy>>>>,
     /// Soft mode: per principal ARN, the `(action, resource)` pairs that would have been denied.
     denials: Mutex<BTreeMap<String, BTreeSet<(String, String)>>>,
+    /// Per ARN service (`sqs`, `sns`): where resources' own policies are found.
+    sources: std::sync::RwLock<HashMap<String, Arc<dyn ResourcePolicySource>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -85,7 +87,31 @@ impl IamAuthorizer {
             compiled: Mutex::new(HashMap::new()),
             resource_policies: Mutex::new(HashMap::new()),
             denials: Mutex::new(BTreeMap::new()),
+            sources: std::sync::RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Resources whose ARNs name `service` (`sqs`) have their own policies in `source`.
+    pub fn add_resource_policies(&self, service: &str, source: Arc<dyn ResourcePolicySource>) {
+        self.sources
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(service.to_owned(), source);
+    }
+
+    /// The resource's own policy, when the query names none and its service keeps one.
+    fn stored_resource_policy(
+        &self,
+        resource: &str,
+    ) -> Option<skyport_core::bus::ResourcePolicyDoc> {
+        let service = resource.strip_prefix("arn:")?.split(':').nth(1)?;
+        let source = self
+            .sources
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(service)?
+            .clone();
+        source.resource_policy(resource)
     }
 
     /// Soft mode's record: per principal, the actions and resources that would have been denied and
@@ -211,7 +237,17 @@ impl IamAuthorizer {
             }
         }
         let compiled = self.compile(&docs);
-        let resource_policy = query.resource_policy.and_then(|t| self.resource_policy(t));
+        let stored = match query.resource_policy {
+            Some(_) => None,
+            None => self.stored_resource_policy(query.resource),
+        };
+        let resource_policy = query
+            .resource_policy
+            .or(stored.as_ref().map(|d| d.policy.as_str()))
+            .and_then(|t| self.resource_policy(t));
+        let resource_account = query
+            .resource_account
+            .or(stored.as_ref().map(|d| d.account.as_str()));
         let mut set = PolicySet::identity(&compiled.identity);
         if let Some(b) = &compiled.boundary {
             set = set.with_boundary(b);
@@ -220,7 +256,7 @@ impl IamAuthorizer {
             set = set.with_resource(r);
         }
         let mut ctx = PolicyContext::new(principal, query.action, query.resource);
-        if let Some(account) = query.resource_account {
+        if let Some(account) = resource_account {
             ctx = ctx.with_resource_account(account);
         }
         for (key, value) in query.context {

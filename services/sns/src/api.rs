@@ -78,6 +78,17 @@ pub struct Sns {
     signer: Arc<RwLock<Option<Arc<KeySigner>>>>,
 }
 
+impl skyport_core::bus::ResourcePolicySource for Sns {
+    fn resource_policy(&self, arn: &str) -> Option<skyport_core::bus::ResourcePolicyDoc> {
+        let topic = self.state.topic(arn)?;
+        let policy = topic.attributes.get("Policy")?.clone();
+        Some(skyport_core::bus::ResourcePolicyDoc {
+            policy,
+            account: topic.account,
+        })
+    }
+}
+
 impl Sns {
     /// Amazon SNS keeping its state in `store` (needs a Tokio runtime: it starts its delivery worker).
     pub fn new(store: Store, options: Options) -> Result<Sns, StoreError> {

@@ -1648,6 +1648,17 @@ impl Service for Sqs {
     }
 }
 
+impl skyport_core::bus::ResourcePolicySource for Sqs {
+    fn resource_policy(&self, arn: &str) -> Option<skyport_core::bus::ResourcePolicyDoc> {
+        let queue = self.queue_by_arn(arn)?;
+        let policy = queue.record().attributes.get("Policy")?.clone();
+        Some(skyport_core::bus::ResourcePolicyDoc {
+            policy,
+            account: arn.split(':').nth(4)?.to_owned(),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl QueueSink for Sqs {
     async fn send_message(
