@@ -853,3 +853,173 @@ async fn queue_and_topic_policies_grant_what_identity_policies_do_not() {
     assert_eq!(code, "AuthorizationError", "{text}");
     assert!(text.contains("sns:ListTopics"), "{text}");
 }
+
+/// One case of AWS's documented evaluation logic: a user's policy (and boundary), the object read,
+/// and the decision AWS documents.
+struct Case {
+    name: &'static str,
+    policy: &'static str,
+    boundary: Option<&'static str>,
+    key: &'static str,
+    decision: &'static str,
+}
+
+#[tokio::test]
+async fn documented_evaluation_cases_agree_live_and_in_the_simulator() {
+    use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let s3 = aws_sdk_s3::Client::new(&root);
+    s3.create_bucket().bucket("docs").send().await.unwrap();
+    let keys = [
+        "public/a",
+        "secret/b",
+        "home/case-variable/c",
+        "home/someone-else/d",
+    ];
+    for key in keys {
+        s3.put_object()
+            .bucket("docs")
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let iam = aws_sdk_iam::Client::new(&root);
+    let allow_all =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let cases = [
+        Case {
+            name: "case-allow",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/public/*"}]}"#,
+            boundary: None,
+            key: "public/a",
+            decision: "allowed",
+        },
+        Case {
+            name: "case-implicit",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#,
+            boundary: None,
+            key: "public/a",
+            decision: "implicitDeny",
+        },
+        Case {
+            name: "case-explicit",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/secret/*"}]}"#,
+            boundary: None,
+            key: "secret/b",
+            decision: "explicitDeny",
+        },
+        Case {
+            name: "case-notaction",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"s3:DeleteObject","Resource":"*"}]}"#,
+            boundary: None,
+            key: "secret/b",
+            decision: "allowed",
+        },
+        Case {
+            name: "case-notresource",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::docs/secret/*"}]}"#,
+            boundary: None,
+            key: "secret/b",
+            decision: "implicitDeny",
+        },
+        Case {
+            name: "case-condition",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+            boundary: None,
+            key: "public/a",
+            decision: "implicitDeny",
+        },
+        Case {
+            name: "case-variable",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/home/${aws:username}/*"}]}"#,
+            boundary: None,
+            key: "home/case-variable/c",
+            decision: "allowed",
+        },
+        Case {
+            name: "case-variable-other",
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/home/${aws:username}/*"}]}"#,
+            boundary: None,
+            key: "home/someone-else/d",
+            decision: "implicitDeny",
+        },
+        Case {
+            name: "case-boundary",
+            policy: allow_all,
+            boundary: Some(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/public/*"}]}"#,
+            ),
+            key: "secret/b",
+            decision: "implicitDeny",
+        },
+    ];
+    for case in &cases {
+        let user = user_with_policy(&endpoint, &iam, case.name, case.policy).await;
+        if let Some(boundary) = case.boundary {
+            let arn = iam
+                .create_policy()
+                .policy_name(format!("{}-boundary", case.name))
+                .policy_document(boundary)
+                .send()
+                .await
+                .unwrap()
+                .policy
+                .unwrap()
+                .arn
+                .unwrap();
+            iam.put_user_permissions_boundary()
+                .user_name(case.name)
+                .permissions_boundary(arn)
+                .send()
+                .await
+                .unwrap();
+        }
+        // Live, over plain HTTP (aws:SecureTransport is false).
+        let live = aws_sdk_s3::Client::new(&user)
+            .get_object()
+            .bucket("docs")
+            .key(case.key)
+            .send()
+            .await;
+        let live_allowed = match live {
+            Ok(_) => true,
+            Err(e) => {
+                assert_eq!(e.code(), Some("AccessDenied"), "{}: {e:?}", case.name);
+                false
+            }
+        };
+        assert_eq!(
+            live_allowed,
+            case.decision == "allowed",
+            "{}: live decision",
+            case.name
+        );
+        // The simulator, with the request context the live call had.
+        let simulated = iam
+            .simulate_principal_policy()
+            .policy_source_arn(format!("arn:aws:iam::000000000000:user/{}", case.name))
+            .action_names("s3:GetObject")
+            .resource_arns(format!("arn:aws:s3:::docs/{}", case.key))
+            .context_entries(
+                ContextEntry::builder()
+                    .context_key_name("aws:SecureTransport")
+                    .context_key_type(ContextKeyTypeEnum::Boolean)
+                    .context_key_values("false")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let result = &simulated.evaluation_results()[0];
+        assert_eq!(
+            result.eval_decision().as_str(),
+            case.decision,
+            "{}: simulator",
+            case.name
+        );
+    }
+}
