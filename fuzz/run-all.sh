@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target of the repository for SECONDS each (default 30): the targets in fuzz/
-# (router, query/form decoding, S3 XML, aws-chunked, SQS requests, S3 Select, PartiQL, SAML), certs/fuzz (ClientHello sniffer) and
+# (router, query/form decoding, S3 XML, aws-chunked, SQS requests, S3 Select, PartiQL, SAML, SigV4/SigV2), certs/fuzz (ClientHello sniffer) and
 # dns/fuzz (DNS packets). Seeds come from <fuzz dir>/corpus/<target>/ (committed) and are never modified:
 # new inputs go to a scratch corpus. A crash stops the run with libFuzzer's report and leaves the input in
 # <fuzz dir>/artifacts/<target>/; turn it into a named regression test before fixing it.

@@ -526,6 +526,21 @@ async fn policies_decide_with_aws_evaluation_logic_and_messages() {
     );
     assert_eq!(code, "AccessDeniedException");
     assert!(text.contains("dynamodb:ListTables"), "{text}");
+    // A policy change applies to the next request.
+    iam.put_user_policy()
+        .user_name("app")
+        .policy_name("tables")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:ListTables","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_dynamodb::Client::new(&app)
+        .list_tables()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         code_of(
             aws_sdk_lambda::Client::new(&app)

@@ -225,6 +225,8 @@ fn sweep_stale_scratch(tmp: &Path) {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    /// Bumped by every write transaction (committed or not): caches of derived data compare it.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 enum Backend {
@@ -461,6 +463,7 @@ impl Store {
     pub fn open_file_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
         let db = db_err!(open_database(path, cache_bytes))?;
         Ok(Store {
+            generation: Arc::default(),
             backend: Arc::new(Backend::File(FileDb {
                 db: RwLock::new(Some(Arc::new(db))),
                 reserve: Reserve::for_store(path),
@@ -473,8 +476,19 @@ impl Store {
     /// A store in memory, gone on exit.
     pub fn in_memory() -> Result<Store, StoreError> {
         Ok(Store {
+            generation: Arc::default(),
             backend: Arc::new(Backend::Memory(memory::MemoryDb::default())),
         })
+    }
+
+    /// A number that changes after every write transaction: data derived from the store, read after
+    /// taking the generation and cached with it, is current while the number is the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// True when commits are fsynced to disk.
@@ -489,14 +503,16 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match &*self.backend {
+        let outcome = match &*self.backend {
             Backend::File(file) => file.commit(false, f),
             Backend::Memory(mem) => mem.write(|tables| {
                 f(&mut Writer {
                     tx: WriteTx::Memory(tables),
                 })
             }),
-        }
+        };
+        self.bump();
+        outcome
     }
 
     /// Like [`Store::write`], but a file store does not wait for the disk: the change becomes durable
@@ -508,7 +524,11 @@ impl Store {
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match &*self.backend {
-            Backend::File(file) => file.commit(true, f),
+            Backend::File(file) => {
+                let outcome = file.commit(true, f);
+                self.bump();
+                outcome
+            }
             Backend::Memory(_) => self.write(f),
         }
     }
@@ -523,14 +543,16 @@ impl Store {
             return self.write(f);
         };
         file.reserve.release_if_full();
-        match file.commit(false, &f) {
+        let outcome = match file.commit(false, &f) {
             Err(e) if e.disk_full() => {
                 file.reserve.disk_full.store(true, Ordering::Relaxed);
                 file.reserve.release_if_full();
                 file.commit(false, &f)
             }
             outcome => outcome,
-        }
+        };
+        self.bump();
+        outcome
     }
 
     /// [`Store::write_freeing`] off the async runtime when it has to wait for the disk.

@@ -34,6 +34,9 @@ struct Compiled {
     boundary: Option<Policy>,
 }
 
+/// A principal's compiled policies and, for a role session, its role's full ARN.
+type PrincipalPolicies = (Arc<Compiled>, Option<String>);
+
 /// A principal's policy documents as stored: `(id, text)` pairs.
 #[derive(Debug, Default, Hash)]
 struct Documents {
@@ -47,6 +50,9 @@ pub struct IamAuthorizer {
     iam: Iam,
     soft: bool,
     compiled: Mutex<HashMap<u64, Arc<Compiled>>>,
+    /// Per principal ARN: the IAM store's generation when it was looked up, its compiled policies
+    /// (`None`: it no longer exists) and, for a role session, its role's full ARN.
+    principals: Mutex<HashMap<String, (u64, Option<PrincipalPolicies>)>>,
     resource_policies: Mutex<HashMap<u64, Option<Arc<Policy>>>>,
     /// Soft mode: per principal ARN, the `(action, resource)` pairs that would have been denied.
     denials: Mutex<BTreeMap<String, BTreeSet<(String, String)>>>,
@@ -85,6 +91,7 @@ impl IamAuthorizer {
             iam,
             soft,
             compiled: Mutex::new(HashMap::new()),
+            principals: Mutex::new(HashMap::new()),
             resource_policies: Mutex::new(HashMap::new()),
             denials: Mutex::new(BTreeMap::new()),
             sources: std::sync::RwLock::new(HashMap::new()),
@@ -180,6 +187,42 @@ impl IamAuthorizer {
         Some(docs)
     }
 
+    /// The compiled policies of `principal` and, for a role session, its role's full ARN; read from
+    /// the store again only when IAM's state changed since the last time.
+    fn policies_of(&self, principal: &Principal) -> Option<PrincipalPolicies> {
+        let generation = self.iam.store.generation();
+        if let Some((at, found)) = lock(&self.principals).get(principal.arn())
+            && *at == generation
+        {
+            return found.clone();
+        }
+        let found = self.read_policies(principal);
+        let mut cache = lock(&self.principals);
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(principal.arn().to_owned(), (generation, found.clone()));
+        found
+    }
+
+    fn read_policies(&self, principal: &Principal) -> Option<PrincipalPolicies> {
+        let docs = match principal.kind() {
+            PrincipalKind::Root => Documents::default(),
+            _ => self.documents(principal)?,
+        };
+        let role_arn = match principal.kind() {
+            PrincipalKind::AssumedRole { role_arn } => {
+                let name = role_arn.rsplit('/').next().unwrap_or_default();
+                self.iam
+                    .entity::<RoleRec>(principal.account(), name)
+                    .ok()
+                    .map(|role| role.arn)
+            }
+            _ => None,
+        };
+        Some((self.compile(&docs), role_arn))
+    }
+
     fn compile(&self, docs: &Documents) -> Arc<Compiled> {
         cached(&self.compiled, hash_of(docs), || {
             let parse = |(id, text): &(String, String)| match Policy::parse(
@@ -216,11 +259,7 @@ impl IamAuthorizer {
             // The session policy GetFederationToken was given is not kept: not evaluated.
             return (true, None, "federated user (not evaluated)".to_owned());
         }
-        let docs = match principal.kind() {
-            PrincipalKind::Root => Some(Documents::default()),
-            _ => self.documents(&principal),
-        };
-        let Some(docs) = docs else {
+        let Some((compiled, role_arn)) = self.policies_of(&principal) else {
             let message = format!(
                 "User: {} is not authorized to perform: {} because the principal no longer exists",
                 principal.arn(),
@@ -228,15 +267,10 @@ impl IamAuthorizer {
             );
             return (false, Some(message), "principal not found".to_owned());
         };
-        if let PrincipalKind::AssumedRole { role_arn } = principal.kind() {
+        if let Some(role_arn) = &role_arn {
             // The session ARN has the role's name only; policies name the role by its full ARN.
-            let account = principal.account().to_owned();
-            let name = role_arn.rsplit('/').next().unwrap_or_default().to_owned();
-            if let Ok(role) = self.iam.entity::<RoleRec>(&account, &name) {
-                principal = principal.with_role_arn(&role.arn);
-            }
+            principal = principal.with_role_arn(role_arn);
         }
-        let compiled = self.compile(&docs);
         let stored = match query.resource_policy {
             Some(_) => None,
             None => self.stored_resource_policy(query.resource),
