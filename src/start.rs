@@ -333,6 +333,10 @@ async fn serve(
             s3.set_function_invoker(lambda.handle());
             sns.links().set_function_invoker(lambda.handle());
             let handle = lambda.handle();
+            // Function policies take part in IAM's decisions (ENFORCE_IAM=1).
+            if let Some(authorizer) = &authorizer {
+                authorizer.add_resource_policies("lambda", handle.clone());
+            }
             gateway.register(Arc::new(lambda));
             handle
         }

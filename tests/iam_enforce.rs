@@ -1038,3 +1038,73 @@ async fn documented_evaluation_cases_agree_live_and_in_the_simulator() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_function_policy_grants_invoke_to_a_user_without_identity_policies() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start_with(
+        Options::default()
+            .env("ENFORCE_IAM", "1")
+            .env("LAMBDA_EXECUTOR", "local"),
+    );
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let lambda = aws_sdk_lambda::Client::new(&root);
+    lambda
+        .create_function()
+        .function_name("echo")
+        .runtime(aws_sdk_lambda::types::Runtime::Python311)
+        .role("arn:aws:iam::000000000000:role/any")
+        .handler("handler.main")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(harness::zip_of(
+                    "handler.py",
+                    "def main(event, context):\n    return {\"echo\": event}\n",
+                )))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .wait_until_function_active_v2()
+        .function_name("echo")
+        .wait(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    lambda
+        .add_permission()
+        .function_name("echo")
+        .statement_id("caller-invokes")
+        .action("lambda:InvokeFunction")
+        .principal("arn:aws:iam::000000000000:user/caller")
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&root);
+    let caller = user_with_policy(
+        &endpoint,
+        &iam,
+        "caller",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    )
+    .await;
+    let as_caller = aws_sdk_lambda::Client::new(&caller);
+    let out = as_caller
+        .invoke()
+        .function_name("echo")
+        .payload(aws_sdk_lambda::primitives::Blob::new("{\"hi\":1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.payload().map(|b| b.as_ref().to_vec()),
+        Some(b"{\"echo\": {\"hi\": 1}}".to_vec())
+    );
+    let (code, text) = message(as_caller.get_function().function_name("echo").send().await);
+    assert_eq!(code, "AccessDeniedException", "{text}");
+    assert!(text.contains("lambda:GetFunction"), "{text}");
+}

@@ -708,7 +708,7 @@ fn policy_allows(
 }
 
 /// The policy document of a function's statements.
-fn policy_document(statements: &[serde_json::Value]) -> String {
+pub(crate) fn policy_document(statements: &[serde_json::Value]) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Id": "default",

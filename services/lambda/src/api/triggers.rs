@@ -21,8 +21,41 @@ use crate::invoke::Target;
 use crate::record::Function;
 use crate::shapes;
 
-/// A weak handle on Lambda: invokes functions for pollers, destinations and other services.
+/// A weak handle on Lambda: invokes functions for pollers, destinations and other services, and hands
+/// IAM the functions' resource-based policies.
 pub struct Handle(Weak<Inner>);
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("lambda::Handle")
+    }
+}
+
+impl skyport_core::bus::ResourcePolicySource for Handle {
+    /// The function policy's statements on `arn` (the function, or the version or alias it names),
+    /// as `GetPolicy` returns them.
+    fn resource_policy(&self, arn: &str) -> Option<skyport_core::bus::ResourcePolicyDoc> {
+        let lambda = self.lambda().ok()?;
+        let (account, region) = arn_scope(arn);
+        let ctx = internal_context(&account, &region);
+        let r = ids::parse(&ctx, arn).ok()?;
+        let f = lambda.load(&ctx, &r).ok()?;
+        let base = lambda.arn(&ctx, &r);
+        let resource = match &r.qualifier {
+            Some(q) => ids::qualified_arn(&base, q),
+            None => base,
+        };
+        let statements: Vec<serde_json::Value> = f
+            .statements
+            .into_iter()
+            .filter(|s| s.get("Resource").and_then(|v| v.as_str()) == Some(resource.as_str()))
+            .collect();
+        (!statements.is_empty()).then(|| skyport_core::bus::ResourcePolicyDoc {
+            policy: super::policy_document(&statements),
+            account,
+        })
+    }
+}
 
 impl Handle {
     fn lambda(&self) -> Result<Lambda, ApiError> {
