@@ -302,7 +302,14 @@ async fn serve(
         },
     );
     let ecr = match ecr {
-        Ok(ecr) => Arc::new(ecr),
+        Ok(ecr) => {
+            let ecr = Arc::new(ecr);
+            // Repository policies take part in IAM's decisions (ENFORCE_IAM=1).
+            if let Some(authorizer) = &authorizer {
+                authorizer.add_resource_policies("ecr", ecr.clone());
+            }
+            ecr
+        }
         Err(e) => {
             tracing::error!("cannot open the ECR state: {e}");
             return ExitCode::FAILURE;

@@ -1108,3 +1108,42 @@ async fn a_function_policy_grants_invoke_to_a_user_without_identity_policies() {
     assert_eq!(code, "AccessDeniedException", "{text}");
     assert!(text.contains("lambda:GetFunction"), "{text}");
 }
+
+#[tokio::test]
+async fn a_repository_policy_grants_what_the_user_policy_does_not() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let ecr = aws_sdk_ecr::Client::new(&root);
+    ecr.create_repository()
+        .repository_name("team/app")
+        .send()
+        .await
+        .unwrap();
+    ecr.set_repository_policy()
+        .repository_name("team/app")
+        .policy_text(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"puller","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/puller"},"Action":"ecr:DescribeImages"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&root);
+    let puller = user_with_policy(
+        &endpoint,
+        &iam,
+        "puller",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    )
+    .await;
+    let as_puller = aws_sdk_ecr::Client::new(&puller);
+    as_puller
+        .describe_images()
+        .repository_name("team/app")
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(as_puller.describe_repositories().send().await);
+    assert_eq!(code, "AccessDeniedException", "{text}");
+    assert!(text.contains("ecr:DescribeRepositories"), "{text}");
+}

@@ -102,6 +102,29 @@ pub struct Ecr {
     pub(crate) inner: Arc<Inner>,
 }
 
+impl skyport_core::bus::ResourcePolicySource for Ecr {
+    /// The repository policy of `arn:aws:ecr:<region>:<account>:repository/<name>`.
+    fn resource_policy(&self, arn: &str) -> Option<skyport_core::bus::ResourcePolicyDoc> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_), Some("ecr"), Some(region), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let name = resource.strip_prefix("repository/")?;
+        let repo = self.repo(account, region, name).ok()?;
+        Some(skyport_core::bus::ResourcePolicyDoc {
+            policy: repo.policy?,
+            account: account.to_owned(),
+        })
+    }
+}
+
 impl std::fmt::Debug for Ecr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ecr").finish_non_exhaustive()
