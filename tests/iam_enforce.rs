@@ -1147,3 +1147,58 @@ async fn a_repository_policy_grants_what_the_user_policy_does_not() {
     assert_eq!(code, "AccessDeniedException", "{text}");
     assert!(text.contains("ecr:DescribeRepositories"), "{text}");
 }
+
+#[tokio::test]
+async fn session_policies_limit_a_role_session() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let iam = aws_sdk_iam::Client::new(&root);
+    iam.create_role()
+        .role_name("broad")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("broad")
+        .policy_name("s3-and-sqs")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sqs:*"],"Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let creds = aws_sdk_sts::Client::new(&root)
+        .assume_role()
+        .role_arn("arn:aws:iam::000000000000:role/broad")
+        .role_session_name("narrow")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let session = config(
+        &endpoint,
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(creds.session_token()),
+    )
+    .await;
+    aws_sdk_sqs::Client::new(&session)
+        .list_queues()
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(
+        aws_sdk_s3::Client::new(&session)
+            .list_buckets()
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDenied", "{text}");
+    assert!(text.contains("because no session policy allows"), "{text}");
+}

@@ -196,6 +196,8 @@ pub struct Principal {
     pub arn: String,
     /// The unique id (`GetCallerIdentity`'s `UserId`).
     pub user_id: String,
+    /// A role session's session policies: policy documents, or the ARNs of managed policies.
+    pub session_policies: Vec<String>,
 }
 
 /// The secret of an access key and whom it belongs to, for verifying signatures.
@@ -275,6 +277,7 @@ impl CredentialDirectory for RootTestCredentials {
                 arn: format!("arn:aws:iam::{account}:root"),
                 user_id: account.clone(),
                 account,
+                session_policies: Vec::new(),
             },
         })
     }

@@ -54,6 +54,8 @@ pub struct IamAuthorizer {
     /// (`None`: it no longer exists) and, for a role session, its role's full ARN.
     principals: Mutex<HashMap<String, (u64, Option<PrincipalPolicies>)>>,
     resource_policies: Mutex<HashMap<u64, Option<Arc<Policy>>>>,
+    /// Role sessions' session policies, compiled (keyed by the list and IAM's store generation).
+    sessions: Mutex<HashMap<u64, Arc<Vec<Policy>>>>,
     /// Soft mode: per principal ARN, the `(action, resource)` pairs that would have been denied.
     denials: Mutex<BTreeMap<String, BTreeSet<(String, String)>>>,
     /// Per ARN service (`sqs`, `sns`): where resources' own policies are found.
@@ -93,6 +95,7 @@ impl IamAuthorizer {
             compiled: Mutex::new(HashMap::new()),
             principals: Mutex::new(HashMap::new()),
             resource_policies: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
             denials: Mutex::new(BTreeMap::new()),
             sources: std::sync::RwLock::new(HashMap::new()),
         }
@@ -243,6 +246,31 @@ impl IamAuthorizer {
         })
     }
 
+    /// A role session's session policies, compiled: documents as given, managed policy ARNs by their
+    /// default version.
+    fn session_policies(&self, principal: &skyport_core::bus::Principal) -> Arc<Vec<Policy>> {
+        let key = hash_of(&(&principal.session_policies, self.iam.store.generation()));
+        cached(&self.sessions, key, || {
+            let mut ctx = RequestContext::new("iam", skyport_core::Protocol::Query);
+            ctx.account = principal.account.clone();
+            let policies = principal
+                .session_policies
+                .iter()
+                .enumerate()
+                .filter_map(|(i, entry)| {
+                    let (id, text) = if entry.starts_with("arn:") {
+                        let (name, _, text) = self.iam.managed_text(&ctx, entry)?;
+                        (name, text)
+                    } else {
+                        (format!("session policy {}", i + 1), entry.clone())
+                    };
+                    Policy::parse(&id, &text, PolicyKind::Identity).ok()
+                })
+                .collect();
+            Arc::new(policies)
+        })
+    }
+
     fn resource_policy(&self, text: &str) -> Option<Arc<Policy>> {
         cached(&self.resource_policies, hash_of(&text), || {
             Policy::parse("resource policy", text, PolicyKind::Resource)
@@ -288,6 +316,14 @@ impl IamAuthorizer {
         }
         if let Some(r) = &resource_policy {
             set = set.with_resource(r);
+        }
+        let session = if query.principal.session_policies.is_empty() {
+            None
+        } else {
+            Some(self.session_policies(query.principal))
+        };
+        if let Some(session) = &session {
+            set = set.with_session(session);
         }
         let mut ctx = PolicyContext::new(principal, query.action, query.resource);
         if let Some(account) = resource_account {

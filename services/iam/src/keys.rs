@@ -281,6 +281,7 @@ impl CredentialDirectory for Iam {
                 account: rec.account,
                 arn: rec.user_arn,
                 user_id: rec.user_id,
+                session_policies: Vec::new(),
             },
         })
     }

@@ -160,6 +160,7 @@ impl Sts {
                 arn: principal.arn,
                 user_id: principal.user_id,
                 expires: None,
+                session_policies: Vec::new(),
             });
         }
         Ok(Identity::root(&ctx.account, ctx.partition()))
@@ -187,7 +188,9 @@ impl StsApi for Sts {
         input: shapes::AssumeRoleRequest,
     ) -> Result<shapes::AssumeRoleResponse, ApiError> {
         let role = parse_role_arn(&input.role_arn)?;
-        let assumed = assumed_role(&role, &input.role_session_name);
+        let mut assumed = assumed_role(&role, &input.role_session_name);
+        assumed.session_policies =
+            session_policies(input.policy.as_ref(), input.policy_arns.as_ref());
         let duration = duration(input.duration_seconds, 3600);
         let credentials = self
             .identities
@@ -412,6 +415,7 @@ impl StsApi for Sts {
             user_id: format!("{}:{}", caller.account, input.name),
             account: caller.account,
             expires: None,
+            session_policies: Vec::new(),
         };
         let credentials = self
             .identities
@@ -526,7 +530,20 @@ fn assumed_role(role: &Arn, session: &str) -> Identity {
         ),
         user_id: format!("{}:{session}", role_unique_id(role)),
         expires: None,
+        session_policies: Vec::new(),
     }
+}
+
+/// The session policies of an `AssumeRole*` request: the inline document, then the managed ARNs.
+fn session_policies(
+    policy: Option<&String>,
+    arns: Option<&Vec<shapes::PolicyDescriptorType>>,
+) -> Vec<String> {
+    policy
+        .cloned()
+        .into_iter()
+        .chain(arns.into_iter().flatten().filter_map(|p| p.arn.clone()))
+        .collect()
 }
 
 /// AWS's packed size of the session policies and tags, in percent of the limit; absent without any.

@@ -20,6 +20,10 @@ pub struct Identity {
     /// When the credentials expire (seconds since the epoch), for temporary credentials.
     #[serde(default)]
     pub expires: Option<u64>,
+    /// Session policies of a role session (`AssumeRole`'s `Policy` document and `PolicyArns`), which
+    /// limit what the role's own policies allow (`ENFORCE_IAM=1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_policies: Vec<String>,
 }
 
 impl Identity {
@@ -30,6 +34,7 @@ impl Identity {
             arn: ["arn:", partition, ":iam::", account, ":root"].concat(),
             user_id: account.to_owned(),
             expires: None,
+            session_policies: Vec::new(),
         }
     }
 }
@@ -115,6 +120,7 @@ impl IdentityStore {
                 account: identity.account,
                 arn: identity.arn,
                 user_id: identity.user_id,
+                session_policies: identity.session_policies,
             },
         }))
     }
