@@ -1202,3 +1202,66 @@ async fn session_policies_limit_a_role_session() {
     assert_eq!(code, "AccessDenied", "{text}");
     assert!(text.contains("because no session policy allows"), "{text}");
 }
+
+#[tokio::test]
+async fn federated_users_have_their_users_policies_limited_by_the_session_policy() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let iam = aws_sdk_iam::Client::new(&root);
+    let broker = user_with_policy(
+        &endpoint,
+        &iam,
+        "broker",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:*","sts:GetFederationToken"],"Resource":"*"}]}"#,
+    )
+    .await;
+    let sts = aws_sdk_sts::Client::new(&broker);
+    let federate = |policy: Option<&'static str>| {
+        let mut request = sts.get_federation_token().name("visitor");
+        if let Some(policy) = policy {
+            request = request.policy(policy);
+        }
+        request.send()
+    };
+    let scoped = federate(Some(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ListQueues","dynamodb:ListTables"],"Resource":"*"}]}"#,
+    ))
+    .await
+    .unwrap()
+    .credentials
+    .unwrap();
+    let visitor = config(
+        &endpoint,
+        scoped.access_key_id(),
+        scoped.secret_access_key(),
+        Some(scoped.session_token()),
+    )
+    .await;
+    // Both allow: allowed. Only the session policy allows: denied (the user's policies do not).
+    aws_sdk_sqs::Client::new(&visitor)
+        .list_queues()
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(
+        aws_sdk_dynamodb::Client::new(&visitor)
+            .list_tables()
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException", "{text}");
+    assert!(text.contains("federated-user/visitor"), "{text}");
+    // Without a session policy the session has no permissions.
+    let bare = federate(None).await.unwrap().credentials.unwrap();
+    let bare = config(
+        &endpoint,
+        bare.access_key_id(),
+        bare.secret_access_key(),
+        Some(bare.session_token()),
+    )
+    .await;
+    let (code, text) = message(aws_sdk_sqs::Client::new(&bare).list_queues().send().await);
+    assert_eq!(code, "AccessDenied", "{text}");
+    assert!(text.contains("because no session policy allows"), "{text}");
+}

@@ -196,8 +196,11 @@ pub struct Principal {
     pub arn: String,
     /// The unique id (`GetCallerIdentity`'s `UserId`).
     pub user_id: String,
-    /// A role session's session policies: policy documents, or the ARNs of managed policies.
+    /// A role session's or federated user's session policies: policy documents, or the ARNs of
+    /// managed policies.
     pub session_policies: Vec<String>,
+    /// A federated user's federating user (or root), whose policies its session policies intersect.
+    pub federated_by: Option<String>,
 }
 
 /// The secret of an access key and whom it belongs to, for verifying signatures.
@@ -278,6 +281,7 @@ impl CredentialDirectory for RootTestCredentials {
                 user_id: account.clone(),
                 account,
                 session_policies: Vec::new(),
+                federated_by: None,
             },
         })
     }

@@ -72,6 +72,20 @@ fn hash_of(value: &impl Hash) -> u64 {
     h.finish()
 }
 
+/// A policy allowing everything: a root user's permissions, which its federated users' session
+/// policies limit.
+fn allow_all() -> &'static Policy {
+    static ALL: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        Policy::parse(
+            "root",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap_or_else(|e| unreachable!("a fixed policy parses: {e}"))
+    })
+}
+
 /// The value cached under `key`, made by `make` the first time (the cache is emptied when full).
 fn cached<T: Clone>(cache: &Mutex<HashMap<u64, T>>, key: u64, make: impl FnOnce() -> T) -> T {
     if let Some(found) = lock(cache).get(&key) {
@@ -283,11 +297,19 @@ impl IamAuthorizer {
         let Some(mut principal) = Principal::from_arn(&query.principal.arn) else {
             return (false, None, "an unknown kind of principal".to_owned());
         };
-        if *principal.kind() == PrincipalKind::FederatedUser {
-            // The session policy GetFederationToken was given is not kept: not evaluated.
-            return (true, None, "federated user (not evaluated)".to_owned());
-        }
-        let Some((compiled, role_arn)) = self.policies_of(&principal) else {
+        // A federated user has its federating user's policies, limited by its session policies
+        // (none passed: no permissions); a root federator's are everything.
+        let policies_of = match (principal.kind(), &query.principal.federated_by) {
+            (PrincipalKind::FederatedUser, Some(by)) => Principal::from_arn(by),
+            (PrincipalKind::FederatedUser, None) => {
+                // Minted before federating users were kept: not evaluated.
+                return (true, None, "federated user (not evaluated)".to_owned());
+            }
+            _ => Some(principal.clone()),
+        };
+        let federated = *principal.kind() == PrincipalKind::FederatedUser;
+        let Some((compiled, role_arn)) = policies_of.as_ref().and_then(|p| self.policies_of(p))
+        else {
             let message = format!(
                 "User: {} is not authorized to perform: {} because the principal no longer exists",
                 principal.arn(),
@@ -310,14 +332,23 @@ impl IamAuthorizer {
         let resource_account = query
             .resource_account
             .or(stored.as_ref().map(|d| d.account.as_str()));
-        let mut set = PolicySet::identity(&compiled.identity);
+        let everything = federated
+            && policies_of
+                .as_ref()
+                .is_some_and(|p| *p.kind() == PrincipalKind::Root);
+        let identity: &[Policy] = if everything {
+            std::slice::from_ref(allow_all())
+        } else {
+            &compiled.identity
+        };
+        let mut set = PolicySet::identity(identity);
         if let Some(b) = &compiled.boundary {
             set = set.with_boundary(b);
         }
         if let Some(r) = &resource_policy {
             set = set.with_resource(r);
         }
-        let session = if query.principal.session_policies.is_empty() {
+        let session = if query.principal.session_policies.is_empty() && !federated {
             None
         } else {
             Some(self.session_policies(query.principal))
@@ -332,7 +363,16 @@ impl IamAuthorizer {
         for (key, value) in query.context {
             ctx = ctx.with_key(key, value);
         }
-        let decision = evaluate(&ctx, &set);
+        let decision = if federated && session.as_ref().is_none_or(|s| s.is_empty()) {
+            // GetFederationToken without a session policy: the session has no permissions.
+            skyport_policy::Decision {
+                outcome: Outcome::ImplicitDeny,
+                statement: None,
+                missing: Some(skyport_policy::PolicyType::Session),
+            }
+        } else {
+            evaluate(&ctx, &set)
+        };
         let why = match (decision.outcome, decision.statement) {
             (Outcome::Allowed, Some(s)) => {
                 format!(

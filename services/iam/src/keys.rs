@@ -282,6 +282,7 @@ impl CredentialDirectory for Iam {
                 arn: rec.user_arn,
                 user_id: rec.user_id,
                 session_policies: Vec::new(),
+                federated_by: None,
             },
         })
     }

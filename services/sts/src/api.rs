@@ -161,6 +161,7 @@ impl Sts {
                 user_id: principal.user_id,
                 expires: None,
                 session_policies: Vec::new(),
+                federated_by: None,
             });
         }
         Ok(Identity::root(&ctx.account, ctx.partition()))
@@ -415,7 +416,8 @@ impl StsApi for Sts {
             user_id: format!("{}:{}", caller.account, input.name),
             account: caller.account,
             expires: None,
-            session_policies: Vec::new(),
+            session_policies: session_policies(input.policy.as_ref(), input.policy_arns.as_ref()),
+            federated_by: Some(caller.arn.clone()),
         };
         let credentials = self
             .identities
@@ -531,6 +533,7 @@ fn assumed_role(role: &Arn, session: &str) -> Identity {
         user_id: format!("{}:{session}", role_unique_id(role)),
         expires: None,
         session_policies: Vec::new(),
+        federated_by: None,
     }
 }
 

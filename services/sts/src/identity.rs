@@ -24,6 +24,10 @@ pub struct Identity {
     /// limit what the role's own policies allow (`ENFORCE_IAM=1`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_policies: Vec<String>,
+    /// For a federated user: the ARN of the user (or root) that called `GetFederationToken`, whose
+    /// policies the session policies intersect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_by: Option<String>,
 }
 
 impl Identity {
@@ -35,6 +39,7 @@ impl Identity {
             user_id: account.to_owned(),
             expires: None,
             session_policies: Vec::new(),
+            federated_by: None,
         }
     }
 }
@@ -121,6 +126,7 @@ impl IdentityStore {
                 arn: identity.arn,
                 user_id: identity.user_id,
                 session_policies: identity.session_policies,
+                federated_by: identity.federated_by,
             },
         }))
     }
