@@ -1201,6 +1201,37 @@ async fn session_policies_limit_a_role_session() {
     );
     assert_eq!(code, "AccessDenied", "{text}");
     assert!(text.contains("because no session policy allows"), "{text}");
+    // AssumeRoleWithWebIdentity (unsigned, as in AWS) keeps its session policy too.
+    use base64::Engine;
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"sub":"user-1","aud":"app","iss":"https://idp.example"}"#);
+    let token = format!("eyJhbGciOiJub25lIn0.{claims}.sig");
+    let web = aws_sdk_sts::Client::new(&root)
+        .assume_role_with_web_identity()
+        .role_arn("arn:aws:iam::000000000000:role/broad")
+        .role_session_name("web")
+        .web_identity_token(token)
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let web = config(
+        &endpoint,
+        web.access_key_id(),
+        web.secret_access_key(),
+        Some(web.session_token()),
+    )
+    .await;
+    aws_sdk_s3::Client::new(&web)
+        .list_buckets()
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(aws_sdk_sqs::Client::new(&web).list_queues().send().await);
+    assert_eq!(code, "AccessDenied", "{text}");
+    assert!(text.contains("because no session policy allows"), "{text}");
 }
 
 #[tokio::test]

@@ -82,7 +82,15 @@ impl Authenticator {
     }
 
     /// Whether the gateway checks this request at all (S3 checks its own; see the module docs).
-    pub(crate) fn applies(&self, route: &Route, parts: &Parts, pinned: bool) -> bool {
+    /// `operation` is the request's operation when its head or form named it (the dispatcher has
+    /// moved it from the route to the context by now).
+    pub(crate) fn applies(
+        &self,
+        route: &Route,
+        operation: Option<&str>,
+        parts: &Parts,
+        pinned: bool,
+    ) -> bool {
         let Some(def) = route.service else {
             return false;
         };
@@ -102,7 +110,7 @@ impl Authenticator {
             if pinned || (def.id == "ecr" && parts.uri.path().starts_with("/v2")) {
                 return false;
             }
-            if let Some(op) = route.operation.as_deref()
+            if let Some(op) = operation.or(route.operation.as_deref())
                 && UNSIGNED_OPERATIONS.contains(&(def.id, op))
             {
                 return false;

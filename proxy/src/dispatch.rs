@@ -164,7 +164,12 @@ pub(crate) async fn aws(
     if body_error.is_none()
         && origin == Origin::Client
         && let Some(auth) = &shared.auth
-        && auth.applies(&route, &parts, conn.pinned.is_some())
+        && auth.applies(
+            &route,
+            ctx.operation.as_deref(),
+            &parts,
+            conn.pinned.is_some(),
+        )
     {
         let outcome = auth
             .authenticate(&route, &parts, request_body, &ctx.host)

@@ -223,7 +223,9 @@ impl StsApi for Sts {
             )
         })?;
         let role = parse_role_arn(&input.role_arn)?;
-        let assumed = assumed_role(&role, &input.role_session_name);
+        let mut assumed = assumed_role(&role, &input.role_session_name);
+        assumed.session_policies =
+            session_policies(input.policy.as_ref(), input.policy_arns.as_ref());
         let duration = duration(input.duration_seconds, 3600);
         let credentials = self
             .identities
@@ -333,7 +335,9 @@ impl StsApi for Sts {
         if let Some(until) = ends.iter().filter_map(|e| e.duration_since(now).ok()).min() {
             lasts = lasts.min(until);
         }
-        let assumed = assumed_role(&role, &session);
+        let mut assumed = assumed_role(&role, &session);
+        assumed.session_policies =
+            session_policies(input.policy.as_ref(), input.policy_arns.as_ref());
         let credentials = self
             .identities
             .mint(assumed.clone(), lasts)
