@@ -97,16 +97,19 @@ impl Authenticator {
         if def.id == "s3" || route.rule == Rule::DataPlaneHost {
             return false;
         }
-        let signed = parts.headers.contains_key(http::header::AUTHORIZATION)
-            || parts
-                .uri
-                .query()
-                .is_some_and(|q| q.contains("X-Amz-Algorithm="));
-        if signed && !is_sigv4(parts) {
+        let presigned = parts
+            .uri
+            .query()
+            .is_some_and(|q| q.contains("X-Amz-Algorithm="));
+        let authorization = parts.headers.get(http::header::AUTHORIZATION);
+        let sigv4_header = authorization
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("AWS4-HMAC-SHA256"));
+        if authorization.is_some() && !sigv4_header && !presigned {
             // Basic/Bearer tokens of the ECR registry; other schemes are the service's to refuse.
             return false;
         }
-        if !signed {
+        if authorization.is_none() && !presigned {
             if pinned || (def.id == "ecr" && parts.uri.path().starts_with("/v2")) {
                 return false;
             }
@@ -201,18 +204,6 @@ impl Authenticator {
         }
         Ok(Arc::new(secret.principal))
     }
-}
-
-fn is_sigv4(parts: &Parts) -> bool {
-    parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("AWS4-HMAC-SHA256"))
-        || parts
-            .uri
-            .query()
-            .is_some_and(|q| q.contains("X-Amz-Algorithm="))
 }
 
 fn from_sig_error(e: SigError) -> Failure {

@@ -59,6 +59,12 @@ pub fn global_context(ctx: &RequestContext) -> Vec<(&'static str, String)> {
     keys
 }
 
+/// Whether the request's principal is evaluated at all: enforcement on, a verified principal, not an
+/// account's root. Callers test it before assembling inputs (or reading a resource's policy).
+pub fn applies(ctx: &RequestContext) -> bool {
+    ctx.authorizer.is_some() && ctx.principal.as_deref().is_some_and(|p| !is_root(p))
+}
+
 /// Authorizes `operation` with `input` for the request's principal; `Err` is the service's
 /// `AccessDenied`. `operation` is the SDK operation name (`PutItem`).
 pub fn check(ctx: &RequestContext, operation: &str, input: &dyn Inputs) -> Result<(), AwsError> {
@@ -84,7 +90,7 @@ pub fn check_with(
     let (Some(authorizer), Some(principal)) = (&ctx.authorizer, &ctx.principal) else {
         return Ok(());
     };
-    if is_root(principal) {
+    if !applies(ctx) {
         return Ok(());
     }
     let Some(prefix) = prefix_of(ctx.service) else {

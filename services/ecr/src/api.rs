@@ -105,22 +105,15 @@ pub struct Ecr {
 impl skyport_core::bus::ResourcePolicySource for Ecr {
     /// The repository policy of `arn:aws:ecr:<region>:<account>:repository/<name>`.
     fn resource_policy(&self, arn: &str) -> Option<skyport_core::bus::ResourcePolicyDoc> {
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_), Some("ecr"), Some(region), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let arn = skyport_core::arn::Arn::parse(arn).ok()?;
+        if arn.service != "ecr" {
             return None;
-        };
-        let name = resource.strip_prefix("repository/")?;
-        let repo = self.repo(account, region, name).ok()?;
+        }
+        let name = arn.resource.strip_prefix("repository/")?;
+        let repo = self.repo(&arn.account, &arn.region, name).ok()?;
         Some(skyport_core::bus::ResourcePolicyDoc {
             policy: repo.policy?,
-            account: account.to_owned(),
+            account: arn.account,
         })
     }
 }

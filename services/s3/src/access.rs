@@ -805,8 +805,8 @@ impl S3 {
     }
 
     /// `ENFORCE_IAM=1`: a signed request's principal, verified by its signature, authorized by IAM for
-    /// `operation` on `bucket` (and `key`), the bucket policy taking part. Nothing to do without a
-    /// verified principal.
+    /// `operation` on `bucket` (and `key`), the bucket policy taking part. Nothing to do (not even
+    /// reading the bucket) without a verified principal, or for an account's root.
     pub(crate) fn authorize_principal(
         &self,
         ctx: &RequestContext,
@@ -816,7 +816,7 @@ impl S3 {
         key: Option<&str>,
         version: Option<&str>,
     ) -> S3Result<()> {
-        if ctx.authorizer.is_none() || ctx.principal.is_none() {
+        if !skyport_authref::applies(ctx) {
             return Ok(());
         }
         // The request's members as the SDK model names them (what the authorization reference reads).

@@ -486,7 +486,7 @@ impl Sqs {
         input: &Value,
         parts: &Parts,
     ) -> Result<(), AwsError> {
-        if ctx.authorizer.is_none() || ctx.principal.is_none() {
+        if !skyport_authref::applies(ctx) {
             return Ok(());
         }
         let has_url = input.get("QueueUrl").and_then(Value::as_str).is_some();

@@ -174,7 +174,7 @@ impl Endpoint {
             }
         }
         // ENFORCE_IAM=1: a verified principal's request is authorized on its parsed input.
-        if ctx.authorizer.is_some() && ctx.principal.is_some() {
+        if skyport_authref::applies(ctx) {
             skyport_authref::check(ctx, &op.name, &input.to_plain_json())
                 .map_err(|e| WireError::Denied(Box::new(e)))?;
         }
