@@ -34,6 +34,45 @@ fn enforcing() -> Skyport {
     Skyport::start_with(Options::default().env("ENFORCE_IAM", "1"))
 }
 
+/// Creates role `name` that any principal may assume, with one inline policy (and a boundary).
+async fn role_with_policy(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: &str,
+    boundary: Option<&str>,
+) {
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .set_permissions_boundary(boundary.map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name("inline")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The configuration of temporary credentials STS returned.
+async fn session_config(
+    endpoint: &str,
+    creds: &aws_sdk_sts::types::Credentials,
+) -> aws_config::SdkConfig {
+    config(
+        endpoint,
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(creds.session_token()),
+    )
+    .await
+}
+
 /// The error code and HTTP status of a failed SDK call.
 fn code<E: ProvideErrorMetadata, R: std::fmt::Debug>(
     result: Result<R, aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
@@ -234,21 +273,7 @@ async fn iam_user_keys_and_sts_credentials_are_verified() {
 
     // Temporary credentials: with their session token they work (S3 too); without it, or with
     // another one, they do not.
-    iam.create_role()
-        .role_name("worker")
-        .assume_role_policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name("worker")
-        .policy_name("everything")
-        .policy_document(everything)
-        .send()
-        .await
-        .unwrap();
+    role_with_policy(&iam, "worker", everything, None).await;
     let assumed = aws_sdk_sts::Client::new(&root)
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/worker")
@@ -542,7 +567,7 @@ async fn policies_decide_with_aws_evaluation_logic_and_messages() {
         .await
         .unwrap();
     assert_eq!(
-        code_of(
+        crate::code(
             aws_sdk_lambda::Client::new(&app)
                 .list_functions()
                 .send()
@@ -570,24 +595,13 @@ async fn policies_decide_with_aws_evaluation_logic_and_messages() {
         .send()
         .await
         .unwrap();
-    iam.create_role()
-        .role_name("worker")
-        .assume_role_policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
-        )
-        .permissions_boundary("arn:aws:iam::000000000000:policy/only-sqs")
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name("worker")
-        .policy_name("everything")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
+    role_with_policy(
+        &iam,
+        "worker",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        Some("arn:aws:iam::000000000000:policy/only-sqs"),
+    )
+    .await;
     let creds = aws_sdk_sts::Client::new(&root)
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/worker")
@@ -597,13 +611,7 @@ async fn policies_decide_with_aws_evaluation_logic_and_messages() {
         .unwrap()
         .credentials
         .unwrap();
-    let session = config(
-        &endpoint,
-        creds.access_key_id(),
-        creds.secret_access_key(),
-        Some(creds.session_token()),
-    )
-    .await;
+    let session = session_config(&endpoint, &creds).await;
     aws_sdk_sqs::Client::new(&session)
         .list_queues()
         .send()
@@ -622,13 +630,6 @@ async fn policies_decide_with_aws_evaluation_logic_and_messages() {
         ) && text.contains("because no permissions boundary allows"),
         "{text}"
     );
-}
-
-/// The error code and status of a failed Lambda call.
-fn code_of<E: ProvideErrorMetadata, R: std::fmt::Debug>(
-    result: Result<R, aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
-) -> (String, u16) {
-    code(result)
 }
 
 #[tokio::test]
@@ -1154,23 +1155,13 @@ async fn session_policies_limit_a_role_session() {
     let endpoint = skyport.endpoint();
     let root = config(&endpoint, "test", "test", None).await;
     let iam = aws_sdk_iam::Client::new(&root);
-    iam.create_role()
-        .role_name("broad")
-        .assume_role_policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name("broad")
-        .policy_name("s3-and-sqs")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sqs:*"],"Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
+    role_with_policy(
+        &iam,
+        "broad",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sqs:*"],"Resource":"*"}]}"#,
+        None,
+    )
+    .await;
     let creds = aws_sdk_sts::Client::new(&root)
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/broad")
@@ -1181,13 +1172,7 @@ async fn session_policies_limit_a_role_session() {
         .unwrap()
         .credentials
         .unwrap();
-    let session = config(
-        &endpoint,
-        creds.access_key_id(),
-        creds.secret_access_key(),
-        Some(creds.session_token()),
-    )
-    .await;
+    let session = session_config(&endpoint, &creds).await;
     aws_sdk_sqs::Client::new(&session)
         .list_queues()
         .send()
@@ -1217,13 +1202,7 @@ async fn session_policies_limit_a_role_session() {
         .unwrap()
         .credentials
         .unwrap();
-    let web = config(
-        &endpoint,
-        web.access_key_id(),
-        web.secret_access_key(),
-        Some(web.session_token()),
-    )
-    .await;
+    let web = session_config(&endpoint, &web).await;
     aws_sdk_s3::Client::new(&web)
         .list_buckets()
         .send()
@@ -1262,13 +1241,7 @@ async fn federated_users_have_their_users_policies_limited_by_the_session_policy
     .unwrap()
     .credentials
     .unwrap();
-    let visitor = config(
-        &endpoint,
-        scoped.access_key_id(),
-        scoped.secret_access_key(),
-        Some(scoped.session_token()),
-    )
-    .await;
+    let visitor = session_config(&endpoint, &scoped).await;
     // Both allow: allowed. Only the session policy allows: denied (the user's policies do not).
     aws_sdk_sqs::Client::new(&visitor)
         .list_queues()
@@ -1285,13 +1258,7 @@ async fn federated_users_have_their_users_policies_limited_by_the_session_policy
     assert!(text.contains("federated-user/visitor"), "{text}");
     // Without a session policy the session has no permissions.
     let bare = federate(None).await.unwrap().credentials.unwrap();
-    let bare = config(
-        &endpoint,
-        bare.access_key_id(),
-        bare.secret_access_key(),
-        Some(bare.session_token()),
-    )
-    .await;
+    let bare = session_config(&endpoint, &bare).await;
     let (code, text) = message(aws_sdk_sqs::Client::new(&bare).list_queues().send().await);
     assert_eq!(code, "AccessDenied", "{text}");
     assert!(text.contains("because no session policy allows"), "{text}");
