@@ -43,18 +43,26 @@ def write_json(path, value):
 def summary(name, old, new):
     if old is None:
         return f"{name}: new ({len(new['operations'])} operations, {len(new['shapes'])} shapes)"
+    return f"{name}: " + changes(old, new, ("operations", "shapes"))
+
+
+def changes(old, new, keys):
+    """What changed between two versions of a vendored file, per top-level table in `keys`: the
+    entries added (+), removed (-) and changed (~); `unchanged` when nothing did. Also used by
+    models/authref/refresh.py."""
     parts = []
-    for key in ("operations", "shapes"):
-        added = sorted(set(new[key]) - set(old[key]))
-        removed = sorted(set(old[key]) - set(new[key]))
-        changed = sorted(k for k in set(new[key]) & set(old[key]) if new[key][k] != old[key][k])
+    for key in keys:
+        o, n = old.get(key, {}), new[key]
+        added = sorted(set(n) - set(o))
+        removed = sorted(set(o) - set(n))
+        changed = sorted(k for k in set(n) & set(o) if n[k] != o[k])
         if added:
             parts.append(f"+{key}: {', '.join(added)}")
         if removed:
             parts.append(f"-{key}: {', '.join(removed)}")
         if changed:
             parts.append(f"~{key}: {', '.join(changed)}")
-    return f"{name}: " + ("; ".join(parts) if parts else "unchanged")
+    return "; ".join(parts) if parts else "unchanged"
 
 
 def main():

@@ -21,6 +21,9 @@ import os
 import sys
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from refresh import changes  # noqa: E402  (models/refresh.py: the same change summary)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = os.path.join(HERE, "service-reference.json")
 ENDPOINT = "https://servicereference.us-east-1.amazonaws.com/v1"
@@ -87,19 +90,7 @@ def trim(prefix, doc, dropped):
 def diff(prefix, old, new):
     if old is None:
         return f"{prefix}: new ({len(new['actions'])} actions, {len(new['operations'])} operations)"
-    parts = []
-    for key in ("actions", "resources", "conditionKeys", "operations"):
-        o, n = old.get(key, {}), new[key]
-        added = sorted(set(n) - set(o))
-        removed = sorted(set(o) - set(n))
-        changed = sorted(k for k in set(n) & set(o) if n[k] != o[k])
-        if added:
-            parts.append(f"+{key}: {', '.join(added)}")
-        if removed:
-            parts.append(f"-{key}: {', '.join(removed)}")
-        if changed:
-            parts.append(f"~{key}: {', '.join(changed)}")
-    return f"{prefix}: " + ("; ".join(parts) if parts else "unchanged")
+    return f"{prefix}: " + changes(old, new, ("actions", "resources", "conditionKeys", "operations"))
 
 
 def render(out):
