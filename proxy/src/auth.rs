@@ -13,7 +13,6 @@
 //! `MissingAuthenticationTokenException` for JSON ones.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 use http::request::Parts;
@@ -63,13 +62,6 @@ enum Failure {
     SignatureExpired { request_time: String, now: i64 },
     /// The signature's parts are malformed.
     Incomplete(String),
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 impl Authenticator {
@@ -177,7 +169,7 @@ impl Authenticator {
         payload_hash: &str,
         host: &str,
     ) -> Result<Arc<Principal>, Failure> {
-        let now = now_secs();
+        let now = skyport_sigv4::now_secs();
         let Some(secret) = self.directory.signing_secret(&signature.access_key) else {
             return Err(Failure::UnknownKey);
         };
@@ -207,7 +199,7 @@ impl Authenticator {
 }
 
 fn from_sig_error(e: SigError) -> Failure {
-    let now = now_secs();
+    let now = skyport_sigv4::now_secs();
     match e {
         SigError::Mismatch { .. } => Failure::Mismatch,
         SigError::Skewed { request_time, .. } => Failure::SignatureExpired { request_time, now },
@@ -351,7 +343,7 @@ mod tests {
 
     fn signed(key: &str, token: Option<&str>) -> Parts {
         // Signs like an SDK would: the empty body's hash, the host and date headers.
-        let date = skyport_sigv4::format_amz_date(now_secs());
+        let date = skyport_sigv4::format_amz_date(skyport_sigv4::now_secs());
         let scope = format!("{}/us-east-1/sts/aws4_request", &date[..8]);
         let mut builder = http::Request::builder()
             .method("POST")

@@ -9,7 +9,7 @@
 //! trailer) as it streams. CORS preflights (`OPTIONS`) are exempt, as in AWS.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use http::StatusCode;
 use http::request::Parts;
@@ -32,13 +32,6 @@ fn fmt_amz(secs: i64) -> String {
     skyport_core::timefmt::iso8601_seconds(t)
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn forbidden(code: &'static str, message: &str) -> AwsError {
     AwsError::new(StatusCode::FORBIDDEN, code, message)
 }
@@ -53,7 +46,7 @@ pub fn check_presigned(parts: &Parts) -> Result<(), AwsError> {
     if !q.contains("X-Amz-Algorithm=") && !q.contains("Expires=") {
         return Ok(());
     }
-    let now = now_secs();
+    let now = skyport_sigv4::now_secs();
     if q.contains("X-Amz-Algorithm=") && !parts.headers.contains_key("authorization") {
         if let Some(sig) = skyport_sigv4::parse(parts).map_err(|e| s3_error(e, None, now))? {
             sig.check_time(now)
@@ -162,7 +155,7 @@ impl SigV4Verifier {
         ctx: &RequestContext,
         parts: &Parts,
     ) -> Result<(Option<Principal>, Option<ChunkSigner>), AwsError> {
-        self.verify_at(ctx, parts, now_secs())
+        self.verify_at(ctx, parts, skyport_sigv4::now_secs())
     }
 
     /// Checks the request's signature as if the time were `now` (seconds since the epoch).
