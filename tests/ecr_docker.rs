@@ -77,7 +77,8 @@ async fn docker_push_pull_and_run_through_the_registry() {
     docker(&config, &["tag", &local, &copy], None);
     let out = docker(&config, &["push", &copy], None);
     assert!(
-        out.contains("Mounted from docker/tiny") || skyport.log().contains("blob mounted"),
+        out.contains("Mounted from docker/tiny")
+            || skyport.wait_for_log("blob mounted", std::time::Duration::from_secs(5)),
         "the second push should mount the layers: {out}"
     );
 

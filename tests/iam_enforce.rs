@@ -273,8 +273,28 @@ async fn iam_user_keys_and_sts_credentials_are_verified() {
 
     // Temporary credentials: with their session token they work (S3 too); without it, or with
     // another one, they do not.
+    iam.update_access_key()
+        .user_name("app")
+        .access_key_id(key.access_key_id())
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
     role_with_policy(&iam, "worker", everything, None).await;
-    let assumed = aws_sdk_sts::Client::new(&root)
+    // The root user may not assume roles (AWS refuses it); an IAM user may.
+    let refused = message(
+        aws_sdk_sts::Client::new(&root)
+            .assume_role()
+            .role_arn("arn:aws:iam::000000000000:role/worker")
+            .role_session_name("job")
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (refused.0.as_str(), refused.1.as_str()),
+        ("AccessDenied", "Roles may not be assumed by root accounts.")
+    );
+    let assumed = aws_sdk_sts::Client::new(&user)
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/worker")
         .role_session_name("job")
@@ -421,6 +441,18 @@ async fn user_with_policy(
         .access_key
         .unwrap();
     config(endpoint, key.access_key_id(), key.secret_access_key(), None).await
+}
+
+/// A user with no policies of its own, who may assume the roles `role_with_policy` makes (their
+/// trust policy names everyone; the root user may not assume roles).
+async fn assumer(endpoint: &str, iam: &aws_sdk_iam::Client) -> aws_config::SdkConfig {
+    user_with_policy(
+        endpoint,
+        iam,
+        "assumer",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#,
+    )
+    .await
 }
 
 /// The message of a failed SDK call.
@@ -602,7 +634,7 @@ async fn policies_decide_with_aws_evaluation_logic_and_messages() {
         Some("arn:aws:iam::000000000000:policy/only-sqs"),
     )
     .await;
-    let creds = aws_sdk_sts::Client::new(&root)
+    let creds = aws_sdk_sts::Client::new(&assumer(&endpoint, &iam).await)
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/worker")
         .role_session_name("job")
@@ -685,7 +717,10 @@ async fn soft_mode_allows_and_lists_what_would_be_denied() {
     assert_eq!(statement["Action"], "s3:PutObject");
     assert_eq!(statement["Resource"], "arn:aws:s3:::soft/k");
     assert!(
-        skyport.log().contains("IAM soft mode: would deny"),
+        skyport.wait_for_log(
+            "IAM soft mode: would deny",
+            std::time::Duration::from_secs(5)
+        ),
         "{}",
         skyport.log()
     );
@@ -1162,7 +1197,7 @@ async fn session_policies_limit_a_role_session() {
         None,
     )
     .await;
-    let creds = aws_sdk_sts::Client::new(&root)
+    let creds = aws_sdk_sts::Client::new(&assumer(&endpoint, &iam).await)
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/broad")
         .role_session_name("narrow")
@@ -1262,4 +1297,190 @@ async fn federated_users_have_their_users_policies_limited_by_the_session_policy
     let (code, text) = message(aws_sdk_sqs::Client::new(&bare).list_queues().send().await);
     assert_eq!(code, "AccessDenied", "{text}");
     assert!(text.contains("because no session policy allows"), "{text}");
+}
+
+#[tokio::test]
+async fn cross_account_access_needs_both_sides_and_roles_need_their_trust_policy() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    // Account 000000000000 owns a bucket and a queue; account 111111111111's root and users ask.
+    let owner = config(&endpoint, "test", "test", None).await;
+    let s3 = aws_sdk_s3::Client::new(&owner);
+    s3.create_bucket().bucket("shared").send().await.unwrap();
+    s3.put_object()
+        .bucket("shared")
+        .key("k")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .unwrap();
+    let queue_url = aws_sdk_sqs::Client::new(&owner)
+        .create_queue()
+        .queue_name("shared-q")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let other_root = config(&endpoint, "111111111111", "test", None).await;
+    let other_iam = aws_sdk_iam::Client::new(&other_root);
+    let partner = user_with_policy(
+        &endpoint,
+        &other_iam,
+        "partner",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","sqs:SendMessage","sts:AssumeRole"],"Resource":"*"}]}"#,
+    )
+    .await;
+    let bystander = user_with_policy(
+        &endpoint,
+        &other_iam,
+        "bystander",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    )
+    .await;
+    let get = |config: &aws_config::SdkConfig| {
+        aws_sdk_s3::Client::new(config)
+            .get_object()
+            .bucket("shared")
+            .key("k")
+            .send()
+    };
+    let send = |config: &aws_config::SdkConfig| {
+        aws_sdk_sqs::Client::new(config)
+            .send_message()
+            .queue_url(&queue_url)
+            .message_body("from the other account")
+            .send()
+    };
+
+    // No resource-based policy: neither the other account's root nor its allowed user gets in.
+    let (code, text) = message(get(&other_root).await);
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        text,
+        "User: arn:aws:iam::111111111111:root is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::shared/k because no resource-based policy allows the s3:GetObject action"
+    );
+    let (code, text) = message(get(&partner).await);
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        text.contains("user/partner") && text.contains("because no resource-based policy allows"),
+        "{text}"
+    );
+    let (code, text) = message(send(&other_root).await);
+    assert_eq!(code, "AccessDenied", "{text}");
+    assert!(text.contains("arn:aws:iam::111111111111:root"), "{text}");
+    // The owner's root is not evaluated in its own account.
+    get(&owner).await.unwrap();
+
+    // The owner grants the other account: its root is in; its users need their own allow too.
+    s3.put_bucket_policy()
+        .bucket("shared")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_sqs::Client::new(&owner)
+        .set_queue_attributes()
+        .queue_url(&queue_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:shared-q"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    get(&other_root).await.unwrap();
+    get(&partner).await.unwrap();
+    let (code, text) = message(get(&bystander).await);
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        text.contains("user/bystander") && text.contains("because no identity-based policy allows"),
+        "{text}"
+    );
+    send(&other_root).await.unwrap();
+    send(&partner).await.unwrap();
+    let (code, _) = message(send(&bystander).await);
+    assert_eq!(code, "AccessDenied");
+
+    // Role trust policies are required, within the account too.
+    let iam = aws_sdk_iam::Client::new(&owner);
+    let admin = user_with_policy(
+        &endpoint,
+        &iam,
+        "admin",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    )
+    .await;
+    let plain = user_with_policy(
+        &endpoint,
+        &iam,
+        "plain",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    )
+    .await;
+    for (name, trusted) in [
+        ("lambda-only", r#"{"Service":"lambda.amazonaws.com"}"#),
+        (
+            "account-wide",
+            r#"{"AWS":"arn:aws:iam::000000000000:root"}"#,
+        ),
+        (
+            "for-plain",
+            r#"{"AWS":"arn:aws:iam::000000000000:user/plain"}"#,
+        ),
+        ("for-partner", r#"{"AWS":"111111111111"}"#),
+    ] {
+        iam.create_role()
+            .role_name(name)
+            .assume_role_policy_document(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{trusted},"Action":"sts:AssumeRole"}}]}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    let assume = |config: &aws_config::SdkConfig, role: &str| {
+        aws_sdk_sts::Client::new(config)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::000000000000:role/{role}"))
+            .role_session_name("session")
+            .send()
+    };
+    let (code, text) = message(assume(&admin, "lambda-only").await);
+    assert_eq!(code, "AccessDenied", "{text}");
+    assert_eq!(
+        text,
+        "User: arn:aws:iam::000000000000:user/admin is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::000000000000:role/lambda-only because no resource-based policy allows the sts:AssumeRole action"
+    );
+    // A role that does not exist answers the same way.
+    let (code, text) = message(assume(&admin, "missing").await);
+    assert_eq!(code, "AccessDenied");
+    assert!(text.contains("role/missing"), "{text}");
+    // Naming the account delegates to the identity-based policies.
+    assume(&admin, "account-wide").await.unwrap();
+    let (code, text) = message(assume(&plain, "account-wide").await);
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        text.contains("because no identity-based policy allows the sts:AssumeRole action"),
+        "{text}"
+    );
+    // Naming the user grants without an identity-based policy.
+    assume(&plain, "for-plain").await.unwrap();
+    // Across accounts: the trust policy names the account, and the user's own policy allows.
+    let session = assume(&partner, "for-partner")
+        .await
+        .unwrap()
+        .assumed_role_user
+        .unwrap();
+    assert_eq!(
+        session.arn(),
+        "arn:aws:sts::000000000000:assumed-role/for-partner/session"
+    );
+    let (code, _) = message(assume(&bystander, "for-partner").await);
+    assert_eq!(code, "AccessDenied");
+    let (code, text) = message(assume(&owner, "account-wide").await);
+    assert_eq!(
+        (code.as_str(), text.as_str()),
+        ("AccessDenied", "Roles may not be assumed by root accounts.")
+    );
 }

@@ -358,7 +358,7 @@ async fn image_functions_run_images_pushed_to_skyports_ecr() {
         digests[0].strip_prefix("sha256:")
     );
     assert!(
-        skyport.log().contains("into the Docker Engine"),
+        skyport.wait_for_log("into the Docker Engine", std::time::Duration::from_secs(5)),
         "the image is loaded from ECR, not pulled:\n{}",
         skyport.log()
     );
@@ -381,7 +381,10 @@ async fn image_functions_run_images_pushed_to_skyports_ecr() {
     pushed.wait_updated("image-fn", || skyport.log()).await;
     pushed.runs_image("image-fn", 0, "after-rmi").await;
     assert!(
-        skyport.log().contains("is no longer in the Docker Engine"),
+        skyport.wait_for_log(
+            "is no longer in the Docker Engine",
+            std::time::Duration::from_secs(5)
+        ),
         "{}",
         skyport.log()
     );

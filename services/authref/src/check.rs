@@ -2,8 +2,10 @@
 //! [`requirements`](crate::requirements), each action on each resource put to IAM's
 //! [`Authorizer`](skyport_core::bus::Authorizer) for the verified principal, and the first denial
 //! answered as the service answers it. Requests without a verified principal (enforcement off,
-//! exempt routes), the root user of the account, and `sts:GetCallerIdentity` (which AWS never denies)
-//! pass without evaluation.
+//! exempt routes) and `sts:GetCallerIdentity` (which AWS never denies) pass without evaluation. An
+//! account's root user is evaluated only where its account alone cannot allow: on resources of
+//! other accounts (whose resource-based policies must grant it) and for `sts:AssumeRole` (which AWS
+//! refuses the root user).
 
 use skyport_core::bus::{AccessQuery, Principal};
 use skyport_core::{AwsError, RequestContext};
@@ -16,6 +18,15 @@ const ALWAYS_ALLOWED: &[(&str, &str)] = &[("sts", "GetCallerIdentity")];
 /// Whether `principal` is an account's root user (allowed everything in its own account).
 fn is_root(principal: &Principal) -> bool {
     principal.arn.ends_with(":root")
+}
+
+/// Actions evaluated for the root user in its own account too.
+const ROOT_EVALUATED: &[&str] = &["sts:AssumeRole"];
+
+/// Whether the root user's `action` on a resource of `account` needs IAM's evaluation: across
+/// accounts, or for an action its account alone cannot allow.
+fn root_needs_evaluation(principal: &Principal, action: &str, account: Option<&str>) -> bool {
+    account.is_some_and(|a| a != principal.account) || ROOT_EVALUATED.contains(&action)
 }
 
 /// The IAM prefix of a Skyport service id, for the services the reference covers.
@@ -59,10 +70,11 @@ pub fn global_context(ctx: &RequestContext) -> Vec<(&'static str, String)> {
     keys
 }
 
-/// Whether the request's principal is evaluated at all: enforcement on, a verified principal, not an
-/// account's root. Callers test it before assembling inputs (or reading a resource's policy).
+/// Whether the request's principal is evaluated at all: enforcement on and a verified principal
+/// (an account's root user too, for resources of other accounts). Callers test it before assembling
+/// inputs (or reading a resource's policy).
 pub fn applies(ctx: &RequestContext) -> bool {
-    ctx.authorizer.is_some() && ctx.principal.as_deref().is_some_and(|p| !is_root(p))
+    ctx.authorizer.is_some() && ctx.principal.is_some()
 }
 
 /// Authorizes `operation` with `input` for the request's principal; `Err` is the service's
@@ -116,8 +128,8 @@ pub fn check_with(
             return Ok(());
         }
     };
-    let mut context = global_context(ctx);
-    context.push(("aws:userid", principal.user_id.clone()));
+    let root = is_root(principal);
+    let mut context = Vec::new();
     for requirement in &needed {
         let star = ["*".to_owned()];
         let resources: &[String] = if requirement.resources.is_empty() {
@@ -126,11 +138,19 @@ pub fn check_with(
             &requirement.resources
         };
         for arn in resources {
+            let resource_account = resource.map(|r| r.account).or_else(|| arn_account(arn));
+            if root && !root_needs_evaluation(principal, &requirement.action, resource_account) {
+                continue;
+            }
+            if context.is_empty() {
+                context = global_context(ctx);
+                context.push(("aws:userid", principal.user_id.clone()));
+            }
             let verdict = authorizer.authorize(&AccessQuery {
                 principal,
                 action: &requirement.action,
                 resource: arn,
-                resource_account: resource.map(|r| r.account).or_else(|| arn_account(arn)),
+                resource_account,
                 resource_policy: resource.and_then(|r| r.policy),
                 context: &context,
             });

@@ -24,6 +24,12 @@ use skyport_policy::{
 use crate::Iam;
 use crate::state::{GroupRec, RoleRec, UserRec};
 
+/// The action whose resource-based policy (the role's trust policy) is required.
+const ASSUME_ROLE: &str = "sts:AssumeRole";
+
+/// AWS's answer to an account's root user calling AssumeRole.
+const ROOT_CANNOT_ASSUME: &str = "Roles may not be assumed by root accounts.";
+
 /// Compiled policy sets kept at most (a test run's distinct principals and policy versions).
 const CACHE_LIMIT: usize = 1024;
 
@@ -136,6 +142,18 @@ impl IamAuthorizer {
             .get(service)?
             .clone();
         source.resource_policy(resource)
+    }
+
+    /// The trust policy of the role `role_arn` (`arn:aws:iam::<account>:role/<path><name>`), as the
+    /// role's resource-based policy; `None` when there is no such role (nothing trusts the caller).
+    fn trust_policy(&self, role_arn: &str) -> Option<skyport_core::bus::ResourcePolicyDoc> {
+        let arn = skyport_core::arn::Arn::parse(role_arn).ok()?;
+        let name = arn.resource.strip_prefix("role/")?.rsplit('/').next()?;
+        let role: RoleRec = self.iam.entity(&arn.account, name).ok()?;
+        (role.arn == role_arn).then_some(skyport_core::bus::ResourcePolicyDoc {
+            policy: role.trust,
+            account: arn.account,
+        })
     }
 
     /// Soft mode's record: per principal, the actions and resources that would have been denied and
@@ -321,8 +339,18 @@ impl IamAuthorizer {
             // The session ARN has the role's name only; policies name the role by its full ARN.
             principal = principal.with_role_arn(role_arn);
         }
+        // sts:AssumeRole: the role's trust policy is its resource-based policy, and a required one.
+        let assume_role = query.action == ASSUME_ROLE;
+        if assume_role && *principal.kind() == PrincipalKind::Root {
+            return (
+                false,
+                Some(ROOT_CANNOT_ASSUME.to_owned()),
+                "the root user cannot assume roles".to_owned(),
+            );
+        }
         let stored = match query.resource_policy {
             Some(_) => None,
+            None if assume_role => self.trust_policy(query.resource),
             None => self.stored_resource_policy(query.resource),
         };
         let resource_policy = query
@@ -355,6 +383,9 @@ impl IamAuthorizer {
         };
         if let Some(session) = &session {
             set = set.with_session(session);
+        }
+        if assume_role {
+            set = set.resource_required();
         }
         let mut ctx = PolicyContext::new(principal, query.action, query.resource);
         if let Some(account) = resource_account {

@@ -19,6 +19,10 @@
 //!    boundary and session policies) and the resource-based policy, whichever way it names the
 //!    caller ("no resource-based policy allows").
 //! 4. The account's root user is allowed in its own account unless explicitly denied.
+//! 5. Where the resource-based policy is required ([`PolicySet::resource_required`]: IAM role trust
+//!    policies), it must grant even within the account: naming the caller (or its role) grants as
+//!    above, naming the account delegates to the identity-based policies, and without an `Allow` in
+//!    it nothing is allowed ("no resource-based policy allows"), the root user included.
 //!
 //! Not modelled: service control policies, resource control policies, VPC endpoint policies,
 //! ACLs.
@@ -72,6 +76,9 @@ pub struct PolicySet<'p> {
     pub boundary: Option<&'p Policy>,
     /// Session policies (inline and managed) of the session.
     pub session: &'p [Policy],
+    /// Whether the resource-based policy must allow even within the account (an IAM role's trust
+    /// policy for `sts:AssumeRole`; AWS KMS key policies).
+    pub resource_required: bool,
 }
 
 impl<'p> PolicySet<'p> {
@@ -98,6 +105,13 @@ impl<'p> PolicySet<'p> {
     /// With the session's policies.
     pub fn with_session(mut self, policies: &'p [Policy]) -> PolicySet<'p> {
         self.session = policies;
+        self
+    }
+
+    /// With the resource-based policy required to allow, within the account too (a role's trust
+    /// policy).
+    pub fn resource_required(mut self) -> PolicySet<'p> {
+        self.resource_required = true;
         self
     }
 }
@@ -248,6 +262,9 @@ pub fn evaluate<'p>(ctx: &RequestContext, set: &PolicySet<'p>) -> Decision<'p> {
         };
     }
     let cross_account = ctx.is_cross_account();
+    if set.resource_required && resource.is_none() {
+        return Decision::implicit(PolicyType::Resource);
+    }
     if *principal.kind() == PrincipalKind::Root {
         // The root user needs no identity-based policy in its account; across accounts the
         // resource-based policy must still grant.

@@ -525,6 +525,76 @@ fn cross_account_needs_both_sides() {
     );
 }
 
+// "How IAM roles differ from resource-based policies" (id_roles_compare-resource-policies.html) and
+// "Policy evaluation for requests within a single account": a role's trust policy is required even
+// within the account. Naming the user grants alone; naming the account delegates to the user's
+// identity-based policies; a trust policy that names neither allows no one, administrators and
+// the account's root included.
+#[test]
+fn role_trust_policies_are_required_within_the_account() {
+    const ROLE_ARN: &str = "arn:aws:iam::111122223333:role/Deploy";
+    let admin = [identity(
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+        r#"{"Version":"2012-10-17","Statement":{"Sid":"Admin","Effect":"Allow","Action":"*","Resource":"*"}}"#,
+    )];
+    let trust = |principal: &str| {
+        resource(
+            "trust policy",
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Sid":"Trust","Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"}}}}"#
+            ),
+        )
+    };
+    let lambda_only = trust(r#"{"Service":"lambda.amazonaws.com"}"#);
+    let names_alice = trust(r#"{"AWS":"arn:aws:iam::111122223333:user/alice"}"#);
+    let names_account = trust(r#"{"AWS":"arn:aws:iam::111122223333:root"}"#);
+    let ctx = request(ALICE, "sts:AssumeRole", ROLE_ARN);
+    let decide = |identity: &[Policy], trust: &Policy| {
+        let d = evaluate(
+            &ctx,
+            &PolicySet::identity(identity)
+                .with_resource(trust)
+                .resource_required(),
+        );
+        (d.outcome, d.missing, access_denied_message(&ctx, &d))
+    };
+    let allowed = (Outcome::Allowed, None, None);
+    // An administrator cannot assume a role that trusts only Lambda.
+    let (outcome, missing, message) = decide(&admin, &lambda_only);
+    assert_eq!(
+        (outcome, missing),
+        (Outcome::ImplicitDeny, Some(PolicyType::Resource))
+    );
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::111122223333:role/Deploy because no resource-based policy allows the sts:AssumeRole action"
+        )
+    );
+    // Without the requirement (any other resource-based policy) the identity allow would do.
+    assert!(
+        evaluate(
+            &ctx,
+            &PolicySet::identity(&admin).with_resource(&lambda_only)
+        )
+        .is_allowed()
+    );
+    // Naming the user: no identity-based policy needed.
+    assert_eq!(decide(&[], &names_alice), allowed);
+    // Naming the account: the identity-based policy decides.
+    assert_eq!(decide(&[], &names_account).1, Some(PolicyType::Identity));
+    assert_eq!(decide(&admin, &names_account), allowed);
+    // The root user too needs the trust policy.
+    let root = request("arn:aws:iam::111122223333:root", "sts:AssumeRole", ROLE_ARN);
+    let required = PolicySet::default()
+        .with_resource(&lambda_only)
+        .resource_required();
+    assert_eq!(
+        evaluate(&root, &required).missing,
+        Some(PolicyType::Resource)
+    );
+}
+
 // "Policy evaluation logic": service principals have no identity-based policies; only the
 // resource-based policy can grant them (e.g. an SQS queue policy for SNS).
 #[test]

@@ -806,7 +806,8 @@ impl S3 {
 
     /// `ENFORCE_IAM=1`: a signed request's principal, verified by its signature, authorized by IAM for
     /// `operation` on `bucket` (and `key`), the bucket policy taking part. Nothing to do (not even
-    /// reading the bucket) without a verified principal, or for an account's root.
+    /// reading the bucket) without a verified principal; an account's root user is evaluated only
+    /// on another account's bucket.
     pub(crate) fn authorize_principal(
         &self,
         ctx: &RequestContext,
