@@ -994,13 +994,23 @@ async fn bucket_creation_rules_defaults_and_arns() {
         .collect();
     pairs.sort();
     assert_eq!(pairs, [("env", ""), ("team", "core")]);
-    // With ObjectWriter, ACLs work.
-    s3.put_bucket_acl()
+    // With ObjectWriter, ACLs work; public ones once the public access block allows them.
+    let public_read = || {
+        s3.put_bucket_acl()
+            .bucket("writer-owned")
+            .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+            .send()
+    };
+    assert_eq!(
+        fail(public_read().await),
+        (403, "AccessDenied".to_owned(), "Access Denied".to_owned())
+    );
+    s3.delete_public_access_block()
         .bucket("writer-owned")
-        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
         .send()
         .await
         .unwrap();
+    public_read().await.unwrap();
     let acl = s3
         .get_bucket_acl()
         .bucket("writer-owned")
@@ -1414,6 +1424,7 @@ expect(error(s3.put_bucket_acl, Bucket="py-fid-acl", AccessControlPolicy=grant({
        400, "InvalidArgument", "Invalid id")
 expect(error(s3.put_bucket_acl, Bucket="py-fid-acl",
              AccessControlPolicy=grant({"Type": "CanonicalUser", "ID": owner["ID"]}, "EVERYTHING")), 400, "MalformedACLError")
+s3.delete_public_access_block(Bucket="py-fid-acl")
 s3.put_bucket_acl(Bucket="py-fid-acl", AccessControlPolicy=grant(
     {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}))
 assert s3.get_bucket_acl(Bucket="py-fid-acl")["Grants"][0]["Grantee"]["URI"].endswith("/AllUsers")
@@ -2041,6 +2052,138 @@ fn anonymous_requests_follow_acls_bucket_policies_and_block_public_access() {
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
         .arg(ANONYMOUS_ACCESS)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}
+
+const BLOCK_PUBLIC_ACLS: &str = r##"
+import sys, urllib.request, urllib.error
+import boto3, botocore
+from botocore.config import Config
+
+ep = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="test",
+                  aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
+    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
+
+def expect(result, status, code, message=None, **fields):
+    got_status, err = result
+    assert (got_status, err["Code"]) == (status, code), result
+    if message is not None:
+        assert err["Message"] == message, result
+    for k, v in fields.items():
+        assert err.get(k) == v, (k, result)
+
+def denied(call, **kw):
+    expect(error(call, **kw), 403, "AccessDenied", "Access Denied")
+
+def grants(acl):
+    return sorted((g["Grantee"].get("URI") or g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"])
+
+ALL = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTH = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+LOGS = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+
+# ACLs enabled (ObjectWriter); a new bucket's public access block is all on, BlockPublicAcls included.
+s3.create_bucket(Bucket="bpa", ObjectOwnership="ObjectWriter")
+owner = s3.get_bucket_acl(Bucket="bpa")["Owner"]
+def policy(*pairs):
+    return {"Owner": owner, "Grants": [{"Grantee": g, "Permission": p} for g, p in pairs]}
+s3.put_object(Bucket="bpa", Key="k", Body=b"x")
+for acl in ["public-read", "public-read-write", "authenticated-read"]:
+    denied(s3.put_object, Bucket="bpa", Key="k", Body=b"x", ACL=acl)
+    denied(s3.put_bucket_acl, Bucket="bpa", ACL=acl)
+    denied(s3.put_object_acl, Bucket="bpa", Key="k", ACL=acl)
+    denied(s3.copy_object, Bucket="bpa", Key="c", CopySource="bpa/k", ACL=acl)
+    denied(s3.create_multipart_upload, Bucket="bpa", Key="m", ACL=acl)
+denied(s3.put_object, Bucket="bpa", Key="k", Body=b"x", GrantRead='uri="%s"' % ALL)
+denied(s3.put_object, Bucket="bpa", Key="k", Body=b"x", GrantFullControl='uri="%s"' % AUTH)
+denied(s3.put_object_acl, Bucket="bpa", Key="k", GrantReadACP='uri="%s"' % AUTH)
+denied(s3.put_bucket_acl, Bucket="bpa", GrantWrite='uri="%s"' % ALL)
+denied(s3.put_object_acl, Bucket="bpa", Key="k",
+       AccessControlPolicy=policy(({"Type": "Group", "URI": AUTH}, "READ")))
+denied(s3.put_bucket_acl, Bucket="bpa", AccessControlPolicy=policy(
+    ({"Type": "CanonicalUser", "ID": owner["ID"]}, "FULL_CONTROL"), ({"Type": "Group", "URI": ALL}, "READ")))
+# Nothing was stored, nothing was made.
+assert grants(s3.get_object_acl(Bucket="bpa", Key="k")) == [(owner["ID"], "FULL_CONTROL")]
+assert grants(s3.get_bucket_acl(Bucket="bpa")) == [(owner["ID"], "FULL_CONTROL")]
+assert "Contents" not in s3.list_objects_v2(Bucket="bpa", Prefix="c")
+assert "Uploads" not in s3.list_multipart_uploads(Bucket="bpa")
+# ACLs that are not public are allowed: private ones, the owner's, the log delivery group's.
+s3.put_object(Bucket="bpa", Key="p", Body=b"x", ACL="private")
+s3.put_object(Bucket="bpa", Key="o", Body=b"x", ACL="bucket-owner-full-control")
+s3.put_object(Bucket="bpa", Key="g", Body=b"x", GrantRead='id="%s"' % owner["ID"])
+assert grants(s3.get_object_acl(Bucket="bpa", Key="g")) == [(owner["ID"], "READ")]
+s3.put_bucket_acl(Bucket="bpa", ACL="log-delivery-write")
+s3.put_bucket_acl(Bucket="bpa", GrantWrite='uri="%s"' % LOGS, GrantFullControl='id="%s"' % owner["ID"])
+assert grants(s3.get_bucket_acl(Bucket="bpa")) == sorted([(LOGS, "WRITE"), (owner["ID"], "FULL_CONTROL")])
+# Validation comes first.
+expect(error(s3.put_object, Bucket="bpa", Key="k", Body=b"x", ACL="public-read", GrantRead='uri="%s"' % ALL),
+       400, "InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed")
+expect(error(s3.put_object, Bucket="bpa", Key="k", Body=b"x", GrantRead="everyone"), 400, "InvalidArgument",
+       "Argument format not recognized", ArgumentName="x-amz-grant-read", ArgumentValue="everyone")
+expect(error(s3.put_object, Bucket="bpa", Key="k", Body=b"x", GrantRead='id="123"'), 400, "InvalidArgument",
+       "Invalid id", ArgumentName="id", ArgumentValue="123")
+expect(error(s3.put_object, Bucket="bpa", Key="k", Body=b"x", GrantRead='uri="http://acs.amazonaws.com/groups/global/Nobody"'),
+       400, "InvalidArgument", "Invalid group uri")
+expect(error(s3.put_object_acl, Bucket="bpa", Key="k", GrantRead='emailAddress="someone@example.com"'), 400,
+       "UnresolvableGrantByEmailAddress", "The e-mail address you provided does not match any account on record.")
+
+# ACLs disabled (BucketOwnerEnforced, the default) are answered before Block Public Access.
+s3.create_bucket(Bucket="bpa-enforced")
+expect(error(s3.put_object, Bucket="bpa-enforced", Key="k", Body=b"x", ACL="public-read"), 400,
+       "AccessControlListNotSupported", "The bucket does not allow ACLs")
+expect(error(s3.put_object, Bucket="bpa-enforced", Key="k", Body=b"x", GrantRead='uri="%s"' % ALL), 400,
+       "AccessControlListNotSupported")
+expect(error(s3.put_bucket_acl, Bucket="bpa-enforced", ACL="public-read"), 400, "AccessControlListNotSupported")
+# CreateBucket with a public ACL fails; with the default ownership, for the ownership first.
+denied(s3.create_bucket, Bucket="bpa-public", ObjectOwnership="ObjectWriter", ACL="public-read")
+denied(s3.create_bucket, Bucket="bpa-public", ObjectOwnership="BucketOwnerPreferred", GrantRead='uri="%s"' % AUTH)
+expect(error(s3.create_bucket, Bucket="bpa-public", ACL="public-read"), 400, "InvalidBucketAclWithObjectOwnership")
+assert error(s3.head_bucket, Bucket="bpa-public")[0] == 404
+s3.create_bucket(Bucket="bpa-logs", ObjectOwnership="ObjectWriter", ACL="log-delivery-write")
+assert (LOGS, "WRITE") in grants(s3.get_bucket_acl(Bucket="bpa-logs"))
+
+# BlockPublicAcls off: the same requests succeed and store their grants (IgnorePublicAcls still on).
+s3.put_public_access_block(Bucket="bpa", PublicAccessBlockConfiguration={
+    "BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+s3.put_object(Bucket="bpa", Key="pub", Body=b"x", GrantRead='uri="%s"' % AUTH, GrantReadACP='id="%s"' % owner["ID"])
+assert grants(s3.get_object_acl(Bucket="bpa", Key="pub")) == sorted([(AUTH, "READ"), (owner["ID"], "READ_ACP")])
+s3.put_object_acl(Bucket="bpa", Key="k", GrantRead="uri=%s" % ALL)
+assert grants(s3.get_object_acl(Bucket="bpa", Key="k")) == [(ALL, "READ")]
+s3.put_object_acl(Bucket="bpa", Key="k", ACL="public-read-write")
+assert grants(s3.get_object_acl(Bucket="bpa", Key="k")) == sorted([(ALL, "READ"), (ALL, "WRITE"), (owner["ID"], "FULL_CONTROL")])
+s3.put_bucket_acl(Bucket="bpa", ACL="authenticated-read")
+assert (AUTH, "READ") in grants(s3.get_bucket_acl(Bucket="bpa"))
+s3.copy_object(Bucket="bpa", Key="c", CopySource="bpa/k", ACL="public-read")
+assert (ALL, "READ") in grants(s3.get_object_acl(Bucket="bpa", Key="c"))
+# A copy does not take its source's ACL: without one it is private.
+s3.copy_object(Bucket="bpa", Key="c2", CopySource="bpa/k")
+assert grants(s3.get_object_acl(Bucket="bpa", Key="c2")) == [(owner["ID"], "FULL_CONTROL")]
+up = s3.create_multipart_upload(Bucket="bpa", Key="m", ACL="authenticated-read")
+s3.abort_multipart_upload(Bucket="bpa", Key="m", UploadId=up["UploadId"])
+print("ok")
+"##;
+
+/// `BlockPublicAcls` refuses public ACLs on every write that sets one (canned ACLs, grant headers,
+/// ACL documents), after Object Ownership's `AccessControlListNotSupported`; grant headers are
+/// stored as the ACL they describe.
+#[test]
+fn block_public_acls_refuses_public_acls_on_writes() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(BLOCK_PUBLIC_ACLS)
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");

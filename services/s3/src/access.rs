@@ -710,32 +710,9 @@ fn policy_context(
 /// Whether an ACL (a canned ACL name or an `AccessControlPolicy` document; `None` is `private`)
 /// grants `permission` to the `AllUsers` group (`FULL_CONTROL` grants every permission).
 pub(crate) fn all_users_granted(acl: Option<&str>, permission: &str) -> bool {
-    const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-    let Some(acl) = acl else {
-        return false;
-    };
-    if !acl.trim_start().starts_with('<') {
-        return match acl {
-            "public-read" => permission == "READ",
-            "public-read-write" => permission == "READ" || permission == "WRITE",
-            _ => false,
-        };
-    }
-    let Ok(root) = crate::wire::parse_xml(acl.as_bytes()) else {
-        return false;
-    };
-    let Some(list) = root.child("AccessControlList") else {
-        return false;
-    };
-    list.all("Grant").any(|grant| {
-        let to_all = grant
-            .child("Grantee")
-            .and_then(|g| g.text_of("URI"))
-            .is_some_and(|uri| uri.trim() == ALL_USERS);
-        let granted = grant
-            .text_of("Permission")
-            .is_some_and(|p| p.trim() == permission || p.trim() == "FULL_CONTROL");
-        to_all && granted
+    crate::acl::grants(acl).iter().any(|g| {
+        g.grantee == crate::acl::Grantee::Group(crate::acl::ALL_USERS.to_owned())
+            && g.gives(permission)
     })
 }
 
@@ -931,7 +908,7 @@ impl S3 {
             return Ok(false);
         };
         if !rule.acl.on_object() {
-            return Ok(all_users_granted(bucket_acl(&b), permission));
+            return Ok(all_users_granted(crate::bucket::bucket_acl(&b), permission));
         }
         let Some(key) = key else {
             return Ok(false);
@@ -1004,14 +981,6 @@ impl S3 {
         }
         Ok(())
     }
-}
-
-/// A bucket's ACL: its stored document, else its canned ACL (`None`: private).
-fn bucket_acl(b: &BucketRecord) -> Option<&str> {
-    b.config
-        .get("acl")
-        .or_else(|| b.config.get("canned-acl"))
-        .map(String::as_str)
 }
 
 #[cfg(test)]
@@ -1102,7 +1071,7 @@ mod tests {
         assert!(all_users_granted(Some("public-read-write"), "WRITE"));
         assert!(!all_users_granted(Some("authenticated-read"), "READ"));
         assert!(!all_users_granted(None, "READ"));
-        let doc = crate::bucket::acl_doc("owner", Some("public-read"));
+        let doc = crate::acl::stored_document("owner", Some("public-read"));
         assert!(all_users_granted(Some(&doc), "READ"));
         assert!(!all_users_granted(Some(&doc), "WRITE"));
         let full = doc.replace(

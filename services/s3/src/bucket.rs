@@ -8,6 +8,7 @@ use http::{Method, Response, StatusCode};
 use skyport_core::xml::XmlWriter;
 use skyport_core::{Body, RequestContext, body};
 
+use crate::acl;
 use crate::error::{S3Error, S3Result};
 use crate::model::{self, BucketRecord};
 use crate::validate::{self, TagOwner};
@@ -324,16 +325,15 @@ impl S3 {
                 ));
             }
         };
-        validate::acl_headers(req)?;
-        let acl = req.h("x-amz-acl").map(str::to_owned);
-        let grants = req
-            .headers
-            .keys()
-            .any(|k| k.as_str().starts_with("x-amz-grant-"));
-        if ownership == "BucketOwnerEnforced"
-            && (acl.as_deref().is_some_and(|a| a != "private") || grants)
-        {
+        let acl = acl::from_headers(req, &canonical_id(&ctx.account))?.filter(|a| a != "private");
+        if ownership == "BucketOwnerEnforced" && acl.is_some() {
             return Err(S3Error::AclWithBucketOwnerEnforced);
+        }
+        // A new bucket's public access block blocks public ACLs: "If you try to create a bucket
+        // with a public ACL, the request will fail" (CreateBucket).
+        if acl::is_public(acl.as_deref()) {
+            tracing::debug!(bucket, "s3: CreateBucket with a public ACL refused");
+            return Err(S3Error::PolicyDenied("Access Denied".into()));
         }
         let mut record = BucketRecord {
             name: bucket.to_owned(),
@@ -361,8 +361,13 @@ impl S3 {
             record.object_lock = true;
             record.versioning = Some("Enabled".into());
         }
-        if let Some(acl) = acl.filter(|a| a != "private") {
-            record.config.insert("canned-acl".into(), acl);
+        if let Some(acl) = acl {
+            let key = if acl.starts_with('<') {
+                "acl"
+            } else {
+                "canned-acl"
+            };
+            record.config.insert(key.into(), acl);
         }
         let arn = record.arn();
         let name = bucket.to_owned();
@@ -573,13 +578,23 @@ impl S3 {
                         if b.acls_disabled() {
                             return Err(S3Error::AclNotSupported);
                         }
-                        validate::acl_headers(req)?;
-                        if text.trim().is_empty() {
-                            Update::Acl(None, req.h("x-amz-acl").map(str::to_owned))
+                        let owner = canonical_id(&b.account);
+                        let from_headers = acl::from_headers(req, &owner)?;
+                        // A document, or a canned ACL (`None`: private).
+                        let (document, canned) = if text.trim().is_empty() {
+                            match from_headers {
+                                Some(doc) if doc.starts_with('<') => (Some(doc), None),
+                                canned => (None, canned),
+                            }
                         } else {
-                            validate::acl(&doc)?;
-                            Update::Acl(Some(text), None)
-                        }
+                            acl::validate(&doc)?;
+                            (Some(text), None)
+                        };
+                        acl::check_block_public_acls(
+                            &b,
+                            document.as_deref().or(canned.as_deref()),
+                        )?;
+                        Update::Acl(document, canned)
                     }
                     "notification" => {
                         wire::parse_xml(&doc)?;
@@ -1025,47 +1040,17 @@ fn validate_encryption(doc: &[u8]) -> S3Result<()> {
     Ok(())
 }
 
-/// A bucket's ACL document: the stored one, or the grants of its canned ACL.
-fn bucket_acl_doc(b: &BucketRecord) -> String {
-    if let Some(doc) = b.config.get("acl") {
-        return doc.clone();
-    }
-    acl_doc(
-        &canonical_id(&b.account),
-        b.config.get("canned-acl").map(String::as_str),
-    )
+/// A bucket's ACL as stored: its document, else its canned ACL (`None`: private).
+pub(crate) fn bucket_acl(b: &BucketRecord) -> Option<&str> {
+    b.config
+        .get("acl")
+        .or_else(|| b.config.get("canned-acl"))
+        .map(String::as_str)
 }
 
-const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
-const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
-
-/// The ACL document of a canned ACL (`private` when `None`): the owner's full control plus the
-/// canned ACL's group grants. Owners and grantees carry no `DisplayName`, as in AWS today.
-pub(crate) fn acl_doc(owner: &str, canned: Option<&str>) -> String {
-    let mut groups: Vec<(&str, &str)> = Vec::new();
-    match canned.unwrap_or("private") {
-        "public-read" => groups.push((ALL_USERS, "READ")),
-        "public-read-write" => groups.extend([(ALL_USERS, "READ"), (ALL_USERS, "WRITE")]),
-        "authenticated-read" => groups.push((AUTHENTICATED_USERS, "READ")),
-        "log-delivery-write" => {
-            groups.extend([(LOG_DELIVERY, "WRITE"), (LOG_DELIVERY, "READ_ACP")])
-        }
-        _ => {}
-    }
-    let xsi = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"";
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{NS}\"><Owner><ID>{owner}</ID></Owner>\
-         <AccessControlList><Grant><Grantee {xsi} xsi:type=\"CanonicalUser\"><ID>{owner}</ID></Grantee>\
-         <Permission>FULL_CONTROL</Permission></Grant>"
-    );
-    for (uri, permission) in groups {
-        out.push_str(&format!(
-            "<Grant><Grantee {xsi} xsi:type=\"Group\"><URI>{uri}</URI></Grantee><Permission>{permission}</Permission></Grant>"
-        ));
-    }
-    out.push_str("</AccessControlList></AccessControlPolicy>");
-    out
+/// A bucket's ACL document: the stored one, or the grants of its canned ACL.
+fn bucket_acl_doc(b: &BucketRecord) -> String {
+    acl::stored_document(&canonical_id(&b.account), bucket_acl(b))
 }
 
 /// A `Tagging` document of these tags.

@@ -48,6 +48,9 @@ pub enum S3Error {
         "The XML you provided was not well-formed or did not validate against our published schema"
     )]
     MalformedAcl,
+    /// A grant to an e-mail address (no account of Skyport's has one).
+    #[error("The e-mail address you provided does not match any account on record.")]
+    UnresolvableGrantByEmail,
     #[error("{message}")]
     InvalidLoggingTarget {
         message: &'static str,
@@ -254,6 +257,9 @@ impl S3Error {
                 "InvalidBucketAclWithObjectOwnership",
             ),
             S3Error::MalformedAcl => e(StatusCode::BAD_REQUEST, "MalformedACLError"),
+            S3Error::UnresolvableGrantByEmail => {
+                e(StatusCode::BAD_REQUEST, "UnresolvableGrantByEmailAddress")
+            }
             S3Error::InvalidLoggingTarget { target, .. } => {
                 e(StatusCode::BAD_REQUEST, "InvalidTargetBucketForLogging")
                     .with_field("TargetBucket", target)

@@ -13,7 +13,8 @@
 //! browser form uploads, and [`sigv4`] is the opt-in strict signature check. `lock` is Object Lock
 //! (retention, legal holds, the delete guard), [`lifecycle`] executes lifecycle rules in a background
 //! thread, and `website` serves the `s3-website` endpoints (HTML errors, index documents, redirects).
-//! `validate` holds the checks S3 makes on tags and configuration documents before storing them, and
+//! `validate` holds the checks S3 makes on tags and configuration documents before storing them, `acl`
+//! the ACLs (canned, grant headers, documents; which grants are public), and
 //! `sse` the server-side encryption a write records and echoes (SSE-S3, SSE-KMS, SSE-C keys).
 //!
 //! # Addressing
@@ -30,6 +31,7 @@
 
 mod access;
 pub mod access_log;
+mod acl;
 pub mod blob;
 mod bucket;
 pub mod checksum;

@@ -52,7 +52,7 @@ impl S3 {
         let b = self.bucket(bucket)?;
         let template = template_from(req, &b)?;
         crate::lock::check_write(&b, &template)?;
-        check_write_acl(&b, req)?;
+        check_write_acl(&b, template.acl.as_deref())?;
         let algorithm = match req.h("x-amz-checksum-algorithm") {
             Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
                 S3Error::request("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")

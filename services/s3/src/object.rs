@@ -199,7 +199,7 @@ impl Integrity {
 /// encryption falls back to the bucket's default).
 pub(crate) fn template_from(req: &S3Request, b: &BucketRecord) -> S3Result<Version> {
     let mut v = Version {
-        acl: req.h("x-amz-acl").map(str::to_owned),
+        acl: crate::acl::from_headers(req, &crate::canonical_id(&b.account))?,
         ..Version::new("null".into(), model::now_ms())
     };
     (v.retention, v.legal_hold) = lock::from_headers(req)?;
@@ -269,24 +269,15 @@ fn parse_tagging_header(text: &str) -> S3Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
-/// ACLs on a write: refused on a bucket with ACLs disabled (`BucketOwnerEnforced`) unless they only
-/// give the bucket owner full control, as in S3; a canned ACL and grant headers together are refused
-/// everywhere. One pass over the header names.
-pub(crate) fn check_write_acl(b: &BucketRecord, req: &S3Request) -> S3Result<()> {
-    let canned = req.h("x-amz-acl");
-    let grants = req
-        .headers
-        .keys()
-        .any(|k| k.as_str().starts_with("x-amz-grant-"));
-    if grants && canned.is_some() {
-        return Err(S3Error::request(
-            "Specifying both Canned ACLs and Header Grants is not allowed",
-        ));
-    }
-    if b.acls_disabled() && (grants || canned.is_some_and(|a| a != "bucket-owner-full-control")) {
+/// The ACL a write sets (`acl`, from [`template_from`]): refused on a bucket with ACLs disabled
+/// (`BucketOwnerEnforced`) unless it only gives the bucket owner full control (`400
+/// AccessControlListNotSupported`), then refused when public while the bucket's public access block
+/// has `BlockPublicAcls` (`403 AccessDenied`), in that order, as in S3.
+pub(crate) fn check_write_acl(b: &BucketRecord, acl: Option<&str>) -> S3Result<()> {
+    if b.acls_disabled() && acl.is_some_and(|a| a != "bucket-owner-full-control") {
         return Err(S3Error::AclNotSupported);
     }
-    Ok(())
+    crate::acl::check_block_public_acls(b, acl)
 }
 
 /// Whether a write answers with `x-amz-version-id`: only when versioning is enabled (a suspended
@@ -809,7 +800,7 @@ impl S3 {
         }
         let mut template = template_from(req, &b)?;
         lock::check_write(&b, &template)?;
-        check_write_acl(&b, req)?;
+        check_write_acl(&b, template.acl.as_deref())?;
         let integrity = Integrity::from_request(req, MAX_PUT)?;
         let conditions = WriteConditions::from_request(req)?;
         // Fail fast before streaming the body; checked again atomically at commit.
@@ -1397,14 +1388,16 @@ impl S3 {
         }
         let req_template = template_from(req, &b)?;
         lock::check_write(&b, &req_template)?;
-        check_write_acl(&b, req)?;
+        check_write_acl(&b, req_template.acl.as_deref())?;
         // If-Match / If-None-Match are about the destination (the source has its own headers).
         let conditions = WriteConditions::from_request(req)?;
         if let Some(c) = &conditions {
             c.check(key, self.current_version(bucket, key)?.as_ref())?;
         }
         let mut v = src.clone();
-        // Lock settings are the request's, never the source's.
+        // Lock settings and the ACL are the request's, never the source's (a copy is private
+        // unless the request sets an ACL).
+        v.acl = req_template.acl.clone();
         v.retention = req_template.retention.clone();
         v.legal_hold = req_template.legal_hold;
         if replace_meta {
@@ -1594,10 +1587,7 @@ impl S3 {
     ) -> S3Result<Response<Body>> {
         let b = self.bucket(bucket)?;
         let v = self.read_version(bucket, key, req.q("versionId"))?;
-        let doc = match v.acl {
-            Some(doc) if doc.starts_with('<') => doc,
-            canned => crate::bucket::acl_doc(&crate::canonical_id(&b.account), canned.as_deref()),
-        };
+        let doc = crate::acl::stored_document(&crate::canonical_id(&b.account), v.acl.as_deref());
         Ok(wire::xml(StatusCode::OK, doc))
     }
 
@@ -1608,18 +1598,20 @@ impl S3 {
         key: &str,
         body: Body,
     ) -> S3Result<Response<Body>> {
-        if self.bucket(bucket)?.acls_disabled() {
+        let b = self.bucket(bucket)?;
+        if b.acls_disabled() {
             return Err(S3Error::AclNotSupported);
         }
-        validate::acl_headers(req)?;
+        let from_headers = crate::acl::from_headers(req, &crate::canonical_id(&b.account))?;
         let doc = read_doc(body).await?;
         let text = String::from_utf8(doc.to_vec()).map_err(|_| S3Error::MalformedXml)?;
         let acl = if text.trim().is_empty() {
-            req.h("x-amz-acl").map(str::to_owned)
+            from_headers
         } else {
-            validate::acl(&doc)?;
+            crate::acl::validate(&doc)?;
             Some(text)
         };
+        crate::acl::check_block_public_acls(&b, acl.as_deref())?;
         self.update_version(
             bucket,
             key,

@@ -424,7 +424,7 @@ impl S3 {
             anonymous: false,
         };
         let mut template = template_from(&form, &b)?;
-        crate::object::check_write_acl(&b, &form)?;
+        crate::object::check_write_acl(&b, template.acl.as_deref())?;
         if let Some(tagging) = field("tagging") {
             template.tags = crate::validate::tagging_document(
                 tagging.as_bytes(),

@@ -1,7 +1,7 @@
 //! The checks S3 makes on configuration documents and tags before it stores them, with AWS's error
 //! codes and messages: tag sets (object and bucket limits, `aws:` keys), CORS rules, lifecycle rules,
-//! website configurations, bucket policies (JSON shape, principals) and ACL documents (grantees,
-//! permissions). Documents that pass are stored as sent.
+//! website configurations and bucket policies (JSON shape, principals); ACL documents are checked in
+//! `acl`. Documents that pass are stored as sent.
 
 use crate::error::{S3Error, S3Result};
 use crate::wire::{self, XmlNode};
@@ -475,62 +475,6 @@ pub(crate) fn policy(text: &str) -> S3Result<()> {
         if s.get("Resource").is_none() && s.get("NotResource").is_none() {
             return Err(malformed_policy("Missing required field Resource"));
         }
-    }
-    Ok(())
-}
-
-/// The group URIs an ACL grant may name.
-const GROUPS: [&str; 3] = [
-    "http://acs.amazonaws.com/groups/global/AllUsers",
-    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-    "http://acs.amazonaws.com/groups/s3/LogDelivery",
-];
-
-/// An `AccessControlPolicy` document: grants of known permissions to canonical users (valid ids)
-/// or S3's groups.
-pub(crate) fn acl(doc: &[u8]) -> S3Result<()> {
-    let root = wire::parse_xml(doc).map_err(|_| S3Error::MalformedAcl)?;
-    if root.name != "AccessControlPolicy" {
-        return Err(S3Error::MalformedAcl);
-    }
-    let list = root
-        .child("AccessControlList")
-        .ok_or(S3Error::MalformedAcl)?;
-    for grant in list.all("Grant") {
-        let permission = grant.text_of("Permission").unwrap_or("");
-        if !["FULL_CONTROL", "WRITE", "WRITE_ACP", "READ", "READ_ACP"].contains(&permission) {
-            return Err(S3Error::MalformedAcl);
-        }
-        let grantee = grant.child("Grantee").ok_or(S3Error::MalformedAcl)?;
-        if let Some(id) = grantee.text_of("ID") {
-            if !(id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())) {
-                return Err(S3Error::argument("Invalid id", "CanonicalUser/ID", id));
-            }
-        } else if let Some(uri) = grantee.text_of("URI") {
-            if !GROUPS.contains(&uri) {
-                return Err(S3Error::argument("Invalid group uri", "Group/URI", uri));
-            }
-        } else if grantee.child("EmailAddress").is_some() {
-            return Err(S3Error::request(
-                "The e-mail address you provided does not match any account on record.",
-            ));
-        } else {
-            return Err(S3Error::MalformedAcl);
-        }
-    }
-    Ok(())
-}
-
-/// The canned ACLs and grant headers of a request: both at once is refused.
-pub(crate) fn acl_headers(req: &crate::wire::S3Request) -> S3Result<()> {
-    let grants = req
-        .headers
-        .keys()
-        .any(|k| k.as_str().starts_with("x-amz-grant-"));
-    if grants && req.h("x-amz-acl").is_some() {
-        return Err(S3Error::request(
-            "Specifying both Canned ACLs and Header Grants is not allowed",
-        ));
     }
     Ok(())
 }
