@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
     CompletedPart, CreateBucketConfiguration, Delete, ObjectAttributes, ObjectIdentifier,
     ObjectOwnership, Tag, VersioningConfiguration,
 };
-use common::{Skyport, require, run};
+use common::{Options, Skyport, require, run};
 
 fn client_in(endpoint: &str, region: &str, key: &str) -> Client {
     let creds = Credentials::new(key, "test", None, None, "test");
@@ -2184,6 +2184,133 @@ fn block_public_acls_refuses_public_acls_on_writes() {
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
         .arg(BLOCK_PUBLIC_ACLS)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}
+
+const AUTHENTICATED_USERS: &str = r##"
+import json, sys, urllib.request, urllib.error
+import boto3, botocore
+from botocore.config import Config
+
+ep = sys.argv[1]
+def client(service, key, secret="test"):
+    return boto3.client(service, endpoint_url=ep, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret,
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
+    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
+
+def denied(call, **kw):
+    status, err = error(call, **kw)
+    assert (status, err["Code"], err["Message"]) == (403, "AccessDenied", "Access Denied"), (status, err)
+
+def anon(path):
+    try:
+        r = urllib.request.urlopen(ep + path)
+        return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+OPEN = {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+
+owner = client("s3", "test")           # account 000000000000
+other = client("s3", "111111111111")   # another account's root
+other_id = other.list_buckets()["Owner"]["ID"]
+
+owner.create_bucket(Bucket="acl-shared", ObjectOwnership="BucketOwnerPreferred")
+owner.put_public_access_block(Bucket="acl-shared", PublicAccessBlockConfiguration=OPEN)
+owner.put_object(Bucket="acl-shared", Key="private.txt", Body=b"private")
+owner.put_object(Bucket="acl-shared", Key="signed.txt", Body=b"signed", ACL="authenticated-read")
+owner.put_object(Bucket="acl-shared", Key="account.txt", Body=b"account", GrantRead='id="%s"' % other_id)
+owner.put_object(Bucket="acl-shared", Key="public.txt", Body=b"public", ACL="public-read")
+
+# Another account reads what the ACLs grant it (AuthenticatedUsers, its canonical id, AllUsers), nothing else.
+assert other.get_object(Bucket="acl-shared", Key="signed.txt")["Body"].read() == b"signed"
+assert other.get_object(Bucket="acl-shared", Key="account.txt")["Body"].read() == b"account"
+assert other.get_object(Bucket="acl-shared", Key="public.txt")["Body"].read() == b"public"
+denied(other.get_object, Bucket="acl-shared", Key="private.txt")
+denied(other.put_object, Bucket="acl-shared", Key="new.txt", Body=b"x")
+denied(other.list_objects_v2, Bucket="acl-shared")
+denied(other.get_object_acl, Bucket="acl-shared", Key="signed.txt")
+# A bucket ACL granting AuthenticatedUsers READ lets every account list it, and WRITE write to it.
+owner.put_bucket_acl(Bucket="acl-shared", ACL="authenticated-read")
+listed = [o["Key"] for o in other.list_objects_v2(Bucket="acl-shared")["Contents"]]
+assert listed == ["account.txt", "private.txt", "public.txt", "signed.txt"], listed
+denied(other.put_object, Bucket="acl-shared", Key="new.txt", Body=b"x")
+owner.put_bucket_acl(Bucket="acl-shared", GrantRead='uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"',
+                     GrantWrite='id="%s"' % other_id)
+other.put_object(Bucket="acl-shared", Key="new.txt", Body=b"from the other account")
+assert owner.get_object(Bucket="acl-shared", Key="new.txt")["Body"].read() == b"from the other account"
+
+# Anonymous callers are not authenticated users: only AllUsers grants count for them.
+assert anon("/acl-shared/signed.txt")[0] == 403
+assert anon("/acl-shared/account.txt")[0] == 403
+assert anon("/acl-shared/public.txt") == (200, b"public")
+assert anon("/acl-shared?list-type=2")[0] == 403
+
+# The bucket policy's explicit deny still wins over an ACL grant.
+owner.put_bucket_policy(Bucket="acl-shared", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "s3:GetObject",
+     "Resource": "arn:aws:s3:::acl-shared/signed.txt"}]}))
+denied(other.get_object, Bucket="acl-shared", Key="signed.txt")
+assert other.get_object(Bucket="acl-shared", Key="public.txt")["Body"].read() == b"public"
+owner.delete_bucket_policy(Bucket="acl-shared")
+
+# An IAM user of the other account needs its own account's permission too (both sides must allow).
+iam = client("iam", "111111111111")
+iam.create_user(UserName="reader")
+key = iam.create_access_key(UserName="reader")["AccessKey"]
+reader = client("s3", key["AccessKeyId"], key["SecretAccessKey"])
+denied(reader.get_object, Bucket="acl-shared", Key="account.txt")
+iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+assert reader.get_object(Bucket="acl-shared", Key="account.txt")["Body"].read() == b"account"
+assert reader.get_object(Bucket="acl-shared", Key="signed.txt")["Body"].read() == b"signed"
+denied(reader.get_object, Bucket="acl-shared", Key="private.txt")
+
+# IgnorePublicAcls: AuthenticatedUsers and AllUsers grants count no more; a grant to the account still does.
+owner.put_public_access_block(Bucket="acl-shared", PublicAccessBlockConfiguration=dict(OPEN, IgnorePublicAcls=True))
+denied(other.get_object, Bucket="acl-shared", Key="signed.txt")
+denied(other.get_object, Bucket="acl-shared", Key="public.txt")
+assert other.get_object(Bucket="acl-shared", Key="account.txt")["Body"].read() == b"account"
+
+# ACLs disabled (BucketOwnerEnforced): no grant counts.
+owner.put_bucket_acl(Bucket="acl-shared", ACL="private")
+owner.put_bucket_ownership_controls(Bucket="acl-shared", OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+denied(other.get_object, Bucket="acl-shared", Key="account.txt")
+
+# Another account's root has no rights in a private bucket; the owner's root keeps every right.
+owner.create_bucket(Bucket="acl-private")
+owner.put_object(Bucket="acl-private", Key="k", Body=b"k")
+denied(other.get_object, Bucket="acl-private", Key="k")
+assert error(other.head_bucket, Bucket="acl-private")[0] == 403
+assert owner.get_object(Bucket="acl-private", Key="k")["Body"].read() == b"k"
+other.create_bucket(Bucket="acl-theirs")
+other.put_object(Bucket="acl-theirs", Key="k", Body=b"theirs")
+assert other.get_object(Bucket="acl-theirs", Key="k")["Body"].read() == b"theirs"
+print("ok")
+"##;
+
+/// `ENFORCE_IAM=1`: ACL grants to `AuthenticatedUsers`, `AllUsers` and an account's canonical id
+/// give signed callers of other accounts what they grant (their own account's policies permitting),
+/// never anonymous callers (`AuthenticatedUsers`), subject to `IgnorePublicAcls`, Object Ownership
+/// and the bucket policy's denies.
+#[test]
+fn acl_grants_to_authenticated_users_and_accounts_allow_other_accounts() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start_with(Options::default().env("ENFORCE_IAM", "1"));
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(AUTHENTICATED_USERS)
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");

@@ -635,6 +635,26 @@ impl PolicyCache {
     }
 }
 
+/// A bucket policy (`None`: none) with `statements` added: the document IAM evaluates.
+/// A stored document that cannot be read is left as it is (it was validated when stored).
+fn with_statements(policy: Option<&str>, statements: Vec<Value>) -> String {
+    let mut doc = match policy {
+        None => serde_json::Map::from_iter([("Version".to_owned(), "2012-10-17".into())]),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            _ => return text.to_owned(),
+        },
+    };
+    let mut all = match doc.remove("Statement") {
+        Some(Value::Array(items)) => items,
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    all.extend(statements);
+    doc.insert("Statement".to_owned(), Value::Array(all));
+    Value::Object(doc).to_string()
+}
+
 /// The headers that become `s3:` condition keys of their own name.
 const HEADER_KEYS: &[&str] = &[
     "x-amz-acl",
@@ -782,9 +802,10 @@ impl S3 {
     }
 
     /// `ENFORCE_IAM=1`: a signed request's principal, verified by its signature, authorized by IAM for
-    /// `operation` on `bucket` (and `key`), the bucket policy taking part. Nothing to do (not even
-    /// reading the bucket) without a verified principal; an account's root user is evaluated only
-    /// on another account's bucket.
+    /// `operation` on `bucket` (and `key`), the bucket policy and the ACLs taking part
+    /// ([`acl_statements`]). Nothing to do (not even reading the bucket) without a verified
+    /// principal; an account's root user is evaluated only on another account's bucket, where it
+    /// needs that bucket's grants as every principal does.
     pub(crate) fn authorize_principal(
         &self,
         ctx: &RequestContext,
@@ -794,7 +815,21 @@ impl S3 {
         key: Option<&str>,
         version: Option<&str>,
     ) -> S3Result<()> {
-        if !skyport_authref::applies(ctx) {
+        let Some(principal) = ctx
+            .principal
+            .as_deref()
+            .filter(|_| skyport_authref::applies(ctx))
+        else {
+            return Ok(());
+        };
+        let record = bucket.and_then(|b| self.bucket(b).ok());
+        // An account's root user has every right in its own account's buckets (IAM does not
+        // evaluate it there): no ACL to read.
+        if principal.arn.ends_with(":root")
+            && record
+                .as_ref()
+                .is_none_or(|b| b.account == principal.account)
+        {
             return Ok(());
         }
         // The request's members as the SDK model names them (what the authorization reference reads).
@@ -824,13 +859,114 @@ impl S3 {
         ] {
             input.extend(req.h(header).map(|v| (member, v)));
         }
-        let record = bucket.and_then(|b| self.bucket(b).ok());
+        // The bucket policy, with the statements the ACLs amount to for this caller.
+        let policy = record.as_ref().and_then(|b| {
+            let stored = b.config.get("policy").map(String::as_str);
+            let granted = self.acl_statements(ctx, b, &principal.account, operation, key, version);
+            if granted.is_empty() {
+                return stored.map(str::to_owned);
+            }
+            Some(with_statements(stored, granted))
+        });
         let resource = record.as_ref().map(|b| skyport_authref::ResourcePolicy {
-            policy: b.config.get("policy").map(String::as_str),
+            policy: policy.as_deref(),
             account: &b.account,
         });
-        skyport_authref::check_with(ctx, operation, &input, resource)
-            .map_err(|e| S3Error::PolicyDenied(e.message))
+        // S3 words a denial with its reason only within the bucket owner's account; another
+        // account's caller reads "Access Denied" ("Troubleshoot access denied (403 Forbidden)
+        // errors in Amazon S3").
+        let cross_account = record
+            .as_ref()
+            .is_some_and(|b| b.account != principal.account);
+        skyport_authref::check_with(ctx, operation, &input, resource).map_err(|e| {
+            if cross_account {
+                denied()
+            } else {
+                S3Error::PolicyDenied(e.message)
+            }
+        })
+    }
+
+    /// The policy statements the ACLs amount to for a signed caller of `account` ("How Amazon S3
+    /// authorizes a request": ACLs are resource-based policies of the bucket or object owner; "Mapping
+    /// of ACL permissions and access policy permissions"): when ACLs are enabled, a grant of the
+    /// permission `operation` needs ([`AclNeed`]), in the bucket's ACL or the object's, to
+    /// `AuthenticatedUsers` or `AllUsers` (unless `IgnorePublicAcls`) allows the operation's action
+    /// to everyone signed (`"AWS": "*"`); one to the caller's account's canonical id allows it to that
+    /// account, whose identity-based policies then decide, as a bucket policy naming the account
+    /// would. Across accounts the caller's own policies must still allow it; in the bucket owner's
+    /// account a public grant allows it directly.
+    fn acl_statements(
+        &self,
+        ctx: &RequestContext,
+        b: &BucketRecord,
+        account: &str,
+        operation: &str,
+        key: Option<&str>,
+        version: Option<&str>,
+    ) -> Vec<Value> {
+        let Some(rule) = rule_for(operation) else {
+            return Vec::new();
+        };
+        let Some(permission) = rule.acl.permission() else {
+            return Vec::new();
+        };
+        if b.acls_disabled() {
+            return Vec::new();
+        }
+        let ignore_public = b.public_access_block.is_some_and(|flags| flags[1]);
+        let stored;
+        let acl = if rule.acl.on_object() {
+            let Some(key) = key else {
+                return Vec::new();
+            };
+            // A missing object grants nothing.
+            match self.read_version(&b.name, key, version) {
+                Ok(v) => {
+                    stored = v.acl;
+                    stored.as_deref()
+                }
+                Err(_) => return Vec::new(),
+            }
+        } else {
+            crate::bucket::bucket_acl(b)
+        };
+        let caller = crate::acl::Grantee::User(crate::canonical_id(account));
+        let mut principals = Vec::new();
+        for grant in crate::acl::grants(acl) {
+            if !grant.gives(permission) {
+                continue;
+            }
+            let principal = if grant.is_public() && !ignore_public {
+                serde_json::json!({"AWS": "*"})
+            } else if grant.grantee == caller {
+                serde_json::json!({"AWS": format!("arn:{}:iam::{account}:root", ctx.partition())})
+            } else {
+                continue;
+            };
+            if !principals.contains(&principal) {
+                principals.push(principal);
+            }
+        }
+        let resource = match (rule.target, key) {
+            (Target::Object, Some(k)) => format!("{}/{k}", b.arn()),
+            _ => b.arn(),
+        };
+        let actions: Vec<&str> = std::iter::once(rule.action)
+            .chain(rule.version_action)
+            .collect();
+        principals
+            .into_iter()
+            .map(|principal| {
+                serde_json::json!({
+                    "Sid": "SkyportAclGrant",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": actions,
+                    "Resource": resource,
+                })
+            })
+            .collect()
     }
 
     /// Checks an anonymous request for `operation` on `bucket` (and `key`).
