@@ -2315,3 +2315,86 @@ fn acl_grants_to_authenticated_users_and_accounts_allow_other_accounts() {
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
 }
+
+const LISTING_PARAMETERS: &str = r##"
+import sys
+import boto3, botocore
+from botocore.config import Config
+
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test",
+                  aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
+    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
+
+def expect(result, status, code, message=None, **fields):
+    got_status, err = result
+    assert (got_status, err["Code"]) == (status, code), result
+    if message is not None:
+        assert err["Message"] == message, result
+    for k, v in fields.items():
+        assert err.get(k) == v, (k, result)
+
+def keys(page):
+    return [o["Key"] for o in page.get("Contents", [])]
+
+s3.create_bucket(Bucket="lst")
+for k in ["a", "b", "c", "d", "e f"]:
+    s3.put_object(Bucket="lst", Key=k, Body=b"x")
+
+# ListObjectsV2: a continuation token decides where the page starts, StartAfter only where the
+# listing started; both are echoed.
+first = s3.list_objects_v2(Bucket="lst", MaxKeys=1)
+assert keys(first) == ["a"] and first["IsTruncated"] and first["KeyCount"] == 1, first
+token = first["NextContinuationToken"]
+page = s3.list_objects_v2(Bucket="lst", MaxKeys=2, ContinuationToken=token, StartAfter="c")
+assert keys(page) == ["b", "c"], page
+assert page["ContinuationToken"] == token and page["StartAfter"] == "c", page
+page = s3.list_objects_v2(Bucket="lst", StartAfter="c")
+assert keys(page) == ["d", "e f"] and page["StartAfter"] == "c" and "ContinuationToken" not in page, page
+# StartAfter with encoding-type=url is encoded like the keys.
+page = s3.list_objects_v2(Bucket="lst", StartAfter="d ", EncodingType="url")
+assert keys(page) == ["e%20f"] and page["StartAfter"] == "d%20", page
+expect(error(s3.list_objects_v2, Bucket="lst", ContinuationToken="not a token!"), 400, "InvalidArgument",
+       "The continuation token provided is incorrect", ArgumentName="continuation-token")
+
+# ListObjects (v1): the marker is echoed; NextMarker comes only with a delimiter.
+page = s3.list_objects(Bucket="lst", Marker="a", MaxKeys=1)
+assert keys(page) == ["b"] and page["Marker"] == "a" and page["IsTruncated"], page
+assert "NextMarker" not in page, page
+page = s3.list_objects(Bucket="lst", Marker="a", MaxKeys=1, Delimiter="/")
+assert page["NextMarker"] == "b", page
+
+# ListObjectVersions: a version-id marker needs a key marker.
+expect(error(s3.list_object_versions, Bucket="lst", VersionIdMarker="abc"), 400, "InvalidArgument",
+       "A version-id marker cannot be specified without a key marker.", ArgumentName="version-id-marker")
+page = s3.list_object_versions(Bucket="lst", KeyMarker="c")
+assert [v["Key"] for v in page["Versions"]] == ["d", "e f"] and page["KeyMarker"] == "c", page
+
+# Tags: one value per key.
+expect(error(s3.put_object_tagging, Bucket="lst", Key="a", Tagging={"TagSet": [
+    {"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]}), 400, "InvalidTag",
+    "Cannot provide multiple Tags with the same key")
+print("ok")
+"##;
+
+/// Listing parameters together as S3 reads them: a continuation token with `StartAfter`, an
+/// invalid token, v1 markers and `NextMarker`, a version-id marker without a key marker; duplicate
+/// tag keys.
+#[test]
+fn listing_parameter_combinations() {
+    if !require("python3") {
+        return;
+    }
+    let skyport = Skyport::start();
+    let (status, out, err) = run(Command::new("python3")
+        .arg("-c")
+        .arg(LISTING_PARAMETERS)
+        .arg(skyport.endpoint()));
+    assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
+    assert_eq!(out.trim(), "ok");
+}

@@ -329,7 +329,6 @@ impl S3 {
     }
 }
 
-/// `encoding-type`: `url` or nothing.
 /// Whether the listing asks for `RestoreStatus` (`x-amz-optional-object-attributes`).
 fn wants_restore_status(req: &S3Request) -> bool {
     req.h("x-amz-optional-object-attributes")
@@ -349,6 +348,7 @@ fn write_restore_status(w: &mut XmlWriter, v: &model::Version) {
     }
 }
 
+/// `encoding-type`: `url` or nothing.
 pub(crate) fn encoding_type(req: &S3Request) -> S3Result<bool> {
     match req.q("encoding-type") {
         None => Ok(false),
