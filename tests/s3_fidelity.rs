@@ -2169,6 +2169,13 @@ s3.copy_object(Bucket="bpa", Key="c2", CopySource="bpa/k")
 assert grants(s3.get_object_acl(Bucket="bpa", Key="c2")) == [(owner["ID"], "FULL_CONTROL")]
 up = s3.create_multipart_upload(Bucket="bpa", Key="m", ACL="authenticated-read")
 s3.abort_multipart_upload(Bucket="bpa", Key="m", UploadId=up["UploadId"])
+
+# ACLs can be disabled only while the bucket ACL gives the owner alone full control.
+enforced = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+expect(error(s3.put_bucket_ownership_controls, Bucket="bpa", OwnershipControls=enforced), 400,
+       "InvalidBucketAclWithObjectOwnership")
+s3.put_bucket_acl(Bucket="bpa", AccessControlPolicy=policy(({"Type": "CanonicalUser", "ID": owner["ID"]}, "FULL_CONTROL")))
+s3.put_bucket_ownership_controls(Bucket="bpa", OwnershipControls=enforced)
 print("ok")
 "##;
 

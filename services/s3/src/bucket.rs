@@ -566,8 +566,11 @@ impl S3 {
                     }
                     "ownershipControls" => {
                         let ownership = parse_ownership(&doc)?;
-                        let custom_acl = b.config.contains_key("acl")
-                            || b.config.get("canned-acl").is_some_and(|a| a != "private");
+                        // The ACL may only give the bucket owner full control.
+                        let owner = acl::Grantee::User(canonical_id(&b.account));
+                        let custom_acl = acl::grants(bucket_acl(&b))
+                            .iter()
+                            .any(|g| g.grantee != owner);
                         if ownership == "BucketOwnerEnforced" && custom_acl {
                             return Err(S3Error::AclWithBucketOwnerEnforced);
                         }
