@@ -2386,14 +2386,29 @@ assert [v["Key"] for v in page["Versions"]] == ["d", "e f"] and page["KeyMarker"
 expect(error(s3.put_object_tagging, Bucket="lst", Key="a", Tagging={"TagSet": [
     {"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]}), 400, "InvalidTag",
     "Cannot provide multiple Tags with the same key")
+
+# DeleteObjects in a versioned bucket: a delete marker made, then removed by its version id.
+s3.create_bucket(Bucket="lst-v")
+s3.put_bucket_versioning(Bucket="lst-v", VersioningConfiguration={"Status": "Enabled"})
+v1 = s3.put_object(Bucket="lst-v", Key="k", Body=b"1")["VersionId"]
+made = s3.delete_objects(Bucket="lst-v", Delete={"Objects": [{"Key": "k"}]})["Deleted"]
+assert len(made) == 1 and made[0]["DeleteMarker"] is True and "VersionId" not in made[0], made
+marker = made[0]["DeleteMarkerVersionId"]
+assert marker not in ("null", v1), made
+gone = s3.delete_objects(Bucket="lst-v", Delete={"Objects": [{"Key": "k", "VersionId": marker}, {"Key": "k", "VersionId": v1}]})
+gone = sorted(gone["Deleted"], key=lambda e: e["VersionId"] == v1)
+assert gone == [{"Key": "k", "VersionId": marker, "DeleteMarker": True, "DeleteMarkerVersionId": marker},
+                {"Key": "k", "VersionId": v1}], gone
+left = s3.list_object_versions(Bucket="lst-v")
+assert "Versions" not in left and "DeleteMarkers" not in left, left
 print("ok")
 "##;
 
 /// Listing parameters together as S3 reads them: a continuation token with `StartAfter`, an
 /// invalid token, v1 markers and `NextMarker`, a version-id marker without a key marker; duplicate
-/// tag keys.
+/// tag keys; `DeleteObjects`' delete marker entries in a versioned bucket.
 #[test]
-fn listing_parameter_combinations() {
+fn listing_parameter_combinations_and_versioned_deletes() {
     if !require("python3") {
         return;
     }
