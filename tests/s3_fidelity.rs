@@ -2111,7 +2111,22 @@ denied(s3.put_object_acl, Bucket="bpa", Key="k",
        AccessControlPolicy=policy(({"Type": "Group", "URI": AUTH}, "READ")))
 denied(s3.put_bucket_acl, Bucket="bpa", AccessControlPolicy=policy(
     ({"Type": "CanonicalUser", "ID": owner["ID"]}, "FULL_CONTROL"), ({"Type": "Group", "URI": ALL}, "READ")))
+# A browser POST upload with a public acl field too.
+def post(fields):
+    boundary = "----skyportboundaryBPA"
+    parts = ["--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (boundary, k, v) for k, v in fields.items()]
+    parts.append("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\n\r\nform\r\n--%s--\r\n" % (boundary, boundary))
+    req = urllib.request.Request(ep + "/bpa", data="".join(parts).encode(), method="POST",
+                                 headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
+    try:
+        return urllib.request.urlopen(req).status, b""
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+form = s3.generate_presigned_post("bpa", "posted", Fields={"acl": "public-read"}, Conditions=[{"acl": "public-read"}])
+status, body = post(form["fields"])
+assert status == 403 and b"<Code>AccessDenied</Code><Message>Access Denied</Message>" in body, (status, body)
 # Nothing was stored, nothing was made.
+assert error(s3.head_object, Bucket="bpa", Key="posted")[0] == 404
 assert grants(s3.get_object_acl(Bucket="bpa", Key="k")) == [(owner["ID"], "FULL_CONTROL")]
 assert grants(s3.get_bucket_acl(Bucket="bpa")) == [(owner["ID"], "FULL_CONTROL")]
 assert "Contents" not in s3.list_objects_v2(Bucket="bpa", Prefix="c")
@@ -2162,6 +2177,8 @@ s3.put_object_acl(Bucket="bpa", Key="k", ACL="public-read-write")
 assert grants(s3.get_object_acl(Bucket="bpa", Key="k")) == sorted([(ALL, "READ"), (ALL, "WRITE"), (owner["ID"], "FULL_CONTROL")])
 s3.put_bucket_acl(Bucket="bpa", ACL="authenticated-read")
 assert (AUTH, "READ") in grants(s3.get_bucket_acl(Bucket="bpa"))
+assert post(form["fields"])[0] == 204
+assert (ALL, "READ") in grants(s3.get_object_acl(Bucket="bpa", Key="posted"))
 s3.copy_object(Bucket="bpa", Key="c", CopySource="bpa/k", ACL="public-read")
 assert (ALL, "READ") in grants(s3.get_object_acl(Bucket="bpa", Key="c"))
 # A copy does not take its source's ACL: without one it is private.
