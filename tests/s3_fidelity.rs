@@ -2384,7 +2384,7 @@ assert keys(page) == ["d", "e f"] and page["StartAfter"] == "c" and "Continuatio
 page = s3.list_objects_v2(Bucket="lst", StartAfter="d ", EncodingType="url")
 assert keys(page) == ["e%20f"] and page["StartAfter"] == "d%20", page
 expect(error(s3.list_objects_v2, Bucket="lst", ContinuationToken="not a token!"), 400, "InvalidArgument",
-       "The continuation token provided is incorrect", ArgumentName="continuation-token")
+       "The continuation token provided is incorrect", ArgumentName="continuation-token", ArgumentValue=None)
 
 # ListObjects (v1): the marker is echoed; NextMarker comes only with a delimiter.
 page = s3.list_objects(Bucket="lst", Marker="a", MaxKeys=1)

@@ -142,7 +142,8 @@ pub enum S3Error {
     InvalidArgument {
         message: String,
         name: String,
-        value: String,
+        /// `None`: S3 sends no `ArgumentValue`.
+        value: Option<String>,
     },
     #[error(
         "The XML you provided was not well-formed or did not validate against our published schema"
@@ -203,7 +204,17 @@ impl S3Error {
         S3Error::InvalidArgument {
             message: message.into(),
             name: name.to_owned(),
-            value: value.to_owned(),
+            value: Some(value.to_owned()),
+        }
+    }
+
+    /// `InvalidArgument` with its `ArgumentName` only (S3 leaves the value out of some, such as an
+    /// incorrect continuation token).
+    pub fn argument_named(message: impl Into<String>, name: &str) -> S3Error {
+        S3Error::InvalidArgument {
+            message: message.into(),
+            name: name.to_owned(),
+            value: None,
         }
     }
 
@@ -369,11 +380,12 @@ impl S3Error {
             S3Error::InvalidRequest { .. } => e(StatusCode::BAD_REQUEST, "InvalidRequest"),
             S3Error::InvalidArgument { name, value, .. } => {
                 let err = e(StatusCode::BAD_REQUEST, "InvalidArgument");
-                if name.is_empty() {
-                    err
-                } else {
-                    err.with_field("ArgumentName", name)
-                        .with_field("ArgumentValue", value)
+                match value {
+                    _ if name.is_empty() => err,
+                    Some(value) => err
+                        .with_field("ArgumentName", name)
+                        .with_field("ArgumentValue", value),
+                    None => err.with_field("ArgumentName", name),
                 }
             }
             S3Error::MalformedXml => e(StatusCode::BAD_REQUEST, "MalformedXML"),

@@ -110,10 +110,9 @@ impl S3 {
                         .ok()
                         .and_then(|b| String::from_utf8(b).ok())
                         .ok_or_else(|| {
-                            S3Error::argument(
+                            S3Error::argument_named(
                                 "The continuation token provided is incorrect",
                                 "continuation-token",
-                                t,
                             )
                         })?,
                 ),
