@@ -21,8 +21,9 @@
 //! missing from the table are refused to anonymous callers.
 //!
 //! Signed requests are checked only with `ENFORCE_IAM=1` ([`S3::authorize_principal`]: IAM's policies
-//! of the verified principal and the bucket policy); otherwise Skyport accepts any credentials as the
-//! account's owner, and their path costs nothing.
+//! of the verified principal, the bucket policy, and the ACLs as the policy statements they amount
+//! to for the caller's account); otherwise Skyport accepts any credentials as the account's owner,
+//! and their path costs nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
