@@ -2285,6 +2285,14 @@ owner.put_bucket_policy(Bucket="acl-shared", Policy=json.dumps({"Version": "2012
      "Resource": "arn:aws:s3:::acl-shared/signed.txt"}]}))
 denied(other.get_object, Bucket="acl-shared", Key="signed.txt")
 assert other.get_object(Bucket="acl-shared", Key="public.txt")["Body"].read() == b"public"
+# A public bucket policy serves other accounts too, unless RestrictPublicBuckets.
+owner.put_bucket_policy(Bucket="acl-shared", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acl-shared/private.txt"}]}))
+assert other.get_object(Bucket="acl-shared", Key="private.txt")["Body"].read() == b"private"
+owner.put_public_access_block(Bucket="acl-shared", PublicAccessBlockConfiguration=dict(OPEN, RestrictPublicBuckets=True))
+denied(other.get_object, Bucket="acl-shared", Key="private.txt")
+assert owner.get_object(Bucket="acl-shared", Key="private.txt")["Body"].read() == b"private"
+owner.put_public_access_block(Bucket="acl-shared", PublicAccessBlockConfiguration=OPEN)
 owner.delete_bucket_policy(Bucket="acl-shared")
 
 # An IAM user of the other account needs its own account's permission too (both sides must allow).

@@ -879,6 +879,23 @@ impl S3 {
         let cross_account = record
             .as_ref()
             .is_some_and(|b| b.account != principal.account);
+        // RestrictPublicBuckets: a bucket with a public policy serves only its own account's
+        // principals (and AWS services).
+        if let Some(b) = record.as_ref().filter(|_| cross_account) {
+            let restrict = b.public_access_block.is_some_and(|flags| flags[3]);
+            let public = b
+                .config
+                .get("policy")
+                .is_some_and(|text| self.policies.get(&b.name, text).public);
+            if restrict && public {
+                tracing::debug!(
+                    bucket = b.name,
+                    principal = principal.arn,
+                    "s3: RestrictPublicBuckets refuses another account"
+                );
+                return Err(denied());
+            }
+        }
         skyport_authref::check_with(ctx, operation, &input, resource).map_err(|e| {
             if cross_account {
                 denied()
