@@ -127,15 +127,13 @@ impl Table {
             None => (self.remove(&pkey), None),
         };
         let record = match (&self.stream, keys) {
-            (Some(stream), Some(keys)) => stream
-                .append(keys, old.as_ref(), new.as_ref(), origin)
-                .map(|r| (stream.store_id(), r)),
+            (Some(stream), Some(keys)) => stream.append(keys, old.as_ref(), new.as_ref(), origin),
             _ => None,
         };
         if let (Some(ops), Some(op)) = (ops, op) {
             ops.push(op);
-            if let Some((id, record)) = record {
-                ops.push(stored::record_op(&id, &record));
+            if let (Some(stream), Some(record)) = (&self.stream, record) {
+                ops.push(stored::record_op(&stream.store_id(), &record));
             }
         }
         old

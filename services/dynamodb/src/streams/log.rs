@@ -495,8 +495,8 @@ impl StreamLog {
     }
 
     /// Appends the change of the item with `keys` from `old` to `new` (nothing when the item did
-    /// not change, as on AWS, or when the stream is closed); returns the record appended (for its
-    /// store operation).
+    /// not change, as on AWS, or when the stream is closed); returns a copy of the record appended
+    /// when the log is attached to the commit thread (for its store operation).
     pub fn append(
         &self,
         keys: Item,
@@ -519,6 +519,7 @@ impl StreamLog {
             }
             let seq = shard.next_seq;
             shard.next_seq += 1;
+            let durable = shard.persist.is_some();
             let record = StreamRecord {
                 seq,
                 event_id: skyport_core::ids::random_string(b"0123456789abcdef", 32),
@@ -529,12 +530,13 @@ impl StreamLog {
                 new: new.filter(|_| self.view.new_image()).cloned(),
                 origin,
             };
-            shard.records.push_back(record.clone());
+            let copy = durable.then(|| record.clone());
+            shard.records.push_back(record);
             Self::trim(&mut shard, now);
-            record
+            copy
         };
         self.appended.notify_waiters();
-        Some(record)
+        record
     }
 
     /// Closes the shard (the stream was disabled or its table deleted); with persistence, queues
@@ -743,14 +745,16 @@ mod tests {
         let empty = back.read(after, 100, i64::MAX).unwrap();
         assert!(empty.records.is_empty());
         assert_eq!(empty.next, Some(after));
-        let new = back
-            .append(keys("n"), None, Some(&item("n", "y")), Origin::Request)
-            .unwrap();
-        assert!(new.seq > seqs[4]);
-        assert!(new.seq >= u64::try_from(now_ms() - 1000).unwrap() * 1_000_000);
+        // Not attached to a commit thread: no copy for the store.
+        assert!(
+            back.append(keys("n"), None, Some(&item("n", "y")), Origin::Request)
+                .is_none()
+        );
         let next = back.read(after, 100, i64::MAX).unwrap();
         assert_eq!(next.records.len(), 1);
-        assert_eq!(next.records[0].seq, new.seq);
+        let new = &next.records[0];
+        assert!(new.seq > seqs[4]);
+        assert!(new.seq >= u64::try_from(now_ms() - 1000).unwrap() * 1_000_000);
     }
 
     #[test]
