@@ -131,9 +131,16 @@ impl Table {
             _ => None,
         };
         if let (Some(ops), Some(op)) = (ops, op) {
-            ops.push(op);
             if let (Some(stream), Some(record)) = (&self.stream, record) {
-                ops.push(stored::record_op(&stream.store_id(), &record));
+                let item_json = match &op {
+                    Op::PutItem(_, json) => Some(json.as_slice()),
+                    _ => None,
+                };
+                let record_op = stored::record_op(&stream.store_id(), &record, item_json);
+                ops.push(op);
+                ops.push(record_op);
+            } else {
+                ops.push(op);
             }
         }
         old

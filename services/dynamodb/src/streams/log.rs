@@ -813,7 +813,7 @@ mod tests {
                     Origin::Request,
                 )
                 .unwrap();
-            ops.push(stored::record_op(&log.store_id(), &r));
+            ops.push(stored::record_op(&log.store_id(), &r, None));
         }
         ops.push(log.meta_op());
         let rt = tokio::runtime::Builder::new_current_thread()

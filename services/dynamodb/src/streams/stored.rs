@@ -139,21 +139,40 @@ struct Stored {
 
 /// A record's stored value.
 pub fn encode_record(r: &StreamRecord) -> Vec<u8> {
+    encode_with(r, None)
+}
+
+/// A record's stored value; `new_json`, when given, is its new image already encoded (the item's
+/// own store value: the image is the item), spliced in instead of encoding it again.
+fn encode_with(r: &StreamRecord, new_json: Option<&[u8]>) -> Vec<u8> {
     let stored = Stored {
         id: r.event_id.clone(),
         ev: r.event.as_str().to_owned(),
         at: r.at_ms,
         k: item_to_json(&r.keys),
         o: r.old.as_deref().map(item_to_json),
-        n: r.new.as_deref().map(item_to_json),
+        n: match new_json {
+            Some(_) => None,
+            None => r.new.as_deref().map(item_to_json),
+        },
         ttl: r.origin == Origin::Ttl,
     };
-    serde_json::to_vec(&stored).unwrap_or_default()
+    let mut out = serde_json::to_vec(&stored).unwrap_or_default();
+    if let (Some(json), Some(_)) = (new_json, &r.new)
+        && out.last() == Some(&b'}')
+    {
+        out.pop();
+        out.extend_from_slice(b",\"n\":");
+        out.extend_from_slice(json);
+        out.push(b'}');
+    }
+    out
 }
 
-/// The store operation writing record `r` of log `id`.
-pub fn record_op(id: &str, r: &StreamRecord) -> Op {
-    Op::PutRecord(record_key(id, r.seq), encode_record(r))
+/// The store operation writing record `r` of log `id`; `item_json` is the stored value of the item
+/// the change wrote, when it wrote one (reused as the new image).
+pub fn record_op(id: &str, r: &StreamRecord, item_json: Option<&[u8]>) -> Op {
+    Op::PutRecord(record_key(id, r.seq), encode_with(r, item_json))
 }
 
 /// Reads record `seq` from its stored value.
@@ -250,6 +269,16 @@ mod tests {
         for r in &cases {
             let back = decode_record(r.seq, &encode_record(r)).unwrap();
             same(r, &back);
+            // With the new image given as the item's stored value: the same record.
+            let item_json = r
+                .new
+                .as_deref()
+                .map(|n| serde_json::to_vec(&item_to_json(n)).unwrap());
+            let Op::PutRecord(key, value) = record_op("x", r, item_json.as_deref()) else {
+                panic!("not a PutRecord");
+            };
+            assert_eq!(key, record_key("x", r.seq));
+            same(r, &decode_record(r.seq, &value).unwrap());
         }
         // Absent images and the request origin take no room.
         let text = String::from_utf8(encode_record(&cases[3])).unwrap();
