@@ -684,3 +684,141 @@ impl Registry {
         self.persist.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attr::Av;
+    use crate::streams::log::EventName;
+
+    const ARN: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/t";
+
+    fn meta(uid: u64, name: &str, label: Option<&str>) -> TableMeta {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "uid": uid, "id": "x", "arn": ARN.replace("/t", &format!("/{name}")),
+            "created": 1, "hash": {"name": "id", "ty": "S"}, "range": null,
+            "attributes": [["id", "S"]], "billing": "PAY_PER_REQUEST", "rcu": 0, "wcu": 0,
+            "stream": label.map(|_| "NEW_AND_OLD_IMAGES"), "stream_label": label,
+        }))
+        .unwrap()
+    }
+
+    fn item(v: &str) -> Item {
+        let mut i = Item::new();
+        i.insert("id".into(), Av::S("a".into()));
+        i.insert("v".into(), Av::S(v.into()));
+        i
+    }
+
+    fn keys() -> Item {
+        let mut i = Item::new();
+        i.insert("id".into(), Av::S("a".into()));
+        i
+    }
+
+    /// A stored log of table `uid`: an INSERT of v=1 and a MODIFY to v=2 of item `a`.
+    fn stored_log(uid: u64, name: &str, label: &str) -> (LogMeta, Vec<StreamRecord>) {
+        let table_arn = ARN.replace("/t", &format!("/{name}"));
+        let log = StreamLog::new(
+            uid,
+            &table_arn,
+            label,
+            ViewType::NewAndOldImages,
+            vec!["id".into()],
+        );
+        let (one, two) = (Arc::new(item("1")), Arc::new(item("2")));
+        log.append(keys(), None, Some(&one), Origin::Request);
+        log.append(keys(), Some(&one), Some(&two), Origin::Request);
+        log.snapshot()
+    }
+
+    #[test]
+    fn loading_gives_tables_their_stored_streams_shares_images_and_fixes_the_rest() {
+        let from = Store::in_memory().unwrap();
+        let (current, records) = stored_log(1, "t", "L1");
+        let (orphan, orphan_records) = stored_log(9, "gone", "L9");
+        from.write(|w| {
+            for (m, label) in [
+                (meta(1, "t", Some("L1")), "t"),
+                (meta(2, "fresh", Some("L2")), "fresh"),
+            ] {
+                w.put(
+                    TABLES,
+                    &table_key("000000000000", "us-east-1", label),
+                    &serde_json::to_vec(&m)?,
+                )?;
+            }
+            let json = serde_json::to_vec(&attr::item_to_json(&item("2")))?;
+            w.put(ITEMS, &format!("{:016x}/x", 1), &json)?;
+            for (m, rs) in [(&current, &records), (&orphan, &orphan_records)] {
+                let id = stored::log_id(m.uid, &m.label);
+                w.put(STREAMS, &id, &serde_json::to_vec(m)?)?;
+                for r in rs.iter() {
+                    w.put(
+                        STREAM_RECORDS,
+                        &stored::record_key(&id, r.seq),
+                        &stored::encode_record(r),
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        let registry = Registry::open(&Store::in_memory().unwrap(), None).unwrap();
+        let ops = registry.replace(&from).unwrap();
+
+        // The table's stream is the stored one, records and numbers as they were.
+        let t = registry.get("000000000000", "us-east-1", "t").unwrap();
+        let t = read(&t);
+        let log = t.stream.clone().unwrap();
+        assert_eq!(
+            (&log.shard_id, log.start_seq),
+            (&current.shard_id, current.start_seq)
+        );
+        let page = log.read(log.start_seq, 10, i64::MAX).unwrap();
+        let seqs: Vec<u64> = page.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, records.iter().map(|r| r.seq).collect::<Vec<_>>());
+        assert_eq!(page.records[1].event, EventName::Modify);
+        // One allocation per image, shared with the table's item.
+        let (first, second) = (&page.records[0], &page.records[1]);
+        assert!(Arc::ptr_eq(
+            first.new.as_ref().unwrap(),
+            second.old.as_ref().unwrap()
+        ));
+        let pkey = t.meta.item_key(&keys()).unwrap();
+        assert!(Arc::ptr_eq(second.new.as_ref().unwrap(), &t.items[&pkey]));
+
+        // A table whose stream had no stored log gets a new one, to be stored; a log that no
+        // table names is closed (and stored so), still readable.
+        let fresh = registry.get("000000000000", "us-east-1", "fresh").unwrap();
+        let fresh_log = read(&fresh).stream.clone().unwrap();
+        let stored_ids: Vec<String> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::PutStream(k, v) => {
+                    let m = stored::decode_meta(v).unwrap();
+                    Some(format!("{k} {}", m.closed.is_some()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            stored_ids.contains(&format!("{} false", fresh_log.store_id())),
+            "{stored_ids:?}"
+        );
+        assert!(
+            stored_ids.contains(&format!("{} true", stored::log_id(9, "L9"))),
+            "{stored_ids:?}"
+        );
+        let gone = registry.stream(&orphan.arn).unwrap();
+        assert!(gone.is_closed());
+        assert_eq!(
+            gone.read(gone.start_seq, 10, i64::MAX)
+                .unwrap()
+                .records
+                .len(),
+            2
+        );
+        assert_eq!(registry.all_streams().len(), 3);
+    }
+}
