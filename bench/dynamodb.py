@@ -3,7 +3,15 @@
 
 - PutItem and GetItem of a 1 KiB item at 1 and 64 connections (wrk: ops/s, p50, p99, server CPU/op);
 - Query of 100 items from one partition (requests/s and items/s from one client);
-- a full Scan of 100,000 items, page after page (items/s and server CPU per item).
+- a full Scan of 100,000 items, page after page (items/s and server CPU per item);
+- UpdateItem `ADD n :one` on a 1 KiB item at 1 and 64 connections: a write that changes the item every
+  time, so with `--stream` each one makes a stream record (PutItem of the same item again changes
+  nothing and records nothing, as on AWS).
+
+`--persistence` runs Skyport with `PERSISTENCE=1`; `--stream VIEW` gives the table a stream of that
+view type (with persistence, each record is committed with its item):
+
+    python3 bench/dynamodb.py --peers skyport --persistence --stream NEW_AND_OLD_IMAGES
 
     python3 bench/dynamodb.py                 # prints Markdown tables, writes bench/dynamodb-results.json
     python3 bench/dynamodb.py --seconds 5 --scan-items 20000 --peers skyport
@@ -51,15 +59,18 @@ def item_1k(pk, sk="0"):
     return {"pk": {"S": pk}, "sk": {"N": sk}, "payload": {"S": "x" * 1000}}
 
 
-def prepare(port, scan_items):
+def prepare(port, scan_items, stream=None):
     db = Db(port)
     try:
-        db.call("CreateTable", {
+        table = {
             "TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
                                      {"AttributeName": "sk", "AttributeType": "N"}],
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                          {"AttributeName": "sk", "KeyType": "RANGE"}]})
+                          {"AttributeName": "sk", "KeyType": "RANGE"}]}
+        if stream:
+            table["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
+        db.call("CreateTable", table)
         db.call("PutItem", {"TableName": TABLE, "Item": item_1k("hot")})
         for start in range(0, 100, 25):
             db.call("BatchWriteItem", {"RequestItems": {TABLE: [
@@ -140,7 +151,11 @@ def main():
     ap.add_argument("--scan-items", type=int, default=100_000)
     ap.add_argument("--peers", default="skyport,moto")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--persistence", action="store_true", help="run Skyport with PERSISTENCE=1")
+    ap.add_argument("--stream", metavar="VIEW", help="give the table a stream (e.g. NEW_AND_OLD_IMAGES)")
     a = ap.parse_args()
+    if a.persistence:
+        os.environ["PERSISTENCE"] = "1"
     if not shutil.which("wrk"):
         harness.log("installing wrk (apt)")
         subprocess.run(["apt-get", "update", "-qq"], check=True)
@@ -149,19 +164,24 @@ def main():
     if not a.no_build:
         subprocess.run(["cargo", "build", "--release", "--bin", "skyport"], cwd=harness.ROOT, check=True)
     moto = harness.moto_server() if "moto" in a.peers else None
-    results = {"load": os.getloadavg(), "seconds": a.seconds, "scan_items": a.scan_items, "peers": {}}
+    results = {"load": os.getloadavg(), "seconds": a.seconds, "scan_items": a.scan_items,
+               "persistence": a.persistence, "stream": a.stream, "peers": {}}
     for name in a.peers.split(","):
         harness.log(f"{name}: starting")
         peer = harness.start_peer(name, moto, None)
         r = {}
         try:
-            r["load_items_s"] = prepare(peer.port, a.scan_items)
+            r["load_items_s"] = prepare(peer.port, a.scan_items, a.stream)
             for conns in (1, 64):
                 harness.log(f"{name}: PutItem/GetItem at {conns} connections")
                 r[f"put_{conns}"] = wrk_op(peer, "PutItem", {"TableName": TABLE, "Item": item_1k("hot")},
                                            conns, a.seconds, a.reps)
                 r[f"get_{conns}"] = wrk_op(peer, "GetItem", {"TableName": TABLE, "Key": {
                     "pk": {"S": "hot"}, "sk": {"N": "0"}}}, conns, a.seconds, a.reps)
+                r[f"update_{conns}"] = wrk_op(peer, "UpdateItem", {
+                    "TableName": TABLE, "Key": {"pk": {"S": "hot"}, "sk": {"N": "0"}},
+                    "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}},
+                    conns, a.seconds, a.reps)
             harness.log(f"{name}: Query")
             r["query"] = query_bench(peer, a.seconds)
             harness.log(f"{name}: Scan")
@@ -176,11 +196,14 @@ def main():
     with open(os.path.join(harness.ROOT, "bench", "dynamodb-results.json"), "w") as f:
         json.dump(results, f, indent=2)
     peers = list(results["peers"])
-    print(f"\nload average {results['load'][0]:.2f}; {a.seconds} s per figure\n")
+    print(f"\nload average {results['load'][0]:.2f}; {a.seconds} s per figure; "
+          f"persistence {'on' if a.persistence else 'off'}; stream {a.stream or 'none'}\n")
     print("| Operation | " + " | ".join(f"{harness.PEER_NAMES[p]} ops/s (p50 / p99 ms)" for p in peers) + " | ratio |")
     print("|---|" + "---|" * (len(peers) + 1))
     for key, label in [("put_1", "PutItem 1 KiB, 1 conn"), ("get_1", "GetItem 1 KiB, 1 conn"),
                        ("put_64", "PutItem 1 KiB, 64 conns"), ("get_64", "GetItem 1 KiB, 64 conns"),
+                       ("update_1", "UpdateItem ADD (changes the item), 1 conn"),
+                       ("update_64", "UpdateItem ADD (changes the item), 64 conns"),
                        ("query", "Query 100 items, 1 conn")]:
         cells, rates = [], []
         for p in peers:

@@ -562,3 +562,415 @@ async fn view_types_listing_disabling_and_errors() {
     let records = read_all(&st, &arns[3], ShardIteratorType::TrimHorizon, None).await;
     assert_eq!(records.len(), 2);
 }
+
+/// What must not change about a record across a restart or an import.
+fn fingerprint(r: &Record) -> (String, String, String, String) {
+    let d = r.dynamodb.clone().unwrap();
+    let sorted = |m: Option<HashMap<String, StreamValue>>| {
+        m.map(|m| m.into_iter().collect::<std::collections::BTreeMap<_, _>>())
+    };
+    (
+        r.event_id.clone().unwrap(),
+        r.event_name.clone().unwrap().as_str().to_owned(),
+        d.sequence_number.clone().unwrap(),
+        format!(
+            "{:?} {:?} {:?} {:?}",
+            sorted(d.keys),
+            sorted(d.new_image),
+            sorted(d.old_image),
+            r.user_identity
+        ),
+    )
+}
+
+fn seq_of(r: &Record) -> u128 {
+    r.dynamodb
+        .as_ref()
+        .and_then(|d| d.sequence_number.as_deref())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn put(db: &aws_sdk_dynamodb::Client, table: &str, id: &str, v: &str) {
+    db.put_item()
+        .table_name(table)
+        .set_item(Some(item(&[("id", s(id)), ("v", s(v))])))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Writes through every path to `name`'s stream: puts, an update, a delete, a batch and a
+/// transaction.
+async fn every_kind_of_write(db: &aws_sdk_dynamodb::Client, name: &str) {
+    for n in 0..4 {
+        put(db, name, &format!("k{n}"), "1").await;
+    }
+    db.update_item()
+        .table_name(name)
+        .key("id", s("k0"))
+        .update_expression("SET v = :v")
+        .expression_attribute_values(":v", s("2"))
+        .send()
+        .await
+        .unwrap();
+    db.delete_item()
+        .table_name(name)
+        .key("id", s("k1"))
+        .send()
+        .await
+        .unwrap();
+    db.batch_write_item()
+        .request_items(
+            name,
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item(&[("id", s("b1")), ("v", s("1"))])))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    db.transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(name)
+                        .set_item(Some(item(&[("id", s("t1")), ("v", s("1"))])))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn shard_of(st: &aws_sdk_dynamodbstreams::Client, arn: &str) -> (String, String, String) {
+    let desc = st
+        .describe_stream()
+        .stream_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
+    let shard = desc.shards.unwrap().remove(0);
+    let range = shard.sequence_number_range.unwrap();
+    (
+        shard.shard_id.unwrap(),
+        range.starting_sequence_number.unwrap(),
+        desc.stream_status.unwrap().as_str().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn stream_records_survive_kill_nine_with_persistence() {
+    let state = tempfile::tempdir().unwrap();
+    let options = Options::default()
+        .env("PERSISTENCE", "1")
+        .state_dir(state.path());
+    let (arn, disabled_arn, dropped_arn, before, read_until, shard, iterator) = {
+        let sky = Skyport::start_with(options.clone());
+        let db = db(&sky.endpoint());
+        let st = streams(&sky.endpoint());
+        let arn = table(&db, "durable", StreamViewType::NewAndOldImages).await;
+        every_kind_of_write(&db, "durable").await;
+        // A disabled stream and a deleted table's stream: closed, readable for 24 hours.
+        let disabled_arn = table(&db, "disabled", StreamViewType::KeysOnly).await;
+        put(&db, "disabled", "a", "1").await;
+        put(&db, "disabled", "b", "1").await;
+        db.update_table()
+            .table_name("disabled")
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(false)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let dropped_arn = table(&db, "dropped", StreamViewType::NewImage).await;
+        put(&db, "dropped", "a", "1").await;
+        db.delete_table()
+            .table_name("dropped")
+            .send()
+            .await
+            .unwrap();
+
+        let before = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+        assert_eq!(before.len(), 8);
+        // A consumer read the first three records, and holds an iterator after the last one.
+        let read_until = before[2]
+            .dynamodb
+            .as_ref()
+            .unwrap()
+            .sequence_number
+            .clone()
+            .unwrap();
+        let shard = shard_of(&st, &arn).await;
+        let iterator = st
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(&shard.0)
+            .shard_iterator_type(ShardIteratorType::Latest)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator
+            .unwrap();
+        sky.signal("KILL");
+        (
+            arn,
+            disabled_arn,
+            dropped_arn,
+            before,
+            read_until,
+            shard,
+            iterator,
+        )
+    };
+
+    let sky = Skyport::start_with(options);
+    let db = db(&sky.endpoint());
+    let st = streams(&sky.endpoint());
+    // The same streams, shard and first sequence number.
+    let listed: Vec<String> = st
+        .list_streams()
+        .send()
+        .await
+        .unwrap()
+        .streams
+        .unwrap()
+        .into_iter()
+        .map(|s| s.stream_arn.unwrap())
+        .collect();
+    for a in [&arn, &disabled_arn, &dropped_arn] {
+        assert!(listed.contains(a), "{a} in {listed:?}");
+    }
+    assert_eq!(shard_of(&st, &arn).await, shard);
+    let d = db
+        .describe_table()
+        .table_name("durable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.table.unwrap().latest_stream_arn.as_deref(),
+        Some(arn.as_str())
+    );
+
+    // TRIM_HORIZON: every acknowledged record, as it was.
+    let after = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+    let print = |rs: &[Record]| rs.iter().map(fingerprint).collect::<Vec<_>>();
+    assert_eq!(print(&after), print(&before));
+    // AFTER_SEQUENCE_NUMBER continues exactly; AT_SEQUENCE_NUMBER starts there.
+    let rest = read_all(
+        &st,
+        &arn,
+        ShardIteratorType::AfterSequenceNumber,
+        Some(&read_until),
+    )
+    .await;
+    assert_eq!(print(&rest), print(&before[3..]));
+    let at = read_all(
+        &st,
+        &arn,
+        ShardIteratorType::AtSequenceNumber,
+        Some(&read_until),
+    )
+    .await;
+    assert_eq!(print(&at), print(&before[2..]));
+
+    // New writes continue above every number given before the restart, in the same shard; the
+    // iterator taken before the kill reads exactly them.
+    put(&db, "durable", "new", "1").await;
+    let page = st
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .unwrap();
+    let new = page.records.unwrap();
+    assert_eq!(new.len(), 1);
+    assert!(seq_of(&new[0]) > seq_of(before.last().unwrap()));
+    assert_eq!(
+        new[0].dynamodb.as_ref().unwrap().keys.as_ref().unwrap()["id"],
+        sv("new")
+    );
+    let all = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+    assert_eq!(all.len(), 9);
+    assert!(all.windows(2).all(|w| seq_of(&w[0]) < seq_of(&w[1])));
+
+    // The closed streams are still closed and readable, with their records.
+    for (a, n) in [(&disabled_arn, 2), (&dropped_arn, 1)] {
+        let (_, _, status) = shard_of(&st, a).await;
+        assert_eq!(status, "DISABLED", "{a}");
+        let records = read_all(&st, a, ShardIteratorType::TrimHorizon, None).await;
+        assert_eq!(records.len(), n, "{a}");
+    }
+    // Writes to the table whose stream is disabled record nothing.
+    put(&db, "disabled", "c", "1").await;
+    let records = read_all(&st, &disabled_arn, ShardIteratorType::TrimHorizon, None).await;
+    assert_eq!(records.len(), 2);
+
+    // Once more, without writes in between: the numbers the first restart gave are kept too.
+    drop(db);
+    sky.signal("KILL");
+    drop(sky);
+    let sky = Skyport::start_with(
+        Options::default()
+            .env("PERSISTENCE", "1")
+            .state_dir(state.path()),
+    );
+    let st = streams(&sky.endpoint());
+    let again = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+    assert_eq!(print(&again), print(&all));
+}
+
+#[tokio::test]
+async fn stream_records_round_trip_through_state_export_reset_and_import() {
+    let state = tempfile::tempdir().unwrap();
+    let options = Options::default()
+        .env("PERSISTENCE", "1")
+        .state_dir(state.path());
+    let sky = Skyport::start_with(options.clone());
+    let endpoint = sky.endpoint();
+    let db = db(&endpoint);
+    let st = streams(&endpoint);
+    let arn = table(&db, "exported", StreamViewType::NewAndOldImages).await;
+    every_kind_of_write(&db, "exported").await;
+    let disabled_arn = table(&db, "off", StreamViewType::KeysOnly).await;
+    put(&db, "off", "a", "1").await;
+    db.update_table()
+        .table_name("off")
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(false)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let before = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+    let shard = shard_of(&st, &arn).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ddb.state");
+    let state_cmd = |args: &[&str]| {
+        let (status, out, err) = common::run(
+            common::command()
+                .arg("state")
+                .args(args)
+                .arg("--endpoint")
+                .arg(&endpoint),
+        );
+        assert!(status.success(), "state {args:?}: {out} {err}");
+    };
+    state_cmd(&["export", file.to_str().unwrap(), "--services", "dynamodb"]);
+    state_cmd(&["reset", "dynamodb"]);
+    let listed = st.list_streams().send().await.unwrap().streams.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    state_cmd(&["import", file.to_str().unwrap()]);
+
+    let print = |rs: &[Record]| rs.iter().map(fingerprint).collect::<Vec<_>>();
+    let check = |st: aws_sdk_dynamodbstreams::Client, expected: Vec<Record>| {
+        let (arn, disabled_arn, shard) = (arn.clone(), disabled_arn.clone(), shard.clone());
+        async move {
+            assert_eq!(shard_of(&st, &arn).await, shard);
+            let after = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+            assert_eq!(print(&after), print(&expected));
+            let (_, _, status) = shard_of(&st, &disabled_arn).await;
+            assert_eq!(status, "DISABLED");
+            assert_eq!(
+                read_all(&st, &disabled_arn, ShardIteratorType::TrimHorizon, None)
+                    .await
+                    .len(),
+                1
+            );
+        }
+    };
+    check(st.clone(), before.clone()).await;
+    put(&db, "exported", "new", "1").await;
+    let all = read_all(&st, &arn, ShardIteratorType::TrimHorizon, None).await;
+    assert_eq!(all.len(), before.len() + 1);
+    assert!(seq_of(all.last().unwrap()) > seq_of(before.last().unwrap()));
+
+    // The import was committed: it survives `kill -9`.
+    sky.signal("KILL");
+    drop(sky);
+    let sky = Skyport::start_with(options);
+    let st = streams(&sky.endpoint());
+    check(st.clone(), all).await;
+
+    // A snapshot from before streams were exported (the same one without its stream entries) still
+    // imports: the table and its items come back, and its enabled stream starts anew, empty.
+    let old = dir.path().join("old.state");
+    std::fs::write(&old, without_stream_entries(&std::fs::read(&file).unwrap())).unwrap();
+    let endpoint = sky.endpoint();
+    let (status, out, err) = common::run(
+        common::command()
+            .args(["state", "import", old.to_str().unwrap(), "--endpoint"])
+            .arg(&endpoint),
+    );
+    assert!(status.success(), "{out} {err}");
+    let db = self::db(&endpoint);
+    let d = db
+        .describe_table()
+        .table_name("exported")
+        .send()
+        .await
+        .unwrap();
+    let d = d.table.unwrap();
+    assert_eq!(d.item_count, Some(5));
+    assert_eq!(d.latest_stream_arn.as_deref(), Some(arn.as_str()));
+    let (shard_id, _, status) = shard_of(&st, &arn).await;
+    assert_eq!(status, "ENABLED");
+    assert_ne!(shard_id, shard.0, "a new shard");
+    assert!(
+        read_all(&st, &arn, ShardIteratorType::TrimHorizon, None)
+            .await
+            .is_empty()
+    );
+    put(&db, "exported", "later", "1").await;
+    assert_eq!(
+        read_all(&st, &arn, ShardIteratorType::TrimHorizon, None)
+            .await
+            .len(),
+        1
+    );
+}
+
+/// A snapshot without its DynamoDB `streams` and `stream_records` entries (frames: a JSON line, then
+/// `len` bytes for entries and files).
+fn without_stream_entries(snapshot: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = snapshot;
+    while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+        let line = &rest[..=end];
+        let frame: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let body = frame
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.get("len"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as usize;
+        let table = frame["entry"]["table"].as_str().unwrap_or_default();
+        if table != "streams" && table != "stream_records" {
+            out.extend_from_slice(&rest[..end + 1 + body]);
+        }
+        rest = &rest[end + 1 + body..];
+    }
+    out
+}

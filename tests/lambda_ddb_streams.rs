@@ -6,7 +6,8 @@
 //! `OnFailure` destination as AWS's `DDBStreamBatchInfo` record while the shard moves on;
 //! `ReportBatchItemFailures` retrying from the failed record; `BisectBatchOnFunctionError` isolating
 //! a bad record, whose record goes to an SNS topic; Update/Disable/Delete; a mapping that resumes
-//! after a restart; and AWS's validation errors.
+//! after a `kill -9` at its checkpoint in the same shard (records written before the kill and not yet
+//! processed are delivered once, nothing is replayed); and AWS's validation errors.
 
 mod common;
 #[path = "common/lambda_harness.rs"]
@@ -791,7 +792,7 @@ async fn disabled_and_deleted_mappings_stop_and_an_update_resumes() {
 async fn stream_mappings_resume_after_a_restart() {
     let state = tempfile::tempdir().unwrap();
     let (_dir, out) = scratch();
-    let stream = {
+    let (stream, uuid) = {
         let skyport = start(Some(state.path()));
         let (lambda, db) = (
             lambda_client(&skyport.endpoint()),
@@ -807,22 +808,44 @@ async fn stream_mappings_resume_after_a_restart() {
             .send()
             .await
             .unwrap();
-        wait_state(&lambda, mapping.uuid().unwrap(), "Enabled").await;
+        let uuid = mapping.uuid().unwrap().to_owned();
+        wait_state(&lambda, &uuid, "Enabled").await;
         put(&db, "durable", "before", &[]).await;
         wait_batches(&out, "the change before the restart", |b| !b.is_empty()).await;
-        stream
+        // Changes the mapping has not processed when Skyport is killed (`kill -9` on drop).
+        lambda
+            .update_event_source_mapping()
+            .uuid(&uuid)
+            .enabled(false)
+            .send()
+            .await
+            .unwrap();
+        wait_state(&lambda, &uuid, "Disabled").await;
+        put(&db, "durable", "pending-1", &[]).await;
+        put(&db, "durable", "pending-2", &[]).await;
+        (stream, uuid)
     };
     let skyport = start(Some(state.path()));
     let (lambda, db) = (
         lambda_client(&skyport.endpoint()),
         db_client(&skyport.endpoint()),
     );
+    lambda
+        .update_event_source_mapping()
+        .uuid(&uuid)
+        .enabled(true)
+        .send()
+        .await
+        .unwrap();
+    wait_state(&lambda, &uuid, "Enabled").await;
     put(&db, "durable", "after", &[]).await;
     wait_batches(&out, "the change after the restart", |b| {
         b.iter().flatten().any(|r| id_of(r) == "after")
     })
     .await;
-    assert_eq!(ids(&out), ["before", "after"]);
+    // The stream's shard survived with its records: the mapping resumes at its checkpoint, with
+    // nothing replayed and nothing skipped.
+    assert_eq!(ids(&out), ["before", "pending-1", "pending-2", "after"]);
     let listed = lambda
         .list_event_source_mappings()
         .function_name("durable")

@@ -219,10 +219,8 @@ impl DynamoDb {
                     };
                     let old = t.items.get(&pkey).cloned();
                     units.add(&request::write_cost(&t.meta, old.as_deref(), new.as_ref()));
-                    if self.registry().durable() {
-                        ops.push(t.item_op(&pkey, new.as_ref()));
-                    }
-                    t.apply(pkey, new, Origin::Request);
+                    let durable = self.registry().durable();
+                    t.apply(pkey, new, Origin::Request, durable.then_some(&mut ops));
                 }
                 if !ops.is_empty() {
                     pendings.push(self.registry().commit(ops));

@@ -211,12 +211,19 @@ impl DynamoDb {
                 Err(Refusal::Invalid(e)) => return Err(e),
             };
             let units = request::write_cost(&t.meta, old.as_deref(), new.as_ref());
-            let pending = if self.registry().durable() {
-                self.registry().commit(vec![t.item_op(&pkey, new.as_ref())])
+            let mut ops = Vec::new();
+            let durable = self.registry().durable();
+            t.apply(
+                pkey,
+                new.clone(),
+                Origin::Request,
+                durable.then_some(&mut ops),
+            );
+            let pending = if durable {
+                self.registry().commit(ops)
             } else {
                 None
             };
-            t.apply(pkey, new.clone(), Origin::Request);
             (old, new, units, pending)
         };
         self.wait(pending).await?;

@@ -6,14 +6,18 @@
 //! request (a transaction, a batch) always land in one commit, so they survive a crash together or not
 //! at all.
 //!
-//! Tables: `tables` (`<account>/<region>/<name>` → [`crate::schema::TableMeta`] JSON) and `items`
-//! (`<table uid, 16 hex>/<key JSON>` → the item as DynamoDB JSON).
+//! Tables: `tables` (`<account>/<region>/<name>` → [`crate::schema::TableMeta`] JSON), `items`
+//! (`<table uid, 16 hex>/<key JSON>` → the item as DynamoDB JSON), and the streams' `streams` and
+//! `stream_records` ([`crate::streams::stored`]). A stream record is queued with the item change that
+//! made it, so both land in one commit.
 
 use std::sync::mpsc;
 
 use skyport_core::error::StorageFailure;
 use skyport_core::store::{Store, StoreError};
 use tokio::sync::oneshot;
+
+use crate::streams::stored::{STREAM_RECORDS, STREAMS};
 
 /// The store table of table definitions.
 pub const TABLES: &str = "tables";
@@ -31,6 +35,14 @@ pub enum Op {
     PutItem(String, Vec<u8>),
     /// Remove an item.
     DeleteItem(String),
+    /// Store a stream's description.
+    PutStream(String, Vec<u8>),
+    /// Remove a stream's description.
+    DeleteStream(String),
+    /// Store a stream record.
+    PutRecord(String, Vec<u8>),
+    /// Remove a stream record.
+    DeleteRecord(String),
     /// Remove every table and item (a state reset or import), in order with the other changes.
     Clear,
 }
@@ -112,14 +124,29 @@ fn writer(store: Store, rx: mpsc::Receiver<(Vec<Op>, Ack)>) {
                     Op::DeleteItem(k) => {
                         w.delete(ITEMS, k)?;
                     }
+                    Op::PutStream(k, v) => w.put(STREAMS, k, v)?,
+                    Op::DeleteStream(k) => {
+                        w.delete(STREAMS, k)?;
+                    }
+                    Op::PutRecord(k, v) => w.put(STREAM_RECORDS, k, v)?,
+                    Op::DeleteRecord(k) => {
+                        w.delete(STREAM_RECORDS, k)?;
+                    }
                     Op::Clear => w.clear()?,
                 }
             }
             Ok(())
         };
-        let frees = all
-            .iter()
-            .all(|op| matches!(op, Op::DeleteTable(_) | Op::DeleteItem(_) | Op::Clear));
+        let frees = all.iter().all(|op| {
+            matches!(
+                op,
+                Op::DeleteTable(_)
+                    | Op::DeleteItem(_)
+                    | Op::DeleteStream(_)
+                    | Op::DeleteRecord(_)
+                    | Op::Clear
+            )
+        });
         let result = if frees {
             store.write_freeing(apply)
         } else {

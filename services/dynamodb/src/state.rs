@@ -5,6 +5,11 @@
 //! A table is one `RwLock`: reads (GetItem, Query, Scan) share it, a write holds it only while it
 //! changes memory and queues its store operations ([`crate::persist`]), never while it waits for the
 //! disk.
+//!
+//! Stream logs are loaded with the tables: each stored log ([`crate::streams::stored`]) with its
+//! records, the open one given back to its table, closed ones kept readable until 24 hours after they
+//! closed. Images of records read back share memory with each other and with the table's items where
+//! they are equal (as the images of records made while running do).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +21,8 @@ use crate::attr::{self, Item, KeyVal, PKey, SortPart, item_size};
 use crate::error::{DdbError, table_not_found};
 use crate::persist::{ITEMS, Op, Pending, Persister, TABLES};
 use crate::schema::{IndexMeta, TableMeta};
-use crate::streams::log::{Origin, StreamLog, ViewType};
+use crate::streams::log::{Origin, StreamLog, StreamRecord, ViewType};
+use crate::streams::stored::{self, LogMeta, STREAM_RECORDS, STREAMS};
 
 /// An index entry: the index key, then the table key (ties in AWS's order are unspecified; this
 /// orders them by table key).
@@ -102,9 +108,17 @@ impl Table {
     }
 
     /// Writes `new` at `pkey` (deletes the item when `None`) and records the change in the stream;
-    /// returns the item it replaced.
-    pub fn apply(&mut self, pkey: PKey, new: Option<Item>, origin: Origin) -> Option<Arc<Item>> {
+    /// returns the item it replaced. With `ops` (persistence), pushes the store operations of the
+    /// change: the item's, then the stream record's, to be committed together.
+    pub fn apply(
+        &mut self,
+        pkey: PKey,
+        new: Option<Item>,
+        origin: Origin,
+        ops: Option<&mut Vec<Op>>,
+    ) -> Option<Arc<Item>> {
         let keys = self.stream.as_ref().map(|_| self.meta.key_item(&pkey));
+        let op = ops.as_ref().map(|_| self.item_op(&pkey, new.as_ref()));
         let (old, new) = match new {
             Some(item) => {
                 let item = Arc::new(item);
@@ -112,13 +126,28 @@ impl Table {
             }
             None => (self.remove(&pkey), None),
         };
-        if let (Some(stream), Some(keys)) = (&self.stream, keys) {
-            stream.append(keys, old.as_ref(), new.as_ref(), origin);
+        let record = match (&self.stream, keys) {
+            (Some(stream), Some(keys)) => stream.append(keys, old.as_ref(), new.as_ref(), origin),
+            _ => None,
+        };
+        if let (Some(ops), Some(op)) = (ops, op) {
+            if let (Some(stream), Some(record)) = (&self.stream, record) {
+                let item_json = match &op {
+                    Op::PutItem(_, json) => Some(json.as_slice()),
+                    _ => None,
+                };
+                let record_op = stored::record_op(&stream.store_id(), &record, item_json);
+                ops.push(op);
+                ops.push(record_op);
+            } else {
+                ops.push(op);
+            }
         }
         old
     }
 
-    /// Starts a new stream as `meta.stream` now says (closing the one before, if any); returns it.
+    /// Starts a new stream as `meta.stream` now says (closing the one before, if any); returns it
+    /// (to register with [`Registry::add_stream`] and store with [`StreamLog::meta_op`]).
     pub fn restart_stream(&mut self) -> Option<Arc<StreamLog>> {
         if let Some(old) = self.stream.take() {
             old.close();
@@ -254,11 +283,49 @@ fn new_stream(meta: &TableMeta) -> Option<Arc<StreamLog>> {
     let view = ViewType::parse(meta.stream.as_deref()?)?;
     let label = meta.stream_label.as_deref()?;
     Some(Arc::new(StreamLog::new(
+        meta.uid,
         &meta.arn,
         label,
         view,
         meta.key_names(),
     )))
+}
+
+/// Makes equal images of `records` (read back from the store, in order) one allocation, as they are
+/// while running: a record's old image is the previous record's new image of the same item, and the
+/// table's item is the last new image of it when unchanged since.
+fn share_images(records: &mut [StreamRecord], table: Option<&mut Table>) {
+    let mut latest: HashMap<String, Arc<Item>> = HashMap::new();
+    for r in records.iter_mut() {
+        let key = attr::item_to_json(&r.keys).to_string();
+        if let (Some(old), Some(prev)) = (&r.old, latest.get(&key))
+            && old == prev
+        {
+            r.old = Some(prev.clone());
+        }
+        match &r.new {
+            Some(new) => {
+                latest.insert(key, new.clone());
+            }
+            None => {
+                latest.remove(&key);
+            }
+        }
+    }
+    let Some(table) = table else {
+        return;
+    };
+    for new in latest.into_values() {
+        let Ok(pkey) = table.meta.item_key(&new) else {
+            continue;
+        };
+        // Equal content: sizes and index entries stay as they are.
+        if let Some(item) = table.items.get_mut(&pkey)
+            && **item == *new
+        {
+            *item = new;
+        }
+    }
 }
 
 /// `<account>/<region>/<name>`: where a table is registered and stored.
@@ -294,14 +361,22 @@ impl Registry {
             persist,
         };
         if store.is_durable() {
-            registry.load(store)?;
+            let ops = registry.load(store)?;
+            // Descriptions of streams that had none stored (kept by an older Skyport), logs
+            // expired while Skyport was down: nothing waits for them.
+            if let Some(pending) = registry.commit(ops) {
+                drop(pending);
+            }
         }
         Ok(registry)
     }
 
-    fn load(&self, store: &Store) -> Result<(), StoreError> {
+    /// Loads the tables and stream logs of `store`; returns the store operations that bring it in
+    /// line (descriptions of streams it lacks, logs that expired), to commit after its content.
+    fn load(&self, store: &Store) -> Result<Vec<Op>, StoreError> {
         let mut by_uid: HashMap<u64, Table> = HashMap::new();
         let mut names: HashMap<u64, (String, String, String)> = HashMap::new();
+        let mut logs: BTreeMap<String, (LogMeta, Vec<StreamRecord>)> = BTreeMap::new();
         let mut max_uid = 0;
         store.read(|r| {
             r.visit(TABLES, |key, value| {
@@ -315,7 +390,10 @@ impl Registry {
                     Ok(meta) => {
                         max_uid = max_uid.max(meta.uid);
                         names.insert(meta.uid, (account.into(), region.into(), name.into()));
-                        by_uid.insert(meta.uid, Table::new(meta));
+                        let mut table = Table::new(meta);
+                        // Its stream comes from the store, or is made anew below.
+                        table.stream = None;
+                        by_uid.insert(table.meta.uid, table);
                     }
                     Err(e) => tracing::warn!(key, "skipping an unreadable DynamoDB table: {e}"),
                 }
@@ -341,25 +419,100 @@ impl Registry {
             if unreadable > 0 {
                 tracing::warn!(unreadable, "some stored DynamoDB items could not be read");
             }
+            r.visit(STREAMS, |key, value| {
+                match stored::decode_meta(value) {
+                    Ok(meta) => {
+                        max_uid = max_uid.max(meta.uid);
+                        logs.insert(key.to_owned(), (meta, Vec::new()));
+                    }
+                    Err(e) => tracing::warn!(key, "skipping an unreadable DynamoDB stream: {e}"),
+                }
+                Ok(())
+            })?;
+            let mut unreadable = 0usize;
+            r.visit(STREAM_RECORDS, |key, value| {
+                let decoded = stored::parse_record_key(key)
+                    .and_then(|(id, seq)| Ok((id, stored::decode_record(seq, value)?)));
+                match decoded {
+                    Ok((id, record)) => {
+                        if let Some((_, records)) = logs.get_mut(id) {
+                            records.push(record);
+                        }
+                    }
+                    Err(e) => {
+                        unreadable += 1;
+                        tracing::debug!(key, "unreadable DynamoDB stream record: {e}");
+                    }
+                }
+                Ok(())
+            })?;
+            if unreadable > 0 {
+                tracing::warn!(
+                    unreadable,
+                    "some stored DynamoDB stream records could not be read"
+                );
+            }
             Ok(())
         })?;
+        let mut ops = Vec::new();
+        let now = crate::streams::log::now_ms();
+        let mut restored = Vec::new();
+        for (id, (meta, mut records)) in logs {
+            let mut table = by_uid.get_mut(&meta.uid);
+            // The table's current stream: open, and the one its definition names.
+            let current = meta.closed.is_none()
+                && table.as_ref().is_some_and(|t| {
+                    t.meta.stream.is_some() && t.meta.stream_label.as_deref() == Some(&meta.label)
+                });
+            share_images(&mut records, table.as_deref_mut().filter(|_| current));
+            let log = Arc::new(StreamLog::restore(meta, records));
+            if log.expired(now) {
+                ops.extend(log.records_delete_ops());
+                ops.push(Op::DeleteStream(id));
+                continue;
+            }
+            if current {
+                if let Some(t) = table {
+                    t.stream = Some(log.clone());
+                }
+            } else if !log.is_closed() {
+                // An open log no table names any more (its closing was lost): closed now.
+                log.close();
+                ops.push(log.meta_op());
+            }
+            restored.push(log);
+        }
         let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
-        for (uid, table) in by_uid {
+        for (uid, mut table) in by_uid {
             if let Some(name) = names.remove(&uid) {
-                if let Some(stream) = &table.stream {
-                    self.add_stream(stream.clone());
+                if table.stream.is_none() {
+                    // A stream with no stored log (an older Skyport's store or snapshot): a new one.
+                    table.stream = new_stream(&table.meta);
+                    if let Some(log) = &table.stream {
+                        ops.push(log.meta_op());
+                    }
+                }
+                if let Some(stream) = &table.stream
+                    && !restored.iter().any(|l| Arc::ptr_eq(l, stream))
+                {
+                    restored.push(stream.clone());
                 }
                 tables.insert(name, Arc::new(RwLock::new(table)));
             }
         }
+        drop(tables);
+        for log in restored {
+            self.add_stream(log);
+        }
         // Never below a uid given before (a detached table's late commits must not hit a new one).
         self.next_uid.fetch_max(max_uid + 1, Ordering::Relaxed);
-        Ok(())
+        Ok(ops)
     }
 
     /// Replaces every table by those of `from` (empty for a reset): the tables held so far are marked
-    /// deleted, so a request or sweep still holding one writes nothing more.
-    pub fn replace(&self, from: &Store) -> Result<(), StoreError> {
+    /// deleted, so a request or sweep still holding one writes nothing more, and their streams are
+    /// detached from the commit thread. Returns the store operations [`Registry::load`] asks for.
+    pub fn replace(&self, from: &Store) -> Result<Vec<Op>, StoreError> {
         let old: Vec<TableRef> = {
             let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
             std::mem::take(&mut *tables).into_values().collect()
@@ -368,10 +521,10 @@ impl Registry {
             write(&table).deleted = true;
         }
         // The old tables' streams go with them; `load` registers those of the tables it brings.
-        self.streams
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        let streams = std::mem::take(&mut *self.streams.write().unwrap_or_else(|e| e.into_inner()));
+        for log in streams.values() {
+            log.detach();
+        }
         self.load(from)
     }
 
@@ -447,12 +600,49 @@ impl Registry {
         tables.values().cloned().collect()
     }
 
-    /// Registers a new stream.
+    /// Registers a new stream (and attaches it to the commit thread, with persistence). Streams
+    /// closed more than 24 hours ago are dropped from the registry here; their stored records go
+    /// with [`Registry::housekeep_streams`].
     pub fn add_stream(&self, stream: Arc<StreamLog>) {
+        if let Some(persist) = &self.persist {
+            stream.attach(persist.clone());
+        }
         let mut streams = self.streams.write().unwrap_or_else(|e| e.into_inner());
         let now = crate::streams::log::now_ms();
-        streams.retain(|_, s| !s.expired(now));
+        let expired: Vec<String> = streams
+            .iter()
+            .filter(|(_, s)| s.expired(now))
+            .map(|(arn, _)| arn.clone())
+            .collect();
+        for arn in expired {
+            if let Some(log) = streams.remove(&arn) {
+                // Its stored records go now (they would be found again at the next start).
+                let _ = log.housekeep(true);
+            }
+        }
         streams.insert(stream.arn.clone(), stream);
+    }
+
+    /// Deletes from the store what the streams trimmed (records older than 24 hours or beyond the
+    /// most kept) and the streams closed more than 24 hours ago, one commit per stream that has
+    /// something to delete; called by the TTL sweeper. Returns the commits to wait for.
+    pub fn housekeep_streams(&self) -> Vec<Pending> {
+        let now = crate::streams::log::now_ms();
+        let (expired, live): (Vec<Arc<StreamLog>>, Vec<Arc<StreamLog>>) = {
+            let mut streams = self.streams.write().unwrap_or_else(|e| e.into_inner());
+            let arns: Vec<String> = streams
+                .iter()
+                .filter(|(_, s)| s.expired(now))
+                .map(|(arn, _)| arn.clone())
+                .collect();
+            let expired = arns.iter().filter_map(|arn| streams.remove(arn)).collect();
+            (expired, streams.values().cloned().collect())
+        };
+        expired
+            .iter()
+            .filter_map(|log| log.housekeep(true))
+            .chain(live.iter().filter_map(|log| log.housekeep(false)))
+            .collect()
     }
 
     /// The stream `arn` (closed streams for 24 hours after they closed).
@@ -460,6 +650,17 @@ impl Registry {
         let streams = self.streams.read().unwrap_or_else(|e| e.into_inner());
         let now = crate::streams::log::now_ms();
         streams.get(arn).filter(|s| !s.expired(now)).cloned()
+    }
+
+    /// Every stream (closed ones for 24 hours after they closed), by ARN.
+    pub fn all_streams(&self) -> Vec<Arc<StreamLog>> {
+        let streams = self.streams.read().unwrap_or_else(|e| e.into_inner());
+        let now = crate::streams::log::now_ms();
+        streams
+            .values()
+            .filter(|s| !s.expired(now))
+            .cloned()
+            .collect()
     }
 
     /// The streams of an account in a region, by ARN.
@@ -481,5 +682,143 @@ impl Registry {
     /// True when changes go to disk.
     pub fn durable(&self) -> bool {
         self.persist.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attr::Av;
+    use crate::streams::log::EventName;
+
+    const ARN: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/t";
+
+    fn meta(uid: u64, name: &str, label: Option<&str>) -> TableMeta {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "uid": uid, "id": "x", "arn": ARN.replace("/t", &format!("/{name}")),
+            "created": 1, "hash": {"name": "id", "ty": "S"}, "range": null,
+            "attributes": [["id", "S"]], "billing": "PAY_PER_REQUEST", "rcu": 0, "wcu": 0,
+            "stream": label.map(|_| "NEW_AND_OLD_IMAGES"), "stream_label": label,
+        }))
+        .unwrap()
+    }
+
+    fn item(v: &str) -> Item {
+        let mut i = Item::new();
+        i.insert("id".into(), Av::S("a".into()));
+        i.insert("v".into(), Av::S(v.into()));
+        i
+    }
+
+    fn keys() -> Item {
+        let mut i = Item::new();
+        i.insert("id".into(), Av::S("a".into()));
+        i
+    }
+
+    /// A stored log of table `uid`: an INSERT of v=1 and a MODIFY to v=2 of item `a`.
+    fn stored_log(uid: u64, name: &str, label: &str) -> (LogMeta, Vec<StreamRecord>) {
+        let table_arn = ARN.replace("/t", &format!("/{name}"));
+        let log = StreamLog::new(
+            uid,
+            &table_arn,
+            label,
+            ViewType::NewAndOldImages,
+            vec!["id".into()],
+        );
+        let (one, two) = (Arc::new(item("1")), Arc::new(item("2")));
+        log.append(keys(), None, Some(&one), Origin::Request);
+        log.append(keys(), Some(&one), Some(&two), Origin::Request);
+        log.snapshot()
+    }
+
+    #[test]
+    fn loading_gives_tables_their_stored_streams_shares_images_and_fixes_the_rest() {
+        let from = Store::in_memory().unwrap();
+        let (current, records) = stored_log(1, "t", "L1");
+        let (orphan, orphan_records) = stored_log(9, "gone", "L9");
+        from.write(|w| {
+            for (m, label) in [
+                (meta(1, "t", Some("L1")), "t"),
+                (meta(2, "fresh", Some("L2")), "fresh"),
+            ] {
+                w.put(
+                    TABLES,
+                    &table_key("000000000000", "us-east-1", label),
+                    &serde_json::to_vec(&m)?,
+                )?;
+            }
+            let json = serde_json::to_vec(&attr::item_to_json(&item("2")))?;
+            w.put(ITEMS, &format!("{:016x}/x", 1), &json)?;
+            for (m, rs) in [(&current, &records), (&orphan, &orphan_records)] {
+                let id = stored::log_id(m.uid, &m.label);
+                w.put(STREAMS, &id, &serde_json::to_vec(m)?)?;
+                for r in rs.iter() {
+                    w.put(
+                        STREAM_RECORDS,
+                        &stored::record_key(&id, r.seq),
+                        &stored::encode_record(r),
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        let registry = Registry::open(&Store::in_memory().unwrap(), None).unwrap();
+        let ops = registry.replace(&from).unwrap();
+
+        // The table's stream is the stored one, records and numbers as they were.
+        let t = registry.get("000000000000", "us-east-1", "t").unwrap();
+        let t = read(&t);
+        let log = t.stream.clone().unwrap();
+        assert_eq!(
+            (&log.shard_id, log.start_seq),
+            (&current.shard_id, current.start_seq)
+        );
+        let page = log.read(log.start_seq, 10, i64::MAX).unwrap();
+        let seqs: Vec<u64> = page.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, records.iter().map(|r| r.seq).collect::<Vec<_>>());
+        assert_eq!(page.records[1].event, EventName::Modify);
+        // One allocation per image, shared with the table's item.
+        let (first, second) = (&page.records[0], &page.records[1]);
+        assert!(Arc::ptr_eq(
+            first.new.as_ref().unwrap(),
+            second.old.as_ref().unwrap()
+        ));
+        let pkey = t.meta.item_key(&keys()).unwrap();
+        assert!(Arc::ptr_eq(second.new.as_ref().unwrap(), &t.items[&pkey]));
+
+        // A table whose stream had no stored log gets a new one, to be stored; a log that no
+        // table names is closed (and stored so), still readable.
+        let fresh = registry.get("000000000000", "us-east-1", "fresh").unwrap();
+        let fresh_log = read(&fresh).stream.clone().unwrap();
+        let stored_ids: Vec<String> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::PutStream(k, v) => {
+                    let m = stored::decode_meta(v).unwrap();
+                    Some(format!("{k} {}", m.closed.is_some()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            stored_ids.contains(&format!("{} false", fresh_log.store_id())),
+            "{stored_ids:?}"
+        );
+        assert!(
+            stored_ids.contains(&format!("{} true", stored::log_id(9, "L9"))),
+            "{stored_ids:?}"
+        );
+        let gone = registry.stream(&orphan.arn).unwrap();
+        assert!(gone.is_closed());
+        assert_eq!(
+            gone.read(gone.start_seq, 10, i64::MAX)
+                .unwrap()
+                .records
+                .len(),
+            2
+        );
+        assert_eq!(registry.all_streams().len(), 3);
     }
 }

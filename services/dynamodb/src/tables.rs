@@ -134,12 +134,22 @@ impl DynamoDb {
             .ok_or_else(|| table_not_found_named(name))
     }
 
-    fn persist_meta(&self, ctx: &RequestContext, t: &Table) -> Option<crate::persist::Pending> {
+    /// Queues the table's definition, with the description of its stream when `new_stream` (the
+    /// stream was just started).
+    fn persist_meta(
+        &self,
+        ctx: &RequestContext,
+        t: &Table,
+        new_stream: bool,
+    ) -> Option<crate::persist::Pending> {
         if !self.registry().durable() {
             return None;
         }
-        self.registry()
-            .commit(vec![table_op(&ctx.account, &ctx.region, &t.meta)])
+        let mut ops = vec![table_op(&ctx.account, &ctx.region, &t.meta)];
+        if let Some(stream) = t.stream.as_ref().filter(|_| new_stream) {
+            ops.push(stream.meta_op());
+        }
+        self.registry().commit(ops)
     }
 
     /// `CreateTable`.
@@ -298,7 +308,7 @@ impl DynamoDb {
         let Some(pending) = self
             .registry()
             .insert(&ctx.account, &ctx.region, table, |t| {
-                self.persist_meta(ctx, t)
+                self.persist_meta(ctx, t, true)
             })
         else {
             return Err(DdbError::InUse(format!(
@@ -594,7 +604,7 @@ impl DynamoDb {
             for index in &mut t.meta.indexes {
                 index.creating = false;
             }
-            (description, self.persist_meta(ctx, &t))
+            (description, self.persist_meta(ctx, &t, stream_changed))
         };
         self.wait(pending).await?;
         Ok(shapes::UpdateTableOutput {
@@ -621,7 +631,7 @@ impl DynamoDb {
                 ));
             }
             t.meta.tags = tags;
-            self.persist_meta(ctx, &t)
+            self.persist_meta(ctx, &t, false)
         };
         self.wait(pending).await
     }
@@ -638,7 +648,7 @@ impl DynamoDb {
             for key in &input.tag_keys {
                 t.meta.tags.remove(key);
             }
-            self.persist_meta(ctx, &t)
+            self.persist_meta(ctx, &t, false)
         };
         self.wait(pending).await
     }

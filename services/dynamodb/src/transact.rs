@@ -288,11 +288,10 @@ impl DynamoDb {
                     continue;
                 }
                 if durable {
-                    ops.push(t.item_op(&pkey, new.as_ref()));
                     *t.in_flight.entry(pkey.clone()).or_default() += 1;
                     marked.push((at, pkey.clone()));
                 }
-                t.apply(pkey, new, Origin::Request);
+                t.apply(pkey, new, Origin::Request, durable.then_some(&mut ops));
             }
             let pending = if ops.is_empty() {
                 None

@@ -5,6 +5,8 @@
 //! milliseconds or mistakes), and so are items whose TTL attribute is not a Number. The sweeper runs
 //! every `SKYPORT_DYNAMODB_TTL_SWEEP_MS` (default one minute); AWS deletes expired items within a few
 //! days, so any delay is faithful, and reads see expired items until they are swept, as on AWS.
+//! After each sweep, with persistence, the stream records trimmed since the last one (and streams
+//! closed more than 24 hours ago) are deleted from the store, one commit per stream.
 
 use std::sync::{Arc, Weak};
 
@@ -145,10 +147,8 @@ impl DynamoDb {
                     if !still || t.in_flight.contains_key(&key) {
                         continue;
                     }
-                    if self.registry().durable() {
-                        ops.push(t.item_op(&key, None));
-                    }
-                    t.apply(key, None, Origin::Ttl);
+                    let durable = self.registry().durable();
+                    t.apply(key, None, Origin::Ttl, durable.then_some(&mut ops));
                     deleted += 1;
                 }
                 if ops.is_empty() {
@@ -181,7 +181,14 @@ pub fn start_sweeper(db: &DynamoDb) {
             let Some(inner) = weak.upgrade() else {
                 break;
             };
-            DynamoDb { inner }.sweep_expired().await;
+            let db = DynamoDb { inner };
+            db.sweep_expired().await;
+            // Stream records trimmed meanwhile leave the store in one commit per stream.
+            for pending in db.registry().housekeep_streams() {
+                if let Err(e) = crate::persist::wait(pending).await {
+                    tracing::warn!("DynamoDB stream housekeeping: {}", e.detail);
+                }
+            }
         }
     });
 }

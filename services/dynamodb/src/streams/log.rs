@@ -3,9 +3,17 @@
 //!
 //! Every change of an item appends a [`StreamRecord`] holding the key and, as the stream's view type
 //! asks, the old and new images (shared with the table, not copied). Sequence numbers grow across
-//! restarts (they start from the log's creation time), and are rendered as AWS's 21-digit decimal
-//! strings. Records older than 24 hours, or beyond [`MAX_RECORDS`] per stream, are trimmed; a closed
-//! log (its stream disabled or its table deleted) stays readable for 24 hours.
+//! restarts (they start from the log's creation time, and a log read back from the store continues
+//! above both its last record and the time of the restart, so a number handed out before a crash is
+//! never given to another record), and are rendered as AWS's 21-digit decimal strings. Records older
+//! than 24 hours, or beyond [`MAX_RECORDS`] per stream, are trimmed; a closed log (its stream disabled
+//! or its table deleted) stays readable for 24 hours.
+//!
+//! With `PERSISTENCE=1` a log is attached to the commit thread ([`StreamLog::attach`]): each record
+//! goes to the store in the commit of the item change that made it (the caller queues the operation
+//! [`crate::streams::stored::record_op`] builds), while the log itself queues, under its own lock (so
+//! the store's last word is the newest state), its description when it closes and, from
+//! [`StreamLog::housekeep`], the deletion of trimmed records in one batch.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,6 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 
 use crate::attr::{Item, item_size};
+use crate::persist::{Op, Pending, Persister};
+use crate::streams::stored::{self, LogMeta};
 
 /// How long records (and closed streams) are kept, as on AWS.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -165,11 +175,17 @@ struct Shard {
     first_seq: u64,
     /// When the stream was closed (disabled, or its table deleted), and its last sequence number.
     closed: Option<(i64, u64)>,
+    /// The commit thread, with persistence (see [`StreamLog::attach`]).
+    persist: Option<Persister>,
+    /// Sequence numbers trimmed from memory whose stored records are still to be deleted.
+    trimmed: Vec<u64>,
 }
 
 /// A table's stream.
 #[derive(Debug)]
 pub struct StreamLog {
+    /// The uid of the table the stream belongs to (the store keys hang off it and the label).
+    pub uid: u64,
     /// `StreamArn`.
     pub arn: String,
     /// `StreamLabel`.
@@ -273,7 +289,13 @@ pub struct ShardState {
 
 impl StreamLog {
     /// A new, empty, open stream.
-    pub fn new(table_arn: &str, label: &str, view: ViewType, key_names: Vec<String>) -> StreamLog {
+    pub fn new(
+        uid: u64,
+        table_arn: &str,
+        label: &str,
+        view: ViewType,
+        key_names: Vec<String>,
+    ) -> StreamLog {
         // arn:aws:dynamodb:<region>:<account>:table/<name>
         let mut parts = table_arn.splitn(6, ':');
         let region = parts.nth(3).unwrap_or_default().to_owned();
@@ -288,6 +310,7 @@ impl StreamLog {
         let start_seq = u64::try_from(created_ms).unwrap_or(0) * 1_000_000;
         let suffix = skyport_core::ids::random_string(b"0123456789abcdef", 8);
         StreamLog {
+            uid,
             arn: format!("{table_arn}/stream/{label}"),
             label: label.to_owned(),
             table,
@@ -303,9 +326,149 @@ impl StreamLog {
                 next_seq: start_seq,
                 first_seq: start_seq,
                 closed: None,
+                persist: None,
+                trimmed: Vec::new(),
             }),
             appended: tokio::sync::Notify::new(),
         }
+    }
+
+    /// A log read back from the store: its description and its records (in sequence order), trimmed
+    /// as of now. An open log continues above its last record and above the present time, so the
+    /// numbers it hands out are larger than any it handed out before the restart.
+    pub fn restore(meta: LogMeta, records: Vec<StreamRecord>) -> StreamLog {
+        let mut records: VecDeque<StreamRecord> = records
+            .into_iter()
+            .filter(|r| r.seq >= meta.first_seq)
+            .collect();
+        records.make_contiguous().sort_by_key(|r| r.seq);
+        let next_seq = match meta.closed {
+            Some((_, last)) => last.saturating_add(1),
+            None => {
+                let after_last = records.back().map_or(0, |r| r.seq + 1);
+                let now = u64::try_from(now_ms()).unwrap_or(0) * 1_000_000;
+                after_last.max(now).max(meta.first_seq).max(meta.start_seq)
+            }
+        };
+        let mut shard = Shard {
+            records,
+            next_seq,
+            first_seq: meta.first_seq.max(meta.start_seq),
+            closed: meta.closed,
+            persist: None,
+            trimmed: Vec::new(),
+        };
+        // Nothing is attached yet: the records trimmed now are deleted by the first housekeeping.
+        Self::trim_collecting(&mut shard, now_ms(), true);
+        StreamLog {
+            uid: meta.uid,
+            arn: meta.arn,
+            label: meta.label,
+            table: meta.table,
+            account: meta.account,
+            region: meta.region,
+            view: meta.view,
+            key_names: meta.key_names,
+            created_ms: meta.created_ms,
+            shard_id: meta.shard_id,
+            start_seq: meta.start_seq,
+            shard: Mutex::new(shard),
+            appended: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The store key of the log's description (its records' keys start with it).
+    pub fn store_id(&self) -> String {
+        stored::log_id(self.uid, &self.label)
+    }
+
+    fn meta_of(&self, shard: &Shard) -> LogMeta {
+        LogMeta {
+            uid: self.uid,
+            arn: self.arn.clone(),
+            label: self.label.clone(),
+            table: self.table.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            view: self.view,
+            key_names: self.key_names.clone(),
+            created_ms: self.created_ms,
+            shard_id: self.shard_id.clone(),
+            start_seq: self.start_seq,
+            first_seq: shard.first_seq,
+            closed: shard.closed,
+        }
+    }
+
+    /// The store operation writing the log's description as it is now.
+    pub fn meta_op(&self) -> Op {
+        let shard = self.lock();
+        stored::meta_op(&self.meta_of(&shard))
+    }
+
+    /// The description and a copy of the records (images shared), taken at one instant.
+    pub fn snapshot(&self) -> (LogMeta, Vec<StreamRecord>) {
+        let mut shard = self.lock();
+        Self::trim(&mut shard, now_ms());
+        (
+            self.meta_of(&shard),
+            shard.records.iter().cloned().collect(),
+        )
+    }
+
+    /// The store operations deleting every record of the log (it expired before it was attached).
+    pub fn records_delete_ops(&self) -> Vec<Op> {
+        let mut shard = self.lock();
+        let id = self.store_id();
+        let trimmed = std::mem::take(&mut shard.trimmed);
+        trimmed
+            .into_iter()
+            .chain(shard.records.iter().map(|r| r.seq))
+            .map(|seq| Op::DeleteRecord(stored::record_key(&id, seq)))
+            .collect()
+    }
+
+    /// Attaches the log to the commit thread: from now on its closing and its trimming reach the
+    /// store (records are queued by the writes that make them).
+    pub fn attach(&self, persist: Persister) {
+        self.lock().persist = Some(persist);
+    }
+
+    /// Detaches the log from the commit thread (a reset or an import replaced it): it queues nothing
+    /// more, so nothing of it lands after the store was cleared.
+    pub fn detach(&self) {
+        let mut shard = self.lock();
+        shard.persist = None;
+        shard.trimmed.clear();
+    }
+
+    /// Queues the deletion of the records trimmed since the last call (and the new trim horizon) in
+    /// one commit; with `expired`, of the whole log instead. Nothing without persistence.
+    pub fn housekeep(&self, expired: bool) -> Option<Pending> {
+        let mut shard = self.lock();
+        Self::trim(&mut shard, now_ms());
+        let trimmed = std::mem::take(&mut shard.trimmed);
+        let persist = shard.persist.clone()?;
+        let id = self.store_id();
+        let mut ops: Vec<Op> = trimmed
+            .into_iter()
+            .map(|seq| Op::DeleteRecord(stored::record_key(&id, seq)))
+            .collect();
+        if expired {
+            ops.extend(
+                shard
+                    .records
+                    .iter()
+                    .map(|r| Op::DeleteRecord(stored::record_key(&id, r.seq))),
+            );
+            ops.push(Op::DeleteStream(id));
+            shard.persist = None;
+        } else if !ops.is_empty() {
+            ops.push(stored::meta_op(&self.meta_of(&shard)));
+        } else {
+            return None;
+        }
+        Some(persist.submit(ops))
     }
 
     fn lock(&self) -> MutexGuard<'_, Shard> {
@@ -313,41 +476,51 @@ impl StreamLog {
     }
 
     fn trim(shard: &mut Shard, now: i64) {
+        let collect = shard.persist.is_some();
+        Self::trim_collecting(shard, now, collect);
+    }
+
+    fn trim_collecting(shard: &mut Shard, now: i64, collect: bool) {
         let horizon = now - RETENTION.as_millis() as i64;
         while let Some(first) = shard.records.front() {
             if first.at_ms >= horizon && shard.records.len() <= MAX_RECORDS {
                 break;
             }
             shard.first_seq = first.seq + 1;
+            if collect {
+                shard.trimmed.push(first.seq);
+            }
             shard.records.pop_front();
         }
     }
 
     /// Appends the change of the item with `keys` from `old` to `new` (nothing when the item did
-    /// not change, as on AWS, or when the stream is closed).
+    /// not change, as on AWS, or when the stream is closed); returns a copy of the record appended
+    /// when the log is attached to the commit thread (for its store operation).
     pub fn append(
         &self,
         keys: Item,
         old: Option<&Arc<Item>>,
         new: Option<&Arc<Item>>,
         origin: Origin,
-    ) {
+    ) -> Option<StreamRecord> {
         let event = match (old, new) {
-            (None, None) => return,
-            (Some(o), Some(n)) if o == n => return,
+            (None, None) => return None,
+            (Some(o), Some(n)) if o == n => return None,
             (None, Some(_)) => EventName::Insert,
             (Some(_), Some(_)) => EventName::Modify,
             (Some(_), None) => EventName::Remove,
         };
         let now = now_ms();
-        {
+        let record = {
             let mut shard = self.lock();
             if shard.closed.is_some() {
-                return;
+                return None;
             }
             let seq = shard.next_seq;
             shard.next_seq += 1;
-            shard.records.push_back(StreamRecord {
+            let durable = shard.persist.is_some();
+            let record = StreamRecord {
                 seq,
                 event_id: skyport_core::ids::random_string(b"0123456789abcdef", 32),
                 event,
@@ -356,22 +529,37 @@ impl StreamLog {
                 old: old.filter(|_| self.view.old_image()).cloned(),
                 new: new.filter(|_| self.view.new_image()).cloned(),
                 origin,
-            });
+            };
+            let copy = durable.then(|| record.clone());
+            shard.records.push_back(record);
             Self::trim(&mut shard, now);
-        }
+            copy
+        };
         self.appended.notify_waiters();
+        record
     }
 
-    /// Closes the shard (the stream was disabled or its table deleted).
+    /// Closes the shard (the stream was disabled or its table deleted); with persistence, queues
+    /// the closed description (call before queueing the change that closed it, so both are on disk
+    /// when that change is).
     pub fn close(&self) {
         {
             let mut shard = self.lock();
             if shard.closed.is_none() {
                 let last = shard.next_seq.saturating_sub(1);
                 shard.closed = Some((now_ms(), last));
+                if let Some(persist) = &shard.persist {
+                    // Its ack is the change's: the commit thread commits in order.
+                    drop(persist.submit(vec![stored::meta_op(&self.meta_of(&shard))]));
+                }
             }
         }
         self.appended.notify_waiters();
+    }
+
+    /// True once closed.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
     }
 
     /// The shard's state.
@@ -410,7 +598,8 @@ impl StreamLog {
         if seq < shard.first_seq {
             return Err(ReadError::Trimmed);
         }
-        let skip = usize::try_from(seq - shard.first_seq).unwrap_or(usize::MAX);
+        // Numbers can jump (a restart continues above the time of the restart): search, not index.
+        let skip = shard.records.partition_point(|r| r.seq < seq);
         let mut records = Vec::new();
         let mut bytes = 0;
         for r in shard.records.iter().skip(skip).take(limit) {
@@ -451,6 +640,7 @@ mod tests {
 
     fn log(view: ViewType) -> StreamLog {
         StreamLog::new(
+            1,
             "arn:aws:dynamodb:us-east-1:000000000000:table/t",
             "2024-01-01T00:00:00.000",
             view,
@@ -528,5 +718,148 @@ mod tests {
         );
         assert_eq!(log.read(log.start_seq, 100, 1).unwrap().records.len(), 1);
         assert!(log.read(log.start_seq - 1, 1, 1).is_err());
+    }
+
+    #[test]
+    fn a_restored_log_keeps_its_identity_and_numbers_and_continues_above_them() {
+        let log = log(ViewType::NewImage);
+        for n in 0..5 {
+            log.append(
+                keys(&n.to_string()),
+                None,
+                Some(&item(&n.to_string(), "x")),
+                Origin::Request,
+            );
+        }
+        let (meta, records) = log.snapshot();
+        let back = StreamLog::restore(meta.clone(), records.clone());
+        assert_eq!(
+            (&back.arn, &back.shard_id, back.start_seq, &back.label),
+            (&log.arn, &log.shard_id, log.start_seq, &log.label)
+        );
+        let page = back.read(back.state().first_seq, 100, i64::MAX).unwrap();
+        let seqs: Vec<u64> = page.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (0..5).map(|n| log.start_seq + n).collect::<Vec<_>>());
+        // After the last record read before the restart: nothing yet, then exactly the new one.
+        let after = seqs[4] + 1;
+        let empty = back.read(after, 100, i64::MAX).unwrap();
+        assert!(empty.records.is_empty());
+        assert_eq!(empty.next, Some(after));
+        // Not attached to a commit thread: no copy for the store.
+        assert!(
+            back.append(keys("n"), None, Some(&item("n", "y")), Origin::Request)
+                .is_none()
+        );
+        let next = back.read(after, 100, i64::MAX).unwrap();
+        assert_eq!(next.records.len(), 1);
+        let new = &next.records[0];
+        assert!(new.seq > seqs[4]);
+        assert!(new.seq >= u64::try_from(now_ms() - 1000).unwrap() * 1_000_000);
+    }
+
+    #[test]
+    fn a_restored_closed_log_ends_where_it_ended_and_old_records_are_trimmed() {
+        let log = log(ViewType::KeysOnly);
+        log.append(keys("a"), None, Some(&item("a", "1")), Origin::Request);
+        log.append(keys("b"), None, Some(&item("b", "1")), Origin::Request);
+        log.close();
+        let (meta, mut records) = log.snapshot();
+        let closed = meta.closed;
+        // The first record is more than 24 hours old by now.
+        records[0].at_ms -= RETENTION.as_millis() as i64 + 1;
+        let back = StreamLog::restore(meta, records);
+        let state = back.state();
+        assert_eq!(state.closed, closed);
+        assert_eq!(state.first_seq, log.start_seq + 1);
+        assert_eq!(state.next_seq, log.start_seq + 2);
+        assert!(matches!(
+            back.read(log.start_seq, 9, 1),
+            Err(ReadError::Trimmed)
+        ));
+        let page = back.read(state.first_seq, 9, i64::MAX).unwrap();
+        assert_eq!(page.records.len(), 1);
+        // The trimmed record's stored copy is deleted (nothing is attached: the deletion is
+        // handed out as operations).
+        let ops = back.records_delete_ops();
+        let keys: Vec<String> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::DeleteRecord(k) => Some(k.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                stored::record_key(&back.store_id(), log.start_seq),
+                stored::record_key(&back.store_id(), log.start_seq + 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn housekeeping_deletes_trimmed_records_in_one_commit() {
+        let store = skyport_core::store::Store::in_memory().unwrap();
+        let persist = Persister::start(store.clone()).unwrap();
+        let log = log(ViewType::KeysOnly);
+        log.attach(persist.clone());
+        let mut ops = Vec::new();
+        for n in 0..3 {
+            let r = log
+                .append(
+                    keys(&n.to_string()),
+                    None,
+                    Some(&item("a", "1")),
+                    Origin::Request,
+                )
+                .unwrap();
+            ops.push(stored::record_op(&log.store_id(), &r, None));
+        }
+        ops.push(log.meta_op());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(crate::persist::wait(persist.submit(ops)))
+            .unwrap();
+        let count = |store: &skyport_core::store::Store| {
+            store
+                .read(|r| {
+                    let mut n = 0;
+                    r.visit(stored::STREAM_RECORDS, |_, _| {
+                        n += 1;
+                        Ok(())
+                    })?;
+                    Ok(n)
+                })
+                .unwrap()
+        };
+        assert_eq!(count(&store), 3);
+        assert!(log.housekeep(false).is_none(), "nothing trimmed yet");
+        {
+            let mut shard = log.lock();
+            shard.records[0].at_ms -= RETENTION.as_millis() as i64 + 1;
+            shard.records[1].at_ms -= RETENTION.as_millis() as i64 + 1;
+        }
+        rt.block_on(crate::persist::wait(log.housekeep(false).unwrap()))
+            .unwrap();
+        assert_eq!(count(&store), 1);
+        let meta = store
+            .get(stored::STREAMS, &log.store_id())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored::decode_meta(&meta).unwrap().first_seq,
+            log.start_seq + 2
+        );
+        log.close();
+        rt.block_on(crate::persist::wait(log.housekeep(true).unwrap()))
+            .unwrap();
+        assert_eq!(count(&store), 0);
+        assert!(
+            store
+                .get(stored::STREAMS, &log.store_id())
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -2,11 +2,13 @@
 //! second service of this crate, over the same tables. [`log`] keeps each stream's records;
 //! this module serves ListStreams, DescribeStream, GetShardIterator and GetRecords on the wire layer
 //! with `models/dynamodbstreams.json` ([`shapes`] is generated from it); [`source`] lets Lambda's
-//! event source mappings read the same logs through the bus (`skyport_core::bus::StreamSource`).
+//! event source mappings read the same logs through the bus (`skyport_core::bus::StreamSource`);
+//! [`stored`] is how logs and records are kept in the state store and in snapshots.
 
 pub mod log;
 pub mod shapes;
 pub mod source;
+pub mod stored;
 
 use std::sync::Arc;
 

@@ -175,6 +175,7 @@ mod tests {
     #[test]
     fn event_records_have_lambdas_shape() {
         let log = StreamLog::new(
+            1,
             "arn:aws:dynamodb:us-east-1:000000000000:table/t",
             "2024-01-01T00:00:00.000",
             ViewType::NewAndOldImages,
