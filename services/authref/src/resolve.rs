@@ -1,5 +1,8 @@
 //! From an operation and its inputs to the actions and resource ARNs it needs.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::bindings::{self, Assign, Src, Target};
 use crate::data::{Action, Reference, Service};
 use crate::inputs::{Inputs, Overlay};
@@ -79,6 +82,72 @@ pub(crate) fn candidates(
     Ok(out)
 }
 
+/// Variable sources ahead of the general table, for one action in one operation.
+type Bind = &'static [(&'static str, &'static [Src])];
+
+/// What an operation needs whatever its inputs, worked out once per operation: its primary actions
+/// and, for each other action it may need, the rule saying when (with each action's bindings).
+struct Plan {
+    primary: Vec<(String, Bind)>,
+    conditional: Vec<(String, &'static rules::Rule, Bind)>,
+    listed: Vec<String>,
+}
+
+/// Plans by service prefix and operation.
+type Plans = std::sync::RwLock<HashMap<String, HashMap<String, Arc<Plan>>>>;
+
+fn plan(prefix: &str, service: &Service, operation: &str) -> Result<Arc<Plan>, AuthrefError> {
+    static PLANS: std::sync::OnceLock<Plans> = std::sync::OnceLock::new();
+    let plans = PLANS.get_or_init(Plans::default);
+    if let Some(found) = plans
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(prefix)
+        .and_then(|ops| ops.get(operation))
+    {
+        return Ok(found.clone());
+    }
+    let bind = |action: &str| rules::bind_for(prefix, operation, action);
+    let primary = primaries(prefix, service, operation)?;
+    // The other actions: those the reference lists, and those rules name for this operation.
+    let listed = service
+        .operations
+        .get(operation)
+        .cloned()
+        .unwrap_or_default();
+    let named = rules::named_for(prefix, operation).map(str::to_string);
+    let mut seen = primary.clone();
+    let mut conditional = Vec::new();
+    for action in listed.iter().cloned().chain(named) {
+        if seen.contains(&action) {
+            continue;
+        }
+        seen.push(action.clone());
+        if let Some(rule) = rules::rule_for(prefix, operation, &action, listed.contains(&action)) {
+            let b = bind(&action);
+            conditional.push((action, rule, b));
+        }
+    }
+    let made = Arc::new(Plan {
+        primary: primary
+            .into_iter()
+            .map(|a| {
+                let b = bind(&a);
+                (a, b)
+            })
+            .collect(),
+        conditional,
+        listed,
+    });
+    plans
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(prefix.to_owned())
+        .or_default()
+        .insert(operation.to_owned(), made.clone());
+    Ok(made)
+}
+
 /// The requirements of one request.
 pub(crate) fn requirements(
     reference: &Reference,
@@ -94,35 +163,22 @@ pub(crate) fn requirements(
         operation,
         scope,
     };
-    let primary = primaries(prefix, service, operation)?;
-    let mut out: Vec<Requirement> = primary.iter().map(|a| ctx.requirement(a, inputs)).collect();
+    let plan = plan(prefix, service, operation)?;
+    let mut out: Vec<Requirement> = plan
+        .primary
+        .iter()
+        .map(|(a, bind)| ctx.requirement_bound(a, bind, inputs))
+        .collect();
     match rules::custom(prefix, operation) {
         Some(Custom::DeleteObjects) => out.extend(delete_objects(&ctx, inputs)),
         Some(Custom::PartiQl(path)) => out.extend(partiql(&ctx, inputs, path)),
         None => {}
     }
-
-    // The other actions: those the reference lists, and those rules name for this operation.
-    let listed = service
-        .operations
-        .get(operation)
-        .cloned()
-        .unwrap_or_default();
-    let named = rules::named_for(prefix, operation).map(str::to_string);
-    let mut seen = primary.clone();
-    for action in listed.iter().cloned().chain(named) {
-        if seen.contains(&action) {
-            continue;
-        }
-        seen.push(action.clone());
-        let Some(rule) = rules::rule_for(prefix, operation, &action, listed.contains(&action))
-        else {
-            continue;
-        };
+    for (action, rule, bind) in &plan.conditional {
         if !rule.when.holds(inputs) {
             continue;
         }
-        let requirement = ctx.requirement(&action, inputs);
+        let requirement = ctx.requirement_bound(action, bind, inputs);
         match rule
             .instead_of
             .and_then(|old| out.iter().position(|r| r.action == old))
@@ -135,10 +191,11 @@ pub(crate) fn requirements(
         // A per-item operation without items (a malformed request): never "nothing needed", but
         // every action the operation lists, on "*".
         tracing::debug!("{prefix}:{operation}: no items; requiring all its actions on \"*\"");
-        out = listed
-            .into_iter()
+        out = plan
+            .listed
+            .iter()
             .map(|action| Requirement {
-                action,
+                action: action.clone(),
                 resources: Vec::new(),
             })
             .collect();
@@ -227,8 +284,14 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn requirement(&self, action: &str, inputs: &dyn Inputs) -> Requirement {
+        let bind = rules::bind_for(self.prefix, self.operation, action);
+        self.requirement_bound(action, bind, inputs)
+    }
+
+    /// [`Ctx::requirement`] with the action's bindings in this operation already looked up.
+    fn requirement_bound(&self, action: &str, bind: Bind, inputs: &dyn Inputs) -> Requirement {
         let resources = match self.reference.action(action) {
-            Some((service, a)) => self.resources(action, service, a, inputs),
+            Some((service, a)) => self.resources(action, service, a, bind, inputs),
             None => {
                 tracing::debug!("{action} is not in the authorization reference; resource \"*\"");
                 Vec::new()
@@ -247,10 +310,10 @@ impl Ctx<'_> {
         action: &str,
         service: &Service,
         a: &Action,
+        bind: Bind,
         inputs: &dyn Inputs,
     ) -> Vec<String> {
         let prefix = action.split_once(':').map_or(action, |(p, _)| p);
-        let bind = rules::bind_for(self.prefix, self.operation, action);
         let mut best: Option<(usize, Vec<String>)> = None;
         for rtype in &a.resources {
             let Some(resource) = service.resources.get(rtype) else {
