@@ -404,7 +404,10 @@ impl IamAuthorizer {
         } else {
             evaluate(&ctx, &set)
         };
+        // What decided, for the log: a denial's line, or an allow's at DEBUG.
+        let wanted = !decision.is_allowed() || tracing::enabled!(tracing::Level::DEBUG);
         let why = match (decision.outcome, decision.statement) {
+            _ if !wanted => String::new(),
             (Outcome::Allowed, Some(s)) => {
                 format!(
                     "allowed by {} statement {}",

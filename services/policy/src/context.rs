@@ -180,7 +180,7 @@ impl RequestContext {
             action: action.to_string(),
             resource: resource.to_string(),
             resource_account: None,
-            keys: HashMap::new(),
+            keys: HashMap::with_capacity(16),
         };
         let p = &ctx.principal;
         let mut derived: Vec<(&str, String)> = Vec::new();

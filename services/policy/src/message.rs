@@ -20,6 +20,9 @@ use crate::eval::{Decision, Outcome, PolicyType};
 
 /// The access denied message for a denied request; `None` when it was allowed.
 pub fn access_denied_message(ctx: &RequestContext, decision: &Decision<'_>) -> Option<String> {
+    if decision.outcome == Outcome::Allowed {
+        return None;
+    }
     let mut text = format!(
         "User: {} is not authorized to perform: {}",
         ctx.principal().arn(),
