@@ -707,6 +707,23 @@ fn policy_allows(
     })
 }
 
+/// Of a function's policy statements, those on the function (`base`, its unqualified ARN) or on the
+/// version or alias `qualifier` names.
+pub(crate) fn statements_on(
+    statements: Vec<serde_json::Value>,
+    base: String,
+    qualifier: Option<&str>,
+) -> Vec<serde_json::Value> {
+    let resource = match qualifier {
+        Some(q) => ids::qualified_arn(&base, q),
+        None => base,
+    };
+    statements
+        .into_iter()
+        .filter(|s| s.get("Resource").and_then(|v| v.as_str()) == Some(resource.as_str()))
+        .collect()
+}
+
 /// The policy document of a function's statements.
 pub(crate) fn policy_document(statements: &[serde_json::Value]) -> String {
     serde_json::json!({
@@ -1519,16 +1536,7 @@ impl LambdaApi for Lambda {
         let r = ids::parse(ctx, &input.function_name)?;
         let f = self.load(ctx, &r)?;
         let qualifier = input.qualifier.or(r.qualifier.clone());
-        let base = self.arn(ctx, &r);
-        let resource = match &qualifier {
-            Some(q) => ids::qualified_arn(&base, q),
-            None => base,
-        };
-        let statements: Vec<serde_json::Value> = f
-            .statements
-            .into_iter()
-            .filter(|s| s.get("Resource").and_then(|v| v.as_str()) == Some(resource.as_str()))
-            .collect();
+        let statements = statements_on(f.statements, self.arn(ctx, &r), qualifier.as_deref());
         if statements.is_empty() {
             return Err(errors::not_found(
                 "The resource you requested does not exist.",

@@ -40,16 +40,8 @@ impl skyport_core::bus::ResourcePolicySource for Handle {
         let ctx = internal_context(&account, &region);
         let r = ids::parse(&ctx, arn).ok()?;
         let f = lambda.load(&ctx, &r).ok()?;
-        let base = lambda.arn(&ctx, &r);
-        let resource = match &r.qualifier {
-            Some(q) => ids::qualified_arn(&base, q),
-            None => base,
-        };
-        let statements: Vec<serde_json::Value> = f
-            .statements
-            .into_iter()
-            .filter(|s| s.get("Resource").and_then(|v| v.as_str()) == Some(resource.as_str()))
-            .collect();
+        let statements =
+            super::statements_on(f.statements, lambda.arn(&ctx, &r), r.qualifier.as_deref());
         (!statements.is_empty()).then(|| skyport_core::bus::ResourcePolicyDoc {
             policy: super::policy_document(&statements),
             account,
