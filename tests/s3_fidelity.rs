@@ -1220,6 +1220,33 @@ async fn part_reads_version_ids_delete_markers_and_tag_order() {
     assert_eq!(out.version_id(), None);
 }
 
+/// Python helpers the boto3 scripts below share: `error(call, **kw)` makes a call that must fail and
+/// returns its HTTP status and `Error` element; `expect(result, status, code, message=None, **fields)`
+/// checks them (and any extra error fields, such as `ArgumentName`).
+const ERROR_HELPERS: &str = r##"
+import botocore.exceptions
+
+def error(call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
+    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
+
+def expect(result, status, code, message=None, **fields):
+    got_status, err = result
+    assert (got_status, err["Code"]) == (status, code), result
+    if message is not None:
+        assert err["Message"] == message, result
+    for k, v in fields.items():
+        assert err.get(k) == v, (k, result)
+"##;
+
+/// `script` with [`ERROR_HELPERS`] defined first.
+fn with_error_helpers(script: &str) -> String {
+    format!("{ERROR_HELPERS}\n{script}")
+}
+
 const BOTO3: &str = r##"
 import base64, json, re, sys, urllib.request, urllib.error
 import boto3, botocore
@@ -1238,21 +1265,6 @@ raw = {}
 def keep(http_response, model, **kw):
     raw[model.name] = http_response.content
 s3.meta.events.register("after-call.s3.*", keep)
-
-def error(call, **kw):
-    try:
-        call(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
-    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
-
-def expect(result, status, code, message=None, **fields):
-    got_status, err = result
-    assert (got_status, err["Code"]) == (status, code), result
-    if message is not None:
-        assert err["Message"] == message, result
-    for k, v in fields.items():
-        assert err.get(k) == v, (k, result)
 
 s3.create_bucket(Bucket="py-fid")
 
@@ -1452,7 +1464,7 @@ fn boto3_error_fields_shapes_presigned_urls_and_validation() {
     let skyport = Skyport::start();
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
-        .arg(BOTO3)
+        .arg(with_error_helpers(BOTO3))
         .arg(skyport.port().to_string()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
@@ -1466,19 +1478,6 @@ from botocore.config import Config
 endpoint = sys.argv[1]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
                   aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-
-def error(call, **kw):
-    try:
-        call(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
-    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
-
-def expect(result, status, code, message=None):
-    got_status, err = result
-    assert (got_status, err["Code"]) == (status, code), result
-    if message is not None:
-        assert err["Message"] == message, result
 
 s3.create_bucket(Bucket="py-enc")
 key = b"k" * 32
@@ -1604,7 +1603,7 @@ fn boto3_sse_c_sse_kms_bucket_default_encryption_and_cors() {
     let skyport = Skyport::start();
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
-        .arg(ENCRYPTION_AND_CORS)
+        .arg(with_error_helpers(ENCRYPTION_AND_CORS))
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
@@ -2066,21 +2065,6 @@ ep = sys.argv[1]
 s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="test",
                   aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
 
-def error(call, **kw):
-    try:
-        call(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
-    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
-
-def expect(result, status, code, message=None, **fields):
-    got_status, err = result
-    assert (got_status, err["Code"]) == (status, code), result
-    if message is not None:
-        assert err["Message"] == message, result
-    for k, v in fields.items():
-        assert err.get(k) == v, (k, result)
-
 def denied(call, **kw):
     expect(error(call, **kw), 403, "AccessDenied", "Access Denied")
 
@@ -2207,7 +2191,7 @@ fn block_public_acls_refuses_public_acls_on_writes() {
     let skyport = Skyport::start();
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
-        .arg(BLOCK_PUBLIC_ACLS)
+        .arg(with_error_helpers(BLOCK_PUBLIC_ACLS))
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
@@ -2223,13 +2207,6 @@ def client(service, key, secret="test"):
     return boto3.client(service, endpoint_url=ep, region_name="us-east-1", aws_access_key_id=key,
                         aws_secret_access_key=secret,
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-
-def error(call, **kw):
-    try:
-        call(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
-    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
 
 def denied(call, **kw):
     status, err = error(call, **kw)
@@ -2342,7 +2319,7 @@ fn acl_grants_to_authenticated_users_and_accounts_allow_other_accounts() {
     let skyport = Skyport::start_with(Options::default().env("ENFORCE_IAM", "1"));
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
-        .arg(AUTHENTICATED_USERS)
+        .arg(with_error_helpers(AUTHENTICATED_USERS))
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
@@ -2355,21 +2332,6 @@ from botocore.config import Config
 
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test",
                   aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-
-def error(call, **kw):
-    try:
-        call(**kw)
-    except botocore.exceptions.ClientError as e:
-        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]
-    raise SystemExit("expected %s(%s) to fail" % (call.__name__, kw))
-
-def expect(result, status, code, message=None, **fields):
-    got_status, err = result
-    assert (got_status, err["Code"]) == (status, code), result
-    if message is not None:
-        assert err["Message"] == message, result
-    for k, v in fields.items():
-        assert err.get(k) == v, (k, result)
 
 def keys(page):
     return [o["Key"] for o in page.get("Contents", [])]
@@ -2440,7 +2402,7 @@ fn listing_parameter_combinations_and_versioned_deletes() {
     let skyport = Skyport::start();
     let (status, out, err) = run(Command::new("python3")
         .arg("-c")
-        .arg(LISTING_PARAMETERS)
+        .arg(with_error_helpers(LISTING_PARAMETERS))
         .arg(skyport.endpoint()));
     assert!(status.success(), "{out}\n{err}\n{}", skyport.log());
     assert_eq!(out.trim(), "ok");
