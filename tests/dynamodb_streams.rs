@@ -154,14 +154,8 @@ async fn every_write_path_lands_in_the_stream_in_order() {
     let st = streams(&sky.endpoint());
     let arn = table(&db, "orders", StreamViewType::NewAndOldImages).await;
 
-    let put = |id: &str, v: &str| {
-        db.put_item()
-            .table_name("orders")
-            .set_item(Some(item(&[("id", s(id)), ("v", s(v))])))
-            .send()
-    };
-    put("a", "1").await.unwrap();
-    put("a", "1").await.unwrap(); // no change: no record
+    put(&db, "orders", "a", "1").await;
+    put(&db, "orders", "a", "1").await; // no change: no record
     db.update_item()
         .table_name("orders")
         .key("id", s("a"))
@@ -170,38 +164,8 @@ async fn every_write_path_lands_in_the_stream_in_order() {
         .send()
         .await
         .unwrap();
-    db.batch_write_item()
-        .request_items(
-            "orders",
-            vec![
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item(&[("id", s("b")), ("v", s("1"))])))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            ],
-        )
-        .send()
-        .await
-        .unwrap();
-    db.transact_write_items()
-        .transact_items(
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name("orders")
-                        .set_item(Some(item(&[("id", s("c")), ("v", s("1"))])))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    batch_put(&db, "orders", "b").await;
+    transact_put(&db, "orders", "c").await;
     db.delete_item()
         .table_name("orders")
         .key("id", s("a"))
@@ -350,7 +314,7 @@ async fn every_write_path_lands_in_the_stream_in_order() {
         .await
         .unwrap();
     assert!(empty.records.unwrap().is_empty());
-    put("z", "1").await.unwrap();
+    put(&db, "orders", "z", "1").await;
     let next = st
         .get_records()
         .shard_iterator(empty.next_shard_iterator.unwrap())
@@ -601,6 +565,46 @@ async fn put(db: &aws_sdk_dynamodb::Client, table: &str, id: &str, v: &str) {
         .unwrap();
 }
 
+/// Puts item `id` (`v` = 1) through BatchWriteItem.
+async fn batch_put(db: &aws_sdk_dynamodb::Client, table: &str, id: &str) {
+    db.batch_write_item()
+        .request_items(
+            table,
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item(&[("id", s(id)), ("v", s("1"))])))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Puts item `id` (`v` = 1) through TransactWriteItems.
+async fn transact_put(db: &aws_sdk_dynamodb::Client, table: &str, id: &str) {
+    db.transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(item(&[("id", s(id)), ("v", s("1"))])))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Writes through every path to `name`'s stream: puts, an update, a delete, a batch and a
 /// transaction.
 async fn every_kind_of_write(db: &aws_sdk_dynamodb::Client, name: &str) {
@@ -621,38 +625,8 @@ async fn every_kind_of_write(db: &aws_sdk_dynamodb::Client, name: &str) {
         .send()
         .await
         .unwrap();
-    db.batch_write_item()
-        .request_items(
-            name,
-            vec![
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item(&[("id", s("b1")), ("v", s("1"))])))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            ],
-        )
-        .send()
-        .await
-        .unwrap();
-    db.transact_write_items()
-        .transact_items(
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(name)
-                        .set_item(Some(item(&[("id", s("t1")), ("v", s("1"))])))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    batch_put(db, name, "b1").await;
+    transact_put(db, name, "t1").await;
 }
 
 async fn shard_of(st: &aws_sdk_dynamodbstreams::Client, arn: &str) -> (String, String, String) {
