@@ -25,7 +25,8 @@ use aws_sdk_lambda::types::{
     DestinationConfig, EventSourcePosition, Filter, FilterCriteria, FunctionResponseType, OnFailure,
 };
 use harness::{
-    create_queue, fail, lambda_client, receive_one, scratch, sqs_client, start, wait_state,
+    create_queue, fail, lambda_client, receive_one, scratch, set_enabled, sqs_client, start,
+    wait_state,
 };
 use serde_json::{Value, json};
 
@@ -763,14 +764,7 @@ async fn disabled_and_deleted_mappings_stop_and_an_update_resumes() {
     assert_eq!(ids(&out), ["one"], "nothing while disabled");
 
     // Enabled again, the mapping resumes from its checkpoint: `two` arrives.
-    lambda
-        .update_event_source_mapping()
-        .uuid(&uuid)
-        .enabled(true)
-        .send()
-        .await
-        .unwrap();
-    wait_state(&lambda, &uuid, "Enabled").await;
+    set_enabled(&lambda, &uuid, true).await;
     wait_batches(&out, "two after enabling", |b| b.len() >= 2).await;
     assert_eq!(ids(&out), ["one", "two"]);
 
@@ -813,14 +807,7 @@ async fn stream_mappings_resume_after_a_restart() {
         put(&db, "durable", "before", &[]).await;
         wait_batches(&out, "the change before the restart", |b| !b.is_empty()).await;
         // Changes the mapping has not processed when Skyport is killed (`kill -9` on drop).
-        lambda
-            .update_event_source_mapping()
-            .uuid(&uuid)
-            .enabled(false)
-            .send()
-            .await
-            .unwrap();
-        wait_state(&lambda, &uuid, "Disabled").await;
+        set_enabled(&lambda, &uuid, false).await;
         put(&db, "durable", "pending-1", &[]).await;
         put(&db, "durable", "pending-2", &[]).await;
         (stream, uuid)
@@ -830,14 +817,7 @@ async fn stream_mappings_resume_after_a_restart() {
         lambda_client(&skyport.endpoint()),
         db_client(&skyport.endpoint()),
     );
-    lambda
-        .update_event_source_mapping()
-        .uuid(&uuid)
-        .enabled(true)
-        .send()
-        .await
-        .unwrap();
-    wait_state(&lambda, &uuid, "Enabled").await;
+    set_enabled(&lambda, &uuid, true).await;
     put(&db, "durable", "after", &[]).await;
     wait_batches(&out, "the change after the restart", |b| {
         b.iter().flatten().any(|r| id_of(r) == "after")

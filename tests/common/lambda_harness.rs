@@ -150,6 +150,18 @@ pub async fn wait_state(lambda: &aws_sdk_lambda::Client, uuid: &str, state: &str
     }
 }
 
+/// Enables or disables mapping `uuid` and waits until it is `Enabled` or `Disabled`.
+pub async fn set_enabled(lambda: &aws_sdk_lambda::Client, uuid: &str, enabled: bool) {
+    lambda
+        .update_event_source_mapping()
+        .uuid(uuid)
+        .enabled(enabled)
+        .send()
+        .await
+        .unwrap();
+    wait_state(lambda, uuid, if enabled { "Enabled" } else { "Disabled" }).await;
+}
+
 /// (HTTP status, error code, message) of a failed call.
 pub fn fail<E, R>(
     r: Result<R, aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>>,
