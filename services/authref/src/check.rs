@@ -20,13 +20,20 @@ fn is_root(principal: &Principal) -> bool {
     principal.arn.ends_with(":root")
 }
 
+/// Whether `principal` is the root user of `account`, the owner of the resource: IAM allows it
+/// every action there but `sts:AssumeRole`, without evaluation (S3 skips even reading the bucket's
+/// ACLs for it).
+pub fn is_owners_root(principal: &Principal, account: &str) -> bool {
+    is_root(principal) && principal.account == account
+}
+
 /// Actions evaluated for the root user in its own account too.
 const ROOT_EVALUATED: &[&str] = &["sts:AssumeRole"];
 
 /// Whether the root user's `action` on a resource of `account` needs IAM's evaluation: across
 /// accounts, or for an action its account alone cannot allow.
 fn root_needs_evaluation(principal: &Principal, action: &str, account: Option<&str>) -> bool {
-    account.is_some_and(|a| a != principal.account) || ROOT_EVALUATED.contains(&action)
+    account.is_some_and(|a| !is_owners_root(principal, a)) || ROOT_EVALUATED.contains(&action)
 }
 
 /// The IAM prefix of a Skyport service id, for the services the reference covers.

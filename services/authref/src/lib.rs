@@ -30,7 +30,7 @@ mod inputs;
 mod resolve;
 mod rules;
 
-pub use check::{ResourcePolicy, applies, check, check_with};
+pub use check::{ResourcePolicy, applies, check, check_with, is_owners_root};
 pub use error::AuthrefError;
 pub use inputs::Inputs;
 

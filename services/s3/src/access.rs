@@ -826,11 +826,10 @@ impl S3 {
         let record = bucket.and_then(|b| self.bucket(b).ok());
         // An account's root user has every right in its own account's buckets (IAM does not
         // evaluate it there): no ACL to read.
-        if principal.arn.ends_with(":root")
-            && record
-                .as_ref()
-                .is_none_or(|b| b.account == principal.account)
-        {
+        let owner = record
+            .as_ref()
+            .map_or(principal.account.as_str(), |b| b.account.as_str());
+        if skyport_authref::is_owners_root(principal, owner) {
             return Ok(());
         }
         // The request's members as the SDK model names them (what the authorization reference reads).
