@@ -419,12 +419,17 @@ impl StreamLog {
     /// The store operations deleting every record of the log (it expired before it was attached).
     pub fn records_delete_ops(&self) -> Vec<Op> {
         let mut shard = self.lock();
-        let id = self.store_id();
+        Self::delete_ops(&mut shard, &self.store_id(), true)
+    }
+
+    /// The deletions of the records trimmed since the last call and, with `all`, of those kept too.
+    fn delete_ops(shard: &mut Shard, id: &str, all: bool) -> Vec<Op> {
         let trimmed = std::mem::take(&mut shard.trimmed);
+        let kept = shard.records.iter().map(|r| r.seq).filter(|_| all);
         trimmed
             .into_iter()
-            .chain(shard.records.iter().map(|r| r.seq))
-            .map(|seq| Op::DeleteRecord(stored::record_key(&id, seq)))
+            .chain(kept)
+            .map(|seq| Op::DeleteRecord(stored::record_key(id, seq)))
             .collect()
     }
 
@@ -447,20 +452,13 @@ impl StreamLog {
     pub fn housekeep(&self, expired: bool) -> Option<Pending> {
         let mut shard = self.lock();
         Self::trim(&mut shard, now_ms());
-        let trimmed = std::mem::take(&mut shard.trimmed);
-        let persist = shard.persist.clone()?;
+        let Some(persist) = shard.persist.clone() else {
+            shard.trimmed.clear();
+            return None;
+        };
         let id = self.store_id();
-        let mut ops: Vec<Op> = trimmed
-            .into_iter()
-            .map(|seq| Op::DeleteRecord(stored::record_key(&id, seq)))
-            .collect();
+        let mut ops = Self::delete_ops(&mut shard, &id, expired);
         if expired {
-            ops.extend(
-                shard
-                    .records
-                    .iter()
-                    .map(|r| Op::DeleteRecord(stored::record_key(&id, r.seq))),
-            );
             ops.push(Op::DeleteStream(id));
             shard.persist = None;
         } else if !ops.is_empty() {
