@@ -131,17 +131,19 @@ impl Table {
             _ => None,
         };
         if let (Some(ops), Some(op)) = (ops, op) {
-            if let (Some(stream), Some(record)) = (&self.stream, record) {
-                let item_json = match &op {
-                    Op::PutItem(_, json) => Some(json.as_slice()),
-                    _ => None,
-                };
-                let record_op = stored::record_op(&stream.store_id(), &record, item_json);
-                ops.push(op);
-                ops.push(record_op);
-            } else {
-                ops.push(op);
-            }
+            // The record's new image reuses the item's encoding.
+            let record_op = match (&self.stream, record) {
+                (Some(stream), Some(record)) => {
+                    let item_json = match &op {
+                        Op::PutItem(_, json) => Some(json.as_slice()),
+                        _ => None,
+                    };
+                    Some(stored::record_op(&stream.store_id(), &record, item_json))
+                }
+                _ => None,
+            };
+            ops.push(op);
+            ops.extend(record_op);
         }
         old
     }
@@ -364,9 +366,7 @@ impl Registry {
             let ops = registry.load(store)?;
             // Descriptions of streams that had none stored (kept by an older Skyport), logs
             // expired while Skyport was down: nothing waits for them.
-            if let Some(pending) = registry.commit(ops) {
-                drop(pending);
-            }
+            drop(registry.commit(ops));
         }
         Ok(registry)
     }
