@@ -26,7 +26,9 @@ use serde_json::Value;
 /// Finds `n` consecutive ports free on 127.0.0.1 and ::1 (checked by binding), returns the first.
 fn free_block(n: u16) -> u16 {
     for _ in 0..200 {
-        let base = 20000 + fastish_random() % 30000;
+        // Below Linux's ephemeral range (32768 and up), so no client connection takes a port the test
+        // expects to bind once it is released.
+        let base = 20000 + fastish_random() % 12000;
         let free = (base..base + n).all(|p| {
             TcpListener::bind(("127.0.0.1", p)).is_ok()
                 && TcpListener::bind(("::1", p))

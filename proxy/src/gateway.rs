@@ -292,7 +292,7 @@ impl Gateway {
         }
         drop(conn_tx);
         if let Some(ports) = &shared.ports {
-            let binder = crate::ports::Binder::new(&addrs, &shared);
+            let binder = crate::ports::Binder::new(&addrs, &shared, ports);
             ports.registry.serve_with(Arc::new(binder));
             ports.restore(&shared.services);
         }

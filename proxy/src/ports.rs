@@ -43,7 +43,13 @@ pub(crate) struct Ports {
     api_leases: Mutex<HashMap<u16, PortLease>>,
     /// Where API allocations are kept across restarts (with persistence).
     store: Option<Store>,
+    /// Accept loops of released ports that may still hold their listeners.
+    closing: Closing,
 }
+
+/// The accept loops of released ports, by port, until they have finished. Aborting a task only asks the
+/// runtime to drop it; a release through the API awaits them, so the port is free when the 204 is sent.
+type Closing = Arc<Mutex<HashMap<u16, Vec<tokio::task::JoinHandle<()>>>>>;
 
 /// The store table of API allocations: port (5 digits) → [`CreateRequest`] JSON with the port set.
 const API_PORTS: &str = "api_ports";
@@ -55,6 +61,21 @@ impl Ports {
             forward,
             api_leases: Mutex::new(HashMap::new()),
             store,
+            closing: Closing::default(),
+        }
+    }
+
+    /// Waits until the accept loops of a released `port` have dropped their listeners.
+    async fn closed(&self, port: u16) {
+        let tasks = self
+            .closing
+            .lock()
+            .ok()
+            .and_then(|mut closing| closing.remove(&port))
+            .unwrap_or_default();
+        for task in tasks {
+            // Cancelled is the expected outcome: the task's future (and its listener) has been dropped.
+            let _ = task.await;
         }
     }
 
@@ -163,25 +184,42 @@ pub(crate) struct Binder {
     /// The hosts the gateway listens on (each allocated port is bound on all of them).
     hosts: Vec<IpAddr>,
     shared: Weak<Shared>,
+    closing: Closing,
 }
 
 impl Binder {
-    pub fn new(gateway_addrs: &[SocketAddr], shared: &Arc<Shared>) -> Binder {
+    pub fn new(gateway_addrs: &[SocketAddr], shared: &Arc<Shared>, ports: &Ports) -> Binder {
         let hosts: BTreeSet<IpAddr> = gateway_addrs.iter().map(SocketAddr::ip).collect();
         Binder {
             hosts: hosts.into_iter().collect(),
             shared: Arc::downgrade(shared),
+            closing: ports.closing.clone(),
         }
     }
 }
 
-/// Stops a port's accept loops when dropped.
-struct Listening(Vec<tokio::task::JoinHandle<()>>);
+/// Stops a port's accept loops when dropped, and leaves them in [`Closing`] until they have finished.
+struct Listening {
+    port: u16,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    closing: Closing,
+}
 
 impl Drop for Listening {
     fn drop(&mut self) {
-        for task in &self.0 {
+        for task in &self.tasks {
             task.abort();
+        }
+        if let Ok(mut closing) = self.closing.lock() {
+            // Ports released without anyone waiting (by their other owners) are forgotten once finished.
+            closing.retain(|_, tasks| {
+                tasks.retain(|t| !t.is_finished());
+                !tasks.is_empty()
+            });
+            closing
+                .entry(self.port)
+                .or_default()
+                .extend(self.tasks.drain(..));
         }
     }
 }
@@ -210,11 +248,16 @@ impl PortBinder for Binder {
             allocation,
             last_warning: Mutex::new(None),
         });
+        let number = port.allocation.port;
         let tasks = listeners
             .into_iter()
             .map(|l| tokio::spawn(accept_loop(l, port.clone(), shared.clone())))
             .collect();
-        Ok(Box::new(Listening(tasks)))
+        Ok(Box::new(Listening {
+            port: number,
+            tasks,
+            closing: self.closing.clone(),
+        }))
     }
 }
 
@@ -403,6 +446,7 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts, request_body: Body) -
                         tracing::warn!(port, "cannot remove the stored port allocation: {e}");
                     }
                     lease.release();
+                    ports.closed(port).await;
                     Response::builder()
                         .status(StatusCode::NO_CONTENT)
                         .body(body::empty())
