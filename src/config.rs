@@ -1422,25 +1422,34 @@ fn millis_in(
 
 /// True when `key` is probably a misspelling of `known`: same family prefix or a small edit distance.
 fn looks_like_typo(key: &str, known: &str) -> bool {
-    if key.len() < 4 {
+    let limit = 2.max(known.len() / 8);
+    let key_chars = key.chars().count();
+    // The edit distance is at least the difference in length: most pairs need no table (this runs for
+    // every variable of the environment against every known one, at each start).
+    if key_chars < 4 || key_chars.abs_diff(known.chars().count()) > limit {
         return false;
     }
-    let distance = levenshtein(&key.to_ascii_uppercase(), known);
-    distance > 0 && distance <= 2.max(known.len() / 8)
+    let distance = levenshtein(key.chars().map(|c| c.to_ascii_uppercase()), known);
+    distance > 0 && distance <= limit
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
+/// The edit distance between `a` and `b`, with one row of the table.
+fn levenshtein(a: impl Iterator<Item = char>, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.enumerate() {
+        // `diagonal` is the previous row's value left of the current cell.
+        let mut diagonal = row[0];
+        row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
         }
-        prev = cur;
     }
-    prev[b.len()]
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -1661,6 +1670,19 @@ mod tests {
             let e = Config::load(&env(&[("SKYPORT_DNS_EXTRA_LISTEN", bad)]), false).unwrap_err();
             assert_eq!(e.var, "SKYPORT_DNS_EXTRA_LISTEN");
         }
+    }
+
+    #[test]
+    fn edit_distance() {
+        let d = |a: &str, b: &str| levenshtein(a.chars(), b);
+        assert_eq!(d("kitten", "sitting"), 3);
+        assert_eq!(d("", "abc"), 3);
+        assert_eq!(d("abc", ""), 3);
+        assert_eq!(d("PERSISTENCE", "PERSISTENCE"), 0);
+        assert_eq!(d("PERSISTANCE", "PERSISTENCE"), 1);
+        assert_eq!(d("DEBGU", "DEBUG"), 2);
+        assert!(looks_like_typo("gateway_listn", "GATEWAY_LISTEN"));
+        assert!(!looks_like_typo("GATEWAY", "GATEWAY_LISTEN"));
     }
 
     #[test]

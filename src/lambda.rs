@@ -137,8 +137,17 @@ pub fn options(
     };
     let ca_bundle_file = {
         let path = layout.scratch_dir().join("lambda-ca-bundle.pem");
-        let bundle = skyport_certs::trust::trust_bundle(ca_pem);
-        std::fs::write(&path, bundle.pem).ok().map(|()| path)
+        let ca_pem = ca_pem.to_owned();
+        skyport_lambda::local::LazyFile::new(move || {
+            let bundle = skyport_certs::trust::trust_bundle(&ca_pem);
+            match std::fs::write(&path, bundle.pem) {
+                Ok(()) => Some(path.clone()),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "cannot write the local functions' CA bundle: {e}");
+                    None
+                }
+            }
+        })
     };
     let mut extra_env = Vec::new();
     if let Some(host) = &l.hostname_from_lambda {
@@ -175,6 +184,6 @@ pub fn options(
             edge_port,
         },
         local_endpoint: format!("http://127.0.0.1:{edge_port}"),
-        ca_bundle_file,
+        ca_bundle_file: Some(ca_bundle_file),
     }
 }

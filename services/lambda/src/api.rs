@@ -174,8 +174,9 @@ pub struct LambdaOptions {
     pub engine: crate::invoke::EngineSettings,
     /// The gateway as host processes reach it, for the local executor's `AWS_ENDPOINT_URL`.
     pub local_endpoint: String,
-    /// A CA bundle file for the local executor's TLS variables.
-    pub ca_bundle_file: Option<std::path::PathBuf>,
+    /// A CA bundle file for the local executor's TLS variables, written when the first local
+    /// environment starts.
+    pub ca_bundle_file: Option<crate::local::LazyFile>,
 }
 
 impl Lambda {

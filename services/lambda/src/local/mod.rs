@@ -6,9 +6,9 @@
 //! A host process keeps the host's resolver, so real AWS names cannot be pointed at Skyport here:
 //! the engine sets `AWS_ENDPOINT_URL` (and the CA variables) for these functions instead.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -30,12 +30,43 @@ pub struct LocalExecutor {
     /// The gateway as host processes reach it (`http://127.0.0.1:4566`), for `AWS_ENDPOINT_URL`.
     endpoint: String,
     /// A file with the system roots and Skyport's CA, for the TLS variables.
-    ca_bundle: Option<PathBuf>,
+    ca_bundle: Option<LazyFile>,
+}
+
+/// A file written on first use, so a start without local functions does not pay for it (the CA bundle
+/// reads the system's roots: about a millisecond, and most of a start's own work).
+#[derive(Clone)]
+pub struct LazyFile(Arc<LazyFileInner>);
+
+struct LazyFileInner {
+    path: OnceLock<Option<PathBuf>>,
+    make: Box<dyn Fn() -> Option<PathBuf> + Send + Sync>,
+}
+
+impl LazyFile {
+    /// A file `make` writes (returning its path, or `None` when it could not) the first time it is asked for.
+    pub fn new(make: impl Fn() -> Option<PathBuf> + Send + Sync + 'static) -> LazyFile {
+        LazyFile(Arc::new(LazyFileInner {
+            path: OnceLock::new(),
+            make: Box::new(make),
+        }))
+    }
+
+    /// The file's path, writing it first if this is the first call.
+    pub fn get(&self) -> Option<&Path> {
+        self.0.path.get_or_init(|| (self.0.make)()).as_deref()
+    }
+}
+
+impl std::fmt::Debug for LazyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LazyFile").field(&self.0.path.get()).finish()
+    }
 }
 
 impl LocalExecutor {
     /// Runs environments under `work_dir` (a scratch directory); functions reach Skyport at `endpoint`.
-    pub fn new(work_dir: PathBuf, endpoint: String, ca_bundle: Option<PathBuf>) -> LocalExecutor {
+    pub fn new(work_dir: PathBuf, endpoint: String, ca_bundle: Option<LazyFile>) -> LocalExecutor {
         LocalExecutor {
             work_dir,
             endpoint,
@@ -220,7 +251,7 @@ impl Executor for LocalExecutor {
         }
         // A host process keeps the host's resolver: the SDKs are pointed at Skyport instead.
         command.env("AWS_ENDPOINT_URL", &self.endpoint);
-        if let Some(bundle) = &self.ca_bundle {
+        if let Some(bundle) = self.ca_bundle.as_ref().and_then(LazyFile::get) {
             for var in [
                 "AWS_CA_BUNDLE",
                 "SSL_CERT_FILE",
