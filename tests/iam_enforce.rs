@@ -1480,3 +1480,171 @@ async fn cross_account_access_needs_both_sides_and_roles_need_their_trust_policy
         ("AccessDenied", "Roles may not be assumed by root accounts.")
     );
 }
+
+/// Pins the caches behind every request (a key's secret and owner, a principal's compiled policies:
+/// kept while IAM's state is unchanged): each change to a user's policies or keys applies to the
+/// very next request, through S3 (which verifies its own signatures) and the gateway (STS).
+#[tokio::test]
+async fn policy_and_key_changes_apply_to_the_next_request() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let s3 = aws_sdk_s3::Client::new(&root);
+    s3.create_bucket().bucket("cached").send().await.unwrap();
+    s3.put_object()
+        .bucket("cached")
+        .key("k")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&root);
+    let allow = |action: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"arn:aws:s3:::cached/*"}}]}}"#
+        )
+    };
+    iam.create_user().user_name("u").send().await.unwrap();
+    let inline = |document: String| {
+        iam.put_user_policy()
+            .user_name("u")
+            .policy_name("inline")
+            .policy_document(document)
+            .send()
+    };
+    inline(allow("s3:GetObject")).await.unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("u")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let user = config(
+        &endpoint,
+        key.access_key_id(),
+        key.secret_access_key(),
+        None,
+    )
+    .await;
+    let (s3_user, sts_user) = (
+        aws_sdk_s3::Client::new(&user),
+        aws_sdk_sts::Client::new(&user),
+    );
+    let get = || s3_user.get_object().bucket("cached").key("k").send();
+    let denied = |result| message(result).0 == "AccessDenied";
+    // Twice: the second request is served from the caches.
+    get().await.unwrap();
+    get().await.unwrap();
+
+    // The inline policy changed.
+    inline(allow("s3:PutObject")).await.unwrap();
+    assert!(denied(get().await));
+
+    // A managed policy attached, its default version changed, detached.
+    let arn = iam
+        .create_policy()
+        .policy_name("reader")
+        .policy_document(allow("s3:GetObject"))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("u")
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    get().await.unwrap();
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(allow("s3:PutObject"))
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(denied(get().await));
+    iam.set_default_policy_version()
+        .policy_arn(&arn)
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    get().await.unwrap();
+    iam.detach_user_policy()
+        .user_name("u")
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(denied(get().await));
+
+    // A group's policy: joining grants, leaving takes it away.
+    iam.create_group()
+        .group_name("readers")
+        .send()
+        .await
+        .unwrap();
+    iam.put_group_policy()
+        .group_name("readers")
+        .policy_name("read")
+        .policy_document(allow("s3:GetObject"))
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .group_name("readers")
+        .user_name("u")
+        .send()
+        .await
+        .unwrap();
+    get().await.unwrap();
+    iam.remove_user_from_group()
+        .group_name("readers")
+        .user_name("u")
+        .send()
+        .await
+        .unwrap();
+    assert!(denied(get().await));
+
+    // The key made inactive, active again, then deleted.
+    inline(allow("s3:GetObject")).await.unwrap();
+    get().await.unwrap();
+    sts_user.get_caller_identity().send().await.unwrap();
+    let status = |status| {
+        iam.update_access_key()
+            .user_name("u")
+            .access_key_id(key.access_key_id())
+            .status(status)
+            .send()
+    };
+    status(aws_sdk_iam::types::StatusType::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(code(get().await), ("InvalidAccessKeyId".to_owned(), 403));
+    assert_eq!(
+        code(sts_user.get_caller_identity().send().await),
+        ("InvalidClientTokenId".to_owned(), 403)
+    );
+    status(aws_sdk_iam::types::StatusType::Active)
+        .await
+        .unwrap();
+    get().await.unwrap();
+    sts_user.get_caller_identity().send().await.unwrap();
+    iam.delete_access_key()
+        .user_name("u")
+        .access_key_id(key.access_key_id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(get().await), ("InvalidAccessKeyId".to_owned(), 403));
+    assert_eq!(
+        code(sts_user.get_caller_identity().send().await),
+        ("InvalidClientTokenId".to_owned(), 403)
+    );
+}
