@@ -676,13 +676,13 @@ const HEADER_KEYS: &[&str] = &[
 ];
 
 /// The policy request context of an anonymous request.
-fn policy_context(
+fn policy_context<'a>(
     ctx: &RequestContext,
-    req: &S3Request,
-    action: &str,
-    resource: &str,
-    account: &str,
-) -> PolicyContext {
+    req: &'a S3Request,
+    action: &'a str,
+    resource: &'a str,
+    account: &'a str,
+) -> PolicyContext<'a> {
     let mut pctx = PolicyContext::new(Principal::anonymous(), action, resource)
         .with_resource_account(account)
         .with_key("aws:ResourceAccount", account)
@@ -696,10 +696,10 @@ fn policy_context(
         )
         .with_key(
             "aws:CurrentTime",
-            &skyport_core::timefmt::iso8601_seconds(ctx.received_at),
+            skyport_core::timefmt::iso8601_seconds(ctx.received_at),
         );
     if let Some(client) = ctx.client {
-        pctx = pctx.with_key("aws:SourceIp", &client.ip().to_string());
+        pctx = pctx.with_key("aws:SourceIp", client.ip().to_string());
     }
     for (header, key) in [("user-agent", "aws:UserAgent"), ("referer", "aws:Referer")] {
         if let Some(v) = req.h(header) {
@@ -708,7 +708,7 @@ fn policy_context(
     }
     for name in HEADER_KEYS {
         if let Some(v) = req.h(name) {
-            pctx = pctx.with_key(&format!("s3:{name}"), v);
+            pctx = pctx.with_key(format!("s3:{name}"), v);
         }
     }
     if req.key.is_none() {
