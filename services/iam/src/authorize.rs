@@ -384,7 +384,7 @@ impl IamAuthorizer {
             ctx = ctx.with_resource_account(account);
         }
         for (key, value) in query.context {
-            ctx = ctx.with_key(*key, value);
+            ctx = ctx.with_key(*key, value.as_ref());
         }
         let decision = if federated && session.as_ref().is_none_or(|s| s.is_empty()) {
             // GetFederationToken without a session policy: the session has no permissions.
