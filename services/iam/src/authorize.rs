@@ -309,17 +309,24 @@ impl IamAuthorizer {
         };
         // A federated user has its federating user's policies, limited by its session policies
         // (none passed: no permissions); a root federator's are everything.
-        let policies_of = match (principal.kind(), &query.principal.federated_by) {
-            (PrincipalKind::FederatedUser, Some(by)) => Principal::from_arn(by),
+        let federator = match (principal.kind(), &query.principal.federated_by) {
+            (PrincipalKind::FederatedUser, Some(by)) => Some(Principal::from_arn(by)),
             (PrincipalKind::FederatedUser, None) => {
                 // Minted before federating users were kept: not evaluated.
                 return (true, None, "federated user (not evaluated)".to_owned());
             }
-            _ => Some(principal.clone()),
+            _ => None,
         };
-        let federated = *principal.kind() == PrincipalKind::FederatedUser;
-        let Some((compiled, role_arn)) = policies_of.as_ref().and_then(|p| self.policies_of(p))
-        else {
+        let federated = federator.is_some();
+        // A root federator's federated users may do everything their session policies allow.
+        let everything = federator
+            .as_ref()
+            .is_some_and(|f| f.as_ref().is_some_and(|p| *p.kind() == PrincipalKind::Root));
+        let policies = match &federator {
+            Some(federator) => federator.as_ref().and_then(|p| self.policies_of(p)),
+            None => self.policies_of(&principal),
+        };
+        let Some((compiled, role_arn)) = policies else {
             let message = format!(
                 "User: {} is not authorized to perform: {} because the principal no longer exists",
                 principal.arn(),
@@ -352,10 +359,6 @@ impl IamAuthorizer {
         let resource_account = query
             .resource_account
             .or(stored.as_ref().map(|d| d.account.as_str()));
-        let everything = federated
-            && policies_of
-                .as_ref()
-                .is_some_and(|p| *p.kind() == PrincipalKind::Root);
         let identity: &[Policy] = if everything {
             std::slice::from_ref(allow_all())
         } else {
