@@ -750,12 +750,23 @@ impl S3 {
         req: &S3Request,
         operation: &str,
     ) -> S3Result<()> {
+        self.authorize_with_bucket(ctx, req, operation).map(drop)
+    }
+
+    /// [`S3::authorize`], answering the request's bucket record when authorizing a principal read
+    /// it, for the operation to use instead of reading it again.
+    pub(crate) fn authorize_with_bucket(
+        &self,
+        ctx: &mut RequestContext,
+        req: &S3Request,
+        operation: &str,
+    ) -> S3Result<Option<BucketRecord>> {
         ctx.set_operation(operation.to_owned());
         // DeleteObjects is authorized key by key (`delete_objects`).
         if operation == "DeleteObjects" {
-            return Ok(());
+            return Ok(None);
         }
-        self.authorize_target(
+        let record = self.authorize_target(
             ctx,
             req,
             operation,
@@ -765,7 +776,7 @@ impl S3 {
         )?;
         if !req.anonymous {
             // A principal's copy source is part of its requirements (`CopySource`).
-            return Ok(());
+            return Ok(record);
         }
         if matches!(operation, "CopyObject" | "UploadPartCopy") {
             // Copying also reads the source.
@@ -781,11 +792,11 @@ impl S3 {
                 return Err(denied());
             }
         }
-        Ok(())
+        Ok(record)
     }
 
     /// Authorizes `operation` on `bucket` (and `key`): an anonymous caller by S3's public-access
-    /// rules, a verified principal by IAM.
+    /// rules, a verified principal by IAM (answering the bucket's record when it read it).
     pub(crate) fn authorize_target(
         &self,
         ctx: &RequestContext,
@@ -794,9 +805,10 @@ impl S3 {
         bucket: Option<&str>,
         key: Option<&str>,
         version: Option<&str>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<BucketRecord>> {
         if req.anonymous {
             self.authorize_anonymous(ctx, req, operation, bucket, key, version)
+                .map(|()| None)
         } else {
             self.authorize_principal(ctx, req, operation, bucket, key, version)
         }
@@ -806,7 +818,7 @@ impl S3 {
     /// `operation` on `bucket` (and `key`), the bucket policy and the ACLs taking part
     /// ([`acl_statements`]). Nothing to do (not even reading the bucket) without a verified
     /// principal; an account's root user is evaluated only on another account's bucket, where it
-    /// needs that bucket's grants as every principal does.
+    /// needs that bucket's grants as every principal does. Answers the bucket's record, if read.
     pub(crate) fn authorize_principal(
         &self,
         ctx: &RequestContext,
@@ -815,13 +827,13 @@ impl S3 {
         bucket: Option<&str>,
         key: Option<&str>,
         version: Option<&str>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<BucketRecord>> {
         let Some(principal) = ctx
             .principal
             .as_deref()
             .filter(|_| skyport_authref::applies(ctx))
         else {
-            return Ok(());
+            return Ok(None);
         };
         let record = bucket.and_then(|b| self.bucket(b).ok());
         // An account's root user has every right in its own account's buckets (IAM does not
@@ -830,7 +842,7 @@ impl S3 {
             .as_ref()
             .map_or(principal.account.as_str(), |b| b.account.as_str());
         if skyport_authref::is_owners_root(principal, owner) {
-            return Ok(());
+            return Ok(record);
         }
         // The request's members as the SDK model names them (what the authorization reference reads).
         let mut input: Vec<(&str, &str)> = Vec::with_capacity(8);
@@ -901,7 +913,8 @@ impl S3 {
             } else {
                 S3Error::PolicyDenied(e.message)
             }
-        })
+        })?;
+        Ok(record)
     }
 
     /// The policy statements the ACLs amount to for a signed caller of `account` ("How Amazon S3
