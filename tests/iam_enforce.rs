@@ -82,6 +82,50 @@ fn code<E: ProvideErrorMetadata, R: std::fmt::Debug>(
     (err.code().unwrap_or("-").to_owned(), status)
 }
 
+/// A new access key of the user `name`, and the SDK configuration that signs with it.
+async fn access_key(
+    endpoint: &str,
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+) -> (aws_sdk_iam::types::AccessKey, aws_config::SdkConfig) {
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let config = config(endpoint, key.access_key_id(), key.secret_access_key(), None).await;
+    (key, config)
+}
+
+/// Creates the managed policy `name` with `document`; its ARN.
+async fn managed_policy(iam: &aws_sdk_iam::Client, name: &str, document: &str) -> String {
+    iam.create_policy()
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+/// Creates `bucket` holding the object `k` with `body`.
+async fn bucket_with_object(s3: &aws_sdk_s3::Client, bucket: &str, body: &'static [u8]) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(bucket)
+        .key("k")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(body))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn root_test_credentials_are_verified() {
     let skyport = enforcing();
@@ -211,21 +255,7 @@ async fn iam_user_keys_and_sts_credentials_are_verified() {
         .send()
         .await
         .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name("app")
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let user = config(
-        &endpoint,
-        key.access_key_id(),
-        key.secret_access_key(),
-        None,
-    )
-    .await;
+    let (key, user) = access_key(&endpoint, &iam, "app").await;
     let me = aws_sdk_sts::Client::new(&user)
         .get_caller_identity()
         .send()
@@ -432,15 +462,7 @@ async fn user_with_policy(
         .send()
         .await
         .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    config(endpoint, key.access_key_id(), key.secret_access_key(), None).await
+    access_key(endpoint, iam, name).await.1
 }
 
 /// A user with no policies of its own, who may assume the roles `role_with_policy` makes (their
@@ -1011,17 +1033,7 @@ async fn documented_evaluation_cases_agree_live_and_in_the_simulator() {
     for case in &cases {
         let user = user_with_policy(&endpoint, &iam, case.name, case.policy).await;
         if let Some(boundary) = case.boundary {
-            let arn = iam
-                .create_policy()
-                .policy_name(format!("{}-boundary", case.name))
-                .policy_document(boundary)
-                .send()
-                .await
-                .unwrap()
-                .policy
-                .unwrap()
-                .arn
-                .unwrap();
+            let arn = managed_policy(&iam, &format!("{}-boundary", case.name), boundary).await;
             iam.put_user_permissions_boundary()
                 .user_name(case.name)
                 .permissions_boundary(arn)
@@ -1306,14 +1318,7 @@ async fn cross_account_access_needs_both_sides_and_roles_need_their_trust_policy
     // Account 000000000000 owns a bucket and a queue; account 111111111111's root and users ask.
     let owner = config(&endpoint, "test", "test", None).await;
     let s3 = aws_sdk_s3::Client::new(&owner);
-    s3.create_bucket().bucket("shared").send().await.unwrap();
-    s3.put_object()
-        .bucket("shared")
-        .key("k")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v"))
-        .send()
-        .await
-        .unwrap();
+    bucket_with_object(&s3, "shared", b"v").await;
     let queue_url = aws_sdk_sqs::Client::new(&owner)
         .create_queue()
         .queue_name("shared-q")
@@ -1479,4 +1484,143 @@ async fn cross_account_access_needs_both_sides_and_roles_need_their_trust_policy
         (code.as_str(), text.as_str()),
         ("AccessDenied", "Roles may not be assumed by root accounts.")
     );
+}
+
+/// Pins the caches behind every request (a key's secret and owner, a principal's compiled policies:
+/// kept while IAM's state is unchanged): each change to a user's policies or keys applies to the
+/// very next request, through S3 (which verifies its own signatures) and the gateway (STS).
+#[tokio::test]
+async fn policy_and_key_changes_apply_to_the_next_request() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    let s3 = aws_sdk_s3::Client::new(&root);
+    bucket_with_object(&s3, "cached", b"x").await;
+    let iam = aws_sdk_iam::Client::new(&root);
+    let allow = |action: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"arn:aws:s3:::cached/*"}}]}}"#
+        )
+    };
+    iam.create_user().user_name("u").send().await.unwrap();
+    let inline = |document: String| {
+        iam.put_user_policy()
+            .user_name("u")
+            .policy_name("inline")
+            .policy_document(document)
+            .send()
+    };
+    inline(allow("s3:GetObject")).await.unwrap();
+    let (key, user) = access_key(&endpoint, &iam, "u").await;
+    let (s3_user, sts_user) = (
+        aws_sdk_s3::Client::new(&user),
+        aws_sdk_sts::Client::new(&user),
+    );
+    let get = || s3_user.get_object().bucket("cached").key("k").send();
+    let denied = |result| message(result).0 == "AccessDenied";
+    // Twice: the second request is served from the caches.
+    get().await.unwrap();
+    get().await.unwrap();
+
+    // The inline policy changed.
+    inline(allow("s3:PutObject")).await.unwrap();
+    assert!(denied(get().await));
+
+    // A managed policy attached, its default version changed, detached.
+    let arn = managed_policy(&iam, "reader", &allow("s3:GetObject")).await;
+    iam.attach_user_policy()
+        .user_name("u")
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    get().await.unwrap();
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(allow("s3:PutObject"))
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(denied(get().await));
+    iam.set_default_policy_version()
+        .policy_arn(&arn)
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    get().await.unwrap();
+    iam.detach_user_policy()
+        .user_name("u")
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(denied(get().await));
+
+    // A group's policy: joining grants, leaving takes it away.
+    iam.create_group()
+        .group_name("readers")
+        .send()
+        .await
+        .unwrap();
+    iam.put_group_policy()
+        .group_name("readers")
+        .policy_name("read")
+        .policy_document(allow("s3:GetObject"))
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .group_name("readers")
+        .user_name("u")
+        .send()
+        .await
+        .unwrap();
+    get().await.unwrap();
+    iam.remove_user_from_group()
+        .group_name("readers")
+        .user_name("u")
+        .send()
+        .await
+        .unwrap();
+    assert!(denied(get().await));
+
+    // The key made inactive, active again, then deleted.
+    inline(allow("s3:GetObject")).await.unwrap();
+    // S3 and the gateway (STS) verify the key, or refuse it as unknown.
+    let accepted = async || {
+        get().await.unwrap();
+        sts_user.get_caller_identity().send().await.unwrap();
+    };
+    let refused = async || {
+        assert_eq!(code(get().await), ("InvalidAccessKeyId".to_owned(), 403));
+        assert_eq!(
+            code(sts_user.get_caller_identity().send().await),
+            ("InvalidClientTokenId".to_owned(), 403)
+        );
+    };
+    let status = |status| {
+        iam.update_access_key()
+            .user_name("u")
+            .access_key_id(key.access_key_id())
+            .status(status)
+            .send()
+    };
+    accepted().await;
+    status(aws_sdk_iam::types::StatusType::Inactive)
+        .await
+        .unwrap();
+    refused().await;
+    status(aws_sdk_iam::types::StatusType::Active)
+        .await
+        .unwrap();
+    accepted().await;
+    iam.delete_access_key()
+        .user_name("u")
+        .access_key_id(key.access_key_id())
+        .send()
+        .await
+        .unwrap();
+    refused().await;
 }

@@ -56,12 +56,20 @@ impl Template {
     }
 
     /// The template with every variable replaced by `value(name)`; `None` if one has no value.
-    pub(crate) fn fill(&self, value: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-        let mut out = String::new();
+    /// Filled into one buffer of the final length.
+    pub(crate) fn fill<'v>(&self, value: &dyn Fn(&str) -> Option<&'v str>) -> Option<String> {
+        let mut len = 0;
+        for piece in &self.pieces {
+            len += match piece {
+                Piece::Text(t) => t.len(),
+                Piece::Var(v) => value(v)?.len(),
+            };
+        }
+        let mut out = String::with_capacity(len);
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Var(v) => out.push_str(&value(v)?),
+                Piece::Var(v) => out.push_str(value(v)?),
             }
         }
         Some(out)
@@ -126,9 +134,9 @@ mod tests {
         );
         assert!(t.has_var("Partition"));
         let arn = t.fill(&|v| match v {
-            "Partition" => Some("aws".into()),
-            "BucketName" => Some("b".into()),
-            "ObjectName" => Some("dir/k".into()),
+            "Partition" => Some("aws"),
+            "BucketName" => Some("b"),
+            "ObjectName" => Some("dir/k"),
             _ => None,
         });
         assert_eq!(arn.as_deref(), Some("arn:aws:s3:::b/dir/k"));

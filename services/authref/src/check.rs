@@ -7,6 +7,8 @@
 //! other accounts (whose resource-based policies must grant it) and for `sts:AssumeRole` (which AWS
 //! refuses the root user).
 
+use std::borrow::Cow;
+
 use skyport_core::bus::{AccessQuery, Principal};
 use skyport_core::{AwsError, RequestContext};
 
@@ -58,21 +60,22 @@ pub fn arn_account(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
-/// The global condition keys of the request AWS sets for every call.
-pub fn global_context(ctx: &RequestContext) -> Vec<(&'static str, String)> {
-    let mut keys = vec![
-        ("aws:RequestedRegion", ctx.region.clone()),
-        (
-            "aws:SecureTransport",
-            (ctx.scheme == skyport_core::context::Scheme::Https).to_string(),
-        ),
-        (
-            "aws:CurrentTime",
-            skyport_core::timefmt::iso8601_seconds(ctx.received_at),
-        ),
-    ];
+/// The global condition keys of the request AWS sets for every call (borrowed from the request
+/// where they can be).
+pub fn global_context(ctx: &RequestContext) -> Vec<(&'static str, Cow<'_, str>)> {
+    let mut keys = Vec::with_capacity(5);
+    keys.push(("aws:RequestedRegion", Cow::Borrowed(ctx.region.as_str())));
+    let secure = ctx.scheme == skyport_core::context::Scheme::Https;
+    keys.push((
+        "aws:SecureTransport",
+        Cow::Borrowed(if secure { "true" } else { "false" }),
+    ));
+    keys.push((
+        "aws:CurrentTime",
+        Cow::Owned(skyport_core::timefmt::iso8601_seconds(ctx.received_at)),
+    ));
     if let Some(client) = ctx.client {
-        keys.push(("aws:SourceIp", client.ip().to_string()));
+        keys.push(("aws:SourceIp", Cow::Owned(client.ip().to_string())));
     }
     keys
 }
@@ -138,20 +141,19 @@ pub fn check_with(
     let root = is_root(principal);
     let mut context = Vec::new();
     for requirement in &needed {
-        let star = ["*".to_owned()];
-        let resources: &[String] = if requirement.resources.is_empty() {
-            &star
-        } else {
-            &requirement.resources
-        };
-        for arn in resources {
+        // No resources: the action on "*".
+        let star = requirement.resources.is_empty().then_some("*");
+        for arn in star
+            .into_iter()
+            .chain(requirement.resources.iter().map(String::as_str))
+        {
             let resource_account = resource.map(|r| r.account).or_else(|| arn_account(arn));
             if root && !root_needs_evaluation(principal, &requirement.action, resource_account) {
                 continue;
             }
             if context.is_empty() {
                 context = global_context(ctx);
-                context.push(("aws:userid", principal.user_id.clone()));
+                context.push(("aws:userid", Cow::Borrowed(principal.user_id.as_str())));
             }
             let verdict = authorizer.authorize(&AccessQuery {
                 principal,

@@ -1,5 +1,6 @@
 //! From an operation and its inputs to the actions and resource ARNs it needs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -383,16 +384,16 @@ impl Ctx<'_> {
         let mut index = vec![0usize; choices.len()];
         loop {
             let chosen: Vec<&Assign> = index.iter().zip(&choices).map(|(i, c)| &c[*i]).collect();
-            let value = |name: &str| -> Option<String> {
+            let value = |name: &str| -> Option<&str> {
                 chosen
                     .iter()
                     .flat_map(|a| a.iter())
                     .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-                    .or_else(|| match name {
-                        "Partition" => Some(self.scope.partition.to_string()),
-                        "Region" => Some(self.scope.region.to_string()),
-                        "Account" => Some(account.clone()),
+                    .map(|(_, v)| v.as_str())
+                    .or(match name {
+                        "Partition" => Some(self.scope.partition),
+                        "Region" => Some(self.scope.region),
+                        "Account" => Some(account.as_ref()),
                         _ => None,
                     })
             };
@@ -476,7 +477,7 @@ impl Ctx<'_> {
         service: &Service,
         template: &crate::arn::Template,
         inputs: &dyn Inputs,
-    ) -> String {
+    ) -> Cow<'_, str> {
         let target = Target {
             service,
             template,
@@ -490,8 +491,8 @@ impl Ctx<'_> {
                     .into_iter()
                     .next()
                     .and_then(|a| a.into_iter().find(|(k, _)| k == "Account"))
-                    .map(|(_, v)| v)
+                    .map(|(_, v)| Cow::Owned(v))
             })
-            .unwrap_or_else(|| self.scope.account.to_string())
+            .unwrap_or(Cow::Borrowed(self.scope.account))
     }
 }

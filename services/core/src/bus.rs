@@ -301,7 +301,7 @@ pub struct AccessQuery<'a> {
     /// The resource's own policy (an S3 bucket policy), which can grant or deny too.
     pub resource_policy: Option<&'a str>,
     /// Global condition keys of the request (`aws:SourceIp`, `aws:SecureTransport`, ...).
-    pub context: &'a [(&'static str, String)],
+    pub context: &'a [(&'static str, std::borrow::Cow<'a, str>)],
 }
 
 /// IAM's answer.

@@ -16,7 +16,7 @@ use skyport_wire::{ApiError, Endpoint, Handler, Model, Operation, Value};
 use crate::document;
 use crate::roles::{View, role_out};
 use crate::shapes::{self, IamApi};
-use crate::state::{GroupRec, RoleRec, UserRec};
+use crate::state::{GroupRec, KeyRec, RoleRec, UserRec};
 use crate::util::truncated;
 
 skyport_wire::static_model!(MODEL, skyport_wire::embedded::IAM);
@@ -123,12 +123,17 @@ pub fn model() -> &'static Model {
 #[derive(Debug, Clone)]
 pub struct Iam {
     pub(crate) store: Store,
+    /// Access keys' records as last read (`None`: unknown), checked on every signed request.
+    pub(crate) keys: std::sync::Arc<crate::cache::StoreCache<Option<std::sync::Arc<KeyRec>>>>,
 }
 
 impl Iam {
     /// AWS Identity and Access Management keeping its state in `store`.
     pub fn new(store: Store) -> Iam {
-        Iam { store }
+        Iam {
+            store,
+            keys: std::sync::Arc::default(),
+        }
     }
 
     /// The state store.

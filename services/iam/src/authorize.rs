@@ -2,8 +2,9 @@
 //! a verified signature (a user's inline and attached policies and those of its groups, or the role's
 //! of a role session; the permissions boundary of either), the resource's own policy when the service
 //! has one (S3 bucket policies), decided by `skyport-policy` with AWS's evaluation logic and worded
-//! as AWS words denials. Documents are compiled once per distinct set and kept in a small cache, so a
-//! request costs the store reads of its principal plus one evaluation.
+//! as AWS words denials. Documents are compiled once per distinct set and kept in a small cache, and
+//! a principal's set is kept until IAM's state next changes, so a request costs one evaluation and
+//! no store read.
 //!
 //! Soft mode (`IAM_SOFT_MODE=1`) evaluates and logs every decision but allows the request, and keeps
 //! what would have been denied per principal for `GET /_skyport/iam/denials` ([`IamAuthorizer::denials`]),
@@ -22,6 +23,7 @@ use skyport_policy::{
 };
 
 use crate::Iam;
+use crate::cache::StoreCache;
 use crate::state::{GroupRec, RoleRec, UserRec};
 
 /// The action whose resource-based policy (the role's trust policy) is required.
@@ -56,9 +58,9 @@ pub struct IamAuthorizer {
     iam: Iam,
     soft: bool,
     compiled: Mutex<HashMap<u64, Arc<Compiled>>>,
-    /// Per principal ARN: the IAM store's generation when it was looked up, its compiled policies
-    /// (`None`: it no longer exists) and, for a role session, its role's full ARN.
-    principals: Mutex<HashMap<String, (u64, Option<PrincipalPolicies>)>>,
+    /// Per principal ARN: its compiled policies (`None`: it no longer exists) and, for a role
+    /// session, its role's full ARN, as of IAM's last write.
+    principals: StoreCache<Option<PrincipalPolicies>>,
     resource_policies: Mutex<HashMap<u64, Option<Arc<Policy>>>>,
     /// Role sessions' session policies, compiled (keyed by the list and IAM's store generation).
     sessions: Mutex<HashMap<u64, Arc<Vec<Policy>>>>,
@@ -113,7 +115,7 @@ impl IamAuthorizer {
             iam,
             soft,
             compiled: Mutex::new(HashMap::new()),
-            principals: Mutex::new(HashMap::new()),
+            principals: StoreCache::default(),
             resource_policies: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             denials: Mutex::new(BTreeMap::new()),
@@ -225,19 +227,9 @@ impl IamAuthorizer {
     /// The compiled policies of `principal` and, for a role session, its role's full ARN; read from
     /// the store again only when IAM's state changed since the last time.
     fn policies_of(&self, principal: &Principal) -> Option<PrincipalPolicies> {
-        let generation = self.iam.store.generation();
-        if let Some((at, found)) = lock(&self.principals).get(principal.arn())
-            && *at == generation
-        {
-            return found.clone();
-        }
-        let found = self.read_policies(principal);
-        let mut cache = lock(&self.principals);
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
-        }
-        cache.insert(principal.arn().to_owned(), (generation, found.clone()));
-        found
+        self.principals.get(&self.iam.store, principal.arn(), || {
+            self.read_policies(principal)
+        })
     }
 
     fn read_policies(&self, principal: &Principal) -> Option<PrincipalPolicies> {
@@ -317,17 +309,24 @@ impl IamAuthorizer {
         };
         // A federated user has its federating user's policies, limited by its session policies
         // (none passed: no permissions); a root federator's are everything.
-        let policies_of = match (principal.kind(), &query.principal.federated_by) {
-            (PrincipalKind::FederatedUser, Some(by)) => Principal::from_arn(by),
+        let federator = match (principal.kind(), &query.principal.federated_by) {
+            (PrincipalKind::FederatedUser, Some(by)) => Some(Principal::from_arn(by)),
             (PrincipalKind::FederatedUser, None) => {
                 // Minted before federating users were kept: not evaluated.
                 return (true, None, "federated user (not evaluated)".to_owned());
             }
-            _ => Some(principal.clone()),
+            _ => None,
         };
-        let federated = *principal.kind() == PrincipalKind::FederatedUser;
-        let Some((compiled, role_arn)) = policies_of.as_ref().and_then(|p| self.policies_of(p))
-        else {
+        let federated = federator.is_some();
+        // A root federator's federated users may do everything their session policies allow.
+        let everything = federator
+            .as_ref()
+            .is_some_and(|f| f.as_ref().is_some_and(|p| *p.kind() == PrincipalKind::Root));
+        let policies = match &federator {
+            Some(federator) => federator.as_ref().and_then(|p| self.policies_of(p)),
+            None => self.policies_of(&principal),
+        };
+        let Some((compiled, role_arn)) = policies else {
             let message = format!(
                 "User: {} is not authorized to perform: {} because the principal no longer exists",
                 principal.arn(),
@@ -360,10 +359,6 @@ impl IamAuthorizer {
         let resource_account = query
             .resource_account
             .or(stored.as_ref().map(|d| d.account.as_str()));
-        let everything = federated
-            && policies_of
-                .as_ref()
-                .is_some_and(|p| *p.kind() == PrincipalKind::Root);
         let identity: &[Policy] = if everything {
             std::slice::from_ref(allow_all())
         } else {
@@ -392,7 +387,7 @@ impl IamAuthorizer {
             ctx = ctx.with_resource_account(account);
         }
         for (key, value) in query.context {
-            ctx = ctx.with_key(key, value);
+            ctx = ctx.with_key(*key, value.as_ref());
         }
         let decision = if federated && session.as_ref().is_none_or(|s| s.is_empty()) {
             // GetFederationToken without a session policy: the session has no permissions.

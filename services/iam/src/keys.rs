@@ -2,7 +2,10 @@
 //!
 //! Key ids are minted with [`skyport_core::access_key::mint`] and the `LKIA` prefix, so they encode
 //! the user's account: a request signed with one acts in that account without any lookup. The key
-//! record (keyed by the id alone) names the owner, so [`KeyDirectory::principal`] is one read.
+//! record (keyed by the id alone) names the owner, so [`KeyDirectory::principal`] is one read, and
+//! none while IAM's state is unchanged (the records of keys in use are kept).
+
+use std::sync::Arc;
 
 use skyport_core::RequestContext;
 use skyport_core::access_key;
@@ -247,40 +250,48 @@ fn owned_key(
     Ok(rec.ok_or_else(|| key_not_found(id)))
 }
 
+impl Iam {
+    /// The record of an active key IAM issued, for every signed request: read from the store only
+    /// when IAM's state changed since the key was last looked up.
+    fn active_key(&self, access_key_id: &str) -> Option<Arc<KeyRec>> {
+        if !access_key_id.starts_with(KEY_PREFIX) {
+            return None;
+        }
+        let rec = self.keys.get(&self.store, access_key_id, || {
+            match self.key_record(access_key_id) {
+                Ok(rec) => rec.map(Arc::new),
+                Err(e) => {
+                    tracing::warn!(key = access_key_id, "reading an access key: {}", e.message);
+                    None
+                }
+            }
+        })?;
+        (rec.status == "Active").then_some(rec)
+    }
+}
+
 impl KeyDirectory for Iam {
     fn principal(&self, access_key_id: &str) -> Option<KeyPrincipal> {
-        let rec = match self.key_record(access_key_id) {
-            Ok(rec) => rec?,
-            Err(e) => {
-                tracing::warn!(key = access_key_id, "reading an access key: {}", e.message);
-                return None;
-            }
-        };
-        (rec.status == "Active").then_some(KeyPrincipal {
-            account: rec.account,
-            arn: rec.user_arn,
-            user_id: rec.user_id,
+        let rec = self.active_key(access_key_id)?;
+        Some(KeyPrincipal {
+            account: rec.account.clone(),
+            arn: rec.user_arn.clone(),
+            user_id: rec.user_id.clone(),
         })
     }
 }
 
 impl CredentialDirectory for Iam {
     fn signing_secret(&self, access_key_id: &str) -> Option<SigningSecret> {
-        let rec = match self.key_record(access_key_id) {
-            Ok(rec) => rec?,
-            Err(e) => {
-                tracing::warn!(key = access_key_id, "reading an access key: {}", e.message);
-                return None;
-            }
-        };
-        (rec.status == "Active").then_some(SigningSecret {
-            secret: rec.secret,
+        let rec = self.active_key(access_key_id)?;
+        Some(SigningSecret {
+            secret: rec.secret.clone(),
             session_token: None,
             expires: None,
             principal: Principal {
-                account: rec.account,
-                arn: rec.user_arn,
-                user_id: rec.user_id,
+                account: rec.account.clone(),
+                arn: rec.user_arn.clone(),
+                user_id: rec.user_id.clone(),
                 session_policies: Vec::new(),
                 federated_by: None,
             },

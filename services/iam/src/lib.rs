@@ -13,6 +13,7 @@
 mod account;
 mod api;
 mod authorize;
+mod cache;
 mod document;
 mod entity;
 mod groups;

@@ -298,7 +298,7 @@ impl Condition {
     }
 
     /// Whether the condition holds; `None` when a policy variable in it is unresolved.
-    pub(crate) fn holds(&self, ctx: &RequestContext) -> Option<bool> {
+    pub(crate) fn holds(&self, ctx: &RequestContext<'_>) -> Option<bool> {
         for clause in &self.clauses {
             if !clause.holds(ctx)? {
                 return Some(false);
@@ -314,14 +314,14 @@ impl Condition {
 }
 
 impl Clause {
-    fn holds(&self, ctx: &RequestContext) -> Option<bool> {
+    fn holds(&self, ctx: &RequestContext<'_>) -> Option<bool> {
         if self.has_vars
             && let Test::Text(patterns) = &self.test
             && !patterns.iter().all(|p| p.resolvable(ctx))
         {
             return None;
         }
-        let values: &[String] = ctx.get_lower(&self.key).map_or(&[], |v| v.values());
+        let values = ctx.values_lower(&self.key);
         if let Test::Null(want_absent) = self.test {
             return Some(values.is_empty() == want_absent);
         }
@@ -333,14 +333,14 @@ impl Clause {
             });
         }
         Some(match self.qualifier {
-            Qualifier::None => values.iter().any(|v| self.matches(v, ctx)) != self.negated,
-            Qualifier::ForAnyValue => values.iter().any(|v| self.matches(v, ctx) != self.negated),
-            Qualifier::ForAllValues => values.iter().all(|v| self.matches(v, ctx) != self.negated),
+            Qualifier::None => values.any(|v| self.matches(v, ctx)) != self.negated,
+            Qualifier::ForAnyValue => values.any(|v| self.matches(v, ctx) != self.negated),
+            Qualifier::ForAllValues => values.all(|v| self.matches(v, ctx) != self.negated),
         })
     }
 
     /// Whether one request value matches one of the policy's values (positive sense).
-    fn matches(&self, value: &str, ctx: &RequestContext) -> bool {
+    fn matches(&self, value: &str, ctx: &RequestContext<'_>) -> bool {
         match &self.test {
             Test::Text(patterns) => patterns
                 .iter()

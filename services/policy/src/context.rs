@@ -3,14 +3,14 @@
 //! logic", "Processing the request context"; "IAM JSON policy elements: Condition", "The request
 //! context").
 //!
-//! Condition keys are case-insensitive: they are stored lower case. A key holds one value or a
-//! list of values (multivalued keys such as `aws:TagKeys`, matched with `ForAllValues:` or
-//! `ForAnyValue:`). [`RequestContext::new`] fills in the keys AWS derives from the principal:
-//! `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType` and, for IAM users,
-//! `aws:username`; callers add the others (`aws:userid`, `aws:SourceIp`, `aws:PrincipalTag/...`,
-//! `aws:CurrentTime`, ...).
+//! Condition keys are case-insensitive. A key holds one value or a list of values (multivalued
+//! keys such as `aws:TagKeys`, matched with `ForAllValues:` or `ForAnyValue:`). The keys AWS
+//! derives from the principal are answered from it: `aws:PrincipalArn`, `aws:PrincipalAccount`,
+//! `aws:PrincipalType` and, for IAM users, `aws:username`; callers add the others (`aws:userid`,
+//! `aws:SourceIp`, `aws:PrincipalTag/...`, `aws:CurrentTime`, ...), borrowed where they can be, so
+//! a context per request costs next to no allocation.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 use crate::pattern::Resolve;
 
@@ -160,75 +160,145 @@ impl ContextValue {
     }
 }
 
-/// Everything evaluation knows about one request.
+/// A condition key's value as the request context holds it: borrowed from the caller where it can
+/// be, or explicitly absent (a derived key removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    principal: Principal,
-    action: String,
-    resource: String,
-    resource_account: Option<String>,
-    keys: HashMap<String, ContextValue>,
+enum Held<'a> {
+    Single(Cow<'a, str>),
+    Multi(Vec<String>),
+    Absent,
 }
 
-impl RequestContext {
+/// The values of a condition key in the request, for matching.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Values<'v> {
+    One(&'v str),
+    Many(&'v [String]),
+}
+
+impl<'v> Values<'v> {
+    const NONE: Values<'static> = Values::Many(&[]);
+
+    pub(crate) fn is_empty(self) -> bool {
+        matches!(self, Values::Many([]))
+    }
+
+    pub(crate) fn any(self, mut f: impl FnMut(&'v str) -> bool) -> bool {
+        match self {
+            Values::One(v) => f(v),
+            Values::Many(vs) => vs.iter().any(|v| f(v)),
+        }
+    }
+
+    pub(crate) fn all(self, mut f: impl FnMut(&'v str) -> bool) -> bool {
+        match self {
+            Values::One(v) => f(v),
+            Values::Many(vs) => vs.iter().all(|v| f(v)),
+        }
+    }
+}
+
+/// The keys AWS derives from the principal, answered from it when asked (unless set or removed).
+const DERIVED: [&str; 5] = [
+    "aws:principaltype",
+    "aws:principalarn",
+    "aws:principalaccount",
+    "aws:username",
+    "aws:principalservicename",
+];
+
+/// Everything evaluation knows about one request. The action, resource and condition values are
+/// borrowed from the caller where they are given as `&'a str`, so building a context per request
+/// copies nothing but the keys given in other than lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext<'a> {
+    principal: Principal,
+    action: Cow<'a, str>,
+    resource: Cow<'a, str>,
+    resource_account: Option<Cow<'a, str>>,
+    /// The keys set, by name (ASCII names as given, others lower case; see [`same_key`]); few
+    /// enough that a list is quicker than a map.
+    keys: Vec<(Cow<'a, str>, Held<'a>)>,
+}
+
+/// Whether two key names, each as held (ASCII as given, others lower-cased) or lower case, name
+/// the same key.
+fn same_key(a: &str, b: &str) -> bool {
+    // ASCII names compare without regard to ASCII case, which is comparing them lower-cased; a
+    // non-ASCII name is lower-cased already, and its other bytes compare exactly.
+    a.eq_ignore_ascii_case(b)
+}
+
+/// A key name as held: ASCII as given, anything else lower-cased (Unicode's lower case, as the
+/// policy's keys are).
+fn held_name<'a>(key: impl Into<Cow<'a, str>>) -> Cow<'a, str> {
+    let key = key.into();
+    if key.is_ascii() {
+        key
+    } else {
+        Cow::Owned(key.to_lowercase())
+    }
+}
+
+impl<'a> RequestContext<'a> {
     /// The context of `principal` performing `action` (`service:Action`) on `resource` (an ARN, or
     /// `*` for actions without a resource). The resource is taken to be in the principal's account
     /// until [`RequestContext::with_resource_account`] says otherwise.
-    pub fn new(principal: Principal, action: &str, resource: &str) -> RequestContext {
-        let mut ctx = RequestContext {
+    pub fn new(
+        principal: Principal,
+        action: impl Into<Cow<'a, str>>,
+        resource: impl Into<Cow<'a, str>>,
+    ) -> RequestContext<'a> {
+        RequestContext {
             principal,
-            action: action.to_string(),
-            resource: resource.to_string(),
+            action: action.into(),
+            resource: resource.into(),
             resource_account: None,
-            keys: HashMap::with_capacity(16),
-        };
-        let p = &ctx.principal;
-        let mut derived: Vec<(&str, String)> = Vec::new();
-        let principal_type = match &p.kind {
-            PrincipalKind::Root => Some("Account"),
-            PrincipalKind::User => Some("User"),
-            PrincipalKind::Role | PrincipalKind::AssumedRole { .. } => Some("AssumedRole"),
-            PrincipalKind::FederatedUser => Some("FederatedUser"),
-            PrincipalKind::Anonymous => Some("Anonymous"),
-            PrincipalKind::Service => None,
-        };
-        if let Some(t) = principal_type {
-            derived.push(("aws:principaltype", t.to_string()));
+            keys: Vec::with_capacity(8),
         }
-        if p.in_account() {
+    }
+
+    /// The key AWS derives from the principal (`aws:PrincipalArn`, `aws:PrincipalAccount`,
+    /// `aws:PrincipalType`, `aws:username` for IAM users, `aws:PrincipalServiceName`), by its
+    /// lower-case name.
+    fn derived(&self, lower: &str) -> Option<&str> {
+        let p = &self.principal;
+        match lower {
+            "aws:principaltype" => match &p.kind {
+                PrincipalKind::Root => Some("Account"),
+                PrincipalKind::User => Some("User"),
+                PrincipalKind::Role | PrincipalKind::AssumedRole { .. } => Some("AssumedRole"),
+                PrincipalKind::FederatedUser => Some("FederatedUser"),
+                PrincipalKind::Anonymous => Some("Anonymous"),
+                PrincipalKind::Service => None,
+            },
             // For a role session, aws:PrincipalArn is the role's ARN, not the session's.
-            let arn = p.role_arn().unwrap_or(&p.arn).to_string();
-            derived.push(("aws:principalarn", arn));
-            derived.push(("aws:principalaccount", p.account.clone()));
+            "aws:principalarn" if p.in_account() => Some(p.role_arn().unwrap_or(&p.arn)),
+            "aws:principalaccount" if p.in_account() => Some(&p.account),
+            "aws:username" if p.kind == PrincipalKind::User => p.arn.rsplit('/').next(),
+            "aws:principalservicename" if p.kind == PrincipalKind::Service => Some(&p.arn),
+            _ => None,
         }
-        if p.kind == PrincipalKind::User
-            && let Some(name) = p.arn.rsplit('/').next()
-        {
-            derived.push(("aws:username", name.to_string()));
-        }
-        if p.kind == PrincipalKind::Service {
-            derived.push(("aws:principalservicename", p.arn.clone()));
-        }
-        for (k, v) in derived {
-            ctx.keys.insert(k.to_string(), ContextValue::Single(v));
-        }
-        ctx
     }
 
     /// The account that owns the resource (for cross-account evaluation).
-    pub fn with_resource_account(mut self, account: &str) -> RequestContext {
-        self.resource_account = Some(account.to_string());
+    pub fn with_resource_account(mut self, account: impl Into<Cow<'a, str>>) -> RequestContext<'a> {
+        self.resource_account = Some(account.into());
         self
     }
 
     /// Adds (or replaces) a single-valued condition key.
-    pub fn with_key(mut self, key: &str, value: &str) -> RequestContext {
-        self.set(key, ContextValue::Single(value.to_string()));
+    pub fn with_key(
+        mut self,
+        key: impl Into<Cow<'a, str>>,
+        value: impl Into<Cow<'a, str>>,
+    ) -> RequestContext<'a> {
+        self.hold(held_name(key), Held::Single(value.into()));
         self
     }
 
     /// Adds (or replaces) a multivalued condition key.
-    pub fn with_values<S: AsRef<str>>(mut self, key: &str, values: &[S]) -> RequestContext {
+    pub fn with_values<S: AsRef<str>>(mut self, key: &str, values: &[S]) -> RequestContext<'a> {
         let values = values.iter().map(|v| v.as_ref().to_string()).collect();
         self.set(key, ContextValue::Multi(values));
         self
@@ -236,22 +306,58 @@ impl RequestContext {
 
     /// Sets a condition key (names are case-insensitive).
     pub fn set(&mut self, key: &str, value: ContextValue) {
-        self.keys.insert(key.to_lowercase(), value);
+        let held = match value {
+            ContextValue::Single(v) => Held::Single(Cow::Owned(v)),
+            ContextValue::Multi(v) => Held::Multi(v),
+        };
+        self.hold(held_name(key.to_owned()), held);
+    }
+
+    fn hold(&mut self, name: Cow<'a, str>, value: Held<'a>) {
+        match self.keys.iter_mut().find(|(k, _)| same_key(k, &name)) {
+            Some((_, held)) => *held = value,
+            None => self.keys.push((name, value)),
+        }
     }
 
     /// Removes a condition key.
     pub fn remove(&mut self, key: &str) {
-        self.keys.remove(&key.to_lowercase());
+        let lower = key.to_lowercase();
+        self.keys.retain(|(k, _)| !same_key(k, &lower));
+        if DERIVED.contains(&lower.as_str()) {
+            self.keys.push((Cow::Owned(lower), Held::Absent));
+        }
     }
 
     /// A condition key's value (names are case-insensitive).
-    pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        self.keys.get(&key.to_lowercase())
+    pub fn get(&self, key: &str) -> Option<ContextValue> {
+        let lower = key.to_lowercase();
+        match self.held(&lower) {
+            Some(Held::Single(v)) => Some(ContextValue::Single(v.to_string())),
+            Some(Held::Multi(vs)) => Some(ContextValue::Multi(vs.clone())),
+            Some(Held::Absent) => None,
+            None => self
+                .derived(&lower)
+                .map(|v| ContextValue::Single(v.to_owned())),
+        }
     }
 
-    /// A condition key's value by its lower-case name (no allocation).
-    pub(crate) fn get_lower(&self, key: &str) -> Option<&ContextValue> {
-        self.keys.get(key)
+    /// The key set under the lower-case name `lower`, if any.
+    fn held(&self, lower: &str) -> Option<&Held<'a>> {
+        self.keys
+            .iter()
+            .find(|(k, _)| same_key(k, lower))
+            .map(|(_, v)| v)
+    }
+
+    /// A condition key's values by its lower-case name (no allocation); none when absent.
+    pub(crate) fn values_lower(&self, lower: &str) -> Values<'_> {
+        match self.held(lower) {
+            Some(Held::Single(v)) => Values::One(v),
+            Some(Held::Multi(vs)) => Values::Many(vs),
+            Some(Held::Absent) => Values::NONE,
+            None => self.derived(lower).map_or(Values::NONE, Values::One),
+        }
     }
 
     /// Who makes the request.
@@ -282,12 +388,12 @@ impl RequestContext {
     }
 }
 
-impl Resolve for RequestContext {
+impl Resolve for RequestContext<'_> {
     fn var(&self, key: &str) -> Option<&str> {
         // Multivalued keys cannot be used as variables.
-        match self.keys.get(key)? {
-            ContextValue::Single(v) => Some(v),
-            ContextValue::Multi(_) => None,
+        match self.values_lower(key) {
+            Values::One(v) => Some(v),
+            Values::Many(_) => None,
         }
     }
 }
@@ -322,7 +428,7 @@ mod tests {
             .with_key("aws:SourceIp", "10.0.0.1");
         assert_eq!(
             ctx.get("AWS:USERNAME"),
-            Some(&ContextValue::Single("alice".into()))
+            Some(ContextValue::Single("alice".into()))
         );
         assert_eq!(ctx.get("aws:sourceip").map(|v| v.values().len()), Some(1));
         assert_eq!(ctx.var("aws:principalaccount"), Some("111122223333"));

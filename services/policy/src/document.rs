@@ -207,7 +207,7 @@ impl Statement {
     /// has no value).
     pub(crate) fn applies(
         &self,
-        ctx: &crate::context::RequestContext,
+        ctx: &crate::context::RequestContext<'_>,
         caller: &Caller<'_>,
     ) -> Option<PrincipalMatch> {
         let action = ctx.action();

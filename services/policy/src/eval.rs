@@ -175,7 +175,7 @@ type Found<'p> = Option<(StatementRef<'p>, PrincipalMatch)>;
 fn scan<'p>(
     policy: &'p Policy,
     policy_type: PolicyType,
-    ctx: &RequestContext,
+    ctx: &RequestContext<'_>,
     caller: &Caller<'_>,
     allow: &mut Found<'p>,
 ) -> Result<(), StatementRef<'p>> {
@@ -211,7 +211,7 @@ fn reference<'p>(
 }
 
 /// Evaluates the request against the policies, with AWS's logic.
-pub fn evaluate<'p>(ctx: &RequestContext, set: &PolicySet<'p>) -> Decision<'p> {
+pub fn evaluate<'p>(ctx: &RequestContext<'_>, set: &PolicySet<'p>) -> Decision<'p> {
     let caller = Caller {
         principal: ctx.principal(),
         has_boundary: set.boundary.is_some(),

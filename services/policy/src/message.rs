@@ -19,7 +19,7 @@ use crate::context::RequestContext;
 use crate::eval::{Decision, Outcome, PolicyType};
 
 /// The access denied message for a denied request; `None` when it was allowed.
-pub fn access_denied_message(ctx: &RequestContext, decision: &Decision<'_>) -> Option<String> {
+pub fn access_denied_message(ctx: &RequestContext<'_>, decision: &Decision<'_>) -> Option<String> {
     if decision.outcome == Outcome::Allowed {
         return None;
     }

@@ -675,14 +675,37 @@ const HEADER_KEYS: &[&str] = &[
     "x-amz-object-lock-legal-hold",
 ];
 
+/// The request headers that carry input members of the SDK's model (what the authorization
+/// reference reads), by member.
+const INPUT_HEADERS: [(&str, &str); 12] = [
+    ("CopySource", "x-amz-copy-source"),
+    ("Tagging", "x-amz-tagging"),
+    ("ACL", "x-amz-acl"),
+    ("GrantFullControl", "x-amz-grant-full-control"),
+    ("GrantRead", "x-amz-grant-read"),
+    ("GrantReadACP", "x-amz-grant-read-acp"),
+    ("GrantWrite", "x-amz-grant-write"),
+    ("GrantWriteACP", "x-amz-grant-write-acp"),
+    ("ObjectLockMode", "x-amz-object-lock-mode"),
+    (
+        "ObjectLockRetainUntilDate",
+        "x-amz-object-lock-retain-until-date",
+    ),
+    ("ObjectLockLegalHoldStatus", "x-amz-object-lock-legal-hold"),
+    (
+        "BypassGovernanceRetention",
+        "x-amz-bypass-governance-retention",
+    ),
+];
+
 /// The policy request context of an anonymous request.
-fn policy_context(
+fn policy_context<'a>(
     ctx: &RequestContext,
-    req: &S3Request,
-    action: &str,
-    resource: &str,
-    account: &str,
-) -> PolicyContext {
+    req: &'a S3Request,
+    action: &'a str,
+    resource: &'a str,
+    account: &'a str,
+) -> PolicyContext<'a> {
     let mut pctx = PolicyContext::new(Principal::anonymous(), action, resource)
         .with_resource_account(account)
         .with_key("aws:ResourceAccount", account)
@@ -696,10 +719,10 @@ fn policy_context(
         )
         .with_key(
             "aws:CurrentTime",
-            &skyport_core::timefmt::iso8601_seconds(ctx.received_at),
+            skyport_core::timefmt::iso8601_seconds(ctx.received_at),
         );
     if let Some(client) = ctx.client {
-        pctx = pctx.with_key("aws:SourceIp", &client.ip().to_string());
+        pctx = pctx.with_key("aws:SourceIp", client.ip().to_string());
     }
     for (header, key) in [("user-agent", "aws:UserAgent"), ("referer", "aws:Referer")] {
         if let Some(v) = req.h(header) {
@@ -708,7 +731,7 @@ fn policy_context(
     }
     for name in HEADER_KEYS {
         if let Some(v) = req.h(name) {
-            pctx = pctx.with_key(&format!("s3:{name}"), v);
+            pctx = pctx.with_key(format!("s3:{name}"), v);
         }
     }
     if req.key.is_none() {
@@ -750,12 +773,23 @@ impl S3 {
         req: &S3Request,
         operation: &str,
     ) -> S3Result<()> {
+        self.authorize_with_bucket(ctx, req, operation).map(drop)
+    }
+
+    /// [`S3::authorize`], answering the request's bucket record when authorizing a principal read
+    /// it, for the operation to use instead of reading it again.
+    pub(crate) fn authorize_with_bucket(
+        &self,
+        ctx: &mut RequestContext,
+        req: &S3Request,
+        operation: &str,
+    ) -> S3Result<Option<BucketRecord>> {
         ctx.set_operation(operation.to_owned());
         // DeleteObjects is authorized key by key (`delete_objects`).
         if operation == "DeleteObjects" {
-            return Ok(());
+            return Ok(None);
         }
-        self.authorize_target(
+        let record = self.authorize_target(
             ctx,
             req,
             operation,
@@ -765,7 +799,7 @@ impl S3 {
         )?;
         if !req.anonymous {
             // A principal's copy source is part of its requirements (`CopySource`).
-            return Ok(());
+            return Ok(record);
         }
         if matches!(operation, "CopyObject" | "UploadPartCopy") {
             // Copying also reads the source.
@@ -781,11 +815,11 @@ impl S3 {
                 return Err(denied());
             }
         }
-        Ok(())
+        Ok(record)
     }
 
     /// Authorizes `operation` on `bucket` (and `key`): an anonymous caller by S3's public-access
-    /// rules, a verified principal by IAM.
+    /// rules, a verified principal by IAM (answering the bucket's record when it read it).
     pub(crate) fn authorize_target(
         &self,
         ctx: &RequestContext,
@@ -794,9 +828,10 @@ impl S3 {
         bucket: Option<&str>,
         key: Option<&str>,
         version: Option<&str>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<BucketRecord>> {
         if req.anonymous {
             self.authorize_anonymous(ctx, req, operation, bucket, key, version)
+                .map(|()| None)
         } else {
             self.authorize_principal(ctx, req, operation, bucket, key, version)
         }
@@ -806,7 +841,7 @@ impl S3 {
     /// `operation` on `bucket` (and `key`), the bucket policy and the ACLs taking part
     /// ([`acl_statements`]). Nothing to do (not even reading the bucket) without a verified
     /// principal; an account's root user is evaluated only on another account's bucket, where it
-    /// needs that bucket's grants as every principal does.
+    /// needs that bucket's grants as every principal does. Answers the bucket's record, if read.
     pub(crate) fn authorize_principal(
         &self,
         ctx: &RequestContext,
@@ -815,13 +850,13 @@ impl S3 {
         bucket: Option<&str>,
         key: Option<&str>,
         version: Option<&str>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<BucketRecord>> {
         let Some(principal) = ctx
             .principal
             .as_deref()
             .filter(|_| skyport_authref::applies(ctx))
         else {
-            return Ok(());
+            return Ok(None);
         };
         let record = bucket.and_then(|b| self.bucket(b).ok());
         // An account's root user has every right in its own account's buckets (IAM does not
@@ -830,34 +865,21 @@ impl S3 {
             .as_ref()
             .map_or(principal.account.as_str(), |b| b.account.as_str());
         if skyport_authref::is_owners_root(principal, owner) {
-            return Ok(());
+            return Ok(record);
         }
         // The request's members as the SDK model names them (what the authorization reference reads).
         let mut input: Vec<(&str, &str)> = Vec::with_capacity(8);
         input.extend(bucket.map(|b| ("Bucket", b)));
         input.extend(key.map(|k| ("Key", k)));
         input.extend(version.map(|v| ("VersionId", v)));
-        for (member, header) in [
-            ("CopySource", "x-amz-copy-source"),
-            ("Tagging", "x-amz-tagging"),
-            ("ACL", "x-amz-acl"),
-            ("GrantFullControl", "x-amz-grant-full-control"),
-            ("GrantRead", "x-amz-grant-read"),
-            ("GrantReadACP", "x-amz-grant-read-acp"),
-            ("GrantWrite", "x-amz-grant-write"),
-            ("GrantWriteACP", "x-amz-grant-write-acp"),
-            ("ObjectLockMode", "x-amz-object-lock-mode"),
-            (
-                "ObjectLockRetainUntilDate",
-                "x-amz-object-lock-retain-until-date",
-            ),
-            ("ObjectLockLegalHoldStatus", "x-amz-object-lock-legal-hold"),
-            (
-                "BypassGovernanceRetention",
-                "x-amz-bypass-governance-retention",
-            ),
-        ] {
-            input.extend(req.h(header).map(|v| (member, v)));
+        // The request's few header names are gone through once, rather than each of the table's
+        // looked up.
+        for header in req.headers.keys() {
+            if let Some((member, _)) = INPUT_HEADERS.iter().find(|(_, h)| header == h)
+                && let Some(value) = req.headers.get(header).and_then(|v| v.to_str().ok())
+            {
+                input.push((*member, value));
+            }
         }
         // The bucket policy, with the statements the ACLs amount to for this caller.
         let policy = record.as_ref().and_then(|b| {
@@ -901,7 +923,8 @@ impl S3 {
             } else {
                 S3Error::PolicyDenied(e.message)
             }
-        })
+        })?;
+        Ok(record)
     }
 
     /// The policy statements the ACLs amount to for a signed caller of `account` ("How Amazon S3

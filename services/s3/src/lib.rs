@@ -432,8 +432,9 @@ impl S3 {
                     self.authorize(ctx, req, "GetObjectAcl")?;
                     self.get_object_acl(req, bucket, key)
                 } else {
-                    self.authorize(ctx, req, if head { "HeadObject" } else { "GetObject" })?;
-                    self.get_object(req, bucket, key, head)
+                    let operation = if head { "HeadObject" } else { "GetObject" };
+                    let record = self.authorize_with_bucket(ctx, req, operation)?;
+                    self.get_object(req, bucket, key, head, record)
                 }
             }
             Method::DELETE => {

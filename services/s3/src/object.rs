@@ -854,14 +854,19 @@ impl S3 {
         }
     }
 
+    /// GetObject and HeadObject; `record` is the bucket's, when authorization read it already.
     pub(crate) fn get_object(
         &self,
         req: &S3Request,
         bucket: &str,
         key: &str,
         head: bool,
+        record: Option<BucketRecord>,
     ) -> S3Result<Response<Body>> {
-        let b = self.bucket(bucket)?;
+        let b = match record {
+            Some(b) => b,
+            None => self.bucket(bucket)?,
+        };
         let v = self.read_version(bucket, key, req.q("versionId"))?;
         if !head {
             crate::restore::check_readable(&v, false)?;
@@ -1257,7 +1262,7 @@ impl S3 {
                 Some(&key),
                 vid.as_deref(),
             );
-            let outcome = match allowed.and_then(|()| DeleteConditions::from_object(o)) {
+            let outcome = match allowed.and_then(|_| DeleteConditions::from_object(o)) {
                 Ok(conditions) => {
                     self.delete_one(&b, &key, vid.clone(), bypass, conditions)
                         .await

@@ -363,7 +363,7 @@ impl S3 {
             chunk_signer: None,
             anonymous: true,
         };
-        let mut r = self.get_object(&plain, bucket, key, head)?;
+        let mut r = self.get_object(&plain, bucket, key, head, None)?;
         // The website endpoint sends no S3 API headers of the version.
         r.headers_mut().remove("x-amz-version-id");
         Ok(r)

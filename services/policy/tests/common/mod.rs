@@ -31,7 +31,7 @@ pub fn principal(arn: &str) -> Principal {
     }
 }
 
-pub fn request(arn: &str, action: &str, resource: &str) -> RequestContext {
+pub fn request<'a>(arn: &str, action: &'a str, resource: &'a str) -> RequestContext<'a> {
     RequestContext::new(principal(arn), action, resource)
 }
 
