@@ -57,9 +57,13 @@ def main(event, context):
         raise ValueError(event["fail"])
     if event.get("size"):
         return "x" * int(event["size"])
+    bundle = os.environ.get("AWS_CA_BUNDLE")
+    bundle = open(bundle).read() if bundle else ""
     return {"version": os.environ["AWS_LAMBDA_FUNCTION_VERSION"], "tag": os.environ.get("TAG"),
             "request_id": context.aws_request_id, "arn": context.invoked_function_arn,
-            "remaining_ms": context.get_remaining_time_in_millis(), "event": event}
+            "remaining_ms": context.get_remaining_time_in_millis(), "event": event,
+            "ca_bundle": {"certificates": bundle.count("BEGIN CERTIFICATE"),
+                          "skyport": '# Skyport local CA' in bundle}}
 "#;
 
 fn local() -> Skyport {
@@ -662,6 +666,13 @@ async fn local_invocations_errors_timeouts_and_limits() {
     let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(body["event"]["hello"], "world");
     assert_eq!(body["tag"], "one");
+    // The CA variables name a bundle (written at the first local start) with the system's roots and
+    // Skyport's CA.
+    assert_eq!(body["ca_bundle"]["skyport"], true, "{body}");
+    assert!(
+        body["ca_bundle"]["certificates"].as_u64() > Some(1),
+        "{body}"
+    );
     assert_eq!(
         body["arn"],
         "arn:aws:lambda:us-east-1:000000000000:function:inv"
