@@ -32,10 +32,10 @@ pub fn event_record(stream: &StreamLog, r: &StreamRecord) -> Value {
     });
     if let Some(map) = dynamodb.as_object_mut() {
         if let Some(new) = &r.new {
-            map.insert("NewImage".to_owned(), item_to_json(new));
+            map.insert("NewImage".to_owned(), item_to_json(&new.item()));
         }
         if let Some(old) = &r.old {
-            map.insert("OldImage".to_owned(), item_to_json(old));
+            map.insert("OldImage".to_owned(), item_to_json(&old.item()));
         }
     }
     let mut record = json!({
@@ -165,11 +165,11 @@ mod tests {
     use crate::attr::{Av, Item};
     use crate::streams::log::ViewType;
 
-    fn item(id: &str, v: &str) -> Arc<Item> {
+    fn item(id: &str, v: &str) -> crate::packed::Packed {
         let mut i = Item::new();
         i.insert("id".into(), Av::S(id.into()));
         i.insert("v".into(), Av::N(v.into()));
-        Arc::new(i)
+        crate::packed::Packed::new(&i)
     }
 
     #[test]
