@@ -145,7 +145,7 @@ fn put_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 fn read_escaped(r: &mut Reader<'_>) -> Result<Vec<u8>, Malformed> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(16);
     loop {
         match r.byte()? {
             0 => match r.byte()? {
@@ -177,16 +177,23 @@ fn put_keyval(out: &mut Vec<u8>, v: &KeyVal) {
     }
 }
 
-fn read_keyval(r: &mut Reader<'_>) -> Result<KeyVal, Malformed> {
+/// A key value as read: a number's order-preserving bytes and its text, a string or a binary.
+enum KeyRead<'a> {
+    N(&'a [u8], String),
+    S(String),
+    B(Vec<u8>),
+}
+
+fn read_key<'a>(r: &mut Reader<'a>) -> Result<KeyRead<'a>, Malformed> {
     let start = r.at;
     match r.byte()? {
-        1 => Ok(KeyVal::N(Box::new([1]), "0".into())),
+        1 => Ok(KeyRead::N(&r.buf[start..r.at], "0".to_owned())),
         class @ (0 | 2) => {
             let neg = class == 0;
             let exp = r.take(2)?;
             let biased = u16::from_be_bytes([exp[0], exp[1]]);
             let biased = if neg { !biased } else { biased };
-            let mut digits = Vec::new();
+            let mut digits = Vec::with_capacity(8);
             loop {
                 match (neg, r.byte()?) {
                     (false, 0) | (true, 0xff) => break,
@@ -196,20 +203,55 @@ fn read_keyval(r: &mut Reader<'_>) -> Result<KeyVal, Malformed> {
                 }
             }
             let end = if neg { r.at } else { r.at - 1 };
-            let order: Box<[u8]> = r.buf[start..end].into();
             let d = Decimal {
                 neg,
                 digits,
                 exp: i32::from(biased) - 32768,
             };
-            Ok(KeyVal::N(order, d.to_text().into()))
+            Ok(KeyRead::N(&r.buf[start..end], d.to_text()))
         }
         KEY_S => {
             let at = r.at;
             let text = String::from_utf8(read_escaped(r)?).map_err(|_| Malformed::Utf8(at))?;
-            Ok(KeyVal::S(text.into()))
+            Ok(KeyRead::S(text))
         }
-        KEY_B => Ok(KeyVal::B(Bytes::from(read_escaped(r)?))),
+        KEY_B => Ok(KeyRead::B(read_escaped(r)?)),
+        t => Err(Malformed::Tag(t, start)),
+    }
+}
+
+fn read_keyval(r: &mut Reader<'_>) -> Result<KeyVal, Malformed> {
+    Ok(match read_key(r)? {
+        KeyRead::N(order, text) => KeyVal::N(order.into(), text.into()),
+        KeyRead::S(s) => KeyVal::S(s.into()),
+        KeyRead::B(b) => KeyVal::B(Bytes::from(b)),
+    })
+}
+
+/// Skips a key value; returns its size as DynamoDB counts it, without decoding it.
+fn skip_key(r: &mut Reader<'_>) -> Result<usize, Malformed> {
+    let start = r.at;
+    match r.byte()? {
+        1 => Ok(1),
+        class @ (0 | 2) => {
+            let end = if class == 0 { 0xff } else { 0 };
+            r.take(2)?;
+            let mut digits = 0usize;
+            while r.byte()? != end {
+                digits += 1;
+            }
+            Ok(digits.div_ceil(2) + 1)
+        }
+        KEY_S | KEY_B => {
+            let mut len = 0usize;
+            loop {
+                // `00 01` ends the value; `00 ff` is a zero byte.
+                if r.byte()? == 0 && r.byte()? == 1 {
+                    return Ok(len);
+                }
+                len += 1;
+            }
+        }
         t => Err(Malformed::Tag(t, start)),
     }
 }
@@ -519,20 +561,20 @@ fn read_bytes(r: &mut Reader<'_>) -> Result<Bytes, Malformed> {
     r.chunk().map(Bytes::copy_from_slice)
 }
 
-/// The key value a key attribute refers to: the first (`T_KEY_HASH`) or second of `key`.
-fn key_part(key: &[u8], tag: u8) -> Result<KeyVal, Malformed> {
+/// A reader at the key value a key attribute refers to: the first (`T_KEY_HASH`) or second of `key`.
+fn key_part(key: &[u8], tag: u8) -> Result<Reader<'_>, Malformed> {
     let mut r = Reader::new(key);
     if tag == T_KEY_RANGE {
-        read_keyval(&mut r)?;
+        skip_key(&mut r)?;
     }
-    read_keyval(&mut r)
+    Ok(r)
 }
 
-fn from_key<V: Build>(k: KeyVal) -> V {
+fn from_key<V: Build>(k: KeyRead<'_>) -> V {
     match k {
-        KeyVal::S(s) => V::s(s.into()),
-        KeyVal::N(_, n) => V::n(n.into()),
-        KeyVal::B(b) => V::b(b),
+        KeyRead::N(_, n) => V::n(n),
+        KeyRead::S(s) => V::s(s),
+        KeyRead::B(b) => V::b(Bytes::from(b)),
     }
 }
 
@@ -540,7 +582,7 @@ fn from_key<V: Build>(k: KeyVal) -> V {
 fn read_value<V: Build>(r: &mut Reader<'_>, key: &[u8]) -> Result<V, Malformed> {
     let at = r.at;
     Ok(match r.byte()? {
-        tag @ (T_KEY_HASH | T_KEY_RANGE) => from_key(key_part(key, tag)?),
+        tag @ (T_KEY_HASH | T_KEY_RANGE) => from_key(read_key(&mut key_part(key, tag)?)?),
         T_S => V::s(read_string(r)?),
         T_N => V::n(read_string(r)?),
         T_B => V::b(read_bytes(r)?),
@@ -568,11 +610,7 @@ fn read_value<V: Build>(r: &mut Reader<'_>, key: &[u8]) -> Result<V, Malformed> 
 fn skip_value(r: &mut Reader<'_>, key: &[u8]) -> Result<usize, Malformed> {
     let at = r.at;
     Ok(match r.byte()? {
-        tag @ (T_KEY_HASH | T_KEY_RANGE) => match key_part(key, tag)? {
-            KeyVal::S(s) => s.len(),
-            KeyVal::N(_, n) => number_size(&n),
-            KeyVal::B(b) => b.len(),
-        },
+        tag @ (T_KEY_HASH | T_KEY_RANGE) => skip_key(&mut key_part(key, tag)?)?,
         T_S | T_B => r.chunk()?.len(),
         T_N => number_size(r.text()?),
         T_TRUE | T_FALSE | T_NULL => 1,
@@ -946,6 +984,30 @@ mod tests {
             &item,
         );
         check(&hash_only, &item);
+    }
+
+    #[test]
+    fn key_attributes_of_every_type_read_back_from_the_key() {
+        let num = |t: &str| Av::N(number::normalize(t).unwrap());
+        let cases = [
+            (Av::S("a\0b".into()), num("0")),
+            (Av::S("".into()), num("-12.5")),
+            (num("1e100"), Av::B(Bytes::from_static(b"\0\xff\0"))),
+            (Av::B(Bytes::new()), Av::S("\0".into())),
+            (num("-0.0001"), num("123456789012345678901234567890")),
+        ];
+        for (hash, range) in cases {
+            let mut item = sample();
+            item.insert("id".into(), hash.clone());
+            item.insert("n".into(), range.clone());
+            let key = pk(
+                KeyVal::of(&hash).unwrap(),
+                SortPart::Val(KeyVal::of(&range).unwrap()),
+            );
+            let p = Packed::keyed(&key, names(), &item);
+            check(&p, &item);
+            assert_eq!(pkey_of(p.key(), true).unwrap(), key);
+        }
     }
 
     #[test]

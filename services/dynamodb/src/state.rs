@@ -339,7 +339,7 @@ fn share_images(records: &mut [StreamRecord], table: Option<&mut Table>) {
     if let Some(t) = &table {
         let names = t.meta.key_attr_names();
         for r in records.iter_mut() {
-            let Ok(pkey) = t.meta.item_key(&r.keys) else {
+            let Ok(pkey) = t.meta.item_key(&r.keys.item()) else {
                 continue;
             };
             for image in [&mut r.old, &mut r.new].into_iter().flatten() {
@@ -349,7 +349,7 @@ fn share_images(records: &mut [StreamRecord], table: Option<&mut Table>) {
     }
     let mut latest: HashMap<String, Packed> = HashMap::new();
     for r in records.iter_mut() {
-        let key = attr::item_to_json(&r.keys).to_string();
+        let key = attr::item_to_json(&r.keys.item()).to_string();
         if let (Some(old), Some(prev)) = (&r.old, latest.get(&key))
             && old == prev
         {

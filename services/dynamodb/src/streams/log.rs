@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 
-use crate::attr::{Item, item_size};
+use crate::attr::Item;
 use crate::packed::Packed;
 use crate::persist::{Op, Pending, Persister};
 use crate::streams::stored::{self, LogMeta};
@@ -124,8 +124,8 @@ pub struct StreamRecord {
     pub event: EventName,
     /// When the change was made, in milliseconds since the epoch.
     pub at_ms: i64,
-    /// The key attributes.
-    pub keys: Item,
+    /// The key attributes (packed: a log may hold a million records).
+    pub keys: Packed,
     /// The item before the change, when the view type keeps it.
     pub old: Option<Packed>,
     /// The item after the change, when the view type keeps it.
@@ -137,7 +137,7 @@ pub struct StreamRecord {
 impl StreamRecord {
     /// `SizeBytes`: the key and images, counted as item sizes are.
     pub fn size(&self) -> i64 {
-        (item_size(&self.keys)
+        (self.keys.size()
             + self.old.as_ref().map_or(0, Packed::size)
             + self.new.as_ref().map_or(0, Packed::size)) as i64
     }
@@ -524,7 +524,7 @@ impl StreamLog {
                 event_id: skyport_core::ids::random_string(b"0123456789abcdef", 32),
                 event,
                 at_ms: now,
-                keys,
+                keys: Packed::new(&keys),
                 old: old.filter(|_| self.view.old_image()).cloned(),
                 new: new.filter(|_| self.view.new_image()).cloned(),
                 origin,

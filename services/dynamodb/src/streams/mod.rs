@@ -101,7 +101,7 @@ fn wire_record(stream: &StreamLog, r: &StreamRecord) -> shapes::Record {
         aws_region: Some(stream.region.clone()),
         dynamodb: Some(shapes::StreamRecord {
             approximate_creation_date_time: Some(Timestamp::from_secs(r.at_ms / 1000)),
-            keys: Some(image(&r.keys)),
+            keys: Some(image(&r.keys.item())),
             new_image: r.new.as_ref().map(|p| image(&p.item())),
             old_image: r.old.as_ref().map(|p| image(&p.item())),
             sequence_number: Some(r.sequence_number()),

@@ -25,7 +25,7 @@ const MAX_RECORDS: usize = 1000;
 pub fn event_record(stream: &StreamLog, r: &StreamRecord) -> Value {
     let mut dynamodb = json!({
         "ApproximateCreationDateTime": r.at_ms / 1000,
-        "Keys": item_to_json(&r.keys),
+        "Keys": item_to_json(&r.keys.item()),
         "SequenceNumber": r.sequence_number(),
         "SizeBytes": r.size(),
         "StreamViewType": stream.view.as_str(),

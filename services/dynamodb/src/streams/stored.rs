@@ -148,7 +148,7 @@ fn encode_with(r: &StreamRecord, new_json: Option<&[u8]>) -> Vec<u8> {
         id: r.event_id.clone(),
         ev: r.event.as_str().to_owned(),
         at: r.at_ms,
-        k: item_to_json(&r.keys),
+        k: item_to_json(&r.keys.item()),
         o: r.old.as_ref().map(|p| item_to_json(&p.item())),
         n: match new_json {
             Some(_) => None,
@@ -196,7 +196,7 @@ pub fn decode_record(seq: u64, value: &[u8]) -> Result<StreamRecord, DecodeError
         event_id: stored.id,
         event,
         at_ms: stored.at,
-        keys: item_from_json(&stored.k).ok_or(DecodeError::Record("keys"))?,
+        keys: Packed::new(&item_from_json(&stored.k).ok_or(DecodeError::Record("keys"))?),
         old: image(stored.o)?,
         new: image(stored.n)?,
         origin: if stored.ttl {
@@ -224,7 +224,7 @@ mod tests {
                 (Some(_), None) => EventName::Remove,
             },
             at_ms: 1_700_000_000_123,
-            keys,
+            keys: Packed::new(&keys),
             old: old.map(|i| Packed::new(&i)),
             new: new.map(|i| Packed::new(&i)),
             origin,
