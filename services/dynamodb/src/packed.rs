@@ -111,12 +111,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+/// `n` as LEB128: the bytes and how many of them are used.
+fn varint_bytes(mut n: usize) -> ([u8; 10], usize) {
+    let mut out = [0u8; 10];
+    let mut len = 0;
     while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
+        out[len] = (n as u8 & 0x7f) | 0x80;
         n >>= 7;
+        len += 1;
     }
-    out.push(n as u8);
+    out[len] = n as u8;
+    (out, len + 1)
+}
+
+fn put_varint(out: &mut Vec<u8>, n: usize) {
+    let (bytes, len) = varint_bytes(n);
+    out.extend_from_slice(&bytes[..len]);
 }
 
 fn put_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -656,20 +666,21 @@ pub struct KeyNames<'a> {
 impl Packed {
     /// Packs `item` with no key (an item outside a table, as a stream record read back keeps it).
     pub fn new(item: &Item) -> Packed {
-        let mut out = Vec::with_capacity(64);
-        put_chunk(&mut out, &[]);
-        put_attrs(&mut out, item);
-        Packed(Arc::from(out))
+        let mut body = Vec::with_capacity(64);
+        put_attrs(&mut body, item);
+        Packed::seal(0, &body)
     }
 
     /// Packs `item` under its primary key `pkey`, the attributes `names` naming keeping only a
-    /// reference to the key bytes.
-    pub fn keyed(pkey: &PKey, names: KeyNames<'_>, item: &Item) -> Packed {
-        let key = pkey_bytes(pkey);
-        let mut out = Vec::with_capacity(key.len() + 64);
-        put_chunk(&mut out, &key);
+    /// reference to the key bytes. `scratch` is working room, kept by the caller between items so
+    /// that the buffer is the only allocation (one size per item, no short-lived ones between
+    /// them: the allocator then reuses freed items' room instead of fragmenting).
+    pub fn keyed(scratch: &mut Vec<u8>, pkey: &PKey, names: KeyNames<'_>, item: &Item) -> Packed {
+        scratch.clear();
+        put_pkey(scratch, pkey);
+        let key_len = scratch.len();
         for (name, v) in item {
-            put_chunk(&mut out, name.as_bytes());
+            put_chunk(scratch, name.as_bytes());
             let reference = if name == names.hash && is_key_value(v, &pkey.hash) {
                 Some(T_KEY_HASH)
             } else {
@@ -683,11 +694,18 @@ impl Packed {
                 }
             };
             match reference {
-                Some(tag) => out.push(tag),
-                None => put_value(&mut out, v),
+                Some(tag) => scratch.push(tag),
+                None => put_value(scratch, v),
             }
         }
-        Packed(Arc::from(out))
+        Packed::seal(key_len, scratch)
+    }
+
+    /// The buffer of `body` (the key bytes, `key_len` long, then the attributes), allocated once
+    /// at its exact size.
+    fn seal(key_len: usize, body: &[u8]) -> Packed {
+        let (head, n) = varint_bytes(key_len);
+        Packed(head[..n].iter().chain(body).copied().collect())
     }
 
     /// The key bytes and the attributes.
@@ -960,7 +978,7 @@ mod tests {
         let plain = Packed::new(&item);
         assert_eq!(plain.key(), b"");
         check(&plain, &item);
-        let keyed = Packed::keyed(&sample_key(), names(), &item);
+        let keyed = Packed::keyed(&mut Vec::new(), &sample_key(), names(), &item);
         assert_eq!(keyed.key(), pkey_bytes(&sample_key()));
         check(&keyed, &item);
         // The key attributes' values are not repeated.
@@ -973,9 +991,10 @@ mod tests {
     fn a_key_attribute_that_differs_from_the_key_is_kept_whole() {
         let item = sample();
         let other = pk(s("abd"), SortPart::Val(n("1")));
-        let p = Packed::keyed(&other, names(), &item);
+        let p = Packed::keyed(&mut Vec::new(), &other, names(), &item);
         check(&p, &item);
         let hash_only = Packed::keyed(
+            &mut Vec::new(),
             &pk(s("abc"), SortPart::None),
             KeyNames {
                 hash: "id",
@@ -1004,7 +1023,7 @@ mod tests {
                 KeyVal::of(&hash).unwrap(),
                 SortPart::Val(KeyVal::of(&range).unwrap()),
             );
-            let p = Packed::keyed(&key, names(), &item);
+            let p = Packed::keyed(&mut Vec::new(), &key, names(), &item);
             check(&p, &item);
             assert_eq!(pkey_of(p.key(), true).unwrap(), key);
         }
@@ -1016,6 +1035,7 @@ mod tests {
         let item = sample();
         for k in ["b", "a", "c"] {
             set.insert(Row(Packed::keyed(
+                &mut Vec::new(),
                 &pk(s(k), SortPart::None),
                 names(),
                 &item,
@@ -1033,7 +1053,12 @@ mod tests {
         assert!(set.get(b.as_slice()).is_some());
         assert!(set.get(&b"d"[..]).is_none());
         // Replacing swaps the item under the same key.
-        let empty = Packed::keyed(&pk(s("b"), SortPart::None), names(), &Item::new());
+        let empty = Packed::keyed(
+            &mut Vec::new(),
+            &pk(s("b"), SortPart::None),
+            names(),
+            &Item::new(),
+        );
         let old = set.replace(Row(empty));
         assert_eq!(old.map(|r| r.0.item()), Some(item));
         assert_eq!(set.len(), 3);
@@ -1041,7 +1066,9 @@ mod tests {
 
     #[test]
     fn malformed_buffers_are_refused_not_panicked_on() {
-        let full = Packed::keyed(&sample_key(), names(), &sample()).0.to_vec();
+        let full = Packed::keyed(&mut Vec::new(), &sample_key(), names(), &sample())
+            .0
+            .to_vec();
         for cut in 0..full.len() {
             let p = Packed(Arc::from(&full[..cut]));
             // Whatever was read up to the fault, never a panic.

@@ -70,6 +70,8 @@ pub struct Table {
     pub deleted: bool,
     /// The enabled stream, which records every change.
     pub stream: Option<Arc<StreamLog>>,
+    /// Working room for packing items ([`Packed::keyed`]).
+    scratch: Vec<u8>,
 }
 
 /// A table shared by requests.
@@ -110,6 +112,7 @@ impl Table {
             in_flight: HashMap::new(),
             deleted: false,
             stream,
+            scratch: Vec::new(),
         }
     }
 
@@ -145,7 +148,8 @@ impl Table {
         let op = ops.as_ref().map(|_| self.item_op(&pkey, new.as_ref()));
         let (old, new) = match new {
             Some(item) => {
-                let row = Packed::keyed(&pkey, self.meta.key_attr_names(), &item);
+                let row =
+                    Packed::keyed(&mut self.scratch, &pkey, self.meta.key_attr_names(), &item);
                 (self.put(row.clone(), &item), Some(row))
             }
             None => (self.remove(&packed::pkey_bytes(&pkey)), None),
@@ -236,7 +240,8 @@ impl Table {
 
     /// Stores `item` under `pkey` (loading); returns the item it replaced.
     pub fn insert(&mut self, pkey: &PKey, item: &Item) -> Option<Packed> {
-        self.put(Packed::keyed(pkey, self.meta.key_attr_names(), item), item)
+        let row = Packed::keyed(&mut self.scratch, pkey, self.meta.key_attr_names(), item);
+        self.put(row, item)
     }
 
     /// Removes the item at the key bytes `key`; returns it.
@@ -338,12 +343,13 @@ fn new_stream(meta: &TableMeta) -> Option<Arc<StreamLog>> {
 fn share_images(records: &mut [StreamRecord], table: Option<&mut Table>) {
     if let Some(t) = &table {
         let names = t.meta.key_attr_names();
+        let mut scratch = Vec::new();
         for r in records.iter_mut() {
             let Ok(pkey) = t.meta.item_key(&r.keys.item()) else {
                 continue;
             };
             for image in [&mut r.old, &mut r.new].into_iter().flatten() {
-                *image = Packed::keyed(&pkey, names, &image.item());
+                *image = Packed::keyed(&mut scratch, &pkey, names, &image.item());
             }
         }
     }
