@@ -16,9 +16,13 @@
 //!   partition's bytes then `ff`, above every value's first byte.
 //! - **items**: a tag-length-value list of the attributes in name order, each its name's length
 //!   (LEB128), the name, a type tag and the value (lengths and counts as LEB128, numbers as their
-//!   normalised text).
+//!   normalised text). A table key attribute is its name and a tag saying "the key's first (or
+//!   second) value": its value is read from the key bytes, not stored twice.
 //!
-//! A [`Packed`] buffer is the item's key bytes (length first) then its attributes. Buffers are only
+//! A [`Packed`] buffer is the item's key bytes (length first) then its attributes, allocated once at
+//! its exact size and shared (`Arc`) by the table and the stream records whose images it is. With a
+//! 100-byte item (AWS's count) it is about 115 bytes; the set's slot and node share, the `Arc`'s
+//! counts and the allocator's header make up the rest of what an item costs. Buffers are only
 //! made here, from items, so they are well formed; the decoders still check every length and stop at
 //! the first fault (reported as [`Malformed`] and logged) instead of panicking.
 
@@ -1050,8 +1054,8 @@ mod tests {
             ["a", "b", "c"].map(|k| pk(s(k), SortPart::None)).to_vec()
         );
         let b = pkey_bytes(&pk(s("b"), SortPart::None));
-        assert!(set.get(b.as_slice()).is_some());
-        assert!(set.get(&b"d"[..]).is_none());
+        assert!(set.contains(b.as_slice()));
+        assert!(!set.contains(&b"d"[..]));
         // Replacing swaps the item under the same key.
         let empty = Packed::keyed(
             &mut Vec::new(),

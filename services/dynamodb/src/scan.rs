@@ -579,12 +579,12 @@ fn query_candidates<'a>(
                 return Box::new(std::iter::empty());
             }
             let bounds = byte_bounds(lo, hi, IdxKey::bytes);
-            let range = entries.range::<[u8], _>(as_slices(&bounds));
-            let step = move |e: &'a Box<[u8]>| entry_item(t, n, e);
-            let keep = move |e: &&'a Box<[u8]>| {
+            let range = entries.range::<[u8], _>(as_slices(&bounds)).map(|e| &**e);
+            let step = move |e: &'a [u8]| entry_item(t, n, e);
+            let keep = move |e: &&'a [u8]| {
                 sort.is_none_or(|s| entry_sort(t, n, e).is_some_and(|k| s.matches(&k)))
             };
-            let go_on = move |e: &&'a Box<[u8]>| {
+            let go_on = move |e: &&'a [u8]| {
                 sort.is_none_or(|s| entry_sort(t, n, e).is_none_or(|k| !s.past_end(&k, forward)))
             };
             if forward {
