@@ -6,7 +6,13 @@
 - a full Scan of 100,000 items, page after page (items/s and server CPU per item);
 - UpdateItem `ADD n :one` on a 1 KiB item at 1 and 64 connections: a write that changes the item every
   time, so with `--stream` each one makes a stream record (PutItem of the same item again changes
-  nothing and records nothing, as on AWS).
+  nothing and records nothing, as on AWS);
+- with `--rss-items N`, memory per item instead: RSS at idle, then N items of exactly 100 bytes (as
+  DynamoDB counts an item's size) loaded with BatchWriteItem over several connections, RSS after the
+  load, and the bytes of RSS each item added:
+
+    python3 bench/dynamodb.py --peers skyport --no-build --rss-items 1000000
+    python3 bench/dynamodb.py --peers skyport --no-build --rss-items 1000000 --skyport-bin /path/to/old/skyport
 
 `--persistence` runs Skyport with `PERSISTENCE=1`; `--stream VIEW` gives the table a stream of that
 view type (with persistence, each record is committed with its item):
@@ -22,6 +28,7 @@ wrk; traffic goes only to 127.0.0.1. Figures are one run each; the machine's loa
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -85,6 +92,70 @@ def prepare(port, scan_items, stream=None):
     finally:
         db.close()
     return load_s
+
+
+RSS_TABLE = "rss"
+RSS_ITEM_BYTES = 100
+
+
+def item_bytes(item):
+    """An item's size as DynamoDB counts it, for the string and integer attributes used here."""
+    def value(v):
+        if "S" in v:
+            return len(v["S"].encode())
+        digits = v["N"].lstrip("-").lstrip("0").rstrip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    return sum(len(k.encode()) + value(v) for k, v in item.items())
+
+
+def item_100(i):
+    """Item `i` of the memory figure: 100 bytes (pk 2 + 10, sk 2 + 2, v 1 + 83)."""
+    return {"pk": {"S": f"{i:010d}"}, "sk": {"N": "1"}, "v": {"S": "v" * 83}}
+
+
+def load_slice(args):
+    """Loads items `start..end` with BatchWriteItem on one connection (a worker process)."""
+    port, start, end = args
+    db = Db(port)
+    try:
+        for first in range(start, end, 25):
+            request = {RSS_TABLE: [{"PutRequest": {"Item": item_100(i)}} for i in range(first, min(first + 25, end))]}
+            while request:
+                out = db.call("BatchWriteItem", {"RequestItems": request})
+                request = out.get("UnprocessedItems") or {}
+    finally:
+        db.close()
+    return end - start
+
+
+def rss_bench(peer, items, conns=4):
+    """RSS at idle, then after loading `items` items of 100 bytes over `conns` connections."""
+    assert item_bytes(item_100(0)) == RSS_ITEM_BYTES, item_bytes(item_100(0))
+    time.sleep(1)
+    idle = harness.rss_kib(peer.pid)
+    db = Db(peer.port)
+    try:
+        db.call("CreateTable", {
+            "TableName": RSS_TABLE, "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                     {"AttributeName": "sk", "AttributeType": "N"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                          {"AttributeName": "sk", "KeyType": "RANGE"}]})
+        step = -(-items // conns)
+        slices = [(peer.port, s, min(s + step, items)) for s in range(0, items, step)]
+        t0 = time.perf_counter()
+        with multiprocessing.Pool(len(slices)) as pool:
+            loaded = sum(pool.map(load_slice, slices))
+        secs = time.perf_counter() - t0
+        time.sleep(1)
+        after = harness.rss_kib(peer.pid)
+        table = db.call("DescribeTable", {"TableName": RSS_TABLE})["Table"]
+    finally:
+        db.close()
+    per_item = (after - idle) * 1024 / loaded
+    return {"items": loaded, "item_bytes": RSS_ITEM_BYTES, "load_seconds": secs, "items_per_s": loaded / secs,
+            "rss_idle_mib": idle / 1024, "rss_after_mib": after / 1024, "rss_bytes_per_item": per_item,
+            "table_size_bytes": table["TableSizeBytes"], "item_count": table["ItemCount"]}
 
 
 def wrk_op(peer, op, body, conns, seconds, reps):
@@ -153,7 +224,14 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--persistence", action="store_true", help="run Skyport with PERSISTENCE=1")
     ap.add_argument("--stream", metavar="VIEW", help="give the table a stream (e.g. NEW_AND_OLD_IMAGES)")
+    ap.add_argument("--rss-items", type=int, metavar="N",
+                    help="measure RSS per item with N items of 100 bytes instead of the throughput figures")
+    ap.add_argument("--skyport-bin", metavar="PATH", help="the skyport binary to run (default: target/release)")
     a = ap.parse_args()
+    if a.skyport_bin:
+        harness.SKYPORT = os.path.abspath(a.skyport_bin)
+    if a.rss_items:
+        return rss_main(a)
     if a.persistence:
         os.environ["PERSISTENCE"] = "1"
     if not shutil.which("wrk"):
@@ -221,6 +299,29 @@ def main():
         cells.append("failed" if not s else
                      f"{fmt(s['items_per_s'])} items/s, {fmt(s['server_cpu_us_per_item'], 1)} µs CPU/item")
     print(f"| Scan {a.scan_items:,} items | " + " | ".join(cells) + " | |")
+
+
+def rss_main(a):
+    results = {"load": os.getloadavg(), "rss_items": a.rss_items, "binary": harness.SKYPORT, "peers": {}}
+    for name in a.peers.split(","):
+        if name != "skyport":
+            harness.log(f"{name}: the memory figure is Skyport's only; skipped")
+            continue
+        harness.log(f"{name}: loading {a.rss_items:,} items of {RSS_ITEM_BYTES} bytes")
+        peer = harness.start_peer(name, None, None)
+        try:
+            results["peers"][name] = rss_bench(peer, a.rss_items)
+        finally:
+            peer.stop()
+    with open(os.path.join(harness.ROOT, "bench", "dynamodb-rss-results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nload average {results['load'][0]:.2f}; {harness.SKYPORT}\n")
+    print("| Peer | items | load (items/s) | RSS idle (MiB) | RSS after (MiB) | RSS per item (bytes) | vs data |")
+    print("|---|---|---|---|---|---|---|")
+    for p, r in results["peers"].items():
+        print(f"| {harness.PEER_NAMES[p]} | {r['items']:,} | {fmt(r['items_per_s'])} | {fmt(r['rss_idle_mib'], 1)} | "
+              f"{fmt(r['rss_after_mib'], 1)} | {fmt(r['rss_bytes_per_item'])} | "
+              f"{r['rss_bytes_per_item'] / RSS_ITEM_BYTES:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,8 @@ impl Av {
     }
 }
 
-fn number_size(text: &str) -> usize {
+/// A number's size as DynamoDB counts it: a byte per two significant digits, plus one.
+pub(crate) fn number_size(text: &str) -> usize {
     number::significant_digits(text).div_ceil(2) + 1
 }
 

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, HashSet};
 use skyport_core::RequestContext;
 
 use crate::api::DynamoDb;
-use crate::attr::{Item, item_size, item_to_wire};
+use crate::attr::{Item, item_to_wire};
 use crate::error::{DdbError, table_not_found, validation};
 use crate::expr;
 use crate::items::{Change, WriteSpec};
+use crate::packed::{self, Packed};
 use crate::request::{self, Units};
 use crate::shapes;
 use crate::state;
@@ -104,14 +105,14 @@ impl DynamoDb {
                         continue;
                     }
                     let pkey = t.meta.key_param(key)?;
-                    let item = t.items.get(&pkey).cloned();
-                    let size = item.as_deref().map_or(0, item_size);
+                    let item = t.get_packed(&packed::pkey_bytes(&pkey));
+                    let size = item.map_or(0, Packed::size);
                     units += request::read_units(size, read.consistent);
                     bytes += size;
                     if let Some(item) = item {
                         found.push(match &read.paths {
-                            Some(p) => item_to_wire(&expr::project(&item, p)),
-                            None => item_to_wire(&item),
+                            Some(p) => item_to_wire(&expr::project(&item.item(), p)),
+                            None => item.wire(),
                         });
                     }
                 }
@@ -217,7 +218,7 @@ impl DynamoDb {
                         Change::Put(item) => Some(item.clone()),
                         _ => None,
                     };
-                    let old = t.items.get(&pkey).cloned();
+                    let old = t.get(&pkey);
                     units.add(&request::write_cost(&t.meta, old.as_deref(), new.as_ref()));
                     let durable = self.registry().durable();
                     t.apply(pkey, new, Origin::Request, durable.then_some(&mut ops));

@@ -10,6 +10,7 @@ use crate::api::DynamoDb;
 use crate::attr::{Item, MAX_ITEM_BYTES, PKey, item_size, item_to_wire};
 use crate::error::{DdbError, table_not_found, validation};
 use crate::expr::{self, Cond, Kind, Path, Update};
+use crate::packed::{self, Packed};
 use crate::request::{self, Units};
 use crate::schema::TableMeta;
 use crate::shapes;
@@ -198,7 +199,7 @@ impl DynamoDb {
             if t.in_flight.contains_key(&pkey) {
                 return Err(DdbError::TransactionConflict);
             }
-            let old = t.items.get(&pkey).cloned();
+            let old = t.get(&pkey);
             let new = match spec.outcome(&t.meta, old.as_ref()) {
                 Ok(new) => new,
                 Err(Refusal::Condition(current)) => {
@@ -404,16 +405,16 @@ impl DynamoDb {
         let found = {
             let t = state::read(&table);
             let pkey = t.meta.key_param(&key)?;
-            t.items.get(&pkey).cloned()
+            t.get_packed(&packed::pkey_bytes(&pkey)).cloned()
         };
         let consistent = input.consistent_read.unwrap_or(false);
         let units = Units::read(request::read_units(
-            found.as_deref().map_or(0, item_size),
+            found.as_ref().map_or(0, Packed::size),
             consistent,
         ));
         let item = found.map(|item| match &paths {
-            Some(p) => item_to_wire(&expr::project(&item, p)),
-            None => item_to_wire(&item),
+            Some(p) => item_to_wire(&expr::project(&item.item(), p)),
+            None => item.wire(),
         });
         Ok(shapes::GetItemOutput {
             item,

@@ -15,7 +15,8 @@
 //!
 //! over [`attr`] (attribute values, item sizes, key order), [`number`] (the 38-digit decimal),
 //! [`expr`] (the one expression parser and evaluator), `legacy` (the pre-expression parameters on the
-//! same evaluator), `schema` (table definitions), `state` (tables in memory with their indexes) and
+//! same evaluator), `schema` (table definitions), `packed` (items and keys as compact buffers, as
+//! tables, indexes and stream records keep them), `state` (tables in memory with their indexes) and
 //! `persist` (the group-commit writer for `PERSISTENCE=1`). Errors map to AWS's in [`error`].
 //! Operations the model has and this crate does not implement answer `NotImplemented`.
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod expr;
 mod items;
 mod legacy;
 pub mod number;
+mod packed;
 pub mod partiql;
 mod persist;
 mod request;

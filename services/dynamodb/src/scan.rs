@@ -7,16 +7,15 @@
 //! last item read. On an index, items are seen as the index projects them; items missing an index key
 //! attribute are not in the index (sparse indexes).
 
+use skyport_core::RequestContext;
 use std::collections::BTreeSet;
 use std::ops::Bound;
-use std::sync::Arc;
-
-use skyport_core::RequestContext;
 
 use crate::api::DynamoDb;
 use crate::attr::{Av, Item, KeyVal, PKey, SortPart, item_size, item_to_wire};
 use crate::error::{DdbError, validation};
 use crate::expr::{self, CmpOp, Cond, Elem, Kind, Operand, Path};
+use crate::packed::{self, Packed, Row};
 use crate::request::{self, Units};
 use crate::schema::{IndexMeta, KeyAttr, TableMeta};
 use crate::shapes;
@@ -305,40 +304,64 @@ struct PageSpec<'a> {
     projected: Option<BTreeSet<String>>,
 }
 
-#[derive(Default)]
-struct Page {
+/// An item a page may read: its key bytes, its index entry's bytes (on an index) and the item.
+struct Cand<'a> {
+    key: &'a [u8],
+    entry: Option<&'a [u8]>,
+    item: &'a Packed,
+}
+
+struct Page<'a> {
     items: Vec<std::collections::BTreeMap<String, shapes::AttributeValue>>,
     count: usize,
     scanned: usize,
     bytes: usize,
-    last: Option<(PKey, Option<IdxKey>)>,
+    /// The key bytes and index entry bytes of the last item read, when the page stopped early.
+    last: Option<(&'a [u8], Option<&'a [u8]>)>,
 }
 
 impl PageSpec<'_> {
-    fn run(&self, candidates: impl Iterator<Item = (PKey, Option<IdxKey>, Arc<Item>)>) -> Page {
-        let mut page = Page::default();
-        for (pkey, entry, item) in candidates {
-            let view: std::borrow::Cow<'_, Item> = match &self.projected {
-                Some(names) => std::borrow::Cow::Owned(
-                    item.iter()
-                        .filter(|(k, _)| names.contains(*k))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                ),
-                None => std::borrow::Cow::Borrowed(item.as_ref()),
-            };
+    fn run<'a>(&self, candidates: impl Iterator<Item = Cand<'a>>) -> Page<'a> {
+        let mut page = Page {
+            items: Vec::new(),
+            count: 0,
+            scanned: 0,
+            bytes: 0,
+            last: None,
+        };
+        // Nothing to project or test: the item goes from its buffer to the wire in one pass.
+        let plain = self.projected.is_none() && self.filter.is_none() && self.paths.is_none();
+        for Cand { key, entry, item } in candidates {
             page.scanned += 1;
-            page.bytes += item_size(&view);
-            if self.filter.is_none_or(|f| expr::eval(f, &view)) {
+            if plain {
+                page.bytes += item.size();
                 page.count += 1;
-                match (self.select, self.paths) {
-                    (Select::Count, _) => {}
-                    (_, Some(paths)) => page.items.push(item_to_wire(&expr::project(&view, paths))),
-                    _ => page.items.push(item_to_wire(&view)),
+                if self.select != Select::Count {
+                    page.items.push(item.wire());
+                }
+            } else {
+                let full = item.item();
+                let view: Item = match &self.projected {
+                    Some(names) => full
+                        .into_iter()
+                        .filter(|(k, _)| names.contains(k))
+                        .collect(),
+                    None => full,
+                };
+                page.bytes += item_size(&view);
+                if self.filter.is_none_or(|f| expr::eval(f, &view)) {
+                    page.count += 1;
+                    match (self.select, self.paths) {
+                        (Select::Count, _) => {}
+                        (_, Some(paths)) => {
+                            page.items.push(item_to_wire(&expr::project(&view, paths)))
+                        }
+                        _ => page.items.push(item_to_wire(&view)),
+                    }
                 }
             }
             if self.limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES {
-                page.last = Some((pkey, entry));
+                page.last = Some((key, entry));
                 break;
             }
         }
@@ -346,16 +369,20 @@ impl PageSpec<'_> {
     }
 }
 
-/// The `LastEvaluatedKey` of a page.
-fn last_key(meta: &TableMeta, index: Option<&IndexMeta>, last: &(PKey, Option<IdxKey>)) -> Item {
-    let mut key = meta.key_item(&last.0);
-    if let (Some(index), Some(entry)) = (index, &last.1) {
-        key.insert(index.hash.name.clone(), entry.hash.to_av());
-        if let (Some(r), SortPart::Val(v)) = (&index.range, &entry.range) {
+/// The `LastEvaluatedKey` of a page: the table key of the last item read, and on an index its index
+/// key too.
+fn last_key(t: &Table, index: Option<&IndexMeta>, last: (&[u8], Option<&[u8]>)) -> Option<Item> {
+    let meta = &t.meta;
+    let mut key = meta.key_item(&t.pkey_of(last.0)?);
+    if let (Some(index), Some(entry)) = (index, last.1) {
+        let (hash, range, _) =
+            packed::idx_of(entry, index.range.is_some(), meta.range.is_some()).ok()?;
+        key.insert(index.hash.name.clone(), hash.to_av());
+        if let (Some(r), SortPart::Val(v)) = (&index.range, range) {
             key.insert(r.name.clone(), v.to_av());
         }
     }
-    key
+    Some(key)
 }
 
 fn bad_start() -> DdbError {
@@ -433,6 +460,42 @@ fn nonempty<T: Ord>(lo: &Bound<T>, hi: &Bound<T>) -> bool {
     }
 }
 
+/// A range of keys as the byte ranges of the sets that keep them.
+fn byte_bounds<T>(
+    lo: Bound<T>,
+    hi: Bound<T>,
+    bytes: impl Fn(&T) -> Vec<u8>,
+) -> [Bound<Vec<u8>>; 2] {
+    [lo.map(|k| bytes(&k)), hi.map(|k| bytes(&k))]
+}
+
+fn as_slices(b: &[Bound<Vec<u8>>; 2]) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (
+        b[0].as_ref().map(Vec::as_slice),
+        b[1].as_ref().map(Vec::as_slice),
+    )
+}
+
+/// The sort key of an index entry (the index's, not the table's).
+fn entry_sort(t: &Table, n: usize, entry: &[u8]) -> Option<SortPart> {
+    let index_ranged = t.meta.indexes[n].range.is_some();
+    packed::idx_of(entry, index_ranged, t.meta.range.is_some())
+        .inspect_err(|e| tracing::error!("a packed DynamoDB index entry is malformed: {e}"))
+        .ok()
+        .map(|(_, range, _)| range)
+}
+
+/// The table item of an index entry.
+fn entry_item<'a>(t: &'a Table, n: usize, entry: &'a [u8]) -> Option<Cand<'a>> {
+    let key = packed::idx_table_key(entry, t.meta.indexes[n].range.is_some()).ok()?;
+    let item = t.get_packed(key)?;
+    Some(Cand {
+        key,
+        entry: Some(entry),
+        item,
+    })
+}
+
 /// The items of a query, in order.
 fn query_candidates<'a>(
     t: &'a Table,
@@ -441,7 +504,7 @@ fn query_candidates<'a>(
     sort: Option<&'a SortCond>,
     forward: bool,
     start: Option<(PKey, Option<IdxKey>)>,
-) -> Box<dyn Iterator<Item = (PKey, Option<IdxKey>, Arc<Item>)> + 'a> {
+) -> Box<dyn Iterator<Item = Cand<'a>> + 'a> {
     match index {
         None => {
             let at = |range: SortPart| PKey {
@@ -477,10 +540,16 @@ fn query_candidates<'a>(
             if !nonempty(&lo, &hi) {
                 return Box::new(std::iter::empty());
             }
-            let range = t.items.range((lo, hi));
-            let filter = move |(k, v): (&PKey, &Arc<Item>)| {
-                sort.is_none_or(|s| s.matches(&k.range))
-                    .then(|| (k.clone(), None, v.clone()))
+            let bounds = byte_bounds(lo, hi, packed::pkey_bytes);
+            let range = t.items.range::<[u8], _>(as_slices(&bounds));
+            let filter = move |row: &'a Row| {
+                let key = row.0.key();
+                sort.is_none_or(|s| t.pkey_of(key).is_some_and(|k| s.matches(&k.range)))
+                    .then_some(Cand {
+                        key,
+                        entry: None,
+                        item: &row.0,
+                    })
             };
             if forward {
                 Box::new(range.filter_map(filter))
@@ -509,14 +578,15 @@ fn query_candidates<'a>(
             if !nonempty(&lo, &hi) {
                 return Box::new(std::iter::empty());
             }
-            let range = entries.range((lo, hi));
-            let items = &t.items;
-            let step = move |e: &IdxKey| {
-                let item = items.get(&e.table)?.clone();
-                Some((e.table.clone(), Some(e.clone()), item))
+            let bounds = byte_bounds(lo, hi, IdxKey::bytes);
+            let range = entries.range::<[u8], _>(as_slices(&bounds)).map(|e| &**e);
+            let step = move |e: &'a [u8]| entry_item(t, n, e);
+            let keep = move |e: &&'a [u8]| {
+                sort.is_none_or(|s| entry_sort(t, n, e).is_some_and(|k| s.matches(&k)))
             };
-            let keep = move |e: &&IdxKey| sort.is_none_or(|s| s.matches(&e.range));
-            let go_on = move |e: &&IdxKey| sort.is_none_or(|s| !s.past_end(&e.range, forward));
+            let go_on = move |e: &&'a [u8]| {
+                sort.is_none_or(|s| entry_sort(t, n, e).is_none_or(|k| !s.past_end(&k, forward)))
+            };
             if forward {
                 Box::new(range.take_while(go_on).filter(keep).filter_map(step))
             } else {
@@ -532,40 +602,40 @@ fn scan_candidates<'a>(
     index: Option<usize>,
     start: Option<(PKey, Option<IdxKey>)>,
     segment: Option<(u64, u64)>,
-) -> Box<dyn Iterator<Item = (PKey, Option<IdxKey>, Arc<Item>)> + 'a> {
-    let in_segment =
-        move |h: &KeyVal| segment.is_none_or(|(s, total)| h.stable_hash() % total == s);
+) -> Box<dyn Iterator<Item = Cand<'a>> + 'a> {
+    let in_segment = move |key: &[u8]| {
+        segment.is_none_or(|(s, total)| {
+            packed::hash_of(key).is_ok_and(|h| h.stable_hash() % total == s)
+        })
+    };
     match index {
         None => {
             let lo = match start {
-                Some((p, _)) => Bound::Excluded(p),
+                Some((p, _)) => Bound::Excluded(packed::pkey_bytes(&p)),
                 None => Bound::Unbounded,
             };
             Box::new(
                 t.items
-                    .range((lo, Bound::Unbounded))
-                    .filter(move |(k, _)| in_segment(&k.hash))
-                    .map(|(k, v)| (k.clone(), None, v.clone())),
+                    .range::<[u8], _>((lo.as_ref().map(Vec::as_slice), Bound::Unbounded))
+                    .filter(move |row| in_segment(row.0.key()))
+                    .map(|row| Cand {
+                        key: row.0.key(),
+                        entry: None,
+                        item: &row.0,
+                    }),
             )
         }
         Some(n) => {
             let lo = match start.and_then(|(_, e)| e) {
-                Some(e) => Bound::Excluded(e),
+                Some(e) => Bound::Excluded(e.bytes()),
                 None => Bound::Unbounded,
             };
-            let items = &t.items;
             Box::new(
                 t.indexes[n]
                     .entries
-                    .range((lo, Bound::Unbounded))
-                    .filter(move |e| in_segment(&e.hash))
-                    .filter_map(move |e| {
-                        Some((
-                            e.table.clone(),
-                            Some(e.clone()),
-                            items.get(&e.table)?.clone(),
-                        ))
-                    }),
+                    .range::<[u8], _>((lo.as_ref().map(Vec::as_slice), Bound::Unbounded))
+                    .filter(move |e| in_segment(e))
+                    .filter_map(move |e| entry_item(t, n, e)),
             )
         }
     }
@@ -715,15 +785,22 @@ impl DynamoDb {
             )),
             None => page_spec.run(scan_candidates(&t, n, start, spec.segment)),
         };
-        let last = page.last.as_ref().map(|l| last_key(meta, index, l));
-        let units = units_for(index, page.bytes, spec.consistent);
+        let Page {
+            items,
+            count,
+            scanned,
+            bytes,
+            last,
+        } = page;
+        let last = last.and_then(|l| last_key(&t, index, l));
+        let units = units_for(index, bytes, spec.consistent);
         let consumed = request::consumed(spec.return_consumed.as_deref(), &spec.table_name, &units);
         drop(t);
         Ok(ReadPage {
-            items: (!page.items.is_empty() || !matches!(spec.select.as_deref(), Some("COUNT")))
-                .then_some(page.items),
-            count: page.count,
-            scanned: page.scanned,
+            items: (!items.is_empty() || !matches!(spec.select.as_deref(), Some("COUNT")))
+                .then_some(items),
+            count,
+            scanned,
             last,
             consumed,
         })

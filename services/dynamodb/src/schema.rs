@@ -176,6 +176,14 @@ impl TableMeta {
         v
     }
 
+    /// The names of the key attributes, as packed items refer to them.
+    pub fn key_attr_names(&self) -> crate::packed::KeyNames<'_> {
+        crate::packed::KeyNames {
+            hash: &self.hash.name,
+            range: self.range.as_ref().map(|r| r.name.as_str()),
+        }
+    }
+
     /// True when `name` is one of the table's key attributes.
     pub fn is_key(&self, name: &str) -> bool {
         self.hash.name == name || self.range.as_ref().is_some_and(|r| r.name == name)

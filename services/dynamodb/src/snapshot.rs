@@ -80,10 +80,11 @@ impl StateControl for DynamoDb {
                 let items: Vec<(String, Vec<u8>)> = t
                     .items
                     .iter()
-                    .map(|(pkey, item)| {
-                        let json =
-                            serde_json::to_vec(&attr::item_to_json(item)).unwrap_or_default();
-                        (t.store_key(pkey), json)
+                    .filter_map(|row| {
+                        let pkey = t.pkey_of(row.0.key())?;
+                        let json = serde_json::to_vec(&attr::item_to_json(&row.0.item()))
+                            .unwrap_or_default();
+                        Some((t.store_key(&pkey), json))
                     })
                     .collect();
                 let meta = serde_json::to_vec(&t.meta).map_err(std::io::Error::other)?;

@@ -19,13 +19,14 @@ use skyport_core::store::{Store, StoreError};
 
 use crate::attr::{self, Item, KeyVal, PKey, SortPart, item_size};
 use crate::error::{DdbError, table_not_found};
+use crate::packed::{self, Packed, Row};
 use crate::persist::{ITEMS, Op, Pending, Persister, TABLES};
 use crate::schema::{IndexMeta, TableMeta};
 use crate::streams::log::{Origin, StreamLog, StreamRecord, ViewType};
 use crate::streams::stored::{self, LogMeta, STREAM_RECORDS, STREAMS};
 
 /// An index entry: the index key, then the table key (ties in AWS's order are unspecified; this
-/// orders them by table key).
+/// orders them by table key). Kept as its bytes ([`packed::idx_bytes`]), in the same order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct IdxKey {
     /// The index partition key.
@@ -36,11 +37,18 @@ pub struct IdxKey {
     pub table: PKey,
 }
 
+impl IdxKey {
+    /// The entry's bytes, in entry order.
+    pub fn bytes(&self) -> Vec<u8> {
+        packed::idx_bytes(&self.hash, &self.range, &self.table)
+    }
+}
+
 /// One secondary index's entries.
 #[derive(Debug, Default)]
 pub struct IndexData {
-    /// The entries, in index order.
-    pub entries: BTreeSet<IdxKey>,
+    /// The entries' bytes ([`IdxKey::bytes`]), in index order.
+    pub entries: BTreeSet<Box<[u8]>>,
     /// Bytes of the projected items.
     pub bytes: i64,
 }
@@ -50,8 +58,8 @@ pub struct IndexData {
 pub struct Table {
     /// The definition.
     pub meta: TableMeta,
-    /// Items by primary key.
-    pub items: BTreeMap<PKey, Arc<Item>>,
+    /// Items, packed, in primary key order (found by [`packed::pkey_bytes`]).
+    pub items: BTreeSet<Row>,
     /// Index entries, parallel to `meta.indexes`.
     pub indexes: Vec<IndexData>,
     /// Bytes of all items.
@@ -62,6 +70,8 @@ pub struct Table {
     pub deleted: bool,
     /// The enabled stream, which records every change.
     pub stream: Option<Arc<StreamLog>>,
+    /// Working room for packing items ([`Packed::keyed`]).
+    scratch: Vec<u8>,
 }
 
 /// A table shared by requests.
@@ -78,17 +88,15 @@ pub fn write(t: &TableRef) -> RwLockWriteGuard<'_, Table> {
     t.write().unwrap_or_else(|e| e.into_inner())
 }
 
-fn index_entry(index: &IndexMeta, pkey: &PKey, item: &Item) -> Option<IdxKey> {
+fn index_entry(index: &IndexMeta, table_key: &[u8], item: &Item) -> Option<Box<[u8]>> {
     let hash = KeyVal::of(item.get(&index.hash.name)?)?;
     let range = match &index.range {
         Some(r) => SortPart::Val(KeyVal::of(item.get(&r.name)?)?),
         None => SortPart::None,
     };
-    Some(IdxKey {
-        hash,
-        range,
-        table: pkey.clone(),
-    })
+    let mut out = packed::idx_prefix(&hash, &range);
+    out.extend_from_slice(table_key);
+    Some(out.into_boxed_slice())
 }
 
 impl Table {
@@ -98,13 +106,32 @@ impl Table {
         let stream = new_stream(&meta);
         Table {
             meta,
-            items: BTreeMap::new(),
+            items: BTreeSet::new(),
             indexes,
             bytes: 0,
             in_flight: HashMap::new(),
             deleted: false,
             stream,
+            scratch: Vec::new(),
         }
+    }
+
+    /// The item at `pkey`, decoded.
+    pub fn get(&self, pkey: &PKey) -> Option<Arc<Item>> {
+        self.get_packed(&packed::pkey_bytes(pkey))
+            .map(|p| Arc::new(p.item()))
+    }
+
+    /// The packed item at the key bytes `key`.
+    pub fn get_packed(&self, key: &[u8]) -> Option<&Packed> {
+        self.items.get(key).map(|r| &r.0)
+    }
+
+    /// The primary key of key bytes of this table; `None` (logged) for bytes it never wrote.
+    pub fn pkey_of(&self, key: &[u8]) -> Option<PKey> {
+        packed::pkey_of(key, self.meta.range.is_some())
+            .inspect_err(|e| tracing::error!("a packed DynamoDB key is malformed: {e}"))
+            .ok()
     }
 
     /// Writes `new` at `pkey` (deletes the item when `None`) and records the change in the stream;
@@ -116,15 +143,16 @@ impl Table {
         new: Option<Item>,
         origin: Origin,
         ops: Option<&mut Vec<Op>>,
-    ) -> Option<Arc<Item>> {
+    ) -> Option<Packed> {
         let keys = self.stream.as_ref().map(|_| self.meta.key_item(&pkey));
         let op = ops.as_ref().map(|_| self.item_op(&pkey, new.as_ref()));
         let (old, new) = match new {
             Some(item) => {
-                let item = Arc::new(item);
-                (self.put(pkey, item.clone()), Some(item))
+                let row =
+                    Packed::keyed(&mut self.scratch, &pkey, self.meta.key_attr_names(), &item);
+                (self.put(row.clone(), &item), Some(row))
             }
-            None => (self.remove(&pkey), None),
+            None => (self.remove(&packed::pkey_bytes(&pkey)), None),
         };
         let record = match (&self.stream, keys) {
             (Some(stream), Some(keys)) => stream.append(keys, old.as_ref(), new.as_ref(), origin),
@@ -170,9 +198,9 @@ impl Table {
         }
     }
 
-    fn unindex(&mut self, pkey: &PKey, item: &Item) {
+    fn unindex(&mut self, key: &[u8], item: &Item) {
         for n in 0..self.indexes.len() {
-            if let Some(e) = index_entry(&self.meta.indexes[n], pkey, item) {
+            if let Some(e) = index_entry(&self.meta.indexes[n], key, item) {
                 let size = self.projected_size(n, item);
                 let data = &mut self.indexes[n];
                 if data.entries.remove(&e) {
@@ -182,9 +210,9 @@ impl Table {
         }
     }
 
-    fn index(&mut self, pkey: &PKey, item: &Item) {
+    fn index(&mut self, key: &[u8], item: &Item) {
         for n in 0..self.indexes.len() {
-            if let Some(e) = index_entry(&self.meta.indexes[n], pkey, item) {
+            if let Some(e) = index_entry(&self.meta.indexes[n], key, item) {
                 let size = self.projected_size(n, item);
                 let data = &mut self.indexes[n];
                 if data.entries.insert(e) {
@@ -194,28 +222,34 @@ impl Table {
         }
     }
 
-    /// Stores `item` under `pkey`; returns the item it replaced.
-    pub fn put(&mut self, pkey: PKey, item: Arc<Item>) -> Option<Arc<Item>> {
-        let old = self.items.insert(pkey.clone(), item.clone());
+    /// Stores `row`, the packing of `item`, under its key; returns the item it replaced.
+    fn put(&mut self, row: Packed, item: &Item) -> Option<Packed> {
+        let old = self.items.replace(Row(row.clone())).map(|r| r.0);
         if let Some(old) = &old {
-            self.bytes -= item_size(old) as i64;
+            self.bytes -= old.size() as i64;
             if !self.indexes.is_empty() {
-                self.unindex(&pkey, old);
+                self.unindex(row.key(), &old.item());
             }
         }
-        self.bytes += item_size(&item) as i64;
+        self.bytes += item_size(item) as i64;
         if !self.indexes.is_empty() {
-            self.index(&pkey, &item);
+            self.index(row.key(), item);
         }
         old
     }
 
-    /// Removes the item at `pkey`; returns it.
-    pub fn remove(&mut self, pkey: &PKey) -> Option<Arc<Item>> {
-        let old = self.items.remove(pkey)?;
-        self.bytes -= item_size(&old) as i64;
+    /// Stores `item` under `pkey` (loading); returns the item it replaced.
+    pub fn insert(&mut self, pkey: &PKey, item: &Item) -> Option<Packed> {
+        let row = Packed::keyed(&mut self.scratch, pkey, self.meta.key_attr_names(), item);
+        self.put(row, item)
+    }
+
+    /// Removes the item at the key bytes `key`; returns it.
+    fn remove(&mut self, key: &[u8]) -> Option<Packed> {
+        let old = self.items.take(key)?.0;
+        self.bytes -= old.size() as i64;
         if !self.indexes.is_empty() {
-            self.unindex(pkey, &old);
+            self.unindex(key, &old.item());
         }
         Some(old)
     }
@@ -226,9 +260,10 @@ impl Table {
         self.indexes.push(IndexData::default());
         let n = self.indexes.len() - 1;
         let mut data = IndexData::default();
-        for (pkey, item) in &self.items {
-            if let Some(e) = index_entry(&self.meta.indexes[n], pkey, item) {
-                data.bytes += self.projected_size(n, item);
+        for Row(row) in &self.items {
+            let item = row.item();
+            if let Some(e) = index_entry(&self.meta.indexes[n], row.key(), &item) {
+                data.bytes += self.projected_size(n, &item);
                 data.entries.insert(e);
             }
         }
@@ -267,6 +302,14 @@ impl Table {
         format!("{:016x}/{key}", self.meta.uid)
     }
 
+    /// The store keys of every item, in order.
+    pub fn store_keys(&self) -> impl Iterator<Item = String> + '_ {
+        self.items
+            .iter()
+            .filter_map(|r| self.pkey_of(r.0.key()))
+            .map(|k| self.store_key(&k))
+    }
+
     /// The store operation writing `item` (or deleting the item at `pkey` when `None`).
     pub fn item_op(&self, pkey: &PKey, item: Option<&Item>) -> Op {
         let key = self.store_key(pkey);
@@ -293,13 +336,26 @@ fn new_stream(meta: &TableMeta) -> Option<Arc<StreamLog>> {
     )))
 }
 
-/// Makes equal images of `records` (read back from the store, in order) one allocation, as they are
+/// Makes equal images of `records` (read back from the store, in order) one buffer, as they are
 /// while running: a record's old image is the previous record's new image of the same item, and the
-/// table's item is the last new image of it when unchanged since.
+/// table's item is the last new image of it when unchanged since. With the table, images are first
+/// packed under their item's key, as the table's items are.
 fn share_images(records: &mut [StreamRecord], table: Option<&mut Table>) {
-    let mut latest: HashMap<String, Arc<Item>> = HashMap::new();
+    if let Some(t) = &table {
+        let names = t.meta.key_attr_names();
+        let mut scratch = Vec::new();
+        for r in records.iter_mut() {
+            let Ok(pkey) = t.meta.item_key(&r.keys.item()) else {
+                continue;
+            };
+            for image in [&mut r.old, &mut r.new].into_iter().flatten() {
+                *image = Packed::keyed(&mut scratch, &pkey, names, &image.item());
+            }
+        }
+    }
+    let mut latest: HashMap<String, Packed> = HashMap::new();
     for r in records.iter_mut() {
-        let key = attr::item_to_json(&r.keys).to_string();
+        let key = attr::item_to_json(&r.keys.item()).to_string();
         if let (Some(old), Some(prev)) = (&r.old, latest.get(&key))
             && old == prev
         {
@@ -318,14 +374,9 @@ fn share_images(records: &mut [StreamRecord], table: Option<&mut Table>) {
         return;
     };
     for new in latest.into_values() {
-        let Ok(pkey) = table.meta.item_key(&new) else {
-            continue;
-        };
         // Equal content: sizes and index entries stay as they are.
-        if let Some(item) = table.items.get_mut(&pkey)
-            && **item == *new
-        {
-            *item = new;
+        if table.get_packed(new.key()) == Some(&new) {
+            table.items.replace(Row(new));
         }
     }
 }
@@ -410,7 +461,7 @@ impl Registry {
                     .and_then(|j| attr::item_from_json(&j));
                 match item.and_then(|i| Some((table.meta.item_key(&i).ok()?, i))) {
                     Some((pkey, item)) => {
-                        table.put(pkey, Arc::new(item));
+                        table.insert(&pkey, &item);
                     }
                     None => unreadable += 1,
                 }
@@ -726,7 +777,7 @@ mod tests {
             ViewType::NewAndOldImages,
             vec!["id".into()],
         );
-        let (one, two) = (Arc::new(item("1")), Arc::new(item("2")));
+        let (one, two) = (Packed::new(&item("1")), Packed::new(&item("2")));
         log.append(keys(), None, Some(&one), Origin::Request);
         log.append(keys(), Some(&one), Some(&two), Origin::Request);
         log.snapshot()
@@ -781,12 +832,13 @@ mod tests {
         assert_eq!(page.records[1].event, EventName::Modify);
         // One allocation per image, shared with the table's item.
         let (first, second) = (&page.records[0], &page.records[1]);
-        assert!(Arc::ptr_eq(
+        assert!(Packed::ptr_eq(
             first.new.as_ref().unwrap(),
             second.old.as_ref().unwrap()
         ));
         let pkey = t.meta.item_key(&keys()).unwrap();
-        assert!(Arc::ptr_eq(second.new.as_ref().unwrap(), &t.items[&pkey]));
+        let row = t.get_packed(&packed::pkey_bytes(&pkey)).unwrap();
+        assert!(Packed::ptr_eq(second.new.as_ref().unwrap(), row));
 
         // A table whose stream had no stored log gets a new one, to be stored; a log that no
         // table names is closed (and stored so), still readable.

@@ -364,11 +364,7 @@ impl DynamoDb {
                     &ctx.region,
                     &t.meta.name,
                 ))];
-                ops.extend(
-                    t.items
-                        .keys()
-                        .map(|k| crate::persist::Op::DeleteItem(t.store_key(k))),
-                );
+                ops.extend(t.store_keys().map(crate::persist::Op::DeleteItem));
                 self.registry().commit(ops)
             } else {
                 None

@@ -244,8 +244,8 @@ impl DynamoDb {
                     outcomes.push(None);
                     continue;
                 }
-                let current = t.items.get(pkey);
-                match spec.outcome(&t.meta, current) {
+                let current = t.get(pkey);
+                match spec.outcome(&t.meta, current.as_ref()) {
                     Ok(new) => {
                         reasons.push(Reason::none());
                         outcomes.push(new);
@@ -280,7 +280,7 @@ impl DynamoDb {
             for (((spec, &at), pkey), new) in specs.iter().zip(&positions).zip(pkeys).zip(outcomes)
             {
                 let t = &mut guards[at];
-                let old = t.items.get(&pkey).cloned();
+                let old = t.get(&pkey);
                 let mut cost = request::write_cost(&t.meta, old.as_deref(), new.as_ref());
                 cost.table *= 2.0;
                 units.entry(spec.table.clone()).or_default().add(&cost);
@@ -428,7 +428,7 @@ impl DynamoDb {
             pkeys
                 .iter()
                 .zip(&positions)
-                .map(|(p, &at)| guards[at].items.get(p).cloned())
+                .map(|(p, &at)| guards[at].get(p))
                 .collect::<Vec<_>>()
         };
         for ((table, _), item) in gets.iter().zip(&found) {

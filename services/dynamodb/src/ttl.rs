@@ -16,6 +16,7 @@ use crate::api::{DynamoDb, Inner};
 use crate::attr::{Av, PKey};
 use crate::error::{DdbError, table_not_found_named, validation};
 use crate::number::Decimal;
+use crate::packed;
 use crate::shapes;
 use crate::state::{self, table_op};
 use crate::streams::log::Origin;
@@ -123,8 +124,8 @@ impl DynamoDb {
                 };
                 t.items
                     .iter()
-                    .filter(|(_, item)| item.get(&attr).is_some_and(|v| expired(v, now)))
-                    .map(|(k, _)| k.clone())
+                    .filter(|row| row.0.get(&attr).is_some_and(|v| expired(&v, now)))
+                    .filter_map(|row| t.pkey_of(row.0.key()))
                     .collect()
             };
             if expired_keys.is_empty() {
@@ -141,9 +142,8 @@ impl DynamoDb {
                 let mut ops = Vec::new();
                 for key in expired_keys {
                     let still = t
-                        .items
-                        .get(&key)
-                        .is_some_and(|item| item.get(&attr).is_some_and(|v| expired(v, now)));
+                        .get_packed(&packed::pkey_bytes(&key))
+                        .is_some_and(|item| item.get(&attr).is_some_and(|v| expired(&v, now)));
                     if !still || t.in_flight.contains_key(&key) {
                         continue;
                     }

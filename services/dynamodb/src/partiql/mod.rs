@@ -449,7 +449,7 @@ impl DynamoDb {
         let found: Option<Arc<Item>> = {
             let g = state::read(&t);
             let pkey = g.meta.key_param(&key)?;
-            g.items.get(&pkey).cloned()
+            g.get(&pkey)
         };
         let item = found
             .filter(|i| rest.as_ref().is_none_or(|c| expr::eval(c, i)))

@@ -2,7 +2,7 @@
 //! 24 hours, and the shard iterators that point into it.
 //!
 //! Every change of an item appends a [`StreamRecord`] holding the key and, as the stream's view type
-//! asks, the old and new images (shared with the table, not copied). Sequence numbers grow across
+//! asks, the old and new images (packed, sharing the table's buffers, not copied). Sequence numbers grow across
 //! restarts (they start from the log's creation time, and a log read back from the store continues
 //! above both its last record and the time of the restart, so a number handed out before a crash is
 //! never given to another record), and are rendered as AWS's 21-digit decimal strings. Records older
@@ -16,12 +16,13 @@
 //! [`StreamLog::housekeep`], the deletion of trimmed records in one batch.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 
-use crate::attr::{Item, item_size};
+use crate::attr::Item;
+use crate::packed::Packed;
 use crate::persist::{Op, Pending, Persister};
 use crate::streams::stored::{self, LogMeta};
 
@@ -123,12 +124,12 @@ pub struct StreamRecord {
     pub event: EventName,
     /// When the change was made, in milliseconds since the epoch.
     pub at_ms: i64,
-    /// The key attributes.
-    pub keys: Item,
+    /// The key attributes (packed: a log may hold a million records).
+    pub keys: Packed,
     /// The item before the change, when the view type keeps it.
-    pub old: Option<Arc<Item>>,
+    pub old: Option<Packed>,
     /// The item after the change, when the view type keeps it.
-    pub new: Option<Arc<Item>>,
+    pub new: Option<Packed>,
     /// Who made the change.
     pub origin: Origin,
 }
@@ -136,9 +137,9 @@ pub struct StreamRecord {
 impl StreamRecord {
     /// `SizeBytes`: the key and images, counted as item sizes are.
     pub fn size(&self) -> i64 {
-        (item_size(&self.keys)
-            + self.old.as_deref().map_or(0, item_size)
-            + self.new.as_deref().map_or(0, item_size)) as i64
+        (self.keys.size()
+            + self.old.as_ref().map_or(0, Packed::size)
+            + self.new.as_ref().map_or(0, Packed::size)) as i64
     }
 
     /// The sequence number as AWS renders it.
@@ -498,8 +499,8 @@ impl StreamLog {
     pub fn append(
         &self,
         keys: Item,
-        old: Option<&Arc<Item>>,
-        new: Option<&Arc<Item>>,
+        old: Option<&Packed>,
+        new: Option<&Packed>,
         origin: Origin,
     ) -> Option<StreamRecord> {
         let event = match (old, new) {
@@ -523,7 +524,7 @@ impl StreamLog {
                 event_id: skyport_core::ids::random_string(b"0123456789abcdef", 32),
                 event,
                 at_ms: now,
-                keys,
+                keys: Packed::new(&keys),
                 old: old.filter(|_| self.view.old_image()).cloned(),
                 new: new.filter(|_| self.view.new_image()).cloned(),
                 origin,
@@ -623,11 +624,11 @@ mod tests {
     use super::*;
     use crate::attr::Av;
 
-    fn item(id: &str, v: &str) -> Arc<Item> {
+    fn item(id: &str, v: &str) -> Packed {
         let mut i = Item::new();
         i.insert("id".into(), Av::S(id.into()));
         i.insert("v".into(), Av::S(v.into()));
-        Arc::new(i)
+        Packed::new(&i)
     }
 
     fn keys(id: &str) -> Item {
@@ -662,7 +663,7 @@ mod tests {
             [EventName::Insert, EventName::Modify, EventName::Remove]
         );
         assert!(page.records.iter().all(|r| r.old.is_none()));
-        assert_eq!(page.records[1].new.as_deref(), Some(&*b));
+        assert_eq!(page.records[1].new.as_ref(), Some(&b));
         assert_eq!(page.records[2].origin, Origin::Ttl);
         assert_eq!(page.next, Some(log.start_seq + 3));
         assert!(page.records[0].sequence_number().len() >= 21);

@@ -101,9 +101,9 @@ fn wire_record(stream: &StreamLog, r: &StreamRecord) -> shapes::Record {
         aws_region: Some(stream.region.clone()),
         dynamodb: Some(shapes::StreamRecord {
             approximate_creation_date_time: Some(Timestamp::from_secs(r.at_ms / 1000)),
-            keys: Some(image(&r.keys)),
-            new_image: r.new.as_deref().map(image),
-            old_image: r.old.as_deref().map(image),
+            keys: Some(image(&r.keys.item())),
+            new_image: r.new.as_ref().map(|p| image(&p.item())),
+            old_image: r.old.as_ref().map(|p| image(&p.item())),
             sequence_number: Some(r.sequence_number()),
             size_bytes: Some(r.size()),
             stream_view_type: Some(stream.view.as_str().to_owned()),

@@ -25,17 +25,17 @@ const MAX_RECORDS: usize = 1000;
 pub fn event_record(stream: &StreamLog, r: &StreamRecord) -> Value {
     let mut dynamodb = json!({
         "ApproximateCreationDateTime": r.at_ms / 1000,
-        "Keys": item_to_json(&r.keys),
+        "Keys": item_to_json(&r.keys.item()),
         "SequenceNumber": r.sequence_number(),
         "SizeBytes": r.size(),
         "StreamViewType": stream.view.as_str(),
     });
     if let Some(map) = dynamodb.as_object_mut() {
         if let Some(new) = &r.new {
-            map.insert("NewImage".to_owned(), item_to_json(new));
+            map.insert("NewImage".to_owned(), item_to_json(&new.item()));
         }
         if let Some(old) = &r.old {
-            map.insert("OldImage".to_owned(), item_to_json(old));
+            map.insert("OldImage".to_owned(), item_to_json(&old.item()));
         }
     }
     let mut record = json!({
@@ -165,11 +165,11 @@ mod tests {
     use crate::attr::{Av, Item};
     use crate::streams::log::ViewType;
 
-    fn item(id: &str, v: &str) -> Arc<Item> {
+    fn item(id: &str, v: &str) -> crate::packed::Packed {
         let mut i = Item::new();
         i.insert("id".into(), Av::S(id.into()));
         i.insert("v".into(), Av::N(v.into()));
-        Arc::new(i)
+        crate::packed::Packed::new(&i)
     }
 
     #[test]

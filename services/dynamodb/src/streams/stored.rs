@@ -13,13 +13,12 @@
 //!   numbers make a log's records one key range in sequence order. A record is written in the commit
 //!   of the item change that made it.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::log::{EventName, Origin, StreamRecord, ViewType};
 use crate::attr::{item_from_json, item_to_json};
+use crate::packed::Packed;
 use crate::persist::Op;
 
 /// The store table of stream descriptions.
@@ -149,11 +148,11 @@ fn encode_with(r: &StreamRecord, new_json: Option<&[u8]>) -> Vec<u8> {
         id: r.event_id.clone(),
         ev: r.event.as_str().to_owned(),
         at: r.at_ms,
-        k: item_to_json(&r.keys),
-        o: r.old.as_deref().map(item_to_json),
+        k: item_to_json(&r.keys.item()),
+        o: r.old.as_ref().map(|p| item_to_json(&p.item())),
         n: match new_json {
             Some(_) => None,
-            None => r.new.as_deref().map(item_to_json),
+            None => r.new.as_ref().map(|p| item_to_json(&p.item())),
         },
         ttl: r.origin == Origin::Ttl,
     };
@@ -187,7 +186,7 @@ pub fn decode_record(seq: u64, value: &[u8]) -> Result<StreamRecord, DecodeError
     let image = |v: Option<Value>| -> Result<_, DecodeError> {
         v.map(|v| {
             item_from_json(&v)
-                .map(Arc::new)
+                .map(|i| Packed::new(&i))
                 .ok_or(DecodeError::Record("image"))
         })
         .transpose()
@@ -197,7 +196,7 @@ pub fn decode_record(seq: u64, value: &[u8]) -> Result<StreamRecord, DecodeError
         event_id: stored.id,
         event,
         at_ms: stored.at,
-        keys: item_from_json(&stored.k).ok_or(DecodeError::Record("keys"))?,
+        keys: Packed::new(&item_from_json(&stored.k).ok_or(DecodeError::Record("keys"))?),
         old: image(stored.o)?,
         new: image(stored.n)?,
         origin: if stored.ttl {
@@ -225,9 +224,9 @@ mod tests {
                 (Some(_), None) => EventName::Remove,
             },
             at_ms: 1_700_000_000_123,
-            keys,
-            old: old.map(Arc::new),
-            new: new.map(Arc::new),
+            keys: Packed::new(&keys),
+            old: old.map(|i| Packed::new(&i)),
+            new: new.map(|i| Packed::new(&i)),
             origin,
         }
     }
@@ -272,8 +271,8 @@ mod tests {
             // With the new image given as the item's stored value: the same record.
             let item_json = r
                 .new
-                .as_deref()
-                .map(|n| serde_json::to_vec(&item_to_json(n)).unwrap());
+                .as_ref()
+                .map(|n| serde_json::to_vec(&item_to_json(&n.item())).unwrap());
             let Op::PutRecord(key, value) = record_op("x", r, item_json.as_deref()) else {
                 panic!("not a PutRecord");
             };
