@@ -186,7 +186,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         spec: &WriteSpec,
-    ) -> Result<(Option<Arc<Item>>, Option<Item>, Units), DdbError> {
+    ) -> Result<(Option<Packed>, Option<Item>, Units), DdbError> {
         let table = self
             .registry()
             .existing(&ctx.account, &ctx.region, &spec.table)?;
@@ -199,8 +199,15 @@ impl DynamoDb {
             if t.in_flight.contains_key(&pkey) {
                 return Err(DdbError::TransactionConflict);
             }
-            let old = t.get(&pkey);
-            let new = match spec.outcome(&t.meta, old.as_ref()) {
+            let old = t.get_packed(&packed::pkey_bytes(&pkey)).cloned();
+            // Decoded only for what reads it: a condition, an update's or a check's base, and the
+            // index bookkeeping; a plain put or delete on a table without indexes needs its size alone.
+            let decoded = (spec.condition.is_some()
+                || !matches!(spec.change, Change::Put(_) | Change::Delete)
+                || !t.meta.indexes.is_empty())
+            .then(|| old.as_ref().map(|p| Arc::new(p.item())))
+            .flatten();
+            let new = match spec.outcome(&t.meta, decoded.as_ref()) {
                 Ok(new) => new,
                 Err(Refusal::Condition(current)) => {
                     return Err(DdbError::ConditionFailed(
@@ -211,7 +218,10 @@ impl DynamoDb {
                 }
                 Err(Refusal::Invalid(e)) => return Err(e),
             };
-            let units = request::write_cost(&t.meta, old.as_deref(), new.as_ref());
+            let units = match (&decoded, &old) {
+                (None, Some(old)) => request::table_write_cost(old.size(), new.as_ref()),
+                _ => request::write_cost(&t.meta, decoded.as_deref(), new.as_ref()),
+            };
             let mut ops = Vec::new();
             let durable = self.registry().durable();
             t.apply(
@@ -258,7 +268,7 @@ impl DynamoDb {
         let (old, _, units) = self.write_one(ctx, &spec).await?;
         Ok(shapes::PutItemOutput {
             attributes: if rv == "ALL_OLD" {
-                old.map(|o| item_to_wire(&o))
+                old.map(|o| o.wire())
             } else {
                 None
             },
@@ -298,7 +308,7 @@ impl DynamoDb {
         let (old, _, units) = self.write_one(ctx, &spec).await?;
         Ok(shapes::DeleteItemOutput {
             attributes: if rv == "ALL_OLD" {
-                old.map(|o| item_to_wire(&o))
+                old.map(|o| o.wire())
             } else {
                 None
             },
@@ -363,9 +373,9 @@ impl DynamoDb {
         };
         let (old, new, units) = self.write_one(ctx, &spec).await?;
         let attributes = match rv.as_str() {
-            "ALL_OLD" => old.map(|o| item_to_wire(&o)),
+            "ALL_OLD" => old.map(|o| o.wire()),
             "ALL_NEW" => new.map(|n| item_to_wire(&n)),
-            "UPDATED_OLD" => old.and_then(|o| non_empty(expr::project(&o, &paths))),
+            "UPDATED_OLD" => old.and_then(|o| non_empty(expr::project(&o.item(), &paths))),
             "UPDATED_NEW" => new.and_then(|n| non_empty(expr::project(&n, &paths))),
             _ => None,
         };

@@ -233,6 +233,13 @@ pub fn consumed(
     Some(out)
 }
 
+/// Write units of a change from an item of `old_size` bytes to `new` on a table without indexes.
+pub fn table_write_cost(old_size: usize, new: Option<&Item>) -> Units {
+    Units::write(write_units(
+        old_size.max(new.map_or(0, crate::attr::item_size)),
+    ))
+}
+
 /// Write units of a change from `old` to `new` on a table and each index whose entry changes.
 pub fn write_cost(
     meta: &crate::schema::TableMeta,

@@ -318,10 +318,10 @@ impl DynamoDb {
         };
         let out = match w.returning {
             None => None,
-            Some(Returning::AllOld) => old.map(|o| o.as_ref().clone()),
+            Some(Returning::AllOld) => old.map(|o| o.item()),
             Some(Returning::AllNew) => new,
             Some(Returning::ModifiedOld) => old
-                .map(|o| expr::project(&o, &paths))
+                .map(|o| expr::project(&o.item(), &paths))
                 .filter(|i| !i.is_empty()),
             Some(Returning::ModifiedNew) => new
                 .map(|n| expr::project(&n, &paths))
