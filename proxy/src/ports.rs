@@ -219,7 +219,7 @@ impl Drop for Listening {
             closing
                 .entry(self.port)
                 .or_default()
-                .extend(self.tasks.drain(..));
+                .append(&mut self.tasks);
         }
     }
 }
