@@ -1624,3 +1624,51 @@ async fn policy_and_key_changes_apply_to_the_next_request() {
         .unwrap();
     refused().await;
 }
+
+/// `aws:PrincipalTag/<key>` is the calling user's tag: AWS's attribute-based access control.
+#[tokio::test]
+async fn principal_tags_are_condition_keys() {
+    let skyport = enforcing();
+    let endpoint = skyport.endpoint();
+    let root = config(&endpoint, "test", "test", None).await;
+    bucket_with_object(&aws_sdk_s3::Client::new(&root), "abac", b"x").await;
+    let iam = aws_sdk_iam::Client::new(&root);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject",
+        "Resource":"arn:aws:s3:::abac/*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"red"}}}]}"#;
+    let tag = |user: &'static str, team: &'static str| {
+        iam.tag_user()
+            .user_name(user)
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("team")
+                    .value(team)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    let red = aws_sdk_s3::Client::new(&user_with_policy(&endpoint, &iam, "red", policy).await);
+    let blue = aws_sdk_s3::Client::new(&user_with_policy(&endpoint, &iam, "blue", policy).await);
+    tag("red", "red").await.unwrap();
+    tag("blue", "blue").await.unwrap();
+    red.get_object()
+        .bucket("abac")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let (code, text) = message(blue.get_object().bucket("abac").key("k").send().await);
+    assert_eq!(code, "AccessDenied", "{text}");
+    assert!(
+        text.contains("user/blue is not authorized to perform: s3:GetObject"),
+        "{text}"
+    );
+    // Retagged, the next request is decided by the new tag.
+    tag("blue", "red").await.unwrap();
+    blue.get_object()
+        .bucket("abac")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+}

@@ -43,13 +43,22 @@ struct Compiled {
 }
 
 /// A principal's compiled policies and, for a role session, its role's full ARN.
-type PrincipalPolicies = (Arc<Compiled>, Option<String>);
+type PrincipalPolicies = (Arc<Compiled>, Option<String>, Arc<[(String, String)]>);
 
 /// A principal's policy documents as stored: `(id, text)` pairs.
 #[derive(Debug, Default, Hash)]
 struct Documents {
     identity: Vec<(String, String)>,
     boundary: Option<(String, String)>,
+    /// The user's or role's tags, as `aws:PrincipalTag/<key>` (not part of what is compiled).
+    tags: Vec<(String, String)>,
+}
+
+/// A user's or role's tags as (key, value) pairs.
+fn tag_pairs(tags: &[crate::state::TagRec]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
 }
 
 /// IAM's policy evaluation for the other services.
@@ -204,6 +213,7 @@ impl IamAuthorizer {
             PrincipalKind::User => {
                 let user: UserRec = self.iam.entity(account, &last(principal.arn())).ok()?;
                 add(&mut docs, &user.inline, &user.attached);
+                docs.tags = tag_pairs(&user.tags);
                 for group in &user.groups {
                     if let Ok(g) = self.iam.entity::<GroupRec>(account, group) {
                         add(&mut docs, &g.inline, &g.attached);
@@ -214,6 +224,7 @@ impl IamAuthorizer {
             PrincipalKind::AssumedRole { role_arn } => {
                 let role: RoleRec = self.iam.entity(account, &last(role_arn)).ok()?;
                 add(&mut docs, &role.inline, &role.attached);
+                docs.tags = tag_pairs(&role.tags);
                 role.boundary
             }
             _ => return None,
@@ -233,7 +244,7 @@ impl IamAuthorizer {
     }
 
     fn read_policies(&self, principal: &Principal) -> Option<PrincipalPolicies> {
-        let docs = match principal.kind() {
+        let mut docs = match principal.kind() {
             PrincipalKind::Root => Documents::default(),
             _ => self.documents(principal)?,
         };
@@ -247,7 +258,8 @@ impl IamAuthorizer {
             }
             _ => None,
         };
-        Some((self.compile(&docs), role_arn))
+        let tags = std::mem::take(&mut docs.tags).into();
+        Some((self.compile(&docs), role_arn, tags))
     }
 
     fn compile(&self, docs: &Documents) -> Arc<Compiled> {
@@ -326,7 +338,7 @@ impl IamAuthorizer {
             Some(federator) => federator.as_ref().and_then(|p| self.policies_of(p)),
             None => self.policies_of(&principal),
         };
-        let Some((compiled, role_arn)) = policies else {
+        let Some((compiled, role_arn, tags)) = policies else {
             let message = format!(
                 "User: {} is not authorized to perform: {} because the principal no longer exists",
                 principal.arn(),
@@ -388,6 +400,10 @@ impl IamAuthorizer {
         }
         for (key, value) in query.context {
             ctx = ctx.with_key(*key, value.as_ref());
+        }
+        // `aws:PrincipalTag/<key>`: the user's tags, or for a role session its role's.
+        for (key, value) in tags.iter() {
+            ctx = ctx.with_key(format!("aws:PrincipalTag/{key}"), value.as_str());
         }
         let decision = if federated && session.as_ref().is_none_or(|s| s.is_empty()) {
             // GetFederationToken without a session policy: the session has no permissions.
