@@ -2253,3 +2253,85 @@ fn responses_carry_the_crc32_of_their_body() {
         "{payload}"
     );
 }
+
+/// Write units on a global secondary index, as AWS counts them: one for an entry written or removed,
+/// two when a write moves the entry (PutItem and BatchWriteItem alike).
+#[tokio::test]
+async fn index_write_units_count_the_entries_a_write_touches() {
+    let skyport = Skyport::start();
+    let db = client(&skyport.endpoint());
+    db.create_table()
+        .table_name("cost")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("status", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by-status")
+                .key_schema(key("status", KeyType::Hash))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let with_status = |status: Option<&str>| {
+        let mut it = Item::from([("pk".to_owned(), s("a"))]);
+        if let Some(status) = status {
+            it.insert("status".to_owned(), s(status));
+        }
+        it
+    };
+    let units = |cc: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>| {
+        let cc = cc.unwrap();
+        let index = cc
+            .global_secondary_indexes()
+            .and_then(|g| g.get("by-status"))
+            .and_then(|c| c.capacity_units());
+        (cc.table().and_then(|c| c.capacity_units()), index)
+    };
+    let put = |status: Option<&str>| {
+        db.put_item()
+            .table_name("cost")
+            .set_item(Some(with_status(status)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .send()
+    };
+    // New entry, moved entry, removed entry.
+    let out = put(Some("open")).await.unwrap();
+    assert_eq!(units(out.consumed_capacity()), (Some(1.0), Some(1.0)));
+    let out = put(Some("closed")).await.unwrap();
+    assert_eq!(units(out.consumed_capacity()), (Some(1.0), Some(2.0)));
+    let out = put(None).await.unwrap();
+    assert_eq!(units(out.consumed_capacity()), (Some(1.0), Some(1.0)));
+    // BatchWriteItem counts the same way.
+    let out = db
+        .batch_write_item()
+        .request_items(
+            "cost",
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(with_status(Some("open"))))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        units(out.consumed_capacity().first()),
+        (Some(1.0), Some(1.0))
+    );
+}

@@ -218,8 +218,8 @@ impl DynamoDb {
                         Change::Put(item) => Some(item.clone()),
                         _ => None,
                     };
-                    let old = t.get(&pkey);
-                    units.add(&request::write_cost(&t.meta, old.as_deref(), new.as_ref()));
+                    let old = t.get_packed(&packed::pkey_bytes(&pkey));
+                    units.add(&request::write_cost(&t.meta, old, new.as_ref()));
                     let durable = self.registry().durable();
                     t.apply(pkey, new, Origin::Request, durable.then_some(&mut ops));
                 }

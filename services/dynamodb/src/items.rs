@@ -200,11 +200,9 @@ impl DynamoDb {
                 return Err(DdbError::TransactionConflict);
             }
             let old = t.get_packed(&packed::pkey_bytes(&pkey)).cloned();
-            // Decoded only for what reads it: a condition, an update's or a check's base, and the
-            // index bookkeeping; a plain put or delete on a table without indexes needs its size alone.
+            // Decoded only for what reads it: a condition, or an update's or a check's base.
             let decoded = (spec.condition.is_some()
-                || !matches!(spec.change, Change::Put(_) | Change::Delete)
-                || !t.meta.indexes.is_empty())
+                || !matches!(spec.change, Change::Put(_) | Change::Delete))
             .then(|| old.as_ref().map(|p| Arc::new(p.item())))
             .flatten();
             let new = match spec.outcome(&t.meta, decoded.as_ref()) {
@@ -218,10 +216,7 @@ impl DynamoDb {
                 }
                 Err(Refusal::Invalid(e)) => return Err(e),
             };
-            let units = match (&decoded, &old) {
-                (None, Some(old)) => request::table_write_cost(old.size(), new.as_ref()),
-                _ => request::write_cost(&t.meta, decoded.as_deref(), new.as_ref()),
-            };
+            let units = request::write_cost(&t.meta, old.as_ref(), new.as_ref());
             let mut ops = Vec::new();
             let durable = self.registry().durable();
             t.apply(

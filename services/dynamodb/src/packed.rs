@@ -780,10 +780,24 @@ impl Packed {
 
     /// The attribute `name`, decoding only it.
     pub fn get(&self, name: &str) -> Option<Av> {
+        self.find(name, read_value::<Av>)
+    }
+
+    /// Whether the item has the attribute `name`, decoding nothing.
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name, |_, _| Ok(())).is_some()
+    }
+
+    /// `read` of the attribute `name`'s value, if the item has it.
+    fn find<T>(
+        &self,
+        name: &str,
+        read: impl Fn(&mut Reader<'_>, &[u8]) -> Result<T, Malformed>,
+    ) -> Option<T> {
         let mut found = None;
         self.visit(|n, r, key| {
             if n == name {
-                found = Some(read_value::<Av>(r, key)?);
+                found = Some(read(r, key)?);
                 return Ok(false);
             }
             skip_value(r, key)?;
@@ -973,6 +987,7 @@ mod tests {
         assert_eq!(p.size(), item_size(item));
         for name in ["id", "n", "m", "l", "absent", "zz", ""] {
             assert_eq!(p.get(name), item.get(name).cloned(), "{name}");
+            assert_eq!(p.has(name), item.contains_key(name), "{name}");
         }
     }
 

@@ -233,33 +233,27 @@ pub fn consumed(
     Some(out)
 }
 
-/// Write units of a change from an item of `old_size` bytes to `new` on a table without indexes.
-pub fn table_write_cost(old_size: usize, new: Option<&Item>) -> Units {
-    Units::write(write_units(
-        old_size.max(new.map_or(0, crate::attr::item_size)),
-    ))
-}
-
-/// Write units of a change from `old` to `new` on a table and each index whose entry changes.
+/// Write units of a change from `old` (as the table keeps it: nothing is decoded) to `new` on a table
+/// and each index whose entry changes.
 pub fn write_cost(
     meta: &crate::schema::TableMeta,
-    old: Option<&Item>,
+    old: Option<&crate::packed::Packed>,
     new: Option<&Item>,
 ) -> Units {
-    let size = |i: Option<&Item>| i.map_or(0, crate::attr::item_size);
-    let mut units = Units::write(write_units(size(old).max(size(new))));
+    let size = old
+        .map_or(0, crate::packed::Packed::size)
+        .max(new.map_or(0, crate::attr::item_size));
+    let mut units = Units::write(write_units(size));
     for index in &meta.indexes {
-        let has = |i: Option<&Item>| {
-            i.is_some_and(|i| {
-                i.contains_key(&index.hash.name)
-                    && index.range.as_ref().is_none_or(|r| i.contains_key(&r.name))
-            })
+        let keyed = |has: &dyn Fn(&str) -> bool| {
+            has(&index.hash.name) && index.range.as_ref().is_none_or(|r| has(&r.name))
         };
-        let touched = usize::from(has(old)) + usize::from(has(new));
+        let touched = usize::from(old.is_some_and(|o| keyed(&|name| o.has(name))))
+            + usize::from(new.is_some_and(|n| keyed(&|name| n.contains_key(name))));
         if touched == 0 {
             continue;
         }
-        let u = write_units(size(old).max(size(new))) * touched as f64;
+        let u = write_units(size) * touched as f64;
         let map = if index.global {
             &mut units.gsi
         } else {

@@ -21,6 +21,7 @@ use crate::attr::{Item, PKey, item_size, item_to_wire};
 use crate::error::{DdbError, Reason, table_not_found, validation};
 use crate::expr::{self, Kind};
 use crate::items::{Change, Refusal, WriteSpec};
+use crate::packed;
 use crate::request::{self, Units};
 use crate::shapes;
 use crate::state::{self, TableRef};
@@ -280,8 +281,8 @@ impl DynamoDb {
             for (((spec, &at), pkey), new) in specs.iter().zip(&positions).zip(pkeys).zip(outcomes)
             {
                 let t = &mut guards[at];
-                let old = t.get(&pkey);
-                let mut cost = request::write_cost(&t.meta, old.as_deref(), new.as_ref());
+                let old = t.get_packed(&packed::pkey_bytes(&pkey));
+                let mut cost = request::write_cost(&t.meta, old, new.as_ref());
                 cost.table *= 2.0;
                 units.entry(spec.table.clone()).or_default().add(&cost);
                 if matches!(spec.change, Change::Check) {
