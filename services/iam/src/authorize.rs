@@ -50,14 +50,16 @@ type PrincipalPolicies = (Arc<Compiled>, Option<String>, Arc<[(String, String)]>
 struct Documents {
     identity: Vec<(String, String)>,
     boundary: Option<(String, String)>,
-    /// The user's or role's tags, as `aws:PrincipalTag/<key>` (not part of what is compiled).
+    /// The user's or role's tags as condition keys, `(aws:PrincipalTag/<key>, value)` (not part of
+    /// what is compiled).
     tags: Vec<(String, String)>,
 }
 
-/// A user's or role's tags as (key, value) pairs.
+/// A user's or role's tags as condition keys: `(aws:PrincipalTag/<key>, value)`, named once when the
+/// principal is read rather than on every request.
 fn tag_pairs(tags: &[crate::state::TagRec]) -> Vec<(String, String)> {
     tags.iter()
-        .map(|t| (t.key.clone(), t.value.clone()))
+        .map(|t| (format!("aws:PrincipalTag/{}", t.key), t.value.clone()))
         .collect()
 }
 
@@ -403,7 +405,7 @@ impl IamAuthorizer {
         }
         // `aws:PrincipalTag/<key>`: the user's tags, or for a role session its role's.
         for (key, value) in tags.iter() {
-            ctx = ctx.with_key(format!("aws:PrincipalTag/{key}"), value.as_str());
+            ctx = ctx.with_key(key.as_str(), value.as_str());
         }
         let decision = if federated && session.as_ref().is_none_or(|s| s.is_empty()) {
             // GetFederationToken without a session policy: the session has no permissions.
